@@ -1,0 +1,17 @@
+// Entry point of the tilenet addon: each native/*.cc file registers its own functions.
+#include <napi.h>
+#include "common.h"
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  tilenet::InitShm(env, exports);
+  tilenet::InitFutex(env, exports);
+  tilenet::InitSandbox(env, exports);
+  tilenet::InitNetlink(env, exports);
+  tilenet::InitSockets(env, exports);
+  tilenet::InitBpf(env, exports);
+  tilenet::InitXsk(env, exports);
+  tilenet::InitNetns(env, exports);
+  return exports;
+}
+
+NODE_API_MODULE(tilenet, Init)

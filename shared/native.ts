@@ -1,0 +1,175 @@
+// The native addon's surface, typed once. The addon is thin: syscalls and memory mapping only.
+// Every failure throws an Error whose message names what was being done and the errno name,
+// with `code` (e.g. "EPERM"), `errno` and `syscall` set.
+import { existsSync } from "node:fs";
+import { dirname, join } from "node:path";
+
+/** Result codes of futexWait. */
+export const FUTEX_WOKEN = 0;
+export const FUTEX_TIMED_OUT = 1;
+export const FUTEX_VALUE_CHANGED = 2;
+
+export interface XdpMmapOffsets {
+  /** Byte offsets inside each ring's mapping (from getsockopt XDP_MMAP_OFFSETS). */
+  producer: number;
+  consumer: number;
+  desc: number;
+  flags: number;
+}
+
+export interface XskRings {
+  fill: ArrayBuffer;
+  completion: ArrayBuffer;
+  rx: ArrayBuffer;
+  tx: ArrayBuffer;
+  fillOffsets: XdpMmapOffsets;
+  completionOffsets: XdpMmapOffsets;
+  rxOffsets: XdpMmapOffsets;
+  txOffsets: XdpMmapOffsets;
+}
+
+export interface XskSocketOptions {
+  ifindex: number;
+  queueId: number;
+  /** fd of the memfd backing UMEM (frameSize * frameCount bytes). */
+  umemFd: number;
+  frameSize: number;
+  frameCount: number;
+  fillDepth: number;
+  completionDepth: number;
+  rxDepth: number;
+  txDepth: number;
+  zeroCopy: boolean;
+  needWakeup: boolean;
+}
+
+export interface BpfTestRunResult {
+  retval: number;
+  durationNs: number;
+  dataOut: Uint8Array;
+}
+
+export interface NativeAddon {
+  // ---- shared memory (native/shm.cc) ----
+  /** memfd_create(MFD_CLOEXEC | MFD_ALLOW_SEALING) + ftruncate(size). */
+  memfdCreate(name: string, size: number): number;
+  /** F_SEAL_FUTURE_WRITE | SHRINK | GROW | SEAL: later mappings can only be read-only. */
+  sealReadOnly(fd: number): void;
+  getSeals(fd: number): number;
+  /** open(path, O_RDONLY or O_RDWR | O_CLOEXEC); used on /proc/self/fd/N for read-only fds. */
+  openPath(path: string, writable: boolean): number;
+  fdSize(fd: number): number;
+  closeFd(fd: number): void;
+  /** Clears FD_CLOEXEC so the descriptor survives exec into a tile. */
+  clearCloexec(fd: number): void;
+  /** mmap(MAP_SHARED); size 0 = whole file. Read-only mappings are PROT_READ (a write is SIGSEGV). */
+  mapFd(fd: number, size: number, writable: boolean): ArrayBuffer;
+
+  // ---- futex (native/futex.cc) ----
+  /** Returns FUTEX_WOKEN, FUTEX_TIMED_OUT or FUTEX_VALUE_CHANGED; retries EINTR. */
+  futexWait(view: Int32Array, index: number, expected: number, timeoutMs: number): number;
+  futexWake(view: Int32Array, index: number, count: number): number;
+
+  // ---- network namespaces (native/netns.cc) ----
+  /** Moves the calling thread into the namespace at path; returns an fd for netnsRestore. */
+  netnsEnter(path: string): number;
+  netnsRestore(savedFd: number): void;
+  ifNameToIndex(name: string): number;
+
+  // ---- sandbox, in-process part (native/sandbox.cc) ----
+  /** prctl(NO_NEW_PRIVS) then seccomp(SET_MODE_FILTER, TSYNC) with the given sock_filter array. */
+  installSeccomp(program: Uint8Array): void;
+  /** setrlimit(resource, soft, hard); resource is "nofile" | "core" | "nproc" | "fsize" | "memlock". */
+  setRlimit(resource: string, soft: number, hard: number): void;
+  /** prctl(PR_SET_DUMPABLE): 0 keeps other processes of the same uid from ptrace and /proc access. */
+  setDumpable(dumpable: boolean): void;
+  /** Landlock ruleset that grants no filesystem access at all; false if landlock is unavailable. */
+  landlockDenyAll(): boolean;
+
+  // ---- rtnetlink sockets (native/netlink.cc) ----
+  /** socket(AF_NETLINK, SOCK_RAW | CLOEXEC | NONBLOCK, NETLINK_ROUTE) bound to `groups` (RTMGRP_* bit mask),
+   *  with NETLINK_EXT_ACK on and SO_RCVBUF(FORCE) = rcvbufBytes when > 0. Returns the fd. */
+  netlinkOpen(groups: number, rcvbufBytes: number): number;
+  /** Sends one datagram (one or more netlink messages) to the kernel. */
+  netlinkSend(fd: number, data: Uint8Array): void;
+  /** Receives one datagram into buf. Returns its length, 0 if nothing arrived within timeoutMs
+   *  (0 = do not wait), or -1 when the kernel reports ENOBUFS (events were lost). */
+  netlinkRecv(fd: number, buf: Uint8Array, timeoutMs: number): number;
+  /** The socket's netlink port id (getsockname). */
+  netlinkPortId(fd: number): number;
+
+  // ---- plain sockets (native/sockets.cc) ----
+  /** UDP socket for neighbor probes: TTL 1, SO_DONTROUTE, nonblocking, CLOEXEC. */
+  probeSocketOpen(): number;
+  /** Sends an empty UDP datagram to ip (host-order u32) via ifindex (IP_PKTINFO) on `port`.
+   *  Returns 0 or a negative errno (never throws for per-packet errors). */
+  probeSend(fd: number, ipHostOrder: number, ifindex: number, port: number): number;
+  /** poll(2) on one fd for POLLIN; returns true when readable. */
+  pollIn(fd: number, timeoutMs: number): boolean;
+
+  // ---- eBPF / XDP (native/bpf.cc), used by the launcher ----
+  /** BPF_PROG_LOAD of an XDP program; on failure the verifier log is in the error message. */
+  bpfProgLoadXdp(insns: Uint8Array, name: string, license: string): number;
+  /** BPF_MAP_CREATE; mapType is the kernel's BPF_MAP_TYPE_* number. */
+  bpfMapCreate(mapType: number, keySize: number, valueSize: number, maxEntries: number, name: string): number;
+  bpfMapUpdate(mapFd: number, key: Uint8Array, value: Uint8Array): void;
+  bpfMapDelete(mapFd: number, key: Uint8Array): void;
+  /** BPF_LINK_CREATE(BPF_XDP) with XDP_FLAGS_* (2 = skb, 4 = drv); returns the link fd (closing it detaches). */
+  bpfLinkCreateXdp(progFd: number, ifindex: number, xdpFlags: number): number;
+  bpfProgTestRun(progFd: number, packet: Uint8Array, repeat: number): BpfTestRunResult;
+
+  // ---- AF_XDP (native/xsk.cc) ----
+  /** Creates an AF_XDP socket, registers UMEM from umemFd, sizes the four rings and binds it. */
+  xskCreate(opts: XskSocketOptions): number;
+  /** Maps the four rings of an AF_XDP socket (done by the net tile itself, before its sandbox). */
+  xskMapRings(fd: number, fillDepth: number, completionDepth: number, rxDepth: number, txDepth: number): XskRings;
+  /** sendto(fd, NULL, 0, MSG_DONTWAIT): TX kick. Returns 0 or a negative errno. */
+  xskKick(fd: number): number;
+  /** recvfrom(fd, NULL, 0, MSG_DONTWAIT): fill/RX wakeup. Returns 0 or a negative errno. */
+  xskWakeup(fd: number): number;
+}
+
+let cached: NativeAddon | undefined;
+
+/** Where the addon is: beside the running bundle (a staged tile runtime), or build/Release of the
+ *  checkout the code runs from (walking up from this file or the main script). */
+export function addonPath(): string {
+  const starts = [dirname(process.argv[1] ?? ""), __dirname];
+  for (const start of starts) {
+    if (existsSync(join(start, "tilenet.node"))) return join(start, "tilenet.node");
+    let dir = start;
+    for (let i = 0; i < 6; i++) {
+      const candidate = join(dir, "build", "Release", "tilenet.node");
+      if (existsSync(candidate)) return candidate;
+      dir = dirname(dir);
+    }
+  }
+  throw new Error("tilenet native addon not found: run `npm ci` (it builds build/Release/tilenet.node)");
+}
+
+/** Loads the addon once per process. */
+export function native(): NativeAddon {
+  if (!cached) {
+    const mod = { exports: {} as NativeAddon };
+    process.dlopen(mod, addonPath());
+    cached = mod.exports;
+  }
+  return cached;
+}
+
+/** Runs fn with the calling thread inside the network namespace at nsPath (or as is when undefined). */
+export function inNetns<T>(nsPath: string | undefined, fn: () => T): T {
+  if (!nsPath) return fn();
+  const addon = native();
+  const saved = addon.netnsEnter(nsPath);
+  try {
+    return fn();
+  } finally {
+    addon.netnsRestore(saved);
+  }
+}
+
+/** Path of the sandbox exec helper (build/Release/tilenet-exec) next to the addon. */
+export function execHelperPath(): string {
+  return join(dirname(addonPath()), "tilenet-exec");
+}
