@@ -1,0 +1,54 @@
+// The run manifest: what a running instance is made of, written by the launcher to
+// <runDir>/manifest.json (mode 0600) and read by `status`, `monitor`, `netbase` and `cleanup`.
+// Regions are memfds held open by the launcher; inspectors reach them read-only through
+// /proc/<launcherPid>/fd/<launcherFd>.
+
+export const MANIFEST_VERSION = 1;
+export const RUN_ROOT = "/run/tilenet";
+
+export type RegionKind = "metrics" | "ring-producer" | "ring-consumer" | "netbase" | "umem" | "data";
+
+export interface RegionEntry {
+  name: string;
+  kind: RegionKind;
+  /** Descriptor number inside the launcher process. */
+  launcherFd: number;
+  size: number;
+}
+
+export interface TileEntry {
+  name: string;
+  kind: string;
+  pid: number;
+  /** Name of this tile's metrics region in `regions`. */
+  metricsRegion: string;
+}
+
+export interface LabInfo {
+  tileNetns: string;
+  peerNetns: string;
+  tileAddr: string;
+  peerAddr: string;
+  tileIf: string;
+  peerIf: string;
+  ports: number[];
+}
+
+export interface Manifest {
+  version: number;
+  instance: string;
+  launcherPid: number;
+  startedAt: string;
+  runDir: string;
+  /** Path of the network namespace the instance's interfaces live in (undefined = the host's). */
+  netnsPath?: string;
+  /** Names of namespaces the launcher created and must delete. */
+  createdNetns: string[];
+  regions: RegionEntry[];
+  tiles: TileEntry[];
+  lab?: LabInfo;
+}
+
+export function runDirOf(instance: string): string {
+  return `${RUN_ROOT}/${instance}`;
+}
