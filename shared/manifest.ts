@@ -38,7 +38,11 @@ export interface Manifest {
   version: number;
   instance: string;
   launcherPid: number;
+  /** Start time of the launcher (field 22 of /proc/PID/stat), so a reused pid is not mistaken for it. */
+  launcherStartTicks: number;
   startedAt: string;
+  /** Root-owned read-only directory with the code tiles execute (see launcher/stage.ts). */
+  runtimeDir: string;
   runDir: string;
   /** Path of the network namespace the instance's interfaces live in (undefined = the host's). */
   netnsPath?: string;
@@ -51,4 +55,16 @@ export interface Manifest {
 
 export function runDirOf(instance: string): string {
   return `${RUN_ROOT}/${instance}`;
+}
+
+/** Field 22 of /proc/PID/stat (start time in clock ticks), or -1 if the process is gone. */
+export function processStartTicks(pid: number, readFile: (p: string) => string): number {
+  try {
+    const stat = readFile(`/proc/${pid}/stat`);
+    // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(rest[19]);
+  } catch {
+    return -1;
+  }
 }

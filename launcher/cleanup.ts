@@ -1,0 +1,94 @@
+// Reclaims what a launcher that died (kill -9) could not: its run directory, staged runtime and
+// the named network namespaces it created. The kernel already reclaimed memfds, sockets and bpf
+// links with the process; tiles died with it (parent-death signal).
+import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { type Manifest, processStartTicks, RUN_ROOT } from "../shared/manifest";
+import { deleteNetns } from "./lab";
+import { removeStagedRuntime } from "./stage";
+
+const readText = (p: string): string => readFileSync(p, "utf8");
+
+export function readManifest(path: string): Manifest | undefined {
+  try {
+    return JSON.parse(readFileSync(path, "utf8")) as Manifest;
+  } catch {
+    return undefined;
+  }
+}
+
+/** True when the manifest's launcher is still the running process it names. */
+export function launcherAlive(m: Manifest): boolean {
+  const ticks = processStartTicks(m.launcherPid, readText);
+  return ticks >= 0 && ticks === m.launcherStartTicks;
+}
+
+export interface StaleInstance {
+  dir: string;
+  manifest?: Manifest;
+}
+
+/** Instances under the run root whose launcher is gone (or that never finished writing a manifest). */
+export function findStaleInstances(runRoot = RUN_ROOT): StaleInstance[] {
+  if (!existsSync(runRoot)) return [];
+  const out: StaleInstance[] = [];
+  for (const name of readdirSync(runRoot)) {
+    if (name.startsWith(".")) continue;
+    const dir = join(runRoot, name);
+    const manifest = readManifest(join(dir, "manifest.json"));
+    if (!manifest) {
+      out.push({ dir });
+      continue;
+    }
+    if (!launcherAlive(manifest)) out.push({ dir, manifest });
+  }
+  return out;
+}
+
+/** Removes one stale instance's leftovers; returns the problems met (empty = clean). */
+export function reclaimInstance(stale: StaleInstance): string[] {
+  const problems: string[] = [];
+  const m = stale.manifest;
+  if (m) {
+    for (const t of m.tiles) {
+      // A tile outlives its launcher only if the parent-death signal failed: make sure.
+      if (t.pid > 0 && m.runtimeDir && existsSync(`/proc/${t.pid}`)) {
+        try {
+          // Only a process running this instance's staged code is ours (pids get reused).
+          const cmdline = readText(`/proc/${t.pid}/cmdline`);
+          if (cmdline.includes(m.runtimeDir)) process.kill(t.pid, "SIGKILL");
+        } catch {
+          // gone meanwhile
+        }
+      }
+    }
+    for (const ns of m.createdNetns) {
+      try {
+        deleteNetns(ns);
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+    }
+    if (m.runtimeDir) {
+      try {
+        removeStagedRuntime(m.runtimeDir);
+      } catch (e) {
+        problems.push((e as Error).message);
+      }
+    }
+  }
+  rmSync(stale.dir, { recursive: true, force: true });
+  const rt = join(stale.dir, "..", `.rt-${stale.dir.split("/").pop()}`);
+  rmSync(rt, { recursive: true, force: true });
+  return problems;
+}
+
+export function reclaimStale(runRoot = RUN_ROOT): { reclaimed: string[]; problems: string[] } {
+  const reclaimed: string[] = [];
+  const problems: string[] = [];
+  for (const s of findStaleInstances(runRoot)) {
+    problems.push(...reclaimInstance(s));
+    reclaimed.push(s.dir);
+  }
+  return { reclaimed, problems };
+}

@@ -1,0 +1,74 @@
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import { ConfigError, defaultConfig, loadConfigFile, validateConfig } from "../launcher/config";
+
+function errorOf(doc: unknown): ConfigError {
+  try {
+    validateConfig(doc);
+  } catch (e) {
+    if (e instanceof ConfigError) return e;
+    throw e;
+  }
+  throw new Error("config was accepted");
+}
+
+describe("config validation names the key and what was expected", () => {
+  it("accepts an empty document as the defaults", () => {
+    expect(validateConfig({})).toEqual(defaultConfig());
+  });
+
+  it.each([
+    [{ netbase: { routes: "many" } }, "netbase.routes", "an integer from 16 to 4000000"],
+    [{ netbase: { neighbors: 1000 } }, "netbase.neighbors", "a power of two"],
+    [{ net: { xdp_mode: "turbo" } }, "net.xdp_mode", "one of auto, drv, skb"],
+    [{ net: { interface: "a-very-long-interface-name" } }, "net.interface", "an interface name"],
+    [{ net: { dst_ip: "300.1.1.1" } }, "net.dst_ip", "a dotted-quad IPv4 address"],
+    [{ solicit: { rate_per_s: -1 } }, "solicit.rate_per_s", "a number from"],
+    [{ solicit: { burts: 3 } }, "solicit.burts", "no such key"],
+    [{ instance: { name: "Bad Name" } }, "instance.name", "1-24 characters"],
+    [{ metrics: { listen: "0.0.0.0:9000" } }, "metrics.listen", "loopback only"],
+    [{ app: [{ name: "echo", ports: [70000] }] }, "app[0].ports[0]", "a UDP port from 1 to 65535"],
+    [{ app: [{ name: "echo", ports: [] }] }, "app[0].ports", "1 to 16 UDP ports"],
+    [
+      {
+        app: [
+          { name: "a", ports: [7] },
+          { name: "b", ports: [7] },
+        ],
+      },
+      "app[1].ports",
+      "port 7 belongs to a",
+    ],
+    [{ sandbox: { unshare: ["pid"] } }, "sandbox.unshare[0]", 'one of "mount"'],
+    [{ rings: 5 }, "rings", "a table"],
+  ])("%j -> %s", (doc, key, expected) => {
+    const e = errorOf(doc);
+    expect(e.key).toBe(key);
+    expect(e.message).toContain(expected);
+    expect(e.message).toContain(key);
+  });
+
+  it("reports TOML syntax errors and unreadable files as config errors", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tilenet-config-"));
+    const bad = join(dir, "bad.toml");
+    writeFileSync(bad, "[net\ninterface = 'x'\n");
+    expect(() => loadConfigFile(bad)).toThrow(ConfigError);
+    expect(() => loadConfigFile(join(dir, "missing.toml"))).toThrow(/readable TOML file/);
+  });
+
+  it("reads a full file", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tilenet-config-"));
+    const file = join(dir, "ok.toml");
+    writeFileSync(
+      file,
+      `[instance]\nname = "edge1"\n[net]\ninterface = "eth1"\nxdp_mode = "skb"\n[[app]]\nname = "echo"\nports = [7000, 7001]\n[metrics]\nlisten = "127.0.0.1:9464"\n`,
+    );
+    const c = loadConfigFile(file);
+    expect(c.instance.name).toBe("edge1");
+    expect(c.net.xdpMode).toBe("skb");
+    expect(c.apps[0]?.ports).toEqual([7000, 7001]);
+    expect(c.metrics.listen).toEqual({ host: "127.0.0.1", port: 9464 });
+  });
+});
