@@ -86,8 +86,8 @@ export class FakeLauncher {
     this.children.push(child);
     tile.child = child;
     tile.pid = child.pid ?? 0;
+    this.tiles.push(tile); // in call order, whichever child is ready first
     await waitForLine(child, "ready");
-    this.tiles.push(tile);
     return tile;
   }
 
