@@ -1,7 +1,7 @@
 // `tilenet status` against a fake launcher (this process) and real child tiles: instance
 // discovery, the JSON contract, values written by the children, stale and dead tiles, sandbox
 // verdicts and the exit code, and the human table.
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -222,6 +222,23 @@ describe("status of a running instance", () => {
     expect(a.problems).toContain(`process ${app.pid} is not running`);
     expect(report.tiles[0].sandbox).not.toBeNull();
     expect(statusExitCode(report)).toBe(1);
+  });
+
+  it("reports a tile process that exited but was not reaped (zombie) as exited", async () => {
+    // `sleep 0` becomes a child of the exec'd `sleep 30`, which never waits for it.
+    const parent = spawn("sh", ["-c", "sleep 0 & echo $!; exec sleep 30"], { stdio: ["ignore", "pipe", "ignore"] });
+    try {
+      const zombiePid = await new Promise<number>((resolve) =>
+        parent.stdout.once("data", (c: Buffer) => resolve(Number(c))),
+      );
+      await sleepMs(200);
+      const zombie: Manifest = { ...manifest, tiles: [{ ...manifest.tiles[0], pid: zombiePid }] };
+      const t = collectStatus(zombie).tiles[0];
+      expect(t.problems).toContain(`process ${zombiePid} has exited (zombie, not yet reaped by the launcher)`);
+      expect(t.sandbox).toBeNull();
+    } finally {
+      parent.kill("SIGKILL");
+    }
   });
 
   it("reports an unreadable region as a problem of that tile", () => {

@@ -245,8 +245,9 @@ export function isFullySandboxed(facts: ProcessSandboxFacts): boolean {
   return sandboxProblems(facts).length === 0;
 }
 
-/** Same verdict from a summary (as found in a status report): the summary's worst-thread
- *  aggregation makes this agree with isFullySandboxed for seccomp, NoNewPrivs and capabilities. */
+/** The verdict from a summary alone (e.g. a status report read back from JSON). The summary's
+ *  worst-thread aggregation makes it agree with isFullySandboxed, except for supplementary group 0,
+ *  which the summary does not carry. */
 export function summaryIsSandboxed(s: SandboxSummary): boolean {
   const zero = (hex: string) => /^0+$/.test(hex);
   return (

@@ -117,19 +117,20 @@ export function collectTileStatus(
   }
   let facts: ProcessSandboxFacts | undefined;
   let alive = false;
-  if (isPidAlive(entry.pid)) {
+  if (!isPidAlive(entry.pid)) {
+    problems.push(`process ${entry.pid} is not running`);
+  } else {
     try {
       facts = readProcessSandbox(entry.pid, opts.procRoot);
+      if (facts.threads[0].state === "Z") {
+        problems.push(`process ${entry.pid} has exited (zombie, not yet reaped by the launcher)`);
+      } else {
+        alive = true;
+      }
     } catch (err) {
-      problems.push((err as Error).message);
+      // Exited between the two checks, or /proc is not readable to us.
+      problems.push(`sandbox facts unavailable: ${(err as Error).message}`);
     }
-  }
-  if (!facts) {
-    if (!problems.some((p) => p.startsWith("process "))) problems.push(`process ${entry.pid} is not running`);
-  } else if (facts.threads[0].state === "Z") {
-    problems.push(`process ${entry.pid} has exited (zombie, not yet reaped by the launcher)`);
-  } else {
-    alive = true;
   }
   let sandbox: SandboxSummary | null = null;
   let sandboxed = false;
