@@ -1,0 +1,255 @@
+// `tilenet status`: one report per instance, built from the manifest, each tile's metrics region
+// (read-only) and /proc. JSON for machines (the shape below is a contract), a table for people,
+// and an exit code for scripts.
+import type { Manifest } from "../../shared/manifest";
+import { CommonMetric, commonMetricDecls } from "../../shared/metrics/common";
+import type { MetricsReader } from "../../shared/metrics/reader";
+import type { MetricDecl } from "../../shared/metrics/schema";
+import { isPidAlive, openMetricsReader } from "./instances";
+import {
+  type ProcessSandboxFacts,
+  readProcessSandbox,
+  type SandboxSummary,
+  sandboxProblems,
+  summarizeSandbox,
+} from "./procfs";
+
+export { isPidAlive, listInstances, loadManifest } from "./instances";
+
+/** A tile whose last heartbeat is older than this is stale. */
+export const STALE_AFTER_MS = 1000;
+
+/** Facts kept beside a tile's status for other renderers (Prometheus), not part of the JSON:
+ *  attached as a non-enumerable property so JSON.stringify leaves the contract shape intact. */
+export interface TileStatusDetail {
+  /** The region's schema (HELP/TYPE), or [] when the region could not be read. */
+  decls: readonly MetricDecl[];
+  /** Process exists and is not a zombie. */
+  alive: boolean;
+  /** Fully sandboxed per procfs.sandboxProblems (false when unknown). */
+  sandboxed: boolean;
+}
+
+export interface TileStatus {
+  name: string;
+  kind: string;
+  /** The pid the launcher started (manifest). */
+  pid: number;
+  /** booting | running | halting | failed, as the tile last wrote it; "unknown" if the region is unreadable. */
+  state: string;
+  /** Milliseconds since the last heartbeat; null if there never was one or the region is unreadable. */
+  heartbeatAgeMs: number | null;
+  /** /proc facts (see procfs.SandboxSummary: threads = count, fds = [{fd, target}]); null when the
+   *  process is gone. */
+  sandbox: SandboxSummary | null;
+  /** Every metric of the region by name. */
+  metrics: Record<string, number>;
+  /** Human-readable reasons this tile is not healthy; empty when it is. */
+  problems: string[];
+  /** Not serialised (non-enumerable). */
+  readonly detail?: TileStatusDetail;
+}
+
+export interface LabStatus {
+  tileNetns: string;
+  peerNetns: string;
+  tileAddr: string;
+  peerAddr: string;
+  ports: number[];
+}
+
+export interface StatusReport {
+  instance: string;
+  launcherPid: number;
+  tiles: TileStatus[];
+  lab?: LabStatus;
+}
+
+export interface CollectOptions {
+  /** Stale threshold (default STALE_AFTER_MS). */
+  staleAfterMs?: number;
+  /** Root of procfs (tests). */
+  procRoot?: string;
+  /** Reuse already-mapped readers by region name (the monitor maps once). */
+  readers?: Map<string, MetricsReader>;
+}
+
+function attachDetail(tile: TileStatus, detail: TileStatusDetail): TileStatus {
+  Object.defineProperty(tile, "detail", { value: detail, enumerable: false });
+  return tile;
+}
+
+export function collectTileStatus(
+  manifest: Manifest,
+  entry: Manifest["tiles"][number],
+  opts: CollectOptions = {},
+): TileStatus {
+  const staleAfterMs = opts.staleAfterMs ?? STALE_AFTER_MS;
+  const problems: string[] = [];
+  let reader: MetricsReader | undefined = opts.readers?.get(entry.metricsRegion);
+  if (!reader) {
+    try {
+      reader = openMetricsReader(manifest, entry.metricsRegion);
+      opts.readers?.set(entry.metricsRegion, reader);
+    } catch (err) {
+      problems.push(`metrics region unreadable: ${(err as Error).message}`);
+    }
+  }
+  let state = "unknown";
+  let heartbeatAgeMs: number | null = null;
+  let metrics: Record<string, number> = {};
+  if (reader) {
+    state = reader.state;
+    const age = reader.heartbeatAgeMs();
+    heartbeatAgeMs = age === null ? null : Math.round(age * 1000) / 1000; // µs resolution is plenty
+    metrics = reader.snapshot();
+    if (reader.tileName !== entry.name) {
+      problems.push(`metrics region belongs to tile ${reader.tileName}, not ${entry.name}`);
+    }
+    if (reader.pid !== 0 && reader.pid !== entry.pid) {
+      problems.push(`metrics region was written by pid ${reader.pid}, the launcher started pid ${entry.pid}`);
+    }
+    if (state !== "running") problems.push(`state is ${state}`);
+    if (heartbeatAgeMs === null) problems.push("no heartbeat yet");
+    else if (heartbeatAgeMs > staleAfterMs) {
+      problems.push(`heartbeat stale: last one ${Math.round(heartbeatAgeMs)} ms ago (limit ${staleAfterMs} ms)`);
+    }
+  }
+  let facts: ProcessSandboxFacts | undefined;
+  let alive = false;
+  if (!isPidAlive(entry.pid)) {
+    problems.push(`process ${entry.pid} is not running`);
+  } else {
+    try {
+      facts = readProcessSandbox(entry.pid, opts.procRoot);
+      if (facts.threads[0].state === "Z") {
+        problems.push(`process ${entry.pid} has exited (zombie, not yet reaped by the launcher)`);
+      } else {
+        alive = true;
+      }
+    } catch (err) {
+      // Exited between the two checks, or /proc is not readable to us.
+      problems.push(`sandbox facts unavailable: ${(err as Error).message}`);
+    }
+  }
+  let sandbox: SandboxSummary | null = null;
+  let sandboxed = false;
+  if (facts && alive) {
+    sandbox = summarizeSandbox(facts);
+    const why = sandboxProblems(facts);
+    sandboxed = why.length === 0;
+    for (const p of why) problems.push(`not sandboxed: ${p}`);
+  }
+  const tile: TileStatus = {
+    name: entry.name,
+    kind: entry.kind,
+    pid: entry.pid,
+    state,
+    heartbeatAgeMs,
+    sandbox,
+    metrics,
+    problems,
+  };
+  return attachDetail(tile, { decls: reader ? reader.metrics : [], alive, sandboxed });
+}
+
+/** Status of every tile of the instance. Never throws for a sick tile: that is what problems are for. */
+export function collectStatus(manifest: Manifest, opts: CollectOptions = {}): StatusReport {
+  const report: StatusReport = {
+    instance: manifest.instance,
+    launcherPid: manifest.launcherPid,
+    tiles: manifest.tiles.map((t) => collectTileStatus(manifest, t, opts)),
+  };
+  if (manifest.lab) {
+    const { tileNetns, peerNetns, tileAddr, peerAddr, ports } = manifest.lab;
+    report.lab = { tileNetns, peerNetns, tileAddr, peerAddr, ports: [...ports] };
+  }
+  return report;
+}
+
+/** 0 when every tile is running, heartbeating, alive and fully sandboxed; 1 otherwise. */
+export function statusExitCode(report: StatusReport): number {
+  return report.tiles.some((t) => t.problems.length > 0) ? 1 : 0;
+}
+
+const COMMON_NAMES = new Set(commonMetricDecls.map((d) => d.name));
+
+/** Share of time the tile was busy since it started, from the regime counters ("-" if none). */
+function busyShare(metrics: Record<string, number>): string {
+  const busy = metrics[CommonMetric.busyNs] ?? 0;
+  const total =
+    busy +
+    (metrics[CommonMetric.idleNs] ?? 0) +
+    (metrics[CommonMetric.backpressureNs] ?? 0) +
+    (metrics[CommonMetric.housekeepingNs] ?? 0);
+  return total > 0 ? `${((100 * busy) / total).toFixed(1)}%` : "-";
+}
+
+export function formatCount(n: number): string {
+  if (!Number.isFinite(n)) return String(n);
+  if (Number.isInteger(n)) return String(n);
+  return n.toFixed(Math.abs(n) >= 100 ? 0 : 2);
+}
+
+function sandboxCell(t: TileStatus): string {
+  const s = t.sandbox;
+  if (!s) return "-";
+  if (t.detail?.sandboxed) return `ok (${s.threads} thr, ${s.fds.length} fds)`;
+  const bad: string[] = [];
+  if (s.seccomp !== 2) bad.push(`seccomp ${s.seccomp}`);
+  if (s.noNewPrivs !== 1) bad.push("no nnp");
+  if ([s.capEff, s.capPrm, s.capBnd, s.capInh, s.capAmb].some((c) => !/^0+$/.test(c))) bad.push("caps");
+  if ([s.uid.real, s.uid.effective, s.uid.saved, s.uid.fs].includes(0)) bad.push("uid 0");
+  if ([s.gid.real, s.gid.effective, s.gid.saved, s.gid.fs].includes(0)) bad.push("gid 0");
+  return `NO: ${bad.length > 0 ? bad.join(", ") : "see problems"}`;
+}
+
+function keyMetrics(t: TileStatus, max = 4): string {
+  const own = Object.keys(t.metrics).filter((n) => !COMMON_NAMES.has(n));
+  const shown = own.slice(0, max).map((n) => `${n}=${formatCount(t.metrics[n])}`);
+  if (own.length > max) shown.push(`+${own.length - max} more`);
+  const busy = busyShare(t.metrics);
+  if (busy !== "-") shown.unshift(`busy ${busy}`);
+  return shown.join(" ");
+}
+
+function ageCell(ms: number | null): string {
+  if (ms === null) return "never";
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  return `${(ms / 1000).toFixed(1)} s`;
+}
+
+/** Lays out rows as left-aligned columns separated by two spaces. */
+export function renderColumns(rows: readonly (readonly string[])[]): string[] {
+  const widths: number[] = [];
+  for (const row of rows) {
+    for (let i = 0; i < row.length; i++) widths[i] = Math.max(widths[i] ?? 0, row[i].length);
+  }
+  return rows.map((row) =>
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i])))
+      .join("  ")
+      .trimEnd(),
+  );
+}
+
+/** The human view: a header line, one row per tile, then the problems. */
+export function renderStatusTable(report: StatusReport): string {
+  const lines = [`instance ${report.instance} (launcher pid ${report.launcherPid})`];
+  if (report.lab) {
+    const l = report.lab;
+    lines.push(`lab: ${l.tileNetns} ${l.tileAddr} <-> ${l.peerNetns} ${l.peerAddr}, ports ${l.ports.join(",")}`);
+  }
+  const rows: string[][] = [["TILE", "KIND", "PID", "STATE", "HEARTBEAT", "SANDBOX", "METRICS"]];
+  for (const t of report.tiles) {
+    rows.push([t.name, t.kind, String(t.pid), t.state, ageCell(t.heartbeatAgeMs), sandboxCell(t), keyMetrics(t)]);
+  }
+  lines.push(...renderColumns(rows));
+  const sick = report.tiles.filter((t) => t.problems.length > 0);
+  if (sick.length === 0) lines.push("all tiles healthy");
+  else {
+    lines.push("problems:");
+    for (const t of sick) for (const p of t.problems) lines.push(`  ${t.name}: ${p}`);
+  }
+  return `${lines.join("\n")}\n`;
+}
