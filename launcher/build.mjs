@@ -22,7 +22,7 @@ function listTs(dir) {
 
 const entryPoints = {};
 entryPoints.cli = "launcher/cli.ts";
-for (const tile of readdirSync(join(root, "tiles"))) {
+for (const tile of existsSync(join(root, "tiles")) ? readdirSync(join(root, "tiles")) : []) {
   const main = join("tiles", tile, "main.ts");
   if (existsSync(join(root, main))) entryPoints[`tiles/${tile}`] = main;
 }
