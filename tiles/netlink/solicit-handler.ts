@@ -7,6 +7,7 @@
 // (unlike Firedancer, whose placeholders leak when its rate limiter refuses, PR 11211), per-host
 // suppression, a global token bucket, then probe. The hot path is allocation-free: the table is
 // an open-addressing hash index over a fixed pool of typed arrays, with a min-heap of deadlines.
+import { ipToString } from "../../shared/netmodel";
 import { type AddressClassValue, classifyAddress } from "../../shared/solicit/address";
 import { isUsableNeighState, type SolicitEnvironment } from "../../shared/solicit/environment";
 import {
@@ -255,8 +256,9 @@ export class SolicitHandler {
 
   // Entry pool: slot-indexed fields. A slot is in use iff inUse[slot] = 1.
   private readonly capacity: number;
-  private readonly keyIp: Uint32Array;
-  private readonly keyIfindex: Uint32Array;
+  /** Keys as int32 bit patterns. */
+  private readonly keyIp: Int32Array;
+  private readonly keyIfindex: Int32Array;
   private readonly inUse: Uint8Array;
   private readonly isPending: Uint8Array;
   /** Valid while isPending. */
@@ -293,8 +295,8 @@ export class SolicitHandler {
 
     const cap = this.config.capacity;
     this.capacity = cap;
-    this.keyIp = new Uint32Array(cap);
-    this.keyIfindex = new Uint32Array(cap);
+    this.keyIp = new Int32Array(cap);
+    this.keyIfindex = new Int32Array(cap);
     this.inUse = new Uint8Array(cap);
     this.isPending = new Uint8Array(cap);
     this.pendingUntil = new Float64Array(cap);
@@ -318,7 +320,8 @@ export class SolicitHandler {
     this.received++;
     const code = decodeSolicit(view, byteOffset, this.fields);
     if (code !== SolicitCode.ok) return this.count(DECODE_OUTCOME[code]);
-    return this.process(this.fields.ip, this.fields.ifindex, now);
+    // From here on addresses and ifindexes travel as int32 bit patterns (see SolicitEnvironment).
+    return this.process(this.fields.ip | 0, this.fields.ifindex | 0, now);
   }
 
   /**
@@ -328,7 +331,7 @@ export class SolicitHandler {
    */
   onNeighborEvent(ifindex: number, ip: number, state: number, deleted = false): void {
     if (deleted || !isUsableNeighState(state)) return;
-    const slot = this.find(ifindex >>> 0, ip >>> 0);
+    const slot = this.find(ifindex | 0, ip | 0);
     if (slot === NO_SLOT || this.isPending[slot] === 0) return;
     this.isPending[slot] = 0;
     this.pendingCount--;
@@ -387,7 +390,7 @@ export class SolicitHandler {
     for (let slot = 0; slot < this.capacity; slot++) {
       if (this.inUse[slot] === 0) continue;
       live++;
-      const name = `entry ${this.keyIfindex[slot]}/${this.keyIp[slot]}`;
+      const name = `entry ${this.keyIfindex[slot]}/${ipToString(this.keyIp[slot] >>> 0)}`;
       if (this.find(this.keyIfindex[slot], this.keyIp[slot]) !== slot) return `${name} is not reachable by its key`;
       if (this.isPending[slot] !== 0) {
         pendingSeen++;
@@ -417,6 +420,7 @@ export class SolicitHandler {
 
   // ---- the decision path ----
 
+  /** ip and ifindex are int32 bit patterns; a valid ifindex is positive either way. */
   private process(ip: number, ifindex: number, now: number): SolicitOutcomeValue {
     if (!this.netIfindexes.has(ifindex)) return this.count(SolicitOutcome.rejected_unknown_ifindex);
     const cls = classifyAddress(ip);
@@ -449,7 +453,7 @@ export class SolicitHandler {
     this.reschedule(slot);
     let rc: number;
     try {
-      rc = this.probe(ip, ifindex);
+      rc = this.probe(ip >>> 0, ifindex);
     } catch (err) {
       // A throwing probe is a bug in the tile, not bad input: keep the counters whole, rethrow.
       this.count(SolicitOutcome.probe_error);
