@@ -59,7 +59,8 @@ export class SolicitReferenceModel {
   clock(nowMs: number): number {
     if (Number.isFinite(nowMs) && nowMs >= this.now) this.now = nowMs;
     else this.clockRegressions++;
-    for (const [key, e] of [...this.entries]) {
+    // Deleting the current entry while iterating a Map is well-defined in JS.
+    for (const [key, e] of this.entries) {
       if (e.pendingUntil !== undefined && e.pendingUntil <= this.now) e.pendingUntil = undefined;
       if (e.suppressUntil !== undefined && e.suppressUntil <= this.now) e.suppressUntil = undefined;
       if (e.pendingUntil === undefined && e.suppressUntil === undefined) this.entries.delete(key);

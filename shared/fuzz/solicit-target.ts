@@ -516,10 +516,10 @@ function isScenario(value: unknown): value is SolicitScenario {
   return typeof world === "object" && world !== null && "config" in world && "addrs" in world;
 }
 
-function solicitSequenceFuzz(faults: SolicitPlantedFaults, totals: SolicitOutcomeTotals): SequenceFuzz {
+function solicitSequenceFuzz(faults: SolicitPlantedFaults, totals: () => SolicitOutcomeTotals): SequenceFuzz {
   let steps = 0;
   const property = fc.property(arbSolicitScenario, (scenario) => {
-    steps += runSolicitScenario(scenario, faults, totals);
+    steps += runSolicitScenario(scenario, faults, totals());
   });
   return {
     check(seed: number, numRuns: number): SequenceFailure | null {
@@ -537,7 +537,7 @@ function solicitSequenceFuzz(faults: SolicitPlantedFaults, totals: SolicitOutcom
     replay(counterexample: unknown): string | null {
       if (!isScenario(counterexample)) return "not a solicit scenario ([world, ops])";
       try {
-        runSolicitScenario(counterexample, faults);
+        steps += runSolicitScenario(counterexample, faults, totals());
         return null;
       } catch (err) {
         return errorText(err);
@@ -611,7 +611,7 @@ export function createSolicitFuzzTarget(options: SolicitFuzzTargetOptions = {}):
   let totals = new SolicitOutcomeTotals();
   const env = new SolicitEnvironmentModel(SOLICIT_BYTE_WORLD);
   let lastSignature = 0;
-  const target = {
+  return {
     name: options.name ?? "solicit",
     corpusDir: "test/fuzz/corpus/solicit",
     maxInputBytes: 64 * SOLICIT_BYTES,
@@ -625,9 +625,7 @@ export function createSolicitFuzzTarget(options: SolicitFuzzTargetOptions = {}):
     stats: () => totals.toRecord(),
     resetStats(): void {
       totals = new SolicitOutcomeTotals();
-      target.sequence = solicitSequenceFuzz(faults, totals);
     },
-    sequence: solicitSequenceFuzz(faults, totals),
+    sequence: solicitSequenceFuzz(faults, () => totals),
   };
-  return target;
 }

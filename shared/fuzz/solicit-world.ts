@@ -3,6 +3,7 @@
 // input, and the checks made after every step. Shared by the byte and the sequence phases.
 
 import {
+  SOLICIT_METRIC_NAMES,
   SOLICIT_OUTCOME_COUNT,
   SOLICIT_OUTCOME_NAMES,
   type SolicitConfig,
@@ -37,6 +38,8 @@ export interface SolicitPlantedFaults {
 }
 
 const EHOSTUNREACH = 113;
+const CLOCK_REGRESSIONS = SOLICIT_METRIC_NAMES.indexOf("clock_regressions");
+const PENDING = SOLICIT_METRIC_NAMES.indexOf("pending");
 /** Slack for floating-point rounding in the token-bucket bound. */
 const BUCKET_EPSILON = 1e-6;
 
@@ -87,8 +90,7 @@ export class SolicitCheckedRun {
   private readonly lastProbeAt = new Map<string, number>();
   private lastProbeResult = 0;
   private probeCalled = false;
-  private readonly words = new Int32Array(12);
-  private readonly wordBytes = new Uint8Array(this.words.buffer);
+  private readonly metricValues = new Float64Array(SOLICIT_METRIC_NAMES.length);
 
   constructor(
     readonly spec: SolicitWorldSpec,
@@ -138,15 +140,6 @@ export class SolicitCheckedRun {
       this.fail(`outcome ${SOLICIT_OUTCOME_NAMES[outcome]} but probe called: ${this.probeCalled}`);
     this.verify();
     return outcome;
-  }
-
-  /** Delivers ip/ifindex encoded in the given words (4 u32: ip, ifindex, reserved, check). */
-  messageWords(ip: number, ifindex: number, reserved: number, check: number, atMs = this.now): SolicitOutcomeValue {
-    this.words[0] = ip;
-    this.words[1] = ifindex;
-    this.words[2] = reserved;
-    this.words[3] = check;
-    return this.message(new DataView(this.wordBytes.buffer, 0, SOLICIT_BYTES), 0, atMs);
   }
 
   neighborEvent(ifindex: number, ip: number, state: number, withMac: boolean, deleted: boolean): void {
@@ -225,9 +218,11 @@ export class SolicitCheckedRun {
         `table: handler ${this.handler.pending} pending / ${this.handler.tracked} tracked, model ${this.model.pending} / ${this.model.tracked}`,
       );
     }
-    const m = this.handler.metrics();
-    if (m.clock_regressions !== this.model.clockRegressions) this.fail("clock_regressions differs from the model");
-    if (m.pending > this.spec.config.capacity) this.fail("pending above capacity");
+    this.handler.readMetrics(this.metricValues);
+    if (this.metricValues[CLOCK_REGRESSIONS] !== this.model.clockRegressions) {
+      this.fail("clock_regressions differs from the model");
+    }
+    if (this.metricValues[PENDING] > this.spec.config.capacity) this.fail("pending above capacity");
   }
 
   private fail(message: string): never {
