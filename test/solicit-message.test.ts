@@ -46,6 +46,20 @@ describe("neighbor-solicit message layout", () => {
     );
   });
 
+  it("writes the same bytes for an address given as u32 or as int32 bits", () => {
+    const u32 = new Uint8Array(16);
+    const bits = new Uint8Array(16);
+    const words = new Int32Array(4);
+    encodeSolicit(new DataView(u32.buffer), 0, IP, 0xffffffff);
+    encodeSolicit(new DataView(bits.buffer), 0, IP | 0, -1);
+    encodeSolicit(words, 0, IP | 0, -1);
+    expect([...bits]).toEqual([...u32]);
+    expect([...new Uint8Array(words.buffer)]).toEqual([...u32]);
+    const out = createSolicitFields();
+    expect(decodeSolicit(words, 0, out)).toBe(SolicitCode.ok);
+    expect(out).toEqual({ ip: IP, ifindex: 0xffffffff }); // decoded as u32
+  });
+
   it("rejects every single-bit corruption of a valid message as bad_check", () => {
     const bytes = new Uint8Array(16);
     encodeSolicit(new DataView(bytes.buffer), 0, IP, 2);

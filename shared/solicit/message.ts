@@ -81,7 +81,8 @@ function spaceCode(view: SolicitView, byteOffset: number): SolicitCodeValue {
 
 /**
  * Writes one message at byteOffset (relative to the view's start). Returns ok, truncated or
- * misaligned; nothing is written unless ok. ip and ifindex are taken as u32.
+ * misaligned; nothing is written unless ok. ip and ifindex are taken as u32 or as int32 bits
+ * (`ip | 0`), which write the same bytes; int32 bits avoid boxing a u32 above 2^31 per call.
  */
 export function encodeSolicit(view: SolicitView, byteOffset: number, ip: number, ifindex: number): SolicitCodeValue {
   const space = spaceCode(view, byteOffset);
