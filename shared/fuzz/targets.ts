@@ -1,0 +1,7 @@
+// The targets `tilenet fuzz <target>` knows. Adding one is one line, e.g.
+//   fuzzTargets.register({ name: "netlink", runOne: fuzzDecode, corpusDir: "test/fuzz/corpus/netlink" });
+import { FuzzTargetRegistry } from "./registry";
+import { createSolicitFuzzTarget } from "./solicit-target";
+
+export const fuzzTargets = new FuzzTargetRegistry();
+fuzzTargets.register(createSolicitFuzzTarget());
