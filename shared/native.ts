@@ -43,6 +43,16 @@ export interface XskSocketOptions {
   needWakeup: boolean;
 }
 
+/** Kernel drop counters of an AF_XDP socket (getsockopt XDP_STATISTICS). */
+export interface XskStatistics {
+  rxDropped: number;
+  rxInvalidDescs: number;
+  txInvalidDescs: number;
+  rxRingFull: number;
+  rxFillRingEmptyDescs: number;
+  txRingEmptyDescs: number;
+}
+
 export interface BpfTestRunResult {
   retval: number;
   durationNs: number;
@@ -121,12 +131,16 @@ export interface NativeAddon {
   // ---- AF_XDP (native/xsk.cc) ----
   /** Creates an AF_XDP socket, registers UMEM from umemFd, sizes the four rings and binds it. */
   xskCreate(opts: XskSocketOptions): number;
+  /** Closes a socket made by xskCreate in this process and unmaps its UMEM (launcher side). */
+  xskClose(fd: number): void;
   /** Maps the four rings of an AF_XDP socket (done by the net tile itself, before its sandbox). */
   xskMapRings(fd: number, fillDepth: number, completionDepth: number, rxDepth: number, txDepth: number): XskRings;
   /** sendto(fd, NULL, 0, MSG_DONTWAIT): TX kick. Returns 0 or a negative errno. */
   xskKick(fd: number): number;
   /** recvfrom(fd, NULL, 0, MSG_DONTWAIT): fill/RX wakeup. Returns 0 or a negative errno. */
   xskWakeup(fd: number): number;
+  /** The socket's kernel drop counters (housekeeping, not per packet). */
+  xskStatistics(fd: number): XskStatistics;
 }
 
 let cached: NativeAddon | undefined;
