@@ -148,7 +148,9 @@ let cached: NativeAddon | undefined;
 /** Where the addon is: beside the running bundle (a staged tile runtime), or build/Release of the
  *  checkout the code runs from (walking up from this file or the main script). */
 export function addonPath(): string {
-  const starts = [dirname(process.argv[1] ?? ""), __dirname];
+  // This file's own checkout first: under a test runner argv[1] is the runner, which may live in
+  // another checkout (worktrees share node_modules through a symlink).
+  const starts = [__dirname, dirname(process.argv[1] ?? "")];
   for (const start of starts) {
     if (existsSync(join(start, "tilenet.node"))) return join(start, "tilenet.node");
     let dir = start;
