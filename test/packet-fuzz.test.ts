@@ -40,7 +40,8 @@ describe("packet fuzz target", () => {
   });
 
   it("handles edge sizes: empty, one byte, exactly the headers, 64 KiB", () => {
-    for (const size of [0, 1, 13, 14, 41, 42, 43, 65536 + 100]) expect(() => fuzzParse(new Uint8Array(size))).not.toThrow();
+    for (const size of [0, 1, 13, 14, 41, 42, 43, 65536 + 100])
+      expect(() => fuzzParse(new Uint8Array(size))).not.toThrow();
     expect(() => fuzzParse(validFrame(0))).not.toThrow();
     expect(() => fuzzParse(validFrame(65000))).not.toThrow();
   });

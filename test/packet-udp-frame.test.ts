@@ -122,7 +122,9 @@ describe("UDP frame build and parse", () => {
     expect(u8[22]).toBe(64);
     expect(u8[23]).toBe(17);
     expect([...u8.subarray(26, 34)]).toEqual([198, 18, 0, 1, 198, 18, 0, 2]);
-    expect((u8[24] << 8) | u8[25]).toBe(refChecksum([...u8.subarray(14, 34)].map((b, i) => (i === 10 || i === 11 ? 0 : b))));
+    expect((u8[24] << 8) | u8[25]).toBe(
+      refChecksum([...u8.subarray(14, 34)].map((b, i) => (i === 10 || i === 11 ? 0 : b))),
+    );
     expect((u8[34] << 8) | u8[35]).toBe(40000);
     expect((u8[36] << 8) | u8[37]).toBe(9000);
     expect((u8[38] << 8) | u8[39]).toBe(8 + payload.length);
