@@ -158,12 +158,23 @@ Napi::Value XskClose(const Napi::CallbackInfo& info) {
 }
 
 struct RingMapping {
-  void* addr;
+  void* addr;  // nullptr once xskUnmapRings released it
   size_t len;
 };
 
+// Ring mappings by address, so xskUnmapRings can release them before garbage collection would.
+// A ring mapping holds a reference to the socket: until it goes, closing the fd does not unbind.
+std::mutex ringMutex;
+std::unordered_map<void*, RingMapping*> ringsByAddr;
+
 void UnmapRing(Napi::Env, void*, RingMapping* m) {
-  munmap(m->addr, m->len);
+  {
+    std::lock_guard<std::mutex> lock(ringMutex);
+    if (m->addr) {
+      ringsByAddr.erase(m->addr);
+      munmap(m->addr, m->len);
+    }
+  }
   delete m;
 }
 
@@ -230,10 +241,43 @@ Napi::Value XskMapRings(const Napi::CallbackInfo& info) {
   Napi::Object result = Napi::Object::New(env);
   for (int i = 0; i < 4; i++) {
     RingMapping* m = new RingMapping{addrs[i], lens[i]};
+    {
+      std::lock_guard<std::mutex> lock(ringMutex);
+      ringsByAddr[addrs[i]] = m;
+    }
     result.Set(rings[i].key, Napi::ArrayBuffer::New(env, addrs[i], lens[i], UnmapRing, m));
     result.Set(rings[i].offKey, OffsetsObject(env, *rings[i].off));
   }
   return result;
+}
+
+// xskUnmapRings(rings): unmaps the four rings now and detaches their ArrayBuffers (views over
+// them become empty instead of dangling). Lets the socket be released as soon as it is closed.
+Napi::Value XskUnmapRings(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (info.Length() < 1 || !info[0].IsObject()) return ThrowType(env, "xskUnmapRings: rings object required");
+  Napi::Object rings = info[0].As<Napi::Object>();
+  for (const char* key : {"fill", "completion", "rx", "tx"}) {
+    Napi::Value v = rings.Get(key);
+    if (!v.IsArrayBuffer()) return ThrowType(env, std::string("xskUnmapRings: '") + key + "' is not an ArrayBuffer");
+    Napi::ArrayBuffer ab = v.As<Napi::ArrayBuffer>();
+    if (ab.IsDetached()) continue;
+    void* addr = ab.Data();
+    bool ours = false;
+    {
+      std::lock_guard<std::mutex> lock(ringMutex);
+      auto it = ringsByAddr.find(addr);
+      if (it != ringsByAddr.end()) {
+        munmap(it->second->addr, it->second->len);
+        it->second->addr = nullptr;
+        ringsByAddr.erase(it);
+        ours = true;
+      }
+    }
+    if (!ours) return ThrowType(env, std::string("xskUnmapRings: '") + key + "' is not a ring mapped by xskMapRings");
+    ab.Detach();
+  }
+  return env.Undefined();
 }
 
 // xskKick(fd): TX kick. 0 or a negative errno (EAGAIN/EBUSY/ENOBUFS are normal back-pressure).
@@ -278,6 +322,7 @@ void InitXsk(Napi::Env env, Napi::Object exports) {
   exports.Set("xskCreate", Napi::Function::New(env, XskCreate));
   exports.Set("xskClose", Napi::Function::New(env, XskClose));
   exports.Set("xskMapRings", Napi::Function::New(env, XskMapRings));
+  exports.Set("xskUnmapRings", Napi::Function::New(env, XskUnmapRings));
   exports.Set("xskKick", Napi::Function::New(env, XskKick));
   exports.Set("xskWakeup", Napi::Function::New(env, XskWakeup));
   exports.Set("xskStatistics", Napi::Function::New(env, XskStatistics));

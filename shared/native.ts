@@ -135,6 +135,9 @@ export interface NativeAddon {
   xskClose(fd: number): void;
   /** Maps the four rings of an AF_XDP socket (done by the net tile itself, before its sandbox). */
   xskMapRings(fd: number, fillDepth: number, completionDepth: number, rxDepth: number, txDepth: number): XskRings;
+  /** Unmaps the rings now (their ArrayBuffers become detached). The mappings hold the socket: it
+   *  is released (and unbound from its queue) only when its fds are closed and its rings unmapped. */
+  xskUnmapRings(rings: XskRings): void;
   /** sendto(fd, NULL, 0, MSG_DONTWAIT): TX kick. Returns 0 or a negative errno. */
   xskKick(fd: number): number;
   /** recvfrom(fd, NULL, 0, MSG_DONTWAIT): fill/RX wakeup. Returns 0 or a negative errno. */

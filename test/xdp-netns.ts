@@ -53,6 +53,13 @@ export function makeVethPair(tag: string, subnet: number): VethPair {
       [nsB, "lo"],
     ])
       ip(["-n", ns, "link", "set", dev, "up"]);
+    // veth offloads TX checksums: a kernel sender's UDP checksum would reach AF_XDP unfinished
+    // (CHECKSUM_PARTIAL), where a real NIC would have completed it. Make both ends compute it.
+    for (const [ns, dev] of [
+      [nsA, "xa"],
+      [nsB, "xb"],
+    ])
+      execFileSync("ip", ["netns", "exec", ns, "ethtool", "-K", dev, "tx", "off"], { stdio: "ignore" });
     return {
       nsA,
       nsB,

@@ -76,6 +76,25 @@ function u32le(v: number): Uint8Array {
   return b;
 }
 
+/** How long setUpXdp retries a bind refused with EBUSY. */
+export const XSK_BIND_BUSY_RETRY_MS = 2000;
+
+/** The kernel releases a closed socket's hold on its queue from a workqueue, tens of ms later:
+ *  a bind right after a tear-down (a restart) gets EBUSY meanwhile. A socket that is still live
+ *  keeps the queue, and the EBUSY comes through after the retry window. */
+function createSocketRetryingBusy(create: () => number): number {
+  const deadline = Date.now() + XSK_BIND_BUSY_RETRY_MS;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      return create();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EBUSY" || Date.now() >= deadline) throw e;
+      Atomics.wait(nap, 0, 0, 10);
+    }
+  }
+}
+
 export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
   validate(opts);
   const addon = native();
@@ -94,19 +113,21 @@ export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
       const umemFd = addon.memfdCreate("tilenet-umem", opts.frameSize * opts.frameCount);
       opened.push(umemFd);
       const zeroCopy = opts.zeroCopy ?? false;
-      xskFd = addon.xskCreate({
-        ifindex,
-        queueId: opts.queueId,
-        umemFd,
-        frameSize: opts.frameSize,
-        frameCount: opts.frameCount,
-        fillDepth: opts.fillDepth,
-        completionDepth: opts.completionDepth,
-        rxDepth: opts.rxDepth,
-        txDepth: opts.txDepth,
-        zeroCopy,
-        needWakeup: true,
-      });
+      xskFd = createSocketRetryingBusy(() =>
+        addon.xskCreate({
+          ifindex,
+          queueId: opts.queueId,
+          umemFd,
+          frameSize: opts.frameSize,
+          frameCount: opts.frameCount,
+          fillDepth: opts.fillDepth,
+          completionDepth: opts.completionDepth,
+          rxDepth: opts.rxDepth,
+          txDepth: opts.txDepth,
+          zeroCopy,
+          needWakeup: true,
+        }),
+      );
       addon.bpfMapUpdate(xskMapFd, u32le(opts.queueId), u32le(xskFd));
       let mode: XdpMode;
       let linkFd: number;
