@@ -39,7 +39,7 @@ bool ArgObjInt(Napi::Env env, const Napi::Object& obj, const char* key, int64_t*
     return false;
   }
   double d = v.As<Napi::Number>().DoubleValue();
-  if (d != d || d < 0 || d > 4294967295.0 * 4096 || d != (double)(int64_t)d) {
+  if (d != d || d < 0 || d > 9007199254740991.0 || d != (double)(int64_t)d) {
     ThrowType(env, std::string("xskCreate: option '") + key + "' must be a non-negative integer");
     return false;
   }
