@@ -43,6 +43,16 @@ export interface XskSocketOptions {
   needWakeup: boolean;
 }
 
+/** Kernel drop counters of an AF_XDP socket (getsockopt XDP_STATISTICS). */
+export interface XskStatistics {
+  rxDropped: number;
+  rxInvalidDescs: number;
+  txInvalidDescs: number;
+  rxRingFull: number;
+  rxFillRingEmptyDescs: number;
+  txRingEmptyDescs: number;
+}
+
 export interface BpfTestRunResult {
   retval: number;
   durationNs: number;
@@ -121,12 +131,19 @@ export interface NativeAddon {
   // ---- AF_XDP (native/xsk.cc) ----
   /** Creates an AF_XDP socket, registers UMEM from umemFd, sizes the four rings and binds it. */
   xskCreate(opts: XskSocketOptions): number;
+  /** Closes a socket made by xskCreate in this process and unmaps its UMEM (launcher side). */
+  xskClose(fd: number): void;
   /** Maps the four rings of an AF_XDP socket (done by the net tile itself, before its sandbox). */
   xskMapRings(fd: number, fillDepth: number, completionDepth: number, rxDepth: number, txDepth: number): XskRings;
+  /** Unmaps the rings now (their ArrayBuffers become detached). The mappings hold the socket: it
+   *  is released (and unbound from its queue) only when its fds are closed and its rings unmapped. */
+  xskUnmapRings(rings: XskRings): void;
   /** sendto(fd, NULL, 0, MSG_DONTWAIT): TX kick. Returns 0 or a negative errno. */
   xskKick(fd: number): number;
   /** recvfrom(fd, NULL, 0, MSG_DONTWAIT): fill/RX wakeup. Returns 0 or a negative errno. */
   xskWakeup(fd: number): number;
+  /** The socket's kernel drop counters (housekeeping, not per packet). */
+  xskStatistics(fd: number): XskStatistics;
 }
 
 let cached: NativeAddon | undefined;
@@ -134,7 +151,9 @@ let cached: NativeAddon | undefined;
 /** Where the addon is: beside the running bundle (a staged tile runtime), or build/Release of the
  *  checkout the code runs from (walking up from this file or the main script). */
 export function addonPath(): string {
-  const starts = [dirname(process.argv[1] ?? ""), __dirname];
+  // This file's own checkout first: under a test runner argv[1] is the runner, which may live in
+  // another checkout (worktrees share node_modules through a symlink).
+  const starts = [__dirname, dirname(process.argv[1] ?? "")];
   for (const start of starts) {
     if (existsSync(join(start, "tilenet.node"))) return join(start, "tilenet.node");
     let dir = start;

@@ -1,0 +1,197 @@
+// Launcher side (root): everything privileged about XDP, done in the interface's namespace.
+// Order: XSKMAP, program (it references the map), UMEM memfd, AF_XDP socket bound to the queue,
+// socket into the map at the queue index, then the BPF link that attaches the program (last, so
+// no packet is redirected before a socket is there). Closing the link fd detaches.
+import { inNetns, native } from "../native";
+import { BPF_MAP_TYPE_XSKMAP, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE } from "./abi";
+import { generateXdpProgram } from "./program";
+
+export type XdpMode = "drv" | "skb";
+
+export interface XdpSetupOptions {
+  /** Network namespace of the interface (e.g. /run/netns/NAME); the caller's own when omitted. */
+  netnsPath?: string;
+  ifname: string;
+  /** UDP destination ports redirected to the socket (1..16). */
+  ports: number[];
+  /** Redirect only datagrams to this IPv4 address (host-order u32). */
+  dstIp?: number;
+  /** "auto" tries native (driver) mode, then generic (skb) mode. */
+  mode: "auto" | XdpMode;
+  queueId: number;
+  /** UMEM frame size: a power of two in 2048..4096 (aligned chunk mode). */
+  frameSize: number;
+  frameCount: number;
+  fillDepth: number;
+  completionDepth: number;
+  rxDepth: number;
+  txDepth: number;
+  /** Require zero-copy (fails where the driver has none, e.g. veth); copy mode by default. */
+  zeroCopy?: boolean;
+}
+
+export interface XdpHandles {
+  progFd: number;
+  xskMapFd: number;
+  linkFd: number;
+  xskFd: number;
+  /** memfd backing UMEM (frameSize * frameCount bytes): the net tile maps it read-write. */
+  umemFd: number;
+  ifindex: number;
+  /** The attach mode actually in use. */
+  mode: XdpMode;
+  zeroCopy: boolean;
+  queueId: number;
+  frameSize: number;
+  frameCount: number;
+  fillDepth: number;
+  completionDepth: number;
+  rxDepth: number;
+  txDepth: number;
+}
+
+const XDP_FLAGS: Record<XdpMode, number> = { drv: XDP_FLAGS_DRV_MODE, skb: XDP_FLAGS_SKB_MODE };
+
+function checkPowerOfTwo(name: string, v: number, min: number, max: number): void {
+  if (!Number.isInteger(v) || v < min || v > max || (v & (v - 1)) !== 0)
+    throw new RangeError(`setUpXdp: ${name} ${v} must be a power of two in ${min}..${max}`);
+}
+
+function validate(o: XdpSetupOptions): void {
+  checkPowerOfTwo("frameSize", o.frameSize, 2048, 4096);
+  if (!Number.isInteger(o.frameCount) || o.frameCount < 1 || o.frameSize * o.frameCount > 2 ** 32)
+    throw new RangeError(`setUpXdp: frameCount ${o.frameCount} must be >= 1 with UMEM <= 4 GiB`);
+  checkPowerOfTwo("fillDepth", o.fillDepth, 1, 1 << 20);
+  checkPowerOfTwo("completionDepth", o.completionDepth, 1, 1 << 20);
+  checkPowerOfTwo("rxDepth", o.rxDepth, 1, 1 << 20);
+  checkPowerOfTwo("txDepth", o.txDepth, 1, 1 << 20);
+  if (!Number.isInteger(o.queueId) || o.queueId < 0 || o.queueId > 1023)
+    throw new RangeError(`setUpXdp: queueId ${o.queueId} out of range`);
+  if (!["auto", "drv", "skb"].includes(o.mode)) throw new RangeError(`setUpXdp: unknown mode ${o.mode}`);
+}
+
+function u32le(v: number): Uint8Array {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setUint32(0, v, true);
+  return b;
+}
+
+/** How long setUpXdp retries a bind refused with EBUSY. */
+export const XSK_BIND_BUSY_RETRY_MS = 2000;
+
+/** The kernel releases a closed socket's hold on its queue from a workqueue, tens of ms later:
+ *  a bind right after a tear-down (a restart) gets EBUSY meanwhile. A socket that is still live
+ *  keeps the queue, and the EBUSY comes through after the retry window. */
+function createSocketRetryingBusy(create: () => number): number {
+  const deadline = Date.now() + XSK_BIND_BUSY_RETRY_MS;
+  const nap = new Int32Array(new SharedArrayBuffer(4));
+  for (;;) {
+    try {
+      return create();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== "EBUSY" || Date.now() >= deadline) throw e;
+      Atomics.wait(nap, 0, 0, 10);
+    }
+  }
+}
+
+export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
+  validate(opts);
+  const addon = native();
+  return inNetns(opts.netnsPath, () => {
+    const ifindex = addon.ifNameToIndex(opts.ifname);
+    if (ifindex === 0)
+      throw new Error(`setUpXdp: no interface '${opts.ifname}' in ${opts.netnsPath ?? "this namespace"}`);
+    const opened: number[] = [];
+    let xskFd = -1;
+    try {
+      const xskMapFd = addon.bpfMapCreate(BPF_MAP_TYPE_XSKMAP, 4, 4, opts.queueId + 1, "tn_xsks");
+      opened.push(xskMapFd);
+      const insns = generateXdpProgram({ ports: opts.ports, dstIp: opts.dstIp, xskMapFd });
+      const progFd = addon.bpfProgLoadXdp(insns, "tn_xdp_udp", "Apache-2.0");
+      opened.push(progFd);
+      const umemFd = addon.memfdCreate("tilenet-umem", opts.frameSize * opts.frameCount);
+      opened.push(umemFd);
+      const zeroCopy = opts.zeroCopy ?? false;
+      xskFd = createSocketRetryingBusy(() =>
+        addon.xskCreate({
+          ifindex,
+          queueId: opts.queueId,
+          umemFd,
+          frameSize: opts.frameSize,
+          frameCount: opts.frameCount,
+          fillDepth: opts.fillDepth,
+          completionDepth: opts.completionDepth,
+          rxDepth: opts.rxDepth,
+          txDepth: opts.txDepth,
+          zeroCopy,
+          needWakeup: true,
+        }),
+      );
+      addon.bpfMapUpdate(xskMapFd, u32le(opts.queueId), u32le(xskFd));
+      let mode: XdpMode;
+      let linkFd: number;
+      if (opts.mode === "auto") {
+        try {
+          linkFd = addon.bpfLinkCreateXdp(progFd, ifindex, XDP_FLAGS.drv);
+          mode = "drv";
+        } catch (drvError) {
+          try {
+            linkFd = addon.bpfLinkCreateXdp(progFd, ifindex, XDP_FLAGS.skb);
+          } catch (skbError) {
+            throw new Error(
+              `setUpXdp(${opts.ifname}): native attach failed (${(drvError as Error).message}) and generic attach failed (${(skbError as Error).message})`,
+            );
+          }
+          mode = "skb";
+        }
+      } else {
+        mode = opts.mode;
+        linkFd = addon.bpfLinkCreateXdp(progFd, ifindex, XDP_FLAGS[mode]);
+      }
+      return {
+        progFd,
+        xskMapFd,
+        linkFd,
+        xskFd,
+        umemFd,
+        ifindex,
+        mode,
+        zeroCopy,
+        queueId: opts.queueId,
+        frameSize: opts.frameSize,
+        frameCount: opts.frameCount,
+        fillDepth: opts.fillDepth,
+        completionDepth: opts.completionDepth,
+        rxDepth: opts.rxDepth,
+        txDepth: opts.txDepth,
+      };
+    } catch (e) {
+      if (xskFd >= 0) addon.xskClose(xskFd);
+      for (const fd of opened.reverse()) addon.closeFd(fd);
+      throw e;
+    }
+  });
+}
+
+/** Detaches (closes the link) first, then releases the socket, map, program and UMEM. Throws the
+ *  first failure after trying every step. */
+export function tearDownXdp(h: XdpHandles): void {
+  const addon = native();
+  const steps: Array<[string, () => void]> = [
+    ["link", () => addon.closeFd(h.linkFd)],
+    ["xsk", () => addon.xskClose(h.xskFd)],
+    ["xskmap", () => addon.closeFd(h.xskMapFd)],
+    ["prog", () => addon.closeFd(h.progFd)],
+    ["umem", () => addon.closeFd(h.umemFd)],
+  ];
+  let first: Error | undefined;
+  for (const [name, step] of steps) {
+    try {
+      step();
+    } catch (e) {
+      first ??= new Error(`tearDownXdp: closing ${name} failed: ${(e as Error).message}`);
+    }
+  }
+  if (first) throw first;
+}

@@ -1,0 +1,94 @@
+// The XDP program, generated as raw bytecode at run time: UDP to one of our ports (and optionally
+// to our IPv4 address) goes to the AF_XDP socket of the receiving queue; everything else,
+// including ARP, ICMP, VLAN-tagged frames and IPv4 fragments, goes to the kernel (XDP_PASS).
+//
+// Packet bytes are loaded little-endian, so network-order constants are byte-swapped here once
+// instead of swapping every loaded field at run time.
+import { BPF_FUNC_redirect_map, XdpAction, XdpMd } from "./abi";
+import { BpfAssembler } from "./bpf-asm";
+
+export interface XdpProgramSpec {
+  /** UDP destination ports to redirect, 1 to 16 distinct values in 1..65535. */
+  ports: readonly number[];
+  /** Only redirect datagrams to this IPv4 address (host-order u32); any address when omitted. */
+  dstIp?: number;
+  /** fd of the XSKMAP (BPF_MAP_TYPE_XSKMAP) indexed by RX queue. */
+  xskMapFd: number;
+}
+
+export const XDP_MAX_PORTS = 16;
+
+const ETH_HLEN = 14;
+const ETH_TYPE_OFF = 12;
+const IP_MIN_HLEN = 20;
+const UDP_HLEN = 8;
+const IPPROTO_UDP = 17;
+
+function bswap16(v: number): number {
+  return ((v & 0xff) << 8) | ((v >>> 8) & 0xff);
+}
+
+function bswap32(v: number): number {
+  return (((v & 0xff) << 24) | ((v & 0xff00) << 8) | ((v >>> 8) & 0xff00) | ((v >>> 24) & 0xff)) >>> 0;
+}
+
+export function validateXdpProgramSpec(spec: XdpProgramSpec): void {
+  const { ports, dstIp, xskMapFd } = spec;
+  if (ports.length < 1 || ports.length > XDP_MAX_PORTS)
+    throw new RangeError(`xdp program: ${ports.length} ports, need 1..${XDP_MAX_PORTS}`);
+  for (const p of ports) {
+    if (!Number.isInteger(p) || p < 1 || p > 65535) throw new RangeError(`xdp program: bad UDP port ${p}`);
+  }
+  if (new Set(ports).size !== ports.length) throw new RangeError(`xdp program: duplicate ports in ${ports.join(",")}`);
+  if (dstIp !== undefined && (!Number.isInteger(dstIp) || dstIp < 0 || dstIp > 0xffffffff))
+    throw new RangeError(`xdp program: bad IPv4 address ${dstIp}`);
+  if (!Number.isInteger(xskMapFd) || xskMapFd < 0) throw new RangeError(`xdp program: bad XSKMAP fd ${xskMapFd}`);
+}
+
+/**
+ * Registers: r6 = ctx, r2 = data, r3 = data_end, r4/r5 scratch, r7 = UDP header.
+ * Every packet access is preceded by a `data + n > data_end` check the verifier can follow.
+ */
+export function generateXdpProgram(spec: XdpProgramSpec): Uint8Array {
+  validateXdpProgramSpec(spec);
+  const a = new BpfAssembler();
+  a.mov64Reg(6, 1);
+  a.ldx("u32", 2, 6, XdpMd.data);
+  a.ldx("u32", 3, 6, XdpMd.dataEnd);
+
+  // Ethernet + minimal IPv4 header present?
+  a.mov64Reg(4, 2)
+    .alu64Imm("add", 4, ETH_HLEN + IP_MIN_HLEN)
+    .jmpReg("jgt", 4, 3, "pass");
+  // EtherType IPv4 only (802.1Q and everything else to the kernel).
+  a.ldx("u16", 4, 2, ETH_TYPE_OFF).jmpImm("jne", 4, bswap16(0x0800), "pass");
+  // Version 4, IHL >= 5.
+  a.ldx("u8", 5, 2, ETH_HLEN);
+  a.mov64Reg(4, 5).alu64Imm("rsh", 4, 4).jmpImm("jne", 4, 4, "pass");
+  a.alu64Imm("and", 5, 0x0f).jmpImm("jlt", 5, 5, "pass");
+  // Fragments (MF set or a nonzero offset) to the kernel, which reassembles them.
+  a.ldx("u16", 4, 2, ETH_HLEN + 6)
+    .alu64Imm("and", 4, bswap16(0x3fff))
+    .jmpImm("jne", 4, 0, "pass");
+  a.ldx("u8", 4, 2, ETH_HLEN + 9).jmpImm("jne", 4, IPPROTO_UDP, "pass");
+  if (spec.dstIp !== undefined) {
+    a.ldx("u32", 4, 2, ETH_HLEN + 16).jmp32Imm("jne", 4, bswap32(spec.dstIp), "pass");
+  }
+  // UDP header at data + 14 + IHL * 4 (options honoured); it must fit in the packet.
+  a.alu64Imm("lsh", 5, 2);
+  a.mov64Reg(7, 2).alu64Reg("add", 7, 5).alu64Imm("add", 7, ETH_HLEN);
+  a.mov64Reg(4, 7).alu64Imm("add", 4, UDP_HLEN).jmpReg("jgt", 4, 3, "pass");
+  a.ldx("u16", 4, 7, 2);
+  for (const port of spec.ports) a.jmpImm("jeq", 4, bswap16(port), "redirect");
+  a.label("pass").mov64Imm(0, XdpAction.pass).exit();
+
+  // bpf_redirect_map(xskmap, rx_queue_index, XDP_PASS): the flags' low bits are the action
+  // when the queue has no socket, so an unbound queue still reaches the kernel.
+  a.label("redirect");
+  a.ldx("u32", 2, 6, XdpMd.rxQueueIndex);
+  a.ldMapFd(1, spec.xskMapFd);
+  a.mov64Imm(3, XdpAction.pass);
+  a.call(BPF_FUNC_redirect_map);
+  a.exit();
+  return a.assemble();
+}

@@ -1,0 +1,86 @@
+// Launcher-side XDP set-up on a veth in a fresh namespace: mode selection, failure clean-up and
+// argument validation.
+import { readdirSync } from "node:fs";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setUpXdp, tearDownXdp, type XdpSetupOptions } from "../shared/xdp/attach";
+import { destroyVethPair, isRoot, makeVethPair, type VethPair, xdpAttachment } from "./xdp-netns";
+
+function openFds(): number {
+  return readdirSync("/proc/self/fd").length;
+}
+
+describe.skipIf(!isRoot)("XDP set-up and tear-down (needs root)", () => {
+  let pair: VethPair | undefined;
+  const base = (): XdpSetupOptions => {
+    if (!pair) throw new Error("no namespaces");
+    return {
+      netnsPath: pair.pathA,
+      ifname: pair.ifA,
+      ports: [7000],
+      mode: "auto",
+      queueId: 0,
+      frameSize: 2048,
+      frameCount: 64,
+      fillDepth: 32,
+      completionDepth: 32,
+      rxDepth: 32,
+      txDepth: 32,
+    };
+  };
+
+  beforeAll(() => {
+    pair = makeVethPair("xa", 4);
+  });
+  afterAll(() => destroyVethPair(pair));
+
+  it("auto mode attaches natively on veth, and closing the link detaches", () => {
+    const p = pair as VethPair;
+    const h = setUpXdp(base());
+    try {
+      expect(h.mode).toBe("drv");
+      expect(h.zeroCopy).toBe(false);
+      expect(xdpAttachment(p.nsA, p.ifA)).toMatch(/prog\/xdp id \d+/);
+      expect(xdpAttachment(p.nsA, p.ifA)).not.toMatch(/xdpgeneric/);
+    } finally {
+      tearDownXdp(h);
+    }
+    expect(xdpAttachment(p.nsA, p.ifA)).toBe("");
+  });
+
+  it("refuses zero-copy on veth (EOPNOTSUPP, named ENOTSUP: same number on Linux) and leaves no attachment or open fd behind", () => {
+    const p = pair as VethPair;
+    const before = openFds();
+    expect(() => setUpXdp({ ...base(), zeroCopy: true })).toThrow(
+      /bind\(AF_XDP, ifindex \d+, queue 0, zero-copy\): ENOTSUP /,
+    );
+    expect(openFds()).toBe(before);
+    expect(xdpAttachment(p.nsA, p.ifA)).toBe("");
+  });
+
+  it("names a missing interface and validates geometry and ports before touching the kernel", () => {
+    const before = openFds();
+    expect(() => setUpXdp({ ...base(), ifname: "nope0" })).toThrow(/no interface 'nope0' in \/run\/netns\/tn-/);
+    expect(() => setUpXdp({ ...base(), frameSize: 3000 })).toThrow(/frameSize 3000 must be a power of two/);
+    expect(() => setUpXdp({ ...base(), rxDepth: 100 })).toThrow(/rxDepth 100/);
+    expect(() => setUpXdp({ ...base(), ports: [] })).toThrow(/0 ports/);
+    expect(() => setUpXdp({ ...base(), ports: Array.from({ length: 17 }, (_, i) => 1000 + i) })).toThrow(/17 ports/);
+    expect(() => setUpXdp({ ...base(), ports: [53, 53] })).toThrow(/duplicate ports/);
+    expect(() => setUpXdp({ ...base(), ports: [70000] })).toThrow(/bad UDP port 70000/);
+    expect(openFds()).toBe(before);
+  });
+
+  it("a second attachment on the same interface fails while the first stays", () => {
+    const p = pair as VethPair;
+    const h = setUpXdp({ ...base(), mode: "skb" });
+    try {
+      const t0 = Date.now();
+      // The queue is held by the first socket: bind keeps failing with EBUSY through the retry window.
+      expect(() => setUpXdp({ ...base(), mode: "skb" })).toThrow(/EBUSY/);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(1500);
+      expect(xdpAttachment(p.nsA, p.ifA)).toMatch(/xdpgeneric/);
+    } finally {
+      tearDownXdp(h);
+    }
+    expect(xdpAttachment(p.nsA, p.ifA)).toBe("");
+  });
+});

@@ -1,0 +1,276 @@
+// The generated XDP program run by the kernel (BPF_PROG_TEST_RUN) on frames built here, with a
+// real XSKMAP holding a bound AF_XDP socket at queue 0, and by the reference interpreter where
+// the kernel refuses the input (frames shorter than 14 bytes).
+import fc from "fast-check";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { native } from "../shared/native";
+import { buildUdpFrame, newUdpFrameFields, UDP_PAYLOAD_OFFSET } from "../shared/packet/udp-frame";
+import { BPF_MAP_TYPE_XSKMAP, XdpAction } from "../shared/xdp/abi";
+import { setUpXdp, tearDownXdp, type XdpHandles } from "../shared/xdp/attach";
+import { runXdp } from "../shared/xdp/bpf-interp";
+import { generateXdpProgram } from "../shared/xdp/program";
+import { destroyVethPair, isRoot, makeVethPair, type VethPair } from "./xdp-netns";
+
+const OWNED = [9000, 9001, 12345];
+const NOT_OWNED = 9002;
+const OUR_IP = 0xc6120101; // 198.18.1.1 (high bit set: exercises the 32-bit compare)
+const { pass: PASS, redirect: REDIRECT } = XdpAction;
+
+function udp(dstPort: number, opts: { dstIp?: number; payload?: number } = {}): Uint8Array {
+  const payloadLen = opts.payload ?? 16;
+  const u8 = new Uint8Array(UDP_PAYLOAD_OFFSET + payloadLen);
+  const f = newUdpFrameFields();
+  f.dstMac.set([2, 0, 0, 0, 0, 1]);
+  f.srcMac.set([2, 0, 0, 0, 0, 2]);
+  f.srcIp = 0xc6120102;
+  f.dstIp = opts.dstIp ?? OUR_IP;
+  f.srcPort = 5555;
+  f.dstPort = dstPort;
+  buildUdpFrame(u8, 0, f, payloadLen);
+  return u8;
+}
+
+function withProtocol(frame: Uint8Array, protocol: number): Uint8Array {
+  const u8 = frame.slice();
+  u8[23] = protocol;
+  return u8;
+}
+
+function arp(): Uint8Array {
+  const u8 = new Uint8Array(42);
+  u8.fill(0xff, 0, 6);
+  u8.set([2, 0, 0, 0, 0, 2], 6);
+  u8.set([0x08, 0x06, 0, 1, 0x08, 0x00, 6, 4, 0, 1], 12);
+  u8.set([2, 0, 0, 0, 0, 2, 198, 18, 1, 2, 0, 0, 0, 0, 0, 0, 198, 18, 1, 1], 22);
+  return u8;
+}
+
+function icmpEcho(): Uint8Array {
+  const u8 = withProtocol(udp(9000), 1);
+  u8[34] = 8; // echo request
+  u8[35] = 0;
+  return u8;
+}
+
+/** IPv4 options of (ihl - 5) words between the IPv4 and UDP headers; the option bytes that sit
+ *  where a 20-byte header's UDP dst port would be carry `decoyPort`. */
+function withOptions(frame: Uint8Array, ihl: number, decoyPort: number): Uint8Array {
+  const extra = (ihl - 5) * 4;
+  const u8 = new Uint8Array(frame.length + extra);
+  u8.set(frame.subarray(0, 34));
+  u8.fill(1, 34, 34 + extra); // NOP options
+  if (extra >= 4) {
+    u8[36] = decoyPort >> 8;
+    u8[37] = decoyPort & 0xff;
+  }
+  u8.set(frame.subarray(34), 34 + extra);
+  u8[14] = 0x40 | ihl;
+  return u8;
+}
+
+function vlanTagged(frame: Uint8Array): Uint8Array {
+  const u8 = new Uint8Array(frame.length + 4);
+  u8.set(frame.subarray(0, 12));
+  u8.set([0x81, 0x00, 0x00, 0x05], 12);
+  u8.set(frame.subarray(12), 16);
+  return u8;
+}
+
+function withFragment(frame: Uint8Array, flagsOffset: number): Uint8Array {
+  const u8 = frame.slice();
+  u8[20] = flagsOffset >> 8;
+  u8[21] = flagsOffset & 0xff;
+  return u8;
+}
+
+/** What the program must decide, written from the specification independently of the generator. */
+function expectedAction(frame: Uint8Array, ports: number[], dstIp?: number): number {
+  if (frame.length < 34 || frame[12] !== 0x08 || frame[13] !== 0x00) return PASS;
+  const version = frame[14] >> 4;
+  const ihl = (frame[14] & 0x0f) * 4;
+  if (version !== 4 || ihl < 20) return PASS;
+  if (((frame[20] << 8) | frame[21]) & 0x3fff) return PASS;
+  if (frame[23] !== 17) return PASS;
+  const dst = ((frame[30] << 24) | (frame[31] << 16) | (frame[32] << 8) | frame[33]) >>> 0;
+  if (dstIp !== undefined && dst !== dstIp) return PASS;
+  const udp = 14 + ihl;
+  if (udp + 8 > frame.length) return PASS;
+  return ports.includes((frame[udp + 2] << 8) | frame[udp + 3]) ? REDIRECT : PASS;
+}
+
+const interpCtx = {
+  rxQueueIndex: 0,
+  ingressIfindex: 1,
+  redirectMap: (_fd: number, key: number, flags: number) => (key === 0 ? REDIRECT : flags & 3),
+};
+
+describe.skipIf(!isRoot)("generated XDP program under BPF_PROG_TEST_RUN (needs root)", () => {
+  let pair: VethPair | undefined;
+  let xdp: XdpHandles | undefined;
+  let progAnyIp = -1;
+  let progOurIp = -1;
+  let emptyMap = -1;
+  let progEmptyMap = -1;
+  const addon = native();
+  const run = (prog: number, frame: Uint8Array) => addon.bpfProgTestRun(prog, frame, 1).retval;
+
+  beforeAll(() => {
+    pair = makeVethPair("xp", 1);
+    // setUpXdp gives a bound AF_XDP socket at queue 0 of a real XSKMAP (and attaches, harmlessly).
+    xdp = setUpXdp({
+      netnsPath: pair.pathA,
+      ifname: pair.ifA,
+      ports: OWNED,
+      mode: "skb",
+      queueId: 0,
+      frameSize: 2048,
+      frameCount: 64,
+      fillDepth: 32,
+      completionDepth: 32,
+      rxDepth: 32,
+      txDepth: 32,
+    });
+    progAnyIp = xdp.progFd;
+    progOurIp = addon.bpfProgLoadXdp(
+      generateXdpProgram({ ports: OWNED, dstIp: OUR_IP, xskMapFd: xdp.xskMapFd }),
+      "tn_xdp_ip",
+      "Apache-2.0",
+    );
+    emptyMap = addon.bpfMapCreate(BPF_MAP_TYPE_XSKMAP, 4, 4, 1, "tn_empty");
+    progEmptyMap = addon.bpfProgLoadXdp(generateXdpProgram({ ports: OWNED, xskMapFd: emptyMap }), "tn_xdp_e", "GPL");
+  });
+
+  afterAll(() => {
+    for (const fd of [progOurIp, progEmptyMap, emptyMap]) if (fd >= 0) addon.closeFd(fd);
+    try {
+      if (xdp) tearDownXdp(xdp);
+    } finally {
+      destroyVethPair(pair);
+    }
+  });
+
+  it("redirects UDP to each owned port and passes a port it does not own", () => {
+    for (const port of OWNED) expect(run(progAnyIp, udp(port)), `port ${port}`).toBe(REDIRECT);
+    expect(run(progAnyIp, udp(NOT_OWNED))).toBe(PASS);
+    expect(run(progAnyIp, udp(0))).toBe(PASS);
+  });
+
+  it("passes ARP, ICMP echo and TCP (even to an owned port number)", () => {
+    expect(run(progAnyIp, arp())).toBe(PASS);
+    expect(run(progAnyIp, icmpEcho())).toBe(PASS);
+    expect(run(progAnyIp, withProtocol(udp(9000), 6))).toBe(PASS);
+  });
+
+  it("honours IPv4 options: IHL 6..15 to an owned port redirects, a decoy port inside the options does not", () => {
+    for (let ihl = 6; ihl <= 15; ihl++) {
+      expect(run(progAnyIp, withOptions(udp(9000), ihl, NOT_OWNED)), `IHL ${ihl}`).toBe(REDIRECT);
+      expect(run(progAnyIp, withOptions(udp(NOT_OWNED), ihl, 9000)), `IHL ${ihl} decoy`).toBe(PASS);
+    }
+    // IHL below 5 and a version other than 4 go to the kernel.
+    const shortIhl = udp(9000);
+    shortIhl[14] = 0x44;
+    expect(run(progAnyIp, shortIhl)).toBe(PASS);
+    const v6 = udp(9000);
+    v6[14] = 0x65;
+    expect(run(progAnyIp, v6)).toBe(PASS);
+  });
+
+  it("passes fragments (MF set or nonzero offset) and redirects DF-only datagrams", () => {
+    expect(run(progAnyIp, withFragment(udp(9000), 0x2000))).toBe(PASS);
+    expect(run(progAnyIp, withFragment(udp(9000), 0x0001))).toBe(PASS);
+    expect(run(progAnyIp, withFragment(udp(9000), 0x1fff))).toBe(PASS);
+    expect(run(progAnyIp, withFragment(udp(9000), 0x4000))).toBe(REDIRECT);
+    expect(run(progAnyIp, withFragment(udp(9000), 0x0000))).toBe(REDIRECT);
+  });
+
+  it("passes VLAN-tagged frames to the kernel", () => {
+    expect(run(progAnyIp, vlanTagged(udp(9000)))).toBe(PASS);
+  });
+
+  it("passes every truncation below a full UDP header, with and without options", () => {
+    const full = udp(9000, { payload: 0 });
+    expect(full.length).toBe(42);
+    for (let len = 14; len < 42; len++) expect(run(progAnyIp, full.subarray(0, len)), `length ${len}`).toBe(PASS);
+    expect(run(progAnyIp, full)).toBe(REDIRECT);
+    const opts = withOptions(udp(9000, { payload: 0 }), 15, 9000);
+    for (let len = 14; len < opts.length; len++) expect(run(progAnyIp, opts.subarray(0, len))).toBe(PASS);
+    expect(run(progAnyIp, opts)).toBe(REDIRECT);
+    // The kernel refuses test frames shorter than an Ethernet header; the interpreter covers them.
+    expect(() => run(progAnyIp, full.subarray(0, 13))).toThrow(/BPF_PROG_TEST_RUN.*EINVAL/);
+    const prog = generateXdpProgram({ ports: OWNED, xskMapFd: 3 });
+    for (let len = 0; len <= 42; len++) {
+      expect(runXdp(prog, full.subarray(0, len), interpCtx), `interpreted length ${len}`).toBe(
+        len === 42 ? REDIRECT : PASS,
+      );
+    }
+  });
+
+  it("with a dst IP filter, redirects only datagrams to that address", () => {
+    expect(run(progOurIp, udp(9000))).toBe(REDIRECT);
+    expect(run(progOurIp, udp(9000, { dstIp: 0xc6120102 }))).toBe(PASS);
+    expect(run(progOurIp, udp(9000, { dstIp: OUR_IP ^ 0x80000000 }))).toBe(PASS);
+    expect(run(progOurIp, udp(NOT_OWNED))).toBe(PASS);
+    expect(run(progAnyIp, udp(9000, { dstIp: 0xc6120102 }))).toBe(REDIRECT);
+  });
+
+  it("falls back to XDP_PASS when the queue has no socket in the XSKMAP", () => {
+    expect(run(progEmptyMap, udp(9000))).toBe(PASS);
+  });
+
+  it("leaves the packet unchanged", () => {
+    const frame = udp(9001, { payload: 100 });
+    expect(addon.bpfProgTestRun(progAnyIp, frame, 1).dataOut).toEqual(frame);
+  });
+
+  it("matches the specification and the reference interpreter on random and mutated frames", () => {
+    const prog = generateXdpProgram({ ports: OWNED, dstIp: OUR_IP, xskMapFd: 3 });
+    const bases = [udp(9000), withOptions(udp(9001), 7, 1), icmpEcho(), arp()];
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.uint8Array({ minLength: 14, maxLength: 128 }),
+          fc
+            .tuple(
+              fc.nat({ max: bases.length - 1 }),
+              fc.array(fc.tuple(fc.nat({ max: 70 }), fc.nat({ max: 255 })), { maxLength: 4 }),
+              fc.oneof(fc.constant(0), fc.nat({ max: 80 })),
+            )
+            .map(([which, edits, cut]) => {
+              const u8 = bases[which].slice(0, Math.max(14, bases[which].length - cut));
+              for (const [at, v] of edits) if (at < u8.length) u8[at] = v;
+              return u8;
+            }),
+        ),
+        (frame) => {
+          const kernel = run(progOurIp, frame);
+          expect(kernel).toBe(expectedAction(frame, OWNED, OUR_IP));
+          expect(runXdp(prog, frame, interpCtx)).toBe(kernel);
+        },
+      ),
+      { numRuns: 600 },
+    );
+  });
+
+  it("costs tens of nanoseconds per packet in the kernel", () => {
+    const r = addon.bpfProgTestRun(progAnyIp, udp(9000), 100_000);
+    expect(r.retval).toBe(REDIRECT);
+    expect(r.durationNs).toBeGreaterThan(0);
+    console.log(`xdp program: ${r.durationNs} ns per run (redirect path, BPF_PROG_TEST_RUN mean of 100k)`);
+  });
+});
+
+// The XSKMAP type number must match the kernel: creating one with the wrong key size fails.
+describe.skipIf(!isRoot)("XSKMAP (needs root)", () => {
+  it("refuses a value that is not an AF_XDP socket fd", () => {
+    const addon = native();
+    const map = addon.bpfMapCreate(BPF_MAP_TYPE_XSKMAP, 4, 4, 1, "tn_badval");
+    try {
+      const key = new Uint8Array(4);
+      const value = new Uint8Array(new Uint32Array([map]).buffer); // a map fd, not a socket
+      expect(() => addon.bpfMapUpdate(map, key, value)).toThrow(/BPF_MAP_UPDATE_ELEM\(map fd \d+\): ENOTSOCK/);
+      expect(() => addon.bpfMapDelete(map, key)).not.toThrow();
+    } finally {
+      addon.closeFd(map);
+    }
+  });
+});
