@@ -419,20 +419,7 @@ export function compilePolicy(policy: SeccompPolicy, options: CompileOptions = {
   };
   dispatch(0, targets.length);
 
-  for (const { label, plan: p } of blocks) {
-    e.place(label);
-    const noMatch = p.errno !== undefined ? errnoLabel(p.errno) : fallback;
-    p.argRules.forEach((checks, r) => {
-      const nextRule = r === p.argRules.length - 1 ? noMatch : e.label();
-      checks.forEach((check, c) => {
-        const pass = c === checks.length - 1 ? allow : e.label();
-        emitCheck(e, policy.name, p.name, check, pass, nextRule);
-        if (pass !== allow) e.place(pass);
-      });
-      if (nextRule !== noMatch) e.place(nextRule);
-    });
-  }
-
+  // The shared returns right after the dispatch, where its leaves can reach them directly.
   e.place(allow);
   e.ret(SECCOMP_RET_ALLOW);
   for (const [errno, label] of errnoLabels) {
@@ -445,6 +432,26 @@ export function compilePolicy(policy: SeccompPolicy, options: CompileOptions = {
   }
   e.place(kill);
   e.ret(SECCOMP_RET_KILL_PROCESS);
+
+  // Argument blocks: each rule ends in its own `ret ALLOW` and each block in its own fallback
+  // return, so their jumps stay short however long the program is.
+  const fallbackAction = fallback === kill ? SECCOMP_RET_KILL_PROCESS : SECCOMP_RET_LOG;
+  for (const { label, plan: p } of blocks) {
+    e.place(label);
+    p.argRules.forEach((checks) => {
+      const ruleAllows = e.label();
+      const nextRule = e.label();
+      checks.forEach((check, c) => {
+        const pass = c === checks.length - 1 ? ruleAllows : e.label();
+        emitCheck(e, policy.name, p.name, check, pass, nextRule);
+        if (pass !== ruleAllows) e.place(pass);
+      });
+      e.place(ruleAllows);
+      e.ret(SECCOMP_RET_ALLOW);
+      e.place(nextRule);
+    });
+    e.ret(p.errno !== undefined ? SECCOMP_RET_ERRNO | p.errno : fallbackAction);
+  }
 
   const insns = layout(e.ops);
   if (insns.length > BPF_MAX_INSNS) {
