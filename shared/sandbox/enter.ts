@@ -51,16 +51,18 @@ export function enterSandbox(opts: EnterSandboxOptions): SandboxReport {
   void process.stdout;
   void process.stderr;
 
-  const nofileLimit = opts.keepFdsUpTo + 1;
-  addon.setRlimit("nofile", nofileLimit, nofileLimit);
   addon.setDumpable(false);
 
+  // Landlock before the fd limit: creating its ruleset takes an fd.
   const landlockAbi = addon.landlockAbiVersion();
   let landlock: SandboxReport["landlock"] = "not-requested";
   if (opts.landlock) {
     if (!addon.landlockDenyAll()) landlock = "unavailable";
     else landlock = landlockAbi >= 8 ? "all-threads" : "calling-thread";
   }
+
+  const nofileLimit = opts.keepFdsUpTo + 1;
+  addon.setRlimit("nofile", nofileLimit, nofileLimit);
 
   addon.installSeccomp(program);
   const allowed = new Set(merged.allow.map((entry) => (typeof entry === "string" ? entry : entry.syscall)));
