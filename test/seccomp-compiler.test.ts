@@ -53,7 +53,7 @@ describe("x86_64 syscall table", () => {
 
 /** Random policies and inputs: the compiled program must give what the policy means.
  *  Returns how many of the programs needed jump trampolines. */
-function checkRandomPolicies(maxRules: number, numRuns: number): number {
+function checkRandomPolicies(minRules: number, maxRules: number, numRuns: number): number {
   let withTrampolines = 0;
   const interesting = [
     0n,
@@ -260,11 +260,11 @@ describe("compilePolicy", () => {
   });
 
   it("matches the policy's meaning on random policies and inputs (property)", () => {
-    checkRandomPolicies(40, 300);
+    checkRandomPolicies(0, 40, 300);
   });
 
   it("matches the policy's meaning on long random policies that need trampolines (property)", () => {
-    expect(checkRandomPolicies(250, 25)).toBeGreaterThan(0);
+    expect(checkRandomPolicies(150, 250, 20)).toBeGreaterThan(0);
   });
 
   it("stays within the kernel's 4096 instructions or says so", () => {

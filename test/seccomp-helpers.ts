@@ -91,11 +91,12 @@ export function referenceAction(
   defaultAction = SECCOMP_RET_KILL_PROCESS,
 ): number {
   if (data.arch !== AUDIT_ARCH_X86_64 || data.nr >= X32_SYSCALL_BIT) return SECCOMP_RET_KILL_PROCESS;
+  const args = data.args.map((a) => BigInt.asUintN(64, a)); // registers are 64-bit unsigned
   for (const entry of policy.allow) {
     const name = typeof entry === "string" ? entry : entry.syscall;
     if (syscallNumber(name) !== data.nr) continue;
     if (typeof entry === "string") return SECCOMP_RET_ALLOW;
-    if (entry.args.every((c) => checkHolds(c, data.args[c.index]))) return SECCOMP_RET_ALLOW;
+    if (entry.args.every((c) => checkHolds(c, args[c.index] ?? 0n))) return SECCOMP_RET_ALLOW;
   }
   const errno = policy.errno?.find((e) => syscallNumber(e.syscall) === data.nr);
   if (errno) return (SECCOMP_RET_ERRNO | errno.errno) >>> 0;

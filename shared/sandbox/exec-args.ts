@@ -33,8 +33,10 @@ export const EXEC_HELPER_PARENT_GONE = 125;
 const NAMESPACES: readonly Namespace[] = ["mount", "ipc", "uts", "net"];
 
 function checkId(what: string, id: number, allowRoot: boolean): void {
-  if (!Number.isInteger(id) || id < 0 || id > 0xfffffffe) throw new Error(`execHelperArgs: ${what} ${id} is not a valid id`);
-  if (id === 0 && !allowRoot) throw new Error(`execHelperArgs: ${what} 0 (root) needs allowRoot, which exists for tests only`);
+  if (!Number.isInteger(id) || id < 0 || id > 0xfffffffe)
+    throw new Error(`execHelperArgs: ${what} ${id} is not a valid id`);
+  if (id === 0 && !allowRoot)
+    throw new Error(`execHelperArgs: ${what} 0 (root) needs allowRoot, which exists for tests only`);
 }
 
 export function execHelperArgs(opts: ExecHelperOptions): string[] {
@@ -49,7 +51,8 @@ export function execHelperArgs(opts: ExecHelperOptions): string[] {
   });
   const args = ["--uid", String(opts.uid), "--gid", String(opts.gid), "--keep-fds", fds.join(",")];
   if (opts.netnsPath !== undefined) {
-    if (!opts.netnsPath.startsWith("/")) throw new Error(`execHelperArgs: netnsPath '${opts.netnsPath}' is not absolute`);
+    if (!opts.netnsPath.startsWith("/"))
+      throw new Error(`execHelperArgs: netnsPath '${opts.netnsPath}' is not absolute`);
     if (opts.unshare.includes("net")) throw new Error("execHelperArgs: netnsPath and unshare 'net' exclude each other");
     args.push("--netns", opts.netnsPath);
   }
@@ -57,7 +60,8 @@ export function execHelperArgs(opts: ExecHelperOptions): string[] {
     for (const ns of opts.unshare) {
       if (!NAMESPACES.includes(ns)) throw new Error(`execHelperArgs: unknown namespace '${ns}'`);
     }
-    if (new Set(opts.unshare).size !== opts.unshare.length) throw new Error("execHelperArgs: a namespace is listed twice");
+    if (new Set(opts.unshare).size !== opts.unshare.length)
+      throw new Error("execHelperArgs: a namespace is listed twice");
     args.push("--unshare", opts.unshare.join(","));
   }
   if (opts.rlimitCore !== undefined) {
@@ -67,11 +71,13 @@ export function execHelperArgs(opts: ExecHelperOptions): string[] {
     args.push("--rlimit-core", String(opts.rlimitCore));
   }
   if (opts.parentPid !== undefined) {
-    if (!Number.isInteger(opts.parentPid) || opts.parentPid < 1) throw new Error(`execHelperArgs: parentPid ${opts.parentPid}`);
+    if (!Number.isInteger(opts.parentPid) || opts.parentPid < 1)
+      throw new Error(`execHelperArgs: parentPid ${opts.parentPid}`);
     args.push("--parent-pid", String(opts.parentPid));
   }
   if (allowRoot) args.push("--allow-root");
-  if (!opts.program.startsWith("/")) throw new Error(`execHelperArgs: program '${opts.program}' is not an absolute path`);
+  if (!opts.program.startsWith("/"))
+    throw new Error(`execHelperArgs: program '${opts.program}' is not an absolute path`);
   args.push("--", opts.program, ...opts.programArgs);
   return args;
 }
