@@ -95,6 +95,7 @@ function checkRandomPolicies(minRules: number, maxRules: number, numRuns: number
     .record({
       plain: fc.uniqueArray(name, { maxLength: 6 }),
       rules: fc.array(fc.record({ syscall: name, args: fc.array(check, { minLength: 1, maxLength: 3 }) }), {
+        minLength: minRules,
         maxLength: maxRules,
       }),
       errno: fc.uniqueArray(fc.record({ syscall: name, errno: fc.integer({ min: 1, max: 4095 }) }), {
