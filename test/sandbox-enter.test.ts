@@ -46,6 +46,34 @@ describe("landlockDenyAll", () => {
   });
 });
 
+describe("sandbox native calls", () => {
+  it("refuse malformed filters and bad limits with the operation and errno named", () => {
+    const r = runNode(`
+      const out = [];
+      const attempt = (f) => { try { f(); out.push("ok"); } catch (e) { out.push(e.message); } };
+      attempt(() => addon.installSeccomp(new Uint8Array(12)));
+      attempt(() => addon.installSeccomp(new Uint8Array(8 * 4097)));
+      // jump past the end: the kernel's checker refuses it
+      attempt(() => addon.installSeccomp(Uint8Array.from([0x15, 0, 5, 0, 0, 0, 0, 0, 0x06, 0, 0, 0, 0, 0, 0xff, 0x7f])));
+      attempt(() => addon.setRlimit("stack", 1, 1));
+      attempt(() => addon.setRlimit("nofile", 10, 5));
+      attempt(() => addon.setRlimit("core", 0, Infinity));
+      out.push(String(addon.landlockAbiVersion()));
+      out.push(fs.readFileSync("/proc/self/status", "utf8").match(/^Seccomp:\\s+(\\d)/m)[1]);
+      fs.writeSync(1, JSON.stringify(out));`);
+    expect(r.status).toBe(0);
+    const out = JSON.parse(r.stdout) as string[];
+    expect(out[0]).toMatch(/installSeccomp: program must be 1\.\.4096 instructions of 8 bytes, got 12 bytes/);
+    expect(out[1]).toMatch(/got 32776 bytes/);
+    expect(out[2]).toMatch(/^seccomp\(SECCOMP_SET_MODE_FILTER, TSYNC\): EINVAL/);
+    expect(out[3]).toMatch(/setRlimit: unknown resource 'stack'/);
+    expect(out[4]).toMatch(/^setrlimit\(nofile\): EINVAL/);
+    expect(out[5]).toBe("ok");
+    expect(Number(out[6])).toBeGreaterThanOrEqual(0);
+    expect(out[7]).toBe("0"); // nothing was installed
+  });
+});
+
 describe("enterSandbox", () => {
   it("fails on a bad policy before restricting anything", () => {
     const r = runNode(`
