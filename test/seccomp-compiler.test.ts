@@ -340,5 +340,8 @@ describe("mergePolicies and the Node baseline", () => {
         errno: [{ syscall: "openat", errno: 13 }],
       }),
     ).toThrow(/openat gets errno 1 from 'node-baseline' and 13 from 'tile'/);
+    // A tile's unconditional allow wins over the baseline's EPERM.
+    const opener = compilePolicy(mergePolicies("x", nodeBaselinePolicy(pid), { name: "tile", allow: ["openat"] }));
+    expect(interpret(opener, data(257))).toBe(SECCOMP_RET_ALLOW);
   });
 });

@@ -44,7 +44,9 @@ export interface SeccompPolicy {
 }
 
 /** The policy of `extra` added to `base`: allow lists are joined (rules for one syscall are OR-ed),
- *  errno entries are joined (the same syscall with two different errnos is an Error). */
+ *  errno entries are joined (the same syscall with two different errnos is an Error), and an errno
+ *  entry of one policy yields to an unconditional allow of the other (a tile may allow what the
+ *  baseline only answers with EPERM). */
 export function mergePolicies(name: string, base: SeccompPolicy, extra: SeccompPolicy): SeccompPolicy {
   const errno = new Map<string, ErrnoRule>();
   for (const rule of [...(base.errno ?? []), ...(extra.errno ?? [])]) {
@@ -56,5 +58,7 @@ export function mergePolicies(name: string, base: SeccompPolicy, extra: SeccompP
     }
     errno.set(rule.syscall, rule);
   }
-  return { name, allow: [...base.allow, ...extra.allow], errno: [...errno.values()] };
+  const allow = [...base.allow, ...extra.allow];
+  for (const entry of allow) if (typeof entry === "string") errno.delete(entry);
+  return { name, allow, errno: [...errno.values()] };
 }
