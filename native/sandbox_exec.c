@@ -1,1 +1,306 @@
-int main(void) { return 1; }
+// tilenet-exec: the launcher (root) starts every tile through this helper. Capability state is
+// per thread, so it cannot be cleaned from inside a running Node process; this single-threaded
+// program drops everything and then execs Node, which starts all its threads unprivileged.
+//
+//   tilenet-exec --uid U --gid G --keep-fds 0,1,2,3 [--netns PATH] [--unshare mount,ipc,uts,net]
+//                [--rlimit-core N] [--parent-pid P] [--allow-root] -- /abs/program [args...]
+//
+// Errors: "tilenet-exec: <what>: <detail>" on stderr and exit 126; exit 125 when --parent-pid is
+// no longer the parent (the launcher died before PDEATHSIG was armed).
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/securebits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#ifndef SYS_close_range
+#define SYS_close_range 436
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_IS_SET 1
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+#define EXIT_FAILED 126
+#define EXIT_PARENT_GONE 125
+#define MAX_KEEP_FDS 256
+
+struct options {
+  long uid, gid;
+  int keep_fds[MAX_KEEP_FDS];
+  int keep_count;
+  const char* netns_path;
+  int unshare_flags;
+  long rlimit_core;
+  long parent_pid;
+  bool allow_root;
+  char** program_argv;
+};
+
+// Where error messages go: stderr, or a private close-on-exec copy of it once the fds are closed.
+static int err_fd = 2;
+
+static void die(int code, const char* what, const char* fmt, ...) {
+  char msg[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  dprintf(err_fd, "tilenet-exec: %s: %s\n", what, msg);
+  _exit(code);
+}
+
+static void die_errno(const char* what) { die(EXIT_FAILED, what, "%s", strerror(errno)); }
+
+static void usage_error(const char* what, const char* fmt, ...) {
+  char msg[900];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  die(EXIT_FAILED, what,
+      "%s (usage: tilenet-exec --uid U --gid G --keep-fds 0,1,2 [--netns PATH] [--unshare mount,ipc,uts,net] "
+      "[--rlimit-core N] [--parent-pid P] [--allow-root] -- /abs/program [args...])",
+      msg);
+}
+
+// A decimal integer in [min, max], or an argument error naming the option.
+static long parse_number(const char* option, const char* text, long min, long max) {
+  if (text == NULL) usage_error(option, "missing value");
+  if (*text == '\0') usage_error(option, "empty value");
+  for (const char* p = text; *p; p++) {
+    if (*p < '0' || *p > '9') usage_error(option, "'%s' is not a non-negative decimal integer", text);
+  }
+  errno = 0;
+  char* end;
+  long value = strtol(text, &end, 10);
+  if (errno != 0 || value < min || value > max) usage_error(option, "'%s' is out of range %ld..%ld", text, min, max);
+  return value;
+}
+
+static int compare_ints(const void* a, const void* b) {
+  int x = *(const int*)a, y = *(const int*)b;
+  return (x > y) - (x < y);
+}
+
+static void parse_keep_fds(struct options* o, const char* text) {
+  if (text == NULL || *text == '\0') usage_error("--keep-fds", "missing value");
+  char buf[4096];
+  if (strlen(text) >= sizeof buf) usage_error("--keep-fds", "list too long");
+  strcpy(buf, text);
+  char* save = NULL;
+  for (char* item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+    if (o->keep_count == MAX_KEEP_FDS) usage_error("--keep-fds", "more than %d fds", MAX_KEEP_FDS);
+    o->keep_fds[o->keep_count++] = (int)parse_number("--keep-fds", item, 0, 65535);
+  }
+  if (o->keep_count == 0) usage_error("--keep-fds", "'%s' names no fd", text);
+  qsort(o->keep_fds, (size_t)o->keep_count, sizeof(int), compare_ints);
+  for (int i = 1; i < o->keep_count; i++) {
+    if (o->keep_fds[i] == o->keep_fds[i - 1]) usage_error("--keep-fds", "fd %d is listed twice", o->keep_fds[i]);
+  }
+}
+
+static void parse_unshare(struct options* o, const char* text) {
+  if (text == NULL || *text == '\0') usage_error("--unshare", "missing value");
+  char buf[256];
+  if (strlen(text) >= sizeof buf) usage_error("--unshare", "list too long");
+  strcpy(buf, text);
+  char* save = NULL;
+  for (char* item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+    int flag;
+    if (strcmp(item, "mount") == 0) flag = CLONE_NEWNS;
+    else if (strcmp(item, "ipc") == 0) flag = CLONE_NEWIPC;
+    else if (strcmp(item, "uts") == 0) flag = CLONE_NEWUTS;
+    else if (strcmp(item, "net") == 0) flag = CLONE_NEWNET;
+    else usage_error("--unshare", "unknown namespace '%s' (mount, ipc, uts, net)", item);
+    if (o->unshare_flags & flag) usage_error("--unshare", "namespace '%s' is listed twice", item);
+    o->unshare_flags |= flag;
+  }
+}
+
+static void parse_args(struct options* o, int argc, char** argv) {
+  memset(o, 0, sizeof *o);
+  o->uid = o->gid = o->rlimit_core = o->parent_pid = -1;
+  bool have_keep = false, have_unshare = false, have_allow_root = false;
+  int i = 1;
+  for (; i < argc; i++) {
+    const char* a = argv[i];
+    if (strcmp(a, "--") == 0) break;
+    if (strcmp(a, "--allow-root") == 0) {
+      if (have_allow_root) usage_error(a, "given twice");
+      have_allow_root = o->allow_root = true;
+      continue;
+    }
+    const char* v = i + 1 < argc ? argv[i + 1] : NULL;
+    if (strcmp(a, "--uid") == 0) {
+      if (o->uid >= 0) usage_error(a, "given twice");
+      o->uid = parse_number(a, v, 0, 4294967294L);
+    } else if (strcmp(a, "--gid") == 0) {
+      if (o->gid >= 0) usage_error(a, "given twice");
+      o->gid = parse_number(a, v, 0, 4294967294L);
+    } else if (strcmp(a, "--keep-fds") == 0) {
+      if (have_keep) usage_error(a, "given twice");
+      have_keep = true;
+      parse_keep_fds(o, v);
+    } else if (strcmp(a, "--netns") == 0) {
+      if (o->netns_path) usage_error(a, "given twice");
+      if (v == NULL || v[0] != '/') usage_error(a, "'%s' is not an absolute path", v ? v : "");
+      o->netns_path = v;
+    } else if (strcmp(a, "--unshare") == 0) {
+      if (have_unshare) usage_error(a, "given twice");
+      have_unshare = true;
+      parse_unshare(o, v);
+    } else if (strcmp(a, "--rlimit-core") == 0) {
+      if (o->rlimit_core >= 0) usage_error(a, "given twice");
+      o->rlimit_core = parse_number(a, v, 0, LONG_MAX);
+    } else if (strcmp(a, "--parent-pid") == 0) {
+      if (o->parent_pid >= 0) usage_error(a, "given twice");
+      o->parent_pid = parse_number(a, v, 1, INT_MAX);
+    } else {
+      usage_error("arguments", "unknown option '%s'", a);
+    }
+    i++;  // the option's value
+  }
+  if (o->uid < 0) usage_error("--uid", "required");
+  if (o->gid < 0) usage_error("--gid", "required");
+  if (!have_keep) usage_error("--keep-fds", "required");
+  if (i >= argc) usage_error("arguments", "missing '--' before the program");
+  if (i + 1 >= argc) usage_error("arguments", "no program after '--'");
+  if (argv[i + 1][0] != '/') usage_error("program", "'%s' is not an absolute path", argv[i + 1]);
+  if (o->netns_path && (o->unshare_flags & CLONE_NEWNET))
+    usage_error("--netns", "cannot be combined with --unshare net");
+  if ((o->uid == 0 || o->gid == 0) && !o->allow_root)
+    usage_error(o->uid == 0 ? "--uid" : "--gid", "refusing to run a tile as root (0)");
+  o->program_argv = &argv[i + 1];
+}
+
+// Closes every fd except the kept ones (and the private error fd); kept fds must be open and
+// lose FD_CLOEXEC so they survive the exec.
+static void close_other_fds(const struct options* o) {
+  for (int i = 0; i < o->keep_count; i++) {
+    int fd = o->keep_fds[i];
+    int flags = fcntl(fd, F_GETFD);
+    if (flags < 0) die(EXIT_FAILED, "--keep-fds", "fd %d is not open", fd);
+    if ((flags & FD_CLOEXEC) && fcntl(fd, F_SETFD, flags & ~FD_CLOEXEC) < 0) die_errno("fcntl(F_SETFD)");
+  }
+  // Keep a close-on-exec copy of stderr above the kept fds so late errors can still be reported.
+  int max_kept = o->keep_fds[o->keep_count - 1];
+  int copy = fcntl(2, F_DUPFD_CLOEXEC, max_kept + 1);
+  if (copy >= 0) err_fd = copy;
+  unsigned int next = 0;
+  for (int i = 0; i <= o->keep_count; i++) {
+    unsigned int stop = i < o->keep_count ? (unsigned int)o->keep_fds[i] : UINT_MAX;
+    // close [next, stop) except err_fd
+    if (copy >= 0 && (unsigned int)copy >= next && (unsigned int)copy < stop) {
+      if ((unsigned int)copy > next && syscall(SYS_close_range, next, (unsigned int)copy - 1, 0) != 0)
+        die_errno("close_range");
+      next = (unsigned int)copy + 1;
+    }
+    if (stop > next && syscall(SYS_close_range, next, stop == UINT_MAX ? UINT_MAX : stop - 1, 0) != 0)
+      die_errno("close_range");
+    if (i < o->keep_count) next = stop + 1;
+  }
+}
+
+static void enter_namespaces(const struct options* o) {
+  if (o->netns_path) {
+    int fd = open(o->netns_path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) die(EXIT_FAILED, "open(--netns)", "%s: %s", o->netns_path, strerror(errno));
+    if (setns(fd, CLONE_NEWNET) != 0) die(EXIT_FAILED, "setns(--netns)", "%s: %s", o->netns_path, strerror(errno));
+    close(fd);
+  }
+  if (o->unshare_flags) {
+    if (unshare(o->unshare_flags) != 0) die_errno("unshare");
+    // Mount events must not propagate between the tile's mount namespace and the host's.
+    if ((o->unshare_flags & CLONE_NEWNS) && mount("none", "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0)
+      die_errno("mount(/, MS_REC | MS_PRIVATE)");
+  }
+}
+
+static int last_cap(void) {
+  FILE* f = fopen("/proc/sys/kernel/cap_last_cap", "re");
+  if (!f) die_errno("open(/proc/sys/kernel/cap_last_cap)");
+  int cap = -1;
+  if (fscanf(f, "%d", &cap) != 1 || cap < 0 || cap > 63) die(EXIT_FAILED, "cap_last_cap", "unreadable value");
+  fclose(f);
+  return cap;
+}
+
+static void drop_privileges(const struct options* o) {
+  int cap_max = last_cap();
+  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) die_errno("prctl(PR_SET_KEEPCAPS, 0)");
+  // Locked securebits: uid 0 never regains capabilities through exec, keep-caps and ambient
+  // raising stay off for good.
+  unsigned long securebits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
+                             SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
+                             SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+  if (prctl(PR_SET_SECUREBITS, securebits, 0, 0, 0) != 0) die_errno("prctl(PR_SET_SECUREBITS)");
+  for (int cap = 0; cap <= cap_max; cap++) {
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) die(EXIT_FAILED, "prctl(PR_CAPBSET_DROP)", "cap %d: %s", cap, strerror(errno));
+  }
+  if (setgroups(0, NULL) != 0) die_errno("setgroups(0)");
+  if (setresgid((gid_t)o->gid, (gid_t)o->gid, (gid_t)o->gid) != 0)
+    die(EXIT_FAILED, "setresgid", "%ld: %s", o->gid, strerror(errno));
+  if (setresuid((uid_t)o->uid, (uid_t)o->uid, (uid_t)o->uid) != 0)
+    die(EXIT_FAILED, "setresuid", "%ld: %s", o->uid, strerror(errno));
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) != 0) die_errno("prctl(PR_CAP_AMBIENT_CLEAR_ALL)");
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
+  memset(data, 0, sizeof data);
+  if (syscall(SYS_capset, &header, data) != 0) die_errno("capset(0)");
+
+  // Read everything back: a silent failure here would start a privileged tile.
+  memset(data, 0xff, sizeof data);
+  if (syscall(SYS_capget, &header, data) != 0) die_errno("capget");
+  for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
+    if (data[i].effective || data[i].permitted || data[i].inheritable)
+      die(EXIT_FAILED, "verify", "capabilities remain: eff %08x prm %08x inh %08x (word %d)", data[i].effective,
+          data[i].permitted, data[i].inheritable, i);
+  }
+  for (int cap = 0; cap <= cap_max; cap++) {
+    if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 0) die(EXIT_FAILED, "verify", "cap %d is still in the bounding set", cap);
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) != 0)
+      die(EXIT_FAILED, "verify", "cap %d is still in the ambient set", cap);
+  }
+  uid_t ru, eu, su;
+  gid_t rg, eg, sg;
+  if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0) die_errno("getresuid");
+  if (ru != (uid_t)o->uid || eu != ru || su != ru || rg != (gid_t)o->gid || eg != rg || sg != rg)
+    die(EXIT_FAILED, "verify", "uid/gid did not change as asked");
+  if (getgroups(0, NULL) != 0) die(EXIT_FAILED, "verify", "supplementary groups remain");
+}
+
+int main(int argc, char** argv) {
+  struct options o;
+  parse_args(&o, argc, argv);
+  close_other_fds(&o);
+  enter_namespaces(&o);
+  if (o.rlimit_core >= 0) {
+    struct rlimit limit = {(rlim_t)o.rlimit_core, (rlim_t)o.rlimit_core};
+    if (setrlimit(RLIMIT_CORE, &limit) != 0) die_errno("setrlimit(RLIMIT_CORE)");
+  }
+  drop_privileges(&o);
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die_errno("prctl(PR_SET_NO_NEW_PRIVS)");
+  // After the uid change: changing credentials clears the parent-death signal.
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) die_errno("prctl(PR_SET_PDEATHSIG)");
+  if (o.parent_pid > 0 && getppid() != (pid_t)o.parent_pid)
+    die(EXIT_PARENT_GONE, "parent", "launcher pid %ld is gone (parent is now %d)", o.parent_pid, (int)getppid());
+  execv(o.program_argv[0], o.program_argv);
+  die(EXIT_FAILED, "execv", "%s: %s", o.program_argv[0], strerror(errno));
+  return EXIT_FAILED;
+}

@@ -93,8 +93,11 @@ export interface NativeAddon {
   setRlimit(resource: string, soft: number, hard: number): void;
   /** prctl(PR_SET_DUMPABLE): 0 keeps other processes of the same uid from ptrace and /proc access. */
   setDumpable(dumpable: boolean): void;
-  /** Landlock ruleset that grants no filesystem access at all; false if landlock is unavailable. */
+  /** Landlock ruleset that grants no filesystem access at all; false if landlock is unavailable.
+   *  Below landlock ABI 8 it covers the calling thread and threads it starts later, not running ones. */
   landlockDenyAll(): boolean;
+  /** The kernel's landlock ABI version (LANDLOCK_CREATE_RULESET_VERSION); 0 if unavailable. */
+  landlockAbiVersion(): number;
 
   // ---- rtnetlink sockets (native/netlink.cc) ----
   /** socket(AF_NETLINK, SOCK_RAW | CLOEXEC | NONBLOCK, NETLINK_ROUTE) bound to `groups` (RTMGRP_* bit mask),

@@ -1,0 +1,83 @@
+// Command line of the exec helper (native/sandbox_exec.c, build/Release/tilenet-exec), which the
+// launcher spawns as root to start a tile unprivileged:
+//   spawn(execHelperPath(), execHelperArgs({...}), { stdio: [...], env: {...} })
+// The fds in keepFds are the spawn stdio indexes the tile gets; everything else is closed.
+
+export type Namespace = "mount" | "ipc" | "uts" | "net";
+
+export interface ExecHelperOptions {
+  uid: number;
+  gid: number;
+  /** Fds the tile keeps (the helper fails if one is not open); all others are closed. */
+  keepFds: number[];
+  /** Join this network namespace (/run/netns/NAME). */
+  netnsPath?: string;
+  /** New namespaces for the tile; "net" is a fresh, empty network namespace. */
+  unshare: Namespace[];
+  /** RLIMIT_CORE soft and hard (0: no core dumps). */
+  rlimitCore?: number;
+  /** The launcher's pid: the helper exits 125 instead of exec if its parent has changed. */
+  parentPid?: number;
+  /** Tests only: allow uid or gid 0 (capabilities are still all dropped). */
+  allowRoot?: boolean;
+  /** Absolute path of the program (process.execPath for a Node tile). */
+  program: string;
+  programArgs: string[];
+}
+
+/** Exit status of the helper when it refused or failed (message on stderr). */
+export const EXEC_HELPER_FAILED = 126;
+/** Exit status of the helper when --parent-pid was no longer its parent. */
+export const EXEC_HELPER_PARENT_GONE = 125;
+
+const NAMESPACES: readonly Namespace[] = ["mount", "ipc", "uts", "net"];
+
+function checkId(what: string, id: number, allowRoot: boolean): void {
+  if (!Number.isInteger(id) || id < 0 || id > 0xfffffffe)
+    throw new Error(`execHelperArgs: ${what} ${id} is not a valid id`);
+  if (id === 0 && !allowRoot)
+    throw new Error(`execHelperArgs: ${what} 0 (root) needs allowRoot, which exists for tests only`);
+}
+
+export function execHelperArgs(opts: ExecHelperOptions): string[] {
+  const allowRoot = opts.allowRoot ?? false;
+  checkId("uid", opts.uid, allowRoot);
+  checkId("gid", opts.gid, allowRoot);
+  if (opts.keepFds.length === 0) throw new Error("execHelperArgs: keepFds is empty");
+  const fds = [...opts.keepFds].sort((a, b) => a - b);
+  fds.forEach((fd, i) => {
+    if (!Number.isInteger(fd) || fd < 0 || fd > 65535) throw new Error(`execHelperArgs: keep fd ${fd} is not valid`);
+    if (i > 0 && fds[i - 1] === fd) throw new Error(`execHelperArgs: keep fd ${fd} is listed twice`);
+  });
+  const args = ["--uid", String(opts.uid), "--gid", String(opts.gid), "--keep-fds", fds.join(",")];
+  if (opts.netnsPath !== undefined) {
+    if (!opts.netnsPath.startsWith("/"))
+      throw new Error(`execHelperArgs: netnsPath '${opts.netnsPath}' is not absolute`);
+    if (opts.unshare.includes("net")) throw new Error("execHelperArgs: netnsPath and unshare 'net' exclude each other");
+    args.push("--netns", opts.netnsPath);
+  }
+  if (opts.unshare.length > 0) {
+    for (const ns of opts.unshare) {
+      if (!NAMESPACES.includes(ns)) throw new Error(`execHelperArgs: unknown namespace '${ns}'`);
+    }
+    if (new Set(opts.unshare).size !== opts.unshare.length)
+      throw new Error("execHelperArgs: a namespace is listed twice");
+    args.push("--unshare", opts.unshare.join(","));
+  }
+  if (opts.rlimitCore !== undefined) {
+    if (!Number.isSafeInteger(opts.rlimitCore) || opts.rlimitCore < 0) {
+      throw new Error(`execHelperArgs: rlimitCore ${opts.rlimitCore} is not a non-negative integer`);
+    }
+    args.push("--rlimit-core", String(opts.rlimitCore));
+  }
+  if (opts.parentPid !== undefined) {
+    if (!Number.isInteger(opts.parentPid) || opts.parentPid < 1)
+      throw new Error(`execHelperArgs: parentPid ${opts.parentPid}`);
+    args.push("--parent-pid", String(opts.parentPid));
+  }
+  if (allowRoot) args.push("--allow-root");
+  if (!opts.program.startsWith("/"))
+    throw new Error(`execHelperArgs: program '${opts.program}' is not an absolute path`);
+  args.push("--", opts.program, ...opts.programArgs);
+  return args;
+}
