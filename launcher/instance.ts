@@ -1,0 +1,240 @@
+// One running instance: privileged set-up, tiles started, supervision, and a complete teardown.
+// Every resource is registered with an undo step the moment it exists, so a failure at any
+// point (or a tile's death, or SIGINT/SIGTERM) unwinds exactly what was made, newest first.
+import { randomBytes } from "node:crypto";
+import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import type { Logger } from "../shared/log";
+import { prettyLine } from "../shared/log";
+import { MANIFEST_VERSION, type Manifest, processStartTicks, RUN_ROOT } from "../shared/manifest";
+import { MetricsReader } from "../shared/metrics/reader";
+import { reclaimStale } from "./cleanup";
+import type { InstanceConfig } from "./config";
+import { startMetricsServer } from "./health/prometheus";
+import { collectStatus } from "./health/status";
+import { createLab, destroyLab, LAB_ECHO_PORT, netnsPath } from "./lab";
+import { planInstance } from "./plan";
+import { RegionSet } from "./regions";
+import { describeSigsys } from "./sigsys";
+import { stageRuntime } from "./stage";
+import { spawnTile, type TileProcess } from "./tile-process";
+import { resolveIds } from "./users";
+
+export interface RunOptions {
+  config: InstanceConfig;
+  lab: boolean;
+  log: Logger;
+  runRoot?: string;
+  /** Resolves once every tile is running (tests and the startup benchmark use it). */
+  onReady?: (manifest: Manifest, startupMs: number) => void;
+  /** How long tiles may take to reach "running". */
+  bootTimeoutMs?: number;
+  /** Serve Prometheus text format at http://host:port/metrics (loopback only). */
+  metricsListen?: { host: string; port: number };
+}
+
+const GRACEFUL_STOP_MS = 1500;
+
+class UndoStack {
+  private readonly steps: { what: string; run: () => void }[] = [];
+  push(what: string, run: () => void): void {
+    this.steps.push({ what, run });
+  }
+  unwind(log: Logger): string[] {
+    const problems: string[] = [];
+    while (this.steps.length > 0) {
+      const step = this.steps.pop();
+      if (!step) break;
+      try {
+        step.run();
+      } catch (e) {
+        problems.push(`${step.what}: ${(e as Error).message}`);
+      }
+    }
+    for (const p of problems) log.error(`cleanup: ${p}`);
+    return problems;
+  }
+}
+
+function newInstanceName(lab: boolean): string {
+  return `${lab ? "lab" : "tn"}-${randomBytes(3).toString("hex")}`;
+}
+
+/** Runs until a signal or a tile's death; returns the process exit code. */
+export async function runInstance(opts: RunOptions): Promise<number> {
+  const t0 = performance.now();
+  const { log } = opts;
+  const runRoot = opts.runRoot ?? RUN_ROOT;
+  const config = opts.config;
+  const undo = new UndoStack();
+  const tiles: TileProcess[] = [];
+  let stopping = false;
+  let exitCode = 0;
+
+  const stale = reclaimStale(runRoot);
+  for (const dir of stale.reclaimed) log.warn({ dir }, "reclaimed a stale instance");
+
+  const instance = config.instance.name || newInstanceName(opts.lab);
+  const runDir = join(runRoot, instance);
+  const runtimeDir = join(runRoot, `.rt-${instance}`);
+  const manifest: Manifest = {
+    version: MANIFEST_VERSION,
+    instance,
+    launcherPid: process.pid,
+    launcherStartTicks: processStartTicks(process.pid, (p) => readFileSync(p, "utf8")),
+    startedAt: new Date().toISOString(),
+    runDir,
+    runtimeDir,
+    createdNetns: [],
+    regions: [],
+    tiles: [],
+  };
+  const writeManifest = (): void => {
+    writeFileSync(join(runDir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
+  };
+
+  let ready = false;
+  let metricsServer: { close(): Promise<void> | void } | undefined;
+  let resolveDone: (code: number) => void = () => {};
+  const done = new Promise<number>((r) => {
+    resolveDone = r;
+  });
+
+  const stopAll = async (reason: string, code: number): Promise<void> => {
+    if (stopping) return;
+    stopping = true;
+    exitCode = code;
+    log.info({ reason }, "stopping");
+    for (const t of tiles) if (t.child.exitCode === null && t.child.signalCode === null) t.child.kill("SIGTERM");
+    const deadline = Promise.race([
+      Promise.all(tiles.map((t) => t.exited)),
+      new Promise((r) => setTimeout(r, GRACEFUL_STOP_MS)),
+    ]);
+    await deadline;
+    for (const t of tiles) {
+      if (t.child.exitCode === null && t.child.signalCode === null) {
+        log.warn({ tile: t.name }, "tile did not halt in time; killing it");
+        t.child.kill("SIGKILL");
+      }
+    }
+    await Promise.race([Promise.all(tiles.map((t) => t.exited)), new Promise((r) => setTimeout(r, 500))]);
+    if (metricsServer) await metricsServer.close();
+    undo.unwind(log);
+    resolveDone(exitCode);
+  };
+
+  const onSignal = (sig: NodeJS.Signals): void => {
+    void stopAll(`received ${sig}`, 0);
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  try {
+    mkdirSync(runRoot, { recursive: true, mode: 0o755 });
+    chmodSync(runRoot, 0o755);
+    mkdirSync(runDir, { mode: 0o700 });
+    undo.push(`remove ${runDir}`, () => rmSync(runDir, { recursive: true, force: true }));
+
+    if (opts.lab) {
+      if (config.apps.length === 0)
+        config.apps.push({ name: "echo", module: "builtin:echo", ports: [LAB_ECHO_PORT], settings: {} });
+      const ports = config.apps.flatMap((a) => a.ports);
+      const lab = createLab(instance, ports);
+      manifest.lab = lab;
+      manifest.createdNetns.push(lab.tileNetns, lab.peerNetns);
+      undo.push("delete lab namespaces", () => {
+        const problems = destroyLab(lab);
+        if (problems.length > 0) throw new Error(problems.join("; "));
+      });
+      config.net.interface = lab.tileIf;
+      config.net.netns = netnsPath(lab.tileNetns);
+    }
+    manifest.netnsPath = config.net.netns;
+    writeManifest();
+
+    const ids = resolveIds(config.instance.user, config.instance.group);
+    const regions = new RegionSet(instance);
+    undo.push("close regions", () => regions.closeAll());
+
+    const plan = planInstance(config, regions, undo, log);
+    const staged = stageRuntime(
+      runtimeDir,
+      plan.tiles.map((t) => t.kind),
+    );
+    undo.push(`remove ${runtimeDir}`, () => rmSync(runtimeDir, { recursive: true, force: true }));
+    for (const t of plan.tiles) t.bundle = staged.tileBundle(t.kind);
+    plan.stageFiles(staged);
+    manifest.regions = regions.entries();
+
+    const relay = (tile: string, line: string): void => {
+      const out = process.stdout.isTTY
+        ? prettyLine(line, true)
+        : line.startsWith("{")
+          ? line
+          : JSON.stringify({ tile, msg: line });
+      process.stdout.write(`${out}\n`);
+    };
+    for (const launch of plan.tiles) {
+      const tp = spawnTile(launch, {
+        instance,
+        uid: ids.uid,
+        gid: ids.gid,
+        netnsPath: config.net.netns,
+        unshare: config.sandbox.unshare,
+        landlock: config.sandbox.landlock,
+        logLevel: config.instance.logLevel,
+        onLogLine: relay,
+      });
+      tiles.push(tp);
+      manifest.tiles.push({
+        name: launch.name,
+        kind: launch.kind,
+        pid: tp.pid,
+        metricsRegion: plan.metricsRegionOf(launch.name),
+      });
+      void tp.exited.then(({ code, signal }) => {
+        if (stopping) return;
+        const how = signal
+          ? `killed by ${signal}${signal === "SIGSYS" ? describeSigsys(tp.pid) : ""}`
+          : `exited with code ${code}`;
+        log.error({ tile: tp.name, pid: tp.pid, code, signal }, `tile ${tp.name} ${how}; stopping the instance`);
+        void stopAll(`tile ${tp.name} ${how}`, 1);
+      });
+    }
+    writeManifest();
+
+    // Wait for every tile to report "running".
+    const readers = plan.tiles.map((t) => new MetricsReader(regions.get(plan.metricsRegionOf(t.name)).buf));
+    const bootDeadline = performance.now() + (opts.bootTimeoutMs ?? 15000);
+    while (!stopping && !readers.every((r) => r.state === "running")) {
+      if (performance.now() > bootDeadline) {
+        const late = plan.tiles.filter((_, i) => readers[i]?.state !== "running").map((t) => t.name);
+        throw new Error(`tiles not running after ${opts.bootTimeoutMs ?? 15000} ms: ${late.join(", ")}`);
+      }
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    if (!stopping) {
+      ready = true;
+      const startupMs = performance.now() - t0;
+      log.info(
+        { instance, startupMs: Math.round(startupMs), tiles: manifest.tiles.map((t) => `${t.name}:${t.pid}`) },
+        "all tiles running",
+      );
+      if (opts.metricsListen) {
+        const { host, port } = opts.metricsListen;
+        metricsServer = await startMetricsServer(host, port, () => collectStatus(manifest));
+        log.info({ url: `http://${host}:${port}/metrics` }, "serving Prometheus metrics");
+      }
+      opts.onReady?.(manifest, startupMs);
+    }
+  } catch (e) {
+    log.error({ err: e as Error }, `start-up failed: ${(e as Error).message}`);
+    await stopAll("start-up failed", 1);
+  }
+  const code = await done;
+  process.off("SIGINT", onSignal);
+  process.off("SIGTERM", onSignal);
+  log.info({ code, ready }, "stopped");
+  return code;
+}

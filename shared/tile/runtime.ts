@@ -1,0 +1,180 @@
+// The life of every tile: read the bootstrap, map the granted regions, let the tile set itself
+// up, enter the sandbox, then run the loop (poll inputs, housekeeping with heartbeat and metrics,
+// idle waits) until SIGTERM asks it to halt. States: booting -> running -> halting (or failed).
+import { createLogger, type Logger } from "../log";
+import { monotonicNs } from "../metrics/clock";
+import { CommonMetricsSampler, Regime, RegimeClock } from "../metrics/common";
+import type { MetricDecl } from "../metrics/schema";
+import { MetricsWriter } from "../metrics/writer";
+import { native } from "../native";
+import { enterSandbox } from "../sandbox/enter";
+import type { SeccompPolicy } from "../seccomp/policy";
+import { type Bootstrap, readBootstrap } from "./bootstrap";
+
+export interface MappedRegion {
+  buf: ArrayBuffer;
+  fd: number;
+  size: number;
+  writable: boolean;
+}
+
+export interface TileContext<Config> {
+  boot: Bootstrap<Config>;
+  config: Config;
+  log: Logger;
+  metrics: MetricsWriter;
+  /** A granted region, mapped as granted (read-write regions are then sealed: later mappings are read-only). */
+  region(role: string): MappedRegion;
+  hasRegion(role: string): boolean;
+  /** A granted descriptor (socket) by role. */
+  fd(role: string): number;
+  hasFd(role: string): boolean;
+}
+
+export interface TileBody {
+  /** One pass over the tile's inputs; returns how many items it handled (0 = nothing to do). */
+  poll(nowMs: number): number;
+  /** Runs every housekeeping interval: expiries, periodic work, publishing counters. */
+  housekeeping?(nowMs: number): void;
+  /** Blocks for at most timeoutMs until input may be there (futex, poll). */
+  idleWait?(timeoutMs: number): void;
+  /** Called once when halting. */
+  stop?(): void;
+}
+
+export interface TileDefinition<Config> {
+  kind: string;
+  /** The tile's own metrics (the common ones are added by the launcher). */
+  metrics: readonly MetricDecl[];
+  /** Before the sandbox: map everything the tile needs; nothing new can be opened later. */
+  setup(ctx: TileContext<Config>): TileBody;
+  /** The tile's own syscalls (the Node baseline is added), with fd arguments pinned. */
+  policy(fds: Record<string, number>, config: Config): SeccompPolicy;
+  /** Housekeeping interval (heartbeat cadence), default 10 ms. */
+  housekeepingMs?: number;
+  /** How long to spin on an empty poll before idleWait, default 200 µs. */
+  spinUs?: number;
+}
+
+const SLICE_NS = 20e6;
+const SAMPLE_NS = 250e6;
+
+export function runTile<Config>(def: TileDefinition<Config>): void {
+  let log: Logger | undefined;
+  let metrics: MetricsWriter | undefined;
+  try {
+    const boot = readBootstrap() as Bootstrap<Config>;
+    log = createLogger(boot.tileName, boot.logLevel);
+    const addon = native();
+    const mapped = new Map<string, MappedRegion>();
+    for (const [role, h] of Object.entries(boot.regions)) {
+      const buf = addon.mapFd(h.fd, h.size, h.writable);
+      if (h.writable) addon.sealReadOnly(h.fd);
+      mapped.set(role, { buf, fd: h.fd, size: h.size, writable: h.writable });
+    }
+    const metricsRegion = mapped.get("metrics");
+    if (!metricsRegion) throw new Error("bootstrap grants no metrics region");
+    metrics = new MetricsWriter(metricsRegion.buf, `tile ${boot.tileName} metrics`);
+    metrics.setState("booting");
+    metrics.heartbeat();
+    const ctx: TileContext<Config> = {
+      boot,
+      config: boot.config,
+      log,
+      metrics,
+      region(role) {
+        const r = mapped.get(role);
+        if (!r) throw new Error(`tile ${boot.tileName}: no region "${role}" granted`);
+        return r;
+      },
+      hasRegion: (role) => mapped.has(role),
+      fd(role) {
+        const fd = boot.fds[role];
+        if (fd === undefined) throw new Error(`tile ${boot.tileName}: no fd "${role}" granted`);
+        return fd;
+      },
+      hasFd: (role) => boot.fds[role] !== undefined,
+    };
+    const body = def.setup(ctx);
+    // Signal handlers make libuv's signal pipe: register them before the sandbox forbids new fds.
+    const halt = { requested: false };
+    process.on("SIGTERM", () => {
+      halt.requested = true;
+    });
+    process.on("SIGINT", () => {
+      halt.requested = true;
+    });
+    const maxFd = Math.max(3, ...Object.values(boot.fds), ...Object.values(boot.regions).map((r) => r.fd));
+    const report = enterSandbox({
+      policy: def.policy(boot.fds, boot.config),
+      keepFdsUpTo: maxFd,
+      landlock: boot.sandbox.landlock,
+    });
+    log.info({ sandbox: report }, "sandboxed; running");
+    runLoop(def, body, metrics, log, halt);
+  } catch (e) {
+    metrics?.setState("failed");
+    const err = e as Error;
+    if (log) log.fatal({ err }, `tile failed: ${err.message}`);
+    else process.stderr.write(`tile failed before logging was up: ${err.stack ?? err.message}\n`);
+    process.exit(1);
+  }
+}
+
+function runLoop<Config>(
+  def: TileDefinition<Config>,
+  body: TileBody,
+  metrics: MetricsWriter,
+  log: Logger,
+  halt: { requested: boolean },
+): void {
+  const housekeepingNs = (def.housekeepingMs ?? 10) * 1e6;
+  const spinNs = (def.spinUs ?? 200) * 1e3;
+  const clock = new RegimeClock(metrics, Regime.idle, monotonicNs());
+  const sampler = new CommonMetricsSampler(metrics);
+  let nextHousekeeping = 0;
+  let nextSample = 0;
+  let idleSince = -1;
+  metrics.setState("running");
+
+  const slice = (): void => {
+    const sliceEnd = monotonicNs() + SLICE_NS;
+    for (;;) {
+      const t0 = monotonicNs();
+      const handled = body.poll(t0 / 1e6);
+      clock.enter(handled > 0 ? Regime.busy : Regime.idle, t0);
+      let t1 = monotonicNs();
+      if (handled > 0) {
+        idleSince = -1;
+      } else {
+        if (idleSince < 0) idleSince = t0;
+        if (body.idleWait && t1 - idleSince >= spinNs) {
+          clock.enter(Regime.idle, t1);
+          body.idleWait(Math.max(0, Math.min(housekeepingNs, nextHousekeeping - t1)) / 1e6);
+          t1 = monotonicNs();
+        }
+      }
+      if (t1 >= nextHousekeeping) {
+        clock.enter(Regime.housekeeping, t1);
+        nextHousekeeping = t1 + housekeepingNs;
+        body.housekeeping?.(t1 / 1e6);
+        if (t1 >= nextSample) {
+          nextSample = t1 + SAMPLE_NS;
+          sampler.sample();
+        }
+        metrics.heartbeat(t1);
+        if (t1 >= sliceEnd) break;
+      }
+    }
+    if (halt.requested) {
+      metrics.setState("halting");
+      metrics.heartbeat();
+      body.stop?.();
+      log.info("halting on request");
+      process.exit(0);
+    }
+    // Yield to the event loop so signal handlers run.
+    setImmediate(slice);
+  };
+  setImmediate(slice);
+}

@@ -1,0 +1,78 @@
+// The netlink tile's declared surface: its settings, metrics and seccomp policy. Kept free of
+// side effects so the launcher (to size regions, `tilenet seccomp netlink`) can import it.
+import type { MetricDecl } from "../../shared/metrics/schema";
+import type { SeccompPolicy } from "../../shared/seccomp/policy";
+import { SOLICIT_METRIC_NAMES, type SolicitConfig } from "./solicit-handler";
+
+export interface NetlinkTileConfig {
+  solicit: SolicitConfig;
+  /** One solicit ring per net tile: region roles `<prefix>.producer` / `<prefix>.consumer`. */
+  solicitRings: string[];
+  /** Full verification against a fresh dump every this many ms (0 = never). */
+  verifyIntervalMs: number;
+  /** UDP port the neighbor probes are sent to (the discard port). */
+  probePort: number;
+}
+
+/** Region roles the launcher grants the netlink tile, in grant order. */
+export function netlinkRegionRoles(solicitRings: readonly string[]): string[] {
+  return ["metrics", "netbase", ...solicitRings.flatMap((p) => [`${p}.producer`, `${p}.consumer`])];
+}
+
+/** Descriptor roles the launcher grants the netlink tile. */
+export const NETLINK_FDS = { events: "nl.events", requests: "nl.requests", probe: "probe" } as const;
+
+const counter = (name: string, help: string): MetricDecl => ({ name, kind: "counter", help });
+const gauge = (name: string, help: string): MetricDecl => ({ name, kind: "gauge", help });
+
+export const netlinkMetrics: MetricDecl[] = [
+  counter("events_link", "Link events applied"),
+  counter("events_addr", "IPv4 address events applied"),
+  counter("events_route", "IPv4 route events applied (tables local and main)"),
+  counter("events_neigh", "Neighbor events applied"),
+  counter("full_syncs", "Full resynchronisations (start, overrun, interrupted dump, divergence)"),
+  counter("enobufs", "Event socket overruns (ENOBUFS): events lost, full resync follows"),
+  counter("malformed_messages", "Netlink messages dropped as malformed (all reasons)"),
+  counter("dump_retries", "Dumps restarted (NLM_F_DUMP_INTR)"),
+  counter("verifications", "Periodic full verifications run"),
+  counter("divergences", "Differences found by verification (then repaired)"),
+  counter("netbase_full_drops", "Updates dropped because a netbase table was full"),
+  gauge("interfaces", "Interfaces in netbase"),
+  gauge("routes", "Routes in netbase (local + main)"),
+  gauge("neighbors", "Neighbors in netbase"),
+  gauge("route_capacity_used_pct", "Route capacity in use, percent"),
+  gauge("neighbor_capacity_used_pct", "Neighbor capacity in use, percent"),
+  counter("solicit_ring_overruns", "Solicit ring overruns (messages lost because the net tile lapped us)"),
+  ...SOLICIT_METRIC_NAMES.map((n) =>
+    n === "pending" || n === "tracked"
+      ? gauge(`solicit_${n}`, `Solicit handler: ${n} entries`)
+      : counter(`solicit_${n}`, `Solicit handler: ${n.replaceAll("_", " ")}`),
+  ),
+];
+
+const MSG_DONTWAIT = 0x40;
+
+/** Beyond the Node baseline: netlink send/receive on its two sockets, probes on its UDP socket,
+ *  poll (its argument is a pointer: it cannot be pinned to fds, and reading is harmless). */
+export function netlinkPolicy(fds: Record<string, number>): SeccompPolicy {
+  const fd = (role: string): number => {
+    const n = fds[role];
+    if (n === undefined) throw new Error(`netlink policy: no fd for ${role}`);
+    return n;
+  };
+  return {
+    name: "netlink",
+    allow: [
+      { syscall: "sendto", args: [{ index: 0, op: "eq", value: fd(NETLINK_FDS.requests) }] },
+      {
+        syscall: "recvmsg",
+        args: [
+          { index: 0, op: "in", values: [fd(NETLINK_FDS.events), fd(NETLINK_FDS.requests)] },
+          { index: 2, op: "eq", value: MSG_DONTWAIT },
+        ],
+      },
+      { syscall: "sendmsg", args: [{ index: 0, op: "eq", value: fd(NETLINK_FDS.probe) }] },
+      "poll",
+    ],
+  };
+}
