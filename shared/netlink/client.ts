@@ -1,0 +1,246 @@
+// Request/reply over the rtnetlink request socket: dumps (multi-part, retried when the kernel
+// flags them inconsistent), acked requests, and a full snapshot of the state tilenet mirrors.
+// Every wait is bounded by the request timeout; nothing here can spin forever.
+import { getSystemErrorMap } from "node:util";
+import type { AddrRecord, LinkRecord, NeighRecord, NetEvent, NetSnapshot, RouteRecord } from "../netmodel";
+import { NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR } from "./constants";
+import { createCounters, type NetlinkCounters } from "./counters";
+import { type AckInfo, RecordDecoder } from "./decode";
+import { DEFAULT_BUFFER_BYTES, type NetlinkIo, nativeNetlinkIo, RECV_FOREIGN_SENDER, RECV_OVERRUN } from "./io";
+import { DUMP_TYPES, type DumpKind, dumpRequest, neighUseRequest } from "./requests";
+import { MessageCursor } from "./wire";
+
+const errnoNames = new Map<number, string>();
+for (const [errno, [name]] of getSystemErrorMap()) errnoNames.set(-errno, name);
+
+/** The kernel refused a request: errno plus its extended-ack explanation when it gave one. */
+export class NetlinkError extends Error {
+  readonly errno: number;
+  readonly code: string;
+  /** NLMSGERR_ATTR_MSG, e.g. "Network address not specified". */
+  readonly extAck: string | undefined;
+  readonly attrOffset: number | undefined;
+
+  constructor(what: string, ack: AckInfo) {
+    const code = errnoNames.get(ack.errno) ?? `errno ${ack.errno}`;
+    super(`${what}: kernel replied ${code}${ack.message ? `: ${ack.message}` : ""}`);
+    this.name = "NetlinkError";
+    this.errno = ack.errno;
+    this.code = code;
+    this.extAck = ack.message;
+    this.attrOffset = ack.attrOffset;
+  }
+}
+
+/** No (complete) reply within the request timeout. */
+export class NetlinkTimeoutError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NetlinkTimeoutError";
+  }
+}
+
+export interface NetlinkClientOptions {
+  /** Bound on each wait for a complete reply (one dump attempt, one ack). Default 5000. */
+  timeoutMs?: number;
+  /** Dumps flagged NLM_F_DUMP_INTR (or overrun) are restarted at most this often. Default 8. */
+  maxDumpRetries?: number;
+  /** Receive buffer size. Default 256 KiB. */
+  bufferBytes?: number;
+  counters?: NetlinkCounters;
+  /** The socket's port id when already known (saves a getsockname). */
+  portId?: number;
+  io?: NetlinkIo;
+}
+
+interface DumpRecordMap {
+  links: LinkRecord;
+  addrs: AddrRecord;
+  routes: RouteRecord;
+  neighs: NeighRecord;
+}
+
+type ReceiveOutcome = "complete" | "overrun" | "damaged";
+
+export class NetlinkClient {
+  readonly counters: NetlinkCounters;
+  readonly portId: number;
+  private readonly io: NetlinkIo;
+  private readonly timeoutMs: number;
+  private readonly maxDumpRetries: number;
+  private readonly cursor: MessageCursor;
+  private readonly decoder: RecordDecoder;
+  private seq: number;
+
+  constructor(
+    readonly fd: number,
+    options: NetlinkClientOptions = {},
+  ) {
+    this.io = options.io ?? nativeNetlinkIo();
+    this.counters = options.counters ?? createCounters();
+    this.timeoutMs = options.timeoutMs ?? 5000;
+    this.maxDumpRetries = options.maxDumpRetries ?? 8;
+    this.portId = options.portId ?? this.io.netlinkPortId(fd);
+    this.cursor = new MessageCursor(new Uint8Array(options.bufferBytes ?? DEFAULT_BUFFER_BYTES));
+    this.decoder = new RecordDecoder(this.cursor, this.counters);
+    // Start away from 0 so replies to an earlier user of the same socket cannot match.
+    this.seq = (Date.now() & 0xffffff) + 1;
+  }
+
+  /** All records of one kind (links of any family; IPv4 addresses, local+main routes, neighbors). */
+  dump(kind: "links"): LinkRecord[];
+  dump(kind: "addrs"): AddrRecord[];
+  dump(kind: "routes"): RouteRecord[];
+  dump(kind: "neighs"): NeighRecord[];
+  dump(kind: DumpKind): DumpRecordMap[DumpKind][] {
+    const events = this.dumpEvents(kind);
+    switch (kind) {
+      case "links":
+        return events.flatMap((e) => (e.kind === "link" ? [e.link] : []));
+      case "addrs":
+        return events.flatMap((e) => (e.kind === "addr" ? [e.addr] : []));
+      case "routes":
+        return events.flatMap((e) => (e.kind === "route" ? [e.route] : []));
+      case "neighs":
+        return events.flatMap((e) => (e.kind === "neigh" ? [e.neigh] : []));
+    }
+  }
+
+  /** Links, IPv4 addresses, IPv4 routes of tables local and main, IPv4 neighbors. The four dumps
+   *  are not one atomic view: subscribe to events before taking it and apply them afterwards. */
+  fullSnapshot(): NetSnapshot {
+    return {
+      links: this.dump("links"),
+      addrs: this.dump("addrs"),
+      routes: this.dump("routes"),
+      neighs: this.dump("neighs"),
+    };
+  }
+
+  /** Kernel-side neighbor resolution (RTM_NEWNEIGH + NTF_USE). Needs CAP_NET_ADMIN. */
+  neighUse(ip: number, ifindex: number): void {
+    const seq = this.nextSeq();
+    this.transact(neighUseRequest(ip, ifindex, seq), seq, `RTM_NEWNEIGH(NTF_USE) ifindex ${ifindex}`);
+  }
+
+  /** Sends one request carrying NLM_F_ACK with sequence number seq and waits for its ack;
+   *  a refusal throws NetlinkError with the kernel's text. */
+  transact(request: Uint8Array, seq: number, what: string): void {
+    this.io.netlinkSend(this.fd, request);
+    let failure: NetlinkError | undefined;
+    const outcome = this.receive(seq, what, (c) => {
+      if (c.type !== NLMSG_ERROR) {
+        this.counters.ignored_type++;
+        return false;
+      }
+      const ack = this.decoder.ack();
+      if (ack === undefined) throw new Error(`${what}: malformed NLMSG_ERROR reply (counted)`);
+      if (ack.errno === 0) this.counters.acks++;
+      else {
+        this.counters.errors++;
+        failure = new NetlinkError(what, ack);
+      }
+      return true;
+    });
+    if (failure) throw failure;
+    if (outcome !== "complete")
+      throw new Error(`${what}: reply lost (${outcome}); the request may or may not have applied`);
+  }
+
+  /** Next request sequence number (never 0). */
+  nextSeq(): number {
+    this.seq = (this.seq + 1) >>> 0 || 1;
+    return this.seq;
+  }
+
+  private dumpEvents(kind: DumpKind): NetEvent[] {
+    for (let attempt = 0; ; attempt++) {
+      const result = this.dumpOnce(kind);
+      if (result !== "retry") {
+        this.counters.dumps++;
+        this.counters.dump_records += result.length;
+        return result;
+      }
+      if (attempt >= this.maxDumpRetries)
+        throw new Error(
+          `netlink dump of ${kind}: still inconsistent after ${attempt + 1} attempts (state changing too fast)`,
+        );
+      this.counters.dump_retries++;
+    }
+  }
+
+  private dumpOnce(kind: DumpKind): NetEvent[] | "retry" {
+    const what = `netlink dump of ${kind}`;
+    const reply = DUMP_TYPES[kind].reply;
+    const seq = this.nextSeq();
+    this.io.netlinkSend(this.fd, dumpRequest(kind, seq));
+    const events: NetEvent[] = [];
+    let interrupted = false;
+    const outcome = this.receive(seq, what, (c) => {
+      if ((c.flags & NLM_F_DUMP_INTR) !== 0) interrupted = true;
+      if (c.type === NLMSG_DONE) {
+        const done = this.decoder.done();
+        if (done === undefined) throw new Error(`${what}: malformed NLMSG_DONE (counted)`);
+        if (done.errno !== 0) {
+          this.counters.errors++;
+          throw new NetlinkError(what, done);
+        }
+        return true;
+      }
+      if (c.type === NLMSG_ERROR) {
+        const ack = this.decoder.ack();
+        if (ack === undefined) throw new Error(`${what}: malformed NLMSG_ERROR reply (counted)`);
+        if (ack.errno === 0) return true;
+        this.counters.errors++;
+        throw new NetlinkError(what, ack);
+      }
+      if (c.type !== reply) {
+        this.counters.ignored_type++;
+        return false;
+      }
+      const event = this.decoder.event();
+      if (event) events.push(event);
+      return false;
+    });
+    if (outcome !== "complete" || interrupted) return "retry";
+    return events;
+  }
+
+  /** Receives datagrams until onMessage reports the reply complete (true), for messages with our
+   *  sequence number and port id only. Bounded by the request timeout. */
+  private receive(seq: number, what: string, onMessage: (c: MessageCursor) => boolean): ReceiveOutcome {
+    const c = this.cursor;
+    const deadline = performance.now() + this.timeoutMs;
+    for (;;) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        this.counters.timeouts++;
+        throw new NetlinkTimeoutError(`${what}: no complete reply within ${this.timeoutMs} ms`);
+      }
+      const n = this.io.netlinkRecv(this.fd, c.bytes, Math.ceil(left));
+      if (n === 0) continue;
+      if (n === RECV_OVERRUN) {
+        this.counters.enobufs++;
+        return "overrun";
+      }
+      if (n === RECV_FOREIGN_SENDER) {
+        this.counters.foreign_datagrams++;
+        continue;
+      }
+      this.counters.datagrams++;
+      c.reset(n);
+      while (c.next()) {
+        this.counters.messages++;
+        if (c.seq !== seq || c.pid !== this.portId) {
+          this.counters.stale_replies++;
+          continue;
+        }
+        if (onMessage(c)) return "complete";
+      }
+      if (c.malformed) {
+        this.counters[`malformed_${c.malformed}`]++;
+        return "damaged";
+      }
+    }
+  }
+}

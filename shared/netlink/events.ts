@@ -1,0 +1,77 @@
+// Reading the subscription socket (RTMGRP_LINK | NEIGH | IPV4_IFADDR | IPV4_ROUTE): decodes
+// every event of the datagrams waiting, into one reused buffer. An ENOBUFS means the kernel
+// dropped events for us: drain reports overrun and the caller must resynchronise everything.
+import type { NetEvent } from "../netmodel";
+import { createCounters, type NetlinkCounters } from "./counters";
+import { RecordDecoder } from "./decode";
+import { DEFAULT_BUFFER_BYTES, type NetlinkIo, nativeNetlinkIo, RECV_FOREIGN_SENDER, RECV_OVERRUN } from "./io";
+import { MessageCursor } from "./wire";
+
+export interface DrainResult {
+  /** Events decoded and handed to onEvent. */
+  events: number;
+  /** Datagrams received. */
+  datagrams: number;
+  /** The kernel reported ENOBUFS: some events were lost, state must be dumped again. */
+  overrun: boolean;
+}
+
+export interface EventReaderOptions {
+  bufferBytes?: number;
+  counters?: NetlinkCounters;
+  io?: NetlinkIo;
+}
+
+export class EventReader {
+  readonly counters: NetlinkCounters;
+  private readonly io: NetlinkIo;
+  private readonly cursor: MessageCursor;
+  private readonly decoder: RecordDecoder;
+
+  constructor(
+    readonly fd: number,
+    options: EventReaderOptions = {},
+  ) {
+    this.io = options.io ?? nativeNetlinkIo();
+    this.counters = options.counters ?? createCounters();
+    this.cursor = new MessageCursor(new Uint8Array(options.bufferBytes ?? DEFAULT_BUFFER_BYTES));
+    this.decoder = new RecordDecoder(this.cursor, this.counters);
+  }
+
+  /** Reads at most maxDatagrams datagrams, waiting up to timeoutMs for the first one only
+   *  (0 = do not wait), and calls onEvent for each decoded event in kernel order. */
+  drain(maxDatagrams: number, onEvent: (event: NetEvent) => void, timeoutMs = 0): DrainResult {
+    const c = this.cursor;
+    const counters = this.counters;
+    let events = 0;
+    let datagrams = 0;
+    let overrun = false;
+    for (let i = 0; i < maxDatagrams; i++) {
+      const n = this.io.netlinkRecv(this.fd, c.bytes, i === 0 ? timeoutMs : 0);
+      if (n === 0) break;
+      if (n === RECV_OVERRUN) {
+        // The socket stays usable; keep reading what is queued after the loss.
+        counters.enobufs++;
+        overrun = true;
+        continue;
+      }
+      if (n === RECV_FOREIGN_SENDER) {
+        counters.foreign_datagrams++;
+        continue;
+      }
+      datagrams++;
+      counters.datagrams++;
+      c.reset(n);
+      while (c.next()) {
+        counters.messages++;
+        const event = this.decoder.event();
+        if (event === undefined) continue;
+        counters[`events_${event.kind}`]++;
+        events++;
+        onEvent(event);
+      }
+      if (c.malformed) counters[`malformed_${c.malformed}`]++;
+    }
+    return { events, datagrams, overrun };
+  }
+}
