@@ -5,9 +5,33 @@ import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { inNetns, native } from "../shared/native";
+import type { NativeAddon } from "../shared/native";
 
 export const isRoot = process.getuid?.() === 0;
+
+let loaded: NativeAddon | undefined;
+
+/** This checkout's addon. native() searches beside process.argv[1] first, which under vitest is
+ *  the worker script in node_modules; with node_modules symlinked to another checkout, that
+ *  checkout's addon would be tested instead of this one. */
+export function addon(): NativeAddon {
+  if (!loaded) {
+    const mod = { exports: {} as NativeAddon };
+    process.dlopen(mod, join(__dirname, "..", "build", "Release", "tilenet.node"));
+    loaded = mod.exports;
+  }
+  return loaded;
+}
+
+/** Runs fn with the calling thread inside the namespace ns. */
+export function inNamespace<T>(ns: string, fn: () => T): T {
+  const saved = addon().netnsEnter(netnsPath(ns));
+  try {
+    return fn();
+  } finally {
+    addon().netnsRestore(saved);
+  }
+}
 
 /** tn-<tag>-<pid>-<random>: never collides with another test process or engineer. */
 export function uniqueNetnsName(tag: string): string {
@@ -67,9 +91,9 @@ export function deleteNetns(...names: (string | undefined)[]): void {
 
 /** A netlink socket created inside the namespace (as the launcher does before sandboxing). */
 export function openNetlinkIn(ns: string, groups: number, rcvbufBytes: number): number {
-  return inNetns(netnsPath(ns), () => native().netlinkOpen(groups, rcvbufBytes));
+  return inNamespace(ns, () => addon().netlinkOpen(groups, rcvbufBytes));
 }
 
 export function ifindexIn(ns: string, name: string): number {
-  return inNetns(netnsPath(ns), () => native().ifNameToIndex(name));
+  return inNamespace(ns, () => addon().ifNameToIndex(name));
 }
