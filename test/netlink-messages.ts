@@ -221,6 +221,7 @@ export function ipv4(text: string): number {
 export class ScriptedSocket implements NetlinkIo {
   readonly sent: Uint8Array[] = [];
   private queue: (Uint8Array | number)[] = [];
+  private head = 0;
 
   constructor(
     private readonly reply: (request: Uint8Array, seq: number) => (Uint8Array | number)[] = () => [],
@@ -238,8 +239,8 @@ export class ScriptedSocket implements NetlinkIo {
   }
 
   netlinkRecv(_fd: number, buf: Uint8Array, _timeoutMs: number): number {
-    const next = this.queue.shift();
-    if (next === undefined) return 0;
+    if (this.head === this.queue.length) return 0;
+    const next = this.queue[this.head++];
     if (typeof next === "number") return next;
     buf.set(next);
     return next.byteLength;

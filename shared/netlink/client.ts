@@ -2,7 +2,7 @@
 // flags them inconsistent), acked requests, and a full snapshot of the state tilenet mirrors.
 // Every wait is bounded by the request timeout; nothing here can spin forever.
 import { getSystemErrorMap } from "node:util";
-import type { AddrRecord, LinkRecord, NeighRecord, NetEvent, NetSnapshot, RouteRecord } from "../netmodel";
+import type { AddrRecord, LinkRecord, NeighRecord, NetSnapshot, RouteRecord } from "../netmodel";
 import { NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR } from "./constants";
 import { createCounters, type NetlinkCounters } from "./counters";
 import { type AckInfo, RecordDecoder } from "./decode";
@@ -93,16 +93,16 @@ export class NetlinkClient {
   dump(kind: "routes"): RouteRecord[];
   dump(kind: "neighs"): NeighRecord[];
   dump(kind: DumpKind): DumpRecordMap[DumpKind][] {
-    const events = this.dumpEvents(kind);
+    const d = this.decoder;
     switch (kind) {
       case "links":
-        return events.flatMap((e) => (e.kind === "link" ? [e.link] : []));
+        return this.dumpRecords(kind, () => d.link());
       case "addrs":
-        return events.flatMap((e) => (e.kind === "addr" ? [e.addr] : []));
+        return this.dumpRecords(kind, () => d.addr());
       case "routes":
-        return events.flatMap((e) => (e.kind === "route" ? [e.route] : []));
+        return this.dumpRecords(kind, () => d.route());
       case "neighs":
-        return events.flatMap((e) => (e.kind === "neigh" ? [e.neigh] : []));
+        return this.dumpRecords(kind, () => d.neigh());
     }
   }
 
@@ -153,9 +153,9 @@ export class NetlinkClient {
     return this.seq;
   }
 
-  private dumpEvents(kind: DumpKind): NetEvent[] {
+  private dumpRecords<T>(kind: DumpKind, decode: () => T | undefined): T[] {
     for (let attempt = 0; ; attempt++) {
-      const result = this.dumpOnce(kind);
+      const result = this.dumpOnce(kind, decode);
       if (result !== "retry") {
         this.counters.dumps++;
         this.counters.dump_records += result.length;
@@ -169,12 +169,13 @@ export class NetlinkClient {
     }
   }
 
-  private dumpOnce(kind: DumpKind): NetEvent[] | "retry" {
+  /** One dump attempt: the records, or "retry" when the kernel flagged it inconsistent or lost part of it. */
+  private dumpOnce<T>(kind: DumpKind, decode: () => T | undefined): T[] | "retry" {
     const what = `netlink dump of ${kind}`;
     const reply = DUMP_TYPES[kind].reply;
     const seq = this.nextSeq();
     this.io.netlinkSend(this.fd, dumpRequest(kind, seq));
-    const events: NetEvent[] = [];
+    const records: T[] = [];
     let interrupted = false;
     const outcome = this.receive(seq, what, (c) => {
       if ((c.flags & NLM_F_DUMP_INTR) !== 0) interrupted = true;
@@ -198,12 +199,12 @@ export class NetlinkClient {
         this.counters.ignored_type++;
         return false;
       }
-      const event = this.decoder.event();
-      if (event) events.push(event);
+      const record = decode();
+      if (record !== undefined) records.push(record);
       return false;
     });
     if (outcome !== "complete" || interrupted) return "retry";
-    return events;
+    return records;
   }
 
   /** Receives datagrams until onMessage reports the reply complete (true), for messages with our

@@ -66,12 +66,30 @@ export class EventReader {
         counters.messages++;
         const event = this.decoder.event();
         if (event === undefined) continue;
-        counters[`events_${event.kind}`]++;
+        countEvent(counters, event);
         events++;
         onEvent(event);
       }
       if (c.malformed) counters[`malformed_${c.malformed}`]++;
     }
     return { events, datagrams, overrun };
+  }
+}
+
+function countEvent(counters: NetlinkCounters, event: NetEvent): void {
+  // Plain property increments: a computed key would build a string per event.
+  switch (event.kind) {
+    case "link":
+      counters.events_link++;
+      break;
+    case "addr":
+      counters.events_addr++;
+      break;
+    case "route":
+      counters.events_route++;
+      break;
+    case "neigh":
+      counters.events_neigh++;
+      break;
   }
 }
