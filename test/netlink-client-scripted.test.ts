@@ -2,7 +2,7 @@
 // dump restarts on NLM_F_DUMP_INTR and ENOBUFS, bounded retries and waits, and errors with the
 // kernel's extended-ack text.
 import { describe, expect, it } from "vitest";
-import { NetlinkClient, NetlinkError, NetlinkTimeoutError } from "../shared/netlink/client";
+import { NetlinkClient, NetlinkDumpUnstableError, NetlinkError, NetlinkTimeoutError } from "../shared/netlink/client";
 import { NLM_F_DUMP, NLM_F_DUMP_INTR, NLM_F_MULTI, NLM_F_REQUEST, RTM_GETROUTE } from "../shared/netlink/constants";
 import { RECV_FOREIGN_SENDER, RECV_OVERRUN } from "../shared/netlink/io";
 import { HOST_LITTLE_ENDIAN, viewOf } from "../shared/netlink/wire";
@@ -79,7 +79,31 @@ describe("NetlinkClient against a scripted kernel", () => {
     const socket = new ScriptedSocket((_req, seq) => [done(seq, NLM_F_DUMP_INTR)], PORT);
     const client = new NetlinkClient(7, { io: socket, maxDumpRetries: 3 });
     expect(() => client.dump("links")).toThrow(/dump of links: still inconsistent after 4 attempts/);
+    expect(() => client.dump("links")).toThrow(NetlinkDumpUnstableError);
+    expect(socket.sent).toHaveLength(8);
+  });
+
+  it("confirms a dump by taking it until two in a row hold the same entries (a skip or repeat without DUMP_INTR)", () => {
+    let attempt = 0;
+    const socket = new ScriptedSocket((_req, seq) => {
+      attempt++;
+      if (attempt === 1) return [routes(seq, 1, 2), routes(seq, 4, 1), done(seq)]; // 3 skipped, no flag
+      if (attempt === 2) return [routes(seq, 1, 3), routes(seq, 3, 2), done(seq)]; // 3 repeated
+      return [routes(seq, 1, 4), done(seq)];
+    }, PORT);
+    const client = new NetlinkClient(7, { io: socket });
+    const got = client.dumpConfirmed("routes");
+    expect(got.map((r) => (r.dst >>> 8) & 255)).toEqual([1, 2, 3, 4]);
     expect(socket.sent).toHaveLength(4);
+    expect(client.counters.dump_unconfirmed).toBe(2);
+    expect(client.counters.dump_retries).toBe(0);
+
+    let n = 0;
+    const churning = new ScriptedSocket((_req, seq) => [routes(seq, 1, 1 + (n++ % 2)), done(seq)], PORT);
+    expect(() => new NetlinkClient(7, { io: churning, maxDumpRetries: 4 }).dumpConfirmed("routes")).toThrow(
+      NetlinkDumpUnstableError,
+    );
+    expect(churning.sent).toHaveLength(5);
   });
 
   it("turns NLMSG_ERROR and a failed NLMSG_DONE into errors carrying errno and the extended-ack text", () => {

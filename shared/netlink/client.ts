@@ -40,6 +40,15 @@ export class NetlinkTimeoutError extends Error {
   }
 }
 
+/** The state kept changing during every dump attempt (restarts or confirmations exhausted).
+ *  The socket is fine: try again later, events keep arriving meanwhile. */
+export class NetlinkDumpUnstableError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "NetlinkDumpUnstableError";
+  }
+}
+
 export interface NetlinkClientOptions {
   /** Bound on each wait for a complete reply (one dump attempt, one ack). Default 5000. */
   timeoutMs?: number;
@@ -106,14 +115,54 @@ export class NetlinkClient {
     }
   }
 
-  /** Links, IPv4 addresses, IPv4 routes of tables local and main, IPv4 neighbors. The four dumps
-   *  are not one atomic view: subscribe to events before taking it and apply them afterwards. */
+  /** A dump whose set of entries was seen twice in a row (compared by identity, not state), at
+   *  most maxDumpRetries + 1 dumps. The kernel resumes address and neighbor dumps by position
+   *  between parts; with its RCU dumps (6.x), a change between parts can shift positions without
+   *  NLM_F_DUMP_INTR, so one entry is skipped or repeated (seen here: 1 dump in ~100 under churn).
+   *  Two consecutive dumps with the same membership cannot both be damaged the same way. */
+  dumpConfirmed(kind: "links"): LinkRecord[];
+  dumpConfirmed(kind: "addrs"): AddrRecord[];
+  dumpConfirmed(kind: "routes"): RouteRecord[];
+  dumpConfirmed(kind: "neighs"): NeighRecord[];
+  dumpConfirmed(kind: DumpKind): DumpRecordMap[DumpKind][] {
+    switch (kind) {
+      case "links":
+        return this.confirmed(
+          kind,
+          () => this.dump(kind),
+          (l) => `${l.ifindex}`,
+        );
+      case "addrs":
+        return this.confirmed(
+          kind,
+          () => this.dump(kind),
+          (a) => `${a.ifindex}/${a.address}/${a.prefixLen}`,
+        );
+      case "routes":
+        return this.confirmed(
+          kind,
+          () => this.dump(kind),
+          (r) => `${r.table}/${r.dst}/${r.dstLen}/${r.tos}/${r.priority}`,
+        );
+      case "neighs":
+        return this.confirmed(
+          kind,
+          () => this.dump(kind),
+          (n) => `${n.ifindex}/${n.ip}`,
+        );
+    }
+  }
+
+  /** Links, IPv4 addresses, IPv4 routes of tables local and main, IPv4 neighbors. Addresses and
+   *  neighbors are confirmed dumps (see dumpConfirmed); links and routes are resumed by key in the
+   *  kernel (ifindex, prefix), so one dump is whole. The four dumps are not one atomic view:
+   *  subscribe to events before taking it and apply them afterwards. */
   fullSnapshot(): NetSnapshot {
     return {
       links: this.dump("links"),
-      addrs: this.dump("addrs"),
+      addrs: this.dumpConfirmed("addrs"),
       routes: this.dump("routes"),
-      neighs: this.dump("neighs"),
+      neighs: this.dumpConfirmed("neighs"),
     };
   }
 
@@ -153,6 +202,22 @@ export class NetlinkClient {
     return this.seq;
   }
 
+  private confirmed<T>(kind: DumpKind, dump: () => T[], identity: (record: T) => string): T[] {
+    let previous = dump();
+    let previousKeys = previous.map(identity);
+    for (let attempt = 0; attempt < this.maxDumpRetries; attempt++) {
+      const current = dump();
+      const currentKeys = current.map(identity);
+      if (sameMembers(previousKeys, currentKeys)) return current;
+      this.counters.dump_unconfirmed++;
+      previous = current;
+      previousKeys = currentKeys;
+    }
+    throw new NetlinkDumpUnstableError(
+      `netlink dump of ${kind}: entries kept changing across ${this.maxDumpRetries + 1} consecutive dumps`,
+    );
+  }
+
   private dumpRecords<T>(kind: DumpKind, decode: () => T | undefined): T[] {
     for (let attempt = 0; ; attempt++) {
       const result = this.dumpOnce(kind, decode);
@@ -162,7 +227,7 @@ export class NetlinkClient {
         return result;
       }
       if (attempt >= this.maxDumpRetries)
-        throw new Error(
+        throw new NetlinkDumpUnstableError(
           `netlink dump of ${kind}: still inconsistent after ${attempt + 1} attempts (state changing too fast)`,
         );
       this.counters.dump_retries++;
@@ -244,4 +309,17 @@ export class NetlinkClient {
       }
     }
   }
+}
+
+/** Both lists hold the same keys, each exactly once. */
+function sameMembers(a: string[], b: string[]): boolean {
+  if (a.length !== b.length) return false;
+  const set = new Set(a);
+  if (set.size !== a.length) return false;
+  const seen = new Set<string>();
+  for (const key of b) {
+    if (!set.has(key) || seen.has(key)) return false;
+    seen.add(key);
+  }
+  return true;
 }

@@ -67,6 +67,8 @@ export interface BaseCounters {
   /** Dumps completed, and restarted because the kernel flagged them NLM_F_DUMP_INTR. */
   dumps: number;
   dump_retries: number;
+  /** Consecutive dumps of dumpConfirmed that disagreed on their entries (then dumped again). */
+  dump_unconfirmed: number;
   /** ENOBUFS on receive: the kernel dropped messages for the socket. */
   enobufs: number;
   /** NLMSG_ERROR (or NLMSG_DONE) carrying a negative errno. */
@@ -99,6 +101,7 @@ export function createCounters(): NetlinkCounters {
     dump_records: 0,
     dumps: 0,
     dump_retries: 0,
+    dump_unconfirmed: 0,
     enobufs: 0,
     errors: 0,
     acks: 0,
