@@ -71,6 +71,8 @@ export interface BaseCounters {
   dump_unconfirmed: number;
   /** ENOBUFS on receive: the kernel dropped messages for the socket. */
   enobufs: number;
+  /** Datagrams larger than the receive buffer (lost; the event reader reports overrun). */
+  truncated: number;
   /** NLMSG_ERROR (or NLMSG_DONE) carrying a negative errno. */
   errors: number;
   /** Acks (NLMSG_ERROR with 0) for requests. */
@@ -103,6 +105,7 @@ export function createCounters(): NetlinkCounters {
     dump_retries: 0,
     dump_unconfirmed: 0,
     enobufs: 0,
+    truncated: 0,
     errors: 0,
     acks: 0,
     timeouts: 0,

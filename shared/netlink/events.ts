@@ -1,6 +1,8 @@
 // Reading the subscription socket (RTMGRP_LINK | NEIGH | IPV4_IFADDR | IPV4_ROUTE): decodes
 // every event of the datagrams waiting, into one reused buffer. An ENOBUFS means the kernel
 // dropped events for us: drain reports overrun and the caller must resynchronise everything.
+// Beware: the kernel sends no RTM_DELROUTE for the IPv4 routes it flushes when a link goes down
+// (or loses its last address); a link event with up=false must be followed by a route resync.
 import type { NetEvent } from "../netmodel";
 import { createCounters, type NetlinkCounters } from "./counters";
 import { RecordDecoder } from "./decode";
@@ -12,7 +14,7 @@ export interface DrainResult {
   events: number;
   /** Datagrams received. */
   datagrams: number;
-  /** The kernel reported ENOBUFS: some events were lost, state must be dumped again. */
+  /** Events were lost (ENOBUFS, or a datagram larger than the buffer): dump the state again. */
   overrun: boolean;
 }
 
@@ -47,7 +49,16 @@ export class EventReader {
     let datagrams = 0;
     let overrun = false;
     for (let i = 0; i < maxDatagrams; i++) {
-      const n = this.io.netlinkRecv(this.fd, c.bytes, i === 0 ? timeoutMs : 0);
+      let n: number;
+      try {
+        n = this.io.netlinkRecv(this.fd, c.bytes, i === 0 ? timeoutMs : 0);
+      } catch (e) {
+        // A datagram larger than the buffer was consumed and lost: same remedy as ENOBUFS.
+        if ((e as NodeJS.ErrnoException).code !== "EMSGSIZE") throw e;
+        counters.truncated++;
+        overrun = true;
+        continue;
+      }
       if (n === 0) break;
       if (n === RECV_OVERRUN) {
         // The socket stays usable; keep reading what is queued after the loss.
