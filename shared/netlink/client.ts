@@ -52,7 +52,8 @@ export class NetlinkDumpUnstableError extends Error {
 export interface NetlinkClientOptions {
   /** Bound on each wait for a complete reply (one dump attempt, one ack). Default 5000. */
   timeoutMs?: number;
-  /** Dumps flagged NLM_F_DUMP_INTR (or overrun) are restarted at most this often. Default 8. */
+  /** Dumps flagged NLM_F_DUMP_INTR (or overrun, or damaged) are restarted at most this often, and
+   *  dumpConfirmed dumps at most this many times more. Default 32. */
   maxDumpRetries?: number;
   /** Receive buffer size. Default 256 KiB. */
   bufferBytes?: number;
@@ -70,6 +71,12 @@ interface DumpRecordMap {
 }
 
 type ReceiveOutcome = "complete" | "overrun" | "damaged";
+type RestartReason = "interrupted" | "overrun" | "damaged";
+const RESTART_REASONS: Record<RestartReason, string> = {
+  interrupted: "the kernel flagged it NLM_F_DUMP_INTR, state changing too fast",
+  overrun: "ENOBUFS, part of it was lost",
+  damaged: "a malformed datagram, see the malformed_* counters",
+};
 
 export class NetlinkClient {
   readonly counters: NetlinkCounters;
@@ -88,7 +95,7 @@ export class NetlinkClient {
     this.io = options.io ?? nativeNetlinkIo();
     this.counters = options.counters ?? createCounters();
     this.timeoutMs = options.timeoutMs ?? 5000;
-    this.maxDumpRetries = options.maxDumpRetries ?? 8;
+    this.maxDumpRetries = options.maxDumpRetries ?? 32;
     this.portId = options.portId ?? this.io.netlinkPortId(fd);
     this.cursor = new MessageCursor(new Uint8Array(options.bufferBytes ?? DEFAULT_BUFFER_BYTES));
     this.decoder = new RecordDecoder(this.cursor, this.counters);
@@ -221,21 +228,21 @@ export class NetlinkClient {
   private dumpRecords<T>(kind: DumpKind, decode: () => T | undefined): T[] {
     for (let attempt = 0; ; attempt++) {
       const result = this.dumpOnce(kind, decode);
-      if (result !== "retry") {
+      if (typeof result !== "string") {
         this.counters.dumps++;
         this.counters.dump_records += result.length;
         return result;
       }
       if (attempt >= this.maxDumpRetries)
         throw new NetlinkDumpUnstableError(
-          `netlink dump of ${kind}: still inconsistent after ${attempt + 1} attempts (state changing too fast)`,
+          `netlink dump of ${kind}: still inconsistent after ${attempt + 1} attempts (last: ${RESTART_REASONS[result]})`,
         );
       this.counters.dump_retries++;
     }
   }
 
-  /** One dump attempt: the records, or "retry" when the kernel flagged it inconsistent or lost part of it. */
-  private dumpOnce<T>(kind: DumpKind, decode: () => T | undefined): T[] | "retry" {
+  /** One dump attempt: the records, or why it must be restarted. */
+  private dumpOnce<T>(kind: DumpKind, decode: () => T | undefined): T[] | RestartReason {
     const what = `netlink dump of ${kind}`;
     const reply = DUMP_TYPES[kind].reply;
     const seq = this.nextSeq();
@@ -268,7 +275,8 @@ export class NetlinkClient {
       if (record !== undefined) records.push(record);
       return false;
     });
-    if (outcome !== "complete" || interrupted) return "retry";
+    if (outcome !== "complete") return outcome;
+    if (interrupted) return "interrupted";
     return records;
   }
 
