@@ -78,7 +78,9 @@ describe("NetlinkClient against a scripted kernel", () => {
   it("gives up with a clear error after the bounded number of restarts", () => {
     const socket = new ScriptedSocket((_req, seq) => [done(seq, NLM_F_DUMP_INTR)], PORT);
     const client = new NetlinkClient(7, { io: socket, maxDumpRetries: 3 });
-    expect(() => client.dump("links")).toThrow(/dump of links: still inconsistent after 4 attempts \(last: the kernel flagged it NLM_F_DUMP_INTR/);
+    expect(() => client.dump("links")).toThrow(
+      /dump of links: still inconsistent after 4 attempts \(last: the kernel flagged it NLM_F_DUMP_INTR/,
+    );
     expect(() => client.dump("links")).toThrow(NetlinkDumpUnstableError);
     expect(socket.sent).toHaveLength(8);
   });
