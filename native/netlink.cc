@@ -20,7 +20,7 @@ namespace {
 #define NETLINK_EXT_ACK 11
 #endif
 
-// netlinkRecv results besides a length; keep in sync with shared/netlink/socket-results.ts.
+// netlinkRecv results besides a length; keep in sync with shared/netlink/io.ts.
 constexpr int kRecvOverrun = -1;        // ENOBUFS: the kernel dropped messages for this socket
 constexpr int kRecvForeignSender = -2;  // a datagram not sent by the kernel (discarded)
 
@@ -141,6 +141,76 @@ Napi::Value NetlinkRecv(const Napi::CallbackInfo& info) {
   return Napi::Number::New(env, (double)n);
 }
 
+// Batch record markers (in place of a length); keep in sync with shared/netlink/io.ts.
+constexpr uint32_t kBatchOverrun = 0xffffffffu;
+constexpr uint32_t kBatchForeignSender = 0xfffffffeu;
+constexpr uint32_t kBatchTruncated = 0xfffffffdu;
+// A datagram is only received into the rest of the buffer when at least this much is left
+// (event datagrams are one message, dump parts at most 32 KiB): later ones wait for the next call.
+constexpr size_t kBatchReserve = 64 * 1024;
+
+// netlinkRecvBatch(fd, buf, timeoutMs, maxDatagrams) -> bytes of buf used (0 = nothing arrived).
+// Packs up to maxDatagrams datagrams into buf as records [u32 length][bytes, padded to 4], where a
+// length of kBatchOverrun / kBatchForeignSender / kBatchTruncated marks an ENOBUFS, a discarded
+// datagram from another sender, or a datagram larger than the space left (lost) and has no bytes.
+// Waits up to timeoutMs for the first datagram only. One call per batch instead of per datagram.
+Napi::Value NetlinkRecvBatch(const Napi::CallbackInfo& info) {
+  int64_t fd, timeoutMs, maxDatagrams;
+  uint8_t* buf;
+  size_t cap;
+  if (!ArgInt(info, 0, "fd", &fd) || !ArgBytes(info, 1, "buf", &buf, &cap) ||
+      !ArgInt(info, 2, "timeoutMs", &timeoutMs) || !ArgInt(info, 3, "maxDatagrams", &maxDatagrams))
+    return info.Env().Undefined();
+  Napi::Env env = info.Env();
+  if (cap < 8 || ((uintptr_t)buf & 3) != 0)
+    return ThrowType(env, "netlinkRecvBatch: buf must be 4-byte aligned and at least 8 bytes");
+  if (timeoutMs > 0) {
+    int ready = PollReadable((int)fd, timeoutMs);
+    if (ready < 0) return ThrowErrno(env, "poll(netlink fd " + std::to_string(fd) + ")", -ready);
+    if (ready == 0) return Napi::Number::New(env, 0);
+  }
+  size_t used = 0;
+  for (int64_t count = 0; count < maxDatagrams; count++) {
+    if (used > 0 && cap - used < 4 + kBatchReserve) break;
+    // Whole 4-byte units, so that the padded record never runs past the buffer.
+    size_t room = (cap - used - 4) & ~(size_t)3;
+    uint32_t* header = reinterpret_cast<uint32_t*>(buf + used);
+    struct sockaddr_nl from = {};
+    struct iovec iov = {buf + used + 4, room};
+    struct msghdr msg = {};
+    msg.msg_name = &from;
+    msg.msg_namelen = sizeof from;
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    ssize_t n;
+    for (;;) {
+      n = recvmsg((int)fd, &msg, MSG_DONTWAIT);
+      if (n >= 0 || errno != EINTR) break;
+    }
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      if (errno == ENOBUFS) {
+        *header = kBatchOverrun;
+        used += 4;
+        continue;
+      }
+      return ThrowErrno(env, "recvmsg(netlink fd " + std::to_string(fd) + ")", errno);
+    }
+    if (msg.msg_flags & MSG_TRUNC) {
+      *header = kBatchTruncated;
+      used += 4;
+    } else if (msg.msg_namelen < sizeof from || from.nl_family != AF_NETLINK || from.nl_pid != 0) {
+      *header = kBatchForeignSender;
+      used += 4;
+    } else {
+      *header = (uint32_t)n;
+      used += 4 + (((size_t)n + 3) & ~(size_t)3);
+    }
+    if (cap - used < 8) break;
+  }
+  return Napi::Number::New(env, (double)used);
+}
+
 // netlinkPortId(fd) -> the port id the kernel assigned at bind.
 Napi::Value NetlinkPortId(const Napi::CallbackInfo& info) {
   int64_t fd;
@@ -161,6 +231,7 @@ void InitNetlink(Napi::Env env, Napi::Object exports) {
   exports.Set("netlinkSend", Napi::Function::New(env, NetlinkSend));
   exports.Set("netlinkRecv", Napi::Function::New(env, NetlinkRecv));
   exports.Set("netlinkPortId", Napi::Function::New(env, NetlinkPortId));
+  exports.Set("netlinkRecvBatch", Napi::Function::New(env, NetlinkRecvBatch));
 }
 
 }  // namespace tilenet

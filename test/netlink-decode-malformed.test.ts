@@ -17,7 +17,7 @@ import {
   type NetlinkCounters,
 } from "../shared/netlink/counters";
 import { EventReader } from "../shared/netlink/events";
-import { RECV_OVERRUN } from "../shared/netlink/io";
+import { RECV_FOREIGN_SENDER, RECV_OVERRUN } from "../shared/netlink/io";
 import { HOST_LITTLE_ENDIAN, viewOf } from "../shared/netlink/wire";
 import type { NetEvent } from "../shared/netmodel";
 import { addrMessage, concat, ipv4, linkMessage, neighMessage, routeMessage, ScriptedSocket } from "./netlink-messages";
@@ -170,10 +170,15 @@ describe("rtnetlink decoder: well-formed messages", () => {
     expect(malformedTotal(counters)).toBe(0);
   });
 
-  it("reports an ENOBUFS as overrun and keeps decoding what follows", () => {
-    const { events, counters, overrun } = decode(RECV_OVERRUN, neighMessage({ ip: ipv4("198.18.5.5") }));
+  it("reports an ENOBUFS as overrun, counts foreign datagrams, and keeps decoding what follows", () => {
+    const { events, counters, overrun } = decode(
+      RECV_OVERRUN,
+      RECV_FOREIGN_SENDER,
+      neighMessage({ ip: ipv4("198.18.5.5") }),
+    );
     expect(overrun).toBe(true);
     expect(counters.enobufs).toBe(1);
+    expect(counters.foreign_datagrams).toBe(1);
     expect(events).toHaveLength(1);
   });
 });

@@ -140,6 +140,30 @@ describe.skipIf(!isRoot)("rtnetlink events from a fresh namespace (needs root: n
     expect(addon().pollIn(fd, 2000)).toBe(true);
   });
 
+  it("receives many datagrams with one native call (netlinkRecvBatch), each record framed and padded", () => {
+    const fd = open(1 << 20);
+    const lines: string[] = [];
+    for (let i = 0; i < 50; i++) lines.push(`route add 198.18.${30 + i}.0/24 via 198.18.1.2`);
+    ipBatch(ns ?? "", lines);
+    const buf = new Uint8Array(256 * 1024);
+    const used = addon().netlinkRecvBatch(fd, buf, 2000, 1000);
+    const view = new DataView(buf.buffer);
+    const lengths: number[] = [];
+    for (let at = 0; at + 4 <= used; ) {
+      const length = view.getUint32(at, true);
+      lengths.push(length);
+      at += 4 + ((length + 3) & ~3);
+    }
+    expect(lengths).toHaveLength(50);
+    expect(lengths.every((n) => n >= 16 && n < 1000)).toBe(true);
+    expect(addon().netlinkRecvBatch(fd, buf, 0, 1000)).toBe(0);
+    // maxDatagrams bounds one call.
+    ipn(ns ?? "", "route", "add", "198.18.90.0/24", "via", "198.18.1.2");
+    ipn(ns ?? "", "route", "add", "198.18.91.0/24", "via", "198.18.1.2");
+    const one = addon().netlinkRecvBatch(fd, buf, 2000, 1);
+    expect(one).toBe(4 + ((view.getUint32(0, true) + 3) & ~3));
+  });
+
   it("reports overrun (ENOBUFS) when a tiny buffer misses a burst of 5,000 route adds, then keeps working", () => {
     const small = new EventReader(open(4096), { io: addon() });
     const lines: string[] = [];

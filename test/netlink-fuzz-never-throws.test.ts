@@ -107,7 +107,7 @@ describe("fuzzDecode (rtnetlink decoder fuzz target)", () => {
       fc.property(mutated, (bytes) => {
         const socket = new ScriptedSocket();
         socket.push(bytes);
-        new EventReader(0, { io: socket, bufferBytes: bytes.length + 1 }).drain(1, (e) => {
+        new EventReader(0, { io: socket, bufferBytes: Math.max(64, bytes.length + 8) }).drain(1, (e) => {
           const okIndex = (i: number) => Number.isInteger(i) && i >= 1 && i <= 0x7fffffff;
           const okIp = (ip: number) => Number.isInteger(ip) && ip >= 0 && ip <= 0xffffffff;
           const okMac = (mac: Uint8Array | null) => mac === null || mac.length === 6;

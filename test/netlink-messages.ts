@@ -40,7 +40,13 @@ import {
   RTMSG_SIZE,
   RTNEXTHOP_SIZE,
 } from "../shared/netlink/constants";
-import type { NetlinkIo } from "../shared/netlink/io";
+import {
+  BATCH_FOREIGN_SENDER,
+  BATCH_OVERRUN,
+  BATCH_TRUNCATED,
+  type NetlinkIo,
+  RECV_OVERRUN,
+} from "../shared/netlink/io";
 import { HOST_LITTLE_ENDIAN, RequestBuilder, viewOf } from "../shared/netlink/wire";
 
 const encoder = new TextEncoder();
@@ -244,6 +250,32 @@ export class ScriptedSocket implements NetlinkIo {
     if (typeof next === "number") return next;
     buf.set(next);
     return next.byteLength;
+  }
+
+  /** Packs queued datagrams like the native batch receive (RECV_* numbers become markers). */
+  netlinkRecvBatch(_fd: number, buf: Uint8Array, _timeoutMs: number, maxDatagrams: number): number {
+    const view = viewOf(buf);
+    let used = 0;
+    for (let count = 0; count < maxDatagrams && this.head < this.queue.length; count++) {
+      const next = this.queue[this.head];
+      if (typeof next === "number") {
+        if (used + 4 > buf.byteLength) break;
+        view.setUint32(used, next === RECV_OVERRUN ? BATCH_OVERRUN : BATCH_FOREIGN_SENDER, HOST_LITTLE_ENDIAN);
+        used += 4;
+      } else {
+        if (used + 4 + next.byteLength > buf.byteLength) {
+          if (used > 0) break;
+          view.setUint32(0, BATCH_TRUNCATED, HOST_LITTLE_ENDIAN);
+          used = 4;
+        } else {
+          view.setUint32(used, next.byteLength, HOST_LITTLE_ENDIAN);
+          buf.set(next, used + 4);
+          used += 4 + ((next.byteLength + 3) & ~3);
+        }
+      }
+      this.head++;
+    }
+    return used;
   }
 
   netlinkPortId(_fd: number): number {

@@ -7,7 +7,12 @@ export const RECV_OVERRUN = -1;
 /** netlinkRecv: a datagram from a sender other than the kernel was discarded. */
 export const RECV_FOREIGN_SENDER = -2;
 
-export type NetlinkIo = Pick<NativeAddon, "netlinkSend" | "netlinkRecv" | "netlinkPortId">;
+/** netlinkRecvBatch record markers, in place of a datagram length. */
+export const BATCH_OVERRUN = 0xffffffff;
+export const BATCH_FOREIGN_SENDER = 0xfffffffe;
+export const BATCH_TRUNCATED = 0xfffffffd;
+
+export type NetlinkIo = Pick<NativeAddon, "netlinkSend" | "netlinkRecv" | "netlinkPortId" | "netlinkRecvBatch">;
 
 export function nativeNetlinkIo(): NetlinkIo {
   return native();

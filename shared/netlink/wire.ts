@@ -38,8 +38,13 @@ export class MessageCursor {
 
   /** Starts over on the first `length` bytes of the buffer. */
   reset(length: number): void {
-    this.end = Math.max(0, Math.min(length, this.bytes.byteLength));
-    this.following = 0;
+    this.resetRange(0, length);
+  }
+
+  /** Starts over on the datagram in bytes [start, end) of the buffer. */
+  resetRange(start: number, end: number): void {
+    this.end = Math.max(0, Math.min(end, this.bytes.byteLength));
+    this.following = Math.max(0, start);
     this.malformed = undefined;
   }
 
