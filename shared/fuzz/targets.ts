@@ -1,7 +1,11 @@
 // The targets `tilenet fuzz <target>` knows. Adding one is one line, e.g.
 //   fuzzTargets.register({ name: "netlink", runOne: fuzzDecode, corpusDir: "test/fuzz/corpus/netlink" });
+import { fuzzDecode } from "../netlink/fuzz";
+import { fuzzParse } from "../packet/fuzz";
 import { FuzzTargetRegistry } from "./registry";
 import { createSolicitFuzzTarget } from "./solicit-target";
 
 export const fuzzTargets = new FuzzTargetRegistry();
 fuzzTargets.register(createSolicitFuzzTarget());
+fuzzTargets.register({ name: "netlink", runOne: fuzzDecode });
+fuzzTargets.register({ name: "packet", runOne: fuzzParse });

@@ -78,6 +78,8 @@ runTile<NetlinkTileConfig>({
       switch (ev.kind) {
         case "link":
           metrics.add(m.link, 1);
+          // The kernel flushes a downed or deleted link's routes without RTM_DELROUTE events.
+          if (ev.op === "del" || !ev.link.up) needResync = true;
           break;
         case "addr":
           metrics.add(m.addr, 1);
@@ -138,7 +140,7 @@ runTile<NetlinkTileConfig>({
         }
         if (needResync) {
           needResync = false;
-          fullSync(drained.overrun ? "event overrun (ENOBUFS)" : "malformed event");
+          fullSync(drained.overrun ? "event overrun (ENOBUFS)" : "link down or malformed event");
           handled++;
         }
         for (let i = 0; i < rings.length; i++) {

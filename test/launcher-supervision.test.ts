@@ -1,0 +1,104 @@
+// Supervision and cleanup: a tile killed with SIGKILL stops the instance and everything it made
+// is removed; a launcher killed with SIGKILL takes its tiles with it and `tilenet cleanup`
+// reclaims the rest; a stopped tile makes `status` fail; bad configs exit 2 naming the key.
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import {
+  ROOT_REASON,
+  type RunningInstance,
+  cli,
+  forceCleanup,
+  isRoot,
+  leftovers,
+  pidAlive,
+  startInstance,
+  status,
+  uniqueInstance,
+  waitFor,
+} from "./launcher-harness";
+
+describe("configuration errors exit 2 and name the key", () => {
+  it.each([
+    ["[netbase]\nroutes = -5\n", "netbase.routes"],
+    ["[solicit]\nburts = 3\n", "solicit.burts"],
+    ["[net]\nxdp_mode = 'fast'\n", "net.xdp_mode"],
+    ["[[app]]\nname = 'x'\nports = [0]\n", "app[0].ports[0]"],
+    ["not toml at all = = =\n", "(syntax)"],
+  ])("%j", (text, key) => {
+    const dir = mkdtempSync(join(tmpdir(), "tilenet-badconf-"));
+    const file = join(dir, "c.toml");
+    writeFileSync(file, text);
+    const r = cli(["run", "--lab", "--config", file]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(key);
+  });
+
+  it("rejects unknown options and commands with exit 2", () => {
+    expect(cli(["run", "--lab", "--bogus"]).code).toBe(2);
+    expect(cli(["frobnicate"]).code).toBe(2);
+    expect(cli(["run", "--lab", "--metrics", "0.0.0.0:1"]).stderr).toContain("loopback only");
+  });
+});
+
+describe.skipIf(!isRoot)(`supervision (${ROOT_REASON})`, () => {
+  let inst: RunningInstance | undefined;
+  afterEach(async () => {
+    await forceCleanup(inst);
+    inst = undefined;
+  });
+
+  it("a tile killed with SIGKILL stops the instance, which removes everything it made", async () => {
+    const name = uniqueInstance("k9");
+    inst = await startInstance(name);
+    const { report } = status(name);
+    const victim = report.tiles[0];
+    expect(victim).toBeDefined();
+    if (!victim) return;
+    process.kill(victim.pid, "SIGKILL");
+    const exit = await inst.exit;
+    expect(exit.code).toBe(1);
+    expect(inst.logs.join("\n")).toMatch(new RegExp(`tile ${victim.name} killed by SIGKILL`));
+    expect(leftovers(name, report.tiles.map((t) => t.pid))).toEqual([]);
+  });
+
+  it("a launcher killed with SIGKILL takes its tiles with it; cleanup reclaims the rest", async () => {
+    const name = uniqueInstance("l9");
+    inst = await startInstance(name);
+    const { report } = status(name);
+    const pids = report.tiles.map((t) => t.pid);
+    inst.child.kill("SIGKILL");
+    await inst.exit;
+    // Parent-death signal: every tile dies at once.
+    await waitFor(() => pids.every((p) => !pidAlive(p)), 3000, "tiles to die with their launcher");
+    // Named namespaces and the run directory outlive a SIGKILL: cleanup reclaims them.
+    expect(leftovers(name, [])).not.toEqual([]);
+    const r = cli(["cleanup"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(name);
+    expect(leftovers(name, pids)).toEqual([]);
+  });
+
+  it("status exits non-zero while a tile's heartbeat is stale", async () => {
+    const name = uniqueInstance("st");
+    inst = await startInstance(name);
+    const before = status(name);
+    expect(before.code).toBe(0);
+    const tile = before.report.tiles[0];
+    if (!tile) throw new Error("no tile");
+    process.kill(tile.pid, "SIGSTOP");
+    try {
+      await new Promise((r) => setTimeout(r, 1300));
+      const during = status(name);
+      expect(during.code).not.toBe(0);
+      const stale = during.report.tiles.find((t) => t.name === tile.name);
+      expect(stale?.heartbeatAgeMs ?? 0).toBeGreaterThan(1000);
+    } finally {
+      process.kill(tile.pid, "SIGCONT");
+    }
+    await waitFor(() => status(name).code === 0, 3000, "the tile to recover");
+    inst.child.kill("SIGTERM");
+    expect((await inst.exit).code).toBe(0);
+  });
+});
