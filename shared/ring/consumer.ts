@@ -1,0 +1,261 @@
+// The consumer side of a ring: producer region read-only, consumer region read-write.
+// poll() delivers messages to a handler created once by the caller (no closure per call).
+// Reliable rings are read in place (the producer cannot rewrite a slot before the credit comes
+// back); unreliable rings are copied into private scratch memory and re-validated, so a handler
+// never sees a torn message. See ordering.ts for the memory-ordering argument.
+import { FUTEX_TIMED_OUT, native } from "../native";
+import {
+  checkRingPair,
+  RING_CONS_CNT_CONSUMED,
+  RING_CONS_CNT_LOST,
+  RING_CONS_CNT_OVERRUNS,
+  RING_CONS_CNT_SLEEPS,
+  RING_CONS_CNT_TORN,
+  RING_CONS_CNT_WAKES,
+  RING_CONS_CONSUMED,
+  RING_CONS_SLEEPING,
+  RING_PROD_PUBLISHED,
+  RING_PROD_SLEEPING,
+  RING_SEQ_OFFSET,
+  type RingSpec,
+} from "./layout";
+import { nowMs, SPIN_CLOCK_EVERY, sleepTicket } from "./ordering";
+
+const PUBLISHED = RING_PROD_PUBLISHED >> 2;
+const PROD_SLEEPING = RING_PROD_SLEEPING >> 2;
+const CONSUMED = RING_CONS_CONSUMED >> 2;
+const CONS_SLEEPING = RING_CONS_SLEEPING >> 2;
+const SEQ_BASE = RING_SEQ_OFFSET >> 2;
+const CNT_CONSUMED = RING_CONS_CNT_CONSUMED >> 3;
+const CNT_OVERRUNS = RING_CONS_CNT_OVERRUNS >> 3;
+const CNT_LOST = RING_CONS_CNT_LOST >> 3;
+const CNT_TORN = RING_CONS_CNT_TORN >> 3;
+const CNT_SLEEPS = RING_CONS_CNT_SLEEPS >> 3;
+const CNT_WAKES = RING_CONS_CNT_WAKES >> 3;
+
+/** Called once per delivered message: its byte offset in the consumer's views, and its number. */
+export type RingHandler = (offset: number, seq: number) => void;
+
+export interface RingConsumerOptions {
+  /** Largest batch poll() delivers (unreliable rings copy a batch into scratch of this many slots). Default 64. */
+  maxBatch?: number;
+  /** Reliable rings: return credits once this many messages are consumed (also whenever the ring
+   *  is found empty and before sleeping). Default depth / 4. */
+  releaseEvery?: number;
+  /** Test hook: runs between copying a batch and re-validating it (unreliable rings). */
+  debugAfterCopy?: () => void;
+}
+
+export class RingConsumer {
+  readonly name: string;
+  readonly spec: RingSpec;
+  /** Views over the memory handlers read: the producer region (reliable) or scratch (unreliable). */
+  readonly u8: Uint8Array;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+  readonly dv: DataView;
+  private readonly prod: Int32Array;
+  private readonly prodF64: Float64Array;
+  private readonly cons: Int32Array;
+  private readonly counters: Float64Array;
+  private readonly reliable: boolean;
+  private readonly depth: number;
+  private readonly mask: number;
+  private readonly slotSize: number;
+  private readonly slotWords: number;
+  private readonly slotsOffset: number;
+  private readonly maxBatch: number;
+  private readonly releaseEvery: number;
+  private readonly afterCopy: (() => void) | undefined;
+  /** Number of the next message to read. */
+  private next: number;
+  /** Position last stored in the consumer region (credits returned). */
+  private released: number;
+  private lastWokenTicket = 0;
+
+  /** producerBuf must be mapped read-only, consumerBuf read-write. Validates both headers. */
+  constructor(
+    name: string,
+    producerBuf: ArrayBuffer,
+    consumerBuf: ArrayBuffer,
+    expected?: RingSpec,
+    opts: RingConsumerOptions = {},
+  ) {
+    const header = checkRingPair(name, producerBuf, consumerBuf, expected);
+    this.name = name;
+    this.spec = { kind: header.kind, depth: header.depth, slotSize: header.slotSize };
+    this.reliable = header.kind === "reliable";
+    this.depth = header.depth;
+    this.mask = header.depth - 1;
+    this.slotSize = header.slotSize;
+    this.slotWords = header.slotSize >> 3;
+    this.slotsOffset = header.slotsOffset;
+    this.maxBatch = Math.max(1, Math.min(opts.maxBatch ?? 64, header.depth));
+    this.releaseEvery = Math.max(1, Math.min(opts.releaseEvery ?? header.depth >> 2, header.depth));
+    this.afterCopy = opts.debugAfterCopy;
+    this.prod = new Int32Array(producerBuf, 0, producerBuf.byteLength >> 2);
+    this.prodF64 = new Float64Array(producerBuf, 0, producerBuf.byteLength >> 3);
+    this.cons = new Int32Array(consumerBuf, 0, consumerBuf.byteLength >> 2);
+    this.counters = new Float64Array(consumerBuf, 0, consumerBuf.byteLength >> 3);
+    const data = this.reliable ? producerBuf : new ArrayBuffer(this.maxBatch * header.slotSize);
+    this.u8 = new Uint8Array(data);
+    this.i32 = new Int32Array(data, 0, data.byteLength >> 2);
+    this.f64 = new Float64Array(data, 0, data.byteLength >> 3);
+    this.dv = new DataView(data);
+    // Resume where the region says (a restarted consumer continues after what it consumed).
+    this.next = Atomics.load(this.cons, CONSUMED);
+    this.released = this.next;
+  }
+
+  /**
+   * Delivers up to maxBatch available messages, in order, to handler; returns how many were
+   * delivered. Messages lost to an overrun (or, on an unreliable ring, rewritten while being
+   * copied) are counted, never delivered.
+   */
+  poll(maxBatch: number, handler: RingHandler): number {
+    const prod = this.prod;
+    let next = this.next;
+    let avail = (Atomics.load(prod, PUBLISHED) - next) | 0;
+    if (avail <= 0) {
+      if (next !== this.released) this.release();
+      return 0;
+    }
+    if (avail > this.depth) {
+      // Lapped: what is older than the ring is gone. Skip ahead with half a ring of slack.
+      const resync = (next + avail - (this.depth >> 1)) | 0;
+      this.counters[CNT_OVERRUNS]++;
+      this.counters[CNT_LOST] += (resync - next) | 0;
+      next = resync;
+      avail = this.depth >> 1;
+    }
+    let n = Math.min(avail, maxBatch);
+    if (n > this.maxBatch) n = this.maxBatch;
+    const mask = this.mask;
+    let delivered = 0;
+    if (this.reliable) {
+      for (let i = 0; i < n; i++) {
+        const seq = (next + i) | 0;
+        const slot = seq & mask;
+        // A correct producer cannot fail this; a broken one costs a counted drop, not a crash.
+        if (prod[SEQ_BASE + slot] === seq) {
+          handler(this.slotsOffset + slot * this.slotSize, seq);
+          delivered++;
+        }
+      }
+    } else {
+      this.copyBatch(next, n);
+      if (this.afterCopy !== undefined) this.afterCopy();
+      Atomics.load(prod, PUBLISHED); // barrier: the seq re-reads below must come after the copy
+      for (let i = 0; i < n; i++) {
+        const seq = (next + i) | 0;
+        if (prod[SEQ_BASE + (seq & mask)] === seq) {
+          handler(i * this.slotSize, seq);
+          delivered++;
+        }
+      }
+    }
+    if (delivered !== n) {
+      this.counters[CNT_OVERRUNS]++;
+      this.counters[CNT_LOST] += n - delivered;
+      this.counters[CNT_TORN] += n - delivered;
+    }
+    next = (next + n) | 0;
+    this.next = next;
+    this.counters[CNT_CONSUMED] += delivered;
+    if (((next - this.released) | 0) >= this.releaseEvery) this.release();
+    return delivered;
+  }
+
+  private copyBatch(first: number, n: number): void {
+    const src = this.prodF64;
+    const dst = this.f64;
+    const words = this.slotWords;
+    const mask = this.mask;
+    const slotsWord = this.slotsOffset >> 3;
+    for (let i = 0; i < n; i++) {
+      const from = slotsWord + ((first + i) & mask) * words;
+      const to = i * words;
+      for (let w = 0; w < words; w++) dst[to + w] = src[from + w];
+    }
+  }
+
+  /** True when at least one message (or an overrun) is waiting. */
+  hasData(): boolean {
+    return Atomics.load(this.prod, PUBLISHED) !== this.next;
+  }
+
+  /**
+   * Waits for data: spins spinUs, then returns credits, sets the sleeping ticket, re-checks and
+   * sleeps on the producer's `published` word (FUTEX_WAIT) until woken or timeoutMs passes.
+   * Returns true when data is available.
+   */
+  sleepUntilData(spinUs: number, timeoutMs: number): boolean {
+    const start = nowMs();
+    const spinUntil = start + spinUs / 1000;
+    for (let i = 1; ; i++) {
+      if (this.hasData()) return true;
+      if (i % SPIN_CLOCK_EVERY === 0 && nowMs() >= spinUntil) break;
+    }
+    if (this.next !== this.released) this.release();
+    const deadline = start + timeoutMs;
+    const addon = native();
+    const cons = this.cons;
+    for (;;) {
+      const sleeps = this.counters[CNT_SLEEPS] + 1;
+      this.counters[CNT_SLEEPS] = sleeps;
+      Atomics.store(cons, CONS_SLEEPING, sleepTicket(sleeps));
+      const published = Atomics.load(this.prod, PUBLISHED);
+      if (published !== this.next) break;
+      const left = deadline - nowMs();
+      if (left <= 0) break;
+      const rc = addon.futexWait(this.prod, PUBLISHED, published, Math.ceil(left));
+      Atomics.store(cons, CONS_SLEEPING, 0);
+      if (this.hasData()) return true;
+      if (rc === FUTEX_TIMED_OUT && nowMs() >= deadline) return false;
+    }
+    Atomics.store(cons, CONS_SLEEPING, 0);
+    return this.hasData();
+  }
+
+  /** Stores the consumer position now (returns credits; wakes a producer sleeping on a full ring). */
+  release(): void {
+    Atomics.store(this.cons, CONSUMED, this.next);
+    this.released = this.next;
+    if (!this.reliable) return;
+    const ticket = this.prod[PROD_SLEEPING]; // fresh: after the xchg above
+    if (ticket !== 0 && ticket !== this.lastWokenTicket) {
+      this.lastWokenTicket = ticket;
+      this.counters[CNT_WAKES]++;
+      native().futexWake(this.cons, CONSUMED, 1);
+    }
+  }
+
+  /** Number of the next message this consumer will read. */
+  get nextSeq(): number {
+    return this.next;
+  }
+  /** Messages delivered to handlers. */
+  get consumed(): number {
+    return this.counters[CNT_CONSUMED];
+  }
+  /** Overrun events (the producer lapped this consumer, or rewrote slots it was copying). */
+  get overrunCount(): number {
+    return this.counters[CNT_OVERRUNS];
+  }
+  /** Messages lost to overruns (never delivered). */
+  get lostCount(): number {
+    return this.counters[CNT_LOST];
+  }
+  /** Of lostCount, messages found rewritten after being copied (caught by the seq re-check). */
+  get tornCount(): number {
+    return this.counters[CNT_TORN];
+  }
+  /** Times this consumer went to sleep on the futex. */
+  get sleepCount(): number {
+    return this.counters[CNT_SLEEPS];
+  }
+  /** FUTEX_WAKE calls made for a producer sleeping on a full ring. */
+  get wakeCount(): number {
+    return this.counters[CNT_WAKES];
+  }
+}
