@@ -191,8 +191,9 @@ export class RingConsumer {
    */
   sleepUntilData(spinUs: number, timeoutMs: number): boolean {
     const start = nowMs();
+    if (this.hasData()) return true;
     const spinUntil = start + spinUs / 1000;
-    for (let i = 1; ; i++) {
+    for (let i = 1; spinUs > 0; i++) {
       if (this.hasData()) return true;
       if (i % SPIN_CLOCK_EVERY === 0 && nowMs() >= spinUntil) break;
     }

@@ -171,6 +171,7 @@ export class RingProducer {
   }
 
   private spinForCredits(n: number, untilMs: number): boolean {
+    if (untilMs <= nowMs()) return false;
     for (let i = 1; ; i++) {
       if (this.refreshCredits() >= n) return true;
       if (i % SPIN_CLOCK_EVERY === 0 && nowMs() >= untilMs) return false;
