@@ -3,7 +3,7 @@
 // Reliable rings are read in place (the producer cannot rewrite a slot before the credit comes
 // back); unreliable rings are copied into private scratch memory and re-validated, so a handler
 // never sees a torn message. See ordering.ts for the memory-ordering argument.
-import { FUTEX_TIMED_OUT, native } from "../native";
+import { native } from "../native";
 import {
   checkRingPair,
   RING_CONS_CNT_CONSUMED,
@@ -13,18 +13,22 @@ import {
   RING_CONS_CNT_TORN,
   RING_CONS_CNT_WAKES,
   RING_CONS_CONSUMED,
+  RING_CONS_SLEEP_EXPECT,
   RING_CONS_SLEEPING,
   RING_PROD_PUBLISHED,
+  RING_PROD_SLEEP_EXPECT,
   RING_PROD_SLEEPING,
   RING_SEQ_OFFSET,
   type RingSpec,
 } from "./layout";
-import { nowMs, SPIN_CLOCK_EVERY, sleepTicket } from "./ordering";
+import { nowMs, SPIN_CLOCK_EVERY } from "./ordering";
 
 const PUBLISHED = RING_PROD_PUBLISHED >> 2;
 const PROD_SLEEPING = RING_PROD_SLEEPING >> 2;
+const PROD_SLEEP_EXPECT = RING_PROD_SLEEP_EXPECT >> 2;
 const CONSUMED = RING_CONS_CONSUMED >> 2;
 const CONS_SLEEPING = RING_CONS_SLEEPING >> 2;
+const CONS_SLEEP_EXPECT = RING_CONS_SLEEP_EXPECT >> 2;
 const SEQ_BASE = RING_SEQ_OFFSET >> 2;
 const CNT_CONSUMED = RING_CONS_CNT_CONSUMED >> 3;
 const CNT_OVERRUNS = RING_CONS_CNT_OVERRUNS >> 3;
@@ -71,7 +75,9 @@ export class RingConsumer {
   private next: number;
   /** Position last stored in the consumer region (credits returned). */
   private released: number;
-  private lastWokenTicket = 0;
+  /** The `consumed` value a sleeping producer was last woken from (NaN: none yet). */
+  private lastWokenFrom = Number.NaN;
+  private idlePolls = 0;
 
   /** producerBuf must be mapped read-only, consumerBuf read-write. Validates both headers. */
   constructor(
@@ -113,45 +119,102 @@ export class RingConsumer {
    * copied) are counted, never delivered.
    */
   poll(maxBatch: number, handler: RingHandler): number {
-    const prod = this.prod;
-    let next = this.next;
-    let avail = (Atomics.load(prod, PUBLISHED) - next) | 0;
-    if (avail <= 0) {
-      if (next !== this.released) this.release();
-      return 0;
-    }
-    if (avail > this.depth) {
-      // Lapped: what is older than the ring is gone. Skip ahead with half a ring of slack.
-      const resync = (next + avail - (this.depth >> 1)) | 0;
-      this.counters[CNT_OVERRUNS]++;
-      this.counters[CNT_LOST] += (resync - next) | 0;
-      next = resync;
-      avail = this.depth >> 1;
-    }
-    let n = Math.min(avail, maxBatch);
-    if (n > this.maxBatch) n = this.maxBatch;
-    const mask = this.mask;
-    let delivered = 0;
-    if (this.reliable) {
-      for (let i = 0; i < n; i++) {
-        const seq = (next + i) | 0;
-        const slot = seq & mask;
-        // A correct producer cannot fail this; a broken one costs a counted drop, not a crash.
-        if (prod[SEQ_BASE + slot] === seq) {
-          handler(this.slotsOffset + slot * this.slotSize, seq);
-          delivered++;
-        }
+    const max = Math.min(maxBatch, this.maxBatch);
+    // Fast path: availability from the per-slot seq, with plain loads (no Atomics per batch).
+    let taken = this.reliable ? this.deliverInPlace(max, handler) : this.copyVisible(max);
+    if (taken === 0) {
+      const next = this.next;
+      if (!this.slotCaughtUp()) {
+        // Empty: the slot at `next` still holds an older message (or its rewrite is underway).
+        if (next !== this.released) this.release();
+        else if ((++this.idlePolls & 63) === 0 && Atomics.load(this.prod, PUBLISHED) !== next && !this.slotCaughtUp())
+          this.resync(); // published, yet the slot looks older: lapped by more than 2^31 (a long stall)
+        return 0;
       }
-    } else {
-      this.copyBatch(next, n);
-      if (this.afterCopy !== undefined) this.afterCopy();
-      Atomics.load(prod, PUBLISHED); // barrier: the seq re-reads below must come after the copy
-      for (let i = 0; i < n; i++) {
-        const seq = (next + i) | 0;
-        if (prod[SEQ_BASE + (seq & mask)] === seq) {
-          handler(i * this.slotSize, seq);
-          delivered++;
-        }
+      // The slot at `next` holds `next` (published since we looked) or a later message (we were
+      // lapped): check the authoritative position, then scan again.
+      if (!this.resync()) return 0;
+      taken = this.reliable ? this.deliverInPlace(max, handler) : this.copyVisible(max);
+      if (taken === 0) {
+        // Published, yet the slot at `next` already holds a later message (an unreliable ring
+        // lapped us mid-batch, or a broken producer): count it lost and move on.
+        this.skipTo((this.next + 1) | 0);
+        return 0;
+      }
+    }
+    const delivered = this.reliable ? taken : this.deliverCopies(taken, handler);
+    const next = (this.next + taken) | 0;
+    this.next = next;
+    this.counters[CNT_CONSUMED] += delivered;
+    if (((next - this.released) | 0) >= this.releaseEvery) this.release();
+    return delivered;
+  }
+
+  /**
+   * Compares `next` with the producer's `published` (an Atomics load, hence also a barrier
+   * after which slots are read afresh); skips what a lapping producer overwrote. Returns whether
+   * messages are available.
+   */
+  private resync(): boolean {
+    const published = Atomics.load(this.prod, PUBLISHED);
+    const avail = (published - this.next) | 0;
+    // Slightly negative: we read slots the producer published before storing `published`.
+    if (avail <= 0 && avail >= -this.depth) return avail < 0;
+    // Lapped (or, very negative, lapped by more than 2^31): what is older than the ring is gone.
+    // Continue half a ring behind the producer.
+    if (avail < 0 || avail > this.depth) this.skipTo((published - (this.depth >> 1)) | 0);
+    return true;
+  }
+
+  /** Reliable rings: hands visible messages to handler in place; returns how many. */
+  private deliverInPlace(max: number, handler: RingHandler): number {
+    const prod = this.prod;
+    const mask = this.mask;
+    const next = this.next;
+    let i = 0;
+    for (; i < max; i++) {
+      const seq = (next + i) | 0;
+      const slot = seq & mask;
+      if (prod[SEQ_BASE + slot] !== seq) break;
+      handler(this.slotsOffset + slot * this.slotSize, seq);
+    }
+    return i;
+  }
+
+  /** Unreliable rings: copies visible messages into scratch; returns how many. */
+  private copyVisible(max: number): number {
+    const prod = this.prod;
+    const src = this.prodF64;
+    const dst = this.f64;
+    const words = this.slotWords;
+    const mask = this.mask;
+    const slotsWord = this.slotsOffset >> 3;
+    const next = this.next;
+    let i = 0;
+    for (; i < max; i++) {
+      const seq = (next + i) | 0;
+      const slot = seq & mask;
+      if (prod[SEQ_BASE + slot] !== seq) break;
+      const from = slotsWord + slot * words;
+      const to = i * words;
+      for (let w = 0; w < words; w++) dst[to + w] = src[from + w];
+    }
+    return i;
+  }
+
+  /** Unreliable rings: re-validates the n copies and delivers the intact ones; returns how many. */
+  private deliverCopies(n: number, handler: RingHandler): number {
+    if (this.afterCopy !== undefined) this.afterCopy();
+    const prod = this.prod;
+    Atomics.load(prod, PUBLISHED); // barrier: the seq re-reads below come after the copy
+    const mask = this.mask;
+    const next = this.next;
+    let delivered = 0;
+    for (let i = 0; i < n; i++) {
+      const seq = (next + i) | 0;
+      if (prod[SEQ_BASE + (seq & mask)] === seq) {
+        handler(i * this.slotSize, seq);
+        delivered++;
       }
     }
     if (delivered !== n) {
@@ -159,33 +222,29 @@ export class RingConsumer {
       this.counters[CNT_LOST] += n - delivered;
       this.counters[CNT_TORN] += n - delivered;
     }
-    next = (next + n) | 0;
-    this.next = next;
-    this.counters[CNT_CONSUMED] += delivered;
-    if (((next - this.released) | 0) >= this.releaseEvery) this.release();
     return delivered;
   }
 
-  private copyBatch(first: number, n: number): void {
-    const src = this.prodF64;
-    const dst = this.f64;
-    const words = this.slotWords;
-    const mask = this.mask;
-    const slotsWord = this.slotsOffset >> 3;
-    for (let i = 0; i < n; i++) {
-      const from = slotsWord + ((first + i) & mask) * words;
-      const to = i * words;
-      for (let w = 0; w < words; w++) dst[to + w] = src[from + w];
-    }
+  /** Counts messages [next, target) as lost to an overrun and continues at target. */
+  private skipTo(target: number): void {
+    this.counters[CNT_OVERRUNS]++;
+    this.counters[CNT_LOST] += (target - this.next) >>> 0;
+    this.next = target;
+  }
+
+  /** The slot at `next` holds message `next` or a later one (a plain load: see ordering.ts). */
+  private slotCaughtUp(): boolean {
+    const next = this.next;
+    return ((this.prod[SEQ_BASE + (next & this.mask)] - next) | 0) >= 0;
   }
 
   /** True when at least one message (or an overrun) is waiting. */
   hasData(): boolean {
-    return Atomics.load(this.prod, PUBLISHED) !== this.next;
+    return this.slotCaughtUp() || ((Atomics.load(this.prod, PUBLISHED) - this.next) | 0) > 0;
   }
 
   /**
-   * Waits for data: spins spinUs, then returns credits, sets the sleeping ticket, re-checks and
+   * Waits for data: spins spinUs, then returns credits, raises the sleeping flag, re-checks and
    * sleeps on the producer's `published` word (FUTEX_WAIT) until woken or timeoutMs passes.
    * Returns true when data is available.
    */
@@ -194,7 +253,8 @@ export class RingConsumer {
     if (this.hasData()) return true;
     const spinUntil = start + spinUs / 1000;
     for (let i = 1; spinUs > 0; i++) {
-      if (this.hasData()) return true;
+      // Cheap check; the clock read every SPIN_CLOCK_EVERY turns is a call, hence a compiler barrier.
+      if (this.slotCaughtUp()) return true;
       if (i % SPIN_CLOCK_EVERY === 0 && nowMs() >= spinUntil) break;
     }
     if (this.next !== this.released) this.release();
@@ -202,33 +262,36 @@ export class RingConsumer {
     const addon = native();
     const cons = this.cons;
     for (;;) {
-      const sleeps = this.counters[CNT_SLEEPS] + 1;
-      this.counters[CNT_SLEEPS] = sleeps;
-      Atomics.store(cons, CONS_SLEEPING, sleepTicket(sleeps));
       const published = Atomics.load(this.prod, PUBLISHED);
-      if (published !== this.next) break;
+      if (this.slotCaughtUp() || ((published - this.next) | 0) > 0) return true;
       const left = deadline - nowMs();
-      if (left <= 0) break;
-      const rc = addon.futexWait(this.prod, PUBLISHED, published, Math.ceil(left));
+      if (left <= 0) return false;
+      // Dekker with the producer's publish(): store our flag, then re-read `published`.
+      cons[CONS_SLEEP_EXPECT] = published;
+      Atomics.store(cons, CONS_SLEEPING, 1);
+      if (Atomics.load(this.prod, PUBLISHED) === published) {
+        this.counters[CNT_SLEEPS]++;
+        addon.futexWait(this.prod, PUBLISHED, published, Math.ceil(left));
+      }
       Atomics.store(cons, CONS_SLEEPING, 0);
-      if (this.hasData()) return true;
-      if (rc === FUTEX_TIMED_OUT && nowMs() >= deadline) return false;
     }
-    Atomics.store(cons, CONS_SLEEPING, 0);
-    return this.hasData();
   }
 
   /** Stores the consumer position now (returns credits; wakes a producer sleeping on a full ring). */
   release(): void {
-    Atomics.store(this.cons, CONSUMED, this.next);
-    this.released = this.next;
-    if (!this.reliable) return;
-    const ticket = this.prod[PROD_SLEEPING]; // fresh: after the xchg above
-    if (ticket !== 0 && ticket !== this.lastWokenTicket) {
-      this.lastWokenTicket = ticket;
-      this.counters[CNT_WAKES]++;
-      native().futexWake(this.cons, CONSUMED, 1);
-    }
+    const next = this.next;
+    Atomics.store(this.cons, CONSUMED, next);
+    this.released = next;
+    if (this.reliable && this.prod[PROD_SLEEPING] !== 0) this.wakeProducer(next); // fresh: after the xchg
+  }
+
+  /** Same rule as RingProducer.wakeConsumer: one wake per `consumed` value the producer waits on. */
+  private wakeProducer(consumed: number): void {
+    const expect = this.prod[PROD_SLEEP_EXPECT];
+    if (expect === consumed || expect === this.lastWokenFrom) return;
+    this.lastWokenFrom = expect;
+    this.counters[CNT_WAKES]++;
+    native().futexWake(this.cons, CONSUMED, 1);
   }
 
   /** Number of the next message this consumer will read. */

@@ -67,7 +67,9 @@ export const RING_HEADER_BYTES = 64;
 // Producer line (producer region; i32 words). Written only by the producer.
 export const RING_PROD_PUBLISHED = 64;
 export const RING_PROD_CLAIMED = 68;
+/** Producer sleeping on a full reliable ring: flag (0/1), and the `consumed` value it waits on. */
 export const RING_PROD_SLEEPING = 72;
+export const RING_PROD_SLEEP_EXPECT = 76;
 // Producer counters line (f64, exact up to 2^53). Written only by the producer.
 export const RING_PROD_CNT_PUBLISHED = 128;
 export const RING_PROD_CNT_BACKPRESSURE = 136;
@@ -79,7 +81,9 @@ export const RING_SEQ_OFFSET = 192;
 
 // Consumer line (consumer region; i32 words). Written only by the consumer.
 export const RING_CONS_CONSUMED = 64;
+/** Consumer sleeping: flag (0/1), and the `published` value it waits on. */
 export const RING_CONS_SLEEPING = 68;
+export const RING_CONS_SLEEP_EXPECT = 72;
 // Consumer counters line (f64). Written only by the consumer.
 export const RING_CONS_CNT_CONSUMED = 128;
 export const RING_CONS_CNT_OVERRUNS = 136;
@@ -118,6 +122,7 @@ export const ringLayoutConstants: Readonly<Record<string, number>> = {
   PROD_PUBLISHED: RING_PROD_PUBLISHED,
   PROD_CLAIMED: RING_PROD_CLAIMED,
   PROD_SLEEPING: RING_PROD_SLEEPING,
+  PROD_SLEEP_EXPECT: RING_PROD_SLEEP_EXPECT,
   PROD_CNT_PUBLISHED: RING_PROD_CNT_PUBLISHED,
   PROD_CNT_BACKPRESSURE: RING_PROD_CNT_BACKPRESSURE,
   PROD_CNT_BACKPRESSURE_NS: RING_PROD_CNT_BACKPRESSURE_NS,
@@ -126,6 +131,7 @@ export const ringLayoutConstants: Readonly<Record<string, number>> = {
   SEQ_OFFSET: RING_SEQ_OFFSET,
   CONS_CONSUMED: RING_CONS_CONSUMED,
   CONS_SLEEPING: RING_CONS_SLEEPING,
+  CONS_SLEEP_EXPECT: RING_CONS_SLEEP_EXPECT,
   CONS_CNT_CONSUMED: RING_CONS_CNT_CONSUMED,
   CONS_CNT_OVERRUNS: RING_CONS_CNT_OVERRUNS,
   CONS_CNT_LOST: RING_CONS_CNT_LOST,

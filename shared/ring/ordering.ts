@@ -1,44 +1,42 @@
 // Memory ordering of the ring protocol, and the few helpers both sides share.
 //
 // Target: x86-64 (TSO). The hardware keeps stores in program order and loads in program order;
-// the one reordering it does is a later load passing an earlier store (the store buffer). V8's
-// optimizing compiler keeps typed-array loads and stores on its effect chain, in program order,
-// but may reuse the value of an earlier load of the same element when nothing in between can
-// write memory (load elimination), which would freeze a spin loop or a seqlock re-check.
-// An Atomics call (a builtin call in Node 20, compiled to xchg for stores and mov for loads) is
-// both a full compiler barrier and, for stores, a full hardware fence. It costs ~20 ns here, so
-// the protocol uses exactly one or two of them per batch, never per message:
-//   * publication: payload and per-slot seq stores (plain) happen before the producer's
-//     Atomics.store of `published`, so a consumer whose Atomics.load sees `published` > n also
-//     sees message n complete (stores are not reordered, loads are not reordered);
+// the one reordering it does is a later load passing an earlier store (the store buffer).
+// V8's optimizing compiler (Node 20: TurboFan) keeps typed-array loads and stores on its effect
+// chain, in program order, and does not eliminate or hoist typed-array element loads. An
+// Atomics call (a builtin call in Node 20: ~15-20 ns here, xchg for stores, mov for loads) is a
+// full compiler barrier and, for stores, a full hardware fence. So the protocol uses Atomics only
+// where a fence or a barrier is needed, never per message on the consumer side:
+//   * publication: the producer writes the payload, then the slot's seq (plain stores), then
+//     Atomics.store(`published`) once per publish() (the fence the sleep handshake needs). A
+//     consumer that reads seq == n (plain load) then reads message n complete: stores become
+//     visible in order and its loads are not reordered. It may so run ahead of `published` by
+//     up to one batch, which every comparison with `published` allows for.
+//   * empty polls read the slot's seq only; one in 64 also does an Atomics load, so even a
+//     compiler that did hoist loads could not freeze a spin loop (the loop body contains a call).
 //   * seqlock (unreliable rings): the producer writes the slot's "in progress" seq, then
 //     Atomics.store(`claimed`) (barrier), then the payload, then the final seq. The consumer
-//     copies the payload only for n < `published` (so the slot held n when the copy began), then
-//     an Atomics.load (barrier), then re-reads seq: still n means no rewrite had started when
-//     the last payload byte was read (the marker precedes the payload in store order);
-//   * sleeping (Dekker): each side stores its own word with Atomics.store (xchg, so the store is
-//     globally visible before the next load) and then loads the other side's word. The producer
-//     does store(published); load(consumer sleeping); the consumer does store(sleeping);
-//     load(published). In the single total order of these xchg-fenced operations at least one
-//     side sees the other's store: either the consumer sees the new `published` and does not
-//     sleep, or the producer sees the sleeping ticket and calls FUTEX_WAKE. If the consumer does
-//     call FUTEX_WAIT with the old value, the kernel compares the word under its hash-bucket
-//     lock: a store that already happened makes the wait return at once (EAGAIN), a later wake
-//     finds the waiter queued. Hence no lost wake-up, and no syscall while nobody sleeps.
-//     The same argument covers a producer sleeping on a full reliable ring (store(sleeping);
-//     load(consumed)) and the consumer returning credits (store(consumed); load(sleeping)).
+//     copies a slot whose seq read n, then an Atomics load (barrier), then re-reads the seq:
+//     still n means no rewrite had begun when the last payload byte was read (the marker
+//     precedes the payload in store order), so the copy is message n, whole.
+//   * sleeping (Dekker): the sleeper stores the value it waits on (expect), then its flag with
+//     Atomics.store (xchg: visible before its next load), then re-reads the word; the other side
+//     stores the word with Atomics.store, then reads the flag. In the total order of the two
+//     xchg-fenced stores, at least one side sees the other's: either the sleeper sees the new
+//     word and does not sleep, or the waker sees the flag and calls FUTEX_WAKE. A FUTEX_WAIT that
+//     starts after the word changed returns at once (the kernel compares under its bucket lock).
+//     The waker needs one wake per `expect` value: a sleeper that read the value just stored is
+//     waiting for the next one, and any FUTEX_WAIT on an older value fails once the word moved.
+//     Hence no lost wake-up, and no syscall while nobody sleeps. The same handshake serves a
+//     consumer sleeping on `published` and a producer sleeping on `consumed` (full ring).
 // A plain load right after an Atomics call is fresh (the call is a compiler barrier; xchg drains
-// the store buffer), which is how the "other side sleeping" words are read.
-// On weakly ordered CPUs (arm64) the seqlock would need fences that JS does not expose.
+// the store buffer), which is how each side reads the other side's sleeping flag.
+// On weakly ordered CPUs (arm64) the seqlock and the seq-based publication would need fences
+// that JS does not expose.
 
 /** Monotonic milliseconds (fractional; performance.now allocates nothing). */
 export function nowMs(): number {
   return performance.now();
-}
-
-/** A sleep ticket: nonzero, different for each sleep episode of a region's lifetime. */
-export function sleepTicket(sleepCount: number): number {
-  return (sleepCount % 0x7fffffff) + 1;
 }
 
 /** Spin iterations between clock reads in spin-then-sleep loops. */

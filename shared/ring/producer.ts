@@ -1,10 +1,11 @@
 // The producer side of a ring: producer region read-write, consumer region read-only.
 // Hot path (claim, write through the views, publish) allocates nothing and makes no native call
 // unless the consumer sleeps. See ordering.ts for why each Atomics call is where it is.
-import { FUTEX_TIMED_OUT, native } from "../native";
+import { native } from "../native";
 import {
   checkRingPair,
   RING_CONS_CONSUMED,
+  RING_CONS_SLEEP_EXPECT,
   RING_CONS_SLEEPING,
   RING_PROD_CLAIMED,
   RING_PROD_CNT_BACKPRESSURE,
@@ -13,17 +14,20 @@ import {
   RING_PROD_CNT_SLEEPS,
   RING_PROD_CNT_WAKES,
   RING_PROD_PUBLISHED,
+  RING_PROD_SLEEP_EXPECT,
   RING_PROD_SLEEPING,
   RING_SEQ_OFFSET,
   type RingSpec,
 } from "./layout";
-import { nowMs, SPIN_CLOCK_EVERY, sleepTicket } from "./ordering";
+import { nowMs, SPIN_CLOCK_EVERY } from "./ordering";
 
 const PUBLISHED = RING_PROD_PUBLISHED >> 2;
 const CLAIMED = RING_PROD_CLAIMED >> 2;
 const PROD_SLEEPING = RING_PROD_SLEEPING >> 2;
+const PROD_SLEEP_EXPECT = RING_PROD_SLEEP_EXPECT >> 2;
 const CONSUMED = RING_CONS_CONSUMED >> 2;
 const CONS_SLEEPING = RING_CONS_SLEEPING >> 2;
+const CONS_SLEEP_EXPECT = RING_CONS_SLEEP_EXPECT >> 2;
 const SEQ_BASE = RING_SEQ_OFFSET >> 2;
 const CNT_PUBLISHED = RING_PROD_CNT_PUBLISHED >> 3;
 const CNT_BACKPRESSURE = RING_PROD_CNT_BACKPRESSURE >> 3;
@@ -51,7 +55,8 @@ export class RingProducer {
   private pending: number;
   /** First message number we may not claim (reliable): last seen consumer position + depth. */
   private limit: number;
-  private lastWokenTicket = 0;
+  /** The `published` value a sleeping consumer was last woken from (NaN: none yet). */
+  private lastWokenFrom = Number.NaN;
 
   /** producerBuf must be mapped read-write, consumerBuf read-only. Validates both headers. */
   constructor(name: string, producerBuf: ArrayBuffer, consumerBuf: ArrayBuffer, expected?: RingSpec) {
@@ -139,12 +144,20 @@ export class RingProducer {
     Atomics.store(i32, PUBLISHED, to);
     this.pending = to;
     this.f64[CNT_PUBLISHED] += (to - from) | 0;
-    const ticket = this.cons[CONS_SLEEPING]; // fresh: after the xchg above
-    if (ticket !== 0 && ticket !== this.lastWokenTicket) {
-      this.lastWokenTicket = ticket;
-      this.f64[CNT_WAKES]++;
-      native().futexWake(i32, PUBLISHED, 1);
-    }
+    if (this.cons[CONS_SLEEPING] !== 0) this.wakeConsumer(to); // fresh: after the xchg above
+  }
+
+  /**
+   * The consumer sleeps (or is about to) on `published` having seen the value `expect`. One wake
+   * per such value is enough: once `published` differs from it, a FUTEX_WAIT on it returns at
+   * once. A consumer that saw `published` (the value just stored) is waiting for the next one.
+   */
+  private wakeConsumer(published: number): void {
+    const expect = this.cons[CONS_SLEEP_EXPECT];
+    if (expect === published || expect === this.lastWokenFrom) return;
+    this.lastWokenFrom = expect;
+    this.f64[CNT_WAKES]++;
+    native().futexWake(this.i32, PUBLISHED, 1);
   }
 
   /** Free slots: for a reliable ring the credits (re-read from the consumer); otherwise depth. */
@@ -182,21 +195,20 @@ export class RingProducer {
     const i32 = this.i32;
     const addon = native();
     for (;;) {
-      const sleeps = this.f64[CNT_SLEEPS] + 1;
-      this.f64[CNT_SLEEPS] = sleeps;
-      Atomics.store(i32, PROD_SLEEPING, sleepTicket(sleeps));
       const consumed = Atomics.load(this.cons, CONSUMED);
       this.limit = (consumed + this.depth) | 0;
-      if (((this.limit - this.next) | 0) >= n) break;
+      if (((this.limit - this.next) | 0) >= n) return true;
       const left = deadlineMs - nowMs();
-      if (left <= 0) break;
-      const rc = addon.futexWait(this.cons, CONSUMED, consumed, Math.ceil(left));
-      if (rc === FUTEX_TIMED_OUT && nowMs() >= deadlineMs) break;
+      if (left <= 0) return false;
+      // Dekker with the consumer's release(): store our flag, then re-read its position.
+      i32[PROD_SLEEP_EXPECT] = consumed;
+      Atomics.store(i32, PROD_SLEEPING, 1);
+      if (Atomics.load(this.cons, CONSUMED) === consumed) {
+        this.f64[CNT_SLEEPS]++;
+        addon.futexWait(this.cons, CONSUMED, consumed, Math.ceil(left));
+      }
       Atomics.store(i32, PROD_SLEEPING, 0);
-      if (this.refreshCredits() >= n) return true;
     }
-    Atomics.store(i32, PROD_SLEEPING, 0);
-    return this.refreshCredits() >= n;
   }
 
   /** Re-reads the consumer position; returns the credits. */
