@@ -171,12 +171,14 @@ export class RingConsumer {
     const prod = this.prod;
     const mask = this.mask;
     const next = this.next;
+    const slotsOffset = this.slotsOffset;
+    const slotSize = this.slotSize;
     let i = 0;
     for (; i < max; i++) {
       const seq = (next + i) | 0;
       const slot = seq & mask;
       if (prod[SEQ_BASE + slot] !== seq) break;
-      handler(this.slotsOffset + slot * this.slotSize, seq);
+      handler(slotsOffset + slot * slotSize, seq);
     }
     return i;
   }
@@ -197,7 +199,19 @@ export class RingConsumer {
       if (prod[SEQ_BASE + slot] !== seq) break;
       const from = slotsWord + slot * words;
       const to = i * words;
-      for (let w = 0; w < words; w++) dst[to + w] = src[from + w];
+      // 64 bytes per step, unrolled: per-element checks stay, per-iteration map/length reloads go.
+      let w = 0;
+      for (; w + 8 <= words; w += 8) {
+        dst[to + w] = src[from + w];
+        dst[to + w + 1] = src[from + w + 1];
+        dst[to + w + 2] = src[from + w + 2];
+        dst[to + w + 3] = src[from + w + 3];
+        dst[to + w + 4] = src[from + w + 4];
+        dst[to + w + 5] = src[from + w + 5];
+        dst[to + w + 6] = src[from + w + 6];
+        dst[to + w + 7] = src[from + w + 7];
+      }
+      for (; w < words; w++) dst[to + w] = src[from + w];
     }
     return i;
   }
@@ -209,11 +223,12 @@ export class RingConsumer {
     Atomics.load(prod, PUBLISHED); // barrier: the seq re-reads below come after the copy
     const mask = this.mask;
     const next = this.next;
+    const slotSize = this.slotSize;
     let delivered = 0;
     for (let i = 0; i < n; i++) {
       const seq = (next + i) | 0;
       if (prod[SEQ_BASE + (seq & mask)] === seq) {
-        handler(i * this.slotSize, seq);
+        handler(i * slotSize, seq);
         delivered++;
       }
     }

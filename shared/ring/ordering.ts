@@ -14,11 +14,12 @@
 //     up to one batch, which every comparison with `published` allows for.
 //   * empty polls read the slot's seq only; one in 64 also does an Atomics load, so even a
 //     compiler that did hoist loads could not freeze a spin loop (the loop body contains a call).
-//   * seqlock (unreliable rings): the producer writes the slot's "in progress" seq, then
-//     Atomics.store(`claimed`) (barrier), then the payload, then the final seq. The consumer
-//     copies a slot whose seq read n, then an Atomics load (barrier), then re-reads the seq:
-//     still n means no rewrite had begun when the last payload byte was read (the marker
-//     precedes the payload in store order), so the copy is message n, whole.
+//   * seqlock (unreliable rings): the producer writes the slot's "in progress" seq, then the
+//     payload, then the final seq (plain stores, kept in order as above). The consumer copies a
+//     slot whose seq read n, then does an Atomics load (a barrier: the re-read below must not
+//     reuse the first read of the same word), then re-reads the seq: still n means no rewrite
+//     had begun when the last payload byte was read (the marker precedes the payload in store
+//     order), so the copy is message n, whole.
 //   * sleeping (Dekker): the sleeper stores the value it waits on (expect), then its flag with
 //     Atomics.store (xchg: visible before its next load), then re-reads the word; the other side
 //     stores the word with Atomics.store, then reads the flag. In the total order of the two

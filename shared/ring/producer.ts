@@ -89,8 +89,8 @@ export class RingProducer {
     this.next = (seq + 1) | 0;
     const slot = seq & this.mask;
     if (!this.reliable) {
-      this.i32[SEQ_BASE + slot] = (seq - 1) | 0; // in progress
-      Atomics.store(this.i32, CLAIMED, this.next);
+      this.i32[SEQ_BASE + slot] = (seq - 1) | 0; // in progress: stored before the payload
+      this.i32[CLAIMED] = this.next;
     }
     return this.slotsOffset + slot * this.slotSize;
   }
@@ -116,9 +116,9 @@ export class RingProducer {
       const mask = this.mask;
       for (let i = 0; i < n; i++) {
         const seq = (first + i) | 0;
-        i32[SEQ_BASE + (seq & mask)] = (seq - 1) | 0; // in progress
+        i32[SEQ_BASE + (seq & mask)] = (seq - 1) | 0; // in progress: stored before the payloads
       }
-      Atomics.store(i32, CLAIMED, this.next);
+      i32[CLAIMED] = this.next;
     }
     return n;
   }
