@@ -4,7 +4,7 @@
 // so machine noise hits both alike; figures are medians, ratios are Node/C of those medians.
 import { execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { renderCHeader } from "../shared/layout/c-header";
 import { native } from "../shared/native";
@@ -24,10 +24,12 @@ interface Options {
   count: number;
   rttIterations: number;
   futexIterations: number;
+  /** Stop starting new runs once another would end past this many seconds (at least one run). */
+  budgetS: number;
 }
 
 function parseOptions(args: string[]): Options {
-  const opts: Options = { runs: 5, count: 8_000_000, rttIterations: 200_000, futexIterations: 2_000 };
+  const opts: Options = { runs: 5, count: 4_000_000, rttIterations: 20_000, futexIterations: 1_000, budgetS: 55 };
   for (let i = 0; i < args.length; i++) {
     const value = Number(args[i + 1]);
     const key = args[i];
@@ -35,7 +37,11 @@ function parseOptions(args: string[]): Options {
     else if (key === "--count") opts.count = value;
     else if (key === "--rtt-iterations") opts.rttIterations = value;
     else if (key === "--futex-iterations") opts.futexIterations = value;
-    else throw new Error(`ring bench: unknown option ${key} (--runs, --count, --rtt-iterations, --futex-iterations)`);
+    else if (key === "--budget-s") opts.budgetS = value;
+    else
+      throw new Error(
+        `ring bench: unknown option ${key} (--runs, --count, --rtt-iterations, --futex-iterations, --budget-s)`,
+      );
     if (!Number.isInteger(value) || value <= 0) throw new Error(`ring bench: ${key} needs a positive integer`);
     i++;
   }
@@ -111,6 +117,12 @@ function makeRing(name: string): RingPair {
 
 type Impl = "node" | "c";
 
+/** One run's figure: the median of its timing windows (robust to a descheduling) and the overall mean. */
+interface Sample {
+  median: number;
+  overall: number;
+}
+
 class Runner {
   private readonly checksums = new Map<number, number>();
   constructor(
@@ -132,8 +144,8 @@ class Runner {
     return sum;
   }
 
-  /** Messages per second from producer to consumer. */
-  async throughput(impl: Impl, batch: number, count: number): Promise<number> {
+  /** Messages per second from producer to consumer: median window, and overall. */
+  async throughput(impl: Impl, batch: number, count: number): Promise<Sample> {
     const ring = makeRing(`bench-${impl}`);
     try {
       const warmup = Math.floor(count / 10);
@@ -143,14 +155,14 @@ class Runner {
       ]);
       if (consumer.checksum !== this.expected(count))
         throw new Error(`${impl} consumer checksum ${consumer.checksum}, expected ${this.expected(count)}`);
-      return (consumer.msgs / consumer.ns) * 1e9;
+      return { median: consumer.medianRate, overall: (consumer.msgs / consumer.ns) * 1e9 };
     } finally {
       ring.close();
     }
   }
 
-  /** Nanoseconds per round trip (spinUs 0: both sides sleep on the futex for every message). */
-  async roundTrip(impl: Impl, iterations: number, spinUs: number): Promise<number> {
+  /** Nanoseconds per round trip, median block and overall (spinUs 0: both sides always sleep on the futex). */
+  async roundTrip(impl: Impl, iterations: number, spinUs: number): Promise<Sample> {
     const ab = makeRing(`bench-ab-${impl}`);
     const ba = makeRing(`bench-ba-${impl}`);
     try {
@@ -163,7 +175,7 @@ class Runner {
       const expected = this.expected(warmup + iterations);
       if (ping.checksum !== expected || pong.checksum !== expected)
         throw new Error(`${impl} ping-pong checksums ${ping.checksum}/${pong.checksum}, expected ${expected}`);
-      return ping.ns / ping.iterations;
+      return { median: ping.medianNs, overall: ping.ns / ping.iterations };
     } finally {
       ab.close();
       ba.close();
@@ -192,18 +204,25 @@ export const ringBench: Bench = async (args) => {
   try {
     const runner = new Runner(root, buildC(root, tmp));
     const samples: Record<string, number[]> = {};
-    const add = (key: string, value: number): void => {
+    const add = (key: string, value: Sample): void => {
       samples[key] ??= [];
-      samples[key].push(value);
+      samples[key].push(value.median);
+      samples[`${key}_overall`] ??= [];
+      samples[`${key}_overall`].push(value.overall);
     };
     const started = Date.now();
-    for (let run = 0; run < opts.runs; run++) {
+    let runs = 0;
+    while (runs < opts.runs) {
+      const runStart = Date.now();
       for (const impl of ["node", "c"] as const) {
         add(`${impl}_msgs_per_s_single`, await runner.throughput(impl, 1, opts.count));
         add(`${impl}_msgs_per_s_batched`, await runner.throughput(impl, BATCH, opts.count));
         add(`${impl}_rtt_ns`, await runner.roundTrip(impl, opts.rttIterations, 1_000_000));
         add(`${impl}_futex_rtt_ns`, await runner.roundTrip(impl, opts.futexIterations, 0));
       }
+      runs++;
+      const now = Date.now();
+      if (now + (now - runStart) > started + opts.budgetS * 1000) break;
     }
     const figures: Record<string, number> = {};
     for (const [key, values] of Object.entries(samples)) figures[key] = median(values);
@@ -211,7 +230,7 @@ export const ringBench: Bench = async (args) => {
     figures.ratio_batched = figures.node_msgs_per_s_batched / figures.c_msgs_per_s_batched;
     figures.ratio_rtt = figures.node_rtt_ns / figures.c_rtt_ns;
     figures.ratio_futex_rtt = figures.node_futex_rtt_ns / figures.c_futex_rtt_ns;
-    figures.runs = opts.runs;
+    figures.runs = runs;
     figures.seconds = (Date.now() - started) / 1000;
 
     const span = (key: string, fmt: (x: number) => string) => {
@@ -219,16 +238,23 @@ export const ringBench: Bench = async (args) => {
       return `${fmt(median(v))} [${fmt(Math.min(...v))} .. ${fmt(Math.max(...v))}]`;
     };
     const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
+    const overall = (key: string, fmt: (x: number) => string) => `${fmt(figures[`${key}_overall`])}`;
+    const row = (label: string, key: string, ratio: number, fmt: (x: number) => string) =>
+      `  ${label.padEnd(26)} node ${span(`node_${key}`, fmt)}   c ${span(`c_${key}`, fmt)}   node/c ${ratio.toFixed(2)}` +
+      `   (overall means: node ${overall(`node_${key}`, fmt)}, c ${overall(`c_${key}`, fmt)})`;
     const lines = [
-      `ring: SPSC reliable ring, ${SPEC.depth} slots of ${SPEC.slotSize} B, two processes; ${opts.runs} interleaved runs, median [min .. max]`,
-      `  throughput one at a time   node ${span("node_msgs_per_s_single", fmtRate)}   c ${span("c_msgs_per_s_single", fmtRate)}   node/c ${figures.ratio_single.toFixed(2)}`,
-      `  throughput batches of ${BATCH}  node ${span("node_msgs_per_s_batched", fmtRate)}   c ${span("c_msgs_per_s_batched", fmtRate)}   node/c ${figures.ratio_batched.toFixed(2)}`,
-      `  round trip busy-poll       node ${span("node_rtt_ns", fmtNs)}   c ${span("c_rtt_ns", fmtNs)}   node/c ${figures.ratio_rtt.toFixed(2)}`,
-      `  round trip futex           node ${span("node_futex_rtt_ns", fmtNs)}   c ${span("c_futex_rtt_ns", fmtNs)}   node/c ${figures.ratio_futex_rtt.toFixed(2)}`,
+      `ring: SPSC reliable ring, ${SPEC.depth} slots of ${SPEC.slotSize} B, two processes; ${runs} interleaved runs.`,
+      "  Per run: median of 16 timing windows (throughput) or of 16-round-trip blocks (round trips); shown: median",
+      "  over runs [min .. max]; node/c: ratio of the medians.",
+      row("throughput one at a time", "msgs_per_s_single", figures.ratio_single, fmtRate),
+      row(`throughput batches of ${BATCH}`, "msgs_per_s_batched", figures.ratio_batched, fmtRate),
+      row("round trip busy-poll", "rtt_ns", figures.ratio_rtt, fmtNs),
+      row("round trip futex", "futex_rtt_ns", figures.ratio_futex_rtt, fmtNs),
       `  targets: batched >= ${fmtRate(TARGET_BATCHED)} ${verdict(figures.node_msgs_per_s_batched >= TARGET_BATCHED)}; ` +
         `batched >= ${TARGET_BATCHED_RATIO}x C ${verdict(figures.ratio_batched >= TARGET_BATCHED_RATIO)}; ` +
         `busy round trip <= ${TARGET_RTT_RATIO}x C ${verdict(figures.ratio_rtt <= TARGET_RTT_RATIO)}`,
-      `  ${figures.seconds.toFixed(1)} s; every run's checksums verified (node and c do the same 64-byte work per message)`,
+      `  ${figures.seconds.toFixed(1)} s; load average ${loadavg()[0].toFixed(1)} on ${cpus().length} CPUs; every run's ` +
+        "checksums verified (node and c do the same 64-byte work per message)",
     ];
     return { figures, lines };
   } finally {

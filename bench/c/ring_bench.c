@@ -282,12 +282,29 @@ static void produce(long count, uint32_t batch) {
          *F64(r.prod, TN_RING_PROD_CNT_BACKPRESSURE));
 }
 
+/* Same timing method as bench/children/ring-timing.ts. */
+#define TIMING_WINDOWS 16
+#define RTT_BLOCK 16
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static double median_of(double *v, long n) {
+  if (n == 0) return 0.0 / 0.0;
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
 static void consume(long count, uint32_t batch, long warmup) {
   ring_t r;
   ring_open(&r, 3, 4, 0);
   uint32_t checksum = 0;
-  long got = 0, timed_from = 0;
-  int64_t t0 = 0;
+  long window = (count - warmup) / TIMING_WINDOWS > 0 ? (count - warmup) / TIMING_WINDOWS : 1;
+  double rates[TIMING_WINDOWS + 1];
+  long windows = 0, got = 0, timed_from = -1, mark = 0;
+  int64_t t0 = 0, mark_at = 0;
   while (got < count) {
     uint32_t n = poll_fold(&r, batch, &checksum);
     if (n == 0) {
@@ -295,14 +312,22 @@ static void consume(long count, uint32_t batch, long warmup) {
       continue;
     }
     got += n;
-    if (t0 == 0 && got >= warmup) {
-      t0 = now_ns();
-      timed_from = got;
+    if (timed_from < 0) {
+      if (got >= warmup) {
+        t0 = mark_at = now_ns();
+        timed_from = mark = got;
+      }
+    } else if (got - mark >= window) {
+      int64_t now = now_ns();
+      if (windows < TIMING_WINDOWS + 1) rates[windows++] = (double)(got - mark) / (double)(now - mark_at) * 1e9;
+      mark = got;
+      mark_at = now;
     }
   }
   int64_t ns = now_ns() - t0;
   release_credits(&r);
-  printf("{\"msgs\":%ld,\"ns\":%lld,\"checksum\":%d}\n", got - timed_from, (long long)ns, (int32_t)checksum);
+  printf("{\"msgs\":%ld,\"ns\":%lld,\"medianRate\":%.1f,\"checksum\":%d}\n", got - timed_from, (long long)ns,
+         median_of(rates, windows), (int32_t)checksum);
 }
 
 static void ping_pong(int ping, long iterations, long warmup, long spin_us) {
@@ -315,9 +340,16 @@ static void ping_pong(int ping, long iterations, long warmup, long spin_us) {
     ring_open(&out, 5, 6, 1);
   }
   uint32_t checksum = 0;
-  int64_t t0 = now_ns();
+  double *blocks = calloc((size_t)(iterations / RTT_BLOCK + 1), sizeof(double));
+  long n_blocks = 0;
+  int64_t t0 = now_ns(), block_at = t0;
   for (long i = 0; i < warmup + iterations; i++) {
-    if (i == warmup) t0 = now_ns();
+    if (i >= warmup && (i - warmup) % RTT_BLOCK == 0) {
+      int64_t now = now_ns();
+      if (i == warmup) t0 = now;
+      else blocks[n_blocks++] = (double)(now - block_at) / RTT_BLOCK;
+      block_at = now;
+    }
     if (ping) {
       while (claim_batch(&out, 1) == 0) wait_for_credits(&out, 1, spin_us * 1000);
       write_payload(slot_words(&out, out.pending), (uint32_t)i);
@@ -332,7 +364,9 @@ static void ping_pong(int ping, long iterations, long warmup, long spin_us) {
     }
   }
   int64_t ns = now_ns() - t0;
-  printf("{\"iterations\":%ld,\"ns\":%lld,\"checksum\":%d}\n", iterations, (long long)ns, (int32_t)checksum);
+  printf("{\"iterations\":%ld,\"ns\":%lld,\"medianNs\":%.1f,\"checksum\":%d}\n", iterations, (long long)ns,
+         median_of(blocks, n_blocks), (int32_t)checksum);
+  free(blocks);
 }
 
 int main(int argc, char **argv) {

@@ -1,8 +1,9 @@
 // Bench child: `consume <count> <batch> <warmup>` from the ring at fds 3 (producer region,
-// read-only) and 4 (consumer region, read-write). Times messages warmup .. count; prints
-// {msgs, ns, checksum}.
+// read-only) and 4 (consumer region, read-write). Times messages warmup .. count in
+// TIMING_WINDOWS windows; prints {msgs, ns, medianRate, checksum}.
 import { openRingConsumer } from "../../shared/ring/regions";
 import { BENCH_SPIN_US, foldBenchPayload } from "./ring-payload";
+import { medianOf, TIMING_WINDOWS } from "./ring-timing";
 
 function main(): void {
   const count = Number(process.argv[3]);
@@ -14,9 +15,14 @@ function main(): void {
   const onMessage = (off: number): void => {
     checksum = (Math.imul(checksum, 31) + foldBenchPayload(i32, off >> 2)) | 0;
   };
+  const window = Math.max(1, Math.floor((count - warmup) / TIMING_WINDOWS));
+  const rates = new Float64Array(TIMING_WINDOWS + 1);
+  let windows = 0;
   let got = 0;
-  let timedFrom = 0;
-  let t0 = 0n;
+  let timedFrom = -1;
+  let t0 = 0;
+  let mark = 0;
+  let markAt = 0;
   while (got < count) {
     const n = c.poll(batch, onMessage);
     if (n === 0) {
@@ -24,14 +30,24 @@ function main(): void {
       continue;
     }
     got += n;
-    if (t0 === 0n && got >= warmup) {
-      t0 = process.hrtime.bigint();
-      timedFrom = got;
+    if (timedFrom < 0) {
+      if (got >= warmup) {
+        t0 = performance.now();
+        timedFrom = got;
+        mark = got;
+        markAt = t0;
+      }
+    } else if (got - mark >= window) {
+      const now = performance.now();
+      if (windows < rates.length) rates[windows++] = ((got - mark) / (now - markAt)) * 1e3;
+      mark = got;
+      markAt = now;
     }
   }
-  const ns = Number(process.hrtime.bigint() - t0);
+  const ns = (performance.now() - t0) * 1e6;
   c.release();
-  process.stdout.write(`${JSON.stringify({ msgs: got - timedFrom, ns, checksum })}\n`);
+  const result = { msgs: got - timedFrom, ns, medianRate: medianOf(rates, windows), checksum };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 main();

@@ -1,8 +1,10 @@
 // Bench child: `ping|pong <iterations> <warmup> <spinUs>`. Ring ab at fds 3, 4 (ping produces),
 // ring ba at fds 5, 6 (pong produces). spinUs 0: every wait sleeps on the futex; otherwise the
-// receiver busy-polls. ping times iterations after warmup; prints {iterations, ns, checksum}.
+// receiver busy-polls. ping times the iterations after warmup in blocks of RTT_BLOCK round
+// trips; prints {iterations, ns, medianNs (per round trip, median block), checksum}.
 import { openRingConsumer, openRingProducer } from "../../shared/ring/regions";
 import { foldBenchPayload, writeBenchPayload } from "./ring-payload";
+import { medianOf, RTT_BLOCK } from "./ring-timing";
 
 function main(): void {
   const ping = process.argv[2] === "ping";
@@ -28,17 +30,26 @@ function main(): void {
     writeBenchPayload(outI32, off >> 2, seq);
     out.publish();
   };
-  let t0 = process.hrtime.bigint();
+  const blocks = new Float64Array(Math.ceil(iterations / RTT_BLOCK));
+  let nBlocks = 0;
+  let t0 = performance.now();
+  let blockAt = t0;
   for (let i = 0; i < warmup + iterations; i++) {
-    if (i === warmup) t0 = process.hrtime.bigint();
+    if (i >= warmup && (i - warmup) % RTT_BLOCK === 0) {
+      const now = performance.now();
+      if (i === warmup) t0 = now;
+      else blocks[nBlocks++] = ((now - blockAt) * 1e6) / RTT_BLOCK;
+      blockAt = now;
+    }
     if (ping) send(i);
     while (inbox.poll(1, onMessage) === 0) {
       if (spinUs === 0) inbox.sleepUntilData(0, 1000);
     }
     if (!ping) send(i);
   }
-  const ns = Number(process.hrtime.bigint() - t0);
-  process.stdout.write(`${JSON.stringify({ iterations, ns, checksum })}\n`);
+  const ns = (performance.now() - t0) * 1e6;
+  const result = { iterations, ns, medianNs: medianOf(blocks, nBlocks), checksum };
+  process.stdout.write(`${JSON.stringify(result)}\n`);
 }
 
 main();
