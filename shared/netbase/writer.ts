@@ -219,6 +219,8 @@ export class NetbaseWriter {
   private readonly groupReuse = new DeferredReuse();
   private groupHighWater = 0;
   private groupsUsed = 0;
+  /** One bit per /24 block: set while the block's tbl24 word links a group. */
+  private readonly groupBits = new Uint32Array(TBL24_ENTRIES / 32);
 
   // Interfaces and neighbors.
   private readonly ifTable: SeqTableWriter;
@@ -684,12 +686,14 @@ export class NetbaseWriter {
       if (len > changedLen && trie.head(sub, t) !== NONE) return;
       if (trie.headMain[sub] !== NONE) bestMain = trie.headMain[sub];
       if (trie.headLocal[sub] !== NONE) bestLocal = trie.headLocal[sub];
-      if (len === 32) {
-        this.fill(prefix, 32, this.answer(bestMain, bestLocal));
+      const c0 = trie.child0[sub];
+      const c1 = trie.child1[sub];
+      if (c0 === NONE && c1 === NONE) {
+        this.fill(prefix, len, this.answer(bestMain, bestLocal));
         return;
       }
-      this.paint(prefix, len + 1, bestMain, bestLocal, trie.child0[sub], t, changedLen);
-      this.paint(prefix | half, len + 1, bestMain, bestLocal, trie.child1[sub], t, changedLen);
+      this.paint(prefix, len + 1, bestMain, bestLocal, c0, t, changedLen);
+      this.paint(prefix | half, len + 1, bestMain, bestLocal, c1, t, changedLen);
       return;
     }
     // The next node is deeper: the half without it has one answer.
@@ -702,36 +706,51 @@ export class NetbaseWriter {
     }
   }
 
-  /** Sets the answer of every address in prefix/len: one 32-bit store per entry that changes. */
+  /** Sets the answer of every address in prefix/len (one 32-bit store per entry). A /24 block with a
+   *  tbl8 group that this covers whole has no longer prefix left: its group is folded back. */
   private fill(prefix: number, len: number, value: number): void {
-    const v = this.v;
-    if (len <= 24) {
-      const start = this.tbl24 + (prefix >>> 8);
-      const end = start + (1 << (24 - len));
-      if (this.clearThenFill) for (let i = start; i < end; i++) if (v[i] >= 0) v[i] = 0; // TEST ONLY (broken)
-      for (let i = start; i < end; i++) {
-        const cur = v[i];
-        if (cur >= 0) {
-          if (cur !== value) v[i] = value;
-        } else {
-          // Cannot happen while groups exist only for blocks with longer prefixes; stay correct anyway.
-          this.fillGroup(this.tbl8 + (cur & ~ENTRY_GROUP_FLAG) * TBL8_GROUP_ENTRIES, 0, TBL8_GROUP_ENTRIES, value);
-        }
-      }
+    if (len > 24) {
+      const e = this.v[this.tbl24 + (prefix >>> 8)];
+      if (e >= 0) throw new Error(`netbase: internal error: no tbl8 group for ${prefix >>> 0}/${len}`);
+      const group = this.tbl8 + (e & ~ENTRY_GROUP_FLAG) * TBL8_GROUP_ENTRIES;
+      this.fillWords(group + (prefix & 255), group + (prefix & 255) + (1 << (32 - len)), value);
       return;
     }
-    const e = v[this.tbl24 + (prefix >>> 8)];
-    if (e >= 0) throw new Error(`netbase: internal error: no tbl8 group for ${prefix >>> 0}/${len}`);
-    const group = this.tbl8 + (e & ~ENTRY_GROUP_FLAG) * TBL8_GROUP_ENTRIES;
-    this.fillGroup(group, prefix & 255, 1 << (32 - len), value);
+    const end = (prefix >>> 8) + (1 << (24 - len));
+    let from = prefix >>> 8;
+    if (this.groupsUsed > 0) {
+      for (let b = this.nextGroupBlock(from, end); b >= 0; b = this.nextGroupBlock(from, end)) {
+        this.fillWords(this.tbl24 + from, this.tbl24 + b, value);
+        this.foldGroup(b, value);
+        from = b + 1;
+      }
+    }
+    this.fillWords(this.tbl24 + from, this.tbl24 + end, value);
   }
 
-  private fillGroup(group: number, from: number, count: number, value: number): void {
+  /** Words [from, to) := value. Long runs use TypedArray.fill (aligned stores, so each 32-bit entry
+   *  changes at once: a reader sees the old or the new answer). */
+  private fillWords(from: number, to: number, value: number): void {
     const v = this.v;
-    const start = group + from;
-    const end = start + count;
-    if (this.clearThenFill) for (let i = start; i < end; i++) v[i] = 0; // TEST ONLY (broken)
-    for (let i = start; i < end; i++) if (v[i] !== value) v[i] = value;
+    if (this.clearThenFill) for (let i = from; i < to; i++) v[i] = 0; // TEST ONLY: the broken rebuild
+    if (to - from > 64) v.fill(value, from, to);
+    else for (let i = from; i < to; i++) if (v[i] !== value) v[i] = value;
+  }
+
+  /** First block in [from, to) that has a tbl8 group, or -1. */
+  private nextGroupBlock(from: number, to: number): number {
+    const bits = this.groupBits;
+    let b = from;
+    while (b < to) {
+      const w = bits[b >>> 5] >>> (b & 31);
+      if (w === 0) {
+        b = ((b >>> 5) + 1) << 5;
+        continue;
+      }
+      const found = b + 31 - Math.clz32(w & -w);
+      return found < to ? found : -1;
+    }
+    return -1;
   }
 
   /** A tbl8 group for the /24 block, holding the block's current answer, published by one store. */
@@ -746,6 +765,7 @@ export class NetbaseWriter {
     const base = this.tbl8 + g * TBL8_GROUP_ENTRIES;
     v.fill(cur, base, base + TBL8_GROUP_ENTRIES);
     Atomics.store(v, at, g | ENTRY_GROUP_FLAG | 0); // after the group's words (full fence)
+    this.groupBits[block >>> 5] |= 1 << (block & 31);
     this.groupsUsed++;
     this.set("tbl8_groups_used", this.groupsUsed);
     return true;
@@ -753,16 +773,21 @@ export class NetbaseWriter {
 
   /** Folds a block's group back into tbl24 once no prefix longer than /24 remains in it. */
   private maybeFreeGroup(block: number): void {
-    const v = this.v;
-    const at = this.tbl24 + block;
-    const cur = v[at];
+    const cur = this.v[this.tbl24 + block];
     if (cur >= 0) return;
     const top = this.trie.subtreeTop(block << 8, 24);
     const trie = this.trie;
     if (top !== NONE && (trie.plen[top] > 24 || trie.child0[top] !== NONE || trie.child1[top] !== NONE)) return;
-    const g = cur & ~ENTRY_GROUP_FLAG;
     // No longer prefix: the whole block has one answer, already in every word of the group.
-    Atomics.store(v, at, v[this.tbl8 + g * TBL8_GROUP_ENTRIES]);
+    this.foldGroup(block, this.v[this.tbl8 + (cur & ~ENTRY_GROUP_FLAG) * TBL8_GROUP_ENTRIES]);
+  }
+
+  /** tbl24[block] := value (one store); the group waits out the reuse delay (a reader may be in it). */
+  private foldGroup(block: number, value: number): void {
+    const at = this.tbl24 + block;
+    const g = this.v[at] & ~ENTRY_GROUP_FLAG;
+    Atomics.store(this.v, at, value);
+    this.groupBits[block >>> 5] &= ~(1 << (block & 31));
     this.groupReuse.push(g, this.now());
     this.groupsUsed--;
     this.set("tbl8_groups_used", this.groupsUsed);
@@ -1036,16 +1061,19 @@ export class NetbaseWriter {
         this.nhReuse.push(nh, now);
       } else this.nhFreedAt[nh] = -1;
     }
-    // Groups: those linked from tbl24 are in use; the others may still be read by a slow reader.
+    // Groups: only blocks holding a prefix longer than /24 can link one. The unlinked ones below the
+    // highest in use may still be read by a slow reader: they wait out the reuse delay.
     const used = new Uint8Array(caps.tbl8Groups);
-    for (let i = 0; i < TBL24_ENTRIES; i++) {
-      const e = v[this.tbl24 + i];
-      if (e < 0) {
-        const g = e & ~ENTRY_GROUP_FLAG;
-        used[g] = 1;
-        this.groupHighWater = Math.max(this.groupHighWater, g + 1);
-        this.groupsUsed++;
-      }
+    for (let id = 0; id < this.routeHighWater; id++) {
+      if ((v[this.routesBase + id * RT_WORDS + RT_META] & RT_META_LIVE) === 0 || this.routeLen[id] <= 24) continue;
+      const block = this.routeDst[id] >>> 8;
+      const e = v[this.tbl24 + block];
+      if (e >= 0 || this.groupBits[block >>> 5] & (1 << (block & 31))) continue;
+      const g = e & ~ENTRY_GROUP_FLAG;
+      used[g] = 1;
+      this.groupBits[block >>> 5] |= 1 << (block & 31);
+      this.groupHighWater = Math.max(this.groupHighWater, g + 1);
+      this.groupsUsed++;
     }
     for (let g = 0; g < this.groupHighWater; g++) if (!used[g]) this.groupReuse.push(g, now);
     this.set("interfaces", this.interfaceCount);
