@@ -5,8 +5,8 @@
 //
 // Region (all sections 4 KiB aligned, little-endian 32-bit words):
 //   header      4 KiB: magic, version, capacities, section offsets, sync words, 64-bit counters
-//   interfaces  open-addressed table keyed by ifindex, per-entry seqlock, addresses inline
-//   neighbors   open-addressed table keyed by (ifindex, ip), per-entry seqlock
+//   interfaces  open-addressed table keyed by ifindex, double-buffered versioned entries, addresses inline
+//   neighbors   open-addressed table keyed by (ifindex, ip), double-buffered versioned entries
 //   tbl24       2^24 words: route entry for each /24 (0 = no route, nexthop index + 1, or a tbl8 link)
 //   tbl8        groups of 256 words for /24 blocks that hold routes longer than /24
 //   nexthops    32-byte immutable records {gen, type/scope/table, gateway, oif, prefsrc, metric, src}
@@ -45,7 +45,7 @@ export const H_OFF_ROUTES = 21;
 /** Bumped (Atomics) after every applied update: readers can tell that something changed. */
 export const H_SYNC_GENERATION = 32;
 /** Odd while the writer shifts neighbor entries (deletion): a reader's miss is only trusted when
- *  this word was even and unchanged across its probe. */
+ *  this word was even and unchanged across its probe (see seqtable.ts). */
 export const H_NEIGHBOR_MOVE_SEQ = 33;
 /** Same protocol for the interface table. */
 export const H_INTERFACE_MOVE_SEQ = 34;
@@ -90,41 +90,46 @@ export const COUNTER_INDEX: Readonly<Record<NetbaseCounter, number>> = Object.fr
   NETBASE_COUNTERS.map((name, i) => [name, i]),
 ) as Record<NetbaseCounter, number>;
 
-// ---- interface entry (words) ----
+// ---- interface entry (words): IF_SEQ, then two copies of IF_COPY words; copy (seq & 1) is current ----
 export const IF_SEQ = 0;
-/** 0 = empty slot (ifindex 0 never names a link). */
-export const IF_IFINDEX = 1;
-export const IF_STATE = 2;
-export const IF_MTU = 3;
-export const IF_TYPE = 4;
-export const IF_KERNEL_FLAGS = 5;
+/** Word of copy 0; copy 1 follows it. */
+export const IF_COPY = 1;
+/** Fields inside a copy. ifindex 0 = empty slot (ifindex 0 never names a link). */
+export const IFC_IFINDEX = 0;
+export const IFC_STATE = 1;
+export const IFC_MTU = 2;
+export const IFC_TYPE = 3;
+export const IFC_KERNEL_FLAGS = 4;
 /** MAC bytes 0..3, big-endian in the word. */
-export const IF_MAC_HI = 6;
+export const IFC_MAC_HI = 5;
 /** MAC bytes 4..5 in the low 16 bits. */
-export const IF_MAC_LO = 7;
-/** Name: 16 bytes (IFNAMSIZ), NUL padded. */
-export const IF_NAME = 8;
+export const IFC_MAC_LO = 6;
+/** Name: 16 bytes (IFNAMSIZ), NUL padded, in the host's byte order of the words. */
+export const IFC_NAME = 7;
 export const IF_NAME_BYTES = 16;
-export const IF_ADDR_COUNT = 12;
-export const IF_FIXED_WORDS = 16;
+export const IFC_ADDR_COUNT = 11;
+export const IFC_FIXED_WORDS = 12;
 /** Per address: address, prefixLen | scope << 8, broadcast. */
 export const IF_ADDR_WORDS = 3;
 export const IF_STATE_UP = 1;
 export const IF_STATE_LOWER_UP = 2;
 export const IF_STATE_HAS_MAC = 4;
 
-// ---- neighbor entry (words) ----
+// ---- neighbor entry (words): NB_SEQ, then two copies of NB_COPY_WORDS; copy (seq & 1) is current ----
 export const NB_SEQ = 0;
-/** 0 = empty slot. */
-export const NB_IFINDEX = 1;
-export const NB_IP = 2;
-export const NB_MAC_HI = 3;
-export const NB_MAC_LO = 4;
-export const NB_STATE = 5;
-export const NB_FLAGS = 6;
-export const NB_INFO = 7;
+export const NB_COPY = 1;
+export const NB_COPY_WORDS = 7;
+/** 16 words = 64 bytes: one cache line per probed slot. */
+export const NB_WORDS = 16;
+/** Fields inside a copy. ifindex 0 = empty slot. */
+export const NBC_IFINDEX = 0;
+export const NBC_IP = 1;
+export const NBC_MAC_HI = 2;
+export const NBC_MAC_LO = 3;
+export const NBC_STATE = 4;
+export const NBC_FLAGS = 5;
+export const NBC_INFO = 6;
 export const NB_INFO_HAS_MAC = 1;
-export const NB_WORDS = 8;
 
 // ---- route lookup entries (tbl24 / tbl8 words) ----
 /** Bit 31 set: the low 31 bits are a tbl8 group index. Otherwise 0 = no route, n = nexthop n - 1. */
@@ -190,31 +195,34 @@ export const NETBASE_LAYOUT_CONSTANTS = {
     H_COUNTERS_BYTE,
     COUNTER_COUNT: NETBASE_COUNTERS.length,
     IF_SEQ,
-    IF_IFINDEX,
-    IF_STATE,
-    IF_MTU,
-    IF_TYPE,
-    IF_KERNEL_FLAGS,
-    IF_MAC_HI,
-    IF_MAC_LO,
-    IF_NAME,
+    IF_COPY,
+    IFC_IFINDEX,
+    IFC_STATE,
+    IFC_MTU,
+    IFC_TYPE,
+    IFC_KERNEL_FLAGS,
+    IFC_MAC_HI,
+    IFC_MAC_LO,
+    IFC_NAME,
     IF_NAME_BYTES,
-    IF_ADDR_COUNT,
-    IF_FIXED_WORDS,
+    IFC_ADDR_COUNT,
+    IFC_FIXED_WORDS,
     IF_ADDR_WORDS,
     IF_STATE_UP,
     IF_STATE_LOWER_UP,
     IF_STATE_HAS_MAC,
     NB_SEQ,
-    NB_IFINDEX,
-    NB_IP,
-    NB_MAC_HI,
-    NB_MAC_LO,
-    NB_STATE,
-    NB_FLAGS,
-    NB_INFO,
-    NB_INFO_HAS_MAC,
+    NB_COPY,
+    NB_COPY_WORDS,
     NB_WORDS,
+    NBC_IFINDEX,
+    NBC_IP,
+    NBC_MAC_HI,
+    NBC_MAC_LO,
+    NBC_STATE,
+    NBC_FLAGS,
+    NBC_INFO,
+    NB_INFO_HAS_MAC,
     ENTRY_GROUP_FLAG,
     TBL24_ENTRIES,
     TBL8_GROUP_ENTRIES,
@@ -301,6 +309,8 @@ export interface NetbaseLayout {
   caps: NetbaseCapacities;
   regionBytes: number;
   interfaceSlots: number;
+  /** Words of one copy of an interface entry. */
+  interfaceCopyWords: number;
   interfaceEntryWords: number;
   neighborSlots: number;
   /** Byte offsets. */
@@ -315,7 +325,8 @@ export interface NetbaseLayout {
 export function netbaseLayout(capsIn: Partial<NetbaseCapacities>): NetbaseLayout {
   const caps = netbaseCapacities(capsIn);
   const interfaceSlots = Math.max(8, nextPow2(caps.interfaces * 2));
-  const interfaceEntryWords = IF_FIXED_WORDS + IF_ADDR_WORDS * caps.addrsPerInterface;
+  const interfaceCopyWords = IFC_FIXED_WORDS + IF_ADDR_WORDS * caps.addrsPerInterface;
+  const interfaceEntryWords = IF_COPY + 2 * interfaceCopyWords;
   const neighborSlots = Math.max(16, nextPow2(caps.neighbors * 2));
   let at = NETBASE_HEADER_BYTES;
   const interfacesOffset = at;
@@ -334,6 +345,7 @@ export function netbaseLayout(capsIn: Partial<NetbaseCapacities>): NetbaseLayout
     caps,
     regionBytes: at,
     interfaceSlots,
+    interfaceCopyWords,
     interfaceEntryWords,
     neighborSlots,
     interfacesOffset,

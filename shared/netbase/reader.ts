@@ -23,31 +23,34 @@ import {
   H_INTERFACE_MOVE_SEQ,
   H_NEIGHBOR_MOVE_SEQ,
   H_SYNC_GENERATION,
-  IF_ADDR_COUNT,
   IF_ADDR_WORDS,
-  IF_FIXED_WORDS,
-  IF_IFINDEX,
-  IF_KERNEL_FLAGS,
-  IF_MAC_HI,
-  IF_MAC_LO,
-  IF_MTU,
-  IF_NAME,
+  IF_COPY,
   IF_NAME_BYTES,
-  IF_STATE,
   IF_STATE_HAS_MAC,
   IF_STATE_LOWER_UP,
   IF_STATE_UP,
-  IF_TYPE,
+  IFC_ADDR_COUNT,
+  IFC_FIXED_WORDS,
+  IFC_IFINDEX,
+  IFC_KERNEL_FLAGS,
+  IFC_MAC_HI,
+  IFC_MAC_LO,
+  IFC_MTU,
+  IFC_NAME,
+  IFC_STATE,
+  IFC_TYPE,
   interfaceHash,
-  NB_FLAGS,
-  NB_IFINDEX,
-  NB_INFO,
+  NB_COPY,
+  NB_COPY_WORDS,
   NB_INFO_HAS_MAC,
-  NB_IP,
-  NB_MAC_HI,
-  NB_MAC_LO,
-  NB_STATE,
   NB_WORDS,
+  NBC_FLAGS,
+  NBC_IFINDEX,
+  NBC_INFO,
+  NBC_IP,
+  NBC_MAC_HI,
+  NBC_MAC_LO,
+  NBC_STATE,
   NETBASE_COUNTERS,
   type NetbaseCapacities,
   type NetbaseCounter,
@@ -173,6 +176,7 @@ export class NetbaseReader {
   private readonly ifBase: number;
   private readonly ifMask: number;
   private readonly ifWords: number;
+  private readonly ifCopyWords: number;
   private readonly scratch = new RouteResult();
 
   /** buf: the whole region, mapped read-only (or the writer's own mapping). Validates the header. */
@@ -192,6 +196,7 @@ export class NetbaseReader {
     this.ifBase = layout.interfacesOffset / 4;
     this.ifMask = layout.interfaceSlots - 1;
     this.ifWords = layout.interfaceEntryWords;
+    this.ifCopyWords = layout.interfaceCopyWords;
   }
 
   /** Changes every time the writer applies an update. */
@@ -245,7 +250,7 @@ export class NetbaseReader {
     return this.lookupRoute(ip, this.scratch) && this.scratch.type === RouteType.local;
   }
 
-  /** Neighbor (ifindex, ip): copies the MAC into out.mac. Never returns a torn entry. */
+  /** Neighbor (ifindex, ip): copies the MAC into out.mac. Never returns a torn entry (see seqtable.ts). */
   lookupNeighbor(ifindex: number, ip: number, out: NeighborResult): boolean {
     const v = this.v;
     const mask = this.nbMask;
@@ -257,19 +262,14 @@ export class NetbaseReader {
       for (let slot = home, n = 0; n <= mask; n++, slot = (slot + 1) & mask) {
         const b = this.nbBase + slot * NB_WORDS;
         const seq = v[b];
-        if ((seq & 1) !== 0) continue attempts;
-        const k = v[b + NB_IFINDEX];
-        if (k === 0) {
-          // A miss is trusted only if no deletion moved entries during the probe.
-          if ((moveSeq & 1) === 0 && v[H_NEIGHBOR_MOVE_SEQ] === moveSeq) return false;
-          continue attempts;
-        }
-        if (k === ifindex && v[b + NB_IP] === ip) {
-          const hi = v[b + NB_MAC_HI];
-          const lo = v[b + NB_MAC_LO];
-          const state = v[b + NB_STATE];
-          const flags = v[b + NB_FLAGS];
-          const info = v[b + NB_INFO];
+        const c = b + NB_COPY + (seq & 1) * NB_COPY_WORDS;
+        const k = v[c + NBC_IFINDEX];
+        if (k === ifindex && v[c + NBC_IP] === ip) {
+          const hi = v[c + NBC_MAC_HI];
+          const lo = v[c + NBC_MAC_LO];
+          const state = v[c + NBC_STATE];
+          const flags = v[c + NBC_FLAGS];
+          const info = v[c + NBC_INFO];
           if (v[b] !== seq) continue attempts;
           const mac = out.mac;
           mac[0] = hi >>> 24;
@@ -283,51 +283,19 @@ export class NetbaseReader {
           out.hasMac = (info & NB_INFO_HAS_MAC) !== 0;
           return true;
         }
+        if (v[b] !== seq) continue attempts;
+        if (k === 0) {
+          // A miss is trusted only if no deletion moved entries during the probe.
+          if ((moveSeq & 1) === 0 && v[H_NEIGHBOR_MOVE_SEQ] === moveSeq) return false;
+          continue attempts;
+        }
       }
     }
     return false;
   }
 
-  /** Interface by ifindex: MAC, MTU, up, addresses. */
+  /** Interface by ifindex: MAC, MTU, up, addresses (as many as out has room for). */
   lookupInterface(ifindex: number, out: InterfaceResult): boolean {
-    const slot = this.findInterfaceSlot(ifindex);
-    if (slot < 0) return false;
-    const v = this.v;
-    const b = this.ifBase + slot * this.ifWords;
-    for (let attempt = 0; attempt < LOOKUP_RETRIES; attempt++) {
-      const seq = v[b];
-      if ((seq & 1) !== 0 || v[b + IF_IFINDEX] !== (ifindex | 0)) continue;
-      const state = v[b + IF_STATE];
-      const hi = v[b + IF_MAC_HI];
-      const lo = v[b + IF_MAC_LO];
-      out.ifindex = ifindex >>> 0;
-      out.mtu = v[b + IF_MTU] >>> 0;
-      out.type = v[b + IF_TYPE];
-      out.flags = v[b + IF_KERNEL_FLAGS] >>> 0;
-      out.up = (state & IF_STATE_UP) !== 0;
-      out.lowerUp = (state & IF_STATE_LOWER_UP) !== 0;
-      out.hasMac = (state & IF_STATE_HAS_MAC) !== 0;
-      const mac = out.mac;
-      mac[0] = hi >>> 24;
-      mac[1] = hi >>> 16;
-      mac[2] = hi >>> 8;
-      mac[3] = hi;
-      mac[4] = lo >>> 8;
-      mac[5] = lo;
-      const count = Math.min(v[b + IF_ADDR_COUNT], out.addrs.length);
-      for (let i = 0; i < count; i++) {
-        const a = b + IF_FIXED_WORDS + i * IF_ADDR_WORDS;
-        out.addrs[i] = v[a];
-        out.prefixLens[i] = v[a + 1] & 255;
-      }
-      out.addrCount = count;
-      if (v[b] === seq) return true;
-    }
-    return false;
-  }
-
-  /** Slot of an interface, or -1 (same miss protocol as neighbors). */
-  private findInterfaceSlot(ifindex: number): number {
     const v = this.v;
     const mask = this.ifMask;
     ifindex |= 0;
@@ -337,16 +305,44 @@ export class NetbaseReader {
       for (let slot = home, n = 0; n <= mask; n++, slot = (slot + 1) & mask) {
         const b = this.ifBase + slot * this.ifWords;
         const seq = v[b];
-        if ((seq & 1) !== 0) continue attempts;
-        const k = v[b + IF_IFINDEX];
+        const c = b + IF_COPY + (seq & 1) * this.ifCopyWords;
+        const k = v[c + IFC_IFINDEX];
+        if (k === ifindex) {
+          const state = v[c + IFC_STATE];
+          const hi = v[c + IFC_MAC_HI];
+          const lo = v[c + IFC_MAC_LO];
+          out.ifindex = ifindex >>> 0;
+          out.mtu = v[c + IFC_MTU] >>> 0;
+          out.type = v[c + IFC_TYPE];
+          out.flags = v[c + IFC_KERNEL_FLAGS] >>> 0;
+          out.up = (state & IF_STATE_UP) !== 0;
+          out.lowerUp = (state & IF_STATE_LOWER_UP) !== 0;
+          out.hasMac = (state & IF_STATE_HAS_MAC) !== 0;
+          const mac = out.mac;
+          mac[0] = hi >>> 24;
+          mac[1] = hi >>> 16;
+          mac[2] = hi >>> 8;
+          mac[3] = hi;
+          mac[4] = lo >>> 8;
+          mac[5] = lo;
+          const count = Math.min(v[c + IFC_ADDR_COUNT], out.addrs.length, this.capacities.addrsPerInterface);
+          for (let i = 0; i < count; i++) {
+            const a = c + IFC_FIXED_WORDS + i * IF_ADDR_WORDS;
+            out.addrs[i] = v[a];
+            out.prefixLens[i] = v[a + 1] & 255;
+          }
+          out.addrCount = count;
+          if (v[b] !== seq) continue attempts;
+          return true;
+        }
+        if (v[b] !== seq) continue attempts;
         if (k === 0) {
-          if ((moveSeq & 1) === 0 && v[H_INTERFACE_MOVE_SEQ] === moveSeq) return -1;
+          if ((moveSeq & 1) === 0 && v[H_INTERFACE_MOVE_SEQ] === moveSeq) return false;
           continue attempts;
         }
-        if (k === ifindex && v[b] === seq) return slot;
       }
     }
-    return -1;
+    return false;
   }
 
   // ---- enumeration (show, diff, verify): allocates, not for hot paths ----
@@ -360,18 +356,15 @@ export class NetbaseReader {
       const b = this.ifBase + slot * this.ifWords;
       for (let attempt = 0; attempt < LIST_RETRIES; attempt++) {
         const seq = v[b];
-        if ((seq & 1) !== 0) continue;
-        const ifindex = v[b + IF_IFINDEX];
-        if (ifindex === 0) break;
-        const state = v[b + IF_STATE];
-        const hi = v[b + IF_MAC_HI];
-        const lo = v[b + IF_MAC_LO];
-        const nameBytes = this.bytes.slice((b + IF_NAME) * 4, (b + IF_NAME) * 4 + IF_NAME_BYTES);
+        const c = b + IF_COPY + (seq & 1) * this.ifCopyWords;
+        const ifindex = v[c + IFC_IFINDEX];
+        const state = v[c + IFC_STATE];
+        const nameBytes = this.bytes.slice((c + IFC_NAME) * 4, (c + IFC_NAME) * 4 + IF_NAME_BYTES);
         const end = nameBytes.indexOf(0);
         const addrs: StoredInterface["addrs"] = [];
-        const count = Math.min(v[b + IF_ADDR_COUNT], this.capacities.addrsPerInterface);
+        const count = Math.min(v[c + IFC_ADDR_COUNT], this.capacities.addrsPerInterface);
         for (let i = 0; i < count; i++) {
-          const a = b + IF_FIXED_WORDS + i * IF_ADDR_WORDS;
+          const a = c + IFC_FIXED_WORDS + i * IF_ADDR_WORDS;
           addrs.push({
             address: v[a] >>> 0,
             prefixLen: v[a + 1] & 255,
@@ -382,15 +375,15 @@ export class NetbaseReader {
         const link: LinkRecord = {
           ifindex: ifindex >>> 0,
           name: decoder.decode(end >= 0 ? nameBytes.subarray(0, end) : nameBytes),
-          mac: state & IF_STATE_HAS_MAC ? unpackMac(hi, lo) : null,
-          mtu: v[b + IF_MTU] >>> 0,
+          mac: state & IF_STATE_HAS_MAC ? unpackMac(v[c + IFC_MAC_HI], v[c + IFC_MAC_LO]) : null,
+          mtu: v[c + IFC_MTU] >>> 0,
           up: (state & IF_STATE_UP) !== 0,
           lowerUp: (state & IF_STATE_LOWER_UP) !== 0,
-          type: v[b + IF_TYPE],
-          flags: v[b + IF_KERNEL_FLAGS] >>> 0,
+          type: v[c + IFC_TYPE],
+          flags: v[c + IFC_KERNEL_FLAGS] >>> 0,
         };
         if (v[b] !== seq) continue;
-        out.push({ link, addrs });
+        if (ifindex !== 0) out.push({ link, addrs });
         break;
       }
     }
@@ -441,19 +434,18 @@ export class NetbaseReader {
       const b = this.nbBase + slot * NB_WORDS;
       for (let attempt = 0; attempt < LIST_RETRIES; attempt++) {
         const seq = v[b];
-        if ((seq & 1) !== 0) continue;
-        const ifindex = v[b + NB_IFINDEX];
-        if (ifindex === 0) break;
-        const info = v[b + NB_INFO];
+        const c = b + NB_COPY + (seq & 1) * NB_COPY_WORDS;
+        const ifindex = v[c + NBC_IFINDEX];
+        const info = v[c + NBC_INFO];
         const rec: NeighRecord = {
           ifindex: ifindex >>> 0,
-          ip: v[b + NB_IP] >>> 0,
-          mac: info & NB_INFO_HAS_MAC ? unpackMac(v[b + NB_MAC_HI], v[b + NB_MAC_LO]) : null,
-          state: v[b + NB_STATE],
-          flags: v[b + NB_FLAGS],
+          ip: v[c + NBC_IP] >>> 0,
+          mac: info & NB_INFO_HAS_MAC ? unpackMac(v[c + NBC_MAC_HI], v[c + NBC_MAC_LO]) : null,
+          state: v[c + NBC_STATE],
+          flags: v[c + NBC_FLAGS],
         };
         if (v[b] !== seq) continue;
-        out.push(rec);
+        if (ifindex !== 0) out.push(rec);
         break;
       }
     }

@@ -48,31 +48,32 @@ import {
   H_NEIGHBOR_MOVE_SEQ,
   H_SYNC_GENERATION,
   H_WRITER_PID,
-  IF_ADDR_COUNT,
   IF_ADDR_WORDS,
-  IF_FIXED_WORDS,
-  IF_IFINDEX,
-  IF_KERNEL_FLAGS,
-  IF_MAC_HI,
-  IF_MAC_LO,
-  IF_MTU,
-  IF_NAME,
   IF_NAME_BYTES,
-  IF_STATE,
   IF_STATE_HAS_MAC,
   IF_STATE_LOWER_UP,
   IF_STATE_UP,
-  IF_TYPE,
+  IFC_ADDR_COUNT,
+  IFC_FIXED_WORDS,
+  IFC_IFINDEX,
+  IFC_KERNEL_FLAGS,
+  IFC_MAC_HI,
+  IFC_MAC_LO,
+  IFC_MTU,
+  IFC_NAME,
+  IFC_STATE,
+  IFC_TYPE,
   interfaceHash,
-  NB_FLAGS,
-  NB_IFINDEX,
-  NB_INFO,
+  NB_COPY_WORDS,
   NB_INFO_HAS_MAC,
-  NB_IP,
-  NB_MAC_HI,
-  NB_MAC_LO,
-  NB_STATE,
   NB_WORDS,
+  NBC_FLAGS,
+  NBC_IFINDEX,
+  NBC_INFO,
+  NBC_IP,
+  NBC_MAC_HI,
+  NBC_MAC_LO,
+  NBC_STATE,
   NETBASE_COUNTERS,
   type NetbaseCapacities,
   type NetbaseCounter,
@@ -98,7 +99,7 @@ import {
   validateNetbase,
 } from "./layout";
 import { NetbaseReader } from "./reader";
-import { SeqTableWriter } from "./seqtable";
+import { busyDelay, SeqTableWriter } from "./seqtable";
 import { bitAt, mask32, NONE, PrefixTrie, TABLE_LOCAL, TABLE_MAIN } from "./trie";
 
 export interface NetbaseWriterOptions {
@@ -108,12 +109,13 @@ export interface NetbaseWriterOptions {
   now?: () => number;
   /** TEST ONLY: deliberately broken variants, to prove the concurrent stress test catches them. */
   unsafe?: {
-    /** Neighbor entries written without their seqlock, key first (Firedancer issue 11198). */
-    neighborSkipSeqlock?: boolean;
-    /** Busy-loop iterations between writing a neighbor's key and its MAC (both variants). */
-    neighborKeyValueDelay?: number;
+    /** Neighbor entries rewritten in place without versioning, key first (Firedancer issue 11198). */
+    neighborSkipVersioning?: boolean;
     /** Route repaints clear the covered entries before writing the answers (a rebuild, not a delta). */
     routeClearThenFill?: boolean;
+    /** Busy-loop iterations in the middle of every neighbor write (between key and MAC) and every
+     *  route fill, in correct and broken variants alike: widens the windows a reader could hit. */
+    writeDelay?: number;
   };
 }
 
@@ -190,6 +192,7 @@ export class NetbaseWriter {
   private readonly reuseDelayMs: number;
   private readonly now: () => number;
   private readonly clearThenFill: boolean;
+  private readonly fillDelay: number;
 
   // Routes (per route slot; slots are also the route ids in the trie lists).
   private readonly trie = new PrefixTrie();
@@ -226,7 +229,7 @@ export class NetbaseWriter {
   private readonly ifTable: SeqTableWriter;
   private readonly nbTable: SeqTableWriter;
   private readonly ifScratch: Int32Array;
-  private readonly nbScratch = new Int32Array(NB_WORDS);
+  private readonly nbScratch = new Int32Array(NB_COPY_WORDS);
   private interfaceCount = 0;
   private neighborCount = 0;
   /** During resync, interfaces whose addresses changed (derived sources refreshed at the end). */
@@ -246,6 +249,7 @@ export class NetbaseWriter {
     this.reuseDelayMs = options.reuseDelayMs ?? 1000;
     this.now = options.now ?? (() => performance.now());
     this.clearThenFill = options.unsafe?.routeClearThenFill ?? false;
+    this.fillDelay = options.unsafe?.writeDelay ?? 0;
 
     this.routeNh = new Int32Array(caps.routes);
     this.routeNext = new Int32Array(caps.routes);
@@ -260,28 +264,30 @@ export class NetbaseWriter {
     this.nhKeys = new Array<string | undefined>(caps.nexthops);
 
     const v = this.v;
-    const ifWords = this.layout.interfaceEntryWords;
-    this.ifScratch = new Int32Array(ifWords);
+    const ifCopyWords = this.layout.interfaceCopyWords;
+    this.ifScratch = new Int32Array(ifCopyWords);
     this.ifTable = new SeqTableWriter(
       v,
       this.layout.interfacesOffset / 4,
       this.layout.interfaceSlots,
-      ifWords,
+      this.layout.interfaceEntryWords,
+      ifCopyWords,
       H_INTERFACE_MOVE_SEQ,
       1,
-      (e) => interfaceHash(v[e + IF_IFINDEX]),
+      (c) => interfaceHash(v[c + IFC_IFINDEX]),
     );
     this.nbTable = new SeqTableWriter(
       v,
       this.layout.neighborsOffset / 4,
       this.layout.neighborSlots,
       NB_WORDS,
+      NB_COPY_WORDS,
       H_NEIGHBOR_MOVE_SEQ,
       2,
-      (e) => neighborHash(v[e + NB_IFINDEX], v[e + NB_IP]),
+      (c) => neighborHash(v[c + NBC_IFINDEX], v[c + NBC_IP]),
       {
-        skipSeqlock: options.unsafe?.neighborSkipSeqlock ?? false,
-        keyValueDelay: options.unsafe?.neighborKeyValueDelay ?? 0,
+        skipVersioning: options.unsafe?.neighborSkipVersioning ?? false,
+        keyValueDelay: options.unsafe?.writeDelay ?? 0,
       },
     );
     this.adopt();
@@ -307,15 +313,15 @@ export class NetbaseWriter {
     }
     const mac = normalMac(link.mac);
     const [hi, lo] = macWords(mac);
-    s[IF_IFINDEX] = ifindex | 0;
-    s[IF_STATE] = (link.up ? IF_STATE_UP : 0) | (link.lowerUp ? IF_STATE_LOWER_UP : 0) | (mac ? IF_STATE_HAS_MAC : 0);
-    s[IF_MTU] = link.mtu | 0;
-    s[IF_TYPE] = link.type | 0;
-    s[IF_KERNEL_FLAGS] = link.flags | 0;
-    s[IF_MAC_HI] = hi;
-    s[IF_MAC_LO] = lo;
+    s[IFC_IFINDEX] = ifindex | 0;
+    s[IFC_STATE] = (link.up ? IF_STATE_UP : 0) | (link.lowerUp ? IF_STATE_LOWER_UP : 0) | (mac ? IF_STATE_HAS_MAC : 0);
+    s[IFC_MTU] = link.mtu | 0;
+    s[IFC_TYPE] = link.type | 0;
+    s[IFC_KERNEL_FLAGS] = link.flags | 0;
+    s[IFC_MAC_HI] = hi;
+    s[IFC_MAC_LO] = lo;
     const name = textEncoder.encode(normalName(link.name));
-    const nameBytes = new Uint8Array(s.buffer, s.byteOffset + IF_NAME * 4, IF_NAME_BYTES);
+    const nameBytes = new Uint8Array(s.buffer, s.byteOffset + IFC_NAME * 4, IF_NAME_BYTES);
     nameBytes.fill(0);
     nameBytes.set(name.subarray(0, IF_NAME_BYTES - 1));
     this.ifTable.write(slot, s);
@@ -349,12 +355,12 @@ export class NetbaseWriter {
     if (slot < 0 || addr.ifindex === 0) return this.drop("drop_addr_no_link");
     const s = this.ifScratch;
     this.readInterface(slot, s);
-    const count = s[IF_ADDR_COUNT];
+    const count = s[IFC_ADDR_COUNT];
     let at = this.findAddr(s, addr);
     if (at < 0) {
       if (count >= this.capacities.addrsPerInterface) return this.drop("drop_addrs_full");
-      at = IF_FIXED_WORDS + count * IF_ADDR_WORDS;
-      s[IF_ADDR_COUNT] = count + 1;
+      at = IFC_FIXED_WORDS + count * IF_ADDR_WORDS;
+      s[IFC_ADDR_COUNT] = count + 1;
     }
     s[at] = addr.address | 0;
     s[at + 1] = (addr.prefixLen & 255) | ((addr.scope & 255) << 8);
@@ -374,10 +380,10 @@ export class NetbaseWriter {
       this.count("delete_missing");
       return this.published(false);
     }
-    const end = IF_FIXED_WORDS + s[IF_ADDR_COUNT] * IF_ADDR_WORDS;
+    const end = IFC_FIXED_WORDS + s[IFC_ADDR_COUNT] * IF_ADDR_WORDS;
     s.copyWithin(at, at + IF_ADDR_WORDS, end); // keep the kernel's order: the first is the primary
     s.fill(0, end - IF_ADDR_WORDS, end);
-    s[IF_ADDR_COUNT]--;
+    s[IFC_ADDR_COUNT]--;
     this.ifTable.write(slot, s);
     this.count("addr_deletes");
     this.refreshDerivedSources(addr.ifindex);
@@ -385,13 +391,13 @@ export class NetbaseWriter {
   }
 
   private readInterface(slot: number, out: Int32Array): void {
-    const e = this.ifTable.entry(slot);
-    out.set(this.v.subarray(e, e + this.ifTable.entryWords));
+    const c = this.ifTable.current(slot);
+    out.set(this.v.subarray(c, c + this.ifTable.copyWords));
   }
 
   private findAddr(s: Int32Array, addr: AddrRecord): number {
-    for (let i = 0; i < s[IF_ADDR_COUNT]; i++) {
-      const at = IF_FIXED_WORDS + i * IF_ADDR_WORDS;
+    for (let i = 0; i < s[IFC_ADDR_COUNT]; i++) {
+      const at = IFC_FIXED_WORDS + i * IF_ADDR_WORDS;
       if (s[at] === (addr.address | 0) && (s[at + 1] & 255) === addr.prefixLen) return at;
     }
     return -1;
@@ -414,13 +420,13 @@ export class NetbaseWriter {
     const mac = normalMac(n.mac);
     const [hi, lo] = macWords(mac);
     const s = this.nbScratch;
-    s[NB_IFINDEX] = ifindex;
-    s[NB_IP] = ip;
-    s[NB_MAC_HI] = hi;
-    s[NB_MAC_LO] = lo;
-    s[NB_STATE] = n.state | 0;
-    s[NB_FLAGS] = n.flags | 0;
-    s[NB_INFO] = mac ? NB_INFO_HAS_MAC : 0;
+    s[NBC_IFINDEX] = ifindex;
+    s[NBC_IP] = ip;
+    s[NBC_MAC_HI] = hi;
+    s[NBC_MAC_LO] = lo;
+    s[NBC_STATE] = n.state | 0;
+    s[NBC_FLAGS] = n.flags | 0;
+    s[NBC_INFO] = mac ? NB_INFO_HAS_MAC : 0;
     this.nbTable.write(slot, s);
     this.count("neighbor_updates");
     this.set("neighbors", this.neighborCount);
@@ -443,8 +449,7 @@ export class NetbaseWriter {
   private flushNeighborsOn(ifindex: number): void {
     const v = this.v;
     for (let slot = 0; slot < this.nbTable.slots; ) {
-      const e = this.nbTable.entry(slot);
-      if (v[e + NB_IFINDEX] === (ifindex | 0)) {
+      if (v[this.nbTable.current(slot) + NBC_IFINDEX] === (ifindex | 0)) {
         // Backward shift may move a later entry into this slot: look at it again.
         this.nbTable.remove(slot);
         this.neighborCount--;
@@ -733,6 +738,7 @@ export class NetbaseWriter {
   private fillWords(from: number, to: number, value: number): void {
     const v = this.v;
     if (this.clearThenFill) for (let i = from; i < to; i++) v[i] = 0; // TEST ONLY: the broken rebuild
+    if (this.fillDelay > 0) busyDelay(this.fillDelay); // TEST ONLY
     if (to - from > 64) v.fill(value, from, to);
     else for (let i = from; i < to; i++) if (v[i] !== value) v[i] = value;
   }
@@ -856,16 +862,16 @@ export class NetbaseWriter {
     const slot = this.ifTable.find(interfaceHash(oif | 0), oif | 0, 0);
     if (slot < 0) return 0;
     const v = this.v;
-    const e = this.ifTable.entry(slot);
-    const count = v[e + IF_ADDR_COUNT];
+    const e = this.ifTable.current(slot);
+    const count = v[e + IFC_ADDR_COUNT];
     for (let i = 0; i < count; i++) {
-      const a = e + IF_FIXED_WORDS + i * IF_ADDR_WORDS;
+      const a = e + IFC_FIXED_WORDS + i * IF_ADDR_WORDS;
       const addr = v[a];
       const onSubnet =
         gateway !== 0 ? ((gateway ^ addr) & mask32(v[a + 1] & 255)) === 0 : ((addr ^ dst) & mask32(len)) === 0;
       if (onSubnet) return addr >>> 0;
     }
-    return count > 0 ? v[e + IF_FIXED_WORDS] >>> 0 : 0;
+    return count > 0 ? v[e + IFC_FIXED_WORDS] >>> 0 : 0;
   }
 
   /** After an address change: routes via the interface without prefsrc get their source re-derived. */
