@@ -927,23 +927,33 @@ export class NetbaseWriter {
 
   /**
    * Brings the region to a full new dump (after a netlink overrun) by applying only the differences
-   * as deltas: readers never see emptied tables. Routes are added and changed before any is removed,
-   * so a prefix that moves to another metric is never without a route.
+   * as deltas: readers never see emptied tables. Links first (a vanished link takes its addresses,
+   * routes and neighbors with it, as in the kernel; it counts as one removal); then routes are added
+   * and changed before any is removed, so a prefix that moves to another metric is never without a
+   * route.
    */
   resync(snap: NetSnapshot): ResyncResult {
     const result: ResyncResult = { added: 0, removed: 0, changed: 0 };
     const want = normalizeSnapshot(snap);
-    const have = normalizeSnapshot(this.reader.toNetSnapshot());
     this.deferredSrcRefresh = new Set();
     try {
+      const links = normalizeSnapshot({
+        links: this.reader.interfaces().map((i) => i.link),
+        addrs: [],
+        routes: [],
+        neighs: [],
+      }).links;
       for (const [ifindex, link] of want.links) {
-        const cur = have.links.get(ifindex);
+        const cur = links.get(ifindex);
         if (cur && sameLink(cur, link)) continue;
         if (this.upsertLink(link)) result[cur ? "changed" : "added"]++;
       }
+      for (const ifindex of links.keys()) {
+        if (!want.links.has(ifindex) && this.deleteLink(ifindex)) result.removed++;
+      }
+      const have = normalizeSnapshot(this.reader.toNetSnapshot());
       for (const [key, addr] of have.addrs) {
-        if (want.addrs.has(key) || !want.links.has(addr.ifindex)) continue;
-        if (this.deleteAddr(addr)) result.removed++;
+        if (!want.addrs.has(key) && this.deleteAddr(addr)) result.removed++;
       }
       for (const [key, addr] of want.addrs) {
         const cur = have.addrs.get(key);
@@ -965,10 +975,6 @@ export class NetbaseWriter {
         const cur = have.neighs.get(key);
         if (cur && sameNeigh(cur, neigh)) continue;
         if (this.upsertNeighbor(neigh)) result[cur ? "changed" : "added"]++;
-      }
-      // Links last: deleting one also flushes whatever still leaves through it.
-      for (const [ifindex] of have.links) {
-        if (!want.links.has(ifindex) && this.deleteLink(ifindex)) result.removed++;
       }
     } finally {
       const dirty = this.deferredSrcRefresh;
