@@ -180,7 +180,9 @@ export async function runInstance(opts: RunOptions): Promise<number> {
         instance,
         uid: ids.uid,
         gid: ids.gid,
-        netnsPath: config.net.netns,
+        // Tiles hold sockets made in the instance's namespace; they themselves live in a fresh,
+        // empty one unless the config opts out of unsharing it.
+        netnsPath: config.sandbox.unshare.includes("net") ? undefined : config.net.netns,
         unshare: config.sandbox.unshare,
         landlock: config.sandbox.landlock,
         logLevel: config.instance.logLevel,

@@ -21,7 +21,11 @@ export interface RunningInstance {
 }
 
 /** Starts `tilenet run` and resolves once it logs that every tile runs (or rejects with its logs). */
-export async function startInstance(name: string, extra: string[] = ["--lab"], timeoutMs = 30_000): Promise<RunningInstance> {
+export async function startInstance(
+  name: string,
+  extra: string[] = ["--lab"],
+  timeoutMs = 30_000,
+): Promise<RunningInstance> {
   const child = spawn(process.execPath, [CLI, "run", "--instance", name, ...extra], {
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -31,7 +35,10 @@ export async function startInstance(name: string, extra: string[] = ["--lab"], t
   );
   let buffered = "";
   const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`instance ${name} not ready in ${timeoutMs} ms:\n${logs.join("\n")}`)), timeoutMs);
+    const timer = setTimeout(
+      () => reject(new Error(`instance ${name} not ready in ${timeoutMs} ms:\n${logs.join("\n")}`)),
+      timeoutMs,
+    );
     const onData = (chunk: Buffer): void => {
       buffered += chunk.toString();
       const lines = buffered.split("\n");
@@ -96,7 +103,10 @@ export function status(name: string): { code: number | null; report: StatusJson 
 export function pidAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return existsSync(`/proc/${pid}`) && !/^State:\s+Z/m.test(execFileSync("cat", [`/proc/${pid}/status`], { encoding: "utf8" }));
+    return (
+      existsSync(`/proc/${pid}`) &&
+      !/^State:\s+Z/m.test(execFileSync("cat", [`/proc/${pid}/status`], { encoding: "utf8" }))
+    );
   } catch {
     return false;
   }
@@ -110,7 +120,8 @@ export function leftovers(name: string, pids: number[]): string[] {
   for (const ns of existsSync("/run/netns") ? readdirSync("/run/netns") : [])
     if (ns.startsWith(`tn-${name}-`)) out.push(`netns ${ns}`);
   for (const pid of pids) if (pidAlive(pid)) out.push(`process ${pid}`);
-  for (const f of existsSync("/dev/shm") ? readdirSync("/dev/shm") : []) if (f.includes(name)) out.push(`/dev/shm/${f}`);
+  for (const f of existsSync("/dev/shm") ? readdirSync("/dev/shm") : [])
+    if (f.includes(name)) out.push(`/dev/shm/${f}`);
   return out;
 }
 

@@ -2,11 +2,11 @@
 // it, SIGTERM stops everything within 2 s and leaves nothing behind.
 import { afterAll, describe, expect, it } from "vitest";
 import {
-  ROOT_REASON,
-  type RunningInstance,
   forceCleanup,
   isRoot,
   leftovers,
+  ROOT_REASON,
+  type RunningInstance,
   startInstance,
   status,
   uniqueInstance,
@@ -45,12 +45,12 @@ describe.skipIf(!isRoot)(`tilenet run --lab (${ROOT_REASON})`, () => {
       // Only its own regions and sockets, plus stdio and Node's own event-loop descriptors.
       for (const fd of sb.fds) {
         expect(fd.target, `${t.name} fd ${fd.fd}`).toMatch(
-          /^(memfd:tilenet:|socket:\[|anon_inode:\[(eventpoll|eventfd)\]|pipe:\[|\/dev\/null$|anon_inode:\[?xdp)/,
+          /^(\/memfd:tilenet:|socket:\[|anon_inode:\[(eventpoll|eventfd)\]|pipe:\[|\/dev\/null$|anon_inode:\[?xdp)/,
         );
       }
       // Every memfd it holds belongs to this instance.
-      for (const fd of sb.fds.filter((f) => f.target.startsWith("memfd:")))
-        expect(fd.target, `${t.name} fd ${fd.fd}`).toContain(`memfd:tilenet:${name}:`);
+      for (const fd of sb.fds.filter((f) => f.target.startsWith("/memfd:")))
+        expect(fd.target, `${t.name} fd ${fd.fd}`).toContain(`/memfd:tilenet:${name}:`);
     }
     expect(code).toBe(0);
 

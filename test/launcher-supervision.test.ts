@@ -6,13 +6,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import {
-  ROOT_REASON,
-  type RunningInstance,
   cli,
   forceCleanup,
   isRoot,
   leftovers,
   pidAlive,
+  ROOT_REASON,
+  type RunningInstance,
   startInstance,
   status,
   uniqueInstance,
@@ -60,7 +60,12 @@ describe.skipIf(!isRoot)(`supervision (${ROOT_REASON})`, () => {
     const exit = await inst.exit;
     expect(exit.code).toBe(1);
     expect(inst.logs.join("\n")).toMatch(new RegExp(`tile ${victim.name} killed by SIGKILL`));
-    expect(leftovers(name, report.tiles.map((t) => t.pid))).toEqual([]);
+    expect(
+      leftovers(
+        name,
+        report.tiles.map((t) => t.pid),
+      ),
+    ).toEqual([]);
   });
 
   it("a launcher killed with SIGKILL takes its tiles with it; cleanup reclaims the rest", async () => {

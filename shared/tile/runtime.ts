@@ -138,6 +138,16 @@ function runLoop<Config>(
   metrics.setState("running");
 
   const slice = (): void => {
+    try {
+      runSlice();
+    } catch (e) {
+      metrics.setState("failed");
+      const err = e as Error;
+      log.fatal({ err }, `tile loop failed: ${err.message}`);
+      process.exit(1);
+    }
+  };
+  const runSlice = (): void => {
     const sliceEnd = monotonicNs() + SLICE_NS;
     for (;;) {
       const t0 = monotonicNs();
@@ -150,7 +160,7 @@ function runLoop<Config>(
         if (idleSince < 0) idleSince = t0;
         if (body.idleWait && t1 - idleSince >= spinNs) {
           clock.enter(Regime.idle, t1);
-          body.idleWait(Math.max(0, Math.min(housekeepingNs, nextHousekeeping - t1)) / 1e6);
+          body.idleWait(Math.ceil(Math.max(0, Math.min(housekeepingNs, nextHousekeeping - t1)) / 1e6));
           t1 = monotonicNs();
         }
       }
