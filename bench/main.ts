@@ -1,7 +1,10 @@
 // `npm run bench -- <name> [--json] [options]`: runs one benchmark and prints its figures.
 import type { Bench } from "./types";
 
-const benches: Record<string, () => Promise<Bench>> = {};
+const benches: Record<string, () => Promise<Bench>> = {
+  ring: async () => (await import("./ring")).ringBench,
+  startup: async () => (await import("./startup")).startupBench,
+};
 
 async function main(): Promise<void> {
   const [name, ...rest] = process.argv.slice(2);

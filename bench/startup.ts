@@ -1,0 +1,102 @@
+// `npm run bench -- startup`: time from `tilenet run --lab` to every tile running, and resident
+// memory per tile, beside a bare `node` process measured in the same run (the baseline).
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import type { Bench } from "./types";
+
+const CLI = join(__dirname, "cli.js");
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? Number.NaN;
+}
+
+function rssMb(pid: number): number {
+  const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+  return m ? Number(m[1]) / 1024 : Number.NaN;
+}
+
+interface Sample {
+  startupS: number;
+  rssMb: Record<string, number>;
+}
+
+async function oneRun(): Promise<Sample> {
+  const name = `bs-${randomBytes(3).toString("hex")}`;
+  const t0 = performance.now();
+  const child = spawn(process.execPath, [CLI, "run", "--lab", "--instance", name], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let text = "";
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`not ready in 30 s:\n${text}`)), 30_000);
+      child.stdout?.on("data", (c: Buffer) => {
+        text += c.toString();
+        if (text.includes("all tiles running")) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once("exit", (code) => reject(new Error(`launcher exited (${code}):\n${text}`)));
+    });
+    const startupS = (performance.now() - t0) / 1000;
+    // Let the tiles settle (JIT, first housekeeping) before reading their memory.
+    await new Promise((r) => setTimeout(r, 1000));
+    const status = spawnSync(process.execPath, [CLI, "status", "--instance", name, "--json"], { encoding: "utf8" });
+    const report = JSON.parse(status.stdout) as { tiles: { name: string; pid: number }[] };
+    const rss: Record<string, number> = {};
+    for (const t of report.tiles) rss[t.name] = rssMb(t.pid);
+    return { startupS, rssMb: rss };
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+  }
+}
+
+function bareNode(): { startS: number; rssMb: number } {
+  const t0 = performance.now();
+  const r = spawnSync(
+    process.execPath,
+    [
+      "-e",
+      "const fs=require('fs');process.stdout.write(/VmRSS:\\s+(\\d+)/.exec(fs.readFileSync('/proc/self/status','utf8'))[1])",
+    ],
+    { encoding: "utf8" },
+  );
+  return { startS: (performance.now() - t0) / 1000, rssMb: Number(r.stdout) / 1024 };
+}
+
+export const startupBench: Bench = async (args) => {
+  const runs = Number(args.find((a) => a.startsWith("--runs="))?.slice(7) ?? 5);
+  const samples: Sample[] = [];
+  for (let i = 0; i < runs; i++) samples.push(await oneRun());
+  const bare = Array.from({ length: runs }, bareNode);
+  const startup = median(samples.map((s) => s.startupS));
+  const tiles = Object.keys(samples[0]?.rssMb ?? {});
+  const rssByTile = Object.fromEntries(tiles.map((t) => [t, median(samples.map((s) => s.rssMb[t] ?? Number.NaN))]));
+  const rssMax = Math.max(...Object.values(rssByTile));
+  const bareStart = median(bare.map((b) => b.startS));
+  const bareRss = median(bare.map((b) => b.rssMb));
+  const figures: Record<string, number> = {
+    startup_s: startup,
+    rss_mb_max: rssMax,
+    bare_node_start_s: bareStart,
+    bare_node_rss_mb: bareRss,
+    startup_vs_bare_node: startup / bareStart,
+    rss_max_vs_bare_node: rssMax / bareRss,
+    runs,
+  };
+  for (const [t, v] of Object.entries(rssByTile)) figures[`rss_mb_${t}`] = v;
+  return {
+    figures,
+    lines: [
+      `startup: ${startup.toFixed(3)} s median of ${runs} (target <= 1.5 s); a bare node process: ${bareStart.toFixed(3)} s (${(startup / bareStart).toFixed(1)}x)`,
+      ...Object.entries(rssByTile).map(([t, v]) => `rss ${t}: ${v.toFixed(1)} MB (target <= 60 MB)`),
+      `rss max ${rssMax.toFixed(1)} MB; a bare node process: ${bareRss.toFixed(1)} MB (${(rssMax / bareRss).toFixed(2)}x)`,
+    ],
+  };
+};
