@@ -4,6 +4,7 @@ import type { Bench } from "./types";
 const benches: Record<string, () => Promise<Bench>> = {
   ring: async () => (await import("./ring")).ringBench,
   startup: async () => (await import("./startup")).startupBench,
+  solicit: async () => (await import("./solicit")).solicitBench,
 };
 
 async function main(): Promise<void> {

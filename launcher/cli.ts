@@ -13,7 +13,8 @@ const USAGE = `usage: tilenet <command> [options]
   netbase show [--instance NAME] [--json]     interfaces, routes and neighbors from netbase
   netbase verify [--instance NAME]      compare netbase with a fresh kernel dump (exit 1 on differences)
   seccomp <tile-kind>                   print a tile's compiled seccomp program
-  fuzz <target> [--seconds N] [--seed S] [--corpus DIR] [--replay FILE]   targets: solicit, netlink
+  fuzz <target> [--seconds N] [--seed S] [--corpus DIR] [--replay FILE]   targets: solicit, netlink, packet
+  fuzz solicit-live [--seconds N] [--seed S]   a real sandboxed netlink tile under adversarial solicits
   cleanup                               remove what dead instances left behind
 `;
 
@@ -123,12 +124,29 @@ const commands: Record<string, { flags: string[]; options: string[]; run: Handle
   },
 };
 
+/** `tilenet fuzz solicit-live [--seconds N] [--seed S]`: a real sandboxed netlink tile fed
+ *  adversarial solicits at full speed, then checked (see launcher/solicit-live.ts). */
+async function fuzzSolicitLive(argv: string[]): Promise<number> {
+  const args = parseArgs(["fuzz", ...argv], { flags: [], options: ["seconds", "seed"] });
+  const { runSolicitLive } = await import("./solicit-live");
+  const seconds = intOption(args, "seconds", 10, 1, 3600);
+  const seed = intOption(args, "seed", Date.now() % 2 ** 31, 0, 2 ** 31 - 1);
+  process.stdout.write(`live solicit fuzz: ${seconds} s, seed ${seed} (replay: tilenet fuzz solicit-live --seconds ${seconds} --seed ${seed})\n`);
+  const r = await runSolicitLive({ seconds, seed, mode: "mixed", dist: __dirname });
+  for (const [k, v] of Object.entries(r.figures)) process.stdout.write(`  ${k}: ${Number.isInteger(v) ? v : v.toFixed(1)}\n`);
+  for (const [k, v] of Object.entries(r.rejects)) process.stdout.write(`  rejected ${k}: ${v}\n`);
+  for (const p of r.problems) process.stdout.write(`FAILED: ${p}\n`);
+  process.stdout.write(r.ok ? "live solicit fuzz passed\n" : "live solicit fuzz FAILED\n");
+  return r.ok ? 0 : 1;
+}
+
 async function main(argv: string[]): Promise<number> {
   const name = argv[0];
   if (name === undefined || name === "help" || name === "--help" || name === "-h") {
     process.stdout.write(USAGE);
     return name === undefined ? 2 : 0;
   }
+  if (name === "fuzz" && argv[1] === "solicit-live") return fuzzSolicitLive(argv.slice(2));
   if (name === "fuzz") {
     // The fuzz harness parses its own options (see shared/fuzz/engine.ts).
     const { fuzzMain } = await import("../shared/fuzz");

@@ -65,7 +65,7 @@ export function planInstance(config: InstanceConfig, regions: RegionSet, undo: U
 
   // The interface the net tile serves, looked up in its namespace.
   const netIfindexes: number[] = [];
-  if (config.net.enabled && config.net.interface) {
+  if (config.net.interface) {
     const ifindex = inNetns(ns, () => addon.ifNameToIndex(config.net.interface));
     if (ifindex === 0)
       throw new Error(`net.interface: no interface named ${config.net.interface}${ns ? ` in ${ns}` : ""}`);

@@ -7,6 +7,7 @@ import {
   type LinkRecord,
   macToString,
   type NeighRecord,
+  NeighState,
   type NetSnapshot,
   prefixMask,
   type RouteRecord,
@@ -47,6 +48,13 @@ export function normalMac(mac: Uint8Array | null): Uint8Array | null {
   return mac && mac.length === 6 ? mac : null;
 }
 
+/** The kernel does not announce every move between its unresolved states (a FAILED entry that is
+ *  probed again turns INCOMPLETE silently), and to a net tile they mean the same: no MAC yet.
+ *  Entries without a link-layer address compare as INCOMPLETE when in either of those states. */
+export function unresolvedState(state: number): number {
+  return state & (NeighState.incomplete | NeighState.failed) ? NeighState.incomplete : state;
+}
+
 /** Interface names are stored in IFNAMSIZ bytes, NUL terminated. */
 export function normalName(name: string): string {
   const bytes = new TextEncoder().encode(name);
@@ -63,7 +71,10 @@ export function normalizeSnapshot(snap: NetSnapshot): NormalizedState {
     const n = { ...r, dst: (r.dst & prefixMask(r.dstLen)) >>> 0, protocol: 0 };
     state.routes.set(routeKey(n), n);
   }
-  for (const n of snap.neighs) state.neighs.set(neighKey(n), { ...n, mac: normalMac(n.mac) });
+  for (const n of snap.neighs) {
+    const mac = normalMac(n.mac);
+    state.neighs.set(neighKey(n), { ...n, mac, state: mac ? n.state : unresolvedState(n.state) });
+  }
   return state;
 }
 

@@ -1,0 +1,168 @@
+// The solicit path under live load: a real lab instance (its netlink tile sandboxed, no net
+// tile, so the solicit ring's producer side is free) fed by a producer process at full speed.
+// Used by `tilenet fuzz solicit-live` (adversarial bytes, then health and safety checks) and by
+// `npm run bench -- solicit` (offered and absorbed rates).
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Manifest } from "../shared/manifest";
+import { parseIp } from "../shared/netmodel";
+
+export interface LiveOptions {
+  seconds: number;
+  seed: number;
+  mode: "valid" | "mixed" | "garbage";
+  ratePerS?: number;
+  burst?: number;
+  /** Directory of dist/ (cli.js and bench/children). */
+  dist: string;
+}
+
+export interface LiveResult {
+  ok: boolean;
+  problems: string[];
+  figures: Record<string, number>;
+  rejects: Record<string, number>;
+}
+
+interface TileMetrics {
+  name: string;
+  pid: number;
+  heartbeatAgeMs: number | null;
+  state: string;
+  metrics: Record<string, number>;
+}
+
+function statusOf(dist: string, instance: string): { code: number | null; tiles: TileMetrics[] } {
+  const r = spawnSync(process.execPath, [join(dist, "cli.js"), "status", "--instance", instance, "--json"], {
+    encoding: "utf8",
+  });
+  const report = JSON.parse(r.stdout) as { tiles: TileMetrics[] };
+  return { code: r.status, tiles: report.tiles };
+}
+
+async function startLab(dist: string, instance: string, configPath: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, [join(dist, "cli.js"), "run", "--lab", "--instance", instance, "--config", configPath], {
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let text = "";
+  await new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`lab not ready in 30 s:\n${text}`)), 30_000);
+    const on = (c: Buffer): void => {
+      text += c.toString();
+      if (text.includes("all tiles running")) {
+        clearTimeout(timer);
+        resolve();
+      }
+    };
+    child.stdout?.on("data", on);
+    child.stderr?.on("data", on);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`lab exited (${code}):\n${text}`));
+    });
+  });
+  return child;
+}
+
+export async function runSolicitLive(opts: LiveOptions): Promise<LiveResult> {
+  const rate = opts.ratePerS ?? 100;
+  const burst = opts.burst ?? 100;
+  const instance = `fz-${randomBytes(3).toString("hex")}`;
+  const dir = mkdtempSync(join(tmpdir(), "tilenet-live-"));
+  const configPath = join(dir, "live.toml");
+  writeFileSync(
+    configPath,
+    `[net]\nenabled = false\n[solicit]\nrate_per_s = ${rate}\nburst = ${burst}\nring_depth = 4096\n[netlink]\nverify_interval_s = 1\n`,
+  );
+  const problems: string[] = [];
+  const lab = await startLab(opts.dist, instance, configPath);
+  try {
+    const manifest = JSON.parse(readFileSync(`/run/tilenet/${instance}/manifest.json`, "utf8")) as Manifest;
+    const ringFd = (name: string): number => {
+      const r = manifest.regions.find((x) => x.name === name);
+      if (!r) throw new Error(`no region ${name}`);
+      return r.launcherFd;
+    };
+    const labInfo = manifest.lab;
+    if (!labInfo) throw new Error("no lab in the manifest");
+    const links = JSON.parse(
+      execFileSync("ip", ["-n", labInfo.tileNetns, "-j", "link", "show", labInfo.tileIf], { encoding: "utf8" }),
+    ) as { ifindex: number }[];
+    const ifindex = links[0]?.ifindex ?? 0;
+    const subnet = (parseIp(labInfo.tileAddr.split("/")[0] ?? "") ?? 0) & 0xffffff00;
+    const before = statusOf(opts.dist, instance).tiles.find((t) => t.name === "netlink");
+
+    const producer = spawnSync(
+      process.execPath,
+      [
+        join(opts.dist, "bench", "children", "solicit-producer.js"),
+        String(manifest.launcherPid),
+        String(ringFd("solicit.0.producer")),
+        String(ringFd("solicit.0.consumer")),
+        String(opts.seconds),
+        String(opts.seed),
+        opts.mode,
+        String(ifindex),
+        String(subnet >>> 0),
+      ],
+      { encoding: "utf8", timeout: (opts.seconds + 30) * 1000 },
+    );
+    if (producer.status !== 0) throw new Error(`producer failed (${producer.status}): ${producer.stderr}`);
+    const offered = JSON.parse(producer.stdout) as { published: number; seconds: number };
+    // Let the tile drain the ring and run its periodic verification once: the kernel creates some
+    // neighbor entries without announcing them (NOARP entries), which verification repairs.
+    await new Promise((r) => setTimeout(r, 1500));
+    const after = statusOf(opts.dist, instance);
+    const nl = after.tiles.find((t) => t.name === "netlink");
+    if (!nl || !before) throw new Error("no netlink tile in status");
+    const delta = (k: string): number => (nl.metrics[k] ?? 0) - (before.metrics[k] ?? 0);
+    const received = delta("solicit_received");
+    const probes = delta("solicit_probes_sent");
+    const overruns = delta("solicit_ring_overruns");
+
+    if (after.code !== 0) problems.push(`status exits ${after.code} after the load (tile unhealthy or not sandboxed)`);
+    if (nl.state !== "running") problems.push(`netlink tile state ${nl.state}`);
+    if ((nl.heartbeatAgeMs ?? 1e9) > 1000) problems.push(`netlink heartbeat ${nl.heartbeatAgeMs} ms old`);
+    const allowed = burst + rate * (offered.seconds + 1);
+    if (probes > allowed) problems.push(`${probes} probes in ${offered.seconds.toFixed(1)} s exceed the limit ${allowed}`);
+    const verify = spawnSync(process.execPath, [join(opts.dist, "cli.js"), "netbase", "verify", "--instance", instance], {
+      encoding: "utf8",
+    });
+    if (verify.status !== 0) problems.push(`netbase verify: ${verify.stdout.trim()}`);
+    const neighs = JSON.parse(
+      execFileSync("ip", ["-n", labInfo.tileNetns, "-j", "neigh", "show"], { encoding: "utf8" }),
+    ) as { dst: string; dev: string }[];
+    for (const n of neighs) {
+      const ip = parseIp(n.dst);
+      const onLink = ip !== undefined && (ip & 0xffffff00) >>> 0 === subnet >>> 0 && n.dev === labInfo.tileIf;
+      if (!onLink) problems.push(`kernel neighbor ${n.dst} dev ${n.dev} is not on-link on ${labInfo.tileIf}`);
+    }
+    const rejects: Record<string, number> = {};
+    for (const k of Object.keys(nl.metrics))
+      if (k.startsWith("solicit_rejected_") && delta(k) > 0) rejects[k.slice(17)] = delta(k);
+    return {
+      ok: problems.length === 0,
+      problems,
+      rejects,
+      figures: {
+        offered: offered.published,
+        offered_per_s: offered.published / offered.seconds,
+        absorbed_per_s: received / offered.seconds,
+        received,
+        ring_overruns_lost: overruns,
+        probes_sent: probes,
+        probe_limit: allowed,
+        kernel_neighbors: neighs.length,
+        divergences_repaired: delta("divergences"),
+        seconds: offered.seconds,
+      },
+    };
+  } finally {
+    lab.kill("SIGTERM");
+    await new Promise((r) => lab.once("exit", r));
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
