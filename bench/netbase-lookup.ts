@@ -57,7 +57,10 @@ export function realisticRoutes(count: number, seed = 1): RouteRecord[] {
   const total = LENGTH_SHARES.reduce((s, [, w]) => s + w, 0);
   const cumulative: number[] = [];
   let acc = 0;
-  for (const [, w] of LENGTH_SHARES) cumulative.push((acc += w / total));
+  for (const [, w] of LENGTH_SHARES) {
+    acc += w / total;
+    cumulative.push(acc);
+  }
   const seen = new Set<number>();
   const out: RouteRecord[] = [];
   const add = (dst: number, dstLen: number, priority: number, g: number): void => {
