@@ -234,6 +234,10 @@ export class NetbaseReader {
 
   /** buf: the whole region, mapped read-only (or the writer's own mapping). Validates the header. */
   constructor(buf: ArrayBuffer) {
+    if (process.arch !== "x64" && process.arch !== "ia32")
+      throw new Error(
+        `netbase: lock-free reads rely on x86 ordering (plain loads stay in order); ${process.arch} needs fences first`,
+      );
     const layout = validateNetbase(buf);
     this.layout = layout;
     this.capacities = layout.caps;

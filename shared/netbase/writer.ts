@@ -26,15 +26,10 @@ import {
   RouteType,
 } from "../netmodel";
 import {
-  addrKey,
   diffNetbase,
-  diffStates,
-  isMirroredRoute,
-  neighKey,
   normalizeSnapshot,
   normalMac,
   normalName,
-  routeKey,
   sameAddr,
   sameLink,
   sameNeigh,
@@ -454,7 +449,8 @@ export class NetbaseWriter {
     s[NBC_STATE] = n.state | 0;
     s[NBC_FLAGS] = n.flags | 0;
     s[NBC_INFO] = mac ? NB_INFO_HAS_MAC : 0;
-    this.nbTable.write(slot, s);
+    // The kernel re-announces unchanged entries often: publish only real changes (readers retry less).
+    if (!this.nbTable.holds(slot, s)) this.nbTable.write(slot, s);
     this.count("neighbor_updates");
     this.set("neighbors", this.neighborCount);
     return this.published(true);
@@ -1157,6 +1153,3 @@ export class NetbaseWriter {
     this.updateRouteCounters();
   }
 }
-
-// Re-exported for callers that only hold a writer module import.
-export { addrKey, diffStates, isMirroredRoute, neighKey, routeKey };
