@@ -223,6 +223,14 @@ export async function lookupFigures(): Promise<Record<string, number>> {
     figures[`batch_lookups_per_s_${name}`] = rate((k) => batchLoop(reader, dsts, k, batch), n, 5);
     const linear = new LinearTable(routes);
     figures[`linear_lookups_per_s_${name}`] = rate((k) => linearLoop(linear, dsts, k), linearN, 3);
+    // Both structures must give the same gateway (all routes are main, unicast, with gateways).
+    let mismatches = 0;
+    for (let i = 0; i < linearN; i++) {
+      const want = linear.lookup(dsts[i]);
+      const got = reader.lookupRoute(dsts[i], out) ? out.rawGateway : 0;
+      if (got !== want) mismatches++;
+    }
+    figures.answer_mismatches = (figures.answer_mismatches ?? 0) + mismatches;
     await new Promise((r) => setImmediate(r));
   }
   return figures;
