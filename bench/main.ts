@@ -5,6 +5,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   ring: async () => (await import("./ring")).ringBench,
   startup: async () => (await import("./startup")).startupBench,
   solicit: async () => (await import("./solicit")).solicitBench,
+  netbase: async () => (await import("./netbase")).netbaseBench,
 };
 
 async function main(): Promise<void> {

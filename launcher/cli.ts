@@ -131,9 +131,12 @@ async function fuzzSolicitLive(argv: string[]): Promise<number> {
   const { runSolicitLive } = await import("./solicit-live");
   const seconds = intOption(args, "seconds", 10, 1, 3600);
   const seed = intOption(args, "seed", Date.now() % 2 ** 31, 0, 2 ** 31 - 1);
-  process.stdout.write(`live solicit fuzz: ${seconds} s, seed ${seed} (replay: tilenet fuzz solicit-live --seconds ${seconds} --seed ${seed})\n`);
+  process.stdout.write(
+    `live solicit fuzz: ${seconds} s, seed ${seed} (replay: tilenet fuzz solicit-live --seconds ${seconds} --seed ${seed})\n`,
+  );
   const r = await runSolicitLive({ seconds, seed, mode: "mixed", dist: __dirname });
-  for (const [k, v] of Object.entries(r.figures)) process.stdout.write(`  ${k}: ${Number.isInteger(v) ? v : v.toFixed(1)}\n`);
+  for (const [k, v] of Object.entries(r.figures))
+    process.stdout.write(`  ${k}: ${Number.isInteger(v) ? v : v.toFixed(1)}\n`);
   for (const [k, v] of Object.entries(r.rejects)) process.stdout.write(`  rejected ${k}: ${v}\n`);
   for (const p of r.problems) process.stdout.write(`FAILED: ${p}\n`);
   process.stdout.write(r.ok ? "live solicit fuzz passed\n" : "live solicit fuzz FAILED\n");

@@ -44,9 +44,13 @@ function statusOf(dist: string, instance: string): { code: number | null; tiles:
 }
 
 async function startLab(dist: string, instance: string, configPath: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [join(dist, "cli.js"), "run", "--lab", "--instance", instance, "--config", configPath], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    process.execPath,
+    [join(dist, "cli.js"), "run", "--lab", "--instance", instance, "--config", configPath],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let text = "";
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`lab not ready in 30 s:\n${text}`)), 30_000);
@@ -127,10 +131,15 @@ export async function runSolicitLive(opts: LiveOptions): Promise<LiveResult> {
     if (nl.state !== "running") problems.push(`netlink tile state ${nl.state}`);
     if ((nl.heartbeatAgeMs ?? 1e9) > 1000) problems.push(`netlink heartbeat ${nl.heartbeatAgeMs} ms old`);
     const allowed = burst + rate * (offered.seconds + 1);
-    if (probes > allowed) problems.push(`${probes} probes in ${offered.seconds.toFixed(1)} s exceed the limit ${allowed}`);
-    const verify = spawnSync(process.execPath, [join(opts.dist, "cli.js"), "netbase", "verify", "--instance", instance], {
-      encoding: "utf8",
-    });
+    if (probes > allowed)
+      problems.push(`${probes} probes in ${offered.seconds.toFixed(1)} s exceed the limit ${allowed}`);
+    const verify = spawnSync(
+      process.execPath,
+      [join(opts.dist, "cli.js"), "netbase", "verify", "--instance", instance],
+      {
+        encoding: "utf8",
+      },
+    );
     if (verify.status !== 0) problems.push(`netbase verify: ${verify.stdout.trim()}`);
     const neighs = JSON.parse(
       execFileSync("ip", ["-n", labInfo.tileNetns, "-j", "neigh", "show"], { encoding: "utf8" }),

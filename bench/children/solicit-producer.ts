@@ -18,7 +18,7 @@ const open = (fd: string | undefined, writable: boolean): ArrayBuffer => {
 const producer = new RingProducer("solicit", open(prodFd, true), open(consFd, false));
 const ifx = Number(ifindex) | 0;
 const base = Number(subnetBase) >>> 0;
-let state = (Number(seed) | 0) || 0x1234567;
+let state = Number(seed) | 0 || 0x1234567;
 const rand = (): number => {
   state ^= state << 13;
   state ^= state >>> 17;
@@ -30,7 +30,7 @@ const write = (off: number): void => {
   const r = rand();
   const kind = mode === "valid" ? 0 : mode === "garbage" ? 9 : r % 10;
   if (kind < 5) {
-    encodeSolicit(producer.dv, off, (base | (2 + (rand() % 250))) | 0, ifx); // on-link hosts
+    encodeSolicit(producer.dv, off, base | (2 + (rand() % 250)) | 0, ifx); // on-link hosts
   } else if (kind < 7) {
     encodeSolicit(producer.dv, off, rand() | 0, kind === 5 ? ifx : rand() & 0xff); // off-link / wrong ifindex
   } else {

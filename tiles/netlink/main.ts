@@ -105,16 +105,21 @@ runTile<NetlinkTileConfig>({
       metrics.set(m.malformed, malformedTotal(counters));
       metrics.set(m.enobufs, counters.enobufs);
       metrics.set(m.dumpRetries, counters.dump_retries);
-      const nb = c as Record<string, number>;
-      metrics.set(m.interfaces, nb.interfaces ?? 0);
-      metrics.set(m.routes, nb.routes ?? 0);
-      metrics.set(m.neighbors, nb.neighbors ?? 0);
+      const routes = c.routes_local + c.routes_main;
+      metrics.set(m.interfaces, c.interfaces);
+      metrics.set(m.routes, routes);
+      metrics.set(m.neighbors, c.neighbors);
       metrics.set(
         m.fullDrops,
-        (nb.route_full_drops ?? 0) + (nb.neighbor_full_drops ?? 0) + (nb.interface_full_drops ?? 0),
+        c.drop_routes_full +
+          c.drop_nexthops_full +
+          c.drop_tbl8_full +
+          c.drop_neighbors_full +
+          c.drop_interfaces_full +
+          c.drop_addrs_full,
       );
-      metrics.set(m.routePct, ((nb.routes ?? 0) / writer.layout.caps.routes) * 100);
-      metrics.set(m.neighPct, ((nb.neighbors ?? 0) / writer.layout.caps.neighbors) * 100);
+      metrics.set(m.routePct, (routes / writer.layout.caps.routes) * 100);
+      metrics.set(m.neighPct, (c.neighbors / writer.layout.caps.neighbors) * 100);
       let overruns = 0;
       for (const r of rings) overruns += r.lostCount;
       metrics.set(m.ringOverruns, overruns);
