@@ -117,6 +117,8 @@ export function planInstance(config: InstanceConfig, regions: RegionSet, undo: U
       name: "netlink",
       kind: "netlink",
       bundle: "",
+      // The writer keeps its route model and, during a resync, a full dump in its heap.
+      heapMb: 64 + Math.ceil((config.netbase.routes + config.netbase.neighbors) / 512),
       regions: [
         metricsRegion("netlink", "netlink", netlinkMetrics),
         rw("netbase", "netbase"),

@@ -24,6 +24,8 @@ export interface TileLaunch {
   regions: TileRegionGrant[];
   fds: { role: string; launcherFd: number }[];
   config: unknown;
+  /** V8 old-space limit in MB (default 64: tiles are small; the netlink tile scales with netbase). */
+  heapMb?: number;
 }
 
 export interface TileCommon {
@@ -46,8 +48,10 @@ export interface TileProcess {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
-/** Flags for every tile's node: a heap cap (tiles are small) and no eval of strings. */
-export const TILE_NODE_FLAGS = ["--max-old-space-size=64", "--disallow-code-generation-from-strings"];
+/** Flags for every tile's node: a heap cap and no eval of strings. */
+export function tileNodeFlags(heapMb = 64): string[] {
+  return [`--max-old-space-size=${heapMb}`, "--disallow-code-generation-from-strings"];
+}
 
 /** First descriptor after stdio (0-2) and the bootstrap pipe (3). */
 export const FIRST_GRANTED_FD = 4;
@@ -90,7 +94,7 @@ export function spawnTile(launch: TileLaunch, common: TileCommon): TileProcess {
     rlimitCore: 0,
     parentPid: process.pid,
     program: process.execPath,
-    programArgs: [...TILE_NODE_FLAGS, launch.bundle],
+    programArgs: [...tileNodeFlags(launch.heapMb), launch.bundle],
   });
   const child = spawn(execHelperPath(), args, { stdio, env: {}, cwd: "/" });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
