@@ -7,5 +7,5 @@ import { createSolicitFuzzTarget } from "./solicit-target";
 
 export const fuzzTargets = new FuzzTargetRegistry();
 fuzzTargets.register(createSolicitFuzzTarget());
-fuzzTargets.register({ name: "netlink", runOne: fuzzDecode });
-fuzzTargets.register({ name: "packet", runOne: fuzzParse });
+fuzzTargets.register({ name: "netlink", runOne: fuzzDecode, corpusDir: "test/fuzz/corpus/netlink" });
+fuzzTargets.register({ name: "packet", runOne: fuzzParse, corpusDir: "test/fuzz/corpus/packet" });
