@@ -1,6 +1,112 @@
-// Placeholder: this module's functions are not written yet.
+// Plain sockets: the neighbor probe socket. An empty UDP datagram to an on-link IPv4 address makes
+// the kernel resolve it with ARP, which needs no privilege at send time (unlike RTM_NEWNEIGH with
+// NTF_USE). TTL 1 and SO_DONTROUTE keep the datagram on the link even if it ever left the host.
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+
 #include "common.h"
 
 namespace tilenet {
-void InitSockets(Napi::Env env, Napi::Object exports) {}
+namespace {
+
+int64_t MonotonicMs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+// probeSocketOpen() -> fd of a nonblocking UDP socket with TTL 1 and SO_DONTROUTE.
+Napi::Value ProbeSocketOpen(const Napi::CallbackInfo& info) {
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(info.Env(), "socket(AF_INET, SOCK_DGRAM)", errno);
+  int ttl = 1, one = 1;
+  if (setsockopt(fd, IPPROTO_IP, IP_TTL, &ttl, sizeof ttl) != 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(info.Env(), "setsockopt(probe socket, IP_TTL 1)", err);
+  }
+  if (setsockopt(fd, SOL_SOCKET, SO_DONTROUTE, &one, sizeof one) != 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(info.Env(), "setsockopt(probe socket, SO_DONTROUTE)", err);
+  }
+  return Napi::Number::New(info.Env(), fd);
+}
+
+// probeSend(fd, ipHostOrder, ifindex, port) -> 0 or -errno. Per-probe failures (EAGAIN when the
+// socket buffer is full, ENETUNREACH, EHOSTUNREACH after failed resolution...) are values, not
+// exceptions: the caller counts them. Bad arguments still throw.
+Napi::Value ProbeSend(const Napi::CallbackInfo& info) {
+  int64_t fd, ip, ifindex, port;
+  if (!ArgInt(info, 0, "fd", &fd) || !ArgInt(info, 1, "ipHostOrder", &ip) || !ArgInt(info, 2, "ifindex", &ifindex) ||
+      !ArgInt(info, 3, "port", &port))
+    return info.Env().Undefined();
+  if (ip < 0 || ip > 0xffffffffLL) return ThrowType(info.Env(), "probeSend: ipHostOrder must be a u32");
+  if (ifindex < 0 || ifindex > 0x7fffffffLL) return ThrowType(info.Env(), "probeSend: ifindex out of range");
+  if (port < 1 || port > 65535) return ThrowType(info.Env(), "probeSend: port must be 1..65535");
+
+  struct sockaddr_in dst = {};
+  dst.sin_family = AF_INET;
+  dst.sin_port = htons((uint16_t)port);
+  dst.sin_addr.s_addr = htonl((uint32_t)ip);
+
+  // IP_PKTINFO with ipi_ifindex picks the outgoing interface for this one datagram.
+  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct in_pktinfo))];
+  memset(control, 0, sizeof control);
+  struct msghdr msg = {};
+  msg.msg_name = &dst;
+  msg.msg_namelen = sizeof dst;
+  msg.msg_control = control;
+  msg.msg_controllen = sizeof control;
+  struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
+  cm->cmsg_level = IPPROTO_IP;
+  cm->cmsg_type = IP_PKTINFO;
+  cm->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
+  struct in_pktinfo pktinfo = {};
+  pktinfo.ipi_ifindex = (int)ifindex;
+  memcpy(CMSG_DATA(cm), &pktinfo, sizeof pktinfo);
+
+  for (;;) {
+    ssize_t n = sendmsg((int)fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n >= 0) return Napi::Number::New(info.Env(), 0);
+    if (errno == EINTR) continue;
+    if (errno == EBADF || errno == ENOTSOCK || errno == EFAULT)
+      return ThrowErrno(info.Env(), "sendmsg(probe fd " + std::to_string(fd) + ")", errno);
+    return Napi::Number::New(info.Env(), -errno);
+  }
+}
+
+// pollIn(fd, timeoutMs) -> true when readable. EINTR restarts with the time that is left.
+Napi::Value PollIn(const Napi::CallbackInfo& info) {
+  int64_t fd, timeoutMs;
+  if (!ArgInt(info, 0, "fd", &fd) || !ArgInt(info, 1, "timeoutMs", &timeoutMs)) return info.Env().Undefined();
+  int64_t deadline = MonotonicMs() + (timeoutMs > 0 ? timeoutMs : 0);
+  for (;;) {
+    struct pollfd p = {(int)fd, POLLIN, 0};
+    int64_t left = timeoutMs > 0 ? deadline - MonotonicMs() : 0;
+    if (left < 0) left = 0;
+    int rc = poll(&p, 1, (int)(left > 2147483647 ? 2147483647 : left));
+    if (rc > 0) {
+      if (p.revents & POLLNVAL)
+        return ThrowErrno(info.Env(), "poll(fd " + std::to_string(fd) + "): not an open descriptor", EBADF);
+      return Napi::Boolean::New(info.Env(), (p.revents & POLLIN) != 0);
+    }
+    if (rc == 0) return Napi::Boolean::New(info.Env(), false);
+    if (errno != EINTR) return ThrowErrno(info.Env(), "poll(fd " + std::to_string(fd) + ")", errno);
+  }
+}
+
+}  // namespace
+
+void InitSockets(Napi::Env env, Napi::Object exports) {
+  exports.Set("probeSocketOpen", Napi::Function::New(env, ProbeSocketOpen));
+  exports.Set("probeSend", Napi::Function::New(env, ProbeSend));
+  exports.Set("pollIn", Napi::Function::New(env, PollIn));
+}
+
 }  // namespace tilenet

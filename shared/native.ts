@@ -106,10 +106,18 @@ export interface NativeAddon {
   /** Sends one datagram (one or more netlink messages) to the kernel. */
   netlinkSend(fd: number, data: Uint8Array): void;
   /** Receives one datagram into buf. Returns its length, 0 if nothing arrived within timeoutMs
-   *  (0 = do not wait), or -1 when the kernel reports ENOBUFS (events were lost). */
+   *  (0 = do not wait), -1 when the kernel reports ENOBUFS (events were lost), or -2 when a
+   *  datagram from a sender other than the kernel was discarded. A datagram larger than buf is
+   *  an EMSGSIZE error. */
   netlinkRecv(fd: number, buf: Uint8Array, timeoutMs: number): number;
   /** The socket's netlink port id (getsockname). */
   netlinkPortId(fd: number): number;
+  /** Receives up to maxDatagrams datagrams in one call, packed into buf (4-byte aligned) as records
+   *  [u32 length][datagram, padded to 4]. A length of 0xffffffff (ENOBUFS), 0xfffffffe (a datagram
+   *  from a sender other than the kernel, discarded) or 0xfffffffd (a datagram larger than the room
+   *  left, lost) marks a record without bytes. Waits up to timeoutMs for the first datagram only.
+   *  Returns the bytes of buf used, 0 when nothing arrived. */
+  netlinkRecvBatch(fd: number, buf: Uint8Array, timeoutMs: number, maxDatagrams: number): number;
 
   // ---- plain sockets (native/sockets.cc) ----
   /** UDP socket for neighbor probes: TTL 1, SO_DONTROUTE, nonblocking, CLOEXEC. */

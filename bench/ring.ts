@@ -1,0 +1,237 @@
+// `npm run bench -- ring`: Node-to-Node ring throughput (one at a time and in batches of 32) and
+// round trips (busy-poll and futex), next to a C reference ring with the same layout and
+// protocol, built and run in the same invocation. Runs are interleaved (Node, C, Node, C, ...)
+// so machine noise hits both alike; figures are medians, ratios are Node/C of those medians.
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { renderCHeader } from "../shared/layout/c-header";
+import { native } from "../shared/native";
+import type { RingSpec } from "../shared/ring/layout";
+import { createRingFds, readOnlyFd } from "../shared/ring/regions";
+import { expectedBenchChecksum } from "./children/ring-payload";
+import type { Bench } from "./types";
+
+const SPEC: RingSpec = { kind: "reliable", depth: 4096, slotSize: 64 };
+const BATCH = 32;
+const TARGET_BATCHED = 25e6;
+const TARGET_BATCHED_RATIO = 0.5;
+const TARGET_RTT_RATIO = 1.5;
+
+interface Options {
+  runs: number;
+  count: number;
+  rttIterations: number;
+  futexIterations: number;
+}
+
+function parseOptions(args: string[]): Options {
+  const opts: Options = { runs: 5, count: 8_000_000, rttIterations: 200_000, futexIterations: 2_000 };
+  for (let i = 0; i < args.length; i++) {
+    const value = Number(args[i + 1]);
+    const key = args[i];
+    if (key === "--runs") opts.runs = value;
+    else if (key === "--count") opts.count = value;
+    else if (key === "--rtt-iterations") opts.rttIterations = value;
+    else if (key === "--futex-iterations") opts.futexIterations = value;
+    else throw new Error(`ring bench: unknown option ${key} (--runs, --count, --rtt-iterations, --futex-iterations)`);
+    if (!Number.isInteger(value) || value <= 0) throw new Error(`ring bench: ${key} needs a positive integer`);
+    i++;
+  }
+  return opts;
+}
+
+/** The checkout root (where bench/c/ring_bench.c and dist/ are), found from the running bundle. */
+function findRoot(): string {
+  for (const start of [dirname(process.argv[1] ?? ""), __dirname]) {
+    let dir = start;
+    for (let i = 0; i < 5; i++) {
+      if (existsSync(join(dir, "bench", "c", "ring_bench.c"))) return dir;
+      dir = dirname(dir);
+    }
+  }
+  throw new Error("ring bench: cannot find bench/c/ring_bench.c above the running script");
+}
+
+/** Compiles the C reference ring against the layout header rendered from the TS declarations. */
+function buildC(root: string, dir: string): string {
+  writeFileSync(join(dir, "tilenet_layout.h"), renderCHeader());
+  const exe = join(dir, "ring_bench");
+  execFileSync("cc", ["-O2", "-Wall", "-Wextra", "-I", dir, "-o", exe, join(root, "bench", "c", "ring_bench.c")], {
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  return exe;
+}
+
+/** Runs a command with fds at 3, 4, ...; resolves with its last stdout line parsed as JSON. */
+function runJson(cmd: string, argv: string[], fds: number[]): Promise<Record<string, number>> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, argv, { stdio: ["ignore", "pipe", "pipe", ...fds] });
+    let out = "";
+    let err = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    child.stderr?.on("data", (d: Buffer) => {
+      err += d.toString();
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), 60_000);
+    child.on("error", reject);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      if (code !== 0) {
+        reject(new Error(`${argv.join(" ")} failed (code ${code}, signal ${signal}): ${err.trim()}`));
+        return;
+      }
+      const lines = out.trim().split("\n");
+      resolve(JSON.parse(lines[lines.length - 1] ?? "{}") as Record<string, number>);
+    });
+  });
+}
+
+interface RingPair {
+  producerSide: number[];
+  consumerSide: number[];
+  close(): void;
+}
+
+function makeRing(name: string): RingPair {
+  const fds = createRingFds(name, SPEC);
+  const producerRo = readOnlyFd(fds.producerFd);
+  const consumerRo = readOnlyFd(fds.consumerFd);
+  return {
+    producerSide: [fds.producerFd, consumerRo],
+    consumerSide: [producerRo, fds.consumerFd],
+    close() {
+      for (const fd of [fds.producerFd, fds.consumerFd, producerRo, consumerRo]) native().closeFd(fd);
+    },
+  };
+}
+
+type Impl = "node" | "c";
+
+class Runner {
+  private readonly checksums = new Map<number, number>();
+  constructor(
+    private readonly root: string,
+    private readonly cExe: string,
+  ) {}
+
+  private command(impl: Impl, child: "producer" | "consumer" | "pingpong", argv: string[]): [string, string[]] {
+    if (impl === "c") return [this.cExe, argv];
+    return [process.execPath, [join(this.root, "dist", "bench", "children", `ring-${child}.js`), ...argv]];
+  }
+
+  private expected(count: number): number {
+    let sum = this.checksums.get(count);
+    if (sum === undefined) {
+      sum = expectedBenchChecksum(count);
+      this.checksums.set(count, sum);
+    }
+    return sum;
+  }
+
+  /** Messages per second from producer to consumer. */
+  async throughput(impl: Impl, batch: number, count: number): Promise<number> {
+    const ring = makeRing(`bench-${impl}`);
+    try {
+      const warmup = Math.floor(count / 10);
+      const [consumer] = await Promise.all([
+        runJson(...this.command(impl, "consumer", ["consume", `${count}`, `${batch}`, `${warmup}`]), ring.consumerSide),
+        runJson(...this.command(impl, "producer", ["produce", `${count}`, `${batch}`]), ring.producerSide),
+      ]);
+      if (consumer.checksum !== this.expected(count))
+        throw new Error(`${impl} consumer checksum ${consumer.checksum}, expected ${this.expected(count)}`);
+      return (consumer.msgs / consumer.ns) * 1e9;
+    } finally {
+      ring.close();
+    }
+  }
+
+  /** Nanoseconds per round trip (spinUs 0: both sides sleep on the futex for every message). */
+  async roundTrip(impl: Impl, iterations: number, spinUs: number): Promise<number> {
+    const ab = makeRing(`bench-ab-${impl}`);
+    const ba = makeRing(`bench-ba-${impl}`);
+    try {
+      const warmup = Math.max(100, Math.floor(iterations / 10));
+      const argv = [`${iterations}`, `${warmup}`, `${spinUs}`];
+      const [ping, pong] = await Promise.all([
+        runJson(...this.command(impl, "pingpong", ["ping", ...argv]), [...ab.producerSide, ...ba.consumerSide]),
+        runJson(...this.command(impl, "pingpong", ["pong", ...argv]), [...ab.consumerSide, ...ba.producerSide]),
+      ]);
+      const expected = this.expected(warmup + iterations);
+      if (ping.checksum !== expected || pong.checksum !== expected)
+        throw new Error(`${impl} ping-pong checksums ${ping.checksum}/${pong.checksum}, expected ${expected}`);
+      return ping.ns / ping.iterations;
+    } finally {
+      ab.close();
+      ba.close();
+    }
+  }
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function fmtRate(x: number): string {
+  return `${(x / 1e6).toFixed(1)}M/s`;
+}
+
+function fmtNs(x: number): string {
+  return x >= 10_000 ? `${(x / 1000).toFixed(1)} µs` : `${x.toFixed(0)} ns`;
+}
+
+export const ringBench: Bench = async (args) => {
+  const opts = parseOptions(args);
+  const root = findRoot();
+  const tmp = mkdtempSync(join(tmpdir(), "tn-ring-bench-"));
+  try {
+    const runner = new Runner(root, buildC(root, tmp));
+    const samples: Record<string, number[]> = {};
+    const add = (key: string, value: number): void => {
+      samples[key] ??= [];
+      samples[key].push(value);
+    };
+    const started = Date.now();
+    for (let run = 0; run < opts.runs; run++) {
+      for (const impl of ["node", "c"] as const) {
+        add(`${impl}_msgs_per_s_single`, await runner.throughput(impl, 1, opts.count));
+        add(`${impl}_msgs_per_s_batched`, await runner.throughput(impl, BATCH, opts.count));
+        add(`${impl}_rtt_ns`, await runner.roundTrip(impl, opts.rttIterations, 1_000_000));
+        add(`${impl}_futex_rtt_ns`, await runner.roundTrip(impl, opts.futexIterations, 0));
+      }
+    }
+    const figures: Record<string, number> = {};
+    for (const [key, values] of Object.entries(samples)) figures[key] = median(values);
+    figures.ratio_single = figures.node_msgs_per_s_single / figures.c_msgs_per_s_single;
+    figures.ratio_batched = figures.node_msgs_per_s_batched / figures.c_msgs_per_s_batched;
+    figures.ratio_rtt = figures.node_rtt_ns / figures.c_rtt_ns;
+    figures.ratio_futex_rtt = figures.node_futex_rtt_ns / figures.c_futex_rtt_ns;
+    figures.runs = opts.runs;
+    figures.seconds = (Date.now() - started) / 1000;
+
+    const span = (key: string, fmt: (x: number) => string) => {
+      const v = samples[key] ?? [];
+      return `${fmt(median(v))} [${fmt(Math.min(...v))} .. ${fmt(Math.max(...v))}]`;
+    };
+    const verdict = (ok: boolean) => (ok ? "met" : "NOT met");
+    const lines = [
+      `ring: SPSC reliable ring, ${SPEC.depth} slots of ${SPEC.slotSize} B, two processes; ${opts.runs} interleaved runs, median [min .. max]`,
+      `  throughput one at a time   node ${span("node_msgs_per_s_single", fmtRate)}   c ${span("c_msgs_per_s_single", fmtRate)}   node/c ${figures.ratio_single.toFixed(2)}`,
+      `  throughput batches of ${BATCH}  node ${span("node_msgs_per_s_batched", fmtRate)}   c ${span("c_msgs_per_s_batched", fmtRate)}   node/c ${figures.ratio_batched.toFixed(2)}`,
+      `  round trip busy-poll       node ${span("node_rtt_ns", fmtNs)}   c ${span("c_rtt_ns", fmtNs)}   node/c ${figures.ratio_rtt.toFixed(2)}`,
+      `  round trip futex           node ${span("node_futex_rtt_ns", fmtNs)}   c ${span("c_futex_rtt_ns", fmtNs)}   node/c ${figures.ratio_futex_rtt.toFixed(2)}`,
+      `  targets: batched >= ${fmtRate(TARGET_BATCHED)} ${verdict(figures.node_msgs_per_s_batched >= TARGET_BATCHED)}; ` +
+        `batched >= ${TARGET_BATCHED_RATIO}x C ${verdict(figures.ratio_batched >= TARGET_BATCHED_RATIO)}; ` +
+        `busy round trip <= ${TARGET_RTT_RATIO}x C ${verdict(figures.ratio_rtt <= TARGET_RTT_RATIO)}`,
+      `  ${figures.seconds.toFixed(1)} s; every run's checksums verified (node and c do the same 64-byte work per message)`,
+    ];
+    return { figures, lines };
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+};

@@ -1,0 +1,475 @@
+// netbase: the one shared-memory region that mirrors the kernel's links, IPv4 addresses, IPv4 routes
+// (tables local 255 and main 254) and neighbors. The netlink tile is its only writer; every other
+// process maps it read-only. This module declares the layout ONCE (header words, section offsets,
+// entry formats, hash functions) and validates it for every mapper.
+//
+// Region (all sections 4 KiB aligned, little-endian 32-bit words):
+//   header      4 KiB: magic, version, capacities, section offsets, sync words, 64-bit counters
+//   interfaces  open-addressed table keyed by ifindex, double-buffered versioned entries, addresses inline
+//   neighbors   open-addressed table keyed by (ifindex, ip), double-buffered versioned entries
+//   tbl24       2^24 words: route entry for each /24 (0 = no route, nexthop index + 1, or a tbl8 link)
+//   tbl8        groups of 256 words for /24 blocks that hold routes longer than /24
+//   nexthops    32-byte immutable records {gen, type/scope/table, gateway, oif, prefsrc, metric, src}
+//   routes      one 16-byte slot per route {seq, dst, len/table/live, nexthop}: listing only (show/diff)
+//
+// Lookups read tbl24 (and tbl8) then one nexthop record. Distinct routes that share the same answer
+// share one nexthop record (an Internet table has a handful), so that record stays in cache.
+
+/** "NBAS" */
+export const NETBASE_MAGIC = 0x5341424e;
+export const NETBASE_VERSION = 1;
+export const NETBASE_HEADER_BYTES = 4096;
+const SECTION_ALIGN = 4096;
+
+// ---- header words (Int32 indices) ----
+export const H_MAGIC = 0;
+export const H_VERSION = 1;
+export const H_HEADER_BYTES = 2;
+export const H_REGION_BYTES_LO = 3;
+export const H_REGION_BYTES_HI = 4;
+export const H_CAP_ROUTES = 5;
+export const H_CAP_NEXTHOPS = 6;
+export const H_CAP_TBL8_GROUPS = 7;
+export const H_CAP_NEIGHBORS = 8;
+export const H_NEIGHBOR_SLOTS = 9;
+export const H_CAP_INTERFACES = 10;
+export const H_INTERFACE_SLOTS = 11;
+export const H_ADDRS_PER_INTERFACE = 12;
+export const H_INTERFACE_ENTRY_WORDS = 13;
+export const H_OFF_INTERFACES = 16;
+export const H_OFF_NEIGHBORS = 17;
+export const H_OFF_TBL24 = 18;
+export const H_OFF_TBL8 = 19;
+export const H_OFF_NEXTHOPS = 20;
+export const H_OFF_ROUTES = 21;
+/** Bumped (Atomics) after every applied update: readers can tell that something changed. */
+export const H_SYNC_GENERATION = 32;
+/** Odd while the writer shifts neighbor entries (deletion): a reader's miss is only trusted when
+ *  this word was even and unchanged across its probe (see seqtable.ts). */
+export const H_NEIGHBOR_MOVE_SEQ = 33;
+/** Same protocol for the interface table. */
+export const H_INTERFACE_MOVE_SEQ = 34;
+/** pid of the process that last opened the region as writer (information only). */
+export const H_WRITER_PID = 35;
+/** Counters: Float64 (exact integers to 2^53) from this byte offset. */
+export const H_COUNTERS_BYTE = 512;
+
+/** Counters, in slot order (each one Float64 at H_COUNTERS_BYTE + 8 * index). Append only. */
+export const NETBASE_COUNTERS = [
+  "link_updates",
+  "link_deletes",
+  "addr_updates",
+  "addr_deletes",
+  "route_updates",
+  "route_deletes",
+  "neighbor_updates",
+  "neighbor_deletes",
+  "resyncs",
+  "routes_local",
+  "routes_main",
+  "nexthops_used",
+  "tbl8_groups_used",
+  "neighbors",
+  "interfaces",
+  "drop_routes_full",
+  "drop_nexthops_full",
+  "drop_tbl8_full",
+  "drop_neighbors_full",
+  "drop_interfaces_full",
+  "drop_addrs_full",
+  "drop_addr_no_link",
+  "drop_bad_record",
+  "ignored_route_table",
+  "ignored_route_tos",
+  "delete_missing",
+  "flushed_routes",
+  "flushed_neighbors",
+] as const;
+export type NetbaseCounter = (typeof NETBASE_COUNTERS)[number];
+export const COUNTER_INDEX: Readonly<Record<NetbaseCounter, number>> = Object.fromEntries(
+  NETBASE_COUNTERS.map((name, i) => [name, i]),
+) as Record<NetbaseCounter, number>;
+
+// ---- interface entry (words): IF_SEQ, then two copies of IF_COPY words; copy (seq & 1) is current ----
+export const IF_SEQ = 0;
+/** Word of copy 0; copy 1 follows it. */
+export const IF_COPY = 1;
+/** Fields inside a copy. ifindex 0 = empty slot (ifindex 0 never names a link). */
+export const IFC_IFINDEX = 0;
+export const IFC_STATE = 1;
+export const IFC_MTU = 2;
+export const IFC_TYPE = 3;
+export const IFC_KERNEL_FLAGS = 4;
+/** MAC bytes 0..3, big-endian in the word. */
+export const IFC_MAC_HI = 5;
+/** MAC bytes 4..5 in the low 16 bits. */
+export const IFC_MAC_LO = 6;
+/** Name: 16 bytes (IFNAMSIZ), NUL padded, in the host's byte order of the words. */
+export const IFC_NAME = 7;
+export const IF_NAME_BYTES = 16;
+export const IFC_ADDR_COUNT = 11;
+export const IFC_FIXED_WORDS = 12;
+/** Per address: address, prefixLen | scope << 8, broadcast. */
+export const IF_ADDR_WORDS = 3;
+export const IF_STATE_UP = 1;
+export const IF_STATE_LOWER_UP = 2;
+export const IF_STATE_HAS_MAC = 4;
+
+// ---- neighbor entry (words): NB_SEQ, then two copies of NB_COPY_WORDS; copy (seq & 1) is current ----
+export const NB_SEQ = 0;
+export const NB_COPY = 1;
+export const NB_COPY_WORDS = 7;
+/** 16 words = 64 bytes: one cache line per probed slot. */
+export const NB_WORDS = 16;
+/** Fields inside a copy. ifindex 0 = empty slot. */
+export const NBC_IFINDEX = 0;
+export const NBC_IP = 1;
+export const NBC_MAC_HI = 2;
+export const NBC_MAC_LO = 3;
+export const NBC_STATE = 4;
+export const NBC_FLAGS = 5;
+export const NBC_INFO = 6;
+export const NB_INFO_HAS_MAC = 1;
+
+// ---- route lookup entries (tbl24 / tbl8 words) ----
+/** Bit 31 set: the low 31 bits are a tbl8 group index. Otherwise 0 = no route, n = nexthop n - 1. */
+export const ENTRY_GROUP_FLAG = 0x80000000;
+export const TBL24_ENTRIES = 1 << 24;
+export const TBL8_GROUP_ENTRIES = 256;
+
+// ---- nexthop record (words) ----
+/** Generation: odd while being (re)written; readers retry when it is odd or changed. */
+export const NH_GEN = 0;
+/** type | scope << 8 | table << 16 */
+export const NH_META = 1;
+export const NH_GATEWAY = 2;
+export const NH_OIF = 3;
+export const NH_PREFSRC = 4;
+export const NH_METRIC = 5;
+/** Source address to use: prefsrc, else derived from the output interface's addresses, else 0. */
+export const NH_SRC = 6;
+export const NH_WORDS = 8;
+
+// ---- route slot (words) ----
+export const RT_SEQ = 0;
+export const RT_DST = 1;
+/** prefix length | table (0 = main, 1 = local) << 8 | live << 9 */
+export const RT_META = 2;
+export const RT_NEXTHOP = 3;
+export const RT_WORDS = 4;
+export const RT_META_LOCAL = 1 << 8;
+export const RT_META_LIVE = 1 << 9;
+
+/** Constants grouped with their C prefix, so a C header can be generated from this module. */
+export const NETBASE_LAYOUT_CONSTANTS = {
+  prefix: "TN_NETBASE_",
+  constants: {
+    MAGIC: NETBASE_MAGIC,
+    VERSION: NETBASE_VERSION,
+    HEADER_BYTES: NETBASE_HEADER_BYTES,
+    SECTION_ALIGN,
+    H_MAGIC,
+    H_VERSION,
+    H_HEADER_BYTES,
+    H_REGION_BYTES_LO,
+    H_REGION_BYTES_HI,
+    H_CAP_ROUTES,
+    H_CAP_NEXTHOPS,
+    H_CAP_TBL8_GROUPS,
+    H_CAP_NEIGHBORS,
+    H_NEIGHBOR_SLOTS,
+    H_CAP_INTERFACES,
+    H_INTERFACE_SLOTS,
+    H_ADDRS_PER_INTERFACE,
+    H_INTERFACE_ENTRY_WORDS,
+    H_OFF_INTERFACES,
+    H_OFF_NEIGHBORS,
+    H_OFF_TBL24,
+    H_OFF_TBL8,
+    H_OFF_NEXTHOPS,
+    H_OFF_ROUTES,
+    H_SYNC_GENERATION,
+    H_NEIGHBOR_MOVE_SEQ,
+    H_INTERFACE_MOVE_SEQ,
+    H_WRITER_PID,
+    H_COUNTERS_BYTE,
+    COUNTER_COUNT: NETBASE_COUNTERS.length,
+    IF_SEQ,
+    IF_COPY,
+    IFC_IFINDEX,
+    IFC_STATE,
+    IFC_MTU,
+    IFC_TYPE,
+    IFC_KERNEL_FLAGS,
+    IFC_MAC_HI,
+    IFC_MAC_LO,
+    IFC_NAME,
+    IF_NAME_BYTES,
+    IFC_ADDR_COUNT,
+    IFC_FIXED_WORDS,
+    IF_ADDR_WORDS,
+    IF_STATE_UP,
+    IF_STATE_LOWER_UP,
+    IF_STATE_HAS_MAC,
+    NB_SEQ,
+    NB_COPY,
+    NB_COPY_WORDS,
+    NB_WORDS,
+    NBC_IFINDEX,
+    NBC_IP,
+    NBC_MAC_HI,
+    NBC_MAC_LO,
+    NBC_STATE,
+    NBC_FLAGS,
+    NBC_INFO,
+    NB_INFO_HAS_MAC,
+    ENTRY_GROUP_FLAG,
+    TBL24_ENTRIES,
+    TBL8_GROUP_ENTRIES,
+    NH_GEN,
+    NH_META,
+    NH_GATEWAY,
+    NH_OIF,
+    NH_PREFSRC,
+    NH_METRIC,
+    NH_SRC,
+    NH_WORDS,
+    RT_SEQ,
+    RT_DST,
+    RT_META,
+    RT_NEXTHOP,
+    RT_WORDS,
+    RT_META_LOCAL,
+    RT_META_LIVE,
+  },
+} as const;
+
+// ---- capacities ----
+
+export interface NetbaseCapacities {
+  /** Live routes (local + main). Up to 4,000,000. */
+  routes: number;
+  /** Live neighbor entries; the table has twice as many slots (load factor <= 0.5). */
+  neighbors: number;
+  /** Live interfaces; the table has at least twice as many slots. */
+  interfaces: number;
+  /** IPv4 addresses kept per interface. */
+  addrsPerInterface: number;
+  /** Nexthop records (distinct route answers), including those waiting out their reuse delay.
+   *  Default: routes + max(1024, routes / 8) (every route distinct, plus churn headroom). */
+  nexthops: number;
+  /** tbl8 groups: one per /24 block holding a route longer than /24 (plus reuse headroom).
+   *  Default: max(256, routes / 32). */
+  tbl8Groups: number;
+}
+
+const LIMITS: Record<keyof NetbaseCapacities, [number, number]> = {
+  routes: [1, 4_000_000],
+  neighbors: [1, 4_000_000],
+  interfaces: [1, 65536],
+  addrsPerInterface: [1, 256],
+  nexthops: [1, 8_000_000],
+  // Group index << 8 must stay a positive int32 index.
+  tbl8Groups: [1, 1 << 22],
+};
+
+/** Fills derived defaults (nexthops, tbl8Groups follow routes) and validates every capacity. */
+export function netbaseCapacities(partial: Partial<NetbaseCapacities>): NetbaseCapacities {
+  const routes = partial.routes ?? 65536;
+  const caps: NetbaseCapacities = {
+    routes,
+    neighbors: partial.neighbors ?? 65536,
+    interfaces: partial.interfaces ?? 256,
+    addrsPerInterface: partial.addrsPerInterface ?? 16,
+    nexthops: partial.nexthops ?? routes + Math.max(1024, Math.ceil(routes / 8)),
+    tbl8Groups: partial.tbl8Groups ?? Math.max(256, Math.ceil(routes / 32)),
+  };
+  for (const [key, [min, max]] of Object.entries(LIMITS) as [keyof NetbaseCapacities, [number, number]][]) {
+    const v = caps[key];
+    if (!Number.isInteger(v) || v < min || v > max)
+      throw new Error(`netbase: capacity ${key} must be an integer from ${min} to ${max} (got ${v})`);
+  }
+  return caps;
+}
+
+export const DEFAULT_NETBASE_CAPACITIES: Readonly<NetbaseCapacities> = netbaseCapacities({});
+
+function nextPow2(n: number): number {
+  let p = 1;
+  while (p < n) p *= 2;
+  return p;
+}
+
+function align(n: number): number {
+  return Math.ceil(n / SECTION_ALIGN) * SECTION_ALIGN;
+}
+
+/** Where everything is, derived from the capacities alone (so every mapper can recompute it). */
+export interface NetbaseLayout {
+  caps: NetbaseCapacities;
+  regionBytes: number;
+  interfaceSlots: number;
+  /** Words of one copy of an interface entry. */
+  interfaceCopyWords: number;
+  interfaceEntryWords: number;
+  neighborSlots: number;
+  /** Byte offsets. */
+  interfacesOffset: number;
+  neighborsOffset: number;
+  tbl24Offset: number;
+  tbl8Offset: number;
+  nexthopsOffset: number;
+  routesOffset: number;
+}
+
+export function netbaseLayout(capsIn: Partial<NetbaseCapacities>): NetbaseLayout {
+  const caps = netbaseCapacities(capsIn);
+  const interfaceSlots = Math.max(8, nextPow2(caps.interfaces * 2));
+  const interfaceCopyWords = IFC_FIXED_WORDS + IF_ADDR_WORDS * caps.addrsPerInterface;
+  const interfaceEntryWords = IF_COPY + 2 * interfaceCopyWords;
+  const neighborSlots = Math.max(16, nextPow2(caps.neighbors * 2));
+  let at = NETBASE_HEADER_BYTES;
+  const interfacesOffset = at;
+  at = align(at + interfaceSlots * interfaceEntryWords * 4);
+  const neighborsOffset = at;
+  at = align(at + neighborSlots * NB_WORDS * 4);
+  const tbl24Offset = at;
+  at = align(at + TBL24_ENTRIES * 4);
+  const tbl8Offset = at;
+  at = align(at + caps.tbl8Groups * TBL8_GROUP_ENTRIES * 4);
+  const nexthopsOffset = at;
+  at = align(at + caps.nexthops * NH_WORDS * 4);
+  const routesOffset = at;
+  at = align(at + caps.routes * RT_WORDS * 4);
+  return {
+    caps,
+    regionBytes: at,
+    interfaceSlots,
+    interfaceCopyWords,
+    interfaceEntryWords,
+    neighborSlots,
+    interfacesOffset,
+    neighborsOffset,
+    tbl24Offset,
+    tbl8Offset,
+    nexthopsOffset,
+    routesOffset,
+  };
+}
+
+/** Bytes the launcher must allocate for these capacities. */
+export function netbaseRegionSize(caps: Partial<NetbaseCapacities>): number {
+  return netbaseLayout(caps).regionBytes;
+}
+
+/** Launcher: zeroes the region and writes the header. The buffer must be the whole region. */
+export function initNetbase(buf: ArrayBuffer, capsIn: Partial<NetbaseCapacities>): NetbaseLayout {
+  const layout = netbaseLayout(capsIn);
+  if (buf.byteLength < layout.regionBytes)
+    throw new Error(
+      `netbase: region of ${buf.byteLength} bytes is smaller than the ${layout.regionBytes} bytes these capacities need`,
+    );
+  new Uint8Array(buf, 0, layout.regionBytes).fill(0);
+  const h = new Int32Array(buf, 0, NETBASE_HEADER_BYTES / 4);
+  const c = layout.caps;
+  h[H_VERSION] = NETBASE_VERSION;
+  h[H_HEADER_BYTES] = NETBASE_HEADER_BYTES;
+  h[H_REGION_BYTES_LO] = (layout.regionBytes % 2 ** 32) | 0;
+  h[H_REGION_BYTES_HI] = Math.floor(layout.regionBytes / 2 ** 32);
+  h[H_CAP_ROUTES] = c.routes;
+  h[H_CAP_NEXTHOPS] = c.nexthops;
+  h[H_CAP_TBL8_GROUPS] = c.tbl8Groups;
+  h[H_CAP_NEIGHBORS] = c.neighbors;
+  h[H_NEIGHBOR_SLOTS] = layout.neighborSlots;
+  h[H_CAP_INTERFACES] = c.interfaces;
+  h[H_INTERFACE_SLOTS] = layout.interfaceSlots;
+  h[H_ADDRS_PER_INTERFACE] = c.addrsPerInterface;
+  h[H_INTERFACE_ENTRY_WORDS] = layout.interfaceEntryWords;
+  h[H_OFF_INTERFACES] = layout.interfacesOffset;
+  h[H_OFF_NEIGHBORS] = layout.neighborsOffset;
+  h[H_OFF_TBL24] = layout.tbl24Offset;
+  h[H_OFF_TBL8] = layout.tbl8Offset;
+  h[H_OFF_NEXTHOPS] = layout.nexthopsOffset;
+  h[H_OFF_ROUTES] = layout.routesOffset;
+  // Magic last: a mapper that sees it sees a complete header.
+  Atomics.store(h, H_MAGIC, NETBASE_MAGIC | 0);
+  return layout;
+}
+
+function hex(n: number): string {
+  return `0x${(n >>> 0).toString(16)}`;
+}
+
+/** Every mapper (writer and readers): checks magic, version and that the header matches the layout
+ *  recomputed from its own capacities and the mapping's size. Throws a clear Error otherwise. */
+export function validateNetbase(buf: ArrayBuffer): NetbaseLayout {
+  if (buf.byteLength < NETBASE_HEADER_BYTES)
+    throw new Error(
+      `netbase: mapping of ${buf.byteLength} bytes is smaller than the ${NETBASE_HEADER_BYTES}-byte header`,
+    );
+  const h = new Int32Array(buf, 0, NETBASE_HEADER_BYTES / 4);
+  const magic = Atomics.load(h, H_MAGIC);
+  if (magic !== (NETBASE_MAGIC | 0))
+    throw new Error(
+      `netbase: bad magic ${hex(magic)} (expected ${hex(NETBASE_MAGIC)}): not an initialized netbase region`,
+    );
+  if (h[H_VERSION] !== NETBASE_VERSION)
+    throw new Error(`netbase: layout version ${h[H_VERSION]} but this build reads version ${NETBASE_VERSION}`);
+  if (h[H_HEADER_BYTES] !== NETBASE_HEADER_BYTES)
+    throw new Error(`netbase: header is ${h[H_HEADER_BYTES]} bytes, expected ${NETBASE_HEADER_BYTES}`);
+  let layout: NetbaseLayout;
+  try {
+    layout = netbaseLayout({
+      routes: h[H_CAP_ROUTES],
+      nexthops: h[H_CAP_NEXTHOPS],
+      tbl8Groups: h[H_CAP_TBL8_GROUPS],
+      neighbors: h[H_CAP_NEIGHBORS],
+      interfaces: h[H_CAP_INTERFACES],
+      addrsPerInterface: h[H_ADDRS_PER_INTERFACE],
+    });
+  } catch (e) {
+    throw new Error(`netbase: header holds invalid capacities: ${(e as Error).message}`);
+  }
+  const regionBytes = (h[H_REGION_BYTES_LO] >>> 0) + h[H_REGION_BYTES_HI] * 2 ** 32;
+  const checks: [string, number, number][] = [
+    ["region size", regionBytes, layout.regionBytes],
+    ["neighbor slots", h[H_NEIGHBOR_SLOTS], layout.neighborSlots],
+    ["interface slots", h[H_INTERFACE_SLOTS], layout.interfaceSlots],
+    ["interface entry words", h[H_INTERFACE_ENTRY_WORDS], layout.interfaceEntryWords],
+    ["interfaces offset", h[H_OFF_INTERFACES], layout.interfacesOffset],
+    ["neighbors offset", h[H_OFF_NEIGHBORS], layout.neighborsOffset],
+    ["tbl24 offset", h[H_OFF_TBL24], layout.tbl24Offset],
+    ["tbl8 offset", h[H_OFF_TBL8], layout.tbl8Offset],
+    ["nexthops offset", h[H_OFF_NEXTHOPS], layout.nexthopsOffset],
+    ["routes offset", h[H_OFF_ROUTES], layout.routesOffset],
+  ];
+  for (const [what, got, want] of checks) {
+    if (got !== want) throw new Error(`netbase: header ${what} is ${got} but the capacities give ${want}`);
+  }
+  if (buf.byteLength < layout.regionBytes)
+    throw new Error(
+      `netbase: mapping of ${buf.byteLength} bytes is smaller than the region (${layout.regionBytes} bytes)`,
+    );
+  return layout;
+}
+
+// ---- hashing (writer and readers must agree) ----
+
+/** murmur3 finalizer: spreads sequential addresses over the table. */
+function mix32(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+/** Home slot hash of a neighbor key (mask with slots - 1). */
+export function neighborHash(ifindex: number, ip: number): number {
+  return mix32(ip ^ Math.imul(ifindex, 0x9e3779b1));
+}
+
+/** Home slot hash of an interface (mask with slots - 1). */
+export function interfaceHash(ifindex: number): number {
+  return mix32(Math.imul(ifindex, 0x9e3779b1));
+}

@@ -1,0 +1,514 @@
+// Read side of netbase, for every process (mapped read-only; the writer's diff uses it too).
+// Hot-path lookups (route, neighbor, interface, local address) are allocation-free: they fill
+// caller-owned result objects and use plain typed-array loads.
+//
+// Memory ordering: this module assumes x86-64 (TSO) and V8, where plain typed-array loads are neither
+// merged nor reordered with each other (checked by test/netbase-concurrent-stress.test.ts). In Node 20
+// Atomics.load is an out-of-line call (~14 ns, 5x slower lookups, measured), so the hot paths do
+// not use it. The writer publishes with Atomics.store (a full fence on x86-64), see writer.ts.
+import {
+  ipToString,
+  type LinkRecord,
+  macToString,
+  type NeighRecord,
+  NeighState,
+  type NetSnapshot,
+  type RouteRecord,
+  RouteType,
+} from "../netmodel";
+import {
+  COUNTER_INDEX,
+  ENTRY_GROUP_FLAG,
+  H_COUNTERS_BYTE,
+  H_INTERFACE_MOVE_SEQ,
+  H_NEIGHBOR_MOVE_SEQ,
+  H_SYNC_GENERATION,
+  IF_ADDR_WORDS,
+  IF_COPY,
+  IF_NAME_BYTES,
+  IF_STATE_HAS_MAC,
+  IF_STATE_LOWER_UP,
+  IF_STATE_UP,
+  IFC_ADDR_COUNT,
+  IFC_FIXED_WORDS,
+  IFC_IFINDEX,
+  IFC_KERNEL_FLAGS,
+  IFC_MAC_HI,
+  IFC_MAC_LO,
+  IFC_MTU,
+  IFC_NAME,
+  IFC_STATE,
+  IFC_TYPE,
+  interfaceHash,
+  NB_COPY,
+  NB_COPY_WORDS,
+  NB_INFO_HAS_MAC,
+  NB_WORDS,
+  NBC_FLAGS,
+  NBC_IFINDEX,
+  NBC_INFO,
+  NBC_IP,
+  NBC_MAC_HI,
+  NBC_MAC_LO,
+  NBC_STATE,
+  NETBASE_COUNTERS,
+  type NetbaseCapacities,
+  type NetbaseCounter,
+  type NetbaseLayout,
+  NH_GATEWAY,
+  NH_META,
+  NH_METRIC,
+  NH_OIF,
+  NH_PREFSRC,
+  NH_SRC,
+  NH_WORDS,
+  neighborHash,
+  RT_DST,
+  RT_META,
+  RT_META_LIVE,
+  RT_META_LOCAL,
+  RT_NEXTHOP,
+  RT_WORDS,
+  validateNetbase,
+} from "./layout";
+
+/** How often a lookup retries when it meets an entry being rewritten, before reporting a miss. */
+export const LOOKUP_RETRIES = 8;
+/** Non-hot enumeration (show/diff) retries per entry before skipping it. */
+const LIST_RETRIES = 1000;
+
+/** Filled by lookupRoute. IPv4 as host-order unsigned 32-bit numbers. */
+export class RouteResult {
+  /** RouteType value (unicast, local, broadcast, blackhole, unreachable, prohibit, ...). */
+  type = 0;
+  /** Where to send: the gateway, or the destination itself when on-link. */
+  nexthop = 0;
+  /** The route's gateway, 0 when on-link. */
+  gateway = 0;
+  ifindex = 0;
+  /** Source address: prefsrc, else the output interface's address on that subnet, else its first, else 0. */
+  src = 0;
+  metric = 0;
+  /** 255 (local) or 254 (main). */
+  table = 0;
+  scope = 0;
+}
+
+/** Filled by lookupNeighbor. */
+export class NeighborResult {
+  readonly mac = new Uint8Array(6);
+  /** NeighState bits. */
+  state = 0;
+  flags = 0;
+  /** False while the kernel has no link-layer address (INCOMPLETE, FAILED): mac is then zero. */
+  hasMac = false;
+}
+
+/** Filled by lookupInterface. */
+export class InterfaceResult {
+  ifindex = 0;
+  mtu = 0;
+  up = false;
+  lowerUp = false;
+  type = 0;
+  flags = 0;
+  hasMac = false;
+  readonly mac = new Uint8Array(6);
+  /** Number of entries filled in addrs/prefixLens (at most their length). */
+  addrCount = 0;
+  readonly addrs: Uint32Array;
+  readonly prefixLens: Uint8Array;
+  constructor(maxAddrs = 16) {
+    this.addrs = new Uint32Array(maxAddrs);
+    this.prefixLens = new Uint8Array(maxAddrs);
+  }
+}
+
+/** JSON of `tilenet netbase show`. */
+export interface NetbaseShow {
+  interfaces: { ifindex: number; name: string; mac: string; mtu: number; up: boolean; addrs: string[] }[];
+  routes: { local: ShowRoute[]; main: ShowRoute[] };
+  neighbors: { ifindex: number; ip: string; mac: string; state: string }[];
+}
+export interface ShowRoute {
+  dst: string;
+  type: string;
+  gateway?: string;
+  ifindex: number;
+  src?: string;
+  metric: number;
+  scope: number;
+}
+
+/** An interface as stored: its link record and its addresses. */
+export interface StoredInterface {
+  link: LinkRecord;
+  addrs: { address: number; prefixLen: number; scope: number; broadcast: number }[];
+}
+
+const ROUTE_TYPE_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(RouteType).map(([name, value]) => [value, name]),
+);
+
+export function routeTypeName(type: number): string {
+  return ROUTE_TYPE_NAMES[type] ?? `type${type}`;
+}
+
+/** NUD state bits as names, e.g. "REACHABLE", "STALE|PROBE"; "NONE" for 0. */
+export function neighStateName(state: number): string {
+  const names: string[] = [];
+  for (const [name, bit] of Object.entries(NeighState)) if (state & bit) names.push(name.toUpperCase());
+  return names.length ? names.join("|") : "NONE";
+}
+
+export class NetbaseReader {
+  readonly layout: NetbaseLayout;
+  readonly capacities: NetbaseCapacities;
+  private readonly v: Int32Array;
+  private readonly bytes: Uint8Array;
+  private readonly counterView: Float64Array;
+  private readonly tbl24: number;
+  private readonly tbl8: number;
+  private readonly nh: number;
+  private readonly routesBase: number;
+  private readonly nbBase: number;
+  private readonly nbMask: number;
+  private readonly ifBase: number;
+  private readonly ifMask: number;
+  private readonly ifWords: number;
+  private readonly ifCopyWords: number;
+  private readonly scratch = new RouteResult();
+
+  /** buf: the whole region, mapped read-only (or the writer's own mapping). Validates the header. */
+  constructor(buf: ArrayBuffer) {
+    const layout = validateNetbase(buf);
+    this.layout = layout;
+    this.capacities = layout.caps;
+    this.v = new Int32Array(buf, 0, layout.regionBytes / 4);
+    this.bytes = new Uint8Array(buf, 0, layout.regionBytes);
+    this.counterView = new Float64Array(buf, H_COUNTERS_BYTE, NETBASE_COUNTERS.length);
+    this.tbl24 = layout.tbl24Offset / 4;
+    this.tbl8 = layout.tbl8Offset / 4;
+    this.nh = layout.nexthopsOffset / 4;
+    this.routesBase = layout.routesOffset / 4;
+    this.nbBase = layout.neighborsOffset / 4;
+    this.nbMask = layout.neighborSlots - 1;
+    this.ifBase = layout.interfacesOffset / 4;
+    this.ifMask = layout.interfaceSlots - 1;
+    this.ifWords = layout.interfaceEntryWords;
+    this.ifCopyWords = layout.interfaceCopyWords;
+  }
+
+  /** Changes every time the writer applies an update. */
+  syncGeneration(): number {
+    return Atomics.load(this.v, H_SYNC_GENERATION);
+  }
+
+  counters(): Record<NetbaseCounter, number> {
+    const out = {} as Record<NetbaseCounter, number>;
+    for (const name of NETBASE_COUNTERS) out[name] = this.counterView[COUNTER_INDEX[name]];
+    return out;
+  }
+
+  /**
+   * Longest-prefix match of dst (host-order u32) with the kernel's order: table local first (a
+   * `throw` there continues in main), then main (a `throw` there is no route); longest prefix, then
+   * lowest metric. Routes with a nonzero TOS are not stored, so this is the kernel's answer for TOS 0.
+   * Returns false when there is no route. Two or three loads: tbl24, maybe tbl8, one nexthop record.
+   */
+  lookupRoute(dst: number, out: RouteResult): boolean {
+    const v = this.v;
+    for (let attempt = 0; attempt < LOOKUP_RETRIES; attempt++) {
+      let e = v[this.tbl24 + (dst >>> 8)];
+      if (e < 0) e = v[this.tbl8 + ((e & ~ENTRY_GROUP_FLAG) << 8) + (dst & 255)];
+      if (e === 0) return false;
+      const r = this.nh + (e - 1) * NH_WORDS;
+      const gen = v[r];
+      const meta = v[r + NH_META];
+      const gateway = v[r + NH_GATEWAY];
+      const oif = v[r + NH_OIF];
+      const src = v[r + NH_SRC];
+      const metric = v[r + NH_METRIC];
+      // A record is immutable while any entry points to it and for a grace period after; the
+      // generation catches a reader that stalled across a reuse.
+      if ((gen & 1) !== 0 || v[r] !== gen) continue;
+      out.type = meta & 255;
+      out.scope = (meta >>> 8) & 255;
+      out.table = (meta >>> 16) & 255;
+      out.gateway = gateway >>> 0;
+      out.nexthop = gateway !== 0 ? gateway >>> 0 : dst >>> 0;
+      out.ifindex = oif >>> 0;
+      out.src = src >>> 0;
+      out.metric = metric >>> 0;
+      return true;
+    }
+    return false;
+  }
+
+  /** True when dst is one of this host's addresses (a route of type `local` matches it). */
+  isLocalAddress(ip: number): boolean {
+    return this.lookupRoute(ip, this.scratch) && this.scratch.type === RouteType.local;
+  }
+
+  /** Neighbor (ifindex, ip): copies the MAC into out.mac. Never returns a torn entry (see seqtable.ts). */
+  lookupNeighbor(ifindex: number, ip: number, out: NeighborResult): boolean {
+    const v = this.v;
+    const mask = this.nbMask;
+    ifindex |= 0;
+    ip |= 0;
+    const home = neighborHash(ifindex, ip) & mask;
+    attempts: for (let attempt = 0; attempt < LOOKUP_RETRIES; attempt++) {
+      const moveSeq = v[H_NEIGHBOR_MOVE_SEQ];
+      for (let slot = home, n = 0; n <= mask; n++, slot = (slot + 1) & mask) {
+        const b = this.nbBase + slot * NB_WORDS;
+        const seq = v[b];
+        const c = b + NB_COPY + (seq & 1) * NB_COPY_WORDS;
+        const k = v[c + NBC_IFINDEX];
+        if (k === ifindex && v[c + NBC_IP] === ip) {
+          const hi = v[c + NBC_MAC_HI];
+          const lo = v[c + NBC_MAC_LO];
+          const state = v[c + NBC_STATE];
+          const flags = v[c + NBC_FLAGS];
+          const info = v[c + NBC_INFO];
+          if (v[b] !== seq) continue attempts;
+          const mac = out.mac;
+          mac[0] = hi >>> 24;
+          mac[1] = hi >>> 16;
+          mac[2] = hi >>> 8;
+          mac[3] = hi;
+          mac[4] = lo >>> 8;
+          mac[5] = lo;
+          out.state = state;
+          out.flags = flags;
+          out.hasMac = (info & NB_INFO_HAS_MAC) !== 0;
+          return true;
+        }
+        if (v[b] !== seq) continue attempts;
+        if (k === 0) {
+          // A miss is trusted only if no deletion moved entries during the probe.
+          if ((moveSeq & 1) === 0 && v[H_NEIGHBOR_MOVE_SEQ] === moveSeq) return false;
+          continue attempts;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Interface by ifindex: MAC, MTU, up, addresses (as many as out has room for). */
+  lookupInterface(ifindex: number, out: InterfaceResult): boolean {
+    const v = this.v;
+    const mask = this.ifMask;
+    ifindex |= 0;
+    const home = interfaceHash(ifindex) & mask;
+    attempts: for (let attempt = 0; attempt < LOOKUP_RETRIES; attempt++) {
+      const moveSeq = v[H_INTERFACE_MOVE_SEQ];
+      for (let slot = home, n = 0; n <= mask; n++, slot = (slot + 1) & mask) {
+        const b = this.ifBase + slot * this.ifWords;
+        const seq = v[b];
+        const c = b + IF_COPY + (seq & 1) * this.ifCopyWords;
+        const k = v[c + IFC_IFINDEX];
+        if (k === ifindex) {
+          const state = v[c + IFC_STATE];
+          const hi = v[c + IFC_MAC_HI];
+          const lo = v[c + IFC_MAC_LO];
+          out.ifindex = ifindex >>> 0;
+          out.mtu = v[c + IFC_MTU] >>> 0;
+          out.type = v[c + IFC_TYPE];
+          out.flags = v[c + IFC_KERNEL_FLAGS] >>> 0;
+          out.up = (state & IF_STATE_UP) !== 0;
+          out.lowerUp = (state & IF_STATE_LOWER_UP) !== 0;
+          out.hasMac = (state & IF_STATE_HAS_MAC) !== 0;
+          const mac = out.mac;
+          mac[0] = hi >>> 24;
+          mac[1] = hi >>> 16;
+          mac[2] = hi >>> 8;
+          mac[3] = hi;
+          mac[4] = lo >>> 8;
+          mac[5] = lo;
+          const count = Math.min(v[c + IFC_ADDR_COUNT], out.addrs.length, this.capacities.addrsPerInterface);
+          for (let i = 0; i < count; i++) {
+            const a = c + IFC_FIXED_WORDS + i * IF_ADDR_WORDS;
+            out.addrs[i] = v[a];
+            out.prefixLens[i] = v[a + 1] & 255;
+          }
+          out.addrCount = count;
+          if (v[b] !== seq) continue attempts;
+          return true;
+        }
+        if (v[b] !== seq) continue attempts;
+        if (k === 0) {
+          if ((moveSeq & 1) === 0 && v[H_INTERFACE_MOVE_SEQ] === moveSeq) return false;
+          continue attempts;
+        }
+      }
+    }
+    return false;
+  }
+
+  // ---- enumeration (show, diff, verify): allocates, not for hot paths ----
+
+  /** Every interface with its addresses, by ifindex. */
+  interfaces(): StoredInterface[] {
+    const out: StoredInterface[] = [];
+    const v = this.v;
+    const decoder = new TextDecoder();
+    for (let slot = 0; slot <= this.ifMask; slot++) {
+      const b = this.ifBase + slot * this.ifWords;
+      for (let attempt = 0; attempt < LIST_RETRIES; attempt++) {
+        const seq = v[b];
+        const c = b + IF_COPY + (seq & 1) * this.ifCopyWords;
+        const ifindex = v[c + IFC_IFINDEX];
+        const state = v[c + IFC_STATE];
+        const nameBytes = this.bytes.slice((c + IFC_NAME) * 4, (c + IFC_NAME) * 4 + IF_NAME_BYTES);
+        const end = nameBytes.indexOf(0);
+        const addrs: StoredInterface["addrs"] = [];
+        const count = Math.min(v[c + IFC_ADDR_COUNT], this.capacities.addrsPerInterface);
+        for (let i = 0; i < count; i++) {
+          const a = c + IFC_FIXED_WORDS + i * IF_ADDR_WORDS;
+          addrs.push({
+            address: v[a] >>> 0,
+            prefixLen: v[a + 1] & 255,
+            scope: (v[a + 1] >>> 8) & 255,
+            broadcast: v[a + 2] >>> 0,
+          });
+        }
+        const link: LinkRecord = {
+          ifindex: ifindex >>> 0,
+          name: decoder.decode(end >= 0 ? nameBytes.subarray(0, end) : nameBytes),
+          mac: state & IF_STATE_HAS_MAC ? unpackMac(v[c + IFC_MAC_HI], v[c + IFC_MAC_LO]) : null,
+          mtu: v[c + IFC_MTU] >>> 0,
+          up: (state & IF_STATE_UP) !== 0,
+          lowerUp: (state & IF_STATE_LOWER_UP) !== 0,
+          type: v[c + IFC_TYPE],
+          flags: v[c + IFC_KERNEL_FLAGS] >>> 0,
+        };
+        if (v[b] !== seq) continue;
+        if (ifindex !== 0) out.push({ link, addrs });
+        break;
+      }
+    }
+    return out.sort((a, b) => a.link.ifindex - b.link.ifindex);
+  }
+
+  /** Every stored route (both tables), as records (protocol and tos are not stored: 0). */
+  routes(): RouteRecord[] {
+    const out: RouteRecord[] = [];
+    const v = this.v;
+    for (let slot = 0; slot < this.capacities.routes; slot++) {
+      const b = this.routesBase + slot * RT_WORDS;
+      for (let attempt = 0; attempt < LIST_RETRIES; attempt++) {
+        const seq = v[b];
+        if ((seq & 1) !== 0) continue;
+        const meta = v[b + RT_META];
+        if ((meta & RT_META_LIVE) === 0) break;
+        const dst = v[b + RT_DST] >>> 0;
+        const r = this.nh + v[b + RT_NEXTHOP] * NH_WORDS;
+        const gen = v[r];
+        const nhMeta = v[r + NH_META];
+        const route: RouteRecord = {
+          table: meta & RT_META_LOCAL ? 255 : 254,
+          type: nhMeta & 255,
+          dst,
+          dstLen: meta & 63,
+          gateway: v[r + NH_GATEWAY] >>> 0,
+          oif: v[r + NH_OIF] >>> 0,
+          prefsrc: v[r + NH_PREFSRC] >>> 0,
+          priority: v[r + NH_METRIC] >>> 0,
+          scope: (nhMeta >>> 8) & 255,
+          protocol: 0,
+          tos: 0,
+        };
+        if ((gen & 1) !== 0 || v[r] !== gen || v[b] !== seq) continue;
+        out.push(route);
+        break;
+      }
+    }
+    return out.sort((a, b) => a.table - b.table || a.dst - b.dst || a.dstLen - b.dstLen || a.priority - b.priority);
+  }
+
+  /** Every neighbor entry, by (ifindex, ip). */
+  neighbors(): NeighRecord[] {
+    const out: NeighRecord[] = [];
+    const v = this.v;
+    for (let slot = 0; slot <= this.nbMask; slot++) {
+      const b = this.nbBase + slot * NB_WORDS;
+      for (let attempt = 0; attempt < LIST_RETRIES; attempt++) {
+        const seq = v[b];
+        const c = b + NB_COPY + (seq & 1) * NB_COPY_WORDS;
+        const ifindex = v[c + NBC_IFINDEX];
+        const info = v[c + NBC_INFO];
+        const rec: NeighRecord = {
+          ifindex: ifindex >>> 0,
+          ip: v[c + NBC_IP] >>> 0,
+          mac: info & NB_INFO_HAS_MAC ? unpackMac(v[c + NBC_MAC_HI], v[c + NBC_MAC_LO]) : null,
+          state: v[c + NBC_STATE],
+          flags: v[c + NBC_FLAGS],
+        };
+        if (v[b] !== seq) continue;
+        if (ifindex !== 0) out.push(rec);
+        break;
+      }
+    }
+    return out.sort((a, b) => a.ifindex - b.ifindex || a.ip - b.ip);
+  }
+
+  /** The region's content in the shape of a kernel dump (for diff and verification). */
+  toNetSnapshot(): NetSnapshot {
+    const ifs = this.interfaces();
+    return {
+      links: ifs.map((i) => i.link),
+      addrs: ifs.flatMap((i) =>
+        i.addrs.map((a) => ({
+          ifindex: i.link.ifindex,
+          address: a.address,
+          prefixLen: a.prefixLen,
+          broadcast: a.broadcast,
+          scope: a.scope,
+        })),
+      ),
+      routes: this.routes(),
+      neighs: this.neighbors(),
+    };
+  }
+
+  /** JSON of `tilenet netbase show`. */
+  snapshot(): NetbaseShow {
+    const routes = this.routes();
+    const show = (r: RouteRecord): ShowRoute => {
+      // Key order as documented: dst, type, gateway?, ifindex, src?, metric, scope.
+      return {
+        dst: `${ipToString(r.dst)}/${r.dstLen}`,
+        type: routeTypeName(r.type),
+        ...(r.gateway !== 0 ? { gateway: ipToString(r.gateway) } : {}),
+        ifindex: r.oif,
+        ...(r.prefsrc !== 0 ? { src: ipToString(r.prefsrc) } : {}),
+        metric: r.priority,
+        scope: r.scope,
+      };
+    };
+    return {
+      interfaces: this.interfaces().map((i) => ({
+        ifindex: i.link.ifindex,
+        name: i.link.name,
+        mac: macToString(i.link.mac),
+        mtu: i.link.mtu,
+        up: i.link.up,
+        addrs: i.addrs.map((a) => `${ipToString(a.address)}/${a.prefixLen}`),
+      })),
+      routes: {
+        local: routes.filter((r) => r.table === 255).map(show),
+        main: routes.filter((r) => r.table === 254).map(show),
+      },
+      neighbors: this.neighbors().map((n) => ({
+        ifindex: n.ifindex,
+        ip: ipToString(n.ip),
+        mac: macToString(n.mac),
+        state: neighStateName(n.state),
+      })),
+    };
+  }
+}
+
+function unpackMac(hi: number, lo: number): Uint8Array {
+  return Uint8Array.of(hi >>> 24, (hi >>> 16) & 255, (hi >>> 8) & 255, hi & 255, (lo >>> 8) & 255, lo & 255);
+}

@@ -1,0 +1,125 @@
+// rtnetlink numbers and fixed struct sizes, as the kernel's uapi headers define them
+// (linux/netlink.h, linux/rtnetlink.h, linux/if_link.h, linux/if_addr.h, linux/neighbour.h).
+// Only what tilenet reads or sends is listed.
+
+export const AF_UNSPEC = 0;
+export const AF_INET = 2;
+export const AF_BRIDGE = 7;
+
+/** nlmsghdr: u32 len, u16 type, u16 flags, u32 seq, u32 pid. */
+export const NLMSG_HDRLEN = 16;
+export const NLMSG_ALIGNTO = 4;
+
+// Control message types.
+export const NLMSG_NOOP = 1;
+export const NLMSG_ERROR = 2;
+export const NLMSG_DONE = 3;
+export const NLMSG_OVERRUN = 4;
+
+// nlmsg_flags.
+export const NLM_F_REQUEST = 0x01;
+export const NLM_F_MULTI = 0x02;
+export const NLM_F_ACK = 0x04;
+export const NLM_F_ECHO = 0x08;
+export const NLM_F_DUMP_INTR = 0x10;
+export const NLM_F_DUMP_FILTERED = 0x20;
+export const NLM_F_ROOT = 0x100;
+export const NLM_F_MATCH = 0x200;
+export const NLM_F_DUMP = NLM_F_ROOT | NLM_F_MATCH;
+// For new requests.
+export const NLM_F_REPLACE = 0x100;
+export const NLM_F_EXCL = 0x200;
+export const NLM_F_CREATE = 0x400;
+// In acks (NLMSG_ERROR).
+export const NLM_F_CAPPED = 0x100;
+export const NLM_F_ACK_TLVS = 0x200;
+
+/** nlmsgerr: i32 error then the original nlmsghdr (and its payload unless capped). */
+export const NLMSGERR_SIZE = 4 + NLMSG_HDRLEN;
+export const NLMSGERR_ATTR_MSG = 1;
+export const NLMSGERR_ATTR_OFFS = 2;
+
+// Message types.
+export const RTM_NEWLINK = 16;
+export const RTM_DELLINK = 17;
+export const RTM_GETLINK = 18;
+export const RTM_NEWADDR = 20;
+export const RTM_DELADDR = 21;
+export const RTM_GETADDR = 22;
+export const RTM_NEWROUTE = 24;
+export const RTM_DELROUTE = 25;
+export const RTM_GETROUTE = 26;
+export const RTM_NEWNEIGH = 28;
+export const RTM_DELNEIGH = 29;
+export const RTM_GETNEIGH = 30;
+
+// Legacy multicast group bit masks for bind(nl_groups).
+export const RTMGRP_LINK = 0x1;
+export const RTMGRP_NEIGH = 0x4;
+export const RTMGRP_IPV4_IFADDR = 0x10;
+export const RTMGRP_IPV4_ROUTE = 0x40;
+/** What the netlink tile's event socket subscribes to. */
+export const RTMGRP_TILENET = RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE;
+
+/** rtattr: u16 len (header included), u16 type. */
+export const RTA_HDRLEN = 4;
+/** The top two bits of an attribute type are flags (nested, network byte order). */
+export const NLA_TYPE_MASK = 0x3fff;
+
+/** ifinfomsg: u8 family, u8 pad, u16 type, i32 index, u32 flags, u32 change. */
+export const IFINFOMSG_SIZE = 16;
+export const IFLA_ADDRESS = 1;
+export const IFLA_BROADCAST = 2;
+export const IFLA_IFNAME = 3;
+export const IFLA_MTU = 4;
+export const IFLA_EXT_MASK = 29;
+export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
+export const IFNAMSIZ = 16;
+export const IFF_UP = 0x1;
+export const IFF_LOWER_UP = 0x10000;
+export const ARPHRD_ETHER = 1;
+export const ARPHRD_LOOPBACK = 772;
+
+/** ifaddrmsg: u8 family, u8 prefixlen, u8 flags, u8 scope, u32 index. */
+export const IFADDRMSG_SIZE = 8;
+export const IFA_ADDRESS = 1;
+export const IFA_LOCAL = 2;
+export const IFA_LABEL = 3;
+export const IFA_BROADCAST = 4;
+
+/** rtmsg: u8 family, dst_len, src_len, tos, table, protocol, scope, type; u32 flags. */
+export const RTMSG_SIZE = 12;
+export const RTA_DST = 1;
+export const RTA_OIF = 4;
+export const RTA_GATEWAY = 5;
+export const RTA_PRIORITY = 6;
+export const RTA_PREFSRC = 7;
+export const RTA_MULTIPATH = 9;
+export const RTA_TABLE = 15;
+/** rtm_flags: a cached clone (exception), not a configured route. */
+export const RTM_F_CLONED = 0x200;
+/** rtnexthop: u16 len, u8 flags, u8 hops, i32 ifindex; then its own attributes. */
+export const RTNEXTHOP_SIZE = 8;
+export const RT_TABLE_MAIN = 254;
+export const RT_TABLE_LOCAL = 255;
+
+/** ndmsg: u8 family, u8 pad, u16 pad, i32 ifindex, u16 state, u8 flags, u8 type. */
+export const NDMSG_SIZE = 12;
+export const NDA_DST = 1;
+export const NDA_LLADDR = 2;
+export const NTF_USE = 0x01;
+export const NTF_PROXY = 0x08;
+
+// Neighbor states (a bit mask).
+export const NUD_NONE = 0x00;
+export const NUD_INCOMPLETE = 0x01;
+export const NUD_REACHABLE = 0x02;
+export const NUD_STALE = 0x04;
+export const NUD_DELAY = 0x08;
+export const NUD_PROBE = 0x10;
+export const NUD_FAILED = 0x20;
+export const NUD_NOARP = 0x40;
+export const NUD_PERMANENT = 0x80;
+
+/** Ethernet hardware address length. */
+export const ETH_ALEN = 6;
