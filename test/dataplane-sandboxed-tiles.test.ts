@@ -267,8 +267,9 @@ describe.skipIf(!isRoot)("net and app tiles as sandboxed processes (needs root)"
       firstEchoSeq: 0,
     });
 
-    // Idle for a while: the net tile polls the socket, the app sleeps on its ring; statistics are
-    // read in housekeeping. All of it inside the filters (a denied call would kill with SIGSYS).
+    // Idle for a while: the net tile naps (Atomics.wait) then polls the socket, the app sleeps on
+    // its ring; statistics are read in housekeeping. All of it inside the filters (a denied call
+    // would kill with SIGSYS).
     await new Promise((r) => setTimeout(r, 600));
     alive();
     const netM = new MetricsReader((regions.get("metrics.net") as Region).buf).snapshot();
@@ -277,6 +278,7 @@ describe.skipIf(!isRoot)("net and app tiles as sandboxed processes (needs root)"
     expect(netM.tx_completed).toBe(COUNT);
     expect(netM.xsk_tx_kicks).toBeGreaterThan(0);
     expect(netM.xsk_idle_polls).toBeGreaterThan(0);
+    expect(netM.idle_naps).toBeGreaterThan(0);
     expect(appM.rx_packets).toBe(COUNT);
     expect(appM.tx_packets).toBe(COUNT);
     expect(appM.handler_exceptions).toBe(0);

@@ -191,6 +191,7 @@ export class UdpChannelWriter {
   private readonly meta: Int32Array;
   private readonly chunkBytes: number;
   private readonly mask: number;
+  private readonly depth: number;
   private slotWord = -1;
 
   constructor(name: string, direction: UdpDirection, regions: UdpChannelRegions, depth: number, maxPayload: number) {
@@ -201,6 +202,7 @@ export class UdpChannelWriter {
     this.data = new ByteRegion(regions.data, 0, layout.regionBytes);
     this.chunkBytes = layout.chunkBytes;
     this.mask = depth - 1;
+    this.depth = depth;
     this.maxPayload = maxPayload;
   }
 
@@ -231,6 +233,12 @@ export class UdpChannelWriter {
   /** Free slots now (re-reads the consumer's position). */
   available(): number {
     return this.ring.available();
+  }
+
+  /** Published messages the consumer has not handed back yet (re-reads its position). A consumer
+   *  returns credits after it publishes what it made of them, so 0 means "nothing in its hands". */
+  unconsumed(): number {
+    return this.depth - this.ring.available();
   }
 
   get published(): number {
@@ -319,6 +327,11 @@ export class UdpChannelReader {
 
   hasData(): boolean {
     return this.ring.hasData();
+  }
+
+  /** Returns the credits of everything delivered so far now (instead of in batches). */
+  release(): void {
+    this.ring.release();
   }
 
   /** Futex sleep until a message arrives or timeoutMs passes (see RingConsumer.sleepUntilData). */

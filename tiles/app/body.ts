@@ -22,6 +22,7 @@ export interface AppTileResources {
 }
 
 const DEFAULT_BATCH = 64;
+const DEFAULT_SPIN_US = 50;
 const EXCEPTION_LOG_INTERVAL_MS = 1000;
 
 class ReceivedPacket implements UdpPacket {
@@ -55,6 +56,8 @@ export class AppTileBody {
   private readonly batch: number;
   private readonly maxPayload: number;
   private readonly onMessage: (msg: UdpMessage) => void;
+  private readonly spinMs: number;
+  private lastWorkAt = Number.NEGATIVE_INFINITY;
   private started = false;
   private exceptionsSinceLog = 0;
   private lastExceptionLogAt = Number.NEGATIVE_INFINITY;
@@ -76,6 +79,7 @@ export class AppTileBody {
     this.metrics = res.metrics;
     this.log = res.log;
     this.batch = c.batch ?? DEFAULT_BATCH;
+    this.spinMs = (c.spinUs ?? DEFAULT_SPIN_US) / 1000;
     this.maxPayload = c.maxPayload;
     this.reader = new UdpChannelReader(`rx.${c.name}`, "rx", res.rx, c.channelDepth, c.maxPayload);
     this.writer = new UdpChannelWriter(`tx.${c.name}`, "tx", res.tx, c.channelDepth, c.maxPayload);
@@ -142,11 +146,19 @@ export class AppTileBody {
       reader.malformed = 0;
     }
     this.writer.flush();
+    // Credits go back only after the answers are published: the net tile reads "nothing
+    // unconsumed" as "nothing more is coming from what it delivered" (see its idleWait).
+    if (n > 0) {
+      reader.release();
+      this.lastWorkAt = nowMs;
+    }
     return n;
   }
 
-  /** Sleeps on the rx ring (futex) until a datagram arrives or timeoutMs passes. */
+  /** Called after every empty poll: keeps polling for spinUs after the last datagram, then sleeps
+   *  on the rx ring (futex, woken by the net tile's publish) until one arrives or timeoutMs passes. */
   idleWait(timeoutMs: number): void {
+    if (this.now - this.lastWorkAt < this.spinMs) return; // the poll clock (the runtime polls right before)
     this.reader.sleepUntilData(0, timeoutMs);
   }
 

@@ -15,6 +15,8 @@ export interface AppTileConfig {
   maxPayload: number;
   /** Messages handled per poll. Default 64. */
   batch?: number;
+  /** After the last datagram, keep polling this long before sleeping on the rx ring. Default 50. */
+  spinUs?: number;
 }
 
 export const BUILTIN_MODULES = ["builtin:echo"] as const;

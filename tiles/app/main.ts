@@ -9,6 +9,8 @@ runTile<AppTileConfig>({
   kind: "app",
   metrics: appMetrics,
   policy: (fds) => appPolicy(fds),
+  // The body decides how long to spin (config spinUs): the runtime calls idleWait at once.
+  spinUs: 0,
   setup(ctx) {
     const c = ctx.config;
     const buf = (role: string): ArrayBuffer => ctx.region(role).buf;

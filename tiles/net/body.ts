@@ -7,6 +7,8 @@
 // and for the socket's statistics in housekeeping. Nothing waits on an app: a full rx channel
 // drops (counted); a message stays in an app's tx channel while the TX ring or UMEM is full.
 //
+// Idle: see idleWait (poll on the socket, or a futex sleep on an app that is about to answer).
+//
 // Neighbor misses are not queued (as in Firedancer): the message is dropped and counted, and a
 // solicit is published for the netlink tile, at most once per next hop per resolicitMs.
 
@@ -102,6 +104,11 @@ export class NetTileBody {
   private readonly maxPayload: number;
   private readonly resolicitMs: number;
   private readonly maxIdleMs: number;
+  private readonly napWindowMs: number;
+  private readonly spinMs: number;
+  private readonly napMs: number;
+  private readonly napWord = new Int32Array(new SharedArrayBuffer(4));
+  private lastWorkAt = Number.NEGATIVE_INFINITY;
   private readonly log: NetTileResources["log"];
 
   // Parsing and building state, reused for every frame.
@@ -170,6 +177,8 @@ export class NetTileBody {
     kickErrors: number;
     wakeups: number;
     idlePolls: number;
+    idleAppWaits: number;
+    idleNaps: number;
     kRxDropped: number;
     kRxRingFull: number;
     kFillEmpty: number;
@@ -197,6 +206,9 @@ export class NetTileBody {
     this.maxPayload = c.maxPayload;
     this.resolicitMs = c.resolicitMs ?? NET_DEFAULTS.resolicitMs;
     this.maxIdleMs = c.maxIdleMs ?? NET_DEFAULTS.maxIdleMs;
+    this.napWindowMs = c.napWindowMs ?? NET_DEFAULTS.napWindowMs;
+    this.spinMs = (c.spinUs ?? NET_DEFAULTS.spinUs) / 1000;
+    this.napMs = (c.napUs ?? NET_DEFAULTS.napUs) / 1000;
     this.fields.ttl = c.ttl ?? NET_DEFAULTS.ttl;
 
     const umemBytes = c.frameSize * c.frameCount;
@@ -253,6 +265,8 @@ export class NetTileBody {
       kickErrors: ix("xsk_tx_kick_errors"),
       wakeups: ix("xsk_rx_wakeups"),
       idlePolls: ix("xsk_idle_polls"),
+      idleAppWaits: ix("idle_app_waits"),
+      idleNaps: ix("idle_naps"),
       kRxDropped: ix("xsk_rx_dropped"),
       kRxRingFull: ix("xsk_rx_ring_full"),
       kFillEmpty: ix("xsk_rx_fill_ring_empty"),
@@ -294,6 +308,7 @@ export class NetTileBody {
     let work = this.reapCompletions();
     work += this.receive();
     work += this.transmit();
+    if (work > 0) this.lastWorkAt = nowMs;
     return work;
   }
 
@@ -311,11 +326,35 @@ export class NetTileBody {
     mx.set(this.m.kTxInvalid, s.txInvalidDescs);
   }
 
-  /** Nothing to futex-wait on (a socket and several rings): poll(2) on the socket wakes on a
-   *  received frame; app messages wait at most maxIdleMs (bounded latency while idle). */
+  /**
+   * Idle (called by the runtime after every empty poll). No single primitive waits for both a
+   * received frame (the socket) and an app's message (a futex), and the addon's waits have
+   * millisecond granularity, so, in order:
+   *  - for spinUs after the last work: return at once (the runtime polls again);
+   *  - while an app still holds datagrams this tile delivered, its answer is what comes next:
+   *    sleep on its tx ring, woken by its publish (a received frame waits at most maxIdleMs);
+   *  - for napWindowMs after the last work: nap napUs (a futex sleep on a private word: the CPU
+   *    goes to others, both inputs are looked at again within napUs plus the timer slack);
+   *  - then poll(2) the socket, woken by a received frame (an app's own sends wait at most
+   *    maxIdleMs).
+   */
   idleWait(timeoutMs: number): void {
-    const ms = Math.max(0, Math.min(this.maxIdleMs, Math.ceil(timeoutMs)));
-    if (ms === 0) return;
+    const idleFor = this.now - this.lastWorkAt; // both on the poll clock (the runtime polls right before)
+    if (idleFor < this.spinMs) return;
+    const ms = Math.max(1, Math.min(this.maxIdleMs, Math.ceil(timeoutMs)));
+    const writers = this.writers;
+    for (let a = 0; a < writers.length; a++) {
+      if (writers[a].unconsumed() > 0) {
+        this.metrics.add(this.m.idleAppWaits, 1);
+        this.readers[a].sleepUntilData(0, ms);
+        return;
+      }
+    }
+    if (idleFor < this.napWindowMs) {
+      this.metrics.add(this.m.idleNaps, 1);
+      Atomics.wait(this.napWord, 0, 0, this.napMs);
+      return;
+    }
     this.metrics.add(this.m.idlePolls, 1);
     this.sys.pollIn(this.fd, ms);
   }

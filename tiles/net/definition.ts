@@ -35,14 +35,28 @@ export interface NetTileConfig {
   batch?: number;
   /** The same next hop is solicited again only after this many ms. Default 100. */
   resolicitMs?: number;
-  /** Longest idle wait (poll on the socket), which bounds the delay of an app's send while idle. Default 1. */
+  /** Longest deep idle wait (see NetTileBody.idleWait), which bounds the delay of an app's send while idle. Default 1. */
   maxIdleMs?: number;
+  /** After the last work, keep polling this long before napping. Default 50. */
+  spinUs?: number;
+  /** After the last work, idle in naps of napUs for this long before sleeping deeply. Default 5. */
+  napWindowMs?: number;
+  /** Length of one idle nap. Default 20 (the kernel adds its timer slack, 50 µs by default). */
+  napUs?: number;
   /** IPv4 TTL of sent datagrams. Default 64. */
   ttl?: number;
 }
 
 /** Defaults the launcher and tests share. */
-export const NET_DEFAULTS = { batch: 64, resolicitMs: 100, maxIdleMs: 1, ttl: 64 } as const;
+export const NET_DEFAULTS = {
+  batch: 64,
+  resolicitMs: 100,
+  maxIdleMs: 1,
+  spinUs: 50,
+  napWindowMs: 5,
+  napUs: 20,
+  ttl: 64,
+} as const;
 
 /** Descriptor roles the launcher grants the net tile. */
 export const NET_FDS = { xsk: "xsk" } as const;
@@ -137,7 +151,9 @@ export const netMetrics: MetricDecl[] = [
   counter("xsk_tx_kick_busy", "TX kicks answered EAGAIN/EBUSY/ENOBUFS (retried)"),
   counter("xsk_tx_kick_errors", "TX kicks failing otherwise"),
   counter("xsk_rx_wakeups", "Fill/RX wakeup syscalls (recvfrom) asked for by the ring flag"),
-  counter("xsk_idle_polls", "Idle waits (poll on the socket)"),
+  counter("xsk_idle_polls", "Idle waits on the socket (poll)"),
+  counter("idle_app_waits", "Idle waits on an app's tx ring (futex), while it held delivered datagrams"),
+  counter("idle_naps", "Short idle naps (shortly after work)"),
   gauge("xsk_rx_dropped", "Kernel: frames dropped for this socket (XDP_STATISTICS rx_dropped)"),
   gauge("xsk_rx_ring_full", "Kernel: frames dropped because the RX ring was full"),
   gauge("xsk_rx_fill_ring_empty", "Kernel: times the fill ring was empty on receive"),

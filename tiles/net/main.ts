@@ -9,6 +9,8 @@ runTile<NetTileConfig>({
   kind: "net",
   metrics: netMetrics,
   policy: (fds) => netPolicy(fds),
+  // The body decides how long to spin (config spinUs): the runtime calls idleWait at once.
+  spinUs: 0,
   setup(ctx) {
     const c = ctx.config;
     const fd = ctx.fd(NET_FDS.xsk);
