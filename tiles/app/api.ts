@@ -1,30 +1,84 @@
-// What an app module sees. An app module is a single CommonJS file (bundle your app first if it
-// has dependencies) exporting:
-//   ports?: number[]                     the UDP ports it owns (must equal the config's ports)
-//   init?(app: AppApi): void             once, inside the sandbox, before the first packet
+// What an app module sees (the README's "App tiles" section is copied from this comment).
+//
+// An app is one CommonJS file (bundle it first if it has dependencies), configured as
+//
+//   [[app]]
+//   name = "echo2"
+//   module = "/path/to/echo2.js"     # or "builtin:echo"
+//   ports = [7001]
+//   settings = { greeting = "hi" }    # free-form, handed to the module as app.settings
+//
+// and exporting (module.exports = { ... }, or a default export holding them):
+//
+//   ports?: number[]                              the UDP ports it owns; when present they must
+//                                                 equal the config's ports (else the tile refuses
+//                                                 to start, naming both lists)
+//   init?(app: AppApi): void                      once, inside the sandbox, before the first packet;
+//                                                 a throw stops the tile
 //   onPacket(pkt: UdpPacket, app: AppApi): void   for every datagram to one of its ports
-// `pkt` and `pkt.payload` are reused between calls: copy what you keep.
+//
+// Life cycle and sandbox: the file is loaded with require() before the sandbox, so its top-level
+// code should only define things; init and onPacket run under the tile's seccomp filter: no files,
+// no sockets, no child processes, no new threads (computing, memory and the AppApi below are
+// fine). A forbidden system call kills the tile with SIGSYS, and the launcher says which call.
+// An exception thrown by onPacket is caught and counted (metric handler_exceptions) and logged
+// at most once per second; the tile keeps running.
+//
+// Packets: `pkt` is one object reused for every call, and its bytes live in the tile's receive
+// region, which is read-only memory: reading is free, writing to it kills the tile (SIGSEGV).
+// The payload is pkt.data[pkt.offset, pkt.offset + pkt.length); pkt.payload gives the same bytes
+// as a fresh view (one small allocation per access). Both are valid only during onPacket: copy
+// what you keep.
+//
+// Sending: reply() and send() copy the payload into the tile's transmit region and queue it for
+// the net tile; they return false when the transmit ring is full (counted as tx_ring_full; the
+// datagram is not sent). Payloads longer than app.maxPayload, or a source port the app does not
+// own, throw a RangeError. IPv4 addresses are host-order numbers: 198.18.0.1 is 0xc6120001
+// (`(198 << 24 | 18 << 16 | 0 << 8 | 1) >>> 0`).
+//
+// Fastest echo (no allocation per packet):
+//   exports.onPacket = (pkt, app) => { app.reply(pkt, pkt.data, pkt.offset, pkt.length); };
 
 export interface UdpPacket {
-  /** Source and destination IPv4 as host-order numbers (see ipToString in the README). */
-  srcIp: number;
-  srcPort: number;
-  dstIp: number;
-  dstPort: number;
-  /** The datagram's payload (valid only during onPacket). */
-  payload: Uint8Array;
+  /** Source and destination IPv4 as host-order numbers. */
+  readonly srcIp: number;
+  readonly srcPort: number;
+  readonly dstIp: number;
+  readonly dstPort: number;
+  /** The whole receive region (read-only memory). The payload is data[offset, offset + length). */
+  readonly data: Uint8Array;
+  readonly offset: number;
+  readonly length: number;
+  /** The payload as a new view over `data` (allocates; valid only during onPacket). */
+  readonly payload: Uint8Array;
+}
+
+export interface AppLog {
+  info(msg: string): void;
+  warn(msg: string): void;
+  error(msg: string): void;
 }
 
 export interface AppApi {
   /** App name from the config. */
-  name: string;
+  readonly name: string;
+  /** The UDP ports this app owns. */
+  readonly ports: readonly number[];
   /** The [[app]].settings table from the config. */
-  settings: Record<string, unknown>;
-  log: { info(msg: string): void; warn(msg: string): void; error(msg: string): void };
-  /** Sends payload back to the packet's source, from the port it arrived on. False if the TX ring is full. */
-  reply(pkt: UdpPacket, payload: Uint8Array): boolean;
-  /** Sends a datagram; false if the TX ring is full (counted). */
-  send(dstIp: number, dstPort: number, srcPort: number, payload: Uint8Array): boolean;
+  readonly settings: Readonly<Record<string, unknown>>;
+  /** Largest payload reply/send accept (and the largest that can arrive). */
+  readonly maxPayload: number;
+  readonly log: AppLog;
+  /**
+   * Sends bytes [offset, offset + length) of payload (default: all of it) back to the packet's
+   * source, from the address and port it arrived on. False if the transmit ring is full.
+   */
+  reply(pkt: UdpPacket, payload: Uint8Array, offset?: number, length?: number): boolean;
+  /**
+   * Sends a datagram from srcPort (one of this app's ports) to dstIp:dstPort; the source address
+   * is the route's. False if the transmit ring is full.
+   */
+  send(dstIp: number, dstPort: number, srcPort: number, payload: Uint8Array, offset?: number, length?: number): boolean;
 }
 
 export interface AppModule {

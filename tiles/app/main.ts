@@ -1,0 +1,40 @@
+// The app tile process: loads the app module (before the sandbox), wires the granted channel
+// regions into the body and runs it; the module's init runs at the first poll, inside the sandbox.
+import { runTile } from "../../shared/tile/runtime";
+import { AppInitError, AppTileBody } from "./body";
+import { type AppTileConfig, appMetrics, appPolicy } from "./definition";
+import { loadAppModule } from "./loader";
+
+runTile<AppTileConfig>({
+  kind: "app",
+  metrics: appMetrics,
+  policy: (fds) => appPolicy(fds),
+  // The body decides how long to spin (config spinUs): the runtime calls idleWait at once.
+  spinUs: 0,
+  setup(ctx) {
+    const c = ctx.config;
+    const buf = (role: string): ArrayBuffer => ctx.region(role).buf;
+    const body = new AppTileBody({
+      config: c,
+      metrics: ctx.metrics,
+      module: loadAppModule(c),
+      log: ctx.log,
+      rx: { producer: buf("rx.producer"), consumer: buf("rx.consumer"), data: buf("rx.data") },
+      tx: { producer: buf("tx.producer"), consumer: buf("tx.consumer"), data: buf("tx.data") },
+    });
+    ctx.log.info({ app: c.name, module: c.modulePath, ports: c.ports }, "app module loaded");
+    return {
+      poll(nowMs) {
+        try {
+          return body.poll(nowMs);
+        } catch (e) {
+          if (!(e instanceof AppInitError)) throw e;
+          ctx.metrics.setState("failed");
+          ctx.log.fatal({ app: c.name }, e.message);
+          process.exit(1);
+        }
+      },
+      idleWait: (ms) => body.idleWait(ms),
+    };
+  },
+});

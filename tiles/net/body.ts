@@ -1,0 +1,625 @@
+// The net tile's work, independent of how its memory arrived (the tile runtime maps granted
+// regions; tests make their own): AF_XDP receive -> parse -> the owning app's rx channel, and app
+// tx channels -> route + neighbor from netbase -> Ethernet/IPv4/UDP frame in UMEM -> AF_XDP TX.
+//
+// Hot path: typed-array reads and writes over mapped memory only. Syscalls happen only when the
+// kernel asks through a ring flag (TX kick, fill wakeup), in the idle wait (poll on the socket),
+// and for the socket's statistics in housekeeping. Nothing waits on an app: a full rx channel
+// drops (counted); a message stays in an app's tx channel while the TX ring or UMEM is full.
+//
+// Idle: see idleWait (poll on the socket, or a futex sleep on an app that is about to answer).
+//
+// Neighbor misses are not queued (as in Firedancer): the message is dropped and counted, and a
+// solicit is published for the netlink tile, at most once per next hop per resolicitMs.
+
+import type { MetricsWriter } from "../../shared/metrics/writer";
+import { native, type XskRings, type XskStatistics } from "../../shared/native";
+import { InterfaceResult, NeighborResult, NetbaseReader, RouteResult } from "../../shared/netbase/reader";
+import { RouteType } from "../../shared/netmodel";
+import {
+  buildUdpFrame,
+  newUdpFrameFields,
+  newUdpFrameInfo,
+  PARSE_OK,
+  parseUdpFrame,
+  UDP_PAYLOAD_OFFSET,
+  type UdpFrameFields,
+  type UdpFrameInfo,
+} from "../../shared/packet/udp-frame";
+import { RingProducer } from "../../shared/ring/producer";
+import { encodeSolicit } from "../../shared/solicit/message";
+import { UdpChannelReader, type UdpChannelRegions, UdpChannelWriter, type UdpMessage } from "../../shared/udp/channel";
+import { ByteRegion, copyRegion } from "../../shared/udp/copy";
+import { openXskRings, UmemFramePool, type XskRingSet } from "../../shared/xdp/xsk-ring";
+import {
+  NET_DEFAULTS,
+  type NetTileConfig,
+  RX_PARSE_DROP_NAMES,
+  TX_ROUTE_FAIL_TYPES,
+  validateNetTileConfig,
+} from "./definition";
+
+/** The kernel calls the body makes (the addon's; replaceable in tests). */
+export interface XskSyscalls {
+  xskKick(fd: number): number;
+  xskWakeup(fd: number): number;
+  pollIn(fd: number, timeoutMs: number): boolean;
+  xskStatistics(fd: number): XskStatistics;
+}
+
+export interface NetTileResources {
+  config: NetTileConfig;
+  metrics: MetricsWriter;
+  log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
+  /** netbase, mapped read-only. */
+  netbase: ArrayBuffer;
+  /** The UMEM memfd, mapped read-write (frameSize * frameCount bytes). */
+  umem: ArrayBuffer;
+  xskFd: number;
+  /** The socket's four rings, mapped by the caller (xskMapRings) before any sandbox. */
+  xskRings: XskRings;
+  solicit: { producer: ArrayBuffer; consumer: ArrayBuffer };
+  /** Per app, in config order: rx (this tile produces) and tx (this tile consumes). */
+  apps: { rx: UdpChannelRegions; tx: UdpChannelRegions }[];
+  syscalls?: XskSyscalls;
+}
+
+const EAGAIN = 11;
+const EBUSY = 16;
+const ENOBUFS = 105;
+/** Kicks per poll while the kernel answers EAGAIN (copy mode sends 32 frames per call). */
+const MAX_KICKS_PER_POLL = 8;
+const STATS_INTERVAL_MS = 250;
+const ROUTE_CACHE_SLOTS = 256;
+const SOLICIT_MEMORY_SLOTS = 256;
+
+/** Outcome codes of a route resolution (cached per destination and netbase generation). */
+const Resolve = {
+  ok: 0,
+  noRoute: 1,
+  routeType: 2,
+  iface: 3,
+  sourceIp: 4,
+  badSourceIp: 5,
+  noNeighbor: 6,
+} as const;
+
+export class NetTileBody {
+  readonly config: NetTileConfig;
+  private readonly metrics: MetricsWriter;
+  private readonly sys: XskSyscalls;
+  private readonly fd: number;
+  private readonly mapped: XskRings;
+  private readonly rings: XskRingSet;
+  private readonly umem: ByteRegion;
+  private readonly rxPool: UmemFramePool;
+  private readonly txPool: UmemFramePool;
+  private readonly netbase: NetbaseReader;
+  private readonly writers: UdpChannelWriter[];
+  private readonly readers: UdpChannelReader[];
+  private readonly solicitRing: RingProducer;
+  /** App index + 1 by UDP port (0: no app). */
+  private readonly portOwner = new Uint8Array(65536);
+  private readonly batch: number;
+  private readonly maxPayload: number;
+  private readonly resolicitMs: number;
+  private readonly maxIdleMs: number;
+  private readonly napWindowMs: number;
+  private readonly spinMs: number;
+  private readonly napMs: number;
+  private readonly napWord = new Int32Array(new SharedArrayBuffer(4));
+  private lastWorkAt = Number.NEGATIVE_INFINITY;
+  private readonly log: NetTileResources["log"];
+
+  // Parsing and building state, reused for every frame.
+  private readonly info: UdpFrameInfo = newUdpFrameInfo();
+  private readonly fields: UdpFrameFields = newUdpFrameFields();
+  private readonly route = new RouteResult();
+  private readonly neighbor = new NeighborResult();
+  private readonly iface = new InterfaceResult(1);
+  private ifaceKnown = false;
+  private ifaceGen = -1;
+  private gen = 0;
+  private ipId = 0;
+  private now = 0;
+  private nextStatsAt = 0;
+  private startApp = 0;
+
+  // Route cache: direct-mapped by destination, valid for one netbase generation.
+  private readonly cacheDst = new Int32Array(ROUTE_CACHE_SLOTS);
+  private readonly cacheReqSrc = new Int32Array(ROUTE_CACHE_SLOTS);
+  private readonly cacheGen = new Int32Array(ROUTE_CACHE_SLOTS);
+  private readonly cacheValid = new Uint8Array(ROUTE_CACHE_SLOTS);
+  private readonly cacheOutcome = new Uint8Array(ROUTE_CACHE_SLOTS);
+  /** Metric index of the drop for failed outcomes. */
+  private readonly cacheDropMetric = new Int32Array(ROUTE_CACHE_SLOTS);
+  private readonly cacheSrc = new Int32Array(ROUTE_CACHE_SLOTS);
+  private readonly cacheNexthop = new Int32Array(ROUTE_CACHE_SLOTS);
+  private readonly cacheMac = new Uint8Array(ROUTE_CACHE_SLOTS * 6);
+  // Recently solicited next hops.
+  private readonly solicitedIp = new Int32Array(SOLICIT_MEMORY_SLOTS);
+  private readonly solicitedAt = new Float64Array(SOLICIT_MEMORY_SLOTS).fill(Number.NEGATIVE_INFINITY);
+
+  // TX pass state (set before each app's ring poll).
+  private txApp = 0;
+  private txFill = 0;
+  private txBytes = 0;
+  private txReader: UdpChannelReader | undefined;
+  private readonly onTxMessage: (msg: UdpMessage) => void;
+
+  // Metric indices.
+  private readonly m: {
+    rxPackets: number;
+    rxBytes: number;
+    rxDelivered: number;
+    rxDeliveredBytes: number;
+    noApp: number;
+    oversize: number;
+    appRingFull: number;
+    txMessages: number;
+    txPackets: number;
+    txBytes: number;
+    txCompleted: number;
+    noRoute: number;
+    routeIface: number;
+    sourceIp: number;
+    badSourceIp: number;
+    badSourcePort: number;
+    badMessage: number;
+    noNeighbor: number;
+    solicits: number;
+    solicitsSuppressed: number;
+    txRingFull: number;
+    txNoFrame: number;
+    fillEmpty: number;
+    kicks: number;
+    kickBusy: number;
+    kickErrors: number;
+    wakeups: number;
+    idlePolls: number;
+    idleAppWaits: number;
+    idleNaps: number;
+    kRxDropped: number;
+    kRxRingFull: number;
+    kFillEmpty: number;
+    kRxInvalid: number;
+    kTxInvalid: number;
+    rxFree: number;
+    txFree: number;
+  };
+  /** Metric index by parse result code (index 0 unused). */
+  private readonly parseDrop: Int32Array;
+  /** Metric index by route type (types without their own metric count as "other"). */
+  private readonly routeTypeDrop = new Int32Array(256);
+
+  constructor(res: NetTileResources) {
+    const c = res.config;
+    validateNetTileConfig(c);
+    if (res.apps.length !== c.apps.length)
+      throw new Error(`net tile: ${res.apps.length} app channel sets for ${c.apps.length} configured apps`);
+    this.config = c;
+    this.metrics = res.metrics;
+    this.log = res.log;
+    this.sys = res.syscalls ?? native();
+    this.fd = res.xskFd;
+    this.batch = c.batch ?? NET_DEFAULTS.batch;
+    this.maxPayload = c.maxPayload;
+    this.resolicitMs = c.resolicitMs ?? NET_DEFAULTS.resolicitMs;
+    this.maxIdleMs = c.maxIdleMs ?? NET_DEFAULTS.maxIdleMs;
+    this.napWindowMs = c.napWindowMs ?? NET_DEFAULTS.napWindowMs;
+    this.spinMs = (c.spinUs ?? NET_DEFAULTS.spinUs) / 1000;
+    this.napMs = (c.napUs ?? NET_DEFAULTS.napUs) / 1000;
+    this.fields.ttl = c.ttl ?? NET_DEFAULTS.ttl;
+
+    const umemBytes = c.frameSize * c.frameCount;
+    if (res.umem.byteLength < umemBytes)
+      throw new Error(`net tile: UMEM region of ${res.umem.byteLength} bytes, needs ${umemBytes}`);
+    this.umem = new ByteRegion(res.umem, 0, umemBytes);
+    this.mapped = res.xskRings;
+    this.rings = openXskRings(res.xskRings, c);
+    const rxFrames = c.rxFrames ?? c.frameCount / 2;
+    this.rxPool = new UmemFramePool(c.frameSize, 0, rxFrames);
+    this.txPool = new UmemFramePool(c.frameSize, rxFrames, c.frameCount - rxFrames);
+    this.netbase = new NetbaseReader(res.netbase);
+    this.solicitRing = new RingProducer("solicit", res.solicit.producer, res.solicit.consumer, c.solicitRing);
+    if (this.solicitRing.spec.kind !== "unreliable")
+      throw new Error("net tile: the solicit ring must be unreliable (the net tile never waits for the netlink tile)");
+
+    this.writers = [];
+    this.readers = [];
+    c.apps.forEach((app, i) => {
+      const regions = res.apps[i];
+      this.writers.push(new UdpChannelWriter(`rx.${app.name}`, "rx", regions.rx, c.channelDepth, c.maxPayload));
+      this.readers.push(new UdpChannelReader(`tx.${app.name}`, "tx", regions.tx, c.channelDepth, c.maxPayload));
+      for (const p of app.ports) this.portOwner[p] = i + 1;
+    });
+
+    const mx = res.metrics;
+    const ix = (name: string): number => mx.index(name);
+    this.m = {
+      rxPackets: ix("rx_packets"),
+      rxBytes: ix("rx_bytes"),
+      rxDelivered: ix("rx_delivered"),
+      rxDeliveredBytes: ix("rx_delivered_bytes"),
+      noApp: ix("rx_drop_no_app_for_port"),
+      oversize: ix("rx_drop_oversize"),
+      appRingFull: ix("rx_app_ring_full"),
+      txMessages: ix("tx_messages"),
+      txPackets: ix("tx_packets"),
+      txBytes: ix("tx_bytes"),
+      txCompleted: ix("tx_completed"),
+      noRoute: ix("tx_route_fail_no_route"),
+      routeIface: ix("tx_route_fail_interface"),
+      sourceIp: ix("tx_route_fail_source_ip"),
+      badSourceIp: ix("tx_bad_source_ip"),
+      badSourcePort: ix("tx_bad_source_port"),
+      badMessage: ix("tx_bad_message"),
+      noNeighbor: ix("tx_no_neighbor"),
+      solicits: ix("solicits_published"),
+      solicitsSuppressed: ix("solicits_suppressed"),
+      txRingFull: ix("tx_ring_full"),
+      txNoFrame: ix("tx_no_frame"),
+      fillEmpty: ix("fill_ring_empty"),
+      kicks: ix("xsk_tx_kicks"),
+      kickBusy: ix("xsk_tx_kick_busy"),
+      kickErrors: ix("xsk_tx_kick_errors"),
+      wakeups: ix("xsk_rx_wakeups"),
+      idlePolls: ix("xsk_idle_polls"),
+      idleAppWaits: ix("idle_app_waits"),
+      idleNaps: ix("idle_naps"),
+      kRxDropped: ix("xsk_rx_dropped"),
+      kRxRingFull: ix("xsk_rx_ring_full"),
+      kFillEmpty: ix("xsk_rx_fill_ring_empty"),
+      kRxInvalid: ix("xsk_rx_invalid_descs"),
+      kTxInvalid: ix("xsk_tx_invalid_descs"),
+      rxFree: ix("rx_frames_free"),
+      txFree: ix("tx_frames_free"),
+    };
+    this.parseDrop = new Int32Array(RX_PARSE_DROP_NAMES.length + 1);
+    RX_PARSE_DROP_NAMES.forEach((name, i) => {
+      this.parseDrop[i + 1] = ix(`rx_drop_${name}`);
+    });
+    const other = ix("tx_route_fail_other");
+    this.routeTypeDrop.fill(other);
+    for (const t of TX_ROUTE_FAIL_TYPES) {
+      const code = (RouteType as Record<string, number>)[t];
+      if (code !== undefined) this.routeTypeDrop[code] = ix(`tx_route_fail_${t}`);
+    }
+    this.onTxMessage = (msg) => this.transmitOne(msg);
+
+    // Give the kernel every receive frame now: the socket receives from the moment the program
+    // redirects, which the launcher arranged before this tile started.
+    this.refill();
+    this.log?.info(
+      {
+        ifindex: c.ifindex,
+        queue: c.queueId,
+        apps: c.apps.map((a) => `${a.name}:${a.ports.join(",")}`),
+        rxFrames,
+        txFrames: c.frameCount - rxFrames,
+      },
+      "net tile ready",
+    );
+  }
+
+  /** One pass: completions, a batch of received frames, a batch of each app's messages. */
+  poll(nowMs: number): number {
+    this.now = nowMs;
+    let work = this.reapCompletions();
+    work += this.receive();
+    work += this.transmit();
+    if (work > 0) this.lastWorkAt = nowMs;
+    return work;
+  }
+
+  housekeeping(nowMs: number): void {
+    const mx = this.metrics;
+    mx.set(this.m.rxFree, this.rxPool.available);
+    mx.set(this.m.txFree, this.txPool.available);
+    if (nowMs < this.nextStatsAt) return;
+    this.nextStatsAt = nowMs + STATS_INTERVAL_MS;
+    const s = this.sys.xskStatistics(this.fd);
+    mx.set(this.m.kRxDropped, s.rxDropped);
+    mx.set(this.m.kRxRingFull, s.rxRingFull);
+    mx.set(this.m.kFillEmpty, s.rxFillRingEmptyDescs);
+    mx.set(this.m.kRxInvalid, s.rxInvalidDescs);
+    mx.set(this.m.kTxInvalid, s.txInvalidDescs);
+  }
+
+  /**
+   * Idle (called by the runtime after every empty poll). No single primitive waits for both a
+   * received frame (the socket) and an app's message (a futex), and the addon's waits have
+   * millisecond granularity, so, in order:
+   *  - for spinUs after the last work: return at once (the runtime polls again);
+   *  - while an app still holds datagrams this tile delivered, its answer is what comes next:
+   *    sleep on its tx ring, woken by its publish (a received frame waits at most maxIdleMs);
+   *  - for napWindowMs after the last work: nap napUs (a futex sleep on a private word: the CPU
+   *    goes to others, both inputs are looked at again within napUs plus the timer slack);
+   *  - then poll(2) the socket, woken by a received frame (an app's own sends wait at most
+   *    maxIdleMs).
+   */
+  idleWait(timeoutMs: number): void {
+    const idleFor = this.now - this.lastWorkAt; // both on the poll clock (the runtime polls right before)
+    if (idleFor < this.spinMs) return;
+    const ms = Math.max(1, Math.min(this.maxIdleMs, Math.ceil(timeoutMs)));
+    const writers = this.writers;
+    for (let a = 0; a < writers.length; a++) {
+      if (writers[a].unconsumed() > 0) {
+        this.metrics.add(this.m.idleAppWaits, 1);
+        this.readers[a].sleepUntilData(0, ms);
+        return;
+      }
+    }
+    if (idleFor < this.napWindowMs) {
+      this.metrics.add(this.m.idleNaps, 1);
+      Atomics.wait(this.napWord, 0, 0, this.napMs);
+      return;
+    }
+    this.metrics.add(this.m.idlePolls, 1);
+    this.sys.pollIn(this.fd, ms);
+  }
+
+  /** Unmaps the rings (the socket is released once its fds are closed too). */
+  close(): void {
+    native().xskUnmapRings(this.mapped);
+  }
+
+  // ---------------------------------------------------------------- receive
+
+  private refill(): void {
+    const fill = this.rings.fill;
+    const pool = this.rxPool;
+    if (fill.free(fill.depth) === fill.depth) this.metrics.add(this.m.fillEmpty, 1);
+    const want = pool.available;
+    if (want === 0) return;
+    const n = fill.reserve(want);
+    if (n === 0) return;
+    for (let i = 0; i < n; i++) fill.setAddr(i, pool.alloc());
+    fill.submit(n);
+    if (fill.needsWakeup()) {
+      this.metrics.add(this.m.wakeups, 1);
+      this.sys.xskWakeup(this.fd);
+    }
+  }
+
+  private receive(): number {
+    const rx = this.rings.rx;
+    const n = rx.peek(this.batch);
+    if (n === 0) return 0;
+    let bytes = 0;
+    for (let i = 0; i < n; i++) {
+      const addr = rx.addr(i);
+      const len = rx.len(i);
+      bytes += len;
+      this.receiveOne(addr, len);
+      this.rxPool.free(addr);
+    }
+    rx.release(n);
+    const writers = this.writers;
+    for (let a = 0; a < writers.length; a++) writers[a].flush();
+    const mx = this.metrics;
+    mx.add(this.m.rxPackets, n);
+    mx.add(this.m.rxBytes, bytes);
+    this.refill();
+    return n;
+  }
+
+  private receiveOne(addr: number, len: number): void {
+    const info = this.info;
+    const mx = this.metrics;
+    const r = parseUdpFrame(this.umem.u8, addr, len, info);
+    if (r !== PARSE_OK) {
+      mx.add(this.parseDrop[r], 1);
+      return;
+    }
+    const app = this.portOwner[info.dstPort];
+    if (app === 0) {
+      mx.add(this.m.noApp, 1);
+      return;
+    }
+    const length = info.payloadLen;
+    if (length > this.maxPayload) {
+      mx.add(this.m.oversize, 1);
+      return;
+    }
+    const w = this.writers[app - 1];
+    const at = w.begin();
+    if (at < 0) {
+      mx.add(this.m.appRingFull, 1);
+      return;
+    }
+    copyRegion(this.umem, info.payloadOff, w.data, at, length);
+    w.finish(info.srcIp, info.dstIp, info.srcPort, info.dstPort, length);
+    mx.add(this.m.rxDelivered, 1);
+    mx.add(this.m.rxDeliveredBytes, length);
+  }
+
+  // ---------------------------------------------------------------- transmit
+
+  private reapCompletions(): number {
+    const comp = this.rings.completion;
+    const n = comp.peek(this.rings.completion.depth);
+    if (n === 0) return 0;
+    for (let i = 0; i < n; i++) this.txPool.free(comp.addr(i));
+    comp.release(n);
+    this.metrics.add(this.m.txCompleted, n);
+    return n;
+  }
+
+  private transmit(): number {
+    const tx = this.rings.tx;
+    const mx = this.metrics;
+    this.gen = this.netbase.syncGeneration();
+    const readers = this.readers;
+    const apps = readers.length;
+    let handled = 0;
+    let submitted = 0;
+    for (let k = 0; k < apps; k++) {
+      const a = (this.startApp + k) % apps;
+      const reader = readers[a];
+      const frames = this.txPool.available;
+      let room = Math.min(this.batch, frames, tx.free(this.batch));
+      if (room === 0) {
+        if (reader.hasData()) mx.add(frames === 0 ? this.m.txNoFrame : this.m.txRingFull, 1);
+        continue;
+      }
+      room = tx.reserve(room);
+      this.txApp = a;
+      this.txFill = 0;
+      this.txBytes = 0;
+      this.txReader = reader;
+      handled += reader.poll(room, this.onTxMessage);
+      const malformed = reader.malformed;
+      if (malformed !== 0) {
+        mx.add(this.m.badMessage, malformed);
+        reader.malformed = 0;
+      }
+      if (this.txFill > 0) {
+        tx.submit(this.txFill);
+        submitted += this.txFill;
+        mx.add(this.m.txPackets, this.txFill);
+        mx.add(this.m.txBytes, this.txBytes);
+      }
+    }
+    if (apps > 1) this.startApp = (this.startApp + 1) % apps;
+    if (handled > 0) mx.add(this.m.txMessages, handled);
+    this.kick();
+    return handled + submitted;
+  }
+
+  /** Kicks while frames wait in the TX ring and the kernel asks for it. */
+  private kick(): void {
+    const tx = this.rings.tx;
+    const mx = this.metrics;
+    for (let k = 0; k < MAX_KICKS_PER_POLL; k++) {
+      if (tx.free(tx.depth) === tx.depth || !tx.needsWakeup()) return;
+      mx.add(this.m.kicks, 1);
+      const rc = this.sys.xskKick(this.fd);
+      if (rc === 0) return;
+      if (rc === -EAGAIN || rc === -EBUSY || rc === -ENOBUFS) {
+        mx.add(this.m.kickBusy, 1);
+        if (rc !== -EAGAIN) return; // completions must drain first
+      } else {
+        mx.add(this.m.kickErrors, 1);
+        return;
+      }
+    }
+  }
+
+  private transmitOne(msg: UdpMessage): void {
+    const mx = this.metrics;
+    if (this.portOwner[msg.srcPort] !== this.txApp + 1) {
+      mx.add(this.m.badSourcePort, 1);
+      return;
+    }
+    const slot = this.resolve(msg.dstIp, msg.srcIp);
+    if (slot < 0) return;
+    const addr = this.txPool.alloc();
+    const u8 = this.umem.u8;
+    copyRegion((this.txReader as UdpChannelReader).data, msg.offset, this.umem, addr + UDP_PAYLOAD_OFFSET, msg.length);
+    const f = this.fields;
+    const macAt = slot * 6;
+    const cmac = this.cacheMac;
+    const dmac = f.dstMac;
+    for (let i = 0; i < 6; i++) dmac[i] = cmac[macAt + i];
+    f.srcIp = this.cacheSrc[slot] >>> 0;
+    f.dstIp = msg.dstIp;
+    f.srcPort = msg.srcPort;
+    f.dstPort = msg.dstPort;
+    f.ipId = this.ipId = (this.ipId + 1) & 0xffff;
+    const len = buildUdpFrame(u8, addr, f, msg.length);
+    this.rings.tx.setDesc(this.txFill++, addr, len);
+    this.txBytes += len;
+  }
+
+  /**
+   * The cache slot holding a usable answer for (dst, requested source), or -1 after counting the
+   * drop (and soliciting the next hop on a neighbor miss).
+   */
+  private resolve(dst: number, reqSrc: number): number {
+    const slot = (Math.imul(dst ^ (reqSrc >>> 7), 0x9e3779b1) >>> 24) & (ROUTE_CACHE_SLOTS - 1);
+    if (
+      this.cacheValid[slot] === 0 ||
+      this.cacheGen[slot] !== this.gen ||
+      this.cacheDst[slot] !== (dst | 0) ||
+      this.cacheReqSrc[slot] !== (reqSrc | 0)
+    )
+      this.fillCache(slot, dst, reqSrc);
+    const outcome = this.cacheOutcome[slot];
+    if (outcome === Resolve.ok) return slot;
+    this.metrics.add(this.cacheDropMetric[slot], 1);
+    if (outcome === Resolve.noNeighbor) this.solicit(this.cacheNexthop[slot]);
+    return -1;
+  }
+
+  private fillCache(slot: number, dst: number, reqSrc: number): void {
+    this.cacheValid[slot] = 1;
+    this.cacheGen[slot] = this.gen;
+    this.cacheDst[slot] = dst | 0;
+    this.cacheReqSrc[slot] = reqSrc | 0;
+    const outcome = this.lookup(slot, dst, reqSrc);
+    this.cacheOutcome[slot] = outcome;
+  }
+
+  /** Route, source, interface and neighbor for dst into cache slot `slot`; returns the outcome. */
+  private lookup(slot: number, dst: number, reqSrc: number): number {
+    const nb = this.netbase;
+    const route = this.route;
+    if (!nb.lookupRoute(dst, route)) return this.failed(slot, Resolve.noRoute, this.m.noRoute);
+    if (route.type !== RouteType.unicast)
+      return this.failed(slot, Resolve.routeType, this.routeTypeDrop[route.type & 255]);
+    if (route.ifindex !== this.config.ifindex || !this.interfaceMac())
+      return this.failed(slot, Resolve.iface, this.m.routeIface);
+    let src = route.src;
+    if (reqSrc !== 0) {
+      if (!nb.isLocalAddress(reqSrc)) return this.failed(slot, Resolve.badSourceIp, this.m.badSourceIp);
+      src = reqSrc;
+    } else if (src === 0) return this.failed(slot, Resolve.sourceIp, this.m.sourceIp);
+    this.cacheSrc[slot] = src | 0;
+    const nexthop = route.nexthop;
+    this.cacheNexthop[slot] = nexthop | 0;
+    const n = this.neighbor;
+    if (!nb.lookupNeighbor(this.config.ifindex, nexthop, n) || !n.hasMac)
+      return this.failed(slot, Resolve.noNeighbor, this.m.noNeighbor);
+    this.cacheMac.set(n.mac, slot * 6);
+    return Resolve.ok;
+  }
+
+  private failed(slot: number, outcome: number, metric: number): number {
+    this.cacheDropMetric[slot] = metric;
+    return outcome;
+  }
+
+  /** Our interface's MAC into fields.srcMac, refreshed once per netbase generation. */
+  private interfaceMac(): boolean {
+    if (this.ifaceGen !== this.gen) {
+      this.ifaceGen = this.gen;
+      const i = this.iface;
+      this.ifaceKnown = this.netbase.lookupInterface(this.config.ifindex, i) && i.hasMac;
+      if (this.ifaceKnown) this.fields.srcMac.set(i.mac);
+    }
+    return this.ifaceKnown;
+  }
+
+  private solicit(nexthop: number): void {
+    const mx = this.metrics;
+    const h = (Math.imul(nexthop, 0x9e3779b1) >>> 24) & (SOLICIT_MEMORY_SLOTS - 1);
+    if (this.solicitedIp[h] === (nexthop | 0) && this.now - this.solicitedAt[h] < this.resolicitMs) {
+      mx.add(this.m.solicitsSuppressed, 1);
+      return;
+    }
+    this.solicitedIp[h] = nexthop | 0;
+    this.solicitedAt[h] = this.now;
+    const ring = this.solicitRing;
+    const at = ring.claim();
+    encodeSolicit(ring.i32, at, nexthop | 0, this.config.ifindex);
+    ring.publish();
+    mx.add(this.m.solicits, 1);
+  }
+
+  // ---------------------------------------------------------------- introspection (tests, logs)
+
+  get framesFree(): { rx: number; tx: number } {
+    return { rx: this.rxPool.available, tx: this.txPool.available };
+  }
+}

@@ -1,0 +1,240 @@
+// The net tile's declared surface: config, region and fd roles, metrics, seccomp policy. Free of
+// side effects so the launcher can import it to plan regions and print policies.
+import type { MetricDecl } from "../../shared/metrics/schema";
+import { UDP_PARSE_RESULT_NAMES } from "../../shared/packet/udp-frame";
+import type { RingSpec } from "../../shared/ring/layout";
+import type { SeccompPolicy } from "../../shared/seccomp/policy";
+
+export interface NetAppPorts {
+  name: string;
+  ports: number[];
+}
+
+export interface NetTileConfig {
+  /** Interface the AF_XDP socket is bound to (routes must leave through it). */
+  ifindex: number;
+  queueId: number;
+  /** UMEM geometry and ring depths, exactly as the socket was created (setUpXdp). */
+  frameSize: number;
+  frameCount: number;
+  fillDepth: number;
+  completionDepth: number;
+  rxDepth: number;
+  txDepth: number;
+  /** Apps in grant order: their channels are `rx.<name>.*` and `tx.<name>.*`. */
+  apps: NetAppPorts[];
+  /** Depth of every app channel ring (both directions). */
+  channelDepth: number;
+  /** Largest UDP payload an app channel carries (and so the largest the tile receives or sends). */
+  maxPayload: number;
+  /** The solicit ring to the netlink tile (unreliable, slotSize SOLICIT_BYTES). */
+  solicitRing: RingSpec;
+  /** UMEM frames kept for receiving (the rest transmit). Default frameCount / 2. */
+  rxFrames?: number;
+  /** Descriptors handled per ring per poll. Default 64. */
+  batch?: number;
+  /** The same next hop is solicited again only after this many ms. Default 100. */
+  resolicitMs?: number;
+  /** Longest deep idle wait (see NetTileBody.idleWait), which bounds the delay of an app's send while idle. Default 1. */
+  maxIdleMs?: number;
+  /** After the last work, keep polling this long before napping. Default 50. */
+  spinUs?: number;
+  /** After the last work, idle in naps of napUs for this long before sleeping deeply. Default 5. */
+  napWindowMs?: number;
+  /** Length of one idle nap. Default 20 (the kernel adds its timer slack, 50 µs by default). */
+  napUs?: number;
+  /** IPv4 TTL of sent datagrams. Default 64. */
+  ttl?: number;
+}
+
+/** Defaults the launcher and tests share. */
+export const NET_DEFAULTS = {
+  batch: 64,
+  resolicitMs: 100,
+  maxIdleMs: 1,
+  spinUs: 50,
+  napWindowMs: 5,
+  napUs: 20,
+  ttl: 64,
+} as const;
+
+/** Descriptor roles the launcher grants the net tile. */
+export const NET_FDS = { xsk: "xsk" } as const;
+
+/** Region roles of one app's channels as the net tile sees them. */
+export function netAppRegionRoles(app: string): {
+  rx: { producer: string; consumer: string; data: string };
+  tx: { producer: string; consumer: string; data: string };
+} {
+  return {
+    rx: { producer: `rx.${app}.producer`, consumer: `rx.${app}.consumer`, data: `rx.${app}.data` },
+    tx: { producer: `tx.${app}.producer`, consumer: `tx.${app}.consumer`, data: `tx.${app}.data` },
+  };
+}
+
+/**
+ * Region roles, in grant order, with how they are mapped:
+ *   metrics RW, netbase RO, umem RW, solicit.producer RW, solicit.consumer RO, then per app
+ *   rx.<a>.producer RW, rx.<a>.consumer RO, rx.<a>.data RW, tx.<a>.producer RO, tx.<a>.consumer RW, tx.<a>.data RO.
+ */
+export function netRegionRoles(appNames: readonly string[]): { role: string; writable: boolean }[] {
+  const roles = [
+    { role: "metrics", writable: true },
+    { role: "netbase", writable: false },
+    { role: "umem", writable: true },
+    { role: "solicit.producer", writable: true },
+    { role: "solicit.consumer", writable: false },
+  ];
+  for (const a of appNames) {
+    const r = netAppRegionRoles(a);
+    roles.push(
+      { role: r.rx.producer, writable: true },
+      { role: r.rx.consumer, writable: false },
+      { role: r.rx.data, writable: true },
+      { role: r.tx.producer, writable: false },
+      { role: r.tx.consumer, writable: true },
+      { role: r.tx.data, writable: false },
+    );
+  }
+  return roles;
+}
+
+const counter = (name: string, help: string): MetricDecl => ({ name, kind: "counter", help });
+const gauge = (name: string, help: string): MetricDecl => ({ name, kind: "gauge", help });
+
+/** Route types that are not sent (anything but unicast), as metric suffixes. */
+export const TX_ROUTE_FAIL_TYPES = [
+  "local",
+  "broadcast",
+  "anycast",
+  "multicast",
+  "blackhole",
+  "unreachable",
+  "prohibit",
+  "throw",
+  "other",
+] as const;
+
+/** Parser refusals counted as rx_drop_<reason> (every UdpDrop name). */
+export const RX_PARSE_DROP_NAMES: readonly string[] = UDP_PARSE_RESULT_NAMES.slice(1);
+
+export const netMetrics: MetricDecl[] = [
+  counter("rx_packets", "Frames taken from the AF_XDP RX ring"),
+  counter("rx_bytes", "Bytes of those frames"),
+  counter("rx_delivered", "Datagrams handed to an app's rx ring"),
+  counter("rx_delivered_bytes", "Payload bytes handed to apps"),
+  ...RX_PARSE_DROP_NAMES.map((n) => counter(`rx_drop_${n}`, `Frames dropped by the parser: ${n.replaceAll("_", " ")}`)),
+  counter("rx_drop_no_app_for_port", "Datagrams to a port no app owns"),
+  counter("rx_drop_oversize", "Datagrams with a payload above the channels' maxPayload"),
+  counter("rx_app_ring_full", "Datagrams dropped because the app's rx ring had no credit"),
+  counter("tx_messages", "Messages taken from app tx rings"),
+  counter("tx_packets", "Frames submitted to the AF_XDP TX ring"),
+  counter("tx_bytes", "Bytes of those frames"),
+  counter("tx_completed", "Frames the kernel reported sent (completion ring)"),
+  counter("tx_route_fail_no_route", "Messages dropped: no route to the destination"),
+  ...TX_ROUTE_FAIL_TYPES.map((t) => counter(`tx_route_fail_${t}`, `Messages dropped: the route is of type ${t}`)),
+  counter(
+    "tx_route_fail_interface",
+    "Messages dropped: the route leaves through another interface (or ours is unknown)",
+  ),
+  counter("tx_route_fail_source_ip", "Messages dropped: no source address for the route"),
+  counter("tx_bad_source_ip", "Messages dropped: the app asked for a source address that is not local"),
+  counter("tx_bad_source_port", "Messages dropped: the app sent from a port it does not own"),
+  counter("tx_bad_message", "Messages dropped: malformed channel record (length above maxPayload)"),
+  counter("tx_no_neighbor", "Messages dropped: next hop without a link-layer address (solicited)"),
+  counter("solicits_published", "Neighbor solicits published to the netlink tile"),
+  counter("solicits_suppressed", "Solicits not repeated (same next hop solicited moments ago)"),
+  counter("tx_ring_full", "Polls that left app messages waiting: AF_XDP TX ring full"),
+  counter("tx_no_frame", "Polls that left app messages waiting: no free UMEM frame"),
+  counter("fill_ring_empty", "Polls that found the fill ring completely empty (RX starved)"),
+  counter("xsk_tx_kicks", "TX kick syscalls (sendto) asked for by the ring flag"),
+  counter("xsk_tx_kick_busy", "TX kicks answered EAGAIN/EBUSY/ENOBUFS (retried)"),
+  counter("xsk_tx_kick_errors", "TX kicks failing otherwise"),
+  counter("xsk_rx_wakeups", "Fill/RX wakeup syscalls (recvfrom) asked for by the ring flag"),
+  counter("xsk_idle_polls", "Idle waits on the socket (poll)"),
+  counter("idle_app_waits", "Idle waits on an app's tx ring (futex), while it held delivered datagrams"),
+  counter("idle_naps", "Short idle naps (shortly after work)"),
+  gauge("xsk_rx_dropped", "Kernel: frames dropped for this socket (XDP_STATISTICS rx_dropped)"),
+  gauge("xsk_rx_ring_full", "Kernel: frames dropped because the RX ring was full"),
+  gauge("xsk_rx_fill_ring_empty", "Kernel: times the fill ring was empty on receive"),
+  gauge("xsk_rx_invalid_descs", "Kernel: invalid RX descriptors"),
+  gauge("xsk_tx_invalid_descs", "Kernel: invalid TX descriptors"),
+  gauge("rx_frames_free", "UMEM receive frames not given to the kernel"),
+  gauge("tx_frames_free", "UMEM transmit frames free"),
+];
+
+const MSG_DONTWAIT = 0x40;
+const SOL_XDP = 283;
+const XDP_STATISTICS = 7;
+
+/** Beyond the Node baseline: the TX kick and RX wakeup on the AF_XDP socket exactly as
+ *  native/xsk.cc makes them (sendto/recvfrom with a null buffer and MSG_DONTWAIT), its
+ *  XDP_STATISTICS, and poll for the idle wait (its argument is a pointer: not pinnable). */
+export function netPolicy(fds: Record<string, number>): SeccompPolicy {
+  const xsk = fds[NET_FDS.xsk];
+  if (xsk === undefined) throw new Error(`net policy: no fd for ${NET_FDS.xsk}`);
+  return {
+    name: "net",
+    allow: [
+      {
+        syscall: "sendto",
+        args: [
+          { index: 0, op: "eq", value: xsk },
+          { index: 1, op: "eq", value: 0 },
+          { index: 2, op: "eq", value: 0 },
+          { index: 3, op: "eq", value: MSG_DONTWAIT },
+        ],
+      },
+      {
+        syscall: "recvfrom",
+        args: [
+          { index: 0, op: "eq", value: xsk },
+          { index: 1, op: "eq", value: 0 },
+          { index: 2, op: "eq", value: 0 },
+          { index: 3, op: "eq", value: MSG_DONTWAIT },
+        ],
+      },
+      {
+        syscall: "getsockopt",
+        args: [
+          { index: 0, op: "eq", value: xsk },
+          { index: 1, op: "eq", value: SOL_XDP },
+          { index: 2, op: "eq", value: XDP_STATISTICS },
+        ],
+      },
+      "poll",
+    ],
+  };
+}
+
+/** Checks a config's shape; throws "net tile config: ..." naming the field. */
+export function validateNetTileConfig(c: NetTileConfig): void {
+  const fail = (what: string): never => {
+    throw new Error(`net tile config: ${what}`);
+  };
+  const pow2 = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
+  if (!Number.isInteger(c.ifindex) || c.ifindex <= 0) fail(`ifindex ${c.ifindex} must be a positive integer`);
+  for (const k of ["frameSize", "frameCount", "fillDepth", "completionDepth", "rxDepth", "txDepth"] as const)
+    if (!pow2(c[k])) fail(`${k} ${c[k]} must be a power of two`);
+  const rxFrames = c.rxFrames ?? c.frameCount / 2;
+  if (!Number.isInteger(rxFrames) || rxFrames < 1 || rxFrames >= c.frameCount)
+    fail(`rxFrames ${rxFrames} must leave at least one frame on each side of ${c.frameCount}`);
+  if (!pow2(c.channelDepth)) fail(`channelDepth ${c.channelDepth} must be a power of two`);
+  // A received frame holds the kernel's headroom (256 in copy mode), then up to 60 bytes of
+  // Ethernet + IPv4 (with options) + UDP headers.
+  const room = c.frameSize - 256 - 14 - 60 - 8;
+  if (!Number.isInteger(c.maxPayload) || c.maxPayload < 1 || c.maxPayload > room)
+    fail(`maxPayload ${c.maxPayload} must be from 1 to ${room} for ${c.frameSize}-byte frames`);
+  const seen = new Map<number, string>();
+  const names = new Set<string>();
+  for (const app of c.apps) {
+    if (names.has(app.name)) fail(`app ${app.name} listed twice`);
+    names.add(app.name);
+    for (const p of app.ports) {
+      if (!Number.isInteger(p) || p < 1 || p > 65535) fail(`app ${app.name}: bad port ${p}`);
+      const owner = seen.get(p);
+      if (owner !== undefined) fail(`port ${p} belongs to both ${owner} and ${app.name}`);
+      seen.set(p, app.name);
+    }
+  }
+}

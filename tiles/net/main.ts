@@ -1,0 +1,42 @@
+// The net tile process: maps the AF_XDP socket's rings (before the sandbox; nothing can be mapped
+// after it), wires the granted regions into the body, and runs it. See body.ts for the work.
+import { native } from "../../shared/native";
+import { runTile } from "../../shared/tile/runtime";
+import { NetTileBody } from "./body";
+import { NET_FDS, type NetTileConfig, netAppRegionRoles, netMetrics, netPolicy } from "./definition";
+
+runTile<NetTileConfig>({
+  kind: "net",
+  metrics: netMetrics,
+  policy: (fds) => netPolicy(fds),
+  // The body decides how long to spin (config spinUs): the runtime calls idleWait at once.
+  spinUs: 0,
+  setup(ctx) {
+    const c = ctx.config;
+    const fd = ctx.fd(NET_FDS.xsk);
+    const xskRings = native().xskMapRings(fd, c.fillDepth, c.completionDepth, c.rxDepth, c.txDepth);
+    const buf = (role: string): ArrayBuffer => ctx.region(role).buf;
+    const body = new NetTileBody({
+      config: c,
+      metrics: ctx.metrics,
+      log: ctx.log,
+      netbase: buf("netbase"),
+      umem: buf("umem"),
+      xskFd: fd,
+      xskRings,
+      solicit: { producer: buf("solicit.producer"), consumer: buf("solicit.consumer") },
+      apps: c.apps.map((app) => {
+        const r = netAppRegionRoles(app.name);
+        return {
+          rx: { producer: buf(r.rx.producer), consumer: buf(r.rx.consumer), data: buf(r.rx.data) },
+          tx: { producer: buf(r.tx.producer), consumer: buf(r.tx.consumer), data: buf(r.tx.data) },
+        };
+      }),
+    });
+    return {
+      poll: (nowMs) => body.poll(nowMs),
+      housekeeping: (nowMs) => body.housekeeping(nowMs),
+      idleWait: (ms) => body.idleWait(ms),
+    };
+  },
+});
