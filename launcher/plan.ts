@@ -10,7 +10,12 @@ import { initNetbase, netbaseRegionSize } from "../shared/netbase/layout";
 import { RTMGRP_TILENET } from "../shared/netlink/constants";
 import { initRingRegions, type RingSpec, ringRegionSizes } from "../shared/ring/layout";
 import { SOLICIT_BYTES } from "../shared/solicit/message";
+import { type AppTileConfig, appMetrics, appRegionRoles } from "../tiles/app/definition";
+import { NET_FDS, type NetTileConfig, netMetrics, netRegionRoles } from "../tiles/net/definition";
 import { NETLINK_FDS, type NetlinkTileConfig, netlinkMetrics } from "../tiles/netlink/definition";
+import { parseIp } from "../shared/netmodel";
+import { initUdpChannel, UDP_DEFAULT_MAX_PAYLOAD, udpChannelSizes } from "../shared/udp/channel";
+import { setUpXdp, tearDownXdp } from "../shared/xdp/attach";
 import type { InstanceConfig } from "./config";
 import type { RegionSet } from "./regions";
 import type { StagedRuntime } from "./stage";
@@ -133,6 +138,99 @@ export function planInstance(config: InstanceConfig, regions: RegionSet, undo: U
     });
   }
 
+  // The data plane: one net tile on the interface (AF_XDP, queue config.net.queue) and an app
+  // tile per [[app]], joined by a UDP channel each way (ring + payload region).
+  const appLaunches: { launch: TileLaunch; app: InstanceConfig["apps"][number] }[] = [];
+  if (config.net.enabled && netIfindexes.length > 0) {
+    const ports = config.apps.flatMap((a) => a.ports);
+    if (ports.length === 0) throw new Error("net tile without apps: add an [[app]] (or set net.enabled = false)");
+    const xdp = setUpXdp({
+      netnsPath: ns,
+      ifname: config.net.interface,
+      ports,
+      dstIp: config.net.dstIp ? parseIp(config.net.dstIp) : undefined,
+      mode: config.net.xdpMode,
+      queueId: config.net.queue,
+      frameSize: config.net.frameSize,
+      frameCount: config.net.frameCount,
+      fillDepth: config.net.ringDepth,
+      completionDepth: config.net.ringDepth,
+      rxDepth: config.net.ringDepth,
+      txDepth: config.net.ringDepth,
+    });
+    undo.push("detach XDP and close the AF_XDP socket", () => tearDownXdp(xdp));
+    log.info({ mode: xdp.mode, ifindex: xdp.ifindex, ports }, "XDP attached");
+
+    const depth = config.rings.depth;
+    const maxPayload = UDP_DEFAULT_MAX_PAYLOAD;
+    const sizes = udpChannelSizes(depth, maxPayload);
+    for (const app of config.apps) {
+      for (const dir of ["rx", "tx"] as const) {
+        const p = regions.create(`${dir}.${app.name}.producer`, "ring-producer", sizes.producerBytes);
+        const c = regions.create(`${dir}.${app.name}.consumer`, "ring-consumer", sizes.consumerBytes);
+        const d = regions.create(`${dir}.${app.name}.data`, "data", sizes.dataBytes);
+        initUdpChannel(p.buf, c.buf, d.buf, dir, depth, maxPayload);
+      }
+    }
+    const solicitRing = { kind: "unreliable" as const, depth: config.solicit.ringDepth, slotSize: SOLICIT_BYTES };
+    const netConfig: NetTileConfig = {
+      ifindex: xdp.ifindex,
+      queueId: xdp.queueId,
+      frameSize: xdp.frameSize,
+      frameCount: xdp.frameCount,
+      fillDepth: xdp.fillDepth,
+      completionDepth: xdp.completionDepth,
+      rxDepth: xdp.rxDepth,
+      txDepth: xdp.txDepth,
+      apps: config.apps.map((a) => ({ name: a.name, ports: a.ports })),
+      channelDepth: depth,
+      maxPayload,
+      solicitRing,
+    };
+    const netMetricsGrant = metricsRegion("net", "net", netMetrics);
+    const regionFor: Record<string, string> = { "solicit.producer": "solicit.0.producer", "solicit.consumer": "solicit.0.consumer" };
+    tiles.push({
+      name: "net",
+      kind: "net",
+      bundle: "",
+      regions: netRegionRoles(config.apps.map((a) => a.name)).map(({ role, writable }) => {
+        if (role === "metrics") return netMetricsGrant;
+        if (role === "umem")
+          return { role, launcherFd: xdp.umemFd, size: xdp.frameSize * xdp.frameCount, writable: true };
+        const name = regionFor[role] ?? role;
+        return writable ? rw(role, name) : ro(role, name);
+      }),
+      fds: [{ role: NET_FDS.xsk, launcherFd: xdp.xskFd }],
+      config: netConfig,
+    });
+    for (const app of config.apps) {
+      const metrics = metricsRegion(app.name, "app", appMetrics);
+      const appConfig: AppTileConfig = {
+        name: app.name,
+        modulePath: app.module,
+        ports: app.ports,
+        settings: app.settings,
+        channelDepth: depth,
+        maxPayload,
+      };
+      const launch: TileLaunch = {
+        name: app.name,
+        kind: "app",
+        bundle: "",
+        regions: appRegionRoles().map(({ role, writable }) => {
+          if (role === "metrics") return metrics;
+          const [dir, part] = role.split(".");
+          const name = `${dir}.${app.name}.${part}`;
+          return writable ? rw(role, name) : ro(role, name);
+        }),
+        fds: [],
+        config: appConfig,
+      };
+      tiles.push(launch);
+      appLaunches.push({ launch, app });
+    }
+  }
+
   log.debug({ tiles: tiles.map((t) => t.name) }, "planned");
   return {
     tiles,
@@ -141,6 +239,11 @@ export function planInstance(config: InstanceConfig, regions: RegionSet, undo: U
       if (!name) throw new Error(`no metrics region for tile ${tile}`);
       return name;
     },
-    stageFiles() {},
+    stageFiles(staged) {
+      for (const { launch, app } of appLaunches) {
+        if (app.module.startsWith("builtin:")) continue;
+        (launch.config as AppTileConfig).modulePath = staged.stageAppModule(app.name, app.module);
+      }
+    },
   };
 }
