@@ -3,6 +3,7 @@
 import { describe, expect, it } from "vitest";
 import { native } from "../shared/native";
 import { RingConsumer } from "../shared/ring/consumer";
+import { readRingCounters } from "../shared/ring/counters";
 import { initRingRegions, type RingSpec, ringRegionSizes } from "../shared/ring/layout";
 import { RingProducer } from "../shared/ring/producer";
 import type { ConsumerResult, PeerConfig, ProducerResult } from "./fixtures/ring-peer";
@@ -38,8 +39,8 @@ function expectAllDelivered(cons: ConsumerResult, count: number): void {
 
 describe("reliable ring backpressure", () => {
   it("counts backpressure (events and time) against a slow consumer and loses nothing", async () => {
-    const count = 200_000;
-    const { cons, prod } = await slowConsumer(count, { stallEvery: 200, stallUs: 200 }, 50);
+    const count = 100_000;
+    const { cons, prod } = await slowConsumer(count, { stallEvery: 100, stallUs: 200 }, 50);
     expect(prod.timedOut).toBe(false);
     expect(prod.published).toBe(count);
     expect(prod.backpressureCount).toBeGreaterThan(0);
@@ -88,5 +89,14 @@ describe("reliable ring backpressure", () => {
     expect(consumer.poll(8, record)).toBe(0); // an empty poll returns the rest
     expect(producer.available()).toBe(8);
     expect(seen).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    // What a monitor mapping both regions read-only sees.
+    expect(readRingCounters("bp", pbuf, cbuf)).toMatchObject({
+      published: 8,
+      consumed: 8,
+      backpressureCount: 1,
+      lost: 0,
+      overruns: 0,
+      backlog: 0,
+    });
   });
 });
