@@ -1,7 +1,7 @@
 /* C reference ring for `npm run bench -- ring`: the same two-region layout (constants from
  * tilenet_layout.h, rendered from shared/ring/layout.ts) and the same protocol as
- * shared/ring/{producer,consumer}.ts, doing the same work per message (the producer writes 16
- * u32 words derived from the message number, the consumer reads all 16 and folds them into a
+ * shared/ring/{producer,consumer}.ts, doing the same work per message (the producer writes 8
+ * 64-bit words derived from the message number, the consumer reads all 8 and folds them into a
  * checksum). The Node bench creates and initialises the regions and passes them at fds 3, 4
  * (and 5, 6 for the return ring of ping-pong), exactly as to its Node children.
  *
@@ -123,8 +123,8 @@ static uint32_t claim_batch(ring_t *r, uint32_t max) {
   return n;
 }
 
-static uint32_t *slot_words(ring_t *r, int32_t seq) {
-  return (uint32_t *)(r->prod + r->slots_off + ((uint32_t)seq & r->mask) * r->slot_size);
+static double *slot_words(ring_t *r, int32_t seq) {
+  return (double *)(r->prod + r->slots_off + ((uint32_t)seq & r->mask) * r->slot_size);
 }
 
 /* One wake per value the sleeper waits on (see RingProducer.wakeConsumer). */
@@ -171,18 +171,17 @@ done:
   *F64(r->prod, TN_RING_PROD_CNT_BACKPRESSURE_NS) += (double)(now_ns() - start);
 }
 
-static const uint32_t K[16] = {0x9e3779b9, 0x3c6ef372, 0xdaa66d2b, 0x78dde6e4, 0x1715609d, 0xb54cda56,
-                               0x5384540f, 0xf1bbcdc8, 0x8ff34781, 0x2e2ac13a, 0xcc623af3, 0x6a99b4ac,
-                               0x08d12e65, 0xa708a81e, 0x454021d7, 0xe3779b90};
-
-static inline void write_payload(uint32_t *w, uint32_t seq) {
-  for (int i = 0; i < 16; i++) w[i] = seq ^ K[i];
+/* Eight 64-bit words per message, as in bench/children/ring-payload.ts. */
+static inline void write_payload(double *w, uint32_t seq) {
+  double s = (double)seq * 16;
+  for (int i = 0; i < 8; i++) w[i] = s + i;
 }
 
-static inline uint32_t fold_payload(const uint32_t *w) {
-  uint32_t s = 0;
-  for (int i = 0; i < 16; i++) s += w[i];
-  return s;
+/* Sum of the eight words mod 2^32 (JS: `sum | 0`; the sums are exact integers below 2^53). */
+static inline uint32_t fold_payload(const double *w) {
+  double s = 0;
+  for (int i = 0; i < 8; i++) s += w[i];
+  return (uint32_t)(int64_t)s;
 }
 
 /* ---- consumer ---- */
@@ -208,7 +207,7 @@ static uint32_t deliver_in_place(ring_t *r, uint32_t max, uint32_t *checksum) {
     int32_t seq = r->next + (int32_t)i;
     uint32_t slot = (uint32_t)seq & r->mask;
     if (__atomic_load_n(&seqs[slot], __ATOMIC_ACQUIRE) != seq) break;
-    cs = cs * 31 + fold_payload((const uint32_t *)(r->prod + r->slots_off + slot * r->slot_size));
+    cs = cs * 31 + fold_payload((const double *)(r->prod + r->slots_off + slot * r->slot_size));
   }
   *checksum = cs;
   return i;

@@ -10,10 +10,10 @@ function main(): void {
   const batch = Number(process.argv[4]);
   const warmup = Number(process.argv[5]);
   const c = openRingConsumer("bench", 3, 4, undefined, { maxBatch: batch });
-  const i32 = c.i32;
+  const f64 = c.f64;
   let checksum = 0;
   const onMessage = (off: number): void => {
-    checksum = (Math.imul(checksum, 31) + foldBenchPayload(i32, off >> 2)) | 0;
+    checksum = (Math.imul(checksum, 31) + foldBenchPayload(f64, off >> 3)) | 0;
   };
   const window = Math.max(1, Math.floor((count - warmup) / TIMING_WINDOWS));
   const rates = new Float64Array(TIMING_WINDOWS + 1);

@@ -7,7 +7,7 @@ function main(): void {
   const count = Number(process.argv[3]);
   const batch = Number(process.argv[4]);
   const p = openRingProducer("bench", 3, 4);
-  const i32 = p.i32;
+  const f64 = p.f64;
   let sent = 0;
   if (batch === 1) {
     while (sent < count) {
@@ -16,7 +16,7 @@ function main(): void {
         p.waitForCredits(1, BENCH_SPIN_US, 1000);
         continue;
       }
-      writeBenchPayload(i32, off >> 2, sent);
+      writeBenchPayload(f64, off >> 3, sent);
       p.publish();
       sent++;
     }
@@ -27,7 +27,7 @@ function main(): void {
         p.waitForCredits(1, BENCH_SPIN_US, 1000);
         continue;
       }
-      for (let i = 0; i < n; i++) writeBenchPayload(i32, p.slotOffset(i) >> 2, sent + i);
+      for (let i = 0; i < n; i++) writeBenchPayload(f64, p.slotOffset(i) >> 3, sent + i);
       p.publish();
       sent += n;
     }
