@@ -99,6 +99,21 @@ describe("unreliable ring overrun", () => {
     expect(rec.bad()).toBe(0);
   });
 
+  it("the producer never waits: it laps a consumer that does not read, and claims at most a ring unpublished", () => {
+    const { producer, consumer } = ring();
+    publish(producer, 1000);
+    expect(producer.published).toBe(1000);
+    expect(producer.backpressureCount).toBe(0);
+    expect(producer.available()).toBe(SPEC.depth);
+    expect(producer.waitForCredits(SPEC.depth, 0, 1)).toBe(true);
+    expect(producer.claimBatch(100)).toBe(SPEC.depth);
+    expect(producer.claim()).toBe(-1);
+    producer.publish();
+    expect(producer.claim()).toBeGreaterThanOrEqual(0);
+    expect(consumer.poll(64, () => {})).toBe(8);
+    expect(consumer.lostCount).toBe(1016 - 8);
+  });
+
   it("a stalled consumer in another process loses messages, counts them, and never sees a torn one", async () => {
     const count = 2_000_000;
     const r = makeRing("stalled", { kind: "unreliable", depth: 256, slotSize: 64 });

@@ -108,7 +108,8 @@ export class RingConsumer {
     this.i32 = new Int32Array(data, 0, data.byteLength >> 2);
     this.f64 = new Float64Array(data, 0, data.byteLength >> 3);
     this.dv = new DataView(data);
-    // Resume where the region says (a restarted consumer continues after what it consumed).
+    // Resume where the region says: a restarted consumer continues after the position it last
+    // stored (at most releaseEvery messages before what it had read: at-least-once on restart).
     this.next = Atomics.load(this.cons, CONSUMED);
     this.released = this.next;
   }

@@ -81,11 +81,16 @@ export class RingProducer {
 
   /**
    * Claims the next slot and returns its byte offset in the views, or -1 when a reliable ring
-   * has no credit (see waitForCredits). Write the payload, then publish().
+   * has no credit (see waitForCredits; an unreliable ring never refuses unless a whole ring is
+   * claimed and unpublished). Write the payload, then publish().
    */
   claim(): number {
     const seq = this.next;
-    if (this.reliable && ((this.limit - seq) | 0) <= 0 && this.refreshCredits() <= 0) return -1;
+    if (this.reliable) {
+      if (((this.limit - seq) | 0) <= 0 && this.refreshCredits() <= 0) return -1;
+    } else if (((seq - this.pending) | 0) >= this.depth) {
+      return -1; // a whole ring claimed and not published: publish first
+    }
     this.next = (seq + 1) | 0;
     const slot = seq & this.mask;
     if (!this.reliable) {
@@ -105,8 +110,8 @@ export class RingProducer {
       let credits = (this.limit - this.next) | 0;
       if (credits < n) credits = this.refreshCredits();
       if (credits < n) n = Math.max(credits, 0);
-    } else if (n > this.depth) {
-      n = this.depth;
+    } else {
+      n = Math.min(n, this.depth - ((this.next - this.pending) | 0)); // at most a ring unpublished
     }
     if (n <= 0) return 0;
     const first = this.next;
