@@ -152,6 +152,7 @@ static void wait_for_credits(ring_t *r, int32_t n, int64_t spin_ns) {
   if (refresh_credits(r) >= n) return;
   int64_t start = now_ns();
   *F64(r->prod, TN_RING_PROD_CNT_BACKPRESSURE) += 1;
+  __atomic_store_n(I32(r->prod, TN_RING_PROD_WAITING), 1, __ATOMIC_SEQ_CST);
   while (now_ns() - start < spin_ns)
     for (int i = 0; i < 64; i++)
       if (refresh_credits(r) >= n) goto done;
@@ -168,6 +169,7 @@ static void wait_for_credits(ring_t *r, int32_t n, int64_t spin_ns) {
     __atomic_store_n(I32(r->prod, TN_RING_PROD_SLEEPING), 0, __ATOMIC_SEQ_CST);
   }
 done:
+  __atomic_store_n(I32(r->prod, TN_RING_PROD_WAITING), 0, __ATOMIC_SEQ_CST);
   *F64(r->prod, TN_RING_PROD_CNT_BACKPRESSURE_NS) += (double)(now_ns() - start);
 }
 
@@ -194,6 +196,10 @@ static void release_credits(ring_t *r) {
               F64(r->cons, TN_RING_CONS_CNT_WAKES));
 }
 
+static int producer_waits(ring_t *r) {
+  return __atomic_load_n(I32(r->prod, TN_RING_PROD_WAITING), __ATOMIC_RELAXED) != 0;
+}
+
 static int slot_caught_up(ring_t *r) {
   const int32_t *seqs = I32(r->prod, TN_RING_SEQ_OFFSET);
   return __atomic_load_n(&seqs[(uint32_t)r->next & r->mask], __ATOMIC_ACQUIRE) - r->next >= 0;
@@ -218,7 +224,7 @@ static uint32_t poll_fold(ring_t *r, uint32_t max, uint32_t *checksum) {
   uint32_t taken = deliver_in_place(r, max, checksum);
   if (taken == 0) {
     if (!slot_caught_up(r)) {
-      if (r->next != r->released) release_credits(r);
+      if (r->next != r->released && producer_waits(r)) release_credits(r);
       else if ((++r->idle_polls & 63) == 0) (void)__atomic_load_n(I32(r->prod, TN_RING_PROD_PUBLISHED), __ATOMIC_SEQ_CST);
       return 0;
     }
@@ -246,8 +252,10 @@ static void sleep_until_data(ring_t *r, int64_t spin_ns) {
   int64_t start = now_ns();
   if (has_data(r)) return;
   while (spin_ns > 0 && now_ns() - start < spin_ns)
-    for (int i = 0; i < 64; i++)
+    for (int i = 0; i < 64; i++) {
       if (slot_caught_up(r)) return;
+      if (r->next != r->released && producer_waits(r)) release_credits(r);
+    }
   if (r->next != r->released) release_credits(r);
   int32_t published = __atomic_load_n(I32(r->prod, TN_RING_PROD_PUBLISHED), __ATOMIC_SEQ_CST);
   if (slot_caught_up(r) || published - r->next > 0) return;

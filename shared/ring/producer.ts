@@ -16,6 +16,7 @@ import {
   RING_PROD_PUBLISHED,
   RING_PROD_SLEEP_EXPECT,
   RING_PROD_SLEEPING,
+  RING_PROD_WAITING,
   RING_SEQ_OFFSET,
   type RingSpec,
 } from "./layout";
@@ -23,6 +24,7 @@ import { nowMs, SPIN_CLOCK_EVERY } from "./ordering";
 
 const PUBLISHED = RING_PROD_PUBLISHED >> 2;
 const CLAIMED = RING_PROD_CLAIMED >> 2;
+const PROD_WAITING = RING_PROD_WAITING >> 2;
 const PROD_SLEEPING = RING_PROD_SLEEPING >> 2;
 const PROD_SLEEP_EXPECT = RING_PROD_SLEEP_EXPECT >> 2;
 const CONSUMED = RING_CONS_CONSUMED >> 2;
@@ -182,8 +184,11 @@ export class RingProducer {
     const f64 = this.f64;
     f64[CNT_BACKPRESSURE]++;
     const start = nowMs();
+    // Tell the consumer we wait: it then returns credits as soon as it runs out of messages.
+    Atomics.store(this.i32, PROD_WAITING, 1);
     let ok = this.spinForCredits(n, start + spinUs / 1000);
     if (!ok) ok = this.sleepForCredits(n, start + timeoutMs);
+    Atomics.store(this.i32, PROD_WAITING, 0);
     f64[CNT_BACKPRESSURE_NS] += Math.round((nowMs() - start) * 1e6);
     return ok;
   }
