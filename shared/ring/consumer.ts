@@ -123,6 +123,7 @@ export class RingConsumer {
    */
   poll(maxBatch: number, handler: RingHandler): number {
     const max = Math.min(maxBatch, this.maxBatch);
+    if (!(max > 0)) return 0;
     // Fast path: availability from the per-slot seq, with plain loads (no Atomics per batch).
     let taken = this.reliable ? this.deliverInPlace(max, handler) : this.copyVisible(max);
     if (taken === 0) {
