@@ -124,19 +124,19 @@ export class RingConsumer {
   poll(maxBatch: number, handler: RingHandler): number {
     const max = Math.min(maxBatch, this.maxBatch);
     if (!(max > 0)) return 0;
-    // Fast path: availability from the per-slot seq, with plain loads (no Atomics per batch).
+    const first = this.next;
+    // Availability from the per-slot seq, with plain loads (no Atomics on the fast paths).
+    if (((this.prod[SEQ_BASE + (first & this.mask)] - first) | 0) < 0) {
+      // Empty: the slot at `next` still holds an older message (or its rewrite is underway).
+      if (first !== this.released && this.prod[PROD_WAITING] !== 0) this.release();
+      else if ((++this.idlePolls & 63) === 0 && Atomics.load(this.prod, PUBLISHED) !== first && !this.slotCaughtUp())
+        this.resync(); // published, yet the slot looks older: lapped by more than 2^31 (a long stall)
+      return 0;
+    }
     let taken = this.reliable ? this.deliverInPlace(max, handler) : this.copyVisible(max);
     if (taken === 0) {
-      const next = this.next;
-      if (!this.slotCaughtUp()) {
-        // Empty: the slot at `next` still holds an older message (or its rewrite is underway).
-        if (next !== this.released && this.prod[PROD_WAITING] !== 0) this.release();
-        else if ((++this.idlePolls & 63) === 0 && Atomics.load(this.prod, PUBLISHED) !== next && !this.slotCaughtUp())
-          this.resync(); // published, yet the slot looks older: lapped by more than 2^31 (a long stall)
-        return 0;
-      }
-      // The slot at `next` holds `next` (published since we looked) or a later message (we were
-      // lapped): check the authoritative position, then scan again.
+      // The slot at `next` holds a later message (we were lapped), or we raced the producer's
+      // stores: check the authoritative position, then scan again.
       if (!this.resync()) return 0;
       taken = this.reliable ? this.deliverInPlace(max, handler) : this.copyVisible(max);
       if (taken === 0) {
