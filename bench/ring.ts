@@ -32,10 +32,10 @@ interface Options {
 function parseOptions(args: string[]): Options {
   const opts: Options = {
     runs: 5,
-    count: 4_000_000,
+    count: 3_000_000,
     rttIterations: 20_000,
     futexIterations: 1_000,
-    budgetS: 55,
+    budgetS: 50,
     noPin: false,
   };
   for (let i = 0; i < args.length; i++) {
