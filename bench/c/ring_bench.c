@@ -179,10 +179,10 @@ static inline void write_payload(double *w, uint32_t seq) {
   for (int i = 0; i < 8; i++) w[i] = s + i;
 }
 
-/* Sum of the eight words mod 2^32 (JS: `sum | 0`; the sums are exact integers below 2^53). */
+/* Sum of the eight words mod 2^32 (JS: `sum | 0`; the sums are exact integers below 2^53), added
+ * as the same tree as the JS fold. */
 static inline uint32_t fold_payload(const double *w) {
-  double s = 0;
-  for (int i = 0; i < 8; i++) s += w[i];
+  double s = ((w[0] + w[1]) + (w[2] + w[3])) + ((w[4] + w[5]) + (w[6] + w[7]));
   return (uint32_t)(int64_t)s;
 }
 
