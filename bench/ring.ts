@@ -11,6 +11,7 @@ import { native } from "../shared/native";
 import type { RingSpec } from "../shared/ring/layout";
 import { createRingFds, readOnlyFd } from "../shared/ring/regions";
 import { expectedBenchChecksum } from "./children/ring-payload";
+import { CONTROL_BYTES } from "./children/ring-timing";
 import type { Bench } from "./types";
 
 const SPEC: RingSpec = { kind: "reliable", depth: 4096, slotSize: 64 };
@@ -21,7 +22,8 @@ const TARGET_RTT_RATIO = 1.5;
 
 interface Options {
   runs: number;
-  count: number;
+  /** Length of each throughput run (the same for Node and C). */
+  durationMs: number;
   rttIterations: number;
   futexIterations: number;
   /** Stop starting new runs once another would end past this many seconds (at least one run). */
@@ -32,7 +34,7 @@ interface Options {
 function parseOptions(args: string[]): Options {
   const opts: Options = {
     runs: 5,
-    count: 3_000_000,
+    durationMs: 500,
     rttIterations: 20_000,
     futexIterations: 1_000,
     budgetS: 50,
@@ -46,13 +48,13 @@ function parseOptions(args: string[]): Options {
     }
     const value = Number(args[i + 1]);
     if (key === "--runs") opts.runs = value;
-    else if (key === "--count") opts.count = value;
+    else if (key === "--duration-ms") opts.durationMs = value;
     else if (key === "--rtt-iterations") opts.rttIterations = value;
     else if (key === "--futex-iterations") opts.futexIterations = value;
     else if (key === "--budget-s") opts.budgetS = value;
     else
       throw new Error(
-        `ring bench: unknown option ${key} (--runs, --count, --rtt-iterations, --futex-iterations, --budget-s, --no-pin)`,
+        `ring bench: unknown option ${key} (--runs, --duration-ms, --rtt-iterations, --futex-iterations, --budget-s, --no-pin)`,
       );
     if (!Number.isInteger(value) || value <= 0) throw new Error(`ring bench: ${key} needs a positive integer`);
     i++;
@@ -180,23 +182,30 @@ class Runner {
     return sum;
   }
 
-  /** Messages per second from producer to consumer: median window, and overall. */
-  async throughput(impl: Impl, batch: number, count: number): Promise<Sample> {
+  /** Messages per second from producer to consumer over durationMs: median window, and overall. */
+  async throughput(impl: Impl, batch: number, durationMs: number): Promise<Sample> {
     const ring = makeRing(`bench-${impl}`);
+    const addon = native();
+    const control = addon.memfdCreate(`tilenet-bench-control-${impl}`, CONTROL_BYTES);
     try {
-      const warmup = Math.floor(count / 10);
+      const warmupMs = Math.min(100, Math.floor(durationMs / 5));
       const [consumer] = await Promise.all([
-        runJson(
-          ...this.command(impl, "consumer", ["consume", `${count}`, `${batch}`, `${warmup}`], 1),
-          ring.consumerSide,
-        ),
-        runJson(...this.command(impl, "producer", ["produce", `${count}`, `${batch}`], 0), ring.producerSide),
+        runJson(...this.command(impl, "consumer", ["consume", `${batch}`, `${warmupMs}`], 1), [
+          ...ring.consumerSide,
+          control,
+        ]),
+        runJson(...this.command(impl, "producer", ["produce", `${batch}`, `${durationMs}`], 0), [
+          ...ring.producerSide,
+          control,
+        ]),
       ]);
-      if (consumer.checksum !== this.expected(count))
-        throw new Error(`${impl} consumer checksum ${consumer.checksum}, expected ${this.expected(count)}`);
+      const expected = this.expected(consumer.total);
+      if (consumer.checksum !== expected)
+        throw new Error(`${impl} consumer checksum ${consumer.checksum} over ${consumer.total}, expected ${expected}`);
       return { median: consumer.medianRate, overall: (consumer.msgs / consumer.ns) * 1e9 };
     } finally {
       ring.close();
+      addon.closeFd(control);
     }
   }
 
@@ -255,8 +264,8 @@ export const ringBench: Bench = async (args) => {
     while (runs < opts.runs) {
       const runStart = Date.now();
       for (const impl of ["node", "c"] as const) {
-        add(`${impl}_msgs_per_s_single`, await runner.throughput(impl, 1, opts.count));
-        add(`${impl}_msgs_per_s_batched`, await runner.throughput(impl, BATCH, opts.count));
+        add(`${impl}_msgs_per_s_single`, await runner.throughput(impl, 1, opts.durationMs));
+        add(`${impl}_msgs_per_s_batched`, await runner.throughput(impl, BATCH, opts.durationMs));
         add(`${impl}_rtt_ns`, await runner.roundTrip(impl, opts.rttIterations, 1_000_000));
         add(`${impl}_futex_rtt_ns`, await runner.roundTrip(impl, opts.futexIterations, 0));
       }
@@ -285,8 +294,8 @@ export const ringBench: Bench = async (args) => {
       `   (overall means: node ${overall(`node_${key}`, fmt)}, c ${overall(`c_${key}`, fmt)})`;
     const lines = [
       `ring: SPSC reliable ring, ${SPEC.depth} slots of ${SPEC.slotSize} B, two processes (${pin ? PIN_NOTE : "not pinned"}); ${runs} interleaved runs.`,
-      "  Per run: median of 16 timing windows (throughput) or of 16-round-trip blocks (round trips); shown: median",
-      "  over runs [min .. max]; node/c: ratio of the medians.",
+      `  Throughput runs last ${opts.durationMs} ms in both languages. Per run: median of 10 ms windows (throughput)`,
+      "  or of 16-round-trip blocks (round trips); shown: median over runs [min .. max]; node/c: ratio of the medians.",
       row("throughput one at a time", "msgs_per_s_single", figures.ratio_single, fmtRate),
       row(`throughput batches of ${BATCH}`, "msgs_per_s_batched", figures.ratio_batched, fmtRate),
       row("round trip busy-poll", "rtt_ns", figures.ratio_rtt, fmtNs),

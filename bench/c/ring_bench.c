@@ -5,8 +5,8 @@
  * checksum). The Node bench creates and initialises the regions and passes them at fds 3, 4
  * (and 5, 6 for the return ring of ping-pong), exactly as to its Node children.
  *
- *   ring_bench produce <count> <batch>
- *   ring_bench consume <count> <batch> <warmup>
+ *   ring_bench produce <batch> <durationMs>        (fd 5: the run's control region, see ring-timing.ts)
+ *   ring_bench consume <batch> <warmupMs>
  *   ring_bench ping <iterations> <warmup> <spinUs>     (fds 3,4: ring ab producer side; 5,6: ring ba consumer side)
  *   ring_bench pong <iterations> <warmup> <spinUs>     (fds 3,4: ring ab consumer side; 5,6: ring ba producer side)
  * Each prints one JSON line.
@@ -270,13 +270,22 @@ static void sleep_until_data(ring_t *r, int64_t spin_ns) {
 
 /* ---- modes ---- */
 
-static void produce(long count, uint32_t batch) {
+/* Control region of a throughput run (bench/children/ring-timing.ts). */
+#define CONTROL_DONE 0
+#define CONTROL_TOTAL 8
+
+static void produce(uint32_t batch, long duration_ms) {
   ring_t r;
   ring_open(&r, 3, 4, 1);
-  long sent = 0;
-  while (sent < count) {
-    uint32_t want = count - sent < (long)batch ? (uint32_t)(count - sent) : batch;
-    uint32_t n = claim_batch(&r, want);
+  uint8_t *control = map_fd(5, 1);
+  int64_t until = now_ns() + duration_ms * 1000000;
+  long sent = 0, next_clock = 0;
+  for (;;) {
+    if (sent >= next_clock) {
+      if (now_ns() >= until) break;
+      next_clock = sent + 4096;
+    }
+    uint32_t n = claim_batch(&r, batch);
     if (n == 0) {
       wait_for_credits(&r, 1, SPIN_US * 1000);
       continue;
@@ -285,12 +294,14 @@ static void produce(long count, uint32_t batch) {
     publish(&r);
     sent += n;
   }
+  *F64(control, CONTROL_TOTAL) = (double)sent;
+  __atomic_store_n(I32(control, CONTROL_DONE), 1, __ATOMIC_SEQ_CST);
   printf("{\"published\":%.0f,\"backpressureCount\":%.0f}\n", *F64(r.prod, TN_RING_PROD_CNT_PUBLISHED),
          *F64(r.prod, TN_RING_PROD_CNT_BACKPRESSURE));
 }
 
 /* Same timing method as bench/children/ring-timing.ts. */
-#define TIMING_WINDOWS 16
+#define WINDOW_MS 10
 #define RTT_BLOCK 16
 
 static int cmp_double(const void *a, const void *b) {
@@ -304,37 +315,44 @@ static double median_of(double *v, long n) {
   return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
-static void consume(long count, uint32_t batch, long warmup) {
+static void consume(uint32_t batch, long warmup_ms) {
   ring_t r;
   ring_open(&r, 3, 4, 0);
+  uint8_t *control = map_fd(5, 0);
   uint32_t checksum = 0;
-  long window = (count - warmup) / TIMING_WINDOWS > 0 ? (count - warmup) / TIMING_WINDOWS : 1;
-  double rates[TIMING_WINDOWS + 1];
-  long windows = 0, got = 0, timed_from = -1, mark = 0;
-  int64_t t0 = 0, mark_at = 0;
-  while (got < count) {
+  static double rates[4096];
+  long windows = 0, got = 0, next_clock = 0, timed_from = 0, mark = 0, last_got = 0;
+  int64_t started = -1, t0 = 0, mark_at = 0, last = 0;
+  for (;;) {
     uint32_t n = poll_fold(&r, batch, &checksum);
     if (n == 0) {
+      if (__atomic_load_n(I32(control, CONTROL_DONE), __ATOMIC_SEQ_CST) == 1 &&
+          (double)got == *F64(control, CONTROL_TOTAL))
+        break;
       sleep_until_data(&r, SPIN_US * 1000);
       continue;
     }
     got += n;
-    if (timed_from < 0) {
-      if (got >= warmup) {
-        t0 = mark_at = now_ns();
+    if (got < next_clock) continue;
+    next_clock = got + 1024;
+    int64_t now = now_ns();
+    if (started < 0) started = now;
+    if (t0 == 0) {
+      if (now - started >= warmup_ms * 1000000) {
+        t0 = mark_at = now;
         timed_from = mark = got;
       }
-    } else if (got - mark >= window) {
-      int64_t now = now_ns();
-      if (windows < TIMING_WINDOWS + 1) rates[windows++] = (double)(got - mark) / (double)(now - mark_at) * 1e9;
+    } else if (now - mark_at >= WINDOW_MS * 1000000) {
+      if (windows < 4096) rates[windows++] = (double)(got - mark) / (double)(now - mark_at) * 1e9;
       mark = got;
       mark_at = now;
     }
+    last = now;
+    last_got = got;
   }
-  int64_t ns = now_ns() - t0;
   release_credits(&r);
-  printf("{\"msgs\":%ld,\"ns\":%lld,\"medianRate\":%.1f,\"checksum\":%d}\n", got - timed_from, (long long)ns,
-         median_of(rates, windows), (int32_t)checksum);
+  printf("{\"msgs\":%ld,\"ns\":%lld,\"medianRate\":%.1f,\"total\":%ld,\"checksum\":%d}\n", last_got - timed_from,
+         (long long)(last - t0), median_of(rates, windows), got, (int32_t)checksum);
 }
 
 static void ping_pong(int ping, long iterations, long warmup, long spin_us) {
@@ -383,8 +401,8 @@ int main(int argc, char **argv) {
   }
   const char *mode = argv[1];
   long a = atol(argv[2]), b = atol(argv[3]), c = argc > 4 ? atol(argv[4]) : 0;
-  if (strcmp(mode, "produce") == 0) produce(a, (uint32_t)b);
-  else if (strcmp(mode, "consume") == 0) consume(a, (uint32_t)b, c);
+  if (strcmp(mode, "produce") == 0) produce((uint32_t)a, b);
+  else if (strcmp(mode, "consume") == 0) consume((uint32_t)a, b);
   else if (strcmp(mode, "ping") == 0) ping_pong(1, a, b, c);
   else if (strcmp(mode, "pong") == 0) ping_pong(0, a, b, c);
   else {
