@@ -9,13 +9,15 @@ import { dirname, join } from "node:path";
 import { renderCHeader } from "../shared/layout/c-header";
 import { native } from "../shared/native";
 import type { RingSpec } from "../shared/ring/layout";
-import { createRingFds, readOnlyFd } from "../shared/ring/regions";
+import { createRingFds, type RingFds, readOnlyFd } from "../shared/ring/regions";
 import { expectedBenchChecksum } from "./children/ring-payload";
 import { CONTROL_BYTES } from "./children/ring-timing";
 import type { Bench } from "./types";
 
 const SPEC: RingSpec = { kind: "reliable", depth: 4096, slotSize: 64 };
 const BATCH = 32;
+/** Messages per pass of the in-process CPU-cost measurement (five passes). */
+const CPU_COST_COUNT = 2_000_000;
 const TARGET_BATCHED = 25e6;
 const TARGET_BATCHED_RATIO = 0.5;
 const TARGET_RTT_RATIO = 1.5;
@@ -125,6 +127,7 @@ function runJson(cmd: string, argv: string[], fds: number[]): Promise<Record<str
 }
 
 interface RingPair {
+  fds: RingFds;
   producerSide: number[];
   consumerSide: number[];
   close(): void;
@@ -135,6 +138,7 @@ function makeRing(name: string): RingPair {
   const producerRo = readOnlyFd(fds.producerFd);
   const consumerRo = readOnlyFd(fds.consumerFd);
   return {
+    fds,
     producerSide: [fds.producerFd, consumerRo],
     consumerSide: [producerRo, fds.consumerFd],
     close() {
@@ -162,7 +166,7 @@ class Runner {
   /** The command for one side, pinned to `cpu` when pinning is on (see PIN_NOTE). */
   private command(
     impl: Impl,
-    child: "producer" | "consumer" | "pingpong",
+    child: "producer" | "consumer" | "pingpong" | "inproc",
     argv: string[],
     cpu: number,
   ): [string, string[]] {
@@ -202,10 +206,30 @@ class Runner {
       const expected = this.expected(consumer.total);
       if (consumer.checksum !== expected)
         throw new Error(`${impl} consumer checksum ${consumer.checksum} over ${consumer.total}, expected ${expected}`);
-      return { median: consumer.medianRate, overall: (consumer.msgs / consumer.ns) * 1e9 };
+      const overall = (consumer.msgs / consumer.ns) * 1e9;
+      return { median: consumer.medianRate > 0 ? consumer.medianRate : overall, overall };
     } finally {
       ring.close();
       addon.closeFd(control);
+    }
+  }
+
+  /** CPU ns per message with producer and consumer in one thread (best of five passes). */
+  async cpuCost(impl: Impl, batch: number, count: number): Promise<number> {
+    const ring = makeRing(`bench-cpu-${impl}`);
+    try {
+      const [result] = await Promise.all([
+        runJson(...this.command(impl, "inproc", ["inproc", `${batch}`, `${count}`], 0), [
+          ring.fds.producerFd,
+          ring.fds.consumerFd,
+        ]),
+      ]);
+      const expected = this.expected(result.total);
+      if (result.checksum !== expected)
+        throw new Error(`${impl} in-process checksum ${result.checksum} over ${result.total}, expected ${expected}`);
+      return result.cpuNsPerMsg;
+    } finally {
+      ring.close();
     }
   }
 
@@ -223,7 +247,8 @@ class Runner {
       const expected = this.expected(warmup + iterations);
       if (ping.checksum !== expected || pong.checksum !== expected)
         throw new Error(`${impl} ping-pong checksums ${ping.checksum}/${pong.checksum}, expected ${expected}`);
-      return { median: ping.medianNs, overall: ping.ns / ping.iterations };
+      const overall = ping.ns / ping.iterations;
+      return { median: ping.medianNs > 0 ? ping.medianNs : overall, overall };
     } finally {
       ab.close();
       ba.close();
@@ -242,7 +267,8 @@ function fmtRate(x: number): string {
 }
 
 function fmtNs(x: number): string {
-  return x >= 10_000 ? `${(x / 1000).toFixed(1)} µs` : `${x.toFixed(0)} ns`;
+  if (x >= 10_000) return `${(x / 1000).toFixed(1)} µs`;
+  return `${x.toFixed(x < 100 ? 1 : 0)} ns`;
 }
 
 export const ringBench: Bench = async (args) => {
@@ -268,6 +294,8 @@ export const ringBench: Bench = async (args) => {
         add(`${impl}_msgs_per_s_batched`, await runner.throughput(impl, BATCH, opts.durationMs));
         add(`${impl}_rtt_ns`, await runner.roundTrip(impl, opts.rttIterations, 1_000_000));
         add(`${impl}_futex_rtt_ns`, await runner.roundTrip(impl, opts.futexIterations, 0));
+        const cpu = await runner.cpuCost(impl, BATCH, CPU_COST_COUNT);
+        add(`${impl}_cpu_ns_per_msg_batched`, { median: cpu, overall: cpu });
       }
       runs++;
       const now = Date.now();
@@ -279,6 +307,9 @@ export const ringBench: Bench = async (args) => {
     figures.ratio_batched = figures.node_msgs_per_s_batched / figures.c_msgs_per_s_batched;
     figures.ratio_rtt = figures.node_rtt_ns / figures.c_rtt_ns;
     figures.ratio_futex_rtt = figures.node_futex_rtt_ns / figures.c_futex_rtt_ns;
+    figures.ratio_cpu_batched = figures.c_cpu_ns_per_msg_batched / figures.node_cpu_ns_per_msg_batched;
+    delete figures.node_cpu_ns_per_msg_batched_overall;
+    delete figures.c_cpu_ns_per_msg_batched_overall;
     figures.runs = runs;
     figures.pinned = pin ? 1 : 0;
     figures.seconds = (Date.now() - started) / 1000;
@@ -300,6 +331,9 @@ export const ringBench: Bench = async (args) => {
       row(`throughput batches of ${BATCH}`, "msgs_per_s_batched", figures.ratio_batched, fmtRate),
       row("round trip busy-poll", "rtt_ns", figures.ratio_rtt, fmtNs),
       row("round trip futex", "futex_rtt_ns", figures.ratio_futex_rtt, fmtNs),
+      `  ${"CPU per message, batched".padEnd(26)} node ${span("node_cpu_ns_per_msg_batched", fmtNs)}   c ${span("c_cpu_ns_per_msg_batched", fmtNs)}` +
+        `   c/node ${figures.ratio_cpu_batched.toFixed(2)}   (producer + consumer in one thread, best of 5 passes: the`,
+      "  work per message, undistorted by the machine's load)",
       `  targets: batched >= ${fmtRate(TARGET_BATCHED)} ${verdict(figures.node_msgs_per_s_batched >= TARGET_BATCHED)}; ` +
         `batched >= ${TARGET_BATCHED_RATIO}x C ${verdict(figures.ratio_batched >= TARGET_BATCHED_RATIO)}; ` +
         `busy round trip <= ${TARGET_RTT_RATIO}x C ${verdict(figures.ratio_rtt <= TARGET_RTT_RATIO)}`,

@@ -11,9 +11,10 @@ export const CONTROL_DONE = 0;
 export const CONTROL_TOTAL = 8;
 export const CONTROL_BYTES = 64;
 
-/** Median of the first n values (sorts them in place). */
+/** Median of the first n values (sorts them in place); 0 when n is 0 (the parent then uses the
+ *  overall mean). */
 export function medianOf(values: Float64Array, n: number): number {
   const v = values.subarray(0, n).sort();
-  if (n === 0) return Number.NaN;
+  if (n === 0) return 0;
   return n % 2 ? v[n >> 1] : (v[(n >> 1) - 1] + v[n >> 1]) / 2;
 }
