@@ -15,11 +15,11 @@ function main(): void {
   const inbox = ping
     ? openRingConsumer("ba", 5, 6, undefined, { maxBatch: 1 })
     : openRingConsumer("ab", 3, 4, undefined, { maxBatch: 1 });
-  const inI32 = inbox.i32;
-  const outI32 = out.i32;
+  const inF64 = inbox.f64;
+  const outF64 = out.f64;
   let checksum = 0;
   const onMessage = (off: number): void => {
-    checksum = (Math.imul(checksum, 31) + foldBenchPayload(inI32, off >> 2)) | 0;
+    checksum = (Math.imul(checksum, 31) + foldBenchPayload(inF64, off >> 3)) | 0;
   };
   const send = (seq: number): void => {
     let off = out.claim();
@@ -27,7 +27,7 @@ function main(): void {
       out.waitForCredits(1, spinUs, 1000);
       off = out.claim();
     }
-    writeBenchPayload(outI32, off >> 2, seq);
+    writeBenchPayload(outF64, off >> 3, seq);
     out.publish();
   };
   const blocks = new Float64Array(Math.ceil(iterations / RTT_BLOCK));

@@ -30,6 +30,9 @@
 //     waiting for the next one, and any FUTEX_WAIT on an older value fails once the word moved.
 //     Hence no lost wake-up, and no syscall while nobody sleeps. The same handshake serves a
 //     consumer sleeping on `published` and a producer sleeping on `consumed` (full ring).
+//   * credits: the consumer stores its position once per releaseEvery messages, and early only
+//     when the producer's WAITING word says it waits (read with a plain load on empty polls: a
+//     stale read only delays the release to a later poll, or to the release before sleeping).
 // A plain load right after an Atomics call is fresh (the call is a compiler barrier; xchg drains
 // the store buffer), which is how each side reads the other side's sleeping flag.
 // On weakly ordered CPUs (arm64) the seqlock and the seq-based publication would need fences
