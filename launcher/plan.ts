@@ -8,14 +8,14 @@ import type { MetricDecl } from "../shared/metrics/schema";
 import { inNetns, native } from "../shared/native";
 import { initNetbase, netbaseRegionSize } from "../shared/netbase/layout";
 import { RTMGRP_TILENET } from "../shared/netlink/constants";
+import { parseIp } from "../shared/netmodel";
 import { initRingRegions, type RingSpec, ringRegionSizes } from "../shared/ring/layout";
 import { SOLICIT_BYTES } from "../shared/solicit/message";
+import { initUdpChannel, UDP_DEFAULT_MAX_PAYLOAD, udpChannelSizes } from "../shared/udp/channel";
+import { setUpXdp, tearDownXdp } from "../shared/xdp/attach";
 import { type AppTileConfig, appMetrics, appRegionRoles } from "../tiles/app/definition";
 import { NET_FDS, type NetTileConfig, netMetrics, netRegionRoles } from "../tiles/net/definition";
 import { NETLINK_FDS, type NetlinkTileConfig, netlinkMetrics } from "../tiles/netlink/definition";
-import { parseIp } from "../shared/netmodel";
-import { initUdpChannel, UDP_DEFAULT_MAX_PAYLOAD, udpChannelSizes } from "../shared/udp/channel";
-import { setUpXdp, tearDownXdp } from "../shared/xdp/attach";
 import type { InstanceConfig } from "./config";
 import type { RegionSet } from "./regions";
 import type { StagedRuntime } from "./stage";
@@ -188,7 +188,10 @@ export function planInstance(config: InstanceConfig, regions: RegionSet, undo: U
       solicitRing,
     };
     const netMetricsGrant = metricsRegion("net", "net", netMetrics);
-    const regionFor: Record<string, string> = { "solicit.producer": "solicit.0.producer", "solicit.consumer": "solicit.0.consumer" };
+    const regionFor: Record<string, string> = {
+      "solicit.producer": "solicit.0.producer",
+      "solicit.consumer": "solicit.0.consumer",
+    };
     tiles.push({
       name: "net",
       kind: "net",

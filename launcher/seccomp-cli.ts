@@ -4,12 +4,28 @@ import { compilePolicy } from "../shared/seccomp/compile";
 import { disassemble } from "../shared/seccomp/disasm";
 import { nodeBaselinePolicy } from "../shared/seccomp/node-baseline";
 import { mergePolicies, type SeccompPolicy } from "../shared/seccomp/policy";
+import { appPolicy, appRegionRoles } from "../tiles/app/definition";
+import { NET_FDS, netPolicy, netRegionRoles } from "../tiles/net/definition";
 import { NETLINK_FDS, netlinkPolicy, netlinkRegionRoles } from "../tiles/netlink/definition";
 import { UsageError } from "./args";
 import { tileFdLayout } from "./tile-process";
 
 const policies: Record<string, () => SeccompPolicy> = {
   netlink: () => netlinkPolicy(tileFdLayout(netlinkRegionRoles(["solicit.0"]), Object.values(NETLINK_FDS)).fds),
+  net: () =>
+    netPolicy(
+      tileFdLayout(
+        netRegionRoles(["echo"]).map((r) => r.role),
+        Object.values(NET_FDS),
+      ).fds,
+    ),
+  app: () =>
+    appPolicy(
+      tileFdLayout(
+        appRegionRoles().map((r) => r.role),
+        [],
+      ).fds,
+    ),
 };
 
 export function printSeccomp(kind: string): string {

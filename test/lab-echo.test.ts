@@ -1,0 +1,130 @@
+// `tilenet run --lab` as a data plane: a real UDP client in the peer namespace gets its echoes
+// through the sandboxed net and echo tiles; the kernel keeps answering ping and ARP, and UDP to
+// a port no tile owns reaches a kernel socket; counters match the datagrams sent. An app that
+// makes a forbidden syscall dies of SIGSYS, and the launcher names the syscall and cleans up.
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  cli,
+  forceCleanup,
+  isRoot,
+  leftovers,
+  ROOT_REASON,
+  type RunningInstance,
+  startInstance,
+  status,
+  uniqueInstance,
+} from "./launcher-harness";
+
+const PEER = join(__dirname, "..", "dist", "test", "fixtures", "net-udp-peer.js");
+
+interface PeerResult {
+  lines: Record<string, unknown>[];
+  code: number | null;
+}
+
+/** Runs the UDP peer fixture in a namespace and collects its JSON lines. */
+function peer(ns: string, args: object, timeoutMs = 30_000): Promise<PeerResult> {
+  return new Promise((resolve) => {
+    const child = spawn("ip", ["netns", "exec", ns, process.execPath, PEER, JSON.stringify(args)], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let text = "";
+    child.stdout.on("data", (c: Buffer) => {
+      text += c.toString();
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      const lines = text
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      resolve({ lines, code });
+    });
+  });
+}
+
+describe.skipIf(!isRoot)(`the lab data plane (${ROOT_REASON})`, () => {
+  let inst: RunningInstance | undefined;
+  let name = "";
+  afterAll(async () => {
+    if (inst && inst.child.exitCode === null) {
+      inst.child.kill("SIGTERM");
+      await inst.exit;
+    }
+    await forceCleanup(inst);
+  });
+  beforeAll(async () => {
+    name = uniqueInstance("ec");
+    inst = await startInstance(name);
+  });
+
+  it("echoes UDP from the peer namespace; the kernel keeps ping, ARP and other ports", async () => {
+    const { report } = status(name);
+    const lab = report.lab;
+    if (!lab) throw new Error("no lab in status");
+    expect(lab.ports).toEqual([7000]);
+    expect(report.tiles.map((t) => t.kind).sort()).toEqual(["app", "net", "netlink"]);
+    const tileIp = lab.tileAddr.split("/")[0] ?? "";
+
+    const count = 2000;
+    const echo = await peer(lab.peerNetns, {
+      mode: "echo",
+      host: tileIp,
+      port: 7000,
+      count,
+      size: 200,
+      intervalMs: 0,
+      window: 32,
+      timeoutMs: 20_000,
+    });
+    const done = echo.lines.find((l) => l.done === true);
+    expect(done, JSON.stringify(echo.lines.slice(-3))).toMatchObject({ sent: count, received: count, mismatched: 0 });
+
+    // ICMP and ARP stay with the kernel (XDP_PASS).
+    const ping = spawnSync("ip", ["netns", "exec", lab.peerNetns, "ping", "-c", "3", "-i", "0.2", "-W", "2", tileIp], {
+      encoding: "utf8",
+    });
+    expect(ping.status, ping.stdout + ping.stderr).toBe(0);
+    const neigh = spawnSync("ip", ["-n", lab.peerNetns, "neigh", "show", tileIp], { encoding: "utf8" }).stdout;
+    expect(neigh).toMatch(/lladdr [0-9a-f:]{17}/);
+
+    // A port no tile owns reaches a kernel socket in the tile namespace.
+    const receiver = peer(lab.tileNetns, { mode: "recv", ports: [7001], expected: 50, timeoutMs: 10_000 });
+    await new Promise((r) => setTimeout(r, 500));
+    await peer(lab.peerNetns, { mode: "send", host: tileIp, port: 7001, count: 50 });
+    const got = await receiver;
+    const recvDone = got.lines.find((l) => l.done === true);
+    expect(JSON.stringify(recvDone)).toContain('"7001":50');
+
+    // Counters: every echo went through the net tile and the app exactly once.
+    await new Promise((r) => setTimeout(r, 300));
+    const after = status(name);
+    expect(after.code).toBe(0);
+    const net = after.report.tiles.find((t) => t.kind === "net")?.metrics ?? {};
+    const app = after.report.tiles.find((t) => t.kind === "app")?.metrics ?? {};
+    expect(net.rx_delivered).toBe(count);
+    expect(app.rx_packets).toBe(count);
+    expect(app.tx_packets).toBe(count);
+    expect(net.tx_completed).toBe(count);
+  }, 90_000);
+});
+
+describe.skipIf(!isRoot)(`a sandbox violation (${ROOT_REASON})`, () => {
+  it("kills an app that makes a forbidden syscall with SIGSYS; the launcher names it and cleans up", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tilenet-sigsys-"));
+    const config = join(dir, "c.toml");
+    const module = join(__dirname, "fixtures", "apps", "forbidden-syscall.js");
+    writeFileSync(config, `[[app]]\nname = "bad"\nmodule = "${module}"\nports = [7000]\n`);
+    const name = uniqueInstance("sy");
+    // The launcher exits by itself once the tile dies (before or after every tile reported running).
+    const r = cli(["run", "--lab", "--instance", name, "--config", config], 60_000);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toMatch(/tile bad killed by SIGSYS \(syscall \w+, nr \d+\)/);
+    expect(leftovers(name, [])).toEqual([]);
+  }, 60_000);
+});
