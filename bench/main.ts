@@ -6,6 +6,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   startup: async () => (await import("./startup")).startupBench,
   solicit: async () => (await import("./solicit")).solicitBench,
   netbase: async () => (await import("./netbase")).netbaseBench,
+  echo: async () => (await import("./echo")).echoBench,
 };
 
 async function main(): Promise<void> {

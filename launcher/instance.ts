@@ -157,7 +157,7 @@ export async function runInstance(opts: RunOptions): Promise<number> {
     const regions = new RegionSet(instance);
     undo.push("close regions", () => regions.closeAll());
 
-    const plan = planInstance(config, regions, undo, log);
+    const plan = planInstance(instance, config, regions, undo, log);
     const staged = stageRuntime(
       runtimeDir,
       plan.tiles.map((t) => t.kind),

@@ -35,7 +35,13 @@ export interface InstancePlan {
 /** The probe datagrams go to the discard port: nothing answers, the kernel ARPs on the way. */
 const PROBE_PORT = 9;
 
-export function planInstance(config: InstanceConfig, regions: RegionSet, undo: Undo, log: Logger): InstancePlan {
+export function planInstance(
+  instance: string,
+  config: InstanceConfig,
+  regions: RegionSet,
+  undo: Undo,
+  log: Logger,
+): InstancePlan {
   const addon = native();
   const ns = config.net.netns;
   const tiles: TileLaunch[] = [];
@@ -145,6 +151,7 @@ export function planInstance(config: InstanceConfig, regions: RegionSet, undo: U
     const ports = config.apps.flatMap((a) => a.ports);
     if (ports.length === 0) throw new Error("net tile without apps: add an [[app]] (or set net.enabled = false)");
     const xdp = setUpXdp({
+      umemName: `tilenet:${instance}:umem`,
       netnsPath: ns,
       ifname: config.net.interface,
       ports,

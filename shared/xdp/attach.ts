@@ -9,6 +9,8 @@ import { generateXdpProgram } from "./program";
 export type XdpMode = "drv" | "skb";
 
 export interface XdpSetupOptions {
+  /** Name of the UMEM memfd as /proc shows it (default "tilenet-umem"). */
+  umemName?: string;
   /** Network namespace of the interface (e.g. /run/netns/NAME); the caller's own when omitted. */
   netnsPath?: string;
   ifname: string;
@@ -110,7 +112,7 @@ export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
       const insns = generateXdpProgram({ ports: opts.ports, dstIp: opts.dstIp, xskMapFd });
       const progFd = addon.bpfProgLoadXdp(insns, "tn_xdp_udp", "Apache-2.0");
       opened.push(progFd);
-      const umemFd = addon.memfdCreate("tilenet-umem", opts.frameSize * opts.frameCount);
+      const umemFd = addon.memfdCreate(opts.umemName ?? "tilenet-umem", opts.frameSize * opts.frameCount);
       opened.push(umemFd);
       const zeroCopy = opts.zeroCopy ?? false;
       xskFd = createSocketRetryingBusy(() =>
