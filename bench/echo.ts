@@ -65,7 +65,7 @@ function parseOptions(args: string[]): Options {
     idleSeconds: 1,
     runs: 2,
     size: 64,
-    window: 64,
+    window: 256,
     burst: 32,
     maxPackets: 3_000_000,
     via: "auto",
