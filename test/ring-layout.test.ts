@@ -34,9 +34,9 @@ function regions(spec: RingSpec = SPEC) {
 
 describe("ring layout", () => {
   it("sizes the regions: header, lines, seq array and slots, line aligned", () => {
-    expect(ringRegionSizes(SPEC)).toEqual({ producerBytes: 192 + 4096 * 4 + 4096 * 64, consumerBytes: 192 });
-    expect(ringSlotsOffset(4)).toBe(256); // 192 + 16 rounded up to a line
-    expect(ringRegionSizes({ kind: "unreliable", depth: 4, slotSize: 8 }).producerBytes).toBe(256 + 32);
+    expect(ringRegionSizes(SPEC)).toEqual({ producerBytes: 256 + 4096 * 4 + 4096 * 64, consumerBytes: 256 });
+    expect(ringSlotsOffset(4)).toBe(320); // 256 + 16 rounded up to a line
+    expect(ringRegionSizes({ kind: "unreliable", depth: 4, slotSize: 8 }).producerBytes).toBe(320 + 32);
   });
 
   it("keeps fields written by the producer and by the consumer on separate cache lines", () => {
@@ -52,6 +52,16 @@ describe("ring layout", () => {
     for (const v of prod) expect(v).toBeLessThan(RING_SEQ_OFFSET);
     for (const v of cons) expect(v).toBeLessThan(RING_CONSUMER_BYTES);
     expect(RING_SEQ_OFFSET % RING_CACHE_LINE).toBe(0);
+    // Words one side writes often and words the other side reads often never share a line.
+    const c = ringLayoutConstants;
+    const hot = [c.PROD_PUBLISHED, c.PROD_CLAIMED].map(line);
+    const waitLine = [c.PROD_WAITING, c.PROD_SLEEPING, c.PROD_SLEEP_EXPECT].map(line);
+    const prodCounters = line(c.PROD_CNT_PUBLISHED);
+    expect(new Set(hot).size).toBe(1);
+    expect(new Set(waitLine).size).toBe(1);
+    expect(new Set([hot[0], waitLine[0], prodCounters]).size).toBe(3);
+    expect(line(c.CONS_SLEEPING)).toBe(line(c.CONS_SLEEP_EXPECT));
+    expect(new Set([line(c.CONS_CONSUMED), line(c.CONS_SLEEPING), line(c.CONS_CNT_CONSUMED)]).size).toBe(3);
     // No two fields of a region overlap (i32 words and f64 counters).
     const spans = (offs: number[], name: (i: number) => string) =>
       offs.map((o, i) => ({ o, size: name(i).includes("_CNT_") ? 8 : 4, k: name(i) }));

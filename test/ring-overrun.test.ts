@@ -53,6 +53,8 @@ describe("unreliable ring overrun", () => {
     const { producer, consumer } = ring();
     const rec = recorder(() => consumer);
     publish(producer, 50); // 50 messages into 16 slots, nobody reading
+    expect(consumer.poll(0, rec.handler)).toBe(0); // asking for nothing counts nothing
+    expect(consumer.lostCount).toBe(0);
     expect(consumer.poll(64, rec.handler)).toBe(8);
     expect(consumer.overrunCount).toBe(1);
     expect(consumer.lostCount).toBe(42);
@@ -97,6 +99,21 @@ describe("unreliable ring overrun", () => {
     expect(rec.seqs).toEqual([1, 2, 3]);
     expect(consumer.tornCount).toBe(1);
     expect(rec.bad()).toBe(0);
+  });
+
+  it("the producer never waits: it laps a consumer that does not read, and claims at most a ring unpublished", () => {
+    const { producer, consumer } = ring();
+    publish(producer, 1000);
+    expect(producer.published).toBe(1000);
+    expect(producer.backpressureCount).toBe(0);
+    expect(producer.available()).toBe(SPEC.depth);
+    expect(producer.waitForCredits(SPEC.depth, 0, 1)).toBe(true);
+    expect(producer.claimBatch(100)).toBe(SPEC.depth);
+    expect(producer.claim()).toBe(-1);
+    producer.publish();
+    expect(producer.claim()).toBeGreaterThanOrEqual(0);
+    expect(consumer.poll(64, () => {})).toBe(8);
+    expect(consumer.lostCount).toBe(1016 - 8);
   });
 
   it("a stalled consumer in another process loses messages, counts them, and never sees a torn one", async () => {

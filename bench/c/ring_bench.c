@@ -1,12 +1,14 @@
 /* C reference ring for `npm run bench -- ring`: the same two-region layout (constants from
  * tilenet_layout.h, rendered from shared/ring/layout.ts) and the same protocol as
- * shared/ring/{producer,consumer}.ts, doing the same work per message (the producer writes 16
- * u32 words derived from the message number, the consumer reads all 16 and folds them into a
+ * shared/ring/{producer,consumer}.ts, doing the same work per message (the producer writes 8
+ * 64-bit words derived from the message number, the consumer reads all 8 and folds them into a
  * checksum). The Node bench creates and initialises the regions and passes them at fds 3, 4
  * (and 5, 6 for the return ring of ping-pong), exactly as to its Node children.
  *
- *   ring_bench produce <count> <batch>
- *   ring_bench consume <count> <batch> <warmup>
+ *   ring_bench produce <batch> <durationMs>        (fd 5: the run's control region, see ring-timing.ts)
+ *   ring_bench consume <batch> <warmupMs>
+ *   ring_bench inproc <batch> <count>              (fds 3, 4: both regions read-write; CPU ns per message
+ *                                                  with producer and consumer in one thread, best of 5)
  *   ring_bench ping <iterations> <warmup> <spinUs>     (fds 3,4: ring ab producer side; 5,6: ring ba consumer side)
  *   ring_bench pong <iterations> <warmup> <spinUs>     (fds 3,4: ring ab consumer side; 5,6: ring ba producer side)
  * Each prints one JSON line.
@@ -123,8 +125,8 @@ static uint32_t claim_batch(ring_t *r, uint32_t max) {
   return n;
 }
 
-static uint32_t *slot_words(ring_t *r, int32_t seq) {
-  return (uint32_t *)(r->prod + r->slots_off + ((uint32_t)seq & r->mask) * r->slot_size);
+static double *slot_words(ring_t *r, int32_t seq) {
+  return (double *)(r->prod + r->slots_off + ((uint32_t)seq & r->mask) * r->slot_size);
 }
 
 /* One wake per value the sleeper waits on (see RingProducer.wakeConsumer). */
@@ -152,6 +154,7 @@ static void wait_for_credits(ring_t *r, int32_t n, int64_t spin_ns) {
   if (refresh_credits(r) >= n) return;
   int64_t start = now_ns();
   *F64(r->prod, TN_RING_PROD_CNT_BACKPRESSURE) += 1;
+  __atomic_store_n(I32(r->prod, TN_RING_PROD_WAITING), 1, __ATOMIC_SEQ_CST);
   while (now_ns() - start < spin_ns)
     for (int i = 0; i < 64; i++)
       if (refresh_credits(r) >= n) goto done;
@@ -168,21 +171,21 @@ static void wait_for_credits(ring_t *r, int32_t n, int64_t spin_ns) {
     __atomic_store_n(I32(r->prod, TN_RING_PROD_SLEEPING), 0, __ATOMIC_SEQ_CST);
   }
 done:
+  __atomic_store_n(I32(r->prod, TN_RING_PROD_WAITING), 0, __ATOMIC_SEQ_CST);
   *F64(r->prod, TN_RING_PROD_CNT_BACKPRESSURE_NS) += (double)(now_ns() - start);
 }
 
-static const uint32_t K[16] = {0x9e3779b9, 0x3c6ef372, 0xdaa66d2b, 0x78dde6e4, 0x1715609d, 0xb54cda56,
-                               0x5384540f, 0xf1bbcdc8, 0x8ff34781, 0x2e2ac13a, 0xcc623af3, 0x6a99b4ac,
-                               0x08d12e65, 0xa708a81e, 0x454021d7, 0xe3779b90};
-
-static inline void write_payload(uint32_t *w, uint32_t seq) {
-  for (int i = 0; i < 16; i++) w[i] = seq ^ K[i];
+/* Eight 64-bit words per message, as in bench/children/ring-payload.ts. */
+static inline void write_payload(double *w, uint32_t seq) {
+  double s = (double)seq * 16;
+  for (int i = 0; i < 8; i++) w[i] = s + i;
 }
 
-static inline uint32_t fold_payload(const uint32_t *w) {
-  uint32_t s = 0;
-  for (int i = 0; i < 16; i++) s += w[i];
-  return s;
+/* Sum of the eight words mod 2^32 (JS: `sum | 0`; the sums are exact integers below 2^53), added
+ * as the same tree as the JS fold. */
+static inline uint32_t fold_payload(const double *w) {
+  double s = ((w[0] + w[1]) + (w[2] + w[3])) + ((w[4] + w[5]) + (w[6] + w[7]));
+  return (uint32_t)(int64_t)s;
 }
 
 /* ---- consumer ---- */
@@ -193,6 +196,10 @@ static void release_credits(ring_t *r) {
   if (r->reliable && __atomic_load_n(I32(r->prod, TN_RING_PROD_SLEEPING), __ATOMIC_SEQ_CST) != 0)
     wake_once(r, I32(r->prod, TN_RING_PROD_SLEEP_EXPECT), r->next, I32(r->cons, TN_RING_CONS_CONSUMED),
               F64(r->cons, TN_RING_CONS_CNT_WAKES));
+}
+
+static int producer_waits(ring_t *r) {
+  return __atomic_load_n(I32(r->prod, TN_RING_PROD_WAITING), __ATOMIC_RELAXED) != 0;
 }
 
 static int slot_caught_up(ring_t *r) {
@@ -208,7 +215,7 @@ static uint32_t deliver_in_place(ring_t *r, uint32_t max, uint32_t *checksum) {
     int32_t seq = r->next + (int32_t)i;
     uint32_t slot = (uint32_t)seq & r->mask;
     if (__atomic_load_n(&seqs[slot], __ATOMIC_ACQUIRE) != seq) break;
-    cs = cs * 31 + fold_payload((const uint32_t *)(r->prod + r->slots_off + slot * r->slot_size));
+    cs = cs * 31 + fold_payload((const double *)(r->prod + r->slots_off + slot * r->slot_size));
   }
   *checksum = cs;
   return i;
@@ -219,7 +226,7 @@ static uint32_t poll_fold(ring_t *r, uint32_t max, uint32_t *checksum) {
   uint32_t taken = deliver_in_place(r, max, checksum);
   if (taken == 0) {
     if (!slot_caught_up(r)) {
-      if (r->next != r->released) release_credits(r);
+      if (r->next != r->released && producer_waits(r)) release_credits(r);
       else if ((++r->idle_polls & 63) == 0) (void)__atomic_load_n(I32(r->prod, TN_RING_PROD_PUBLISHED), __ATOMIC_SEQ_CST);
       return 0;
     }
@@ -247,8 +254,10 @@ static void sleep_until_data(ring_t *r, int64_t spin_ns) {
   int64_t start = now_ns();
   if (has_data(r)) return;
   while (spin_ns > 0 && now_ns() - start < spin_ns)
-    for (int i = 0; i < 64; i++)
+    for (int i = 0; i < 64; i++) {
       if (slot_caught_up(r)) return;
+      if (r->next != r->released && producer_waits(r)) release_credits(r);
+    }
   if (r->next != r->released) release_credits(r);
   int32_t published = __atomic_load_n(I32(r->prod, TN_RING_PROD_PUBLISHED), __ATOMIC_SEQ_CST);
   if (slot_caught_up(r) || published - r->next > 0) return;
@@ -263,13 +272,22 @@ static void sleep_until_data(ring_t *r, int64_t spin_ns) {
 
 /* ---- modes ---- */
 
-static void produce(long count, uint32_t batch) {
+/* Control region of a throughput run (bench/children/ring-timing.ts). */
+#define CONTROL_DONE 0
+#define CONTROL_TOTAL 8
+
+static void produce(uint32_t batch, long duration_ms) {
   ring_t r;
   ring_open(&r, 3, 4, 1);
-  long sent = 0;
-  while (sent < count) {
-    uint32_t want = count - sent < (long)batch ? (uint32_t)(count - sent) : batch;
-    uint32_t n = claim_batch(&r, want);
+  uint8_t *control = map_fd(5, 1);
+  int64_t until = now_ns() + duration_ms * 1000000;
+  long sent = 0, next_clock = 0;
+  for (;;) {
+    if (sent >= next_clock) {
+      if (now_ns() >= until) break;
+      next_clock = sent + 4096;
+    }
+    uint32_t n = claim_batch(&r, batch);
     if (n == 0) {
       wait_for_credits(&r, 1, SPIN_US * 1000);
       continue;
@@ -278,31 +296,66 @@ static void produce(long count, uint32_t batch) {
     publish(&r);
     sent += n;
   }
+  *F64(control, CONTROL_TOTAL) = (double)sent;
+  __atomic_store_n(I32(control, CONTROL_DONE), 1, __ATOMIC_SEQ_CST);
   printf("{\"published\":%.0f,\"backpressureCount\":%.0f}\n", *F64(r.prod, TN_RING_PROD_CNT_PUBLISHED),
          *F64(r.prod, TN_RING_PROD_CNT_BACKPRESSURE));
 }
 
-static void consume(long count, uint32_t batch, long warmup) {
+/* Same timing method as bench/children/ring-timing.ts. */
+#define WINDOW_MS 10
+#define RTT_BLOCK 16
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* 0 when there is nothing to take the median of (the parent then uses the overall mean). */
+static double median_of(double *v, long n) {
+  if (n == 0) return 0;
+  qsort(v, (size_t)n, sizeof *v, cmp_double);
+  return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+static void consume(uint32_t batch, long warmup_ms) {
   ring_t r;
   ring_open(&r, 3, 4, 0);
+  uint8_t *control = map_fd(5, 0);
   uint32_t checksum = 0;
-  long got = 0, timed_from = 0;
-  int64_t t0 = 0;
-  while (got < count) {
+  static double rates[4096];
+  long windows = 0, got = 0, next_clock = 0, timed_from = 0, mark = 0, last_got = 0;
+  int64_t started = -1, t0 = 0, mark_at = 0, last = 0;
+  for (;;) {
     uint32_t n = poll_fold(&r, batch, &checksum);
     if (n == 0) {
+      if (__atomic_load_n(I32(control, CONTROL_DONE), __ATOMIC_SEQ_CST) == 1 &&
+          (double)got == *F64(control, CONTROL_TOTAL))
+        break;
       sleep_until_data(&r, SPIN_US * 1000);
       continue;
     }
     got += n;
-    if (t0 == 0 && got >= warmup) {
-      t0 = now_ns();
-      timed_from = got;
+    if (got < next_clock) continue;
+    next_clock = got + 1024;
+    int64_t now = now_ns();
+    if (started < 0) started = now;
+    if (t0 == 0) {
+      if (now - started >= warmup_ms * 1000000) {
+        t0 = mark_at = now;
+        timed_from = mark = got;
+      }
+    } else if (now - mark_at >= WINDOW_MS * 1000000) {
+      if (windows < 4096) rates[windows++] = (double)(got - mark) / (double)(now - mark_at) * 1e9;
+      mark = got;
+      mark_at = now;
     }
+    last = now;
+    last_got = got;
   }
-  int64_t ns = now_ns() - t0;
   release_credits(&r);
-  printf("{\"msgs\":%ld,\"ns\":%lld,\"checksum\":%d}\n", got - timed_from, (long long)ns, (int32_t)checksum);
+  printf("{\"msgs\":%ld,\"ns\":%lld,\"medianRate\":%.1f,\"total\":%ld,\"checksum\":%d}\n", last_got - timed_from,
+         (long long)(last - t0), median_of(rates, windows), got, (int32_t)checksum);
 }
 
 static void ping_pong(int ping, long iterations, long warmup, long spin_us) {
@@ -315,9 +368,16 @@ static void ping_pong(int ping, long iterations, long warmup, long spin_us) {
     ring_open(&out, 5, 6, 1);
   }
   uint32_t checksum = 0;
-  int64_t t0 = now_ns();
+  double *blocks = calloc((size_t)(iterations / RTT_BLOCK + 1), sizeof(double));
+  long n_blocks = 0;
+  int64_t t0 = now_ns(), block_at = t0;
   for (long i = 0; i < warmup + iterations; i++) {
-    if (i == warmup) t0 = now_ns();
+    if (i >= warmup && (i - warmup) % RTT_BLOCK == 0) {
+      int64_t now = now_ns();
+      if (i == warmup) t0 = now;
+      else blocks[n_blocks++] = (double)(now - block_at) / RTT_BLOCK;
+      block_at = now;
+    }
     if (ping) {
       while (claim_batch(&out, 1) == 0) wait_for_credits(&out, 1, spin_us * 1000);
       write_payload(slot_words(&out, out.pending), (uint32_t)i);
@@ -332,7 +392,40 @@ static void ping_pong(int ping, long iterations, long warmup, long spin_us) {
     }
   }
   int64_t ns = now_ns() - t0;
-  printf("{\"iterations\":%ld,\"ns\":%lld,\"checksum\":%d}\n", iterations, (long long)ns, (int32_t)checksum);
+  printf("{\"iterations\":%ld,\"ns\":%lld,\"medianNs\":%.1f,\"checksum\":%d}\n", iterations, (long long)ns,
+         median_of(blocks, n_blocks), (int32_t)checksum);
+  free(blocks);
+}
+
+static double cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+/* Producer and consumer in one thread: the CPU cost of the work per message, which a loaded
+ * machine does not distort the way it distorts two processes waiting on each other. */
+static void inproc(uint32_t batch, long count) {
+  ring_t p, c;
+  ring_open(&p, 3, 4, 1);
+  ring_open(&c, 3, 4, 0);
+  uint32_t checksum = 0;
+  double best = 1e18;
+  long seq = 0;
+  for (int run = 0; run < 5; run++) {
+    double t = cpu_ns();
+    for (long sent = 0; sent < count;) {
+      uint32_t n = claim_batch(&p, batch);
+      for (uint32_t i = 0; i < n; i++) write_payload(slot_words(&p, p.pending + (int32_t)i), (uint32_t)(seq + i));
+      publish(&p);
+      poll_fold(&c, batch, &checksum);
+      sent += n;
+      seq += n;
+    }
+    double per = (cpu_ns() - t) / (double)count;
+    if (per < best) best = per;
+  }
+  printf("{\"cpuNsPerMsg\":%.2f,\"total\":%ld,\"checksum\":%d}\n", best, seq, (int32_t)checksum);
 }
 
 int main(int argc, char **argv) {
@@ -342,8 +435,9 @@ int main(int argc, char **argv) {
   }
   const char *mode = argv[1];
   long a = atol(argv[2]), b = atol(argv[3]), c = argc > 4 ? atol(argv[4]) : 0;
-  if (strcmp(mode, "produce") == 0) produce(a, (uint32_t)b);
-  else if (strcmp(mode, "consume") == 0) consume(a, (uint32_t)b, c);
+  if (strcmp(mode, "produce") == 0) produce((uint32_t)a, b);
+  else if (strcmp(mode, "consume") == 0) consume((uint32_t)a, b);
+  else if (strcmp(mode, "inproc") == 0) inproc((uint32_t)a, b);
   else if (strcmp(mode, "ping") == 0) ping_pong(1, a, b, c);
   else if (strcmp(mode, "pong") == 0) ping_pong(0, a, b, c);
   else {

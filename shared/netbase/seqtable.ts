@@ -91,6 +91,13 @@ export class SeqTableWriter {
     throw new Error("netbase: open-addressed table has no empty slot (load factor not enforced)");
   }
 
+  /** Whether the slot's current copy already holds exactly these words. */
+  holds(slot: number, words: ArrayLike<number>): boolean {
+    const c = this.current(slot);
+    for (let i = 0; i < this.copyWords; i++) if (this.v[c + i] !== words[i]) return false;
+    return true;
+  }
+
   /** Publishes `words` (one copy's worth, taken from `from`) as the slot's new content. */
   write(slot: number, words: ArrayLike<number>, from = 0): void {
     const v = this.v;

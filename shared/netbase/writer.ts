@@ -26,15 +26,10 @@ import {
   RouteType,
 } from "../netmodel";
 import {
-  addrKey,
   diffNetbase,
-  diffStates,
-  isMirroredRoute,
-  neighKey,
   normalizeSnapshot,
   normalMac,
   normalName,
-  routeKey,
   sameAddr,
   sameLink,
   sameNeigh,
@@ -100,7 +95,20 @@ import {
 } from "./layout";
 import { NetbaseReader } from "./reader";
 import { busyDelay, SeqTableWriter } from "./seqtable";
-import { bitAt, mask32, NONE, PrefixTrie, TABLE_LOCAL, TABLE_MAIN } from "./trie";
+import {
+  bitAt,
+  mask32,
+  N_CHILD0,
+  N_CHILD1,
+  N_HEAD_LOCAL,
+  N_HEAD_MAIN,
+  N_KEY,
+  N_LEN,
+  NONE,
+  PrefixTrie,
+  TABLE_LOCAL,
+  TABLE_MAIN,
+} from "./trie";
 
 export interface NetbaseWriterOptions {
   /** How long a nexthop record or tbl8 group that nothing points to waits before reuse. Default 1000 ms. */
@@ -167,6 +175,17 @@ class DeferredReuse {
 }
 
 const THROW = RouteType.throw;
+
+/** Hash of a nexthop record's content (int32 words). */
+function nexthopHash(meta: number, gateway: number, oif: number, prefsrc: number, metric: number, src: number): number {
+  let h = Math.imul(meta ^ 0x9e3779b9, 0x85ebca6b);
+  h = Math.imul(h ^ gateway ^ (h >>> 15), 0xc2b2ae35);
+  h = Math.imul(h ^ oif ^ (h >>> 15), 0xc2b2ae35);
+  h = Math.imul(h ^ prefsrc ^ (h >>> 15), 0xc2b2ae35);
+  h = Math.imul(h ^ metric ^ (h >>> 15), 0xc2b2ae35);
+  h = Math.imul(h ^ src ^ (h >>> 15), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
 const textEncoder = new TextEncoder();
 
 function isU32(n: number): boolean {
@@ -212,8 +231,10 @@ export class NetbaseWriter {
   // Nexthop records.
   private readonly nhRef: Int32Array;
   private readonly nhFreedAt: Float64Array;
-  private readonly nhKeys: (string | undefined)[];
-  private readonly nhByKey = new Map<string, number>();
+  /** Records by content: hash -> first record, chained through nhChain (-1 ends). */
+  private readonly nhByHash = new Map<number, number>();
+  private readonly nhChain: Int32Array;
+  private readonly nhHashOf: Int32Array;
   private readonly nhReuse = new DeferredReuse();
   private nhHighWater = 0;
   private nhLive = 0;
@@ -261,7 +282,8 @@ export class NetbaseWriter {
     this.routeFree = new Int32Array(caps.routes);
     this.nhRef = new Int32Array(caps.nexthops);
     this.nhFreedAt = new Float64Array(caps.nexthops);
-    this.nhKeys = new Array<string | undefined>(caps.nexthops);
+    this.nhChain = new Int32Array(caps.nexthops);
+    this.nhHashOf = new Int32Array(caps.nexthops);
 
     const v = this.v;
     const ifCopyWords = this.layout.interfaceCopyWords;
@@ -427,7 +449,8 @@ export class NetbaseWriter {
     s[NBC_STATE] = n.state | 0;
     s[NBC_FLAGS] = n.flags | 0;
     s[NBC_INFO] = mac ? NB_INFO_HAS_MAC : 0;
-    this.nbTable.write(slot, s);
+    // The kernel re-announces unchanged entries often: publish only real changes (readers retry less).
+    if (!this.nbTable.holds(slot, s)) this.nbTable.write(slot, s);
     this.count("neighbor_updates");
     this.set("neighbors", this.neighborCount);
     return this.published(true);
@@ -469,8 +492,8 @@ export class NetbaseWriter {
     const len = r.dstLen;
     const dst = r.dst & mask32(len);
     const metric = r.priority >>> 0;
-    const node = this.trie.find(dst, len);
-    const existing = node === NONE ? NONE : this.findAlternative(node, t, metric);
+    const node = this.trie.insert(dst, len);
+    const existing = this.findAlternative(node, t, metric);
     const src = this.deriveSource(r.prefsrc, r.oif, r.gateway, dst, len);
     if (existing !== NONE) {
       const nh = this.acquireNexthop(r, src);
@@ -479,12 +502,14 @@ export class NetbaseWriter {
       this.count("route_updates");
       return this.published(true);
     }
-    if (this.liveRoutes >= this.capacities.routes) return this.drop("drop_routes_full");
-    if (len > 24 && !this.ensureGroup(dst >>> 8)) return this.drop("drop_tbl8_full");
-    const nh = this.acquireNexthop(r, src);
+    let full: NetbaseCounter | undefined;
+    if (this.liveRoutes >= this.capacities.routes) full = "drop_routes_full";
+    else if (len > 24 && !this.ensureGroup(dst >>> 8)) full = "drop_tbl8_full";
+    const nh = full ? -1 : this.acquireNexthop(r, src);
     if (nh < 0) {
+      this.trie.prune(node);
       if (len > 24) this.maybeFreeGroup(dst >>> 8);
-      return this.drop("drop_nexthops_full");
+      return this.drop(full ?? "drop_nexthops_full");
     }
     const id = this.routeFreeTop > 0 ? this.routeFree[--this.routeFreeTop] : this.routeHighWater++;
     this.routeNh[id] = nh;
@@ -494,10 +519,9 @@ export class NetbaseWriter {
     this.routeLen[id] = len;
     this.routeTable[id] = t;
     this.writeRouteSlot(id, dst, len | (t === TABLE_LOCAL ? RT_META_LOCAL : 0) | RT_META_LIVE, nh);
-    const n = this.trie.insert(dst, len);
-    const before = this.trie.head(n, t);
-    this.insertAlternative(n, t, id);
-    if (this.trie.head(n, t) !== before) this.repaint(dst, len, t);
+    const before = this.trie.head(node, t);
+    this.insertAlternative(node, t, id);
+    if (this.trie.head(node, t) !== before) this.repaint(dst, len, t);
     this.liveRoutes++;
     this.tableRoutes[t]++;
     this.updateRouteCounters();
@@ -648,21 +672,21 @@ export class NetbaseWriter {
 
   /** Rewrites the answers of dst/len after table t changed at exactly that prefix. */
   private repaint(dst: number, len: number, t: number): void {
-    const trie = this.trie;
+    const nodes = this.trie.nodes;
     let bestMain = NONE;
     let bestLocal = NONE;
     let sub = NONE;
     // Best routes of both tables covering dst/len from above; `sub` = the node at or under it.
-    for (let n = trie.root; n !== NONE; ) {
-      const l = trie.plen[n];
+    for (let n = this.trie.root; n !== NONE; ) {
+      const l = nodes[n + N_LEN];
       if (l >= len) {
-        if (((trie.key[n] ^ dst) & mask32(len)) === 0) sub = n;
+        if (((nodes[n + N_KEY] ^ dst) & mask32(len)) === 0) sub = n;
         break;
       }
-      if (((trie.key[n] ^ dst) & mask32(l)) !== 0) break;
-      if (trie.headMain[n] !== NONE) bestMain = trie.headMain[n];
-      if (trie.headLocal[n] !== NONE) bestLocal = trie.headLocal[n];
-      n = bitAt(dst, l) ? trie.child1[n] : trie.child0[n];
+      if (((nodes[n + N_KEY] ^ dst) & mask32(l)) !== 0) break;
+      if (nodes[n + N_HEAD_MAIN] !== NONE) bestMain = nodes[n + N_HEAD_MAIN];
+      if (nodes[n + N_HEAD_LOCAL] !== NONE) bestLocal = nodes[n + N_HEAD_LOCAL];
+      n = nodes[n + N_CHILD0 + bitAt(dst, l)];
     }
     this.paint(dst, len, bestMain, bestLocal, sub, t, len);
   }
@@ -681,18 +705,18 @@ export class NetbaseWriter {
     t: number,
     changedLen: number,
   ): void {
-    const trie = this.trie;
     if (sub === NONE) {
       this.fill(prefix, len, this.answer(bestMain, bestLocal));
       return;
     }
+    const nodes = this.trie.nodes;
     const half = (1 << (31 - len)) | 0;
-    if (trie.plen[sub] === len) {
-      if (len > changedLen && trie.head(sub, t) !== NONE) return;
-      if (trie.headMain[sub] !== NONE) bestMain = trie.headMain[sub];
-      if (trie.headLocal[sub] !== NONE) bestLocal = trie.headLocal[sub];
-      const c0 = trie.child0[sub];
-      const c1 = trie.child1[sub];
+    if (nodes[sub + N_LEN] === len) {
+      if (len > changedLen && this.trie.head(sub, t) !== NONE) return;
+      if (nodes[sub + N_HEAD_MAIN] !== NONE) bestMain = nodes[sub + N_HEAD_MAIN];
+      if (nodes[sub + N_HEAD_LOCAL] !== NONE) bestLocal = nodes[sub + N_HEAD_LOCAL];
+      const c0 = nodes[sub + N_CHILD0];
+      const c1 = nodes[sub + N_CHILD1];
       if (c0 === NONE && c1 === NONE) {
         this.fill(prefix, len, this.answer(bestMain, bestLocal));
         return;
@@ -702,7 +726,7 @@ export class NetbaseWriter {
       return;
     }
     // The next node is deeper: the half without it has one answer.
-    if (bitAt(trie.key[sub], len)) {
+    if (bitAt(nodes[sub + N_KEY], len)) {
       this.fill(prefix, len + 1, this.answer(bestMain, bestLocal));
       this.paint(prefix | half, len + 1, bestMain, bestLocal, sub, t, changedLen);
     } else {
@@ -782,8 +806,9 @@ export class NetbaseWriter {
     const cur = this.v[this.tbl24 + block];
     if (cur >= 0) return;
     const top = this.trie.subtreeTop(block << 8, 24);
-    const trie = this.trie;
-    if (top !== NONE && (trie.plen[top] > 24 || trie.child0[top] !== NONE || trie.child1[top] !== NONE)) return;
+    const nodes = this.trie.nodes;
+    if (top !== NONE && (nodes[top + N_LEN] > 24 || nodes[top + N_CHILD0] !== NONE || nodes[top + N_CHILD1] !== NONE))
+      return;
     // No longer prefix: the whole block has one answer, already in every word of the group.
     this.foldGroup(block, this.v[this.tbl8 + (cur & ~ENTRY_GROUP_FLAG) * TBL8_GROUP_ENTRIES]);
   }
@@ -801,15 +826,27 @@ export class NetbaseWriter {
 
   // ---- nexthop records
 
-  private nexthopKey(r: RouteRecord, src: number): string {
-    return `${r.type} ${r.scope} ${r.table} ${r.gateway >>> 0} ${r.oif >>> 0} ${r.prefsrc >>> 0} ${r.priority >>> 0} ${src >>> 0}`;
-  }
-
   /** A record holding this answer (shared with every route giving the same answer), or -1 when full. */
   private acquireNexthop(r: RouteRecord, src: number): number {
-    const key = this.nexthopKey(r, src);
-    let nh = this.nhByKey.get(key);
-    if (nh !== undefined) {
+    const meta = (r.type & 255) | ((r.scope & 255) << 8) | ((r.table & 255) << 16);
+    const gateway = r.gateway | 0;
+    const oif = r.oif | 0;
+    const prefsrc = r.prefsrc | 0;
+    const metric = r.priority | 0;
+    src |= 0;
+    const hash = nexthopHash(meta, gateway, oif, prefsrc, metric, src);
+    const v = this.v;
+    for (let nh = this.nhByHash.get(hash) ?? -1; nh >= 0; nh = this.nhChain[nh]) {
+      const b = this.nhBase + nh * NH_WORDS;
+      if (
+        v[b + NH_META] !== meta ||
+        v[b + NH_GATEWAY] !== gateway ||
+        v[b + NH_OIF] !== oif ||
+        v[b + NH_PREFSRC] !== prefsrc ||
+        v[b + NH_METRIC] !== metric ||
+        v[b + NH_SRC] !== src
+      )
+        continue;
       if (this.nhRef[nh]++ === 0) {
         this.nhFreedAt[nh] = -1; // back in use before it was reused: its content is still right
         this.nhLive++;
@@ -817,30 +854,46 @@ export class NetbaseWriter {
       }
       return nh;
     }
-    nh = this.nhHighWater < this.capacities.nexthops ? this.nhHighWater++ : -1;
+    let nh = this.nhHighWater < this.capacities.nexthops ? this.nhHighWater++ : -1;
     if (nh < 0) {
       nh = this.nhReuse.take(this.now(), this.reuseDelayMs, (i, at) => this.nhRef[i] === 0 && this.nhFreedAt[i] === at);
       if (nh < 0) return -1;
-      const oldKey = this.nhKeys[nh];
-      if (oldKey !== undefined) this.nhByKey.delete(oldKey);
+      this.unindexNexthop(nh);
     }
-    const v = this.v;
     const b = this.nhBase + nh * NH_WORDS;
     Atomics.store(v, b + NH_GEN, (v[b + NH_GEN] + 1) | 1);
-    v[b + NH_META] = (r.type & 255) | ((r.scope & 255) << 8) | ((r.table & 255) << 16);
-    v[b + NH_GATEWAY] = r.gateway | 0;
-    v[b + NH_OIF] = r.oif | 0;
-    v[b + NH_PREFSRC] = r.prefsrc | 0;
-    v[b + NH_METRIC] = r.priority | 0;
-    v[b + NH_SRC] = src | 0;
+    v[b + NH_META] = meta;
+    v[b + NH_GATEWAY] = gateway;
+    v[b + NH_OIF] = oif;
+    v[b + NH_PREFSRC] = prefsrc;
+    v[b + NH_METRIC] = metric;
+    v[b + NH_SRC] = src;
     Atomics.store(v, b + NH_GEN, (v[b + NH_GEN] + 1) & ~1); // published before any entry points here
-    this.nhKeys[nh] = key;
-    this.nhByKey.set(key, nh);
+    this.indexNexthop(nh, hash);
     this.nhRef[nh] = 1;
     this.nhFreedAt[nh] = -1;
     this.nhLive++;
     this.set("nexthops_used", this.nhLive);
     return nh;
+  }
+
+  private indexNexthop(nh: number, hash: number): void {
+    this.nhHashOf[nh] = hash;
+    this.nhChain[nh] = this.nhByHash.get(hash) ?? -1;
+    this.nhByHash.set(hash, nh);
+  }
+
+  private unindexNexthop(nh: number): void {
+    const hash = this.nhHashOf[nh];
+    let cur = this.nhByHash.get(hash) ?? -1;
+    if (cur === nh) {
+      const next = this.nhChain[nh];
+      if (next < 0) this.nhByHash.delete(hash);
+      else this.nhByHash.set(hash, next);
+      return;
+    }
+    while (cur >= 0 && this.nhChain[cur] !== nh) cur = this.nhChain[cur];
+    if (cur >= 0) this.nhChain[cur] = this.nhChain[nh];
   }
 
   private releaseNexthop(nh: number): void {
@@ -1033,17 +1086,22 @@ export class NetbaseWriter {
     const caps = this.capacities;
     for (let s = 0; s < this.ifTable.slots; s++) if (!this.ifTable.isEmpty(s)) this.interfaceCount++;
     for (let s = 0; s < this.nbTable.slots; s++) if (!this.nbTable.isEmpty(s)) this.neighborCount++;
-    // Nexthop records ever written, and their keys.
+    // Nexthop records ever written, indexed by content.
     for (let nh = 0; nh < caps.nexthops; nh++) {
       const b = this.nhBase + nh * NH_WORDS;
       if (v[b + NH_GEN] === 0) continue;
       this.nhHighWater = nh + 1;
-      const meta = v[b + NH_META];
-      const key = `${meta & 255} ${(meta >>> 8) & 255} ${(meta >>> 16) & 255} ${v[b + NH_GATEWAY] >>> 0} ${
-        v[b + NH_OIF] >>> 0
-      } ${v[b + NH_PREFSRC] >>> 0} ${v[b + NH_METRIC] >>> 0} ${v[b + NH_SRC] >>> 0}`;
-      this.nhKeys[nh] = key;
-      this.nhByKey.set(key, nh);
+      this.indexNexthop(
+        nh,
+        nexthopHash(
+          v[b + NH_META],
+          v[b + NH_GATEWAY],
+          v[b + NH_OIF],
+          v[b + NH_PREFSRC],
+          v[b + NH_METRIC],
+          v[b + NH_SRC],
+        ),
+      );
     }
     for (let id = 0; id < caps.routes; id++) {
       const b = this.routesBase + id * RT_WORDS;
@@ -1095,6 +1153,3 @@ export class NetbaseWriter {
     this.updateRouteCounters();
   }
 }
-
-// Re-exported for callers that only hold a writer module import.
-export { addrKey, diffStates, isMirroredRoute, neighKey, routeKey };

@@ -18,12 +18,14 @@ import {
   RING_PROD_PUBLISHED,
   RING_PROD_SLEEP_EXPECT,
   RING_PROD_SLEEPING,
+  RING_PROD_WAITING,
   RING_SEQ_OFFSET,
   type RingSpec,
 } from "./layout";
 import { nowMs, SPIN_CLOCK_EVERY } from "./ordering";
 
 const PUBLISHED = RING_PROD_PUBLISHED >> 2;
+const PROD_WAITING = RING_PROD_WAITING >> 2;
 const PROD_SLEEPING = RING_PROD_SLEEPING >> 2;
 const PROD_SLEEP_EXPECT = RING_PROD_SLEEP_EXPECT >> 2;
 const CONSUMED = RING_CONS_CONSUMED >> 2;
@@ -43,8 +45,8 @@ export type RingHandler = (offset: number, seq: number) => void;
 export interface RingConsumerOptions {
   /** Largest batch poll() delivers (unreliable rings copy a batch into scratch of this many slots). Default 64. */
   maxBatch?: number;
-  /** Reliable rings: return credits once this many messages are consumed (also whenever the ring
-   *  is found empty and before sleeping). Default depth / 4. */
+  /** Return credits (store the position) once this many messages are consumed; also when the ring
+   *  is found empty while the producer waits for credits, and before sleeping. Default depth / 4. */
   releaseEvery?: number;
   /** Test hook: runs between copying a batch and re-validating it (unreliable rings). */
   debugAfterCopy?: () => void;
@@ -108,7 +110,8 @@ export class RingConsumer {
     this.i32 = new Int32Array(data, 0, data.byteLength >> 2);
     this.f64 = new Float64Array(data, 0, data.byteLength >> 3);
     this.dv = new DataView(data);
-    // Resume where the region says (a restarted consumer continues after what it consumed).
+    // Resume where the region says: a restarted consumer continues after the position it last
+    // stored (at most releaseEvery messages before what it had read: at-least-once on restart).
     this.next = Atomics.load(this.cons, CONSUMED);
     this.released = this.next;
   }
@@ -120,19 +123,20 @@ export class RingConsumer {
    */
   poll(maxBatch: number, handler: RingHandler): number {
     const max = Math.min(maxBatch, this.maxBatch);
-    // Fast path: availability from the per-slot seq, with plain loads (no Atomics per batch).
+    if (!(max > 0)) return 0;
+    const first = this.next;
+    // Availability from the per-slot seq, with plain loads (no Atomics on the fast paths).
+    if (((this.prod[SEQ_BASE + (first & this.mask)] - first) | 0) < 0) {
+      // Empty: the slot at `next` still holds an older message (or its rewrite is underway).
+      if (first !== this.released && this.prod[PROD_WAITING] !== 0) this.release();
+      else if ((++this.idlePolls & 63) === 0 && Atomics.load(this.prod, PUBLISHED) !== first && !this.slotCaughtUp())
+        this.resync(); // published, yet the slot looks older: lapped by more than 2^31 (a long stall)
+      return 0;
+    }
     let taken = this.reliable ? this.deliverInPlace(max, handler) : this.copyVisible(max);
     if (taken === 0) {
-      const next = this.next;
-      if (!this.slotCaughtUp()) {
-        // Empty: the slot at `next` still holds an older message (or its rewrite is underway).
-        if (next !== this.released) this.release();
-        else if ((++this.idlePolls & 63) === 0 && Atomics.load(this.prod, PUBLISHED) !== next && !this.slotCaughtUp())
-          this.resync(); // published, yet the slot looks older: lapped by more than 2^31 (a long stall)
-        return 0;
-      }
-      // The slot at `next` holds `next` (published since we looked) or a later message (we were
-      // lapped): check the authoritative position, then scan again.
+      // The slot at `next` holds a later message (we were lapped), or we raced the producer's
+      // stores: check the authoritative position, then scan again.
       if (!this.resync()) return 0;
       taken = this.reliable ? this.deliverInPlace(max, handler) : this.copyVisible(max);
       if (taken === 0) {
@@ -171,12 +175,14 @@ export class RingConsumer {
     const prod = this.prod;
     const mask = this.mask;
     const next = this.next;
+    const slotsOffset = this.slotsOffset;
+    const slotSize = this.slotSize;
     let i = 0;
     for (; i < max; i++) {
       const seq = (next + i) | 0;
       const slot = seq & mask;
       if (prod[SEQ_BASE + slot] !== seq) break;
-      handler(this.slotsOffset + slot * this.slotSize, seq);
+      handler(slotsOffset + slot * slotSize, seq);
     }
     return i;
   }
@@ -197,7 +203,19 @@ export class RingConsumer {
       if (prod[SEQ_BASE + slot] !== seq) break;
       const from = slotsWord + slot * words;
       const to = i * words;
-      for (let w = 0; w < words; w++) dst[to + w] = src[from + w];
+      // 64 bytes per step, unrolled: per-element checks stay, per-iteration map/length reloads go.
+      let w = 0;
+      for (; w + 8 <= words; w += 8) {
+        dst[to + w] = src[from + w];
+        dst[to + w + 1] = src[from + w + 1];
+        dst[to + w + 2] = src[from + w + 2];
+        dst[to + w + 3] = src[from + w + 3];
+        dst[to + w + 4] = src[from + w + 4];
+        dst[to + w + 5] = src[from + w + 5];
+        dst[to + w + 6] = src[from + w + 6];
+        dst[to + w + 7] = src[from + w + 7];
+      }
+      for (; w < words; w++) dst[to + w] = src[from + w];
     }
     return i;
   }
@@ -209,11 +227,12 @@ export class RingConsumer {
     Atomics.load(prod, PUBLISHED); // barrier: the seq re-reads below come after the copy
     const mask = this.mask;
     const next = this.next;
+    const slotSize = this.slotSize;
     let delivered = 0;
     for (let i = 0; i < n; i++) {
       const seq = (next + i) | 0;
       if (prod[SEQ_BASE + (seq & mask)] === seq) {
-        handler(i * this.slotSize, seq);
+        handler(i * slotSize, seq);
         delivered++;
       }
     }
@@ -253,8 +272,9 @@ export class RingConsumer {
     if (this.hasData()) return true;
     const spinUntil = start + spinUs / 1000;
     for (let i = 1; spinUs > 0; i++) {
-      // Cheap check; the clock read every SPIN_CLOCK_EVERY turns is a call, hence a compiler barrier.
+      // Cheap checks; the clock read every SPIN_CLOCK_EVERY turns is a call, hence a compiler barrier.
       if (this.slotCaughtUp()) return true;
+      if (this.next !== this.released && this.prod[PROD_WAITING] !== 0) this.release();
       if (i % SPIN_CLOCK_EVERY === 0 && nowMs() >= spinUntil) break;
     }
     if (this.next !== this.released) this.release();

@@ -2,8 +2,8 @@
 //
 // A ring is two regions, so that each side writes only its own memory (the other side maps it
 // read-only):
-//   producer region: header line | producer line | producer counters line | seq array | slots
-//   consumer region: header line | consumer line | consumer counters line
+//   producer region: header | position line | wait line | counters line | seq array | slots
+//   consumer region: header | position line | sleep line | counters line
 // Every field written by one side sits on cache lines (64 B) that the other side never writes.
 // Sequence numbers are 32-bit and wrap; positions are compared with (a - b) | 0.
 //
@@ -64,34 +64,44 @@ export const RING_HDR_CONSUMER_BYTES = 36;
 export const RING_HDR_INIT_SEQ = 40;
 export const RING_HEADER_BYTES = 64;
 
-// Producer line (producer region; i32 words). Written only by the producer.
+// Everything below is written by one side only. Words the other side reads often sit on lines
+// the writer rarely writes, and words the writer updates often on lines the other side rarely
+// reads, so neither side's fast path pulls a line the other is busy writing.
+
+// Producer position line (producer region; i32): written on every publish, read by the consumer
+// only on its slow paths (the fast path reads the per-slot seq).
 export const RING_PROD_PUBLISHED = 64;
 export const RING_PROD_CLAIMED = 68;
-/** Producer sleeping on a full reliable ring: flag (0/1), and the `consumed` value it waits on. */
-export const RING_PROD_SLEEPING = 72;
-export const RING_PROD_SLEEP_EXPECT = 76;
-// Producer counters line (f64, exact up to 2^53). Written only by the producer.
-export const RING_PROD_CNT_PUBLISHED = 128;
-export const RING_PROD_CNT_BACKPRESSURE = 136;
-export const RING_PROD_CNT_BACKPRESSURE_NS = 144;
-export const RING_PROD_CNT_WAKES = 152;
-export const RING_PROD_CNT_SLEEPS = 160;
+// Producer wait line: written only when a reliable ring is full; read by the consumer when it
+// returns credits. WAITING: the producer waits for credits (spinning or asleep); SLEEPING: it
+// sleeps on the futex, having seen `consumed` == SLEEP_EXPECT.
+export const RING_PROD_WAITING = 128;
+export const RING_PROD_SLEEPING = 132;
+export const RING_PROD_SLEEP_EXPECT = 136;
+// Producer counters line (f64, exact up to 2^53).
+export const RING_PROD_CNT_PUBLISHED = 192;
+export const RING_PROD_CNT_BACKPRESSURE = 200;
+export const RING_PROD_CNT_BACKPRESSURE_NS = 208;
+export const RING_PROD_CNT_WAKES = 216;
+export const RING_PROD_CNT_SLEEPS = 224;
 /** Start of the per-slot sequence array (i32 per slot) in the producer region. */
-export const RING_SEQ_OFFSET = 192;
+export const RING_SEQ_OFFSET = 256;
 
-// Consumer line (consumer region; i32 words). Written only by the consumer.
+// Consumer position line (consumer region; i32): the credits of a reliable ring, stored at most
+// once per batch; read by the producer only when its cached credits run out.
 export const RING_CONS_CONSUMED = 64;
-/** Consumer sleeping: flag (0/1), and the `published` value it waits on. */
-export const RING_CONS_SLEEPING = 68;
-export const RING_CONS_SLEEP_EXPECT = 72;
-// Consumer counters line (f64). Written only by the consumer.
-export const RING_CONS_CNT_CONSUMED = 128;
-export const RING_CONS_CNT_OVERRUNS = 136;
-export const RING_CONS_CNT_LOST = 144;
-export const RING_CONS_CNT_TORN = 152;
-export const RING_CONS_CNT_SLEEPS = 160;
-export const RING_CONS_CNT_WAKES = 168;
-export const RING_CONSUMER_BYTES = 192;
+// Consumer sleep line: written only when the consumer goes to sleep; read by the producer after
+// every publish. SLEEPING: asleep on the futex, having seen `published` == SLEEP_EXPECT.
+export const RING_CONS_SLEEPING = 128;
+export const RING_CONS_SLEEP_EXPECT = 132;
+// Consumer counters line (f64).
+export const RING_CONS_CNT_CONSUMED = 192;
+export const RING_CONS_CNT_OVERRUNS = 200;
+export const RING_CONS_CNT_LOST = 208;
+export const RING_CONS_CNT_TORN = 216;
+export const RING_CONS_CNT_SLEEPS = 224;
+export const RING_CONS_CNT_WAKES = 232;
+export const RING_CONSUMER_BYTES = 256;
 
 /** The layout as named constants for C code (rendered into dist/include/tilenet_layout.h). */
 export const ringLayoutConstants: Readonly<Record<string, number>> = {
@@ -121,6 +131,7 @@ export const ringLayoutConstants: Readonly<Record<string, number>> = {
   HEADER_BYTES: RING_HEADER_BYTES,
   PROD_PUBLISHED: RING_PROD_PUBLISHED,
   PROD_CLAIMED: RING_PROD_CLAIMED,
+  PROD_WAITING: RING_PROD_WAITING,
   PROD_SLEEPING: RING_PROD_SLEEPING,
   PROD_SLEEP_EXPECT: RING_PROD_SLEEP_EXPECT,
   PROD_CNT_PUBLISHED: RING_PROD_CNT_PUBLISHED,

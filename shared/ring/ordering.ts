@@ -14,11 +14,12 @@
 //     up to one batch, which every comparison with `published` allows for.
 //   * empty polls read the slot's seq only; one in 64 also does an Atomics load, so even a
 //     compiler that did hoist loads could not freeze a spin loop (the loop body contains a call).
-//   * seqlock (unreliable rings): the producer writes the slot's "in progress" seq, then
-//     Atomics.store(`claimed`) (barrier), then the payload, then the final seq. The consumer
-//     copies a slot whose seq read n, then an Atomics load (barrier), then re-reads the seq:
-//     still n means no rewrite had begun when the last payload byte was read (the marker
-//     precedes the payload in store order), so the copy is message n, whole.
+//   * seqlock (unreliable rings): the producer writes the slot's "in progress" seq, then the
+//     payload, then the final seq (plain stores, kept in order as above). The consumer copies a
+//     slot whose seq read n, then does an Atomics load (a barrier: the re-read below must not
+//     reuse the first read of the same word), then re-reads the seq: still n means no rewrite
+//     had begun when the last payload byte was read (the marker precedes the payload in store
+//     order), so the copy is message n, whole.
 //   * sleeping (Dekker): the sleeper stores the value it waits on (expect), then its flag with
 //     Atomics.store (xchg: visible before its next load), then re-reads the word; the other side
 //     stores the word with Atomics.store, then reads the flag. In the total order of the two
@@ -29,6 +30,9 @@
 //     waiting for the next one, and any FUTEX_WAIT on an older value fails once the word moved.
 //     Hence no lost wake-up, and no syscall while nobody sleeps. The same handshake serves a
 //     consumer sleeping on `published` and a producer sleeping on `consumed` (full ring).
+//   * credits: the consumer stores its position once per releaseEvery messages, and early only
+//     when the producer's WAITING word says it waits (read with a plain load on empty polls: a
+//     stale read only delays the release to a later poll, or to the release before sleeping).
 // A plain load right after an Atomics call is fresh (the call is a compiler barrier; xchg drains
 // the store buffer), which is how each side reads the other side's sleeping flag.
 // On weakly ordered CPUs (arm64) the seqlock and the seq-based publication would need fences

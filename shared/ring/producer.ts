@@ -16,6 +16,7 @@ import {
   RING_PROD_PUBLISHED,
   RING_PROD_SLEEP_EXPECT,
   RING_PROD_SLEEPING,
+  RING_PROD_WAITING,
   RING_SEQ_OFFSET,
   type RingSpec,
 } from "./layout";
@@ -23,6 +24,7 @@ import { nowMs, SPIN_CLOCK_EVERY } from "./ordering";
 
 const PUBLISHED = RING_PROD_PUBLISHED >> 2;
 const CLAIMED = RING_PROD_CLAIMED >> 2;
+const PROD_WAITING = RING_PROD_WAITING >> 2;
 const PROD_SLEEPING = RING_PROD_SLEEPING >> 2;
 const PROD_SLEEP_EXPECT = RING_PROD_SLEEP_EXPECT >> 2;
 const CONSUMED = RING_CONS_CONSUMED >> 2;
@@ -81,16 +83,21 @@ export class RingProducer {
 
   /**
    * Claims the next slot and returns its byte offset in the views, or -1 when a reliable ring
-   * has no credit (see waitForCredits). Write the payload, then publish().
+   * has no credit (see waitForCredits; an unreliable ring never refuses unless a whole ring is
+   * claimed and unpublished). Write the payload, then publish().
    */
   claim(): number {
     const seq = this.next;
-    if (this.reliable && ((this.limit - seq) | 0) <= 0 && this.refreshCredits() <= 0) return -1;
+    if (this.reliable) {
+      if (((this.limit - seq) | 0) <= 0 && this.refreshCredits() <= 0) return -1;
+    } else if (((seq - this.pending) | 0) >= this.depth) {
+      return -1; // a whole ring claimed and not published: publish first
+    }
     this.next = (seq + 1) | 0;
     const slot = seq & this.mask;
     if (!this.reliable) {
-      this.i32[SEQ_BASE + slot] = (seq - 1) | 0; // in progress
-      Atomics.store(this.i32, CLAIMED, this.next);
+      this.i32[SEQ_BASE + slot] = (seq - 1) | 0; // in progress: stored before the payload
+      this.i32[CLAIMED] = this.next;
     }
     return this.slotsOffset + slot * this.slotSize;
   }
@@ -105,8 +112,8 @@ export class RingProducer {
       let credits = (this.limit - this.next) | 0;
       if (credits < n) credits = this.refreshCredits();
       if (credits < n) n = Math.max(credits, 0);
-    } else if (n > this.depth) {
-      n = this.depth;
+    } else {
+      n = Math.min(n, this.depth - ((this.next - this.pending) | 0)); // at most a ring unpublished
     }
     if (n <= 0) return 0;
     const first = this.next;
@@ -116,9 +123,9 @@ export class RingProducer {
       const mask = this.mask;
       for (let i = 0; i < n; i++) {
         const seq = (first + i) | 0;
-        i32[SEQ_BASE + (seq & mask)] = (seq - 1) | 0; // in progress
+        i32[SEQ_BASE + (seq & mask)] = (seq - 1) | 0; // in progress: stored before the payloads
       }
-      Atomics.store(i32, CLAIMED, this.next);
+      i32[CLAIMED] = this.next;
     }
     return n;
   }
@@ -177,8 +184,11 @@ export class RingProducer {
     const f64 = this.f64;
     f64[CNT_BACKPRESSURE]++;
     const start = nowMs();
+    // Tell the consumer we wait: it then returns credits as soon as it runs out of messages.
+    Atomics.store(this.i32, PROD_WAITING, 1);
     let ok = this.spinForCredits(n, start + spinUs / 1000);
     if (!ok) ok = this.sleepForCredits(n, start + timeoutMs);
+    Atomics.store(this.i32, PROD_WAITING, 0);
     f64[CNT_BACKPRESSURE_NS] += Math.round((nowMs() - start) * 1e6);
     return ok;
   }
