@@ -474,7 +474,10 @@ export class NetTileBody {
       this.txFill = 0;
       this.txBytes = 0;
       this.txReader = reader;
-      handled += reader.poll(room, this.onTxMessage);
+      const taken = reader.poll(room, this.onTxMessage);
+      // Credits back at once: the app's send() reports a full ring from them.
+      if (taken > 0) reader.release();
+      handled += taken;
       const malformed = reader.malformed;
       if (malformed !== 0) {
         mx.add(this.m.badMessage, malformed);
