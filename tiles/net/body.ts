@@ -3,11 +3,13 @@
 // tx channels -> route + neighbor from netbase -> Ethernet/IPv4/UDP frame in UMEM -> AF_XDP TX.
 //
 // Hot path: typed-array reads and writes over mapped memory only. Syscalls happen only when the
-// kernel asks through a ring flag (TX kick, fill wakeup), in the idle wait (poll on the socket),
-// and for the socket's statistics in housekeeping. Nothing waits on an app: a full rx channel
-// drops (counted); a message stays in an app's tx channel while the TX ring or UMEM is full.
+// kernel asks through a ring flag (TX kick, batched; fill wakeup), when an app sleeps and must be
+// woken (futex, by the ring), in the idle wait, and for the socket's statistics in housekeeping.
+// Nothing waits on an app: a full rx channel drops (counted); a message stays in an app's tx
+// channel while the TX ring or UMEM is full.
 //
-// Idle: see idleWait (poll on the socket, or a futex sleep on an app that is about to answer).
+// Idle: see idleWait (a short spin, then a futex sleep on an app that is about to answer, or
+// poll(2) on the socket).
 //
 // Neighbor misses are not queued (as in Firedancer): the message is dropped and counted, and a
 // solicit is published for the netlink tile, at most once per next hop per resolicitMs.
