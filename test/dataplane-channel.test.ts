@@ -86,6 +86,7 @@ describe("udp channel messages", () => {
       }
       w.flush();
       while (r.poll(3, check) > 0);
+      r.release(); // as the tiles do after each batch: every credit back
     }
     expect(problems).toEqual([]);
     expect(got).toBe(sent);

@@ -217,6 +217,8 @@ describe.skipIf(!isRoot)("net and app tiles as sandboxed processes (needs root)"
       channelDepth: DEPTH,
       maxPayload: MAX_PAYLOAD,
       solicitRing: solicitSpec,
+      // Naps are off by default; on here to prove Atomics.wait passes the filter too.
+      napWindowMs: 5,
     };
     const netSource: Record<string, string> = {
       metrics: "metrics.net",

@@ -263,7 +263,8 @@ export type UdpMessageHandler = (msg: UdpMessage) => void;
 
 /**
  * Consumer side of one direction. poll() hands messages to a handler with the payload in place in
- * `data`; the chunk stays valid until the handler returns (credits go back after it).
+ * `data`; the chunk stays valid at least until the handler returns (its credit goes back with the
+ * next release(), which the ring also does by itself every depth/4 messages).
  * Messages whose length exceeds maxPayload (a broken or hostile producer) are counted in
  * `malformed` and skipped.
  */

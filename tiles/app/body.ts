@@ -22,7 +22,7 @@ export interface AppTileResources {
 }
 
 const DEFAULT_BATCH = 64;
-const DEFAULT_SPIN_US = 50;
+const DEFAULT_SPIN_US = 0;
 const EXCEPTION_LOG_INTERVAL_MS = 1000;
 
 class ReceivedPacket implements UdpPacket {

@@ -15,7 +15,8 @@ export interface AppTileConfig {
   maxPayload: number;
   /** Messages handled per poll. Default 64. */
   batch?: number;
-  /** After the last datagram, keep polling this long before sleeping on the rx ring. Default 50. */
+  /** After the last datagram, keep polling this long before sleeping on the rx ring. Default 0: the net tile's
+   *  publish wakes it at once, and a spinning app takes the CPU the net tile and the kernel need. */
   spinUs?: number;
 }
 

@@ -3,11 +3,13 @@
 // tx channels -> route + neighbor from netbase -> Ethernet/IPv4/UDP frame in UMEM -> AF_XDP TX.
 //
 // Hot path: typed-array reads and writes over mapped memory only. Syscalls happen only when the
-// kernel asks through a ring flag (TX kick, fill wakeup), in the idle wait (poll on the socket),
-// and for the socket's statistics in housekeeping. Nothing waits on an app: a full rx channel
-// drops (counted); a message stays in an app's tx channel while the TX ring or UMEM is full.
+// kernel asks through a ring flag (TX kick, batched; fill wakeup), when an app sleeps and must be
+// woken (futex, by the ring), in the idle wait, and for the socket's statistics in housekeeping.
+// Nothing waits on an app: a full rx channel drops (counted); a message stays in an app's tx
+// channel while the TX ring or UMEM is full.
 //
-// Idle: see idleWait (poll on the socket, or a futex sleep on an app that is about to answer).
+// Idle: see idleWait (a short spin, then a futex sleep on an app that is about to answer, or
+// poll(2) on the socket).
 //
 // Neighbor misses are not queued (as in Firedancer): the message is dropped and counted, and a
 // solicit is published for the netlink tile, at most once per next hop per resolicitMs.
@@ -69,6 +71,8 @@ const EBUSY = 16;
 const ENOBUFS = 105;
 /** Kicks per poll while the kernel answers EAGAIN (copy mode sends 32 frames per call). */
 const MAX_KICKS_PER_POLL = 8;
+/** Frames one copy-mode kick sends (the kernel's TX batch). */
+const KICK_BATCH = 32;
 const STATS_INTERVAL_MS = 250;
 const ROUTE_CACHE_SLOTS = 256;
 const SOLICIT_MEMORY_SLOTS = 256;
@@ -109,6 +113,9 @@ export class NetTileBody {
   private readonly napMs: number;
   private readonly napWord = new Int32Array(new SharedArrayBuffer(4));
   private lastWorkAt = Number.NEGATIVE_INFINITY;
+  private readonly kickDelayMs: number;
+  /** Poll time of the oldest frame submitted and not yet kicked (-1: none). */
+  private kickPendingSince = -1;
   private readonly log: NetTileResources["log"];
 
   // Parsing and building state, reused for every frame.
@@ -208,6 +215,7 @@ export class NetTileBody {
     this.maxIdleMs = c.maxIdleMs ?? NET_DEFAULTS.maxIdleMs;
     this.napWindowMs = c.napWindowMs ?? NET_DEFAULTS.napWindowMs;
     this.spinMs = (c.spinUs ?? NET_DEFAULTS.spinUs) / 1000;
+    this.kickDelayMs = (c.kickDelayUs ?? NET_DEFAULTS.kickDelayUs) / 1000;
     this.napMs = (c.napUs ?? NET_DEFAULTS.napUs) / 1000;
     this.fields.ttl = c.ttl ?? NET_DEFAULTS.ttl;
 
@@ -468,7 +476,10 @@ export class NetTileBody {
       this.txFill = 0;
       this.txBytes = 0;
       this.txReader = reader;
-      handled += reader.poll(room, this.onTxMessage);
+      const taken = reader.poll(room, this.onTxMessage);
+      // Credits back at once: the app's send() reports a full ring from them.
+      if (taken > 0) reader.release();
+      handled += taken;
       const malformed = reader.malformed;
       if (malformed !== 0) {
         mx.add(this.m.badMessage, malformed);
@@ -483,16 +494,28 @@ export class NetTileBody {
     }
     if (apps > 1) this.startApp = (this.startApp + 1) % apps;
     if (handled > 0) mx.add(this.m.txMessages, handled);
-    this.kick();
+    this.kick(submitted);
     return handled + submitted;
   }
 
-  /** Kicks while frames wait in the TX ring and the kernel asks for it. */
-  private kick(): void {
+  /**
+   * Kicks while frames wait in the TX ring and the kernel asks for it. Each kick is a syscall that
+   * sends up to 32 frames, so while apps keep adding frames, the kick waits for a full batch, for
+   * a poll that adds nothing (the burst is over), or kickDelayUs after the first waiting frame.
+   */
+  private kick(submitted: number): void {
     const tx = this.rings.tx;
     const mx = this.metrics;
+    const waiting = tx.depth - tx.free(tx.depth);
+    if (waiting === 0) return;
+    if (submitted > 0) {
+      if (this.kickPendingSince < 0) this.kickPendingSince = this.now;
+      if (waiting < KICK_BATCH && this.now - this.kickPendingSince < this.kickDelayMs) return;
+    }
+    this.kickPendingSince = -1;
     for (let k = 0; k < MAX_KICKS_PER_POLL; k++) {
-      if (tx.free(tx.depth) === tx.depth || !tx.needsWakeup()) return;
+      if (k > 0 && tx.free(tx.depth) === tx.depth) return;
+      if (!tx.needsWakeup()) return;
       mx.add(this.m.kicks, 1);
       const rc = this.sys.xskKick(this.fd);
       if (rc === 0) return;
