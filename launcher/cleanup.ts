@@ -1,13 +1,16 @@
 // Reclaims what a launcher that died (kill -9) could not: its run directory, staged runtime and
 // the named network namespaces it created. The kernel already reclaimed memfds, sockets and bpf
 // links with the process; tiles died with it (parent-death signal).
-import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type Manifest, processStartTicks, RUN_ROOT } from "../shared/manifest";
 import { deleteNetns } from "./lab";
 import { removeStagedRuntime } from "./stage";
 
 const readText = (p: string): string => readFileSync(p, "utf8");
+
+/** A run directory without a manifest younger than this belongs to a launcher still starting. */
+const UNFINISHED_GRACE_MS = 60_000;
 
 export function readManifest(path: string): Manifest | undefined {
   try {
@@ -37,7 +40,8 @@ export function findStaleInstances(runRoot = RUN_ROOT): StaleInstance[] {
     const dir = join(runRoot, name);
     const manifest = readManifest(join(dir, "manifest.json"));
     if (!manifest) {
-      out.push({ dir });
+      // A launcher starting right now has made its directory but not yet its manifest.
+      if (Date.now() - statSync(dir).mtimeMs > UNFINISHED_GRACE_MS) out.push({ dir });
       continue;
     }
     if (!launcherAlive(manifest)) out.push({ dir, manifest });

@@ -128,3 +128,39 @@ describe.skipIf(!isRoot)(`a sandbox violation (${ROOT_REASON})`, () => {
     expect(leftovers(name, [])).toEqual([]);
   }, 60_000);
 });
+
+describe.skipIf(!isRoot)(`several app tiles by port (${ROOT_REASON})`, () => {
+  it("routes each port to its app: echo on 7000, the README's upper-case example on 7001", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tilenet-apps-"));
+    const config = join(dir, "c.toml");
+    const upper = join(__dirname, "fixtures", "apps", "upper.js");
+    writeFileSync(
+      config,
+      `[[app]]\nname = "echo"\nmodule = "builtin:echo"\nports = [7000]\n` +
+        `[[app]]\nname = "upper"\nmodule = "${upper}"\nports = [7001]\nsettings = { note = "readme" }\n`,
+    );
+    const name = uniqueInstance("ap");
+    let inst: RunningInstance | undefined;
+    try {
+      inst = await startInstance(name, ["--lab", "--config", config]);
+      const { report } = status(name);
+      expect(report.lab?.ports).toEqual([7000, 7001]);
+      expect(report.tiles.map((t) => t.name).sort()).toEqual(["echo", "net", "netlink", "upper"]);
+      const peerNs = report.lab?.peerNetns ?? "";
+      const script =
+        "const d=require('dgram').createSocket('udp4');const got={};" +
+        "d.on('message',(m,r)=>{got[r.port]=''+m;if(Object.keys(got).length===2){console.log(JSON.stringify(got));process.exit(0)}});" +
+        "d.bind(0,()=>{d.send('hello',7000,'198.18.0.1');d.send('hello',7001,'198.18.0.1')});" +
+        "setTimeout(()=>{console.log(JSON.stringify(got));process.exit(1)},5000);";
+      const r = spawnSync("ip", ["netns", "exec", peerNs, process.execPath, "-e", script], { encoding: "utf8" });
+      expect(JSON.parse(r.stdout)).toEqual({ "7000": "hello", "7001": "HELLO" });
+      expect(inst.logs.join("\n")).toContain('serving 7001 with {\\"note\\":\\"readme\\"}');
+    } finally {
+      if (inst && inst.child.exitCode === null) {
+        inst.child.kill("SIGTERM");
+        await inst.exit;
+      }
+      await forceCleanup(inst);
+    }
+  }, 60_000);
+});

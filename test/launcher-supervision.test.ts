@@ -1,6 +1,7 @@
 // Supervision and cleanup: a tile killed with SIGKILL stops the instance and everything it made
 // is removed; a launcher killed with SIGKILL takes its tiles with it and `tilenet cleanup`
 // reclaims the rest; a stopped tile makes `status` fail; bad configs exit 2 naming the key.
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -49,23 +50,44 @@ describe.skipIf(!isRoot)(`supervision (${ROOT_REASON})`, () => {
     inst = undefined;
   });
 
-  it("a tile killed with SIGKILL stops the instance, which removes everything it made", async () => {
-    const name = uniqueInstance("k9");
-    inst = await startInstance(name);
-    const { report } = status(name);
-    const victim = report.tiles[0];
-    expect(victim).toBeDefined();
-    if (!victim) return;
-    process.kill(victim.pid, "SIGKILL");
-    const exit = await inst.exit;
-    expect(exit.code).toBe(1);
-    expect(inst.logs.join("\n")).toMatch(new RegExp(`tile ${victim.name} killed by SIGKILL`));
-    expect(
-      leftovers(
-        name,
-        report.tiles.map((t) => t.pid),
-      ),
-    ).toEqual([]);
+  it.each(["netlink", "net", "echo"])(
+    "the %s tile killed with SIGKILL stops the instance, which removes everything it made",
+    async (tileName) => {
+      const name = uniqueInstance("k9");
+      inst = await startInstance(name);
+      const { report } = status(name);
+      const victim = report.tiles.find((t) => t.name === tileName);
+      expect(victim, JSON.stringify(report.tiles.map((t) => t.name))).toBeDefined();
+      if (!victim) return;
+      process.kill(victim.pid, "SIGKILL");
+      const exit = await inst.exit;
+      expect(exit.code).toBe(1);
+      expect(inst.logs.join("\n")).toMatch(new RegExp(`tile ${victim.name} killed by SIGKILL`));
+      expect(
+        leftovers(
+          name,
+          report.tiles.map((t) => t.pid),
+        ),
+      ).toEqual([]);
+      // No XDP program stays attached anywhere (the namespaces are gone with their veths).
+      expect(execFileSync("ip", ["-o", "link", "show"], { encoding: "utf8" })).not.toMatch(/xdp/);
+    },
+  );
+
+  it("serves Prometheus metrics on 127.0.0.1 with every tile's counters", async () => {
+    const name = uniqueInstance("pm");
+    const port = 20000 + Math.floor(Math.random() * 20000);
+    inst = await startInstance(name, ["--lab", "--metrics", `127.0.0.1:${port}`]);
+    const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    for (const tile of ["netlink", "net", "echo"])
+      expect(text).toMatch(new RegExp(`tilenet_tile_up\\{[^}]*tile="${tile}"[^}]*\\} 1`));
+    expect(text).toMatch(/# TYPE tilenet_rx_packets counter/);
+    expect(text).toMatch(/tilenet_tile_sandboxed\{[^}]*\} 1/);
+    expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
+    inst.child.kill("SIGTERM");
+    expect((await inst.exit).code).toBe(0);
   });
 
   it("a launcher killed with SIGKILL takes its tiles with it; cleanup reclaims the rest", async () => {
