@@ -3,11 +3,12 @@
 // acknowledgement round trip; (b) events absorbed per second (a 50k-route burst sent straight to
 // the kernel), beside the rate the kernel took them; (c, d) route lookups per second at 1k/100k/1M routes beside
 // a linear scan, and the time to load 1M routes (bench/netbase-lookup.ts).
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { startInstanceProcess, stopInstanceProcess } from "../launcher/lab-process";
 import type { Manifest } from "../shared/manifest";
 import { inNetns, native } from "../shared/native";
 import { NeighborResult, NetbaseReader, RouteResult } from "../shared/netbase/reader";
@@ -37,25 +38,6 @@ const CLI = join(__dirname, "cli.js");
 function percentile(xs: number[], p: number): number {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))] ?? Number.NaN;
-}
-
-async function startLab(instance: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, [CLI, "run", "--lab", "--instance", instance], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let text = "";
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`lab not ready:\n${text}`)), 30_000);
-    child.stdout?.on("data", (c: Buffer) => {
-      text += c.toString();
-      if (text.includes("all tiles running")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once("exit", (code) => reject(new Error(`lab exited (${code}):\n${text}`)));
-  });
-  return child;
 }
 
 function routeAdd(seq: number, dst: number, oif: number): Uint8Array {
@@ -93,7 +75,7 @@ interface SyncFigures {
 
 async function measureSync(changes: number, batch: number): Promise<SyncFigures> {
   const instance = `bn-${randomBytes(3).toString("hex")}`;
-  const lab = await startLab(instance);
+  const lab = await startInstanceProcess(CLI, instance, ["--lab"]);
   const addon = native();
   let fd = -1;
   try {
@@ -187,8 +169,7 @@ async function measureSync(changes: number, batch: number): Promise<SyncFigures>
     };
   } finally {
     if (fd >= 0) addon.closeFd(fd);
-    lab.kill("SIGTERM");
-    await new Promise((r) => lab.once("exit", r));
+    await stopInstanceProcess(lab);
   }
 }
 

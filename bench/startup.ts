@@ -1,10 +1,11 @@
 // `npm run bench -- startup`: time from `tilenet run --lab` to every tile running, and resident
 // memory per tile, beside a bare `node` process measured in the same run (the baseline).
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
+import { startInstanceProcess, stopInstanceProcess } from "../launcher/lab-process";
 import type { Bench } from "./types";
 
 const CLI = join(__dirname, "cli.js");
@@ -27,22 +28,8 @@ interface Sample {
 async function oneRun(): Promise<Sample> {
   const name = `bs-${randomBytes(3).toString("hex")}`;
   const t0 = performance.now();
-  const child = spawn(process.execPath, [CLI, "run", "--lab", "--instance", name], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let text = "";
+  const lab = await startInstanceProcess(CLI, name, ["--lab"]);
   try {
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`not ready in 30 s:\n${text}`)), 30_000);
-      child.stdout?.on("data", (c: Buffer) => {
-        text += c.toString();
-        if (text.includes("all tiles running")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      child.once("exit", (code) => reject(new Error(`launcher exited (${code}):\n${text}`)));
-    });
     const startupS = (performance.now() - t0) / 1000;
     // Let the tiles settle (JIT, first housekeeping) before reading their memory.
     await new Promise((r) => setTimeout(r, 1000));
@@ -52,8 +39,7 @@ async function oneRun(): Promise<Sample> {
     for (const t of report.tiles) rss[t.name] = rssMb(t.pid);
     return { startupS, rssMb: rss };
   } finally {
-    child.kill("SIGTERM");
-    await new Promise((r) => child.once("exit", r));
+    await stopInstanceProcess(lab);
   }
 }
 

@@ -2,13 +2,14 @@
 // tile, so the solicit ring's producer side is free) fed by a producer process at full speed.
 // Used by `tilenet fuzz solicit-live` (adversarial bytes, then health and safety checks) and by
 // `npm run bench -- solicit` (offered and absorbed rates).
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Manifest } from "../shared/manifest";
 import { parseIp } from "../shared/netmodel";
+import { startInstanceProcess, stopInstanceProcess } from "./lab-process";
 
 export interface LiveOptions {
   seconds: number;
@@ -43,34 +44,6 @@ function statusOf(dist: string, instance: string): { code: number | null; tiles:
   return { code: r.status, tiles: report.tiles };
 }
 
-async function startLab(dist: string, instance: string, configPath: string): Promise<ChildProcess> {
-  const child = spawn(
-    process.execPath,
-    [join(dist, "cli.js"), "run", "--lab", "--instance", instance, "--config", configPath],
-    {
-      stdio: ["ignore", "pipe", "pipe"],
-    },
-  );
-  let text = "";
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`lab not ready in 30 s:\n${text}`)), 30_000);
-    const on = (c: Buffer): void => {
-      text += c.toString();
-      if (text.includes("all tiles running")) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout?.on("data", on);
-    child.stderr?.on("data", on);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`lab exited (${code}):\n${text}`));
-    });
-  });
-  return child;
-}
-
 export async function runSolicitLive(opts: LiveOptions): Promise<LiveResult> {
   const rate = opts.ratePerS ?? 100;
   const burst = opts.burst ?? 100;
@@ -82,7 +55,7 @@ export async function runSolicitLive(opts: LiveOptions): Promise<LiveResult> {
     `[net]\nenabled = false\n[solicit]\nrate_per_s = ${rate}\nburst = ${burst}\nring_depth = 4096\n[netlink]\nverify_interval_s = 1\n`,
   );
   const problems: string[] = [];
-  const lab = await startLab(opts.dist, instance, configPath);
+  const lab = await startInstanceProcess(join(opts.dist, "cli.js"), instance, ["--lab", "--config", configPath]);
   try {
     const manifest = JSON.parse(readFileSync(`/run/tilenet/${instance}/manifest.json`, "utf8")) as Manifest;
     const ringFd = (name: string): number => {
@@ -170,8 +143,7 @@ export async function runSolicitLive(opts: LiveOptions): Promise<LiveResult> {
       },
     };
   } finally {
-    lab.kill("SIGTERM");
-    await new Promise((r) => lab.once("exit", r));
+    await stopInstanceProcess(lab);
     rmSync(dir, { recursive: true, force: true });
   }
 }

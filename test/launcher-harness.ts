@@ -1,9 +1,10 @@
 // Runs the real `tilenet` CLI (dist/cli.js) as a child, the way an operator does, and inspects
 // what it leaves on the machine. Integration tests need root (namespaces, XDP, uid switches).
-import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
+import { type InstanceProcess, startInstanceProcess } from "../launcher/lab-process";
 
 export const CLI = join(__dirname, "..", "dist", "cli.js");
 export const isRoot = process.getuid?.() === 0;
@@ -13,53 +14,11 @@ export function uniqueInstance(tag: string): string {
   return `t${tag}-${randomBytes(3).toString("hex")}`;
 }
 
-export interface RunningInstance {
-  name: string;
-  child: ChildProcess;
-  logs: string[];
-  exit: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+export type RunningInstance = InstanceProcess;
 
 /** Starts `tilenet run` and resolves once it logs that every tile runs (or rejects with its logs). */
-export async function startInstance(
-  name: string,
-  extra: string[] = ["--lab"],
-  timeoutMs = 30_000,
-): Promise<RunningInstance> {
-  const child = spawn(process.execPath, [CLI, "run", "--instance", name, ...extra], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  const logs: string[] = [];
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once("exit", (code, signal) => resolve({ code, signal })),
-  );
-  let buffered = "";
-  const ready = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`instance ${name} not ready in ${timeoutMs} ms:\n${logs.join("\n")}`)),
-      timeoutMs,
-    );
-    const onData = (chunk: Buffer): void => {
-      buffered += chunk.toString();
-      const lines = buffered.split("\n");
-      buffered = lines.pop() ?? "";
-      for (const line of lines) {
-        logs.push(line);
-        if (line.includes("all tiles running")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      }
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
-    void exit.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`instance ${name} exited (${code ?? signal}) before ready:\n${logs.join("\n")}`));
-    });
-  });
-  await ready;
-  return { name, child, logs, exit };
+export function startInstance(name: string, extra: string[] = ["--lab"], timeoutMs = 30_000): Promise<RunningInstance> {
+  return startInstanceProcess(CLI, name, extra, timeoutMs);
 }
 
 export function cli(args: string[], timeoutMs = 30_000): { code: number | null; stdout: string; stderr: string } {
