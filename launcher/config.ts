@@ -48,7 +48,7 @@ export interface InstanceConfig {
     dstIp?: string;
   };
   netbase: { routes: number; neighbors: number; interfaces: number; addrsPerInterface: number };
-  netlink: { enabled: boolean; rcvbufBytes: number; verifyIntervalS: number };
+  netlink: { enabled: boolean; rcvbufBytes: number; verifyIntervalS: number; keepNetAdmin: boolean };
   solicit: {
     ratePerS: number;
     burst: number;
@@ -75,7 +75,7 @@ export const defaultConfig = (): InstanceConfig => ({
     ringDepth: 2048,
   },
   netbase: { routes: 65536, neighbors: 65536, interfaces: 256, addrsPerInterface: 16 },
-  netlink: { enabled: true, rcvbufBytes: 8 << 20, verifyIntervalS: 60 },
+  netlink: { enabled: true, rcvbufBytes: 8 << 20, verifyIntervalS: 60, keepNetAdmin: false },
   solicit: {
     ratePerS: 100,
     burst: 100,
@@ -253,6 +253,7 @@ export function validateConfig(doc: unknown): InstanceConfig {
   d.netlink.enabled = nl.bool("enabled", d.netlink.enabled);
   d.netlink.rcvbufBytes = nl.int("rcvbuf_bytes", d.netlink.rcvbufBytes, 4096, 1 << 30);
   d.netlink.verifyIntervalS = nl.num("verify_interval_s", d.netlink.verifyIntervalS, 0, 86400);
+  d.netlink.keepNetAdmin = nl.bool("keep_net_admin", d.netlink.keepNetAdmin);
   nl.done();
 
   const so = top.sub("solicit");

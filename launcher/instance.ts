@@ -35,6 +35,8 @@ export interface RunOptions {
 }
 
 const GRACEFUL_STOP_MS = 1500;
+/** CAP_NET_ADMIN (12) as /proc prints a capability set. */
+const CAP_NET_ADMIN_MASK = "0000000000001000";
 
 class UndoStack {
   private readonly steps: { what: string; run: () => void }[] = [];
@@ -194,6 +196,7 @@ export async function runInstance(opts: RunOptions): Promise<number> {
         kind: launch.kind,
         pid: tp.pid,
         metricsRegion: plan.metricsRegionOf(launch.name),
+        ...(launch.keepNetAdmin ? { allowedCaps: CAP_NET_ADMIN_MASK } : {}),
       });
       void tp.exited.then(({ code, signal }) => {
         if (stopping) return;

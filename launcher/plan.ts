@@ -123,6 +123,7 @@ export function planInstance(
       solicitRings,
       verifyIntervalMs: config.netlink.verifyIntervalS * 1000,
       probePort: PROBE_PORT,
+      resolveWith: config.netlink.keepNetAdmin ? "ntf-use" : "udp-probe",
     };
     tiles.push({
       name: "netlink",
@@ -130,6 +131,7 @@ export function planInstance(
       bundle: "",
       // The writer keeps its route model and, during a resync, a full dump in its heap.
       heapMb: 64 + Math.ceil((config.netbase.routes + config.netbase.neighbors) / 512),
+      keepNetAdmin: config.netlink.keepNetAdmin,
       regions: [
         metricsRegion("netlink", "netlink", netlinkMetrics),
         rw("netbase", "netbase"),

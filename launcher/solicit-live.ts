@@ -17,6 +17,8 @@ export interface LiveOptions {
   mode: "valid" | "mixed" | "garbage";
   ratePerS?: number;
   burst?: number;
+  /** Resolve with RTM_NEWNEIGH/NTF_USE: the netlink tile keeps CAP_NET_ADMIN. */
+  keepNetAdmin?: boolean;
   /** Directory of dist/ (cli.js and bench/children). */
   dist: string;
 }
@@ -26,6 +28,10 @@ export interface LiveResult {
   problems: string[];
   figures: Record<string, number>;
   rejects: Record<string, number>;
+  /** The kernel's neighbor table of the tile namespace afterwards. */
+  neighbors: { dst: string; dev: string; lladdr?: string }[];
+  /** CapEff of the netlink tile, as status reported it. */
+  netlinkCapEff: string;
 }
 
 interface TileMetrics {
@@ -34,6 +40,7 @@ interface TileMetrics {
   heartbeatAgeMs: number | null;
   state: string;
   metrics: Record<string, number>;
+  sandbox: { capEff: string } | null;
 }
 
 function statusOf(dist: string, instance: string): { code: number | null; tiles: TileMetrics[] } {
@@ -52,7 +59,7 @@ export async function runSolicitLive(opts: LiveOptions): Promise<LiveResult> {
   const configPath = join(dir, "live.toml");
   writeFileSync(
     configPath,
-    `[net]\nenabled = false\n[solicit]\nrate_per_s = ${rate}\nburst = ${burst}\nring_depth = 4096\n[netlink]\nverify_interval_s = 1\n`,
+    `[net]\nenabled = false\n[solicit]\nrate_per_s = ${rate}\nburst = ${burst}\nring_depth = 4096\n[netlink]\nverify_interval_s = 1\nkeep_net_admin = ${opts.keepNetAdmin === true}\n`,
   );
   const problems: string[] = [];
   const lab = await startInstanceProcess(join(opts.dist, "cli.js"), instance, ["--lab", "--config", configPath]);
@@ -116,7 +123,7 @@ export async function runSolicitLive(opts: LiveOptions): Promise<LiveResult> {
     if (verify.status !== 0) problems.push(`netbase verify: ${verify.stdout.trim()}`);
     const neighs = JSON.parse(
       execFileSync("ip", ["-n", labInfo.tileNetns, "-j", "neigh", "show"], { encoding: "utf8" }),
-    ) as { dst: string; dev: string }[];
+    ) as { dst: string; dev: string; lladdr?: string }[];
     for (const n of neighs) {
       const ip = parseIp(n.dst);
       const onLink = ip !== undefined && (ip & 0xffffff00) >>> 0 === subnet >>> 0 && n.dev === labInfo.tileIf;
@@ -129,6 +136,8 @@ export async function runSolicitLive(opts: LiveOptions): Promise<LiveResult> {
       ok: problems.length === 0,
       problems,
       rejects,
+      neighbors: neighs,
+      netlinkCapEff: nl.sandbox?.capEff ?? "",
       figures: {
         offered: offered.published,
         offered_per_s: offered.published / offered.seconds,
@@ -136,6 +145,7 @@ export async function runSolicitLive(opts: LiveOptions): Promise<LiveResult> {
         received,
         ring_overruns_lost: overruns,
         probes_sent: probes,
+        probe_errors: delta("solicit_probe_errors"),
         probe_limit: allowed,
         kernel_neighbors: neighs.length,
         divergences_repaired: delta("divergences"),

@@ -26,6 +26,8 @@ export interface TileLaunch {
   config: unknown;
   /** V8 old-space limit in MB (default 64: tiles are small; the netlink tile scales with netbase). */
   heapMb?: number;
+  /** Keep CAP_NET_ADMIN (only the netlink tile, only when configured). */
+  keepNetAdmin?: boolean;
 }
 
 export interface TileCommon {
@@ -93,6 +95,7 @@ export function spawnTile(launch: TileLaunch, common: TileCommon): TileProcess {
     unshare: common.unshare,
     rlimitCore: 0,
     parentPid: process.pid,
+    keepNetAdmin: launch.keepNetAdmin,
     program: process.execPath,
     programArgs: [...tileNodeFlags(launch.heapMb), launch.bundle],
   });

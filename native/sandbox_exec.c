@@ -3,7 +3,7 @@
 // program drops everything and then execs Node, which starts all its threads unprivileged.
 //
 //   tilenet-exec --uid U --gid G --keep-fds 0,1,2,3 [--netns PATH] [--unshare mount,ipc,uts,net]
-//                [--rlimit-core N] [--parent-pid P] [--allow-root] -- /abs/program [args...]
+//                [--rlimit-core N] [--parent-pid P] [--keep-cap net_admin] [--allow-root] -- /abs/program [args...]
 //
 // Errors: "tilenet-exec: <what>: <detail>" on stderr and exit 126; exit 125 when --parent-pid is
 // no longer the parent (the launcher died before PDEATHSIG was armed).
@@ -49,6 +49,8 @@ struct options {
   long rlimit_core;
   long parent_pid;
   bool allow_root;
+  /** --keep-cap net_admin: the one capability a tile may keep (the netlink tile's NTF_USE path). */
+  bool keep_net_admin;
   char** program_argv;
 };
 
@@ -75,7 +77,7 @@ static void usage_error(const char* what, const char* fmt, ...) {
   va_end(ap);
   die(EXIT_FAILED, what,
       "%s (usage: tilenet-exec --uid U --gid G --keep-fds 0,1,2 [--netns PATH] [--unshare mount,ipc,uts,net] "
-      "[--rlimit-core N] [--parent-pid P] [--allow-root] -- /abs/program [args...])",
+      "[--rlimit-core N] [--parent-pid P] [--keep-cap net_admin] [--allow-root] -- /abs/program [args...])",
       msg);
 }
 
@@ -141,6 +143,14 @@ static void parse_args(struct options* o, int argc, char** argv) {
   for (; i < argc; i++) {
     const char* a = argv[i];
     if (strcmp(a, "--") == 0) break;
+    if (strcmp(a, "--keep-cap") == 0) {
+      const char* cap = i + 1 < argc ? argv[i + 1] : "";
+      if (o->keep_net_admin) usage_error(a, "given twice");
+      if (strcmp(cap, "net_admin") != 0) usage_error(a, "'%s' cannot be kept (only net_admin)", cap);
+      o->keep_net_admin = true;
+      i++;
+      continue;
+    }
     if (strcmp(a, "--allow-root") == 0) {
       if (have_allow_root) usage_error(a, "given twice");
       have_allow_root = o->allow_root = true;
@@ -243,14 +253,21 @@ static int last_cap(void) {
 
 static void drop_privileges(const struct options* o) {
   int cap_max = last_cap();
-  if (prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) die_errno("prctl(PR_SET_KEEPCAPS, 0)");
+  // The only capability a tile may keep, as a bit in the first capability word.
+  const __u32 kept = o->keep_net_admin ? (1u << CAP_NET_ADMIN) : 0;
+  // KEEP_CAPS (only when one capability is kept) lets the permitted set survive the uid change;
+  // execve clears it again.
+  if (prctl(PR_SET_KEEPCAPS, kept ? 1 : 0, 0, 0, 0) != 0) die_errno("prctl(PR_SET_KEEPCAPS)");
   // Locked securebits: uid 0 never regains capabilities through exec, keep-caps and ambient
-  // raising stay off for good.
-  unsigned long securebits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED |
-                             SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE |
-                             SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
+  // raising stay off for good (ambient raising stays possible only to keep the one capability).
+  unsigned long securebits = SECBIT_NOROOT | SECBIT_NOROOT_LOCKED | SECBIT_NO_SETUID_FIXUP_LOCKED;
+  if (kept)
+    securebits |= SECBIT_KEEP_CAPS;
+  else
+    securebits |= SECBIT_KEEP_CAPS_LOCKED | SECBIT_NO_CAP_AMBIENT_RAISE | SECBIT_NO_CAP_AMBIENT_RAISE_LOCKED;
   if (prctl(PR_SET_SECUREBITS, securebits, 0, 0, 0) != 0) die_errno("prctl(PR_SET_SECUREBITS)");
   for (int cap = 0; cap <= cap_max; cap++) {
+    if (kept && cap == CAP_NET_ADMIN) continue;
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) die(EXIT_FAILED, "prctl(PR_CAPBSET_DROP)", "cap %d: %s", cap, strerror(errno));
   }
   if (setgroups(0, NULL) != 0) die_errno("setgroups(0)");
@@ -262,20 +279,28 @@ static void drop_privileges(const struct options* o) {
   struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
   struct __user_cap_data_struct data[_LINUX_CAPABILITY_U32S_3];
   memset(data, 0, sizeof data);
-  if (syscall(SYS_capset, &header, data) != 0) die_errno("capset(0)");
+  data[0].effective = data[0].permitted = data[0].inheritable = kept;
+  if (syscall(SYS_capset, &header, data) != 0) die_errno("capset");
+  // An ambient capability is what survives execve for a non-root program without file caps.
+  if (kept && prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, CAP_NET_ADMIN, 0, 0) != 0)
+    die_errno("prctl(PR_CAP_AMBIENT_RAISE, CAP_NET_ADMIN)");
+  if (kept && prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0) != 0) die_errno("prctl(PR_SET_KEEPCAPS, 0)");
 
   // Read everything back: a silent failure here would start a privileged tile.
   memset(data, 0xff, sizeof data);
   if (syscall(SYS_capget, &header, data) != 0) die_errno("capget");
   for (int i = 0; i < _LINUX_CAPABILITY_U32S_3; i++) {
-    if (data[i].effective || data[i].permitted || data[i].inheritable)
-      die(EXIT_FAILED, "verify", "capabilities remain: eff %08x prm %08x inh %08x (word %d)", data[i].effective,
-          data[i].permitted, data[i].inheritable, i);
+    __u32 want = i == 0 ? kept : 0;
+    if (data[i].effective != want || data[i].permitted != want || data[i].inheritable != want)
+      die(EXIT_FAILED, "verify", "capabilities differ from what is kept: eff %08x prm %08x inh %08x (word %d)",
+          data[i].effective, data[i].permitted, data[i].inheritable, i);
   }
   for (int cap = 0; cap <= cap_max; cap++) {
-    if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != 0) die(EXIT_FAILED, "verify", "cap %d is still in the bounding set", cap);
-    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) != 0)
-      die(EXIT_FAILED, "verify", "cap %d is still in the ambient set", cap);
+    int want = kept && cap == CAP_NET_ADMIN;
+    if (prctl(PR_CAPBSET_READ, cap, 0, 0, 0) != want)
+      die(EXIT_FAILED, "verify", "cap %d is %sin the bounding set", cap, want ? "not " : "still ");
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_IS_SET, cap, 0, 0) != want)
+      die(EXIT_FAILED, "verify", "cap %d is %sin the ambient set", cap, want ? "not " : "still ");
   }
   uid_t ru, eu, su;
   gid_t rg, eg, sg;

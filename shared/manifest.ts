@@ -22,6 +22,8 @@ export interface TileEntry {
   pid: number;
   /** Name of this tile's metrics region in `regions`. */
   metricsRegion: string;
+  /** Capabilities the tile keeps on purpose (hex mask as /proc prints it); absent = none. */
+  allowedCaps?: string;
 }
 
 export interface LabInfo {

@@ -216,16 +216,35 @@ const RULES: Rule[] = [
   },
 ];
 
+/** A capability set is acceptable when it holds nothing beyond `allowed` (hex, as /proc prints). */
+function capsWithin(hex: string, allowed: string): boolean {
+  return (BigInt(`0x${hex}`) & ~BigInt(`0x${allowed}`)) === 0n;
+}
+
+/** The rules, with the capability rules relaxed to the capabilities a tile keeps on purpose. */
+function rulesAllowing(allowedCaps: string): Rule[] {
+  if (/^0+$/.test(allowedCaps)) return RULES;
+  return RULES.map((rule) => {
+    const set = CAP_SETS.find((s) => s === rule.label);
+    if (!set) return rule;
+    return {
+      ...rule,
+      ok: (t: ThreadSandboxFacts) => capsWithin(t.caps[set], allowedCaps),
+      need: `within ${allowedCaps}`,
+    };
+  });
+}
+
 const threadLabel = (t: ThreadSandboxFacts) => `thread ${t.tid} (${t.name})`;
 
 /** Why the process is not fully sandboxed (empty = fully sandboxed: every thread in seccomp
  *  filter mode with no_new_privs, all five capability sets empty, no id 0 among uid/gid (real,
  *  effective, saved, fs) nor among supplementary groups). Also names threads whose value differs
  *  from the main thread's, since the main thread's /proc/PID/status hides them. */
-export function sandboxProblems(facts: ProcessSandboxFacts): string[] {
+export function sandboxProblems(facts: ProcessSandboxFacts, allowedCaps = "0"): string[] {
   const problems: string[] = [];
   const [main, ...others] = facts.threads;
-  for (const rule of RULES) {
+  for (const rule of rulesAllowing(allowedCaps)) {
     const mainValue = rule.value(main);
     const differing = others.filter((t) => rule.value(t) !== mainValue);
     const badThreads = facts.threads.filter((t) => !rule.ok(t));
@@ -248,8 +267,8 @@ export function isFullySandboxed(facts: ProcessSandboxFacts): boolean {
 /** The verdict from a summary alone (e.g. a status report read back from JSON). The summary's
  *  worst-thread aggregation makes it agree with isFullySandboxed, except for supplementary group 0,
  *  which the summary does not carry. */
-export function summaryIsSandboxed(s: SandboxSummary): boolean {
-  const zero = (hex: string) => /^0+$/.test(hex);
+export function summaryIsSandboxed(s: SandboxSummary, allowedCaps = "0"): boolean {
+  const zero = (hex: string) => capsWithin(hex, allowedCaps);
   return (
     s.seccomp === 2 &&
     s.noNewPrivs === 1 &&

@@ -136,7 +136,7 @@ export function collectTileStatus(
   let sandboxed = false;
   if (facts && alive) {
     sandbox = summarizeSandbox(facts);
-    const why = sandboxProblems(facts);
+    const why = sandboxProblems(facts, entry.allowedCaps);
     sandboxed = why.length === 0;
     for (const p of why) problems.push(`not sandboxed: ${p}`);
   }

@@ -18,6 +18,8 @@ export interface ExecHelperOptions {
   rlimitCore?: number;
   /** The launcher's pid: the helper exits 125 instead of exec if its parent has changed. */
   parentPid?: number;
+  /** The one capability a tile may keep (the netlink tile's RTM_NEWNEIGH path, when configured). */
+  keepNetAdmin?: boolean;
   /** Tests only: allow uid or gid 0 (capabilities are still all dropped). */
   allowRoot?: boolean;
   /** Absolute path of the program (process.execPath for a Node tile). */
@@ -75,6 +77,7 @@ export function execHelperArgs(opts: ExecHelperOptions): string[] {
       throw new Error(`execHelperArgs: parentPid ${opts.parentPid}`);
     args.push("--parent-pid", String(opts.parentPid));
   }
+  if (opts.keepNetAdmin) args.push("--keep-cap", "net_admin");
   if (allowRoot) args.push("--allow-root");
   if (!opts.program.startsWith("/"))
     throw new Error(`execHelperArgs: program '${opts.program}' is not an absolute path`);

@@ -12,6 +12,9 @@ export interface NetlinkTileConfig {
   verifyIntervalMs: number;
   /** UDP port the neighbor probes are sent to (the discard port). */
   probePort: number;
+  /** How neighbors are resolved: an empty UDP datagram (no privilege), or RTM_NEWNEIGH with
+   *  NTF_USE on the request socket (the tile then keeps CAP_NET_ADMIN: see [netlink] keep_net_admin). */
+  resolveWith: "udp-probe" | "ntf-use";
 }
 
 /** Region roles the launcher grants the netlink tile, in grant order. */

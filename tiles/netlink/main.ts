@@ -40,7 +40,19 @@ runTile<NetlinkTileConfig>({
     const handler = new SolicitHandler({
       config: config.solicit,
       env: new NetbaseSolicitEnv(reader),
-      probe: (ip, ifindex) => addon.probeSend(probeFd, ip >>> 0, ifindex, config.probePort),
+      probe:
+        config.resolveWith === "ntf-use"
+          ? (ip, ifindex) => {
+              // RTM_NEWNEIGH with NTF_USE on the request socket: resolution exactly as a packet
+              // would start it (needs the CAP_NET_ADMIN this tile then keeps).
+              try {
+                client.neighUse(ip >>> 0, ifindex);
+                return 0;
+              } catch (e) {
+                return -((e as { errno?: number }).errno ?? 1);
+              }
+            }
+          : (ip, ifindex) => addon.probeSend(probeFd, ip >>> 0, ifindex, config.probePort),
     });
 
     const m = {
