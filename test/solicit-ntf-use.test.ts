@@ -12,8 +12,9 @@ describe.skipIf(!isRoot)(`NTF_USE resolution (${ROOT_REASON})`, () => {
       seconds: 2,
       seed: 3,
       mode: "valid",
-      ratePerS: 50,
-      burst: 20,
+      // Enough probes for every on-link host the producer names (198.18.0.2 .. .251), the peer included.
+      ratePerS: 1000,
+      burst: 300,
       keepNetAdmin: true,
       dist: join(__dirname, "..", "dist"),
     });
