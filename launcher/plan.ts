@@ -91,7 +91,7 @@ export function planInstance(
     addrsPerInterface: config.netbase.addrsPerInterface,
   };
   const netbase = regions.create("netbase", "netbase", netbaseRegionSize(caps));
-  initNetbase(netbase.buf, caps);
+  initNetbase(netbase.buf, caps, { alreadyZero: true }); // a fresh memfd
 
   // One solicit ring per net tile (producer: the net tile; consumer: the netlink tile).
   const solicitRings = netIfindexes.map((_, i) => `solicit.${i}`);

@@ -363,13 +363,18 @@ export function netbaseRegionSize(caps: Partial<NetbaseCapacities>): number {
 }
 
 /** Launcher: zeroes the region and writes the header. The buffer must be the whole region. */
-export function initNetbase(buf: ArrayBuffer, capsIn: Partial<NetbaseCapacities>): NetbaseLayout {
+export function initNetbase(
+  buf: ArrayBuffer,
+  capsIn: Partial<NetbaseCapacities>,
+  opts: { alreadyZero?: boolean } = {},
+): NetbaseLayout {
   const layout = netbaseLayout(capsIn);
   if (buf.byteLength < layout.regionBytes)
     throw new Error(
       `netbase: region of ${buf.byteLength} bytes is smaller than the ${layout.regionBytes} bytes these capacities need`,
     );
-  new Uint8Array(buf, 0, layout.regionBytes).fill(0);
+  // A fresh memfd reads as zeros: filling it would only allocate every page of a mostly empty table.
+  if (!opts.alreadyZero) new Uint8Array(buf, 0, layout.regionBytes).fill(0);
   const h = new Int32Array(buf, 0, NETBASE_HEADER_BYTES / 4);
   const c = layout.caps;
   h[H_VERSION] = NETBASE_VERSION;

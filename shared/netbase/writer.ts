@@ -312,7 +312,9 @@ export class NetbaseWriter {
         keyValueDelay: options.unsafe?.writeDelay ?? 0,
       },
     );
-    this.adopt();
+    // A region that never had a writer is all zeros past its header: nothing to adopt, and not
+    // scanning it keeps its untouched pages unallocated (they are shared memory).
+    if (v[H_WRITER_PID] !== 0) this.adopt();
     v[H_WRITER_PID] = process.pid;
   }
 
