@@ -2,8 +2,8 @@
 // the named network namespaces it created. The kernel already reclaimed memfds, sockets and bpf
 // links with the process; tiles died with it (parent-death signal).
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
-import { join } from "node:path";
-import { type Manifest, processStartTicks, RUN_ROOT } from "../shared/manifest";
+import { basename, dirname, join } from "node:path";
+import { type Manifest, processStartTicks, RUN_ROOT, runtimeDirOf } from "../shared/manifest";
 import { deleteNetns } from "./lab";
 import { removeStagedRuntime } from "./stage";
 
@@ -73,17 +73,15 @@ export function reclaimInstance(stale: StaleInstance): string[] {
         problems.push((e as Error).message);
       }
     }
-    if (m.runtimeDir) {
-      try {
-        removeStagedRuntime(m.runtimeDir);
-      } catch (e) {
-        problems.push((e as Error).message);
-      }
-    }
+  }
+  // Derived from the directory name, so a launcher killed before its manifest is reclaimed too.
+  const name = basename(stale.dir);
+  try {
+    removeStagedRuntime(runtimeDirOf(name, dirname(stale.dir)));
+  } catch (e) {
+    problems.push((e as Error).message);
   }
   rmSync(stale.dir, { recursive: true, force: true });
-  const rt = join(stale.dir, "..", `.rt-${stale.dir.split("/").pop()}`);
-  rmSync(rt, { recursive: true, force: true });
   return problems;
 }
 

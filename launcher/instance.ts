@@ -7,7 +7,14 @@ import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { Logger } from "../shared/log";
 import { prettyLine } from "../shared/log";
-import { MANIFEST_VERSION, type Manifest, processStartTicks, RUN_ROOT } from "../shared/manifest";
+import {
+  MANIFEST_VERSION,
+  type Manifest,
+  processStartTicks,
+  RUN_ROOT,
+  runDirOf,
+  runtimeDirOf,
+} from "../shared/manifest";
 import { MetricsReader } from "../shared/metrics/reader";
 import { reclaimStale } from "./cleanup";
 import type { InstanceConfig } from "./config";
@@ -17,7 +24,7 @@ import { createLab, destroyLab, LAB_ECHO_PORT, netnsPath } from "./lab";
 import { planInstance } from "./plan";
 import { RegionSet } from "./regions";
 import { describeSigsys } from "./sigsys";
-import { stageRuntime } from "./stage";
+import { removeStagedRuntime, stageRuntime } from "./stage";
 import { spawnTile, type TileProcess } from "./tile-process";
 import { resolveIds } from "./users";
 
@@ -78,8 +85,8 @@ export async function runInstance(opts: RunOptions): Promise<number> {
   for (const dir of stale.reclaimed) log.warn({ dir }, "reclaimed a stale instance");
 
   const instance = config.instance.name || newInstanceName(opts.lab);
-  const runDir = join(runRoot, instance);
-  const runtimeDir = join(runRoot, `.rt-${instance}`);
+  const runDir = runDirOf(instance, runRoot);
+  const runtimeDir = runtimeDirOf(instance, runRoot);
   const manifest: Manifest = {
     version: MANIFEST_VERSION,
     instance,
@@ -164,7 +171,7 @@ export async function runInstance(opts: RunOptions): Promise<number> {
       runtimeDir,
       plan.tiles.map((t) => t.kind),
     );
-    undo.push(`remove ${runtimeDir}`, () => rmSync(runtimeDir, { recursive: true, force: true }));
+    undo.push(`remove ${runtimeDir}`, () => removeStagedRuntime(runtimeDir));
     for (const t of plan.tiles) t.bundle = staged.tileBundle(t.kind);
     plan.stageFiles(staged);
     manifest.regions = regions.entries();

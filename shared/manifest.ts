@@ -55,8 +55,13 @@ export interface Manifest {
   lab?: LabInfo;
 }
 
-export function runDirOf(instance: string): string {
-  return `${RUN_ROOT}/${instance}`;
+export function runDirOf(instance: string, runRoot = RUN_ROOT): string {
+  return `${runRoot}/${instance}`;
+}
+
+/** The instance's staged runtime (code its tiles execute), beside its run directory. */
+export function runtimeDirOf(instance: string, runRoot = RUN_ROOT): string {
+  return `${runRoot}/.rt-${instance}`;
 }
 
 /** Field 22 of /proc/PID/stat (start time in clock ticks), or -1 if the process is gone. */
