@@ -150,7 +150,10 @@ describe.skipIf(!isRoot)(`several app tiles by port (${ROOT_REASON})`, () => {
       const script =
         "const d=require('dgram').createSocket('udp4');const got={};" +
         "d.on('message',(m,r)=>{got[r.port]=''+m;if(Object.keys(got).length===2){console.log(JSON.stringify(got));process.exit(0)}});" +
-        "d.bind(0,()=>{d.send('hello',7000,'198.18.0.1');d.send('hello',7001,'198.18.0.1')});" +
+        // Resend until both answer: the first replies may be dropped while the net tile solicits the
+        // peer's MAC (it never queues), as a real UDP client would.
+        "const send=()=>{if(!got[7000])d.send('hello',7000,'198.18.0.1');if(!got[7001])d.send('hello',7001,'198.18.0.1')};" +
+        "d.bind(0,()=>{send();setInterval(send,200)});" +
         "setTimeout(()=>{console.log(JSON.stringify(got));process.exit(1)},5000);";
       const r = spawnSync("ip", ["netns", "exec", peerNs, process.execPath, "-e", script], { encoding: "utf8" });
       expect(JSON.parse(r.stdout)).toEqual({ "7000": "hello", "7001": "HELLO" });
