@@ -6,7 +6,7 @@ import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { formatFuzzReport, fuzzMain, minimizeFailingInput, parseFuzzArgs, runFuzz } from "../shared/fuzz/engine";
 import { FuzzTargetRegistry } from "../shared/fuzz/registry";
-import { fuzzTargets } from "../shared/fuzz/targets";
+import { fuzzTargets } from "../launcher/fuzz-targets";
 import type { FuzzTarget } from "../shared/fuzz/types";
 
 const work = mkdtempSync(join(tmpdir(), "tilenet-fuzz-engine-"));

@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { formatFuzzReport, runFuzz } from "../shared/fuzz/engine";
-import { createSolicitFuzzTarget } from "../shared/fuzz/solicit-target";
+import { createSolicitFuzzTarget } from "../tiles/netlink/fuzz/solicit-target";
 import type { FuzzTarget } from "../shared/fuzz/types";
 import { SOLICIT_OUTCOME_NAMES, solicitCounterName } from "../tiles/netlink/solicit-handler";
 

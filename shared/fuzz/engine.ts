@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { FuzzRng, randomSeed } from "./rng";
-import { fuzzTargets } from "./targets";
+import { fuzzTargets } from "../../launcher/fuzz-targets";
 import type { FuzzFailure, FuzzReport, FuzzTarget, RunFuzzOptions } from "./types";
 import { V8CoverageFeedback } from "./v8-coverage";
 

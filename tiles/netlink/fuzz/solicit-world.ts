@@ -12,12 +12,12 @@ import {
   SolicitOutcome,
   type SolicitOutcomeValue,
   solicitCounterName,
-} from "../../tiles/netlink/solicit-handler";
-import { type AddrRecord, ipToString, type NeighRecord, type RouteRecord } from "../netmodel";
-import { AddressClass, classifyAddress } from "../solicit/address";
-import { isUsableNeighState } from "../solicit/environment";
-import { SOLICIT_BYTES } from "../solicit/message";
-import { routesForAddress, SnapshotSolicitEnv } from "../solicit/snapshot-env";
+} from "../solicit-handler";
+import { type AddrRecord, ipToString, type NeighRecord, type RouteRecord } from "../../../shared/netmodel";
+import { AddressClass, classifyAddress } from "../../../shared/solicit/address";
+import { isUsableNeighState } from "../../../shared/solicit/environment";
+import { SOLICIT_BYTES } from "../../../shared/solicit/message";
+import { routesForAddress, SnapshotSolicitEnv } from "./snapshot-env";
 import { type ModelFraming, SolicitReferenceModel } from "./solicit-model";
 
 /** Everything a scenario starts from; plain JSON so failing cases can be saved and replayed. */

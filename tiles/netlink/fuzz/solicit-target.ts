@@ -8,10 +8,10 @@ import {
   type SolicitConfig,
   SolicitOutcome,
   type SolicitOutcomeName,
-} from "../../tiles/netlink/solicit-handler";
-import { NeighState, parseIp, type RouteRecord, RouteTable, RouteType } from "../netmodel";
-import { SOLICIT_BYTES, solicitCheck } from "../solicit/message";
-import type { FuzzRng } from "./rng";
+} from "../solicit-handler";
+import { NeighState, parseIp, type RouteRecord, RouteTable, RouteType } from "../../../shared/netmodel";
+import { SOLICIT_BYTES, solicitCheck } from "../../../shared/solicit/message";
+import type { FuzzRng } from "../../../shared/fuzz/rng";
 import {
   SolicitCheckedRun,
   SolicitEnvironmentModel,
@@ -19,7 +19,7 @@ import {
   type SolicitPlantedFaults,
   type SolicitWorldSpec,
 } from "./solicit-world";
-import type { FuzzTarget, SequenceFailure, SequenceFuzz } from "./types";
+import type { FuzzTarget, SequenceFailure, SequenceFuzz } from "../../../shared/fuzz/types";
 
 function ip(text: string): number {
   const v = parseIp(text);
