@@ -15,7 +15,7 @@ import {
   type StatusReport,
   statusExitCode,
 } from "../launcher/health/status";
-import type { Manifest } from "../shared/manifest";
+import type { Manifest } from "../launcher/manifest";
 import { FakeLauncher, type FakeTile, sleepMs } from "./health-fake-launcher";
 import { writeFakeProc } from "./health-fake-proc";
 

@@ -10,7 +10,7 @@ import {
   EXEC_HELPER_PARENT_GONE,
   type ExecHelperOptions,
   execHelperArgs,
-} from "../shared/sandbox/exec-args";
+} from "../launcher/exec-args";
 import { EXEC_HELPER, requireBuilt } from "./seccomp-helpers";
 
 const NOBODY = 65534;
