@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execHelperArgs } from "../launcher/exec-args";
-import { ADDON, EXEC_HELPER, requireBuilt, runNode, WORKLOAD } from "./seccomp-helpers";
+import { ADDON, EXEC_HELPER, requireBuilt, runNode, WORKLOAD } from "./support/seccomp-helpers";
 
 beforeAll(() => requireBuilt());
 

@@ -11,7 +11,7 @@ import {
   type ExecHelperOptions,
   execHelperArgs,
 } from "../launcher/exec-args";
-import { EXEC_HELPER, requireBuilt } from "./seccomp-helpers";
+import { EXEC_HELPER, requireBuilt } from "./support/seccomp-helpers";
 
 const NOBODY = 65534;
 const ZERO_CAPS = "0000000000000000";
