@@ -153,8 +153,9 @@ async function main(argv: string[]): Promise<number> {
   if (name === "fuzz") {
     // The fuzz harness parses its own options (see shared/fuzz/engine.ts).
     const { fuzzMain } = await import("../shared/fuzz");
+    const { fuzzTargets } = await import("./fuzz-targets");
     try {
-      return await fuzzMain(argv.slice(1));
+      return await fuzzMain(argv.slice(1), fuzzTargets);
     } catch (e) {
       process.stderr.write(`tilenet fuzz: ${(e as Error).message}\n`);
       return 2;

@@ -1,12 +1,12 @@
 // `tilenet netbase show|verify`: read the instance's netbase through a read-only mapping
 // (no netlink for show); verify compares it with a fresh kernel dump in the instance's namespace.
 
-import type { Manifest } from "../shared/manifest";
 import { inNetns, native } from "../shared/native";
 import { diffNetbase } from "../shared/netbase/diff";
 import { NetbaseReader } from "../shared/netbase/reader";
 import { NetlinkClient } from "../shared/netlink";
 import { loadManifest, regionPath } from "./health/instances";
+import type { Manifest } from "./manifest";
 
 function openNetbase(manifest: Manifest): NetbaseReader {
   const entry = manifest.regions.find((r) => r.kind === "netbase");

@@ -20,7 +20,7 @@ import {
   SECCOMP_RET_ALLOW,
   SECCOMP_RET_KILL_PROCESS,
   type SeccompData,
-} from "./seccomp-helpers";
+} from "./support/seccomp-helpers";
 
 beforeAll(() => requireBuilt());
 
