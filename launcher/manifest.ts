@@ -12,7 +12,8 @@ export const RUN_ROOT = runRootFromEnv(process.env.TILENET_RUN_ROOT);
 
 function runRootFromEnv(value: string | undefined): string {
   if (value === undefined || value === "") return "/run/tilenet";
-  if (!value.startsWith("/") || value.includes("\0")) throw new Error(`TILENET_RUN_ROOT must be an absolute path, got "${value}"`);
+  if (!value.startsWith("/") || value.includes("\0"))
+    throw new Error(`TILENET_RUN_ROOT must be an absolute path, got "${value}"`);
   return value.replace(/\/+$/, "") || "/";
 }
 
