@@ -57,7 +57,8 @@ export interface InstanceConfig {
     pendingCapacity: number;
     ringDepth: number;
   };
-  rings: { depth: number; spinUs: number };
+  /** App channel rings (both directions of every app). */
+  rings: { depth: number };
   apps: AppConfig[];
   metrics: { listen?: { host: string; port: number } };
 }
@@ -84,7 +85,7 @@ export const defaultConfig = (): InstanceConfig => ({
     pendingCapacity: 4096,
     ringDepth: 128,
   },
-  rings: { depth: 4096, spinUs: 200 },
+  rings: { depth: 4096 },
   apps: [],
   metrics: {},
 });
@@ -267,7 +268,6 @@ export function validateConfig(doc: unknown): InstanceConfig {
 
   const rings = top.sub("rings");
   d.rings.depth = rings.int("depth", d.rings.depth, 8, 1 << 20, powerOfTwo);
-  d.rings.spinUs = rings.int("spin_us", d.rings.spinUs, 0, 1_000_000);
   rings.done();
 
   d.apps = top.list("app", [], (v, key) => {
