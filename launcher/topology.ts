@@ -171,7 +171,7 @@ export function solicitRingSpec(config: InstanceConfig): RingSpec {
 function describeNetlink(input: DescribeInput, into: InstanceTopology): void {
   const { config, runtimeDir } = input;
   const solicitRings = input.interfaces.map((_, i) => solicitRingName(i));
-  const { ratePerS, burst, perHostIntervalMs, dedupeIntervalMs, pendingCapacity } = config.solicit;
+  const { ringDepth: _ring, ...handlerSettings } = config.solicit;
   into.sockets.push(
     { name: "netlink.events", kind: "netlink", groups: RTMGRP_TILENET, rcvbufBytes: config.netlink.rcvbufBytes },
     { name: "netlink.requests", kind: "netlink", groups: 0, rcvbufBytes: 0 },
@@ -195,7 +195,7 @@ function describeNetlink(input: DescribeInput, into: InstanceTopology): void {
     config: netlinkTileConfig({
       netIfindexes: input.interfaces.map((i) => i.ifindex),
       solicitRings,
-      solicit: { capacity: pendingCapacity, dedupeIntervalMs, perHostIntervalMs, ratePerS, burst },
+      solicit: handlerSettings,
       verifyIntervalS: config.netlink.verifyIntervalS,
       keepNetAdmin: config.netlink.keepNetAdmin,
     }),
