@@ -43,7 +43,7 @@ export function appRegions(tile: string, channel: string = tile): RegionUse[] {
   ];
 }
 
-export const appMetrics: MetricDecl[] = [
+export const appMetrics = [
   counter("rx_packets", "Datagrams handed to onPacket"),
   counter("rx_bytes", "Payload bytes handed to onPacket"),
   counter("rx_bad_message", "Malformed rx channel records skipped"),

@@ -121,7 +121,7 @@ export const TX_ROUTE_FAIL_TYPES = [
 /** Parser refusals counted as rx_drop_<reason> (every UdpDrop name). */
 export const RX_PARSE_DROP_NAMES: readonly string[] = UDP_PARSE_RESULT_NAMES.slice(1);
 
-export const netMetrics: MetricDecl[] = [
+export const netMetrics = [
   counter("rx_packets", "Frames taken from the AF_XDP RX ring"),
   counter("rx_bytes", "Bytes of those frames"),
   counter("rx_delivered", "Datagrams handed to an app's rx ring"),

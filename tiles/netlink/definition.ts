@@ -62,7 +62,7 @@ export function netlinkRegions(tile: string, solicitRings: readonly string[]): R
 /** Descriptor roles the launcher grants the netlink tile. */
 export const NETLINK_FDS = { events: "nl.events", requests: "nl.requests", probe: "probe" } as const;
 
-export const netlinkMetrics: MetricDecl[] = [
+export const netlinkMetrics = [
   counter("events_link", "Link events applied"),
   counter("events_addr", "IPv4 address events applied"),
   counter("events_route", "IPv4 route events applied (tables local and main)"),
