@@ -1,6 +1,6 @@
 // The app tile's declared surface: config, region roles, metrics, seccomp policy. Free of side
 // effects so the launcher can import it.
-import { counter, type MetricDecl } from "../../shared/metrics/schema";
+import { counter } from "../../shared/metrics/schema";
 import type { SeccompPolicy } from "../../shared/seccomp/policy";
 import { metricsRegionName, type RegionUse } from "../../shared/tile/regions";
 import { udpChannelRegionNames } from "../../shared/udp/channel";

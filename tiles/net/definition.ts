@@ -1,7 +1,7 @@
 // The net tile's declared surface: config, region and fd roles, metrics, seccomp policy. Free of
 // side effects so the launcher can import it to plan regions and print policies.
 import { isPowerOfTwo } from "../../shared/bits";
-import { counter, gauge, type MetricDecl } from "../../shared/metrics/schema";
+import { counter, gauge } from "../../shared/metrics/schema";
 import { MSG_DONTWAIT } from "../../shared/native";
 import { UDP_PARSE_RESULT_NAMES } from "../../shared/packet/udp-frame";
 import type { RingSpec } from "../../shared/ring/layout";

@@ -1,6 +1,6 @@
 // The netlink tile's declared surface: its settings, metrics and seccomp policy. Kept free of
 // side effects so the launcher (to size regions, `tilenet seccomp netlink`) can import it.
-import { counter, gauge, type MetricDecl } from "../../shared/metrics/schema";
+import { counter, gauge } from "../../shared/metrics/schema";
 import { MSG_DONTWAIT } from "../../shared/native";
 import type { SeccompPolicy } from "../../shared/seccomp/policy";
 import { metricsRegionName, type RegionUse } from "../../shared/tile/regions";
