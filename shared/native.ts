@@ -3,11 +3,16 @@
 // with `code` (e.g. "EPERM"), `errno` and `syscall` set.
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { XskGeometry } from "./xdp/geometry";
 
 /** Result codes of futexWait. */
 export const FUTEX_WOKEN = 0;
 export const FUTEX_TIMED_OUT = 1;
 export const FUTEX_VALUE_CHANGED = 2;
+
+/** The flag the addon's non-blocking socket calls pass (xskKick, xskWakeup, netlink receive);
+ *  the tiles' seccomp policies pin it. */
+export const MSG_DONTWAIT = 0x40;
 
 export interface XdpMmapOffsets {
   /** Byte offsets inside each ring's mapping (from getsockopt XDP_MMAP_OFFSETS). */
@@ -28,17 +33,11 @@ export interface XskRings {
   txOffsets: XdpMmapOffsets;
 }
 
-export interface XskSocketOptions {
+export interface XskSocketOptions extends XskGeometry {
   ifindex: number;
   queueId: number;
   /** fd of the memfd backing UMEM (frameSize * frameCount bytes). */
   umemFd: number;
-  frameSize: number;
-  frameCount: number;
-  fillDepth: number;
-  completionDepth: number;
-  rxDepth: number;
-  txDepth: number;
   zeroCopy: boolean;
   needWakeup: boolean;
 }
