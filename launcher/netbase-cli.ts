@@ -7,6 +7,7 @@ import { diffNetbase } from "../shared/netbase/diff";
 import { NetbaseReader } from "../shared/netbase/reader";
 import { NetlinkClient } from "../shared/netlink";
 import { loadManifest, regionPath } from "./health/instances";
+import { out } from "./output";
 
 function openNetbase(manifest: Manifest): NetbaseReader {
   const entry = manifest.regions.find((r) => r.kind === "netbase");
@@ -23,7 +24,7 @@ function openNetbase(manifest: Manifest): NetbaseReader {
 export function netbaseShow(instance: string | undefined, json: boolean): number {
   const show = openNetbase(loadManifest(instance)).snapshot();
   if (json) {
-    process.stdout.write(`${JSON.stringify(show, null, 2)}\n`);
+    out(`${JSON.stringify(show, null, 2)}\n`);
     return 0;
   }
   const lines: string[] = ["interfaces:"];
@@ -38,7 +39,7 @@ export function netbaseShow(instance: string | undefined, json: boolean): number
   }
   lines.push("neighbors:");
   for (const n of show.neighbors) lines.push(`  ${n.ip} dev ${n.ifindex} lladdr ${n.mac || "-"} ${n.state}`);
-  process.stdout.write(`${lines.join("\n")}\n`);
+  out(`${lines.join("\n")}\n`);
   return 0;
 }
 
@@ -56,8 +57,8 @@ export async function netbaseVerify(instance: string | undefined): Promise<numbe
       if (diffs.length === 0) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    for (const d of diffs) process.stdout.write(`${d}\n`);
-    process.stdout.write(diffs.length === 0 ? "netbase matches the kernel\n" : `${diffs.length} difference(s)\n`);
+    for (const d of diffs) out(`${d}\n`);
+    out(diffs.length === 0 ? "netbase matches the kernel\n" : `${diffs.length} difference(s)\n`);
     return diffs.length === 0 ? 0 : 1;
   } finally {
     addon.closeFd(fd);
