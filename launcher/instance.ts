@@ -166,6 +166,7 @@ export async function runInstance(opts: RunOptions): Promise<number> {
     undo.push("close regions", () => regions.closeAll());
 
     const plan = planInstance(instance, config, regions, undo, log);
+    if (plan.xdp) manifest.xdp = plan.xdp;
     const staged = stageRuntime(
       runtimeDir,
       plan.tiles.map((t) => t.kind),

@@ -2,6 +2,7 @@
 // regions (metrics per tile, netbase, rings), rtnetlink and probe sockets in the instance's
 // network namespace. Each resource is registered with the undo stack as soon as it exists.
 import type { Logger } from "../shared/log";
+import type { XdpAttachment } from "../shared/manifest";
 import { withCommonMetrics } from "../shared/metrics/common";
 import { initMetricsRegion, metricsRegionSize } from "../shared/metrics/region";
 import type { MetricDecl } from "../shared/metrics/schema";
@@ -30,6 +31,8 @@ export interface InstancePlan {
   metricsRegionOf(tile: string): string;
   /** Copies files tiles load (app modules) into the staged runtime and points the configs at them. */
   stageFiles(staged: StagedRuntime): void;
+  /** What the net tile's socket is attached to (for the manifest, status and metrics). */
+  xdp?: XdpAttachment;
 }
 
 /** The probe datagrams go to the discard port: nothing answers, the kernel ARPs on the way. */
@@ -149,6 +152,7 @@ export function planInstance(
   // The data plane: one net tile on the interface (AF_XDP, queue config.net.queue) and an app
   // tile per [[app]], joined by a UDP channel each way (ring + payload region).
   const appLaunches: { launch: TileLaunch; app: InstanceConfig["apps"][number] }[] = [];
+  let attachment: XdpAttachment | undefined;
   if (config.net.enabled && netIfindexes.length > 0) {
     const ports = config.apps.flatMap((a) => a.ports);
     if (ports.length === 0) throw new Error("net tile without apps: add an [[app]] (or set net.enabled = false)");
@@ -168,7 +172,18 @@ export function planInstance(
       txDepth: config.net.ringDepth,
     });
     undo.push("detach XDP and close the AF_XDP socket", () => tearDownXdp(xdp));
-    log.info({ mode: xdp.mode, ifindex: xdp.ifindex, ports }, "XDP attached");
+    attachment = {
+      interface: config.net.interface,
+      ifindex: xdp.ifindex,
+      queue: xdp.queueId,
+      mode: xdp.mode,
+      requestedMode: config.net.xdpMode,
+      zeroCopy: xdp.zeroCopy,
+      ...(xdp.fallbackReason !== undefined ? { fallbackReason: xdp.fallbackReason } : {}),
+    };
+    if (xdp.fallbackReason !== undefined)
+      log.warn({ reason: xdp.fallbackReason }, "native XDP (drv) refused: attached in generic (skb) mode");
+    log.info({ ...attachment, ports }, "XDP attached");
 
     const depth = config.rings.depth;
     const maxPayload = UDP_DEFAULT_MAX_PAYLOAD;
@@ -246,6 +261,7 @@ export function planInstance(
   log.debug({ tiles: tiles.map((t) => t.name) }, "planned");
   return {
     tiles,
+    ...(attachment ? { xdp: attachment } : {}),
     metricsRegionOf(tile) {
       const name = metricsOf.get(tile);
       if (!name) throw new Error(`no metrics region for tile ${tile}`);
