@@ -195,8 +195,9 @@ async function fuzzCommand(args: ParsedArgs): Promise<number> {
   if (argv[0] === "solicit-live") return fuzzSolicitLive(argv.slice(1));
   // The fuzz harness parses its own options (see shared/fuzz/engine.ts).
   const { fuzzMain } = await import("../shared/fuzz");
+  const { fuzzTargets } = await import("./fuzz-targets");
   try {
-    return await fuzzMain(argv, out);
+    return await fuzzMain(argv, fuzzTargets, out);
   } catch (e) {
     throw new UsageError((e as Error).message);
   }

@@ -6,20 +6,13 @@ import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type Logger, stdoutLogOutput } from "../shared/log";
-import {
-  MANIFEST_VERSION,
-  type Manifest,
-  processStartTicks,
-  RUN_ROOT,
-  runDirOf,
-  runtimeDirOf,
-} from "../shared/manifest";
 import { MetricsReader } from "../shared/metrics/reader";
 import { reclaimStale } from "./cleanup";
 import type { InstanceConfig } from "./config";
 import { startMetricsServer } from "./health/prometheus";
 import { collectStatus } from "./health/status";
 import { createLab, destroyLab, LAB_ECHO_PORT, netnsPath } from "./lab";
+import { MANIFEST_VERSION, type Manifest, processStartTicks, RUN_ROOT, runDirOf, runtimeDirOf } from "./manifest";
 import { planInstance } from "./plan";
 import { RegionSet } from "./regions";
 import { describeSigsys } from "./sigsys";

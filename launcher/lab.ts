@@ -3,7 +3,7 @@
 // 198.18.0.0/15 (benchmarking space, never routed), torn down at stop.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import type { LabInfo } from "../shared/manifest";
+import type { LabInfo } from "./manifest";
 
 export const LAB_TILE_ADDR = "198.18.0.1";
 export const LAB_PEER_ADDR = "198.18.0.2";

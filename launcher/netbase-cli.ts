@@ -1,7 +1,6 @@
 // `tilenet netbase show|verify`: read the instance's netbase through a read-only mapping
 // (no netlink for show); verify compares it with a fresh kernel dump in the instance's namespace.
 
-import type { Manifest } from "../shared/manifest";
 import { inNetns, native } from "../shared/native";
 import { diffNetbase } from "../shared/netbase/diff";
 import { NetbaseReader } from "../shared/netbase/reader";
@@ -21,6 +20,7 @@ import {
   neighborText,
   routeText,
 } from "./iproute2-shape";
+import type { Manifest } from "./manifest";
 import { out } from "./output";
 
 function openNetbase(manifest: Manifest): NetbaseReader {

@@ -2,7 +2,6 @@
 // regions (metrics per tile, netbase, rings), rtnetlink and probe sockets in the instance's
 // network namespace. Each resource is registered with the undo stack as soon as it exists.
 import type { Logger } from "../shared/log";
-import type { XdpAttachment } from "../shared/manifest";
 import { withCommonMetrics } from "../shared/metrics/common";
 import { initMetricsRegion, metricsRegionSize } from "../shared/metrics/region";
 import type { MetricDecl } from "../shared/metrics/schema";
@@ -18,6 +17,7 @@ import { type AppTileConfig, appMetrics, appRegionRoles } from "../tiles/app/def
 import { NET_FDS, type NetTileConfig, netMetrics, netRegionRoles } from "../tiles/net/definition";
 import { NETLINK_FDS, type NetlinkTileConfig, netlinkMetrics } from "../tiles/netlink/definition";
 import type { InstanceConfig } from "./config";
+import type { XdpAttachment } from "./manifest";
 import type { RegionSet } from "./regions";
 import type { StagedRuntime } from "./stage";
 import type { TileLaunch, TileRegionGrant } from "./tile-process";

@@ -19,8 +19,8 @@ import {
   status,
   uniqueInstance,
   waitFor,
-} from "./launcher-harness";
-import { ipBatch } from "./netlink-netns";
+} from "./support/launcher-harness";
+import { ipBatch } from "./support/netlink-netns";
 
 const ROUTES = 100_000;
 

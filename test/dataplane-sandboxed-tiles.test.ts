@@ -26,8 +26,15 @@ import { initUdpChannel, udpChannelSizes } from "../shared/udp/channel";
 import { setUpXdp, tearDownXdp, type XdpHandles } from "../shared/xdp/attach";
 import { type AppTileConfig, appMetrics, appRegionRoles } from "../tiles/app/definition";
 import { type NetTileConfig, netMetrics, netRegionRoles } from "../tiles/net/definition";
-import { destroyNamespaces, isRoot, type JsonChild, nodeInNs, type Topology, twoNamespaces } from "./dataplane-netns";
-import { GEOMETRY } from "./dataplane-world";
+import {
+  destroyNamespaces,
+  isRoot,
+  type JsonChild,
+  nodeInNs,
+  type Topology,
+  twoNamespaces,
+} from "./support/dataplane-netns";
+import { GEOMETRY } from "./support/dataplane-world";
 
 const PEER = new URL("../dist/test/fixtures/net-udp-peer.js", import.meta.url).pathname;
 const APPS = join(__dirname, "fixtures", "apps");

@@ -5,7 +5,7 @@ import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderPrometheus, startMetricsServer } from "../launcher/health/prometheus";
 import { collectStatus, loadManifest, type StatusReport } from "../launcher/health/status";
-import { FakeLauncher, type FakeTile, sleepMs } from "./health-fake-launcher";
+import { FakeLauncher, type FakeTile, sleepMs } from "./support/health-fake-launcher";
 
 interface Sample {
   name: string;

@@ -18,7 +18,7 @@ import {
   status,
   uniqueInstance,
   waitFor,
-} from "./launcher-harness";
+} from "./support/launcher-harness";
 
 describe("configuration errors exit 2 and name the key", () => {
   it.each([

@@ -25,7 +25,7 @@ import {
   SECCOMP_RET_ERRNO,
   SECCOMP_RET_KILL_PROCESS,
   type SeccompData,
-} from "./seccomp-helpers";
+} from "./support/seccomp-helpers";
 
 const AUDIT_ARCH_X86_64 = 0xc000003e;
 const MSG_DONTWAIT = 0x40;

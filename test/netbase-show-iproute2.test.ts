@@ -14,7 +14,7 @@ import {
   status,
   uniqueInstance,
   waitFor,
-} from "./launcher-harness";
+} from "./support/launcher-harness";
 
 type Json = Record<string, unknown>;
 

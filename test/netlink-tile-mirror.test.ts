@@ -8,8 +8,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { IpRoute } from "../launcher/iproute2-shape";
+import type { Manifest } from "../launcher/manifest";
 import type { NetbaseShowJson } from "../launcher/netbase-cli";
-import type { Manifest } from "../shared/manifest";
 import {
   cli,
   forceCleanup,
@@ -20,7 +20,7 @@ import {
   status,
   uniqueInstance,
   waitFor,
-} from "./launcher-harness";
+} from "./support/launcher-harness";
 
 interface Show {
   interfaces: { ifindex: number; name: string; mac: string; mtu: number; up: boolean; addrs: string[] }[];

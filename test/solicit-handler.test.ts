@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { type AddrRecord, NeighState, parseIp, type RouteRecord, RouteTable, RouteType } from "../shared/netmodel";
 import { encodeSolicit, SOLICIT_BYTES, solicitCheck } from "../shared/solicit/message";
-import { routesForAddress, SnapshotSolicitEnv } from "../shared/solicit/snapshot-env";
+import { routesForAddress, SnapshotSolicitEnv } from "../tiles/netlink/fuzz/snapshot-env";
 import {
   parseSolicitConfig,
   SOLICIT_DEFAULTS,

@@ -2,10 +2,10 @@
 // metrics region read-only through the launcher's descriptor table.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { MANIFEST_VERSION, type Manifest, type RegionEntry, RUN_ROOT } from "../../shared/manifest";
 import { MetricsReader } from "../../shared/metrics/reader";
 import { native } from "../../shared/native";
 import { asPermissionError, NotRunningError, PermissionError, UsageError } from "../errors";
+import { MANIFEST_VERSION, type Manifest, type RegionEntry, RUN_ROOT } from "../manifest";
 
 const INSTANCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 

@@ -1,6 +1,7 @@
 // `tilenet list`: the running instances, one line each (or a JSON array).
-import { RUN_ROOT } from "../../shared/manifest";
+
 import { ExitCode, PermissionError } from "../errors";
+import { RUN_ROOT } from "../manifest";
 import { out } from "../output";
 import { scanInstances } from "./instances";
 import { renderColumns } from "./status";

@@ -4,10 +4,10 @@
 // (% housekeeping / busy / idle / backpressure, from the ns counters' deltas), then each tile's
 // own metrics with rates. Redraws in place on a TTY; one block per refresh otherwise.
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Manifest } from "../../shared/manifest";
 import { monotonicNs } from "../../shared/metrics/clock";
 import { CommonMetric, commonMetricDecls } from "../../shared/metrics/common";
 import type { MetricsReader } from "../../shared/metrics/reader";
+import type { Manifest } from "../manifest";
 import { isPidAlive, loadManifest, openMetricsReader } from "./instances";
 import { formatCount, renderColumns } from "./status";
 

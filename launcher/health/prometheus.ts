@@ -11,8 +11,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { version } from "../../package.json";
-import type { XdpAttachment } from "../../shared/manifest";
 import type { MetricKind } from "../../shared/metrics/schema";
+import type { XdpAttachment } from "../manifest";
 import { summaryIsSandboxed } from "./procfs";
 import type { StatusReport, TileStatus } from "./status";
 

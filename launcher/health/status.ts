@@ -1,10 +1,10 @@
 // `tilenet status`: one report per instance, built from the manifest, each tile's metrics region
 // (read-only) and /proc. JSON for machines (the shape below is a contract), a table for people,
 // and an exit code for scripts.
-import type { Manifest, XdpAttachment } from "../../shared/manifest";
 import { CommonMetric, commonMetricDecls } from "../../shared/metrics/common";
 import type { MetricsReader } from "../../shared/metrics/reader";
 import type { MetricDecl } from "../../shared/metrics/schema";
+import type { Manifest, XdpAttachment } from "../manifest";
 import { isPidAlive, openMetricsReader } from "./instances";
 import {
   type ProcessSandboxFacts,

@@ -20,11 +20,11 @@ import {
   SECCOMP_RET_KILL_PROCESS,
   SECCOMP_RET_LOG,
   X32_SYSCALL_BIT,
-} from "../shared/seccomp/bpf";
-import type { ArgCheck, ArgValue, SeccompPolicy } from "../shared/seccomp/policy";
-import { syscallNumber } from "../shared/seccomp/syscalls-x86_64";
+} from "../../shared/seccomp/bpf";
+import type { ArgCheck, ArgValue, SeccompPolicy } from "../../shared/seccomp/policy";
+import { syscallNumber } from "../../shared/seccomp/syscalls-x86_64";
 
-export const ROOT = join(__dirname, "..");
+export const ROOT = join(__dirname, "..", "..");
 export const SECCOMP_LIB = join(ROOT, "dist/test/fixtures/sandbox/seccomp-lib.js");
 export const WORKLOAD = join(ROOT, "dist/test/fixtures/sandbox/node-workload.js");
 export const ADDON = join(ROOT, "build/Release/tilenet.node");

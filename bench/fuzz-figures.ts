@@ -1,9 +1,9 @@
 // `npm run bench -- solicit`: the solicit handler's message rate and the fuzz harness's throughput.
 
-import { SolicitHandler, solicitConfig } from "../../tiles/netlink/solicit-handler";
-import { encodeSolicit } from "../solicit/message";
-import { runFuzz } from "./engine";
-import { createSolicitFuzzTarget } from "./solicit-target";
+import { runFuzz } from "../shared/fuzz/engine";
+import { encodeSolicit } from "../shared/solicit/message";
+import { createSolicitFuzzTarget } from "../tiles/netlink/fuzz/solicit-target";
+import { SolicitHandler, solicitConfig } from "../tiles/netlink/solicit-handler";
 
 /** A netbase-like environment: monomorphic methods over int32 address bits, no allocation. */
 class FlatEnv {

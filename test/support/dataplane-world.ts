@@ -4,20 +4,20 @@
 // bodies, pumped by the test. The test plays the netlink tile when it wants to (refreshNetbase,
 // solicits, probe).
 import { setImmediate as yieldToLoop } from "node:timers/promises";
-import type { MetricsWriter } from "../shared/metrics/writer";
-import { type NativeAddon, native } from "../shared/native";
-import { initNetbase, netbaseRegionSize } from "../shared/netbase/layout";
-import { NetbaseWriter } from "../shared/netbase/writer";
-import { NetlinkClient } from "../shared/netlink";
-import { RingConsumer } from "../shared/ring/consumer";
-import { initRingRegions, type RingSpec, ringRegionSizes } from "../shared/ring/layout";
-import { createSolicitFields, decodeSolicit, SOLICIT_BYTES, SolicitCode } from "../shared/solicit/message";
-import { setUpXdp, tearDownXdp, type XdpHandles } from "../shared/xdp/attach";
-import type { AppModule } from "../tiles/app/api";
-import { AppTileBody } from "../tiles/app/body";
-import { appMetrics } from "../tiles/app/definition";
-import { NetTileBody } from "../tiles/net/body";
-import { type NetTileConfig, netMetrics } from "../tiles/net/definition";
+import type { MetricsWriter } from "../../shared/metrics/writer";
+import { type NativeAddon, native } from "../../shared/native";
+import { initNetbase, netbaseRegionSize } from "../../shared/netbase/layout";
+import { NetbaseWriter } from "../../shared/netbase/writer";
+import { NetlinkClient } from "../../shared/netlink";
+import { RingConsumer } from "../../shared/ring/consumer";
+import { initRingRegions, type RingSpec, ringRegionSizes } from "../../shared/ring/layout";
+import { createSolicitFields, decodeSolicit, SOLICIT_BYTES, SolicitCode } from "../../shared/solicit/message";
+import { setUpXdp, tearDownXdp, type XdpHandles } from "../../shared/xdp/attach";
+import type { AppModule } from "../../tiles/app/api";
+import { AppTileBody } from "../../tiles/app/body";
+import { appMetrics } from "../../tiles/app/definition";
+import { NetTileBody } from "../../tiles/net/body";
+import { type NetTileConfig, netMetrics } from "../../tiles/net/definition";
 import { captureLog, makeChannel, makeMetrics } from "./dataplane-helpers";
 import type { Topology } from "./dataplane-netns";
 

@@ -1,7 +1,7 @@
 // Test helper: the net tile's side of one AF_XDP socket (rings + UMEM + frame pool), used both
 // in-process and by the child fixture that plays the net tile in another process.
-import type { NativeAddon, XskRings } from "../shared/native";
-import { openXskRings, UmemFramePool, type XskRingSet } from "../shared/xdp/xsk-ring";
+import type { NativeAddon, XskRings } from "../../shared/native";
+import { openXskRings, UmemFramePool, type XskRingSet } from "../../shared/xdp/xsk-ring";
 
 export interface XskGeometry {
   frameSize: number;

@@ -2,10 +2,10 @@
 // arrays), used by the fuzzer as a differential oracle: after every step the real handler must
 // have produced the outcome this model predicts. Written from the specification, not the code.
 
-import type { SolicitConfig, SolicitOutcomeName } from "../../tiles/netlink/solicit-handler";
-import { AddressClass, classifyAddress } from "../solicit/address";
-import { isUsableNeighState, type SolicitEnvironment } from "../solicit/environment";
-import { SOLICIT_BYTES, solicitCheck } from "../solicit/message";
+import { AddressClass, classifyAddress } from "../../../shared/solicit/address";
+import { isUsableNeighState, type SolicitEnvironment } from "../../../shared/solicit/environment";
+import { SOLICIT_BYTES, solicitCheck } from "../../../shared/solicit/message";
+import type { SolicitConfig, SolicitOutcomeName } from "../solicit-handler";
 
 interface ModelEntry {
   /** undefined when not waiting for the kernel. */

@@ -3,15 +3,16 @@
 // sequences (messages, neighbor events, clock steps). Both run under SolicitCheckedRun, which
 // checks the handler against a reference model and its invariants after every step.
 import fc from "fast-check";
+import type { FuzzRng } from "../../../shared/fuzz/rng";
+import type { FuzzTarget, SequenceFailure, SequenceFuzz } from "../../../shared/fuzz/types";
+import { NeighState, parseIp, type RouteRecord, RouteTable, RouteType } from "../../../shared/netmodel";
+import { SOLICIT_BYTES, solicitCheck } from "../../../shared/solicit/message";
 import {
   FIRST_REJECTED_OUTCOME,
   type SolicitConfig,
   SolicitOutcome,
   type SolicitOutcomeName,
-} from "../../tiles/netlink/solicit-handler";
-import { NeighState, parseIp, type RouteRecord, RouteTable, RouteType } from "../netmodel";
-import { SOLICIT_BYTES, solicitCheck } from "../solicit/message";
-import type { FuzzRng } from "./rng";
+} from "../solicit-handler";
 import {
   SolicitCheckedRun,
   SolicitEnvironmentModel,
@@ -19,7 +20,6 @@ import {
   type SolicitPlantedFaults,
   type SolicitWorldSpec,
 } from "./solicit-world";
-import type { FuzzTarget, SequenceFailure, SequenceFuzz } from "./types";
 
 function ip(text: string): number {
   const v = parseIp(text);

@@ -1,9 +1,9 @@
 // Shared by the data plane tests: channel regions and metrics in process memory, quiet logs.
-import { withCommonMetrics } from "../shared/metrics/common";
-import { initMetricsRegion, metricsRegionSize } from "../shared/metrics/region";
-import type { MetricDecl } from "../shared/metrics/schema";
-import { MetricsWriter } from "../shared/metrics/writer";
-import { initUdpChannel, type UdpChannelRegions, type UdpDirection, udpChannelSizes } from "../shared/udp/channel";
+import { withCommonMetrics } from "../../shared/metrics/common";
+import { initMetricsRegion, metricsRegionSize } from "../../shared/metrics/region";
+import type { MetricDecl } from "../../shared/metrics/schema";
+import { MetricsWriter } from "../../shared/metrics/writer";
+import { initUdpChannel, type UdpChannelRegions, type UdpDirection, udpChannelSizes } from "../../shared/udp/channel";
 
 /** One direction's three regions, initialized as the launcher would (the layout does not care what backs them). */
 export function makeChannel(direction: UdpDirection, depth: number, maxPayload: number): UdpChannelRegions {

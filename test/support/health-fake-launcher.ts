@@ -6,14 +6,14 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { LabInfo, Manifest, RegionEntry, TileEntry } from "../shared/manifest";
-import { MANIFEST_VERSION } from "../shared/manifest";
-import { withCommonMetrics } from "../shared/metrics/common";
-import { initMetricsRegion, metricsRegionSize } from "../shared/metrics/region";
-import type { MetricDecl } from "../shared/metrics/schema";
-import { native } from "../shared/native";
+import type { LabInfo, Manifest, RegionEntry, TileEntry } from "../../launcher/manifest";
+import { MANIFEST_VERSION } from "../../launcher/manifest";
+import { withCommonMetrics } from "../../shared/metrics/common";
+import { initMetricsRegion, metricsRegionSize } from "../../shared/metrics/region";
+import type { MetricDecl } from "../../shared/metrics/schema";
+import { native } from "../../shared/native";
 
-export const ROOT = new URL("..", import.meta.url).pathname;
+export const ROOT = new URL("../..", import.meta.url).pathname;
 export const TILE_FIXTURE = join(ROOT, "dist/test/fixtures/health-tile.js");
 
 /** The fixture's own metrics, after the common ones. */

@@ -1,7 +1,7 @@
-// Build step (launcher/build.mjs): writes the C layout header to the path given as argv[2].
+// Build step (scripts/build.mjs): writes the C layout header to the path given as argv[2].
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { renderCHeader } from "./c-header";
+import { renderCHeader } from "../shared/layout/c-header";
 
 const out = process.argv[2];
 if (!out) {

@@ -4,9 +4,9 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
 import { join } from "node:path";
-import { type InstanceProcess, startInstanceProcess } from "../launcher/lab-process";
+import { type InstanceProcess, startInstanceProcess } from "../../launcher/lab-process";
 
-export const CLI = join(__dirname, "..", "dist", "cli.js");
+export const CLI = join(__dirname, "..", "..", "dist", "cli.js");
 export const isRoot = process.getuid?.() === 0;
 export const ROOT_REASON = "needs root: creates network namespaces, XDP and per-tile uids";
 

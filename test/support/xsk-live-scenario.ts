@@ -6,7 +6,7 @@ import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { native } from "../shared/native";
+import { native } from "../../shared/native";
 import {
   buildUdpFrame,
   newUdpFrameFields,
@@ -15,13 +15,13 @@ import {
   parseUdpFrame,
   UDP_PARSE_RESULT_NAMES,
   UDP_PAYLOAD_OFFSET,
-} from "../shared/packet/udp-frame";
-import { setUpXdp, tearDownXdp, type XdpHandles, type XdpMode } from "../shared/xdp/attach";
+} from "../../shared/packet/udp-frame";
+import { setUpXdp, tearDownXdp, type XdpHandles, type XdpMode } from "../../shared/xdp/attach";
 import { destroyVethPair, ip, isRoot, makeVethPair, type VethPair, xdpAttachment } from "./xdp-netns";
 import { type XskGeometry, XskPort } from "./xsk-port";
 
-const PEER_JS = new URL("../dist/test/fixtures/xsk-udp-peer.js", import.meta.url).pathname;
-const TILE_JS = new URL("../dist/test/fixtures/xsk-net-tile.js", import.meta.url).pathname;
+const PEER_JS = new URL("../../dist/test/fixtures/xsk-udp-peer.js", import.meta.url).pathname;
+const TILE_JS = new URL("../../dist/test/fixtures/xsk-net-tile.js", import.meta.url).pathname;
 
 const XDP_PORT = 7700;
 const KERNEL_PORT = 7701;

@@ -39,15 +39,15 @@ import {
   RTM_NEWROUTE,
   RTMSG_SIZE,
   RTNEXTHOP_SIZE,
-} from "../shared/netlink/constants";
+} from "../../shared/netlink/constants";
 import {
   BATCH_FOREIGN_SENDER,
   BATCH_OVERRUN,
   BATCH_TRUNCATED,
   type NetlinkIo,
   RECV_OVERRUN,
-} from "../shared/netlink/io";
-import { HOST_LITTLE_ENDIAN, RequestBuilder, viewOf } from "../shared/netlink/wire";
+} from "../../shared/netlink/io";
+import { HOST_LITTLE_ENDIAN, RequestBuilder, viewOf } from "../../shared/netlink/wire";
 
 const encoder = new TextEncoder();
 

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { NativeAddon } from "../shared/native";
+import type { NativeAddon } from "../../shared/native";
 
 export const isRoot = process.getuid?.() === 0;
 
@@ -17,7 +17,7 @@ let loaded: NativeAddon | undefined;
 export function addon(): NativeAddon {
   if (!loaded) {
     const mod = { exports: {} as NativeAddon };
-    process.dlopen(mod, join(__dirname, "..", "build", "Release", "tilenet.node"));
+    process.dlopen(mod, join(__dirname, "..", "..", "build", "Release", "tilenet.node"));
     loaded = mod.exports;
   }
   return loaded;

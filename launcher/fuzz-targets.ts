@@ -1,9 +1,10 @@
 // The targets `tilenet fuzz <target>` knows. Adding one is one line, e.g.
 //   fuzzTargets.register({ name: "netlink", runOne: fuzzDecode, corpusDir: "test/fuzz/corpus/netlink" });
-import { fuzzDecode } from "../netlink/fuzz";
-import { fuzzParse } from "../packet/fuzz";
-import { FuzzTargetRegistry } from "./registry";
-import { createSolicitFuzzTarget } from "./solicit-target";
+
+import { FuzzTargetRegistry } from "../shared/fuzz/registry";
+import { fuzzDecode } from "../shared/netlink/fuzz";
+import { fuzzParse } from "../shared/packet/fuzz";
+import { createSolicitFuzzTarget } from "../tiles/netlink/fuzz/solicit-target";
 
 export const fuzzTargets = new FuzzTargetRegistry();
 fuzzTargets.register(createSolicitFuzzTarget());

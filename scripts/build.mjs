@@ -51,7 +51,7 @@ await build({
 if (existsSync(join(root, "dist/cli.js"))) chmodSync(join(root, "dist/cli.js"), 0o755);
 
 // C header generated from the TypeScript layout declarations (single source of truth).
-const headerEmitter = "shared/layout/emit-c-header.ts";
+const headerEmitter = "scripts/emit-c-header.ts";
 if (existsSync(join(root, headerEmitter))) {
   await build({
     absWorkingDir: root,

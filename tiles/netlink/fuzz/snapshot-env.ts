@@ -9,8 +9,8 @@ import {
   type RouteRecord,
   RouteTable,
   RouteType,
-} from "../netmodel";
-import type { SolicitEnvironment } from "./environment";
+} from "../../../shared/netmodel";
+import type { SolicitEnvironment } from "../../../shared/solicit/environment";
 
 function matches(route: RouteRecord, ip: number): boolean {
   const mask = prefixMask(route.dstLen);

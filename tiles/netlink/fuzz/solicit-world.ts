@@ -2,6 +2,10 @@
 // routes, neighbors) answered by the reference environment, the real handler driven by a fuzz
 // input, and the checks made after every step. Shared by the byte and the sequence phases.
 
+import { type AddrRecord, ipToString, type NeighRecord, type RouteRecord } from "../../../shared/netmodel";
+import { AddressClass, classifyAddress } from "../../../shared/solicit/address";
+import { isUsableNeighState } from "../../../shared/solicit/environment";
+import { SOLICIT_BYTES } from "../../../shared/solicit/message";
 import {
   SOLICIT_METRIC_NAMES,
   SOLICIT_OUTCOME_COUNT,
@@ -12,12 +16,8 @@ import {
   SolicitOutcome,
   type SolicitOutcomeValue,
   solicitCounterName,
-} from "../../tiles/netlink/solicit-handler";
-import { type AddrRecord, ipToString, type NeighRecord, type RouteRecord } from "../netmodel";
-import { AddressClass, classifyAddress } from "../solicit/address";
-import { isUsableNeighState } from "../solicit/environment";
-import { SOLICIT_BYTES } from "../solicit/message";
-import { routesForAddress, SnapshotSolicitEnv } from "../solicit/snapshot-env";
+} from "../solicit-handler";
+import { routesForAddress, SnapshotSolicitEnv } from "./snapshot-env";
 import { type ModelFraming, SolicitReferenceModel } from "./solicit-model";
 
 /** Everything a scenario starts from; plain JSON so failing cases can be saved and replayed. */

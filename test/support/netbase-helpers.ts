@@ -1,7 +1,7 @@
 // Shared by the netbase tests: record builders and a brute-force reference of the kernel's lookup.
-import { initNetbase, type NetbaseCapacities, netbaseRegionSize } from "../shared/netbase/layout";
-import { NetbaseWriter, type NetbaseWriterOptions } from "../shared/netbase/writer";
-import { parseIp, prefixMask, type RouteRecord, RouteType } from "../shared/netmodel";
+import { initNetbase, type NetbaseCapacities, netbaseRegionSize } from "../../shared/netbase/layout";
+import { NetbaseWriter, type NetbaseWriterOptions } from "../../shared/netbase/writer";
+import { parseIp, prefixMask, type RouteRecord, RouteType } from "../../shared/netmodel";
 
 export function ip(text: string): number {
   const v = parseIp(text);
