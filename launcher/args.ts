@@ -28,28 +28,33 @@ export interface CommandHelp extends ArgSpec {
   details?: string;
 }
 
-/** Levenshtein distance, small inputs only (option and key names). */
+/** Edit distance counting a swap of two neighbours as one edit (optimal string alignment):
+ *  small inputs only (option and key names). */
 export function editDistance(a: string, b: string): number {
-  const row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  const d: number[][] = Array.from({ length: a.length + 1 }, (_, i) =>
+    Array.from({ length: b.length + 1 }, (_, j) => (i === 0 ? j : j === 0 ? i : 0)),
+  );
   for (let i = 1; i <= a.length; i++) {
-    let diag = row[0];
-    row[0] = i;
     for (let j = 1; j <= b.length; j++) {
-      const up = row[j];
-      row[j] = Math.min(row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] === b[j - 1] ? 0 : 1));
-      diag = up;
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i][j] = Math.min(d[i - 1][j] + 1, d[i][j - 1] + 1, d[i - 1][j - 1] + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1])
+        d[i][j] = Math.min(d[i][j], d[i - 2][j - 2] + 1);
     }
   }
-  return row[b.length];
+  return d[a.length][b.length];
 }
 
-/** The closest candidate within a distance of about a third of the word, if any. */
+/** The closest candidate: within about a third of the word's length in edits, or one of the
+ *  two a prefix of the other ("warning" -> "warn"); undefined when nothing is close. */
 export function didYouMean(word: string, candidates: Iterable<string>): string | undefined {
   let best: string | undefined;
-  let bestDistance = Math.max(1, Math.floor(word.length / 3)) + 1;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  const allowed = Math.max(2, Math.ceil(word.length / 3));
   for (const c of candidates) {
     const d = editDistance(word, c);
-    if (d < bestDistance || (d === bestDistance && best === undefined && c.startsWith(word))) {
+    const prefix = Math.min(word.length, c.length) >= 3 && (c.startsWith(word) || word.startsWith(c));
+    if ((d <= allowed || prefix) && d < bestDistance) {
       best = c;
       bestDistance = d;
     }

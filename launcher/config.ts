@@ -352,7 +352,11 @@ export function parseListen(text: string, key: string, allowNonLoopback = false)
 /** Where a dotted key (`net.xdp_mod`, `app[1].ports`) is written in TOML text: the line of its
  *  `key =` inside its table, or the table's header; undefined when not found. */
 export function locateKey(text: string, dotted: string): { line: number; column: number } | undefined {
-  const parts = dotted.replace(/\[(\d+)\]/g, ".#$1").split(".");
+  // An element of a list value (`ports[0]`) is found at its list's key.
+  const parts = dotted
+    .replace(/(\[\d+\])+$/, "")
+    .replace(/\[(\d+)\]/g, ".#$1")
+    .split(".");
   const leaf = parts.pop() ?? "";
   const path = parts.filter((p) => !p.startsWith("#")).join(".");
   const index = Number(parts.find((p) => p.startsWith("#"))?.slice(1) ?? 0);

@@ -20,6 +20,20 @@ export function createLogger(tile: string, level: string, fd = 1): Logger {
 const LEVELS: Record<number, string> = { 10: "TRACE", 20: "DEBUG", 30: "INFO", 40: "WARN", 50: "ERROR", 60: "FATAL" };
 const COLORS: Record<number, string> = { 10: "90", 20: "36", 30: "32", 40: "33", 50: "31", 60: "35" };
 
+/** key=value words; nested objects as dotted keys, arrays comma-joined. */
+function flatten(rec: Record<string, unknown>, prefix: string): string[] {
+  const words: string[] = [];
+  for (const [k, v] of Object.entries(rec)) {
+    const key = `${prefix}${k}`;
+    if (typeof v === "object" && v !== null && !Array.isArray(v))
+      words.push(...flatten(v as Record<string, unknown>, `${key}.`));
+    else if (Array.isArray(v))
+      words.push(`${key}=${v.map((x) => (typeof x === "string" ? x : JSON.stringify(x))).join(",")}`);
+    else words.push(`${key}=${typeof v === "string" ? v : String(v)}`);
+  }
+  return words;
+}
+
 /** One JSON log line as a human line (for a TTY); non-JSON input is returned as is. */
 export function prettyLine(line: string, color: boolean): string {
   let rec: Record<string, unknown>;
@@ -33,9 +47,7 @@ export function prettyLine(line: string, color: boolean): string {
   const lv = typeof level === "number" ? level : 30;
   const name = LEVELS[lv] ?? String(level);
   const t = typeof time === "string" ? time.slice(11, 23) : "";
-  const extra = Object.entries(rest)
-    .map(([k, v]) => `${k}=${typeof v === "string" ? v : JSON.stringify(v)}`)
-    .join(" ");
+  const extra = flatten(rest, "").join(" ");
   const lvText = color ? `\x1b[${COLORS[lv] ?? "0"}m${name.padEnd(5)}\x1b[0m` : name.padEnd(5);
   return `${t} ${lvText} [${String(tile ?? "?")}:${String(pid ?? "?")}] ${String(msg ?? "")}${extra ? ` ${extra}` : ""}`;
 }
