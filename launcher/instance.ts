@@ -5,8 +5,7 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import type { Logger } from "../shared/log";
-import { prettyLine } from "../shared/log";
+import { type Logger, stdoutLogOutput } from "../shared/log";
 import { MetricsReader } from "../shared/metrics/reader";
 import { metricsRegionName } from "../shared/tile/regions";
 import { reclaimStale } from "./cleanup";
@@ -97,7 +96,7 @@ export async function runInstance(opts: RunOptions): Promise<number> {
     await deadline;
     for (const t of tiles) {
       if (t.child.exitCode === null && t.child.signalCode === null) {
-        log.warn({ tile: t.name }, "tile did not halt in time; killing it");
+        log.warn({ child: t.name, childPid: t.pid }, "tile did not halt in time; killing it");
         t.child.kill("SIGKILL");
       }
     }
@@ -147,17 +146,12 @@ export async function runInstance(opts: RunOptions): Promise<number> {
     );
     undo.push(`remove ${runtimeDir}`, () => removeStagedRuntime(runtimeDir));
     stageTileFiles(staged, topology);
-    const { launches } = provisionInstance(topology, regions, undo, log);
+    const { launches, attachments } = provisionInstance(topology, regions, undo, log);
     manifest.regions = regions.entries();
+    // One net tile today: the manifest names its attachment (several come with several net tiles).
+    if (attachments[0]) manifest.xdp = attachments[0];
 
-    const relay = (tile: string, line: string): void => {
-      const out = process.stdout.isTTY
-        ? prettyLine(line, true)
-        : line.startsWith("{")
-          ? line
-          : JSON.stringify({ tile, msg: line });
-      process.stdout.write(`${out}\n`);
-    };
+    const relay = (tile: string, line: string): void => stdoutLogOutput().relay(tile, line);
     for (const launch of launches) {
       const tp = spawnTile(launch, {
         instance,
@@ -184,7 +178,7 @@ export async function runInstance(opts: RunOptions): Promise<number> {
         const how = signal
           ? `killed by ${signal}${signal === "SIGSYS" ? describeSigsys(tp.pid) : ""}`
           : `exited with code ${code}`;
-        log.error({ tile: tp.name, pid: tp.pid, code, signal }, `tile ${tp.name} ${how}; stopping the instance`);
+        log.error({ child: tp.name, childPid: tp.pid, code, signal }, `tile ${tp.name} ${how}; stopping the instance`);
         void stopAll(`tile ${tp.name} ${how}`, 1);
       });
     }

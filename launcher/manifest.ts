@@ -47,6 +47,21 @@ export interface LabInfo {
   ports: number[];
 }
 
+/** What the launcher attached for the net tile, as the kernel accepted it. */
+export interface XdpAttachment {
+  interface: string;
+  ifindex: number;
+  queue: number;
+  /** The mode the program is attached in: native (drv) or generic (skb). */
+  mode: "drv" | "skb";
+  /** What the configuration asked for; "auto" tries drv, then skb. */
+  requestedMode: "auto" | "drv" | "skb";
+  /** AF_XDP bound zero-copy (true) or copy mode (false). */
+  zeroCopy: boolean;
+  /** Why auto fell back to skb (the kernel's answer to the native attach). */
+  fallbackReason?: string;
+}
+
 export interface Manifest {
   version: number;
   instance: string;
@@ -64,6 +79,7 @@ export interface Manifest {
   regions: RegionEntry[];
   tiles: TileEntry[];
   lab?: LabInfo;
+  xdp?: XdpAttachment;
 }
 
 export function runDirOf(instance: string, runRoot = RUN_ROOT): string {

@@ -8,8 +8,9 @@ import { inNetns, native } from "../shared/native";
 import { initNetbase } from "../shared/netbase/layout";
 import { initRingRegions } from "../shared/ring/layout";
 import { initUdpChannel } from "../shared/udp/channel";
-import { setUpXdp, tearDownXdp, type XdpHandles } from "../shared/xdp/attach";
+import { setUpXdp, tearDownXdp, type XdpHandles, type XdpSetupOptions } from "../shared/xdp/attach";
 import type { InstanceConfig } from "./config";
+import type { XdpAttachment } from "./manifest";
 import type { RegionSet } from "./regions";
 import type { StagedRuntime } from "./stage";
 import type { TileLaunch, TileRegionGrant } from "./tile-process";
@@ -107,18 +108,36 @@ function attachXdp(
   sockets: Map<string, number>,
   undo: Undo,
   log: Logger,
-): { umems: Map<string, { fd: number; size: number }>; xdp: XdpHandles[] } {
+): { umems: Map<string, { fd: number; size: number }>; xdp: XdpHandles[]; attachments: XdpAttachment[] } {
   const umems = new Map<string, { fd: number; size: number }>();
   const handles: XdpHandles[] = [];
+  const attachments: XdpAttachment[] = [];
   for (const x of topology.xsks) {
     const xdp = setUpXdp(x.options);
     undo.push("detach XDP and close the AF_XDP socket", () => tearDownXdp(xdp));
-    log.info({ mode: xdp.mode, ifindex: xdp.ifindex, ports: x.options.ports }, "XDP attached");
+    const attachment = attachmentOf(x.options, xdp);
+    if (xdp.fallbackReason !== undefined)
+      log.warn({ reason: xdp.fallbackReason }, "native XDP (drv) refused: attached in generic (skb) mode");
+    log.info({ ...attachment, ports: x.options.ports }, "XDP attached");
     handles.push(xdp);
+    attachments.push(attachment);
     sockets.set(x.socket, xdp.xskFd);
     umems.set(x.umem.name, { fd: xdp.umemFd, size: x.umem.size });
   }
-  return { umems, xdp: handles };
+  return { umems, xdp: handles, attachments };
+}
+
+/** What an AF_XDP socket is attached to, for the manifest, status and metrics. */
+function attachmentOf(options: XdpSetupOptions, xdp: XdpHandles): XdpAttachment {
+  return {
+    interface: options.ifname,
+    ifindex: xdp.ifindex,
+    queue: xdp.queueId,
+    mode: xdp.mode,
+    requestedMode: options.mode,
+    zeroCopy: xdp.zeroCopy,
+    ...(xdp.fallbackReason !== undefined ? { fallbackReason: xdp.fallbackReason } : {}),
+  };
 }
 
 function launchOf(
@@ -156,6 +175,8 @@ export interface ProvisionedInstance {
   launches: TileLaunch[];
   /** The XDP attachments made (the mode actually in use is in each). */
   xdp: XdpHandles[];
+  /** What each AF_XDP socket is attached to (mode actually attached, queue, copy or zero-copy). */
+  attachments: XdpAttachment[];
 }
 
 /** Makes every resource the description names and returns the tiles' launches. */
@@ -167,8 +188,8 @@ export function provisionInstance(
 ): ProvisionedInstance {
   for (const group of topology.groups) createGroup(group, regions);
   const sockets = openSockets(topology, undo);
-  const { umems, xdp } = attachXdp(topology, sockets, undo, log);
+  const { umems, xdp, attachments } = attachXdp(topology, sockets, undo, log);
   const launches = topology.tiles.map((t) => launchOf(t, regions, sockets, umems));
   log.debug({ tiles: launches.map((t) => t.name) }, "provisioned");
-  return { launches, xdp };
+  return { launches, xdp, attachments };
 }

@@ -83,7 +83,7 @@ describe.skipIf(!isRoot)(`supervision (${ROOT_REASON})`, () => {
     const text = await res.text();
     for (const tile of ["netlink", "net", "echo"])
       expect(text).toMatch(new RegExp(`tilenet_tile_up\\{[^}]*tile="${tile}"[^}]*\\} 1`));
-    expect(text).toMatch(/# TYPE tilenet_rx_packets counter/);
+    expect(text).toMatch(/# TYPE tilenet_rx_packets_total counter/);
     expect(text).toMatch(/tilenet_tile_sandboxed\{[^}]*\} 1/);
     expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
     inst.child.kill("SIGTERM");

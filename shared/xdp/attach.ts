@@ -37,6 +37,8 @@ export interface XdpHandles extends XskGeometry {
   ifindex: number;
   /** The attach mode actually in use. */
   mode: XdpMode;
+  /** With mode "auto": why the native (drv) attach was refused before falling back to skb. */
+  fallbackReason?: string;
   zeroCopy: boolean;
   queueId: number;
 }
@@ -117,6 +119,7 @@ export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
       addon.bpfMapUpdate(xskMapFd, u32le(opts.queueId), u32le(xskFd));
       let mode: XdpMode;
       let linkFd: number;
+      let fallbackReason: string | undefined;
       if (opts.mode === "auto") {
         try {
           linkFd = addon.bpfLinkCreateXdp(progFd, ifindex, XDP_FLAGS.drv);
@@ -130,6 +133,7 @@ export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
             );
           }
           mode = "skb";
+          fallbackReason = (drvError as Error).message;
         }
       } else {
         mode = opts.mode;
@@ -143,6 +147,7 @@ export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
         umemFd,
         ifindex,
         mode,
+        ...(fallbackReason !== undefined ? { fallbackReason } : {}),
         zeroCopy,
         queueId: opts.queueId,
         ...xskGeometryOf(opts),
