@@ -27,6 +27,8 @@ for (const tile of existsSync(join(root, "tiles")) ? readdirSync(join(root, "til
   if (existsSync(join(root, main))) entryPoints[`tiles/${tile}`] = main;
 }
 if (existsSync(join(root, "bench/main.ts"))) entryPoints.bench = "bench/main.ts";
+// The netstate library's package entry point (`tilenet/netstate`), with its declarations below.
+entryPoints.netstate = "shared/netstate/index.ts";
 for (const f of [...listTs("test/fixtures"), ...listTs("bench/children")]) {
   entryPoints[f.replace(/\.ts$/, "")] = f;
 }
@@ -49,6 +51,17 @@ await build({
   banner: { js: "" },
 });
 if (existsSync(join(root, "dist/cli.js"))) chmodSync(join(root, "dist/cli.js"), 0o755);
+
+// Declarations of the library entry points (package.json "exports" points at them).
+if (existsSync(join(root, entryPoints.netstate ?? ""))) {
+  const tsc = join(root, "node_modules", "typescript", "bin", "tsc");
+  const flags = ["--declaration", "--emitDeclarationOnly", "--skipLibCheck", "--strict", "--types", "node"];
+  const layout = ["--target", "es2022", "--module", "commonjs", "--moduleResolution", "node", "--rootDir", "."];
+  execFileSync(process.execPath, [tsc, ...flags, ...layout, "--outDir", "dist/types", entryPoints.netstate], {
+    cwd: root,
+    stdio: "inherit",
+  });
+}
 
 // C header generated from the TypeScript layout declarations (single source of truth).
 const headerEmitter = "shared/layout/emit-c-header.ts";

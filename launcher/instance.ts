@@ -149,7 +149,7 @@ export async function runInstance(opts: RunOptions): Promise<number> {
       if (config.apps.length === 0)
         config.apps.push({ name: "echo", module: "builtin:echo", ports: [LAB_ECHO_PORT], settings: {} });
       const ports = config.apps.flatMap((a) => a.ports);
-      const lab = createLab(instance, ports);
+      const lab = await createLab(instance, ports);
       manifest.lab = lab;
       manifest.createdNetns.push(lab.tileNetns, lab.peerNetns);
       undo.push("delete lab namespaces", () => {
