@@ -126,6 +126,8 @@ export interface NativeAddon {
   netlinkRecvBatch(fd: number, buf: Uint8Array, timeoutMs: number, maxDatagrams: number): number;
 
   // ---- plain sockets (native/sockets.cc) ----
+  /** ETHTOOL_GDRVINFO for a device of the calling thread's namespace (no netlink message has it). */
+  ethtoolDriverInfo(ifname: string): DriverInfo;
   /** UDP socket for neighbor probes: TTL 1, SO_DONTROUTE, nonblocking, CLOEXEC. */
   probeSocketOpen(): number;
   /** Sends an empty UDP datagram to ip (host-order u32) via ifindex (IP_PKTINFO) on `port`.
@@ -181,6 +183,20 @@ export function addonPath(): string {
     }
   }
   throw new Error("tilenet native addon not found: run `npm ci` (it builds build/Release/tilenet.node)");
+}
+
+/** What ETHTOOL_GDRVINFO reports (`ethtool -i`). */
+export interface DriverInfo {
+  driver: string;
+  version: string;
+  firmwareVersion: string;
+  busInfo: string;
+  expansionRomVersion: string;
+  nPrivFlags: number;
+  nStats: number;
+  testInfoLength: number;
+  eepromDumpLength: number;
+  registerDumpLength: number;
 }
 
 /** Loads the addon once per process. */

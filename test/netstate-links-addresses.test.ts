@@ -130,9 +130,25 @@ describe.skipIf(!isRoot)("netstate: namespaces, veth, addresses, features", () =
     }
   });
 
-  it("reads a veth's channels", async () => {
+  it("reads a veth's channels, rings and driver", async () => {
     const channels = await ns.getChannels("va0");
     expect(channels.txCount).toBe(4);
+    expect(channels.txMax).toBeGreaterThanOrEqual(4);
+    await ns.setChannels("va0", { txCount: 2 });
+    expect((await ns.getChannels("va0")).txCount).toBe(2);
+    expect(await ns.getDriverInfo("va0")).toMatchObject({ driver: "veth" });
+    if (hasEthtool) {
+      const i = execFileSync("ip", ["netns", "exec", a, "ethtool", "-i", "va0"], { encoding: "utf8" });
+      expect(i).toMatch(/^driver: veth$/m);
+      expect(i).toMatch(new RegExp(`^version: ${(await ns.getDriverInfo("va0")).version}$`, "m"));
+      const l = execFileSync("ip", ["netns", "exec", a, "ethtool", "-l", "va0"], { encoding: "utf8" });
+      expect(l).toMatch(/Current hardware settings:[\s\S]*TX:\s+2/);
+    }
+    const rings = await ns.getRings("va0").catch((e: unknown) => e);
+    // veth has no ring parameters: the kernel says so with an errno.
+    if (rings instanceof NetlinkError)
+      expect(rings.errno).toBe(95); // EOPNOTSUPP
+    else expect(typeof rings).toBe("object");
   });
 
   it("rejects bad arguments by name before sending anything", async () => {

@@ -215,6 +215,11 @@ export class RequestBuilder {
     return this;
   }
 
+  /** Bytes written so far (header included). */
+  size(): number {
+    return this.length;
+  }
+
   /** The finished message (nlmsg_len set). */
   finish(): Uint8Array {
     this.view.setUint32(0, this.length, HOST_LITTLE_ENDIAN);

@@ -2,7 +2,7 @@
 // own rtnetlink and generic netlink codec (no `ip`, no `ethtool`, no daemon). Methods return
 // promises; each exchange with the kernel is short and bounded by timeoutMs.
 import { closeSync, openSync } from "node:fs";
-import { inNetns, native } from "../native";
+import { type DriverInfo, inNetns, native } from "../native";
 import {
   type Address,
   AddressDecoder,
@@ -43,7 +43,24 @@ import {
   linkSetRequest,
   type NewLinkAttrs,
 } from "../netlink/link-msg";
+import type { Neighbor } from "../netlink/neigh-msg";
+import type { Route } from "../netlink/route-msg";
+import type { Rule } from "../netlink/rule-msg";
 import { netnsPathOf } from "./netns";
+import {
+  changeNeighbor,
+  changeRoute,
+  changeRule,
+  getRoute,
+  listNeighbors,
+  listRoutes,
+  listRules,
+  type NeighborInput,
+  type RouteFilter,
+  type RouteInput,
+  type RtnlContext,
+  type RuleInput,
+} from "./routing";
 import { Validator } from "./validate";
 
 export interface NetStateOptions {
@@ -228,6 +245,70 @@ export class NetState {
     this.transact(`deleteAddress ${prefix} on ${link}`, (seq) => addressRequest(seq, "delete", spec));
   }
 
+  // ---- routes, rules, neighbors ----
+
+  /** Routes of every table (or the filter's), IPv4 and IPv6; cached clones only when asked. */
+  async listRoutes(filter: RouteFilter = {}): Promise<Route[]> {
+    return listRoutes(this.ctx, new Validator("listRoutes"), filter);
+  }
+
+  /** The kernel's route for a destination (RTM_GETROUTE), as `ip route get` shows it. */
+  async getRoute(
+    dst: string,
+    options: { src?: string; dev?: string | number; iif?: string | number; fibMatch?: boolean } = {},
+  ): Promise<Route> {
+    return getRoute(this.ctx, new Validator("getRoute"), dst, options);
+  }
+
+  /** Adds a route (EEXIST when one with the same key exists). */
+  async addRoute(route: RouteInput): Promise<void> {
+    return changeRoute(this.ctx, new Validator("addRoute"), "add", route);
+  }
+
+  /** Adds or overwrites a route (`ip route replace`). */
+  async replaceRoute(route: RouteInput): Promise<void> {
+    return changeRoute(this.ctx, new Validator("replaceRoute"), "replace", route);
+  }
+
+  /** Deletes the route matching the given fields (unset fields match anything, as in `ip route del`). */
+  async deleteRoute(route: RouteInput): Promise<void> {
+    return changeRoute(this.ctx, new Validator("deleteRoute"), "delete", route);
+  }
+
+  async listRules(family?: IpFamily): Promise<Rule[]> {
+    return listRules(this.ctx, new Validator("listRules"), family);
+  }
+
+  async addRule(rule: RuleInput): Promise<void> {
+    return changeRule(this.ctx, new Validator("addRule"), "add", rule);
+  }
+
+  async deleteRule(rule: RuleInput): Promise<void> {
+    return changeRule(this.ctx, new Validator("deleteRule"), "delete", rule);
+  }
+
+  /** Neighbor entries (proxy entries only with proxy: true, as `ip neigh show proxy`). */
+  async listNeighbors(filter: { family?: IpFamily; dev?: string | number; proxy?: boolean } = {}): Promise<Neighbor[]> {
+    return listNeighbors(this.ctx, new Validator("listNeighbors"), filter);
+  }
+
+  async addNeighbor(neighbor: NeighborInput): Promise<void> {
+    return changeNeighbor(this.ctx, new Validator("addNeighbor"), "add", neighbor);
+  }
+
+  async replaceNeighbor(neighbor: NeighborInput): Promise<void> {
+    return changeNeighbor(this.ctx, new Validator("replaceNeighbor"), "replace", neighbor);
+  }
+
+  async deleteNeighbor(neighbor: Pick<NeighborInput, "dst" | "dev" | "proxy">): Promise<void> {
+    return changeNeighbor(this.ctx, new Validator("deleteNeighbor"), "delete", neighbor);
+  }
+
+  /** Asks the kernel to resolve dst on dev now (RTM_NEWNEIGH with NTF_USE), as a packet would. */
+  async resolveNeighbor(neighbor: Pick<NeighborInput, "dst" | "dev">): Promise<void> {
+    return changeNeighbor(this.ctx, new Validator("resolveNeighbor"), "use", neighbor);
+  }
+
   // ---- ethtool (generic netlink) ----
 
   /** Every feature (offload) of a device, as `ethtool -k` lists them. */
@@ -266,6 +347,12 @@ export class NetState {
     return names;
   }
 
+  /** Driver name, version, firmware and bus (`ethtool -i`; the one ioctl, netlink has no such message). */
+  async getDriverInfo(dev: string): Promise<DriverInfo> {
+    const name = new Validator("getDriverInfo").ifname("dev", dev);
+    return inNetns(this.netnsPath, () => native().ethtoolDriverInfo(name));
+  }
+
   async getChannels(dev: string): Promise<Channels> {
     return this.getCounts("getChannels", dev, ETHTOOL_MSG_CHANNELS_GET, CHANNEL_FIELDS);
   }
@@ -287,6 +374,12 @@ export class NetState {
 
   // ---- internals ----
 
+  private readonly ctx: RtnlContext = {
+    query: (what, build, replyType, decode) => this.rtnl.query(what, build, replyType, decode),
+    transact: (what, build) => this.transact(what, build),
+    ifindexOf: (v, argument, link) => this.ifindexOf(v, argument, link),
+  };
+
   private fetchLink(operation: string, ref: string | number, stats: boolean): Link {
     const [link] = this.rtnl.query(
       `${operation} ${ref}`,
@@ -295,6 +388,8 @@ export class NetState {
       (c) => new LinkDecoder(c).link(),
     );
     if (link === undefined) throw new Error(`${operation} ${ref}: the kernel's reply could not be decoded`);
+    // A single get carries statistics whatever IFLA_EXT_MASK says.
+    if (!stats) delete link.stats;
     return link;
   }
 
