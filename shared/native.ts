@@ -128,6 +128,8 @@ export interface NativeAddon {
   // ---- plain sockets (native/sockets.cc) ----
   /** ETHTOOL_GDRVINFO for a device of the calling thread's namespace (no netlink message has it). */
   ethtoolDriverInfo(ifname: string): DriverInfo;
+  /** A persistent tun (or tap) device in the calling thread's namespace (TUNSETIFF + TUNSETPERSIST). */
+  tunCreate(ifname: string, tap: boolean, multiQueue: boolean): void;
   /** UDP socket for neighbor probes: TTL 1, SO_DONTROUTE, nonblocking, CLOEXEC. */
   probeSocketOpen(): number;
   /** Sends an empty UDP datagram to ip (host-order u32) via ifindex (IP_PKTINFO) on `port`.

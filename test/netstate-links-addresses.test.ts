@@ -151,6 +151,24 @@ describe.skipIf(!isRoot)("netstate: namespaces, veth, addresses, features", () =
     else expect(typeof rings).toBe("object");
   });
 
+  it("adds macvlan, tun and tap links", async () => {
+    await ns.addMacvlan({ name: "mv0", parent: "va0", mode: "bridge" });
+    await ns.addTuntap({ name: "tun0", mode: "tun" });
+    await ns.addTuntap({ name: "tap0", mode: "tap", multiQueue: true });
+    const kinds = Object.fromEntries((await ns.listLinks()).map((l) => [l.name, l.kind]));
+    expect(kinds).toMatchObject({ mv0: "macvlan", tun0: "tun", tap0: "tun" });
+    const [tap] = ipJson<{ linkinfo: { info_data: { type: string; multi_queue?: boolean } } }[]>(
+      a,
+      "-d",
+      "link",
+      "show",
+      "tap0",
+    );
+    expect(tap?.linkinfo.info_data.type).toBe("tap");
+    for (const dev of ["mv0", "tun0", "tap0"]) await ns.deleteLink(dev);
+    expect((await ns.listLinks()).map((l) => l.name)).not.toContain("tap0");
+  });
+
   it("rejects bad arguments by name before sending anything", async () => {
     await expect(ns.addVeth({ name: "x".repeat(16) }, { name: "y" })).rejects.toThrow(
       /addVeth: name '.*' must be 1-15 bytes/,
@@ -159,6 +177,10 @@ describe.skipIf(!isRoot)("netstate: namespaces, veth, addresses, features", () =
     await expect(ns.addAddress("va0", "198.18.7.300/24")).rejects.toBeInstanceOf(NetstateArgumentError);
     await expect(ns.setLink("va0", { address: "zz" })).rejects.toThrow(/setLink: address 'zz'/);
     await expect(ns.setFeatures("va0", { "no-such-feature": false })).rejects.toThrow(/wanted.no-such-feature/);
+    await expect(ns.addTuntap({ name: "t1", mode: "tin" as "tun" })).rejects.toThrow(/addTuntap: mode/);
+    await expect(ns.addMacvlan({ name: "m1", parent: "va0", mode: "wide" as "vepa" })).rejects.toThrow(
+      /addMacvlan: mode/,
+    );
   });
 
   it("reports the kernel's errno and extended-ack text", async () => {

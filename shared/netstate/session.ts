@@ -193,6 +193,17 @@ export class NetState {
     this.transact(`addMacvlan ${attrs.name}`, (seq) => linkAddRequest(seq, attrs, { kind: "macvlan", parent, mode }));
   }
 
+  /** A persistent tun or tap device (`ip tuntap add NAME mode tun|tap [multi_queue]`): the kernel
+   *  creates these only through /dev/net/tun, not rtnetlink. Delete it with deleteLink. */
+  async addTuntap(options: { name: string; mode: "tun" | "tap"; multiQueue?: boolean }): Promise<void> {
+    const v = new Validator("addTuntap");
+    if (typeof options !== "object" || options === null) v.fail("options", "must be an object");
+    const name = v.ifname("name", options.name);
+    const tap = v.oneOf("mode", options.mode, ["tun", "tap"] as const) === "tap";
+    const multiQueue = options.multiQueue === undefined ? false : v.bool("multiQueue", options.multiQueue);
+    inNetns(this.netnsPath, () => native().tunCreate(name, tap, multiQueue));
+  }
+
   async deleteLink(link: string | number): Promise<void> {
     const ifindex = await this.ifindexOf(new Validator("deleteLink"), "link", link);
     this.transact(`deleteLink ${link}`, (seq) => linkDeleteRequest(seq, ifindex));
