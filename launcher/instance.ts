@@ -120,7 +120,7 @@ export async function runInstance(opts: RunOptions): Promise<number> {
 
     if (opts.lab) {
       const apps = config.apps.length > 0 ? config.apps : [labEchoApp()];
-      const lab = createLab(
+      const lab = await createLab(
         instance,
         apps.flatMap((a) => a.ports),
       );
