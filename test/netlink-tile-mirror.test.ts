@@ -6,12 +6,11 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import type { Manifest } from "../launcher/manifest";
 import {
   cli,
   forceCleanup,
-  isRoot,
   ROOT_REASON,
   type RunningInstance,
   startInstance,
@@ -19,6 +18,7 @@ import {
   uniqueInstance,
   waitFor,
 } from "./support/launcher-harness";
+import { describeAsRoot } from "./support/root";
 
 interface Show {
   interfaces: { ifindex: number; name: string; mac: string; mtu: number; up: boolean; addrs: string[] }[];
@@ -49,7 +49,7 @@ async function eventually(name: string, what: string, pred: (s: Show) => boolean
   });
 }
 
-describe.skipIf(!isRoot)(`netlink tile under the launcher (${ROOT_REASON})`, () => {
+describeAsRoot(`netlink tile under the launcher (${ROOT_REASON})`, () => {
   let inst: RunningInstance | undefined;
   let name = "";
   let ns = "";
