@@ -20,8 +20,8 @@ import { defaultConfig, type InstanceConfig } from "../launcher/config";
 import { provisionInstance, resolveInterfaces, UndoStack } from "../launcher/plan";
 import { RegionSet } from "../launcher/regions";
 import { stageRuntime } from "../launcher/stage";
-import { spawnTile, type TileProcess } from "../launcher/tile-process";
-import { describeInstance, withTileSettings } from "../launcher/topology";
+import { spawnTile, type TileLaunch, type TileProcess } from "../launcher/tile-process";
+import { describeInstance, type InstanceTopology, withTileSettings } from "../launcher/topology";
 import { MetricsReader } from "../shared/metrics/reader";
 import { inNetns, native } from "../shared/native";
 import { NetbaseWriter } from "../shared/netbase/writer";
@@ -223,9 +223,10 @@ interface LoadResult {
 
 // ---------------------------------------------------------------- direct topology
 
-async function directWorld(opts: Options, cleanups: (() => void | Promise<void>)[]): Promise<World> {
-  const addon = native();
-  const tag = `${process.pid}-${Math.floor(Math.random() * 0xffffff).toString(16)}`;
+type Cleanups = (() => void | Promise<void>)[];
+
+/** Two fresh namespaces joined by a veth pair (t0 in the tile's, p0 in the peer's). */
+function vethPair(tag: string, cleanups: Cleanups): { tileNs: string; peerNs: string; tileIp: string } {
   const tileNs = `tn-bench-t-${tag}`;
   const peerNs = `tn-bench-p-${tag}`;
   const tileIp = "198.18.62.1";
@@ -247,10 +248,12 @@ async function directWorld(opts: Options, cleanups: (() => void | Promise<void>)
     execFileSync("ip", ["netns", "exec", ns, "ethtool", "-K", dev, "tx", "off"], { stdio: "ignore" });
     ip(["-n", ns, "link", "set", dev, "up"]);
   }
+  return { tileNs, peerNs, tileIp };
+}
 
-  // The instance as the launcher would describe it (default geometry and rings), without a
-  // netlink tile: the bench mirrors the tile namespace into netbase once, after both sides know
-  // each other's MAC (nothing changes during the run).
+/** The instance as the launcher would describe it (default geometry and rings), without a
+ *  netlink tile, with the bench's idle tuning applied. */
+function benchTopology(opts: Options, tileNs: string, stageDir: string): InstanceTopology {
   const d = defaultConfig();
   const config: InstanceConfig = {
     ...d,
@@ -259,8 +262,6 @@ async function directWorld(opts: Options, cleanups: (() => void | Promise<void>)
     netlink: { ...d.netlink, enabled: false },
     apps: [{ name: "echo", module: "builtin:echo", ports: [ECHO_PORT], settings: {} }],
   };
-  const stageDir = mkdtempSync(join(tmpdir(), "tn-bench-stage-"));
-  cleanups.push(() => rmSync(stageDir, { recursive: true, force: true }));
   const t = opts.tune;
   const described = describeInstance({
     instance: "bench",
@@ -268,7 +269,7 @@ async function directWorld(opts: Options, cleanups: (() => void | Promise<void>)
     runtimeDir: stageDir,
     interfaces: resolveInterfaces(config),
   });
-  const topology = withTileSettings(
+  return withTileSettings(
     withTileSettings(described, "net", {
       ...(t.netSpinUs !== undefined ? { spinUs: t.netSpinUs } : {}),
       ...(t.napUs !== undefined ? { napUs: t.napUs } : {}),
@@ -278,6 +279,46 @@ async function directWorld(opts: Options, cleanups: (() => void | Promise<void>)
     "echo",
     t.appSpinUs !== undefined ? { spinUs: t.appSpinUs } : {},
   );
+}
+
+/** Starts the launches as the launcher does and waits until each reports "running". */
+async function startTiles(launches: TileLaunch[], regions: RegionSet, cleanups: Cleanups): Promise<TileProcess[]> {
+  const logs: string[] = [];
+  const tiles: TileProcess[] = [];
+  cleanups.push(async () => {
+    for (const t of tiles) if (t.child.exitCode === null && t.child.signalCode === null) t.child.kill("SIGKILL");
+    await Promise.all(tiles.map((t) => t.exited));
+  });
+  const common = {
+    instance: "bench",
+    uid: 65534,
+    gid: 65534,
+    netnsPath: undefined,
+    unshare: ["mount", "ipc", "uts", "net"] as ("mount" | "ipc" | "uts" | "net")[],
+    landlock: true,
+    logLevel: "warn",
+    onLogLine: (tile: string, line: string) => logs.push(`${tile}: ${line}`),
+  };
+  for (const launch of launches) tiles.push(spawnTile(launch, common));
+  const readers = launches.map((l) => new MetricsReader(regions.get(metricsRegionName(l.name)).buf));
+  const deadline = Date.now() + 20_000;
+  while (!readers.every((r) => r.state === "running")) {
+    for (const t of tiles)
+      if (t.child.exitCode !== null || t.child.signalCode !== null)
+        throw new Error(`echo bench: tile ${t.name} died at start-up\n${logs.join("\n")}`);
+    if (Date.now() > deadline) throw new Error(`echo bench: tiles not running\n${logs.join("\n")}`);
+    await sleep(20);
+  }
+  return tiles;
+}
+
+async function directWorld(opts: Options, cleanups: Cleanups): Promise<World> {
+  const addon = native();
+  const tag = `${process.pid}-${Math.floor(Math.random() * 0xffffff).toString(16)}`;
+  const { tileNs, peerNs, tileIp } = vethPair(tag, cleanups);
+  const stageDir = mkdtempSync(join(tmpdir(), "tn-bench-stage-"));
+  cleanups.push(() => rmSync(stageDir, { recursive: true, force: true }));
+  const topology = benchTopology(opts, tileNs, stageDir);
   stageRuntime(
     stageDir,
     topology.tiles.map((x) => x.kind),
@@ -289,6 +330,8 @@ async function directWorld(opts: Options, cleanups: (() => void | Promise<void>)
     regions.closeAll();
   });
   const { launches, xdp } = provisionInstance(topology, regions, undo, pino({ level: "warn" }));
+  // No netlink tile: the bench mirrors the tile namespace into netbase once, after both sides know
+  // each other's MAC (nothing changes during the run).
   execFileSync("ip", ["netns", "exec", peerNs, "ping", "-c", "1", "-W", "2", tileIp], { stdio: "ignore" });
   const nlFd = inNetns(`/run/netns/${tileNs}`, () => addon.netlinkOpen(0, 0));
   try {
@@ -296,36 +339,8 @@ async function directWorld(opts: Options, cleanups: (() => void | Promise<void>)
   } finally {
     addon.closeFd(nlFd);
   }
-
-  const logs: string[] = [];
-  const tiles: TileProcess[] = [];
-  cleanups.push(async () => {
-    for (const t of tiles) if (t.child.exitCode === null && t.child.signalCode === null) t.child.kill("SIGKILL");
-    await Promise.all(tiles.map((t) => t.exited));
-  });
-  for (const launch of launches) {
-    tiles.push(
-      spawnTile(launch, {
-        instance: "bench",
-        uid: 65534,
-        gid: 65534,
-        netnsPath: undefined,
-        unshare: ["mount", "ipc", "uts", "net"],
-        landlock: true,
-        logLevel: "warn",
-        onLogLine: (tile: string, line: string) => logs.push(`${tile}: ${line}`),
-      }),
-    );
-  }
+  const tiles = await startTiles(launches, regions, cleanups);
   const readers = ["net", "echo"].map((n) => new MetricsReader(regions.get(metricsRegionName(n)).buf));
-  const deadline = Date.now() + 20_000;
-  while (!readers.every((r) => r.state === "running")) {
-    for (const t of tiles)
-      if (t.child.exitCode !== null || t.child.signalCode !== null)
-        throw new Error(`echo bench: tile ${t.name} died at start-up\n${logs.join("\n")}`);
-    if (Date.now() > deadline) throw new Error(`echo bench: tiles not running\n${logs.join("\n")}`);
-    await sleep(20);
-  }
   return {
     how: `direct: sandboxed net + echo app tiles, XDP ${xdp.map((x) => x.mode).join(",")} mode, ${tileNs} <-> ${peerNs}`,
     tileNs,
@@ -465,6 +480,8 @@ function runLoad(
   return r;
 }
 
+// Longer than 70 lines: one sequential script (set-up, servers measured in rotating order, report)
+// whose steps share the options, the cleanups and the figures gathered so far.
 export const echoBench: Bench = async (args) => {
   const opts = parseOptions(args);
   if (process.getuid?.() !== 0) throw new Error("echo bench: must run as root (namespaces, XDP)");

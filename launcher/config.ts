@@ -226,7 +226,10 @@ function ipv4(v: string, key: string): string {
   return v;
 }
 
-/** Validates a parsed TOML document (or any plain object) into an InstanceConfig. */
+/**
+ * Validates a parsed TOML document (or any plain object) into an InstanceConfig. Longer than 70
+ * lines: one reader per section in file order, so the whole schema reads top to bottom here.
+ */
 export function validateConfig(doc: unknown): InstanceConfig {
   if (!isTable(doc)) throw new ConfigError("(top level)", "a table");
   const d = defaultConfig();

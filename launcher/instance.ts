@@ -43,7 +43,9 @@ function newInstanceName(lab: boolean): string {
   return `${lab ? "lab" : "tn"}-${randomBytes(3).toString("hex")}`;
 }
 
-/** Runs until a signal or a tile's death; returns the process exit code. */
+/** Runs until a signal or a tile's death; returns the process exit code. Longer than 70 lines:
+ *  set-up, supervision and stop share the undo stack, the manifest and the tiles (the supervision
+ *  work of issue 10 restructures it). */
 export async function runInstance(opts: RunOptions): Promise<number> {
   const t0 = performance.now();
   const { log } = opts;

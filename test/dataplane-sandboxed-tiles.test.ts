@@ -10,7 +10,7 @@ import { existsSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { defaultConfig, type InstanceConfig } from "../launcher/config";
 import { provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from "../launcher/plan";
 import { RegionSet } from "../launcher/regions";
@@ -29,15 +29,9 @@ import { native } from "../shared/native";
 import { NetbaseWriter } from "../shared/netbase/writer";
 import { NetlinkClient } from "../shared/netlink";
 import { appMetrics } from "../tiles/app/definition";
-import {
-  destroyNamespaces,
-  isRoot,
-  type JsonChild,
-  nodeInNs,
-  type Topology,
-  twoNamespaces,
-} from "./support/dataplane-netns";
+import { destroyNamespaces, type JsonChild, nodeInNs, type Topology, twoNamespaces } from "./support/dataplane-netns";
 import { GEOMETRY } from "./support/dataplane-world";
+import { describeAsRoot } from "./support/root";
 
 const PEER = new URL("../dist/test/fixtures/net-udp-peer.js", import.meta.url).pathname;
 const APPS = join(__dirname, "fixtures", "apps");
@@ -68,7 +62,7 @@ function dataplaneConfig(t: Topology): InstanceConfig {
   };
 }
 
-describe.skipIf(!isRoot)("net and app tiles as sandboxed processes (needs root)", () => {
+describeAsRoot("net and app tiles as sandboxed processes (needs root)", () => {
   const addon = native();
   const fds: number[] = [];
   const regions = new RegionSet(`dptest-${process.pid}`);

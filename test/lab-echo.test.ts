@@ -6,11 +6,10 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import {
   cli,
   forceCleanup,
-  isRoot,
   leftovers,
   ROOT_REASON,
   type RunningInstance,
@@ -18,6 +17,7 @@ import {
   status,
   uniqueInstance,
 } from "./support/launcher-harness";
+import { describeAsRoot } from "./support/root";
 
 const PEER = join(__dirname, "..", "dist", "test", "fixtures", "net-udp-peer.js");
 
@@ -48,7 +48,7 @@ function peer(ns: string, args: object, timeoutMs = 30_000): Promise<PeerResult>
   });
 }
 
-describe.skipIf(!isRoot)(`the lab data plane (${ROOT_REASON})`, () => {
+describeAsRoot(`the lab data plane (${ROOT_REASON})`, () => {
   let inst: RunningInstance | undefined;
   let name = "";
   afterAll(async () => {
@@ -114,7 +114,7 @@ describe.skipIf(!isRoot)(`the lab data plane (${ROOT_REASON})`, () => {
   }, 90_000);
 });
 
-describe.skipIf(!isRoot)(`a sandbox violation (${ROOT_REASON})`, () => {
+describeAsRoot(`a sandbox violation (${ROOT_REASON})`, () => {
   it("kills an app that makes a forbidden syscall with SIGSYS; the launcher names it and cleans up", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tilenet-sigsys-"));
     const config = join(dir, "c.toml");
@@ -129,7 +129,7 @@ describe.skipIf(!isRoot)(`a sandbox violation (${ROOT_REASON})`, () => {
   }, 60_000);
 });
 
-describe.skipIf(!isRoot)(`several app tiles by port (${ROOT_REASON})`, () => {
+describeAsRoot(`several app tiles by port (${ROOT_REASON})`, () => {
   it("routes each port to its app: echo on 7000, the README's upper-case example on 7001", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tilenet-apps-"));
     const config = join(dir, "c.toml");

@@ -7,11 +7,10 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import { destroyNamespaces, nodeInNs, type Topology, threeNamespaces } from "./support/dataplane-netns";
 import {
   forceCleanup,
-  isRoot,
   ROOT_REASON,
   type RunningInstance,
   startInstance,
@@ -19,10 +18,11 @@ import {
   uniqueInstance,
   waitFor,
 } from "./support/launcher-harness";
+import { describeAsRoot } from "./support/root";
 
 const PEER = join(__dirname, "..", "dist", "test", "fixtures", "net-udp-peer.js");
 
-describe.skipIf(!isRoot)(`client -> router -> tiles (${ROOT_REASON})`, () => {
+describeAsRoot(`client -> router -> tiles (${ROOT_REASON})`, () => {
   let topo: Topology | undefined;
   let inst: RunningInstance | undefined;
   afterAll(async () => {

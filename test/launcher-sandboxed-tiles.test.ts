@@ -1,9 +1,8 @@
 // `tilenet run --lab` end to end: every tile is fully sandboxed on every thread, status reports
 // it, SIGTERM stops everything within 2 s and leaves nothing behind.
-import { afterAll, describe, expect, it } from "vitest";
+import { afterAll, expect, it } from "vitest";
 import {
   forceCleanup,
-  isRoot,
   leftovers,
   ROOT_REASON,
   type RunningInstance,
@@ -11,10 +10,11 @@ import {
   status,
   uniqueInstance,
 } from "./support/launcher-harness";
+import { describeAsRoot } from "./support/root";
 
 const ZERO_CAPS = "0000000000000000";
 
-describe.skipIf(!isRoot)(`tilenet run --lab (${ROOT_REASON})`, () => {
+describeAsRoot(`tilenet run --lab (${ROOT_REASON})`, () => {
   let inst: RunningInstance | undefined;
   afterAll(async () => {
     await forceCleanup(inst);

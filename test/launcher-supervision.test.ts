@@ -9,7 +9,6 @@ import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import {
   cli,
   forceCleanup,
-  isRoot,
   leftovers,
   pidAlive,
   ROOT_REASON,
@@ -19,6 +18,7 @@ import {
   uniqueInstance,
   waitFor,
 } from "./support/launcher-harness";
+import { describeAsRoot } from "./support/root";
 
 describe("configuration errors exit 2 and name the key", () => {
   it.each([
@@ -43,7 +43,7 @@ describe("configuration errors exit 2 and name the key", () => {
   });
 });
 
-describe.skipIf(!isRoot)(`supervision (${ROOT_REASON})`, () => {
+describeAsRoot(`supervision (${ROOT_REASON})`, () => {
   let inst: RunningInstance | undefined;
   afterEach(async () => {
     await forceCleanup(inst);

@@ -6,19 +6,12 @@
 
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { echoApp } from "../tiles/app/echo";
 import { metric, nonzeroMetrics } from "./support/dataplane-helpers";
-import {
-  destroyNamespaces,
-  ip,
-  isRoot,
-  neighborOf,
-  nodeInNs,
-  type Topology,
-  twoNamespaces,
-} from "./support/dataplane-netns";
+import { destroyNamespaces, ip, neighborOf, nodeInNs, type Topology, twoNamespaces } from "./support/dataplane-netns";
 import { InProcessDataplane } from "./support/dataplane-world";
+import { describeAsRoot } from "./support/root";
 
 const PEER = new URL("../dist/test/fixtures/net-udp-peer.js", import.meta.url).pathname;
 const ECHO_PORT = 7000;
@@ -26,7 +19,7 @@ const ORPHAN_PORT = 7002; // redirected by XDP, owned by no app
 const KERNEL_PORT = 7001; // not redirected: the kernel's
 const COUNT = 2000;
 
-describe.skipIf(!isRoot)("net tile + echo app on AF_XDP (needs root)", () => {
+describeAsRoot("net tile + echo app on AF_XDP (needs root)", () => {
   let topo: Topology | undefined;
   let world: InProcessDataplane | undefined;
   const kids: { kill(): void }[] = [];

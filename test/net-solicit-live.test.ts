@@ -7,13 +7,12 @@
 // solicit for it, then replies again.
 import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, expect, it } from "vitest";
 import { echoApp } from "../tiles/app/echo";
 import { ipv4, metric, nonzeroMetrics } from "./support/dataplane-helpers";
 import {
   destroyNamespaces,
   ip,
-  isRoot,
   type JsonChild,
   neighborOf,
   nodeInNs,
@@ -22,6 +21,7 @@ import {
   twoNamespaces,
 } from "./support/dataplane-netns";
 import { InProcessDataplane } from "./support/dataplane-world";
+import { describeAsRoot } from "./support/root";
 
 const PEER = new URL("../dist/test/fixtures/net-udp-peer.js", import.meta.url).pathname;
 const ECHO_PORT = 7000;
@@ -36,7 +36,7 @@ function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
 
-describe.skipIf(!isRoot)("net tile neighbor solicits (needs root)", () => {
+describeAsRoot("net tile neighbor solicits (needs root)", () => {
   let topo: Topology | undefined;
   let world: InProcessDataplane | undefined;
   let client: JsonChild | undefined;

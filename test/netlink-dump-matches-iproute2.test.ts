@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { NetlinkClient, NetlinkError } from "../shared/netlink/client";
 import {
   AF_INET,
@@ -38,9 +38,9 @@ import {
   ipBatch,
   ipJson,
   ipn,
-  isRoot,
   openNetlinkIn,
 } from "./support/netlink-netns";
+import { describeAsRoot } from "./support/root";
 
 const ratesFixture = join(__dirname, "..", "dist", "test", "fixtures", "netlink-rates.js");
 
@@ -105,7 +105,7 @@ function neighKey(n: NeighRecord): string {
   return JSON.stringify([n.ifindex, ipToString(n.ip), macToString(n.mac), n.state]);
 }
 
-describe.skipIf(!isRoot)("rtnetlink dumps match iproute2 (needs root: network namespaces)", () => {
+describeAsRoot("rtnetlink dumps match iproute2 (needs root: network namespaces)", () => {
   let ns: string | undefined;
   let peer: string | undefined;
   let fd = -1;

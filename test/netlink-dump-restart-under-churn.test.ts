@@ -6,13 +6,14 @@ import { spawn } from "node:child_process";
 import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { NetlinkClient, NetlinkDumpUnstableError } from "../shared/netlink/client";
-import { addon, createNetns, deleteNetns, ipBatch, ipn, isRoot, openNetlinkIn } from "./support/netlink-netns";
+import { addon, createNetns, deleteNetns, ipBatch, ipn, openNetlinkIn } from "./support/netlink-netns";
+import { describeAsRoot } from "./support/root";
 
 const STABLE = 3000;
 
-describe.skipIf(!isRoot)("dump restarts under concurrent changes (needs root: network namespaces)", () => {
+describeAsRoot("dump restarts under concurrent changes (needs root: network namespaces)", () => {
   let ns: string | undefined;
   let fd = -1;
   const churnFile = join(tmpdir(), `tn-netlink-churn-${process.pid}.batch`);

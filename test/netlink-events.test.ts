@@ -5,20 +5,12 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { RTMGRP_TILENET } from "../shared/netlink/constants";
 import { EventReader } from "../shared/netlink/events";
 import { ipToString, macToString, NeighState, type NetEvent, parseIp } from "../shared/netmodel";
-import {
-  addon,
-  createNetns,
-  deleteNetns,
-  ifindexIn,
-  ipBatch,
-  ipn,
-  isRoot,
-  openNetlinkIn,
-} from "./support/netlink-netns";
+import { addon, createNetns, deleteNetns, ifindexIn, ipBatch, ipn, openNetlinkIn } from "./support/netlink-netns";
+import { describeAsRoot } from "./support/root";
 
 const ip4 = (text: string) => parseIp(text) ?? Number.NaN;
 const ratesFixture = join(__dirname, "..", "dist", "test", "fixtures", "netlink-rates.js");
@@ -51,7 +43,7 @@ function describeEvent(e: NetEvent): string {
   }
 }
 
-describe.skipIf(!isRoot)("rtnetlink events from a fresh namespace (needs root: network namespaces)", () => {
+describeAsRoot("rtnetlink events from a fresh namespace (needs root: network namespaces)", () => {
   let ns: string | undefined;
   const fds: number[] = [];
   let reader: EventReader;

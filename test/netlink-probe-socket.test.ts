@@ -5,7 +5,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { NeighState, parseIp } from "../shared/netmodel";
 import {
   addon,
@@ -15,9 +15,9 @@ import {
   inNamespace,
   ipJson,
   ipn,
-  isRoot,
   openNetlinkIn,
 } from "./support/netlink-netns";
+import { describeAsRoot } from "./support/root";
 
 interface IpNeigh {
   dst: string;
@@ -29,7 +29,7 @@ interface IpNeigh {
 const ip4 = (text: string) => parseIp(text) ?? Number.NaN;
 const fixture = join(__dirname, "..", "dist", "test", "fixtures", "netlink-probe-unprivileged.js");
 
-describe.skipIf(!isRoot)("neighbor probe socket (needs root: network namespaces)", () => {
+describeAsRoot("neighbor probe socket (needs root: network namespaces)", () => {
   let ns: string | undefined;
   let peer: string | undefined;
   let probeFd = -1;

@@ -6,14 +6,13 @@ import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import type { IpRoute } from "../launcher/iproute2-shape";
 import type { Manifest } from "../launcher/manifest";
 import type { NetbaseShowJson } from "../launcher/netbase-cli";
 import {
   cli,
   forceCleanup,
-  isRoot,
   ROOT_REASON,
   type RunningInstance,
   startInstance,
@@ -21,6 +20,7 @@ import {
   uniqueInstance,
   waitFor,
 } from "./support/launcher-harness";
+import { describeAsRoot } from "./support/root";
 
 interface Show {
   interfaces: { ifindex: number; name: string; mac: string; mtu: number; up: boolean; addrs: string[] }[];
@@ -80,7 +80,7 @@ async function eventually(name: string, what: string, pred: (s: Show) => boolean
   });
 }
 
-describe.skipIf(!isRoot)(`netlink tile under the launcher (${ROOT_REASON})`, () => {
+describeAsRoot(`netlink tile under the launcher (${ROOT_REASON})`, () => {
   let inst: RunningInstance | undefined;
   let name = "";
   let ns = "";

@@ -5,8 +5,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { LAYOUT_GROUPS, renderCHeader } from "../shared/layout/c-header";
-import { ringLayoutConstants } from "../shared/ring/layout";
+import { LAYOUT_GROUPS, renderCHeader, ringLayoutConstants } from "../shared/layout/c-header";
 
 describe("C layout header", () => {
   it("compiles cleanly and carries every ring constant with its TypeScript value", () => {

@@ -1,6 +1,7 @@
 // The ring layout: sizes and offsets, cache-line separation of the two sides, and clear errors
 // for every kind of wrong layout (in process, and from a child process mapping a bad ring).
 import { describe, expect, it } from "vitest";
+import { ringLayoutConstants } from "../shared/layout/c-header";
 import { native } from "../shared/native";
 import { RingConsumer } from "../shared/ring/consumer";
 import {
@@ -15,7 +16,6 @@ import {
   RING_SEQ_OFFSET,
   type RingSpec,
   readRingHeader,
-  ringLayoutConstants,
   ringRegionSizes,
   ringSlotsOffset,
 } from "../shared/ring/layout";

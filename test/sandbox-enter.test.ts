@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execHelperArgs } from "../launcher/exec-args";
+import { describeAsRoot } from "./support/root";
 import { ADDON, EXEC_HELPER, requireBuilt, runNode, WORKLOAD } from "./support/seccomp-helpers";
 
 beforeAll(() => requireBuilt());
@@ -89,7 +90,7 @@ describe("enterSandbox", () => {
   });
 });
 
-describe.skipIf(process.getuid?.() !== 0)("a tile started by tilenet-exec entering its sandbox (needs root)", () => {
+describeAsRoot("a tile started by tilenet-exec entering its sandbox (needs root)", () => {
   let stage: string;
   beforeAll(() => {
     // uid 65534 cannot read this worktree: stage the bundle and the addon where it can.

@@ -11,6 +11,7 @@ import {
   type ExecHelperOptions,
   execHelperArgs,
 } from "../launcher/exec-args";
+import { describeAsRoot } from "./support/root";
 import { EXEC_HELPER, requireBuilt } from "./support/seccomp-helpers";
 
 const NOBODY = 65534;
@@ -137,7 +138,7 @@ describe("execHelperArgs", () => {
   });
 });
 
-describe.skipIf(process.getuid?.() !== 0)("tilenet-exec (needs root: it switches uid and drops capabilities)", () => {
+describeAsRoot("tilenet-exec (needs root: it switches uid and drops capabilities)", () => {
   let dir: string;
   beforeAll(() => {
     requireBuilt();

@@ -2,11 +2,12 @@
 // a producer process stays healthy, keeps netbase equal to the kernel, lets the kernel hold only
 // on-link neighbors of its interface, and probes within its rate limit.
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { runSolicitLive } from "../launcher/solicit-live";
-import { isRoot, ROOT_REASON } from "./support/launcher-harness";
+import { ROOT_REASON } from "./support/launcher-harness";
+import { describeAsRoot } from "./support/root";
 
-describe.skipIf(!isRoot)(`live solicit fuzz (${ROOT_REASON})`, () => {
+describeAsRoot(`live solicit fuzz (${ROOT_REASON})`, () => {
   it("survives 3 s of adversarial solicits with every check passing", async () => {
     const r = await runSolicitLive({
       seconds: 3,

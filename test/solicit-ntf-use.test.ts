@@ -2,11 +2,12 @@
 // only it) keeps CAP_NET_ADMIN and resolves solicited neighbors with RTM_NEWNEIGH + NTF_USE;
 // status accepts that one capability for that tile, and every other check of the live fuzz holds.
 import { join } from "node:path";
-import { describe, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import { runSolicitLive } from "../launcher/solicit-live";
-import { isRoot, ROOT_REASON } from "./support/launcher-harness";
+import { ROOT_REASON } from "./support/launcher-harness";
+import { describeAsRoot } from "./support/root";
 
-describe.skipIf(!isRoot)(`NTF_USE resolution (${ROOT_REASON})`, () => {
+describeAsRoot(`NTF_USE resolution (${ROOT_REASON})`, () => {
   it("keeps CAP_NET_ADMIN in the netlink tile only and resolves the peer through the kernel", async () => {
     const r = await runSolicitLive({
       seconds: 2,

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { native } from "../shared/native";
 import { BpfAssembler, decodeInsns, disassemble } from "../shared/xdp/bpf-asm";
 import { runXdp } from "../shared/xdp/bpf-interp";
-import { isRoot } from "./support/xdp-netns";
+import { describeAsRoot } from "./support/root";
 
 function hexOf(bytes: Uint8Array): string[] {
   const out: string[] = [];
@@ -150,7 +150,7 @@ function arithmeticProgram(): Uint8Array {
   return a.assemble();
 }
 
-describe.skipIf(!isRoot)("assembler and interpreter against the kernel (needs root for bpf())", () => {
+describeAsRoot("assembler and interpreter against the kernel (needs root for bpf())", () => {
   it("the kernel and the interpreter compute the same result for every instruction form", () => {
     const addon = native();
     const prog = arithmeticProgram();

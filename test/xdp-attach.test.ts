@@ -1,15 +1,16 @@
 // Launcher-side XDP set-up on a veth in a fresh namespace: mode selection, failure clean-up and
 // argument validation.
 import { readdirSync } from "node:fs";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { setUpXdp, tearDownXdp, type XdpSetupOptions } from "../shared/xdp/attach";
-import { destroyVethPair, isRoot, makeVethPair, type VethPair, xdpAttachment } from "./support/xdp-netns";
+import { describeAsRoot } from "./support/root";
+import { destroyVethPair, makeVethPair, type VethPair, xdpAttachment } from "./support/xdp-netns";
 
 function openFds(): number {
   return readdirSync("/proc/self/fd").length;
 }
 
-describe.skipIf(!isRoot)("XDP set-up and tear-down (needs root)", () => {
+describeAsRoot("XDP set-up and tear-down (needs root)", () => {
   let pair: VethPair | undefined;
   const base = (): XdpSetupOptions => {
     if (!pair) throw new Error("no namespaces");

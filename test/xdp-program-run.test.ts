@@ -2,14 +2,15 @@
 // real XSKMAP holding a bound AF_XDP socket at queue 0, and by the reference interpreter where
 // the kernel refuses the input (frames shorter than 14 bytes).
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { native } from "../shared/native";
 import { buildUdpFrame, newUdpFrameFields, UDP_PAYLOAD_OFFSET } from "../shared/packet/udp-frame";
 import { BPF_MAP_TYPE_XSKMAP, XdpAction } from "../shared/xdp/abi";
 import { setUpXdp, tearDownXdp, type XdpHandles } from "../shared/xdp/attach";
 import { runXdp } from "../shared/xdp/bpf-interp";
 import { generateXdpProgram } from "../shared/xdp/program";
-import { destroyVethPair, isRoot, makeVethPair, type VethPair } from "./support/xdp-netns";
+import { describeAsRoot } from "./support/root";
+import { destroyVethPair, makeVethPair, type VethPair } from "./support/xdp-netns";
 
 const OWNED = [9000, 9001, 12345];
 const NOT_OWNED = 9002;
@@ -104,7 +105,7 @@ const interpCtx = {
   redirectMap: (_fd: number, key: number, flags: number) => (key === 0 ? REDIRECT : flags & 3),
 };
 
-describe.skipIf(!isRoot)("generated XDP program under BPF_PROG_TEST_RUN (needs root)", () => {
+describeAsRoot("generated XDP program under BPF_PROG_TEST_RUN (needs root)", () => {
   let pair: VethPair | undefined;
   let xdp: XdpHandles | undefined;
   let progAnyIp = -1;
@@ -260,7 +261,7 @@ describe.skipIf(!isRoot)("generated XDP program under BPF_PROG_TEST_RUN (needs r
 });
 
 // The XSKMAP type number must match the kernel: creating one with the wrong key size fails.
-describe.skipIf(!isRoot)("XSKMAP (needs root)", () => {
+describeAsRoot("XSKMAP (needs root)", () => {
   it("refuses a value that is not an AF_XDP socket fd", () => {
     const addon = native();
     const map = addon.bpfMapCreate(BPF_MAP_TYPE_XSKMAP, 4, 4, 1, "tn_badval");

@@ -223,6 +223,8 @@ export function minimizeFailingInput(
   return { input: best, message };
 }
 
+// Longer than 70 lines: the byte and sequence phases alternate in one loop over shared state
+// (corpus, rng, deadline, report); split, each piece would take most of it as parameters.
 export async function runFuzz(options: RunFuzzOptions): Promise<FuzzReport> {
   const target = options.target;
   target.resetStats?.();

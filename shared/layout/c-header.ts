@@ -1,7 +1,8 @@
 // Renders shared-memory layouts declared in TypeScript as a C header, so C code (the reference
-// ring of the benchmark, future C tools) uses the very same constants. Add a layout by adding a
-// group to LAYOUT_GROUPS.
-import { ringLayoutConstants } from "../ring/layout";
+// ring of the benchmark, future C tools) uses the very same constants. A layout module declares
+// each constant once (`export const RING_HDR_MAGIC = 0`); its group here takes every exported
+// integer with the group's prefix, so nothing is restated by hand. Add a layout by adding a group.
+import * as ringLayout from "../ring/layout";
 
 export interface CConstantGroup {
   /** Prefix of every macro in the group, e.g. "TN_RING_". */
@@ -10,6 +11,19 @@ export interface CConstantGroup {
   comment: string;
   constants: Readonly<Record<string, number>>;
 }
+
+/** Every exported integer constant of a layout module named `<prefix><NAME>`, keyed by NAME. */
+export function layoutConstants(module: Readonly<Record<string, unknown>>, prefix: string): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, value] of Object.entries(module)) {
+    if (name.startsWith(prefix) && typeof value === "number" && Number.isInteger(value))
+      out[name.slice(prefix.length)] = value;
+  }
+  return out;
+}
+
+/** The ring layout (shared/ring/layout.ts) as C macros TN_RING_<NAME>. */
+export const ringLayoutConstants: Readonly<Record<string, number>> = layoutConstants(ringLayout, "RING_");
 
 export const LAYOUT_GROUPS: readonly CConstantGroup[] = [
   {

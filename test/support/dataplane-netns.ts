@@ -6,7 +6,7 @@ import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { ipv4 } from "./dataplane-helpers";
 
-export const isRoot = process.getuid?.() === 0;
+export { isRoot } from "./root";
 
 export function ip(args: string[]): string {
   try {

@@ -7,8 +7,7 @@ import { join } from "node:path";
 import { type InstanceProcess, startInstanceProcess } from "../../launcher/lab-process";
 
 export const CLI = join(__dirname, "..", "..", "dist", "cli.js");
-export const isRoot = process.getuid?.() === 0;
-export const ROOT_REASON = "needs root: creates network namespaces, XDP and per-tile uids";
+export { isRoot, ROOT_REASON } from "./root";
 
 export function uniqueInstance(tag: string): string {
   return `t${tag}-${randomBytes(3).toString("hex")}`;

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NativeAddon } from "../../shared/native";
 
-export const isRoot = process.getuid?.() === 0;
+export { isRoot } from "./root";
 
 let loaded: NativeAddon | undefined;
 

@@ -103,4 +103,4 @@ export function xdpAttachment(ns: string, ifname: string): string {
     .join("\n");
 }
 
-export const isRoot = process.getuid?.() === 0;
+export { isRoot } from "./root";

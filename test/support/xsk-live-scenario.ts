@@ -5,7 +5,7 @@
 import { type ChildProcess, execFile, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { promisify } from "node:util";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, expect, it } from "vitest";
 import { native } from "../../shared/native";
 import {
   buildUdpFrame,
@@ -17,7 +17,8 @@ import {
   UDP_PAYLOAD_OFFSET,
 } from "../../shared/packet/udp-frame";
 import { setUpXdp, tearDownXdp, type XdpHandles, type XdpMode } from "../../shared/xdp/attach";
-import { destroyVethPair, ip, isRoot, makeVethPair, type VethPair, xdpAttachment } from "./xdp-netns";
+import { describeAsRoot } from "./root";
+import { destroyVethPair, ip, makeVethPair, type VethPair, xdpAttachment } from "./xdp-netns";
 import { type XskGeometry, XskPort } from "./xsk-port";
 
 const PEER_JS = new URL("../../dist/test/fixtures/xsk-udp-peer.js", import.meta.url).pathname;
@@ -92,7 +93,7 @@ function macString(mac: Uint8Array): string {
 }
 
 export function describeLiveXsk(mode: XdpMode, tag: string, subnet: number): void {
-  describe.skipIf(!isRoot)(`AF_XDP live on veth, ${mode} mode (needs root)`, () => {
+  describeAsRoot(`AF_XDP live on veth, ${mode} mode (needs root)`, () => {
     let pair: VethPair | undefined;
     let xdp: XdpHandles | undefined;
     const children: JsonChild[] = [];

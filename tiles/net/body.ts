@@ -201,6 +201,8 @@ export class NetTileBody {
   /** Metric index by route type (types without their own metric count as "other"). */
   private readonly routeTypeDrop = new Int32Array(256);
 
+  // Longer than 70 lines: it resolves every metric index and typed view once, so the hot path
+  // reads only fields; the list is long because the tile counts every drop by reason.
   constructor(res: NetTileResources) {
     const c = res.config;
     validateNetTileConfig(c);

@@ -5,7 +5,7 @@ import { counter, gauge } from "../../shared/metrics/schema";
 import { MSG_DONTWAIT } from "../../shared/native";
 import { UDP_PARSE_RESULT_NAMES } from "../../shared/packet/udp-frame";
 import type { RingSpec } from "../../shared/ring/layout";
-import type { SeccompPolicy } from "../../shared/seccomp/policy";
+import type { ArgCheck, SeccompPolicy } from "../../shared/seccomp/policy";
 import { metricsRegionName, type RegionUse } from "../../shared/tile/regions";
 import { udpChannelRegionNames } from "../../shared/udp/channel";
 import { XSK_GEOMETRY_FIELDS, type XskGeometry } from "../../shared/xdp/geometry";
@@ -175,27 +175,18 @@ const XDP_STATISTICS = 7;
 export function netPolicy(fds: Record<string, number>): SeccompPolicy {
   const xsk = fds[NET_FDS.xsk];
   if (xsk === undefined) throw new Error(`net policy: no fd for ${NET_FDS.xsk}`);
+  // (fd, NULL, 0, MSG_DONTWAIT): the kick and the wakeup carry no data.
+  const nullBufferOnXsk: ArgCheck[] = [
+    { index: 0, op: "eq", value: xsk },
+    { index: 1, op: "eq", value: 0 },
+    { index: 2, op: "eq", value: 0 },
+    { index: 3, op: "eq", value: MSG_DONTWAIT },
+  ];
   return {
     name: "net",
     allow: [
-      {
-        syscall: "sendto",
-        args: [
-          { index: 0, op: "eq", value: xsk },
-          { index: 1, op: "eq", value: 0 },
-          { index: 2, op: "eq", value: 0 },
-          { index: 3, op: "eq", value: MSG_DONTWAIT },
-        ],
-      },
-      {
-        syscall: "recvfrom",
-        args: [
-          { index: 0, op: "eq", value: xsk },
-          { index: 1, op: "eq", value: 0 },
-          { index: 2, op: "eq", value: 0 },
-          { index: 3, op: "eq", value: MSG_DONTWAIT },
-        ],
-      },
+      { syscall: "sendto", args: nullBufferOnXsk },
+      { syscall: "recvfrom", args: nullBufferOnXsk },
       {
         syscall: "getsockopt",
         args: [
