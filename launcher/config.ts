@@ -2,6 +2,13 @@
 // names the key and what was expected; the CLI exits 2 on any of them.
 import { readFileSync } from "node:fs";
 import { parse as parseToml, TomlError } from "smol-toml";
+import {
+  checkSetting,
+  type SettingSpec,
+  SOLICIT_SECTION,
+  type SolicitSectionSettings,
+  solicitSectionDefaults,
+} from "../tiles/netlink/solicit-config";
 import { didYouMean } from "./args";
 import { CliError, ExitCode } from "./errors";
 
@@ -57,15 +64,10 @@ export interface InstanceConfig {
   };
   netbase: { routes: number; neighbors: number; interfaces: number; addrsPerInterface: number };
   netlink: { enabled: boolean; rcvbufBytes: number; verifyIntervalS: number; keepNetAdmin: boolean };
-  solicit: {
-    ratePerS: number;
-    burst: number;
-    perHostIntervalMs: number;
-    dedupeIntervalMs: number;
-    pendingCapacity: number;
-    ringDepth: number;
-  };
-  rings: { depth: number; spinUs: number };
+  /** [solicit]: declared by the netlink tile (tiles/netlink/solicit-config.ts). */
+  solicit: SolicitSectionSettings;
+  /** App channel rings (both directions of every app). */
+  rings: { depth: number };
   apps: AppConfig[];
   metrics: { listen?: { host: string; port: number }; allowNonLoopback: boolean };
 }
@@ -84,15 +86,8 @@ export const defaultConfig = (): InstanceConfig => ({
   },
   netbase: { routes: 65536, neighbors: 65536, interfaces: 256, addrsPerInterface: 16 },
   netlink: { enabled: true, rcvbufBytes: 8 << 20, verifyIntervalS: 60, keepNetAdmin: false },
-  solicit: {
-    ratePerS: 100,
-    burst: 100,
-    perHostIntervalMs: 1000,
-    dedupeIntervalMs: 1000,
-    pendingCapacity: 4096,
-    ringDepth: 128,
-  },
-  rings: { depth: 4096, spinUs: 200 },
+  solicit: solicitSectionDefaults(),
+  rings: { depth: 4096 },
   apps: [],
   metrics: { allowNonLoopback: false },
 });
@@ -154,6 +149,16 @@ class TableReader {
     if (typeof n !== "number" || !Number.isFinite(n) || n < min || n > max)
       throw new ConfigError(this.key(k), `a number from ${min} to ${max}`, v);
     return n;
+  }
+
+  /** A value declared by a SettingSpec (its key, default and limits). */
+  setting(spec: SettingSpec): number {
+    this.seen.add(spec.key);
+    const v = this.table[spec.key];
+    if (v === undefined) return spec.default;
+    const expected = checkSetting(spec, typeof v === "bigint" ? Number(v) : v);
+    if (expected !== undefined) throw new ConfigError(this.key(spec.key), expected, v);
+    return typeof v === "bigint" ? Number(v) : (v as number);
   }
 
   bool(k: string, fallback: boolean): boolean {
@@ -272,17 +277,12 @@ export function validateConfig(doc: unknown): InstanceConfig {
   nl.done();
 
   const so = top.sub("solicit");
-  d.solicit.ratePerS = so.num("rate_per_s", d.solicit.ratePerS, 0.001, 1e6);
-  d.solicit.burst = so.int("burst", d.solicit.burst, 1, 1e6);
-  d.solicit.perHostIntervalMs = so.int("per_host_interval_ms", d.solicit.perHostIntervalMs, 0, 3_600_000);
-  d.solicit.dedupeIntervalMs = so.int("dedupe_interval_ms", d.solicit.dedupeIntervalMs, 1, 3_600_000);
-  d.solicit.pendingCapacity = so.int("pending_capacity", d.solicit.pendingCapacity, 1, 1 << 20);
-  d.solicit.ringDepth = so.int("ring_depth", d.solicit.ringDepth, 8, 1 << 16, powerOfTwo);
+  for (const [field, spec] of Object.entries(SOLICIT_SECTION))
+    d.solicit[field as keyof SolicitSectionSettings] = so.setting(spec);
   so.done();
 
   const rings = top.sub("rings");
   d.rings.depth = rings.int("depth", d.rings.depth, 8, 1 << 20, powerOfTwo);
-  d.rings.spinUs = rings.int("spin_us", d.rings.spinUs, 0, 1_000_000);
   rings.done();
 
   d.apps = top.list("app", [], (v, key) => {

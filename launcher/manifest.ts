@@ -4,7 +4,18 @@
 // /proc/<launcherPid>/fd/<launcherFd>.
 
 export const MANIFEST_VERSION = 1;
-export const RUN_ROOT = "/run/tilenet";
+/**
+ * Where instances keep their run directories. TILENET_RUN_ROOT (an absolute path) gives a separate
+ * namespace of instances: `run`, `status`, `cleanup` ... see only those under the same root.
+ */
+export const RUN_ROOT = runRootFromEnv(process.env.TILENET_RUN_ROOT);
+
+function runRootFromEnv(value: string | undefined): string {
+  if (value === undefined || value === "") return "/run/tilenet";
+  if (!value.startsWith("/") || value.includes("\0"))
+    throw new Error(`TILENET_RUN_ROOT must be an absolute path, got "${value}"`);
+  return value.replace(/\/+$/, "") || "/";
+}
 
 export type RegionKind = "metrics" | "ring-producer" | "ring-consumer" | "netbase" | "umem" | "data";
 

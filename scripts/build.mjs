@@ -27,6 +27,8 @@ for (const tile of existsSync(join(root, "tiles")) ? readdirSync(join(root, "til
   if (existsSync(join(root, main))) entryPoints[`tiles/${tile}`] = main;
 }
 if (existsSync(join(root, "bench/main.ts"))) entryPoints.bench = "bench/main.ts";
+// The netstate library's package entry point (`tilenet/netstate`), with its declarations below.
+entryPoints.netstate = "shared/netstate/index.ts";
 for (const f of [...listTs("test/fixtures"), ...listTs("bench/children")]) {
   entryPoints[f.replace(/\.ts$/, "")] = f;
 }

@@ -74,8 +74,9 @@ export function pidAlive(pid: number): boolean {
 /** Everything an instance may leave behind; empty means clean. */
 export function leftovers(name: string, pids: number[]): string[] {
   const out: string[] = [];
-  if (existsSync(`/run/tilenet/${name}`)) out.push(`run dir /run/tilenet/${name}`);
-  if (existsSync(`/run/tilenet/.rt-${name}`)) out.push(`runtime dir /run/tilenet/.rt-${name}`);
+  const root = process.env.TILENET_RUN_ROOT || "/run/tilenet";
+  if (existsSync(`${root}/${name}`)) out.push(`run dir ${root}/${name}`);
+  if (existsSync(`${root}/.rt-${name}`)) out.push(`runtime dir ${root}/.rt-${name}`);
   for (const ns of existsSync("/run/netns") ? readdirSync("/run/netns") : [])
     if (ns.startsWith(`tn-${name}-`)) out.push(`netns ${ns}`);
   for (const pid of pids) if (pidAlive(pid)) out.push(`process ${pid}`);

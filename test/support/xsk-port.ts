@@ -1,16 +1,10 @@
 // Test helper: the net tile's side of one AF_XDP socket (rings + UMEM + frame pool), used both
 // in-process and by the child fixture that plays the net tile in another process.
 import type { NativeAddon, XskRings } from "../../shared/native";
+import type { XskGeometry } from "../../shared/xdp/geometry";
 import { openXskRings, UmemFramePool, type XskRingSet } from "../../shared/xdp/xsk-ring";
 
-export interface XskGeometry {
-  frameSize: number;
-  frameCount: number;
-  fillDepth: number;
-  completionDepth: number;
-  rxDepth: number;
-  txDepth: number;
-}
+export type { XskGeometry };
 
 export class XskPort {
   readonly rings: XskRingSet;
