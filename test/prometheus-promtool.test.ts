@@ -5,6 +5,7 @@
 // copy mode) is the same in the manifest, `status` (JSON and text) and the info metric.
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
+import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { Manifest } from "../launcher/manifest";
 import {
@@ -25,9 +26,20 @@ const SKIP = !isRoot;
 if (!hasPromtool && !isRoot)
   console.log("skipping promtool checks: promtool is missing (Debian package prometheus) and not root");
 
-async function get(port: number, path: string): Promise<{ status: number; body: string }> {
-  const res = await fetch(`http://127.0.0.1:${port}${path}`);
-  return { status: res.status, body: await res.text() };
+/** One request on its own connection (a reused keep-alive connection may be closed by the server
+ *  at the moment it is reused, after its idle timeout). */
+function get(port: number, path: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: "127.0.0.1", port, path, agent: false }, (res) => {
+      let body = "";
+      res.on("data", (c: Buffer) => {
+        body += c.toString();
+      });
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    req.on("error", reject);
+    req.end();
+  });
 }
 
 describe.skipIf(SKIP)(`Prometheus on a live lab (${ROOT_REASON})`, () => {
