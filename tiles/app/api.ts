@@ -66,6 +66,11 @@ export interface AppApi {
   readonly ports: readonly number[];
   /** The [[app]].settings table from the config. */
   readonly settings: Readonly<Record<string, unknown>>;
+  /**
+   * The [[app]].files table: each key's file, read by the launcher before the sandbox (a regular
+   * file, at most 16 MiB) and handed over as bytes. The app's own copy: it may change it.
+   */
+  readonly files: Readonly<Record<string, Uint8Array>>;
   /** Largest payload reply/send accept (and the largest that can arrive). */
   readonly maxPayload: number;
   readonly log: AppLog;

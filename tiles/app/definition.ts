@@ -10,6 +10,8 @@ export interface AppTileConfig {
   ports: number[];
   /** [[app]].settings, handed to the module. */
   settings: Record<string, unknown>;
+  /** [[app]].files: contents by key, read by the launcher (launcher/app-files.ts). */
+  files?: Record<string, Uint8Array>;
   /** Depth of both channel rings (must match the net tile's channelDepth). */
   channelDepth: number;
   maxPayload: number;
@@ -20,7 +22,7 @@ export interface AppTileConfig {
   spinUs?: number;
 }
 
-export const BUILTIN_MODULES = ["builtin:echo"] as const;
+export const BUILTIN_MODULES = ["builtin:echo", "builtin:dns"] as const;
 
 /** Region roles, in grant order, with how they are mapped. */
 export function appRegionRoles(): { role: string; writable: boolean }[] {
