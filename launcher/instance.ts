@@ -17,7 +17,7 @@ import {
 } from "../shared/manifest";
 import { MetricsReader } from "../shared/metrics/reader";
 import { reclaimStale } from "./cleanup";
-import type { InstanceConfig } from "./config";
+import { ConfigError, type InstanceConfig } from "./config";
 import { startMetricsServer } from "./health/prometheus";
 import { collectStatus } from "./health/status";
 import { createLab, destroyLab, LAB_ECHO_PORT, netnsPath } from "./lab";
@@ -242,7 +242,8 @@ export async function runInstance(opts: RunOptions): Promise<number> {
     }
   } catch (e) {
     log.error({ err: e as Error }, `start-up failed: ${(e as Error).message}`);
-    await stopAll("start-up failed", 1);
+    // A config value found wrong only at start-up (an app's files) exits like any config error.
+    await stopAll("start-up failed", e instanceof ConfigError ? 2 : 1);
   }
   const code = await done;
   process.off("SIGINT", onSignal);

@@ -16,6 +16,7 @@ import { setUpXdp, tearDownXdp } from "../shared/xdp/attach";
 import { type AppTileConfig, appMetrics, appRegionRoles } from "../tiles/app/definition";
 import { NET_FDS, type NetTileConfig, netMetrics, netRegionRoles } from "../tiles/net/definition";
 import { NETLINK_FDS, type NetlinkTileConfig, netlinkMetrics } from "../tiles/netlink/definition";
+import { readAppFiles } from "./app-files";
 import type { InstanceConfig } from "./config";
 import type { RegionSet } from "./regions";
 import type { StagedRuntime } from "./stage";
@@ -252,7 +253,8 @@ export function planInstance(
       return name;
     },
     stageFiles(staged) {
-      for (const { launch, app } of appLaunches) {
+      for (const [i, { launch, app }] of appLaunches.entries()) {
+        if (app.files) (launch.config as AppTileConfig).files = readAppFiles(app.files, `app[${i}].files`);
         if (app.module.startsWith("builtin:")) continue;
         (launch.config as AppTileConfig).modulePath = staged.stageAppModule(app.name, app.module);
       }

@@ -2,6 +2,7 @@
 // effects so the launcher can import it.
 import type { MetricDecl } from "../../shared/metrics/schema";
 import type { SeccompPolicy } from "../../shared/seccomp/policy";
+import { appSeccompPolicy } from "./seccomp";
 
 export interface AppTileConfig {
   name: string;
@@ -49,7 +50,7 @@ export const appMetrics: MetricDecl[] = [
   counter("handler_exceptions", "Exceptions thrown by onPacket (caught)"),
 ];
 
-/** App tiles need nothing beyond the Node baseline (ring wake-ups are futex calls, in it). */
+/** The Node baseline covers ring wake-ups (futex) and timers; seccomp.ts adds randomness. */
 export function appPolicy(_fds: Record<string, number>): SeccompPolicy {
-  return { name: "app", allow: [] };
+  return appSeccompPolicy();
 }
