@@ -95,6 +95,22 @@ describe("DNS responder on the example zone", () => {
     expect(m.answer.map((rr) => rr.name)).toEqual(["WwW.ExAmPlE.TeSt.", "WwW.ExAmPlE.TeSt."]);
   });
 
+  it("reuses a built answer only for the same question, with the query's id, RD bit and spelling", () => {
+    const c = newResponder();
+    const first = ask(c, encodeQuery(1, "www.example.test", A));
+    const again = ask(c, encodeQuery(2, "WWW.example.TEST", A, { rd: true }));
+    expect(again.id).toBe(2);
+    expect(again.flags & 0x0100).toBe(0x0100);
+    expect(first.flags & 0x0100).toBe(0);
+    expect(again.question[0]?.name).toBe("WWW.example.TEST.");
+    expect(again.answer.map((rr) => rr.name)).toEqual(["WWW.example.TEST.", "WWW.example.TEST."]);
+    expect(texts(ask(c, encodeQuery(3, "www.example.test", AAAA)))).toHaveLength(1); // another type
+    expect(ask(c, encodeQuery(4, "big.example.test", TXT)).flags & TC).toBe(TC);
+    expect(ask(c, encodeQuery(5, "big.example.test", TXT, { udpSize: 1232 })).flags & TC).toBe(0); // another limit
+    expect(ask(c, encodeQuery(6, "big.example.test", TXT)).flags & TC).toBe(TC);
+    expect(c.counters).toMatchObject({ queries: 6, noerror: 6, truncated: 2 });
+  });
+
   it("compresses names: each answer's owner is a pointer to the question", () => {
     const q = encodeQuery(1, "www.example.test", A);
     const out = r.answer(q, 0, q.length) as Uint8Array;

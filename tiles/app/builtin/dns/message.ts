@@ -2,7 +2,7 @@
 // bound on everything (it never throws; it says "drop" or "formerr"), and a response writer with
 // name compression (RFC 1035 4.1.4) that stops at a size limit instead of overrunning.
 import type { DnsName } from "./name";
-import { MAX_LABEL_BYTES, MAX_NAME_BYTES } from "./name";
+import { keyOf, MAX_LABEL_BYTES, MAX_NAME_BYTES } from "./name";
 import { CLASS_IN, type RRset } from "./zone";
 
 export const HEADER_BYTES = 12;
@@ -16,7 +16,7 @@ const MAX_QUERY_ADDITIONAL = 4;
 /** Compression pointers followed in one name before it is called malformed. */
 const MAX_POINTER_HOPS = 16;
 
-/** What parseQuery found. One object is reused for every query (nothing allocated but qnameKey). */
+/** What parseQuery found. One object is reused for every query (parsing allocates nothing). */
 export interface Query {
   id: number;
   /** The header's flag word as received. */
@@ -25,7 +25,10 @@ export interface Query {
   /** The question name's bytes in the message: [qnameStart, qnameEnd), root label included. */
   qnameStart: number;
   qnameEnd: number;
-  /** The question name's lookup key (see DnsName.keys). */
+  /** FNV-1a hash of the question name's bytes, ASCII lower-cased (a cache key). */
+  qnameHash: number;
+  /** The question name's lookup key (see DnsName.keys): not set by parseQuery (it allocates a
+   *  string), set with questionKey() by whoever needs it. */
   qnameKey: string;
   qtype: number;
   qclass: number;
@@ -43,6 +46,7 @@ export function newQuery(): Query {
     opcode: 0,
     qnameStart: 0,
     qnameEnd: 0,
+    qnameHash: 0,
     qnameKey: "",
     qtype: 0,
     qclass: 0,
@@ -78,26 +82,33 @@ export function parseQuery(msg: Uint8Array, start: number, length: number, q: Qu
   // The question name: plain labels only (a pointer could only point back into the header).
   let at = start + HEADER_BYTES;
   q.qnameStart = at;
-  let key = "";
+  let hash = 0x811c9dc5;
   for (;;) {
     if (at >= end) return "formerr";
     const len = msg[at] as number;
     if (len === 0) break;
     if (len > MAX_LABEL_BYTES || at + 1 + len >= end) return "formerr";
-    key += String.fromCharCode(len);
+    hash = Math.imul(hash ^ len, 0x01000193);
     for (let i = at + 1; i <= at + len; i++) {
       const b = msg[i] as number;
-      key += String.fromCharCode(b >= 65 && b <= 90 ? b + 32 : b);
+      hash = Math.imul(hash ^ (b >= 65 && b <= 90 ? b + 32 : b), 0x01000193);
     }
     at += 1 + len;
     if (at + 1 - q.qnameStart > MAX_NAME_BYTES) return "formerr";
   }
   q.qnameEnd = at + 1;
-  q.qnameKey = key;
+  q.qnameHash = hash >>> 0;
+  q.qnameKey = "";
   if (q.qnameEnd + 4 > end) return "formerr";
   q.qtype = u16(q.qnameEnd);
   q.qclass = u16(q.qnameEnd + 2);
   return parseAdditional(msg, start, q.qnameEnd + 4, end, arcount, q);
+}
+
+/** Sets q.qnameKey from the question's bytes (see DnsName.keys) and returns it. */
+export function questionKey(msg: Uint8Array, q: Query): string {
+  q.qnameKey = keyOf(msg, q.qnameStart, q.qnameEnd - 1);
+  return q.qnameKey;
 }
 
 /** The additional section: at most one OPT (owner: the root), other records skipped; nothing may follow. */

@@ -21,6 +21,7 @@ import {
   OPCODE_QUERY,
   parseQuery,
   type Query,
+  questionKey,
   RCODE,
   ResponseWriter,
   TYPE_OPT,
@@ -29,6 +30,8 @@ import { type DnsName, keyIsAtOrBelow } from "./name";
 import { CLASS_IN, type RRset, TYPE, type Zone } from "./zone";
 
 const MAX_CNAME_CHAIN = 8;
+/** Answers kept for reuse (see answerFromCache); the cache is emptied when it is full. */
+const MAX_CACHED_ANSWERS = 4096;
 const TYPE_ANY = 255;
 const ZONE_TRANSFERS = new Set([251 /* IXFR */, 252 /* AXFR */]);
 const CLASSIC_UDP_BYTES = 512;
@@ -66,6 +69,11 @@ export class Responder {
   private readonly query: Query = newQuery();
   private readonly out: ResponseWriter;
   private readonly negativeSoa: RRset;
+  /** Built answers by question and size limit (see answerFromCache). */
+  private readonly cache = new Map<number, CachedAnswer>();
+  /** What the last built answer counted (kept with it in the cache). */
+  private lastCounter: CounterName = "noerror";
+  private lastTruncated = false;
 
   constructor(
     readonly zone: Zone,
@@ -99,14 +107,50 @@ export class Responder {
     if (q.opcode !== OPCODE_QUERY) return this.headerOnly(RCODE.NOTIMP, c, "notimp");
     if (q.edns && q.ednsVersion !== 0) return this.finish(msg, RCODE.BADVERS, 0, "badvers");
     const limit = q.edns ? Math.max(CLASSIC_UDP_BYTES, Math.min(q.udpSize, this.maxUdpBytes)) : CLASSIC_UDP_BYTES;
+    const ednsFlags = q.edns ? (q.dnssecOk ? 2 : 1) : 0;
+    const hash =
+      (q.qnameHash ^ Math.imul(q.qtype, 0x9e3779b1) ^ Math.imul(limit, 0x85ebca6b) ^ (ednsFlags << 29)) >>> 0;
+    const cached = this.cache.get(hash);
+    if (cached && sameQuestion(cached, msg, q, limit, ednsFlags)) return this.answerFromCache(msg, q, cached);
     this.out.reset(limit - (q.edns ? OPT_RR_BYTES : 0));
-    const inZone = keyIsAtOrBelow(q.qnameKey, this.zone.origin.key);
-    if (!inZone || q.qclass !== CLASS_IN || ZONE_TRANSFERS.has(q.qtype))
-      return this.finish(msg, RCODE.REFUSED, 0, "refused");
-    return this.authoritative(msg, q);
+    const inZone = keyIsAtOrBelow(questionKey(msg, q), this.zone.origin.key);
+    const response =
+      !inZone || q.qclass !== CLASS_IN || ZONE_TRANSFERS.has(q.qtype)
+        ? this.finish(msg, RCODE.REFUSED, 0, "refused")
+        : this.authoritative(msg, q);
+    if (this.cache.size >= MAX_CACHED_ANSWERS) this.cache.clear();
+    this.cache.set(hash, {
+      name: lowerCased(msg.subarray(q.qnameStart, q.qnameEnd)),
+      qtype: q.qtype,
+      qclass: q.qclass,
+      limit,
+      ednsFlags,
+      bytes: response.slice(),
+      counter: this.lastCounter,
+      truncated: this.lastTruncated,
+    });
+    return response;
   }
 
-  private authoritative(msg: Uint8Array, q: Query): Uint8Array | undefined {
+  /**
+   * The zone never changes, so an answer depends only on the question (name without case, type,
+   * class), the size limit and the EDNS flags: a cached answer is reused with the query's id, RD
+   * bit and spelling of the name copied in (same name, same length: every offset holds). It skips
+   * building the answer (names, compression table), the larger part of the work per query.
+   */
+  private answerFromCache(msg: Uint8Array, q: Query, cached: CachedAnswer): Uint8Array {
+    const out = this.out.buf;
+    out.set(cached.bytes);
+    out[0] = q.id >> 8;
+    out[1] = q.id & 0xff;
+    out[2] = ((out[2] as number) & ~(FLAG.RD >> 8)) | ((q.flags & FLAG.RD) >> 8);
+    out.set(msg.subarray(q.qnameStart, q.qnameEnd), HEADER_BYTES);
+    this.counters[cached.counter]++;
+    if (cached.truncated) this.counters.truncated++;
+    return out.subarray(0, cached.bytes.length);
+  }
+
+  private authoritative(msg: Uint8Array, q: Query): Uint8Array {
     const w = this.out;
     this.start(msg, FLAG.AA);
     let answers = 0;
@@ -136,7 +180,7 @@ export class Responder {
   }
 
   /** NXDOMAIN or NODATA: the SOA in the authority section tells resolvers how long to cache it. */
-  private negative(msg: Uint8Array, rcode: number, answers: number, counter: keyof ResponderCounters) {
+  private negative(msg: Uint8Array, rcode: number, answers: number, counter: CounterName): Uint8Array {
     const w = this.out;
     w.setCount(1, answers);
     w.setCount(2, w.rrset(this.negativeSoa));
@@ -154,16 +198,18 @@ export class Responder {
   }
 
   /** A response with the question and no records (REFUSED, BADVERS). */
-  private finish(msg: Uint8Array, rcode: number, flags: number, counter: keyof ResponderCounters): Uint8Array {
+  private finish(msg: Uint8Array, rcode: number, flags: number, counter: CounterName): Uint8Array {
     this.out.reset(CLASSIC_UDP_BYTES);
     this.start(msg, flags);
-    return this.end(msg, rcode, counter) as Uint8Array;
+    return this.end(msg, rcode, counter);
   }
 
   /** Adds the OPT record when the query had one; turns an overflowing response into TC=1. */
-  private end(msg: Uint8Array, rcode: number, counter: keyof ResponderCounters): Uint8Array | undefined {
+  private end(msg: Uint8Array, rcode: number, counter: CounterName): Uint8Array {
     const w = this.out;
     const q = this.query;
+    this.lastCounter = counter;
+    this.lastTruncated = w.overflow;
     if (w.overflow) {
       this.counters.truncated++;
       w.reset(w.limit);
@@ -184,7 +230,7 @@ export class Responder {
   }
 
   /** FORMERR and NOTIMP: the header alone (the question may be what is wrong). */
-  private headerOnly(rcode: number, c: ResponderCounters, counter: keyof ResponderCounters): Uint8Array {
+  private headerOnly(rcode: number, c: ResponderCounters, counter: CounterName): Uint8Array {
     const q = this.query;
     const w = this.out;
     w.reset(HEADER_BYTES);
@@ -195,3 +241,31 @@ export class Responder {
 }
 
 const ROOT_NAME = Uint8Array.of(0);
+
+type CounterName = Exclude<keyof ResponderCounters, "queries" | "truncated" | "dropped">;
+
+interface CachedAnswer {
+  /** The question it answers: name (lower case), type, class, size limit, EDNS flags. */
+  name: Uint8Array;
+  qtype: number;
+  qclass: number;
+  limit: number;
+  ednsFlags: number;
+  bytes: Uint8Array;
+  counter: CounterName;
+  truncated: boolean;
+}
+
+function sameQuestion(c: CachedAnswer, msg: Uint8Array, q: Query, limit: number, ednsFlags: number): boolean {
+  if (c.qtype !== q.qtype || c.qclass !== q.qclass || c.limit !== limit || c.ednsFlags !== ednsFlags) return false;
+  if (c.name.length !== q.qnameEnd - q.qnameStart) return false;
+  for (let i = 0; i < c.name.length; i++) {
+    const b = msg[q.qnameStart + i] as number;
+    if ((b >= 65 && b <= 90 ? b + 32 : b) !== c.name[i]) return false;
+  }
+  return true;
+}
+
+function lowerCased(bytes: Uint8Array): Uint8Array {
+  return bytes.map((b) => (b >= 65 && b <= 90 ? b + 32 : b));
+}
