@@ -46,18 +46,20 @@ interface Options {
   clients: number;
   outstanding: number;
   servers: ServerName[];
+  runs: number;
 }
 
 function parseOptions(args: string[]): Options {
   const o: Options = {
-    seconds: 5,
+    seconds: 3,
     warmupSeconds: 1,
     latencySeconds: 2,
     latencyQps: 5000,
     maxQps: 1_000_000,
     clients: 8,
-    outstanding: 200,
+    outstanding: 1000,
     servers: [...SERVERS],
+    runs: 3,
   };
   const bounds: Record<string, [keyof Options, number, number]> = {
     "--seconds": ["seconds", 1, 60],
@@ -67,6 +69,7 @@ function parseOptions(args: string[]): Options {
     "--max-qps": ["maxQps", 1000, 10_000_000],
     "--clients": ["clients", 1, 64],
     "--outstanding": ["outstanding", 1, 10_000],
+    "--runs": ["runs", 1, 9],
   };
   for (let i = 0; i < args.length; i += 2) {
     const [key = "", v] = [args[i], args[i + 1]];
@@ -169,7 +172,8 @@ function dnsperf(peerNs: string, port: number, queryFile: string, args: string[]
 
 function measure(peerNs: string, t: Target, queryFile: string, o: Options): Perf {
   const bounds = ["-c", String(o.clients), "-q", String(o.outstanding), "-t", "2"];
-  if (o.warmupSeconds > 0) dnsperf(peerNs, t.port, queryFile, [...bounds, "-l", String(o.warmupSeconds), "-Q", "50000"]);
+  if (o.warmupSeconds > 0)
+    dnsperf(peerNs, t.port, queryFile, [...bounds, "-l", String(o.warmupSeconds), "-Q", "50000"]);
   const cpu0 = t.pids.reduce((s, p) => s + cpuTicks(p), 0);
   const m0 = machineTicks();
   const out = dnsperf(peerNs, t.port, queryFile, [...bounds, "-l", String(o.seconds), "-Q", String(o.maxQps)]);
@@ -275,7 +279,8 @@ export const dnsBench: Bench = async (args) => {
   const root = join(__dirname, "..");
   const cli = join(__dirname, "cli.js");
   const zoneSource = join(root, "examples", "dns", "example.test.zone");
-  if (!existsSync(cli) || !existsSync(zoneSource)) throw new Error("dns bench: run from a built checkout (npm run build)");
+  if (!existsSync(cli) || !existsSync(zoneSource))
+    throw new Error("dns bench: run from a built checkout (npm run build)");
   const dir = mkdtempSync(join(tmpdir(), "tilenet-dns-bench-"));
   const zone = join(dir, "example.test.zone");
   copyFileSync(zoneSource, zone);
@@ -287,7 +292,7 @@ export const dnsBench: Bench = async (args) => {
     `[[app]]\nname = "dns"\nmodule = "builtin:dns"\nports = [53]\nfiles = { zone = "${zone}" }\nsettings = { origin = "${ORIGIN}", stats_interval_s = 0 }\n`,
   );
   const children: ChildProcess[] = [];
-  const budgetS = (o.warmupSeconds + o.seconds + o.latencySeconds + 5) * o.servers.length + 30;
+  const budgetS = (o.warmupSeconds + o.seconds + o.latencySeconds + 5) * o.servers.length * o.runs + 30;
   const inst = await startInstanceProcess(cli, `dnsb${process.pid}`.slice(0, 20), [
     "--lab",
     "--config",
@@ -308,11 +313,23 @@ export const dnsBench: Bench = async (args) => {
       targets.push({ name: "dgram", port: PORTS.dgram, pids: [c.pid ?? -1] });
     }
     if (o.servers.includes("nsd")) {
-      const c = await startIn(lab.tileNs, ["nsd", "-d", "-c", nsdConfig(dir, zone)], /zone example\.test.*(read|serial)|nsd started/i, "nsd");
+      const c = await startIn(
+        lab.tileNs,
+        ["nsd", "-d", "-c", nsdConfig(dir, zone)],
+        /zone example\.test.*(read|serial)|nsd started/i,
+        "nsd",
+      );
       children.push(c);
       targets.push({ name: "nsd", port: PORTS.nsd, pids: [c.pid ?? -1] });
     }
-    for (const t of targets) perf[t.name] = measure(lab.peerNs, t, queryFile, o);
+    // Runs rotate the order, so the machine's noise (it is shared) hits every server alike.
+    const runs: Partial<Record<ServerName, Perf[]>> = {};
+    for (let run = 0; run < o.runs; run++)
+      for (let k = 0; k < targets.length; k++) {
+        const t = targets[(run + k) % targets.length] as Target;
+        (runs[t.name] ??= []).push(measure(lab.peerNs, t, queryFile, o));
+      }
+    for (const t of targets) perf[t.name] = medianPerf(runs[t.name] ?? []);
   } finally {
     for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill("SIGTERM");
     await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : null)));
@@ -322,12 +339,16 @@ export const dnsBench: Bench = async (args) => {
   return report(perf, o);
 };
 
-function report(perf: Partial<Record<ServerName, Perf>>, o: Options): { figures: Record<string, number>; lines: string[] } {
+function report(
+  perf: Partial<Record<ServerName, Perf>>,
+  o: Options,
+): { figures: Record<string, number>; lines: string[] } {
   const figures: Record<string, number> = {};
   const lines = [
-    `dns: dnsperf -c ${o.clients} -q ${o.outstanding}, ${o.seconds} s at most ${o.maxQps} q/s per server; latency at ${o.latencyQps} q/s for ${o.latencySeconds} s; ${QUERIES.length}-query mix on examples/dns/example.test.zone`,
+    `dns: dnsperf -c ${o.clients} -q ${o.outstanding}, ${o.seconds} s at most ${o.maxQps} q/s per server; latency at ${o.latencyQps} q/s for ${o.latencySeconds} s; ${QUERIES.length}-query mix on examples/dns/example.test.zone; medians of ${o.runs} runs in rotating order`,
     "server   queries/s  done%   avg us   p50 us   p99 us  p99.9 us  CPU us/query  server CPU%  machine busy%",
   ];
+  figures.runs = o.runs;
   for (const name of SERVERS) {
     const p = perf[name];
     if (!p) continue;
@@ -351,6 +372,18 @@ function report(perf: Partial<Record<ServerName, Perf>>, o: Options): { figures:
     "bound: dnsperf and the server share the machine's 2 cores; a server below 100% CPU with the machine near 100% busy is bounded by the load generator, not by itself",
   );
   return { figures, lines };
+}
+
+/** Each figure's median over the runs. */
+function medianPerf(list: Perf[]): Perf {
+  const first = list[0];
+  if (!first) throw new Error("dns bench: no runs");
+  const out = { ...first };
+  for (const k of Object.keys(first) as (keyof Perf)[]) {
+    const v = list.map((p) => p[k]).sort((a, b) => a - b);
+    out[k] = v[Math.floor(v.length / 2)] as number;
+  }
+  return out;
 }
 
 function snake(k: string): string {
