@@ -327,7 +327,7 @@ export const dnsBench: Bench = async (args) => {
     for (let run = 0; run < o.runs; run++)
       for (let k = 0; k < targets.length; k++) {
         const t = targets[(run + k) % targets.length] as Target;
-        (runs[t.name] ??= []).push(measure(lab.peerNs, t, queryFile, o));
+        runs[t.name] = [...(runs[t.name] ?? []), measure(lab.peerNs, t, queryFile, o)];
       }
     for (const t of targets) perf[t.name] = medianPerf(runs[t.name] ?? []);
   } finally {
