@@ -12,24 +12,21 @@
 // (default) uses the launcher when its lab runs a net tile, else direct. Traffic stays between
 // the two namespaces the run made; everything is removed at the end, also on failure.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { chmodSync, copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
-import { spawnTile, type TileProcess, type TileRegionGrant } from "../launcher/tile-process";
-import { withCommonMetrics } from "../shared/metrics/common";
+import pino from "pino";
+import { defaultConfig, type InstanceConfig } from "../launcher/config";
+import { provisionInstance, resolveInterfaces, UndoStack } from "../launcher/plan";
+import { RegionSet } from "../launcher/regions";
+import { stageRuntime } from "../launcher/stage";
+import { spawnTile, type TileProcess } from "../launcher/tile-process";
+import { describeInstance, withTileSettings } from "../launcher/topology";
 import { MetricsReader } from "../shared/metrics/reader";
-import { initMetricsRegion, metricsRegionSize } from "../shared/metrics/region";
-import type { MetricDecl } from "../shared/metrics/schema";
-import { addonPath, inNetns, native } from "../shared/native";
-import { initNetbase, netbaseRegionSize } from "../shared/netbase/layout";
+import { inNetns, native } from "../shared/native";
 import { NetbaseWriter } from "../shared/netbase/writer";
 import { NetlinkClient } from "../shared/netlink";
-import { initRingRegions, type RingSpec, ringRegionSizes } from "../shared/ring/layout";
-import { SOLICIT_BYTES } from "../shared/solicit/message";
-import { initUdpChannel, UDP_DEFAULT_MAX_PAYLOAD, udpChannelSizes } from "../shared/udp/channel";
-import { setUpXdp, tearDownXdp, type XdpHandles } from "../shared/xdp/attach";
-import { type AppTileConfig, appMetrics, appRegionRoles } from "../tiles/app/definition";
-import { type NetTileConfig, netMetrics, netRegionRoles } from "../tiles/net/definition";
+import { metricsRegionName } from "../shared/tile/regions";
 import type { Bench } from "./types";
 
 type Via = "auto" | "launcher" | "direct";
@@ -226,24 +223,7 @@ interface LoadResult {
 
 // ---------------------------------------------------------------- direct topology
 
-/** What the launcher's staging does (a root-owned directory the tile uid can read): the tile
- *  bundles and the addon beside them. */
-function stageTiles(root: string, dir: string): { tileBundle(kind: string): string } {
-  chmodSync(dir, 0o755);
-  const copy = (from: string, to: string): void => {
-    copyFileSync(from, to);
-    chmodSync(to, 0o444);
-  };
-  copy(addonPath(), join(dir, "tilenet.node"));
-  for (const kind of ["net", "app"]) {
-    const bundle = join(root, "dist", "tiles", `${kind}.js`);
-    if (!existsSync(bundle)) throw new Error(`echo bench: ${bundle} missing: run \`npm run build\``);
-    copy(bundle, join(dir, `${kind}.js`));
-  }
-  return { tileBundle: (kind) => join(dir, `${kind}.js`) };
-}
-
-async function directWorld(root: string, opts: Options, cleanups: (() => void | Promise<void>)[]): Promise<World> {
+async function directWorld(opts: Options, cleanups: (() => void | Promise<void>)[]): Promise<World> {
   const addon = native();
   const tag = `${process.pid}-${Math.floor(Math.random() * 0xffffff).toString(16)}`;
   const tileNs = `tn-bench-t-${tag}`;
@@ -268,159 +248,76 @@ async function directWorld(root: string, opts: Options, cleanups: (() => void | 
     ip(["-n", ns, "link", "set", dev, "up"]);
   }
 
-  const geometry = {
-    frameSize: 2048,
-    frameCount: 4096,
-    fillDepth: 2048,
-    completionDepth: 2048,
-    rxDepth: 2048,
-    txDepth: 2048,
+  // The instance as the launcher would describe it (default geometry and rings), without a
+  // netlink tile: the bench mirrors the tile namespace into netbase once, after both sides know
+  // each other's MAC (nothing changes during the run).
+  const d = defaultConfig();
+  const config: InstanceConfig = {
+    ...d,
+    net: { ...d.net, interface: "t0", netns: `/run/netns/${tileNs}`, xdpMode: opts.xdpMode, queue: 0 },
+    netbase: { routes: 1024, neighbors: 1024, interfaces: 16, addrsPerInterface: 4 },
+    netlink: { ...d.netlink, enabled: false },
+    apps: [{ name: "echo", module: "builtin:echo", ports: [ECHO_PORT], settings: {} }],
   };
-  const depth = 4096;
-  const maxPayload = UDP_DEFAULT_MAX_PAYLOAD;
-  const xdp: XdpHandles = setUpXdp({
-    netnsPath: `/run/netns/${tileNs}`,
-    ifname: "t0",
-    ports: [ECHO_PORT],
-    mode: opts.xdpMode,
-    queueId: 0,
-    ...geometry,
-  });
-  cleanups.push(() => tearDownXdp(xdp));
-
-  const regions = new Map<string, { fd: number; size: number; buf: ArrayBuffer }>();
-  const fds: number[] = [];
-  cleanups.push(() => {
-    for (const fd of fds) addon.closeFd(fd);
-  });
-  const region = (name: string, size: number): ArrayBuffer => {
-    const fd = addon.memfdCreate(`tn-bench-${name}`, size);
-    fds.push(fd);
-    const buf = addon.mapFd(fd, size, true);
-    regions.set(name, { fd, size, buf });
-    return buf;
-  };
-  const grant = (role: string, name: string, writable: boolean): TileRegionGrant => {
-    const r = regions.get(name);
-    if (!r) throw new Error(`echo bench: no region ${name}`);
-    let fd = r.fd;
-    if (!writable) {
-      fd = addon.openPath(`/proc/self/fd/${r.fd}`, false);
-      fds.push(fd);
-    }
-    return { role, launcherFd: fd, size: r.size, writable };
-  };
-  const metricsRegion = (tile: string, kind: string, decls: readonly MetricDecl[]): void => {
-    const all = withCommonMetrics(decls);
-    initMetricsRegion(region(`metrics.${tile}`, metricsRegionSize(all)), tile, kind, all);
-  };
-
-  // netbase: the bench mirrors the tile namespace once, after both sides know each other's MAC
-  // (there is no netlink tile here; nothing changes during the run).
-  execFileSync("ip", ["netns", "exec", peerNs, "ping", "-c", "1", "-W", "2", tileIp], { stdio: "ignore" });
-  const caps = { routes: 1024, neighbors: 1024, interfaces: 16, addrsPerInterface: 4 };
-  const netbase = region("netbase", netbaseRegionSize(caps));
-  initNetbase(netbase, caps);
-  const nlFd = inNetns(`/run/netns/${tileNs}`, () => addon.netlinkOpen(0, 0));
-  fds.push(nlFd);
-  new NetbaseWriter(netbase).resync(new NetlinkClient(nlFd).fullSnapshot());
-
-  const solicitSpec: RingSpec = { kind: "unreliable", depth: 128, slotSize: SOLICIT_BYTES };
-  const ss = ringRegionSizes(solicitSpec);
-  initRingRegions(
-    region("solicit.producer", ss.producerBytes),
-    region("solicit.consumer", ss.consumerBytes),
-    solicitSpec,
-  );
-  regions.set("umem", { fd: xdp.umemFd, size: geometry.frameSize * geometry.frameCount, buf: new ArrayBuffer(0) });
-  const cs = udpChannelSizes(depth, maxPayload);
-  for (const dir of ["rx", "tx"] as const) {
-    initUdpChannel(
-      region(`${dir}.echo.producer`, cs.producerBytes),
-      region(`${dir}.echo.consumer`, cs.consumerBytes),
-      region(`${dir}.echo.data`, cs.dataBytes),
-      dir,
-      depth,
-      maxPayload,
-    );
-  }
-  metricsRegion("net", "net", netMetrics);
-  metricsRegion("echo", "app", appMetrics);
-
   const stageDir = mkdtempSync(join(tmpdir(), "tn-bench-stage-"));
   cleanups.push(() => rmSync(stageDir, { recursive: true, force: true }));
-  const staged = stageTiles(root, stageDir);
+  const t = opts.tune;
+  const described = describeInstance({
+    instance: "bench",
+    config,
+    runtimeDir: stageDir,
+    interfaces: resolveInterfaces(config),
+  });
+  const topology = withTileSettings(
+    withTileSettings(described, "net", {
+      ...(t.netSpinUs !== undefined ? { spinUs: t.netSpinUs } : {}),
+      ...(t.napUs !== undefined ? { napUs: t.napUs } : {}),
+      ...(t.napWindowMs !== undefined ? { napWindowMs: t.napWindowMs } : {}),
+      ...(t.maxIdleMs !== undefined ? { maxIdleMs: t.maxIdleMs } : {}),
+    }),
+    "echo",
+    t.appSpinUs !== undefined ? { spinUs: t.appSpinUs } : {},
+  );
+  stageRuntime(
+    stageDir,
+    topology.tiles.map((x) => x.kind),
+  );
+  const regions = new RegionSet(`bench-${tag}`);
+  const undo = new UndoStack();
+  cleanups.push(() => {
+    undo.unwind(console);
+    regions.closeAll();
+  });
+  const { launches, xdp } = provisionInstance(topology, regions, undo, pino({ level: "warn" }));
+  execFileSync("ip", ["netns", "exec", peerNs, "ping", "-c", "1", "-W", "2", tileIp], { stdio: "ignore" });
+  const nlFd = inNetns(`/run/netns/${tileNs}`, () => addon.netlinkOpen(0, 0));
+  try {
+    new NetbaseWriter(regions.get("netbase").buf).resync(new NetlinkClient(nlFd).fullSnapshot());
+  } finally {
+    addon.closeFd(nlFd);
+  }
+
   const logs: string[] = [];
   const tiles: TileProcess[] = [];
   cleanups.push(async () => {
     for (const t of tiles) if (t.child.exitCode === null && t.child.signalCode === null) t.child.kill("SIGKILL");
     await Promise.all(tiles.map((t) => t.exited));
   });
-  const common = {
-    instance: "bench",
-    uid: 65534,
-    gid: 65534,
-    netnsPath: undefined,
-    unshare: ["mount", "ipc", "uts", "net"] as ("mount" | "ipc" | "uts" | "net")[],
-    landlock: true,
-    logLevel: "warn",
-    onLogLine: (tile: string, line: string) => logs.push(`${tile}: ${line}`),
-  };
-  const netConfig: NetTileConfig = {
-    ifindex: xdp.ifindex,
-    queueId: 0,
-    ...geometry,
-    apps: [{ name: "echo", ports: [ECHO_PORT] }],
-    channelDepth: depth,
-    maxPayload,
-    solicitRing: solicitSpec,
-    ...(opts.tune.netSpinUs !== undefined ? { spinUs: opts.tune.netSpinUs } : {}),
-    ...(opts.tune.napUs !== undefined ? { napUs: opts.tune.napUs } : {}),
-    ...(opts.tune.napWindowMs !== undefined ? { napWindowMs: opts.tune.napWindowMs } : {}),
-    ...(opts.tune.maxIdleMs !== undefined ? { maxIdleMs: opts.tune.maxIdleMs } : {}),
-  };
-  tiles.push(
-    spawnTile(
-      {
-        name: "net",
-        kind: "net",
-        bundle: staged.tileBundle("net"),
-        regions: netRegionRoles(["echo"]).map(({ role, writable }) =>
-          grant(role, role === "metrics" ? "metrics.net" : role, writable),
-        ),
-        fds: [{ role: "xsk", launcherFd: xdp.xskFd }],
-        config: netConfig,
-      },
-      common,
-    ),
-  );
-  const appConfig: AppTileConfig = {
-    name: "echo",
-    modulePath: "builtin:echo",
-    ports: [ECHO_PORT],
-    settings: {},
-    channelDepth: depth,
-    maxPayload,
-    ...(opts.tune.appSpinUs !== undefined ? { spinUs: opts.tune.appSpinUs } : {}),
-  };
-  tiles.push(
-    spawnTile(
-      {
-        name: "echo",
-        kind: "app",
-        bundle: staged.tileBundle("app"),
-        regions: appRegionRoles().map(({ role, writable }) =>
-          grant(role, role === "metrics" ? "metrics.echo" : role.replace(/^(rx|tx)\./, "$1.echo."), writable),
-        ),
-        fds: [],
-        config: appConfig,
-      },
-      common,
-    ),
-  );
-  const readers = ["net", "echo"].map(
-    (n) => new MetricsReader((regions.get(`metrics.${n}`) as { buf: ArrayBuffer }).buf),
-  );
+  for (const launch of launches) {
+    tiles.push(
+      spawnTile(launch, {
+        instance: "bench",
+        uid: 65534,
+        gid: 65534,
+        netnsPath: undefined,
+        unshare: ["mount", "ipc", "uts", "net"],
+        landlock: true,
+        logLevel: "warn",
+        onLogLine: (tile: string, line: string) => logs.push(`${tile}: ${line}`),
+      }),
+    );
+  }
+  const readers = ["net", "echo"].map((n) => new MetricsReader(regions.get(metricsRegionName(n)).buf));
   const deadline = Date.now() + 20_000;
   while (!readers.every((r) => r.state === "running")) {
     for (const t of tiles)
@@ -430,7 +327,7 @@ async function directWorld(root: string, opts: Options, cleanups: (() => void | 
     await sleep(20);
   }
   return {
-    how: `direct: sandboxed net + echo app tiles, XDP ${xdp.mode} mode, ${tileNs} <-> ${peerNs}`,
+    how: `direct: sandboxed net + echo app tiles, XDP ${xdp.map((x) => x.mode).join(",")} mode, ${tileNs} <-> ${peerNs}`,
     tileNs,
     peerNs,
     tileIp,
@@ -603,7 +500,7 @@ export const echoBench: Bench = async (args) => {
         lines.push(`(launcher not usable: ${got}; using the direct topology)`);
       } else world = got;
     }
-    world ??= await directWorld(root, opts, cleanups);
+    world ??= await directWorld(opts, cleanups);
     const w = world;
     lines.push(`topology: ${w.how}`);
 

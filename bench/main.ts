@@ -1,4 +1,5 @@
 // `npm run bench -- <name> [--json] [options]`: runs one benchmark and prints its figures.
+import { availableParallelism, release } from "node:os";
 import type { Bench } from "./types";
 
 const benches: Record<string, () => Promise<Bench>> = {
@@ -20,8 +21,13 @@ async function main(): Promise<void> {
     process.exit(2);
   }
   const result = await (await load())(args);
-  if (json) process.stdout.write(`${JSON.stringify(result.figures)}\n`);
-  else process.stdout.write(`${result.lines.join("\n")}\n`);
+  // Every figure depends on the runtime: say which Node, kernel and core count measured it.
+  const measuredOn = { node_version: process.version, kernel: release(), cpus: availableParallelism() };
+  if (json) process.stdout.write(`${JSON.stringify({ ...measuredOn, ...result.figures })}\n`);
+  else {
+    const header = `measured with Node ${measuredOn.node_version}, kernel ${measuredOn.kernel}, ${measuredOn.cpus} cpus`;
+    process.stdout.write(`${[header, ...result.lines].join("\n")}\n`);
+  }
 }
 
 main().catch((err: unknown) => {

@@ -9,7 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { startInstanceProcess, stopInstanceProcess } from "../launcher/lab-process";
-import type { Manifest } from "../shared/manifest";
+import type { Manifest } from "../launcher/manifest";
 import { inNetns, native } from "../shared/native";
 import { NeighborResult, NetbaseReader, RouteResult } from "../shared/netbase/reader";
 import { NetlinkClient } from "../shared/netlink/client";

@@ -2,7 +2,7 @@
 // producer never waits; the unreliable ring overruns and counts), what the tile absorbs, and
 // the in-process fuzzer's executions per second.
 import { runSolicitLive } from "../launcher/solicit-live";
-import { solicitFuzzFigures } from "../shared/fuzz/figures";
+import { solicitFuzzFigures } from "./fuzz-figures";
 import type { Bench } from "./types";
 
 export const solicitBench: Bench = async (args) => {

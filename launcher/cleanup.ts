@@ -3,8 +3,8 @@
 // links with the process; tiles died with it (parent-death signal).
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { basename, dirname, join } from "node:path";
-import { type Manifest, processStartTicks, RUN_ROOT, runtimeDirOf } from "../shared/manifest";
 import { deleteNetns } from "./lab";
+import { type Manifest, processStartTicks, RUN_ROOT, runtimeDirOf } from "./manifest";
 import { removeStagedRuntime } from "./stage";
 
 const readText = (p: string): string => readFileSync(p, "utf8");

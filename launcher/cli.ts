@@ -1,189 +1,313 @@
 #!/usr/bin/env node
-// `tilenet`: the one command operators use. Exit codes: 0 ok, 1 failure (or unhealthy status),
-// 2 usage or configuration error.
-import { intOption, type ParsedArgs, parseArgs, UsageError } from "./args";
+// `tilenet`: the one command operators use. Exit codes (see launcher/errors.ts and the README):
+// 0 ok, 1 unhealthy or failed, 2 usage or configuration error, 3 not running, 4 permission.
+// Output is drained before the process exits, and a reader that leaves early ends the output only.
+import { version } from "../package.json";
+import {
+  type CommandHelp,
+  intOption,
+  type ParsedArgs,
+  parseArgs,
+  renderCommandHelp,
+  suggestion,
+  UsageError,
+} from "./args";
 import { ConfigError, defaultConfig, loadConfigFile, parseListen } from "./config";
-
-const USAGE = `usage: tilenet <command> [options]
-
-  run [--lab] [--config FILE] [--instance NAME] [--metrics 127.0.0.1:PORT] [--duration SECONDS]
-        start an instance (as root); --lab builds its own namespaces and runs the UDP echo app
-  status [--instance NAME] [--json]      per-tile health and sandbox facts (exit 1 if unhealthy)
-  monitor [--instance NAME] [--iterations N]  live per-tile view, refreshed every second
-  netbase show [--instance NAME] [--json]     interfaces, routes and neighbors from netbase
-  netbase verify [--instance NAME]      compare netbase with a fresh kernel dump (exit 1 on differences)
-  seccomp <tile-kind>                   print a tile's compiled seccomp program
-  fuzz <target> [--seconds N] [--seed S] [--corpus DIR] [--replay FILE]   targets: solicit, netlink, packet
-  fuzz solicit-live [--seconds N] [--seed S]   a real sandboxed netlink tile under adversarial solicits
-  cleanup                               remove what dead instances left behind
-`;
+import { CliError, ExitCode } from "./errors";
+import { drainStdio, err, guardStdio, out } from "./output";
 
 type Handler = (args: ParsedArgs) => Promise<number>;
+interface Command extends CommandHelp {
+  run: Handler;
+  /** The command parses its own arguments (fuzz). */
+  rawArgs?: boolean;
+}
 
-const commands: Record<string, { flags: string[]; options: string[]; run: Handler }> = {
+const INSTANCE_OPTION = { instance: ["NAME", "the instance (default: the only one running)"] } as const;
+const JSON_FLAG = { json: "JSON on stdout (errors too, as {error: {code, kind, message}})" };
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error"];
+
+const commands: Record<string, Command> = {
   run: {
-    flags: ["lab"],
-    options: ["config", "instance", "metrics", "duration"],
-    run: async (args) => {
-      const { runInstance } = await import("./instance");
-      const { createLogger } = await import("../shared/log");
-      const config = args.options.has("config") ? loadConfigFile(args.options.get("config") ?? "") : defaultConfig();
-      const lab = args.flags.has("lab");
-      if (!lab && !config.net.interface && config.net.enabled)
-        throw new ConfigError("net.interface", "an interface name (or run with --lab)");
-      const instance = args.options.get("instance");
-      if (instance !== undefined) {
-        if (!/^[a-z0-9][a-z0-9-]{0,23}$/.test(instance))
-          throw new UsageError("--instance must be 1-24 characters of a-z, 0-9 and '-'");
-        config.instance.name = instance;
-      }
-      const metricsText = args.options.get("metrics");
-      const metricsListen = metricsText ? parseListen(metricsText, "--metrics") : config.metrics.listen;
-      if (process.getuid?.() !== 0) {
-        process.stderr.write(
-          "tilenet run: must run as root (it creates namespaces, XDP and sockets, then drops privileges per tile)\n",
-        );
-        return 2;
-      }
-      const log = createLogger("launcher", config.instance.logLevel);
-      const duration = intOption(args, "duration", 0, 0, 86400 * 365);
-      let timer: NodeJS.Timeout | undefined;
-      const code = await runInstance({
-        config,
-        lab,
-        log,
-        metricsListen,
-        onReady: () => {
-          if (duration > 0) timer = setTimeout(() => process.kill(process.pid, "SIGTERM"), duration * 1000);
-        },
-      });
-      if (timer) clearTimeout(timer);
-      return code;
+    summary: "start an instance (as root); --lab builds its own namespaces and runs the UDP echo app",
+    flags: { lab: "build a lab world: two fresh namespaces, a veth pair, the echo app on port 7000" },
+    options: {
+      config: ["FILE", "TOML configuration (see the README)"],
+      ...INSTANCE_OPTION,
+      metrics: ["HOST:PORT", "serve Prometheus /metrics, /healthz and /readyz (loopback unless the config opts in)"],
+      duration: ["SECONDS", "stop after this long (default: until SIGINT or SIGTERM)"],
+      "log-level": ["LEVEL", "trace, debug, info, warn or error (default: the config's, else info)"],
     },
+    details:
+      "Logs: one line per event, human-readable on a terminal, JSON lines otherwise.\n" +
+      "SIGINT/SIGTERM stop every tile and remove what the instance made; exit 0.",
+    run: runCommand,
   },
   status: {
-    flags: ["json"],
-    options: ["instance"],
+    summary: "per-tile health, sandbox facts and the attached XDP socket",
+    flags: JSON_FLAG,
+    options: INSTANCE_OPTION,
+    details: "exit 0 healthy, 1 a tile is stale, stopped or not sandboxed, 3 not running, 4 not root",
     run: async (args) => {
       const { collectStatus, loadManifest, renderStatusTable, statusExitCode } = await import("./health/status");
       const report = collectStatus(loadManifest(args.options.get("instance")));
-      process.stdout.write(
-        args.flags.has("json") ? `${JSON.stringify(report, null, 2)}\n` : `${renderStatusTable(report)}\n`,
-      );
+      out(args.flags.has("json") ? `${JSON.stringify(report, null, 2)}\n` : renderStatusTable(report));
       return statusExitCode(report);
     },
   },
+  list: {
+    summary: "running instances",
+    flags: JSON_FLAG,
+    options: {},
+    run: async (args) => {
+      const { listCommand } = await import("./health/list");
+      return listCommand(args.flags.has("json"));
+    },
+  },
   monitor: {
-    flags: [],
-    options: ["instance", "iterations"],
+    summary: "live per-tile view, refreshed every second",
+    flags: { json: "one JSON object per refresh, one per line (NDJSON)" },
+    options: { ...INSTANCE_OPTION, iterations: ["N", "stop after N refreshes"] },
     run: async (args) => {
       const { runMonitor } = await import("./health/monitor");
+      const { onStdoutGone } = await import("./output");
       const iterations = args.options.has("iterations") ? intOption(args, "iterations", 1, 1, 1e9) : undefined;
+      const stop = new AbortController();
+      onStdoutGone(() => stop.abort());
       await runMonitor({
         instance: args.options.get("instance"),
         iterations,
         out: process.stdout,
         tty: process.stdout.isTTY === true,
+        json: args.flags.has("json"),
+        signal: stop.signal,
       });
-      return 0;
+      return ExitCode.ok;
     },
   },
   netbase: {
-    flags: ["json"],
-    options: ["instance"],
+    summary: "show: interfaces, addresses, routes and neighbors from netbase; verify: against the kernel",
+    positionals: "show|verify",
+    flags: { json: "show: JSON shaped like `ip -j` (links, addresses, routes, neighbors)" },
+    options: INSTANCE_OPTION,
+    details: "verify exits 1 when netbase differs from a fresh kernel dump",
     run: async (args) => {
       const { netbaseShow, netbaseVerify } = await import("./netbase-cli");
       const sub = args.positionals[0];
       if (sub === "show") return netbaseShow(args.options.get("instance"), args.flags.has("json"));
       if (sub === "verify") return netbaseVerify(args.options.get("instance"));
-      throw new UsageError("netbase needs a subcommand: show or verify");
+      throw new UsageError(
+        `netbase needs a subcommand: show or verify${sub ? suggestion(sub, ["show", "verify"]) : ""}`,
+      );
     },
   },
   seccomp: {
-    flags: [],
-    options: [],
+    summary: "print a tile's compiled seccomp program, disassembled",
+    positionals: "netlink|net|app",
+    flags: {},
+    options: {},
     run: async (args) => {
       const { printSeccomp } = await import("./seccomp-cli");
       const kind = args.positionals[0];
       if (!kind) throw new UsageError("seccomp needs a tile kind (netlink, net, app)");
-      process.stdout.write(printSeccomp(kind));
-      return 0;
+      out(printSeccomp(kind));
+      return ExitCode.ok;
     },
   },
+  fuzz: {
+    summary: "in-process fuzzing of the parsers and the solicit state machine, or a live netlink tile",
+    positionals: "solicit|netlink|packet|solicit-live",
+    flags: { coverage: "report V8 coverage of the target (in-process targets)" },
+    options: {
+      seconds: ["N", "how long (default 10)"],
+      seed: ["S", "seed, for replaying a run"],
+      corpus: ["DIR", "seed inputs and where failures are written (in-process targets)"],
+      replay: ["FILE", "run one saved input (in-process targets)"],
+    },
+    details: "exit 1 when the fuzzer found a failure (the report prints the replay command)",
+    rawArgs: true,
+    run: fuzzCommand,
+  },
   cleanup: {
-    flags: [],
-    options: [],
+    summary: "remove what dead instances left behind (run directories, staged runtimes, namespaces)",
+    flags: {},
+    options: {},
     run: async () => {
       const { reclaimStale } = await import("./cleanup");
       const { reclaimed, problems } = reclaimStale();
-      for (const dir of reclaimed) process.stdout.write(`reclaimed ${dir}\n`);
-      for (const p of problems) process.stderr.write(`problem: ${p}\n`);
-      if (reclaimed.length === 0) process.stdout.write("nothing to clean up\n");
-      return problems.length > 0 ? 1 : 0;
+      for (const dir of reclaimed) out(`reclaimed ${dir}\n`);
+      for (const p of problems) err(`problem: ${p}\n`);
+      if (reclaimed.length === 0) out("nothing to clean up\n");
+      return problems.length > 0 ? ExitCode.unhealthy : ExitCode.ok;
     },
   },
 };
 
+async function runCommand(args: ParsedArgs): Promise<number> {
+  const config = args.options.has("config") ? loadConfigFile(args.options.get("config") ?? "") : defaultConfig();
+  const lab = args.flags.has("lab");
+  if (!lab && !config.net.interface && config.net.enabled)
+    throw new ConfigError("net.interface", "an interface name (or run with --lab)");
+  const instance = args.options.get("instance");
+  if (instance !== undefined) {
+    if (!/^[a-z0-9][a-z0-9-]{0,23}$/.test(instance))
+      throw new UsageError("--instance must be 1-24 characters of a-z, 0-9 and '-'");
+    config.instance.name = instance;
+  }
+  const level = args.options.get("log-level");
+  if (level !== undefined) {
+    if (!LOG_LEVELS.includes(level))
+      throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}${suggestion(level, LOG_LEVELS)}`);
+    config.instance.logLevel = level;
+  }
+  const metricsText = args.options.get("metrics");
+  const metricsListen = metricsText
+    ? parseListen(metricsText, "--metrics", config.metrics.allowNonLoopback)
+    : config.metrics.listen;
+  if (process.getuid?.() !== 0) {
+    const { PermissionError } = await import("./errors");
+    throw new PermissionError(
+      "must run as root (it creates namespaces, XDP and sockets, then drops privileges per tile)",
+    );
+  }
+  const { runInstance } = await import("./instance");
+  const { createLauncherLogger, stdoutLogOutput } = await import("../shared/log");
+  const output = stdoutLogOutput();
+  const log = createLauncherLogger(config.instance.logLevel, output);
+  const duration = intOption(args, "duration", 0, 0, 86400 * 365);
+  let timer: NodeJS.Timeout | undefined;
+  const code = await runInstance({
+    config,
+    lab,
+    log,
+    metricsListen,
+    onReady: () => {
+      if (duration > 0) timer = setTimeout(() => process.kill(process.pid, "SIGTERM"), duration * 1000);
+    },
+  });
+  if (timer) clearTimeout(timer);
+  await output.flush();
+  return code;
+}
+
+async function fuzzCommand(args: ParsedArgs): Promise<number> {
+  const argv = args.positionals;
+  if (argv[0] === "solicit-live") return fuzzSolicitLive(argv.slice(1));
+  // The fuzz harness parses its own options (see shared/fuzz/engine.ts).
+  const { fuzzMain } = await import("../shared/fuzz");
+  const { fuzzTargets } = await import("./fuzz-targets");
+  try {
+    return await fuzzMain(argv, fuzzTargets, out);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
+
 /** `tilenet fuzz solicit-live [--seconds N] [--seed S]`: a real sandboxed netlink tile fed
  *  adversarial solicits at full speed, then checked (see launcher/solicit-live.ts). */
 async function fuzzSolicitLive(argv: string[]): Promise<number> {
-  const args = parseArgs(["fuzz", ...argv], { flags: [], options: ["seconds", "seed"] });
+  const args = parseArgs(["fuzz", ...argv], {
+    flags: {},
+    options: { seconds: ["N", ""], seed: ["S", ""] },
+  });
   const { runSolicitLive } = await import("./solicit-live");
   const seconds = intOption(args, "seconds", 10, 1, 3600);
   const seed = intOption(args, "seed", Date.now() % 2 ** 31, 0, 2 ** 31 - 1);
-  process.stdout.write(
+  out(
     `live solicit fuzz: ${seconds} s, seed ${seed} (replay: tilenet fuzz solicit-live --seconds ${seconds} --seed ${seed})\n`,
   );
   const r = await runSolicitLive({ seconds, seed, mode: "mixed", dist: __dirname });
-  for (const [k, v] of Object.entries(r.figures))
-    process.stdout.write(`  ${k}: ${Number.isInteger(v) ? v : v.toFixed(1)}\n`);
-  for (const [k, v] of Object.entries(r.rejects)) process.stdout.write(`  rejected ${k}: ${v}\n`);
-  for (const p of r.problems) process.stdout.write(`FAILED: ${p}\n`);
-  process.stdout.write(r.ok ? "live solicit fuzz passed\n" : "live solicit fuzz FAILED\n");
-  return r.ok ? 0 : 1;
+  for (const [k, v] of Object.entries(r.figures)) out(`  ${k}: ${Number.isInteger(v) ? v : v.toFixed(1)}\n`);
+  for (const [k, v] of Object.entries(r.rejects)) out(`  rejected ${k}: ${v}\n`);
+  for (const p of r.problems) out(`FAILED: ${p}\n`);
+  out(r.ok ? "live solicit fuzz passed\n" : "live solicit fuzz FAILED\n");
+  return r.ok ? ExitCode.ok : ExitCode.unhealthy;
+}
+
+function usage(): string {
+  const width = Math.max(...Object.keys(commands).map((n) => n.length));
+  const lines = [
+    `usage: tilenet <command> [options]      (tilenet help <command>, tilenet <command> --help)`,
+    "",
+    "commands:",
+    ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`),
+    `  ${"help".padEnd(width)}  help on a command`,
+    "",
+    "options: --version, --help",
+    "exit codes: 0 ok, 1 unhealthy or failed, 2 usage or configuration error, 3 not running, 4 permission",
+  ];
+  return `${lines.join("\n")}\n`;
+}
+
+function unknownCommand(name: string): UsageError {
+  return new UsageError(
+    `unknown command "${name}"${suggestion(name, Object.keys(commands))}; \`tilenet --help\` lists them`,
+  );
+}
+
+/** Prints an error: a line on stderr, and with --json also {error} on stdout. */
+function reportError(command: string, e: unknown, json: boolean): number {
+  const known = e instanceof CliError;
+  const code = known ? e.exitCode : ExitCode.unhealthy;
+  const message = known || e instanceof Error ? (e as Error).message : String(e);
+  err(`tilenet${command ? ` ${command}` : ""}: ${message}\n`);
+  if (!known && e instanceof Error && process.env.TILENET_DEBUG) err(`${e.stack}\n`);
+  if (json) {
+    const kind = known ? e.kind : "failed";
+    out(`${JSON.stringify({ error: { code, kind, message } })}\n`);
+  }
+  return code;
 }
 
 async function main(argv: string[]): Promise<number> {
   const name = argv[0];
-  if (name === undefined || name === "help" || name === "--help" || name === "-h") {
-    process.stdout.write(USAGE);
-    return name === undefined ? 2 : 0;
+  if (name === undefined) {
+    err(usage());
+    return ExitCode.usage;
   }
-  if (name === "fuzz" && argv[1] === "solicit-live") return fuzzSolicitLive(argv.slice(2));
-  if (name === "fuzz") {
-    // The fuzz harness parses its own options (see shared/fuzz/engine.ts).
-    const { fuzzMain } = await import("../shared/fuzz");
-    try {
-      return await fuzzMain(argv.slice(1));
-    } catch (e) {
-      process.stderr.write(`tilenet fuzz: ${(e as Error).message}\n`);
-      return 2;
-    }
+  if (name === "--version" || name === "-V" || name === "version") {
+    out(`tilenet ${version}\n`);
+    return ExitCode.ok;
+  }
+  if (name === "--help" || name === "-h") {
+    out(usage());
+    return ExitCode.ok;
+  }
+  if (name === "help") {
+    const topic = argv[1];
+    if (topic === undefined) out(usage());
+    else if (commands[topic]) out(renderCommandHelp(topic, commands[topic]));
+    else return reportError("help", unknownCommand(topic), false);
+    return ExitCode.ok;
   }
   const cmd = commands[name];
-  if (!cmd) {
-    process.stderr.write(`tilenet: unknown command "${name}"\n${USAGE}`);
-    return 2;
+  const json = argv.includes("--json");
+  if (!cmd) return reportError("", unknownCommand(name), json);
+  if (argv.includes("--help") || argv.includes("-h")) {
+    out(renderCommandHelp(name, cmd));
+    return ExitCode.ok;
   }
   try {
-    return await cmd.run(parseArgs(argv, cmd));
+    const args = cmd.rawArgs
+      ? { command: name, positionals: argv.slice(1), flags: new Set<string>(), options: new Map() }
+      : parseArgs(argv, cmd);
+    return await cmd.run(args);
   } catch (e) {
-    if (e instanceof UsageError || e instanceof ConfigError) {
-      process.stderr.write(`tilenet ${name}: ${e.message}\n`);
-      return 2;
-    }
-    process.stderr.write(`tilenet ${name}: ${(e as Error).message}\n`);
-    return 1;
+    return reportError(name, e, json);
   }
 }
 
+guardStdio();
 main(process.argv.slice(2)).then(
-  (code) => {
-    // Exit now: leftover handles (log relays of dead tiles) must not keep the launcher alive.
+  async (code) => {
+    process.exitCode = code;
+    await drainStdio();
+    // Exit now, once the output has drained: leftover handles (log relays of dead tiles) must not
+    // keep the launcher alive.
     process.exit(code);
   },
   (e: unknown) => {
-    process.stderr.write(`tilenet: ${(e as Error).stack ?? String(e)}\n`);
-    process.exitCode = 1;
+    err(`tilenet: ${(e as Error).stack ?? String(e)}\n`);
+    process.exitCode = ExitCode.unhealthy;
   },
 );

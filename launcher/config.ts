@@ -1,15 +1,30 @@
 // The instance configuration: TOML on disk, validated against a declared schema. Every error
 // names the key and what was expected; the CLI exits 2 on any of them.
 import { readFileSync } from "node:fs";
-import { parse as parseToml } from "smol-toml";
+import { parse as parseToml, TomlError } from "smol-toml";
+import {
+  checkSetting,
+  type SettingSpec,
+  SOLICIT_SECTION,
+  type SolicitSectionSettings,
+  solicitSectionDefaults,
+} from "../tiles/netlink/solicit-config";
+import { didYouMean } from "./args";
+import { CliError, ExitCode } from "./errors";
 
-export class ConfigError extends Error {
+export class ConfigError extends CliError {
   constructor(
     readonly key: string,
     readonly expected: string,
     readonly got?: unknown,
+    /** Where in the file, when known (1-based). */
+    readonly at?: { file: string; line: number; column: number },
   ) {
-    super(`config: ${key}: expected ${expected}${got === undefined ? "" : `, got ${describe(got)}`}`);
+    super(
+      `${at ? `${at.file}:${at.line}:${at.column}: ` : "config: "}${key}: expected ${expected}${got === undefined ? "" : `, got ${describe(got)}`}`,
+      ExitCode.usage,
+      "config",
+    );
   }
 }
 
@@ -51,17 +66,12 @@ export interface InstanceConfig {
   };
   netbase: { routes: number; neighbors: number; interfaces: number; addrsPerInterface: number };
   netlink: { enabled: boolean; rcvbufBytes: number; verifyIntervalS: number; keepNetAdmin: boolean };
-  solicit: {
-    ratePerS: number;
-    burst: number;
-    perHostIntervalMs: number;
-    dedupeIntervalMs: number;
-    pendingCapacity: number;
-    ringDepth: number;
-  };
-  rings: { depth: number; spinUs: number };
+  /** [solicit]: declared by the netlink tile (tiles/netlink/solicit-config.ts). */
+  solicit: SolicitSectionSettings;
+  /** App channel rings (both directions of every app). */
+  rings: { depth: number };
   apps: AppConfig[];
-  metrics: { listen?: { host: string; port: number } };
+  metrics: { listen?: { host: string; port: number }; allowNonLoopback: boolean };
 }
 
 export const defaultConfig = (): InstanceConfig => ({
@@ -78,17 +88,10 @@ export const defaultConfig = (): InstanceConfig => ({
   },
   netbase: { routes: 65536, neighbors: 65536, interfaces: 256, addrsPerInterface: 16 },
   netlink: { enabled: true, rcvbufBytes: 8 << 20, verifyIntervalS: 60, keepNetAdmin: false },
-  solicit: {
-    ratePerS: 100,
-    burst: 100,
-    perHostIntervalMs: 1000,
-    dedupeIntervalMs: 1000,
-    pendingCapacity: 4096,
-    ringDepth: 128,
-  },
-  rings: { depth: 4096, spinUs: 200 },
+  solicit: solicitSectionDefaults(),
+  rings: { depth: 4096 },
   apps: [],
-  metrics: {},
+  metrics: { allowNonLoopback: false },
 });
 
 type Table = Record<string, unknown>;
@@ -123,7 +126,9 @@ class TableReader {
   }
 
   optStr(k: string, pattern?: RegExp, what?: string): string | undefined {
-    return this.has(k) ? this.str(k, "", pattern, what) : (this.seen.add(k), undefined);
+    if (this.has(k)) return this.str(k, "", pattern, what);
+    this.seen.add(k);
+    return undefined;
   }
 
   int(k: string, fallback: number, min: number, max: number, extra?: (n: number) => string | undefined): number {
@@ -146,6 +151,16 @@ class TableReader {
     if (typeof n !== "number" || !Number.isFinite(n) || n < min || n > max)
       throw new ConfigError(this.key(k), `a number from ${min} to ${max}`, v);
     return n;
+  }
+
+  /** A value declared by a SettingSpec (its key, default and limits). */
+  setting(spec: SettingSpec): number {
+    this.seen.add(spec.key);
+    const v = this.table[spec.key];
+    if (v === undefined) return spec.default;
+    const expected = checkSetting(spec, typeof v === "bigint" ? Number(v) : v);
+    if (expected !== undefined) throw new ConfigError(this.key(spec.key), expected, v);
+    return typeof v === "bigint" ? Number(v) : (v as number);
   }
 
   bool(k: string, fallback: boolean): boolean {
@@ -186,7 +201,12 @@ class TableReader {
   /** Every key must have been read: a typo is an error, not a silently ignored setting. */
   done(): void {
     for (const k of Object.keys(this.table)) {
-      if (!this.seen.has(k)) throw new ConfigError(this.key(k), "no such key (check the spelling; see README)");
+      if (this.seen.has(k)) continue;
+      const close = didYouMean(k, this.seen);
+      throw new ConfigError(
+        this.key(k),
+        close === undefined ? "no such key (see the README's configuration)" : `no such key (did you mean ${close}?)`,
+      );
     }
   }
 }
@@ -259,17 +279,12 @@ export function validateConfig(doc: unknown): InstanceConfig {
   nl.done();
 
   const so = top.sub("solicit");
-  d.solicit.ratePerS = so.num("rate_per_s", d.solicit.ratePerS, 0.001, 1e6);
-  d.solicit.burst = so.int("burst", d.solicit.burst, 1, 1e6);
-  d.solicit.perHostIntervalMs = so.int("per_host_interval_ms", d.solicit.perHostIntervalMs, 0, 3_600_000);
-  d.solicit.dedupeIntervalMs = so.int("dedupe_interval_ms", d.solicit.dedupeIntervalMs, 1, 3_600_000);
-  d.solicit.pendingCapacity = so.int("pending_capacity", d.solicit.pendingCapacity, 1, 1 << 20);
-  d.solicit.ringDepth = so.int("ring_depth", d.solicit.ringDepth, 8, 1 << 16, powerOfTwo);
+  for (const [field, spec] of Object.entries(SOLICIT_SECTION))
+    d.solicit[field as keyof SolicitSectionSettings] = so.setting(spec);
   so.done();
 
   const rings = top.sub("rings");
   d.rings.depth = rings.int("depth", d.rings.depth, 8, 1 << 20, powerOfTwo);
-  d.rings.spinUs = rings.int("spin_us", d.rings.spinUs, 0, 1_000_000);
   rings.done();
 
   d.apps = top.list("app", [], (v, key) => {
@@ -308,8 +323,9 @@ export function validateConfig(doc: unknown): InstanceConfig {
   if (owners.size > 16) throw new ConfigError("app", "at most 16 UDP ports in total (the XDP program's limit)");
 
   const metrics = top.sub("metrics");
-  const listen = metrics.optStr("listen", /^127\.\d+\.\d+\.\d+:\d{1,5}$/, "127.x.y.z:PORT (loopback only)");
-  if (listen) d.metrics.listen = parseListen(listen, "metrics.listen");
+  d.metrics.allowNonLoopback = metrics.bool("allow_non_loopback", false);
+  const listen = metrics.optStr("listen");
+  if (listen) d.metrics.listen = parseListen(listen, "metrics.listen", d.metrics.allowNonLoopback);
   metrics.done();
 
   top.done();
@@ -333,16 +349,61 @@ function appFiles(v: unknown, key: string): Record<string, string> {
   return Object.fromEntries(entries) as Record<string, string>;
 }
 
-/** "127.0.0.1:9464" -> host and port; only loopback is accepted (metrics are not for the network). */
-export function parseListen(text: string, key: string): { host: string; port: number } {
-  const m = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}):(\d{1,5})$/.exec(text);
-  if (!m) throw new ConfigError(key, "127.x.y.z:PORT (loopback only)", text);
-  const p = Number(m[2]);
+/** "127.0.0.1:9464" (or "[::1]:9464") -> host and port. Loopback only unless the configuration
+ *  opts in with [metrics] allow_non_loopback = true: metrics describe the sandbox and are not
+ *  for the network by default. */
+export function parseListen(text: string, key: string, allowNonLoopback = false): { host: string; port: number } {
+  const m = /^(?:\[([0-9a-fA-F:.]+)\]|(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})):(\d{1,5})$/.exec(text);
+  const expected = allowNonLoopback ? "IPV4:PORT or [IPV6]:PORT" : "127.x.y.z:PORT or [::1]:PORT (loopback only)";
+  if (!m) throw new ConfigError(key, expected, text);
+  const host = m[1] ?? m[2] ?? "";
+  const p = Number(m[3]);
   if (p > 65535) throw new ConfigError(key, "a port up to 65535", text);
-  return { host: m[1] ?? "127.0.0.1", port: p };
+  if (m[2]?.split(".").some((o) => Number(o) > 255)) throw new ConfigError(key, expected, text);
+  const loopback = host === "::1" || host.startsWith("127.");
+  if (!loopback && !allowNonLoopback)
+    throw new ConfigError(
+      key,
+      `${expected}; another address needs [metrics] allow_non_loopback = true in the config`,
+      text,
+    );
+  return { host, port: p };
 }
 
-/** Loads and validates a TOML file; TOML syntax errors become ConfigErrors too. */
+/** Where a dotted key (`net.xdp_mod`, `app[1].ports`) is written in TOML text: the line of its
+ *  `key =` inside its table, or the table's header; undefined when not found. */
+export function locateKey(text: string, dotted: string): { line: number; column: number } | undefined {
+  // An element of a list value (`ports[0]`) is found at its list's key.
+  const parts = dotted
+    .replace(/(\[\d+\])+$/, "")
+    .replace(/\[(\d+)\]/g, ".#$1")
+    .split(".");
+  const leaf = parts.pop() ?? "";
+  const path = parts.filter((p) => !p.startsWith("#")).join(".");
+  const index = Number(parts.find((p) => p.startsWith("#"))?.slice(1) ?? 0);
+  const lines = text.split("\n");
+  const isArray = path !== "" && lines.some((l) => new RegExp(`^\\s*\\[\\[\\s*${path}\\s*\\]\\]`).test(l));
+  const leafAt = new RegExp(`^\\s*"?${leaf.replace(/[.*+?^${}()|[\]\\-]/g, "\\$&")}"?\\s*=`);
+  let table = "";
+  let seenOfArray = -1;
+  let headerAt: { line: number; column: number } | undefined;
+  for (let i = 0; i < lines.length; i++) {
+    const raw = lines[i];
+    const header = /^\s*\[(\[)?\s*([A-Za-z0-9_.\- ]+?)\s*\]\]?/.exec(raw);
+    if (header) {
+      table = header[2];
+      if (header[1] && table === path) seenOfArray++;
+      if (table === path && (header[1] === undefined || seenOfArray === index))
+        headerAt ??= { line: i + 1, column: raw.indexOf("[") + 1 };
+      continue;
+    }
+    const inTable = table === path && (!isArray || seenOfArray === index);
+    if (inTable && leafAt.test(raw)) return { line: i + 1, column: raw.search(/\S/) + 1 };
+  }
+  return path === "" ? undefined : headerAt;
+}
+
+/** Loads and validates a TOML file; syntax and schema errors carry the file, line and column. */
 export function loadConfigFile(path: string): InstanceConfig {
   let text: string;
   try {
@@ -354,7 +415,16 @@ export function loadConfigFile(path: string): InstanceConfig {
   try {
     doc = parseToml(text);
   } catch (e) {
-    throw new ConfigError("(syntax)", `valid TOML (${(e as Error).message.split("\n")[0]})`);
+    const first = (e as Error).message.split("\n")[0].replace(/^Invalid TOML document: /, "");
+    const at = e instanceof TomlError ? { file: path, line: e.line, column: e.column } : undefined;
+    throw new ConfigError("(syntax)", `valid TOML (${first})`, undefined, at);
   }
-  return validateConfig(doc);
+  try {
+    return validateConfig(doc);
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    const where = locateKey(text, e.key);
+    if (!where) throw e;
+    throw new ConfigError(e.key, e.expected, e.got, { file: path, ...where });
+  }
 }

@@ -5,27 +5,21 @@ import { randomBytes } from "node:crypto";
 import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import type { Logger } from "../shared/log";
-import { prettyLine } from "../shared/log";
-import {
-  MANIFEST_VERSION,
-  type Manifest,
-  processStartTicks,
-  RUN_ROOT,
-  runDirOf,
-  runtimeDirOf,
-} from "../shared/manifest";
+import { type Logger, stdoutLogOutput } from "../shared/log";
 import { MetricsReader } from "../shared/metrics/reader";
+import { metricsRegionName } from "../shared/tile/regions";
 import { reclaimStale } from "./cleanup";
 import { ConfigError, type InstanceConfig } from "./config";
 import { startMetricsServer } from "./health/prometheus";
 import { collectStatus } from "./health/status";
-import { createLab, destroyLab, LAB_ECHO_PORT, netnsPath } from "./lab";
-import { planInstance } from "./plan";
+import { createLab, destroyLab, netnsPath } from "./lab";
+import { MANIFEST_VERSION, type Manifest, processStartTicks, RUN_ROOT, runDirOf, runtimeDirOf } from "./manifest";
+import { loadAppDataFiles, provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from "./plan";
 import { RegionSet } from "./regions";
 import { describeSigsys } from "./sigsys";
 import { removeStagedRuntime, stageRuntime } from "./stage";
 import { spawnTile, type TileProcess } from "./tile-process";
+import { describeInstance, labConfig, labEchoApp } from "./topology";
 import { resolveIds } from "./users";
 
 export interface RunOptions {
@@ -45,27 +39,6 @@ const GRACEFUL_STOP_MS = 1500;
 /** CAP_NET_ADMIN (12) as /proc prints a capability set. */
 const CAP_NET_ADMIN_MASK = "0000000000001000";
 
-class UndoStack {
-  private readonly steps: { what: string; run: () => void }[] = [];
-  push(what: string, run: () => void): void {
-    this.steps.push({ what, run });
-  }
-  unwind(log: Logger): string[] {
-    const problems: string[] = [];
-    while (this.steps.length > 0) {
-      const step = this.steps.pop();
-      if (!step) break;
-      try {
-        step.run();
-      } catch (e) {
-        problems.push(`${step.what}: ${(e as Error).message}`);
-      }
-    }
-    for (const p of problems) log.error(`cleanup: ${p}`);
-    return problems;
-  }
-}
-
 function newInstanceName(lab: boolean): string {
   return `${lab ? "lab" : "tn"}-${randomBytes(3).toString("hex")}`;
 }
@@ -75,7 +48,7 @@ export async function runInstance(opts: RunOptions): Promise<number> {
   const t0 = performance.now();
   const { log } = opts;
   const runRoot = opts.runRoot ?? RUN_ROOT;
-  const config = opts.config;
+  let config = opts.config;
   const undo = new UndoStack();
   const tiles: TileProcess[] = [];
   let stopping = false;
@@ -123,7 +96,7 @@ export async function runInstance(opts: RunOptions): Promise<number> {
     await deadline;
     for (const t of tiles) {
       if (t.child.exitCode === null && t.child.signalCode === null) {
-        log.warn({ tile: t.name }, "tile did not halt in time; killing it");
+        log.warn({ child: t.name, childPid: t.pid }, "tile did not halt in time; killing it");
         t.child.kill("SIGKILL");
       }
     }
@@ -146,18 +119,18 @@ export async function runInstance(opts: RunOptions): Promise<number> {
     undo.push(`remove ${runDir}`, () => rmSync(runDir, { recursive: true, force: true }));
 
     if (opts.lab) {
-      if (config.apps.length === 0)
-        config.apps.push({ name: "echo", module: "builtin:echo", ports: [LAB_ECHO_PORT], settings: {} });
-      const ports = config.apps.flatMap((a) => a.ports);
-      const lab = createLab(instance, ports);
+      const apps = config.apps.length > 0 ? config.apps : [labEchoApp()];
+      const lab = await createLab(
+        instance,
+        apps.flatMap((a) => a.ports),
+      );
       manifest.lab = lab;
       manifest.createdNetns.push(lab.tileNetns, lab.peerNetns);
       undo.push("delete lab namespaces", () => {
         const problems = destroyLab(lab);
         if (problems.length > 0) throw new Error(problems.join("; "));
       });
-      config.net.interface = lab.tileIf;
-      config.net.netns = netnsPath(lab.tileNetns);
+      config = labConfig(config, apps, lab.tileIf, netnsPath(lab.tileNetns));
     }
     manifest.netnsPath = config.net.netns;
     writeManifest();
@@ -166,25 +139,21 @@ export async function runInstance(opts: RunOptions): Promise<number> {
     const regions = new RegionSet(instance);
     undo.push("close regions", () => regions.closeAll());
 
-    const plan = planInstance(instance, config, regions, undo, log);
+    const topology = describeInstance({ instance, config, runtimeDir, interfaces: resolveInterfaces(config) });
     const staged = stageRuntime(
       runtimeDir,
-      plan.tiles.map((t) => t.kind),
+      topology.tiles.map((t) => t.kind),
     );
     undo.push(`remove ${runtimeDir}`, () => removeStagedRuntime(runtimeDir));
-    for (const t of plan.tiles) t.bundle = staged.tileBundle(t.kind);
-    plan.stageFiles(staged);
+    stageTileFiles(staged, topology);
+    loadAppDataFiles(config, topology);
+    const { launches, attachments } = provisionInstance(topology, regions, undo, log);
     manifest.regions = regions.entries();
+    // One net tile today: the manifest names its attachment (several come with several net tiles).
+    if (attachments[0]) manifest.xdp = attachments[0];
 
-    const relay = (tile: string, line: string): void => {
-      const out = process.stdout.isTTY
-        ? prettyLine(line, true)
-        : line.startsWith("{")
-          ? line
-          : JSON.stringify({ tile, msg: line });
-      process.stdout.write(`${out}\n`);
-    };
-    for (const launch of plan.tiles) {
+    const relay = (tile: string, line: string): void => stdoutLogOutput().relay(tile, line);
+    for (const launch of launches) {
       const tp = spawnTile(launch, {
         instance,
         uid: ids.uid,
@@ -202,7 +171,7 @@ export async function runInstance(opts: RunOptions): Promise<number> {
         name: launch.name,
         kind: launch.kind,
         pid: tp.pid,
-        metricsRegion: plan.metricsRegionOf(launch.name),
+        metricsRegion: metricsRegionName(launch.name),
         ...(launch.keepNetAdmin ? { allowedCaps: CAP_NET_ADMIN_MASK } : {}),
       });
       void tp.exited.then(({ code, signal }) => {
@@ -210,18 +179,18 @@ export async function runInstance(opts: RunOptions): Promise<number> {
         const how = signal
           ? `killed by ${signal}${signal === "SIGSYS" ? describeSigsys(tp.pid) : ""}`
           : `exited with code ${code}`;
-        log.error({ tile: tp.name, pid: tp.pid, code, signal }, `tile ${tp.name} ${how}; stopping the instance`);
+        log.error({ child: tp.name, childPid: tp.pid, code, signal }, `tile ${tp.name} ${how}; stopping the instance`);
         void stopAll(`tile ${tp.name} ${how}`, 1);
       });
     }
     writeManifest();
 
     // Wait for every tile to report "running".
-    const readers = plan.tiles.map((t) => new MetricsReader(regions.get(plan.metricsRegionOf(t.name)).buf));
+    const readers = launches.map((t) => new MetricsReader(regions.get(metricsRegionName(t.name)).buf));
     const bootDeadline = performance.now() + (opts.bootTimeoutMs ?? 15000);
     while (!stopping && !readers.every((r) => r.state === "running")) {
       if (performance.now() > bootDeadline) {
-        const late = plan.tiles.filter((_, i) => readers[i]?.state !== "running").map((t) => t.name);
+        const late = launches.filter((_, i) => readers[i]?.state !== "running").map((t) => t.name);
         throw new Error(`tiles not running after ${opts.bootTimeoutMs ?? 15000} ms: ${late.join(", ")}`);
       }
       await new Promise((r) => setTimeout(r, 5));

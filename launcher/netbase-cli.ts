@@ -1,12 +1,27 @@
 // `tilenet netbase show|verify`: read the instance's netbase through a read-only mapping
 // (no netlink for show); verify compares it with a fresh kernel dump in the instance's namespace.
 
-import type { Manifest } from "../shared/manifest";
 import { inNetns, native } from "../shared/native";
 import { diffNetbase } from "../shared/netbase/diff";
 import { NetbaseReader } from "../shared/netbase/reader";
 import { NetlinkClient } from "../shared/netlink";
 import { loadManifest, regionPath } from "./health/instances";
+import {
+  addressText,
+  deviceNames,
+  type IpAddress,
+  type IpLink,
+  type IpNeighbor,
+  type IpRoute,
+  ipAddress,
+  ipLink,
+  ipNeighbor,
+  ipRoute,
+  neighborText,
+  routeText,
+} from "./iproute2-shape";
+import type { Manifest } from "./manifest";
+import { out } from "./output";
 
 function openNetbase(manifest: Manifest): NetbaseReader {
   const entry = manifest.regions.find((r) => r.kind === "netbase");
@@ -20,25 +35,41 @@ function openNetbase(manifest: Manifest): NetbaseReader {
   }
 }
 
+/** What `netbase show --json` prints: ip -j's arrays under one object (links as `ip -j link`,
+ *  addresses as `ip -j addr`, routes as `ip -j route show table all`, neighbors as `ip -j neigh`). */
+export interface NetbaseShowJson {
+  links: IpLink[];
+  addresses: IpAddress[];
+  routes: IpRoute[];
+  neighbors: IpNeighbor[];
+}
+
+export function netbaseShowJson(reader: NetbaseReader): NetbaseShowJson {
+  const interfaces = reader.interfaces();
+  const dev = deviceNames(interfaces);
+  // ip lists table main before table local; each in the kernel's order (by destination).
+  const routes = reader.routes().sort((a, b) => (a.table === b.table ? 0 : a.table === 254 ? -1 : 1));
+  return {
+    links: interfaces.map(ipLink),
+    addresses: interfaces.map(ipAddress),
+    routes: routes.map((r) => ipRoute(r, dev)),
+    neighbors: reader.neighbors().map((n) => ipNeighbor(n, dev)),
+  };
+}
+
 export function netbaseShow(instance: string | undefined, json: boolean): number {
-  const show = openNetbase(loadManifest(instance)).snapshot();
+  const show = netbaseShowJson(openNetbase(loadManifest(instance)));
   if (json) {
-    process.stdout.write(`${JSON.stringify(show, null, 2)}\n`);
+    out(`${JSON.stringify(show)}\n`);
     return 0;
   }
-  const lines: string[] = ["interfaces:"];
-  for (const i of show.interfaces)
-    lines.push(`  ${i.ifindex} ${i.name} ${i.mac || "-"} mtu ${i.mtu} ${i.up ? "UP" : "DOWN"} ${i.addrs.join(" ")}`);
-  for (const table of ["local", "main"] as const) {
-    lines.push(`routes (${table}):`);
-    for (const r of show.routes[table])
-      lines.push(
-        `  ${r.type} ${r.dst}${r.gateway ? ` via ${r.gateway}` : ""} dev ${r.ifindex}${r.src ? ` src ${r.src}` : ""} metric ${r.metric} scope ${r.scope}`,
-      );
-  }
+  const lines: string[] = ["addresses:"];
+  for (const a of show.addresses) lines.push(...addressText(a).map((l) => `  ${l}`));
+  lines.push("routes:");
+  for (const r of show.routes) lines.push(`  ${routeText(r)}`);
   lines.push("neighbors:");
-  for (const n of show.neighbors) lines.push(`  ${n.ip} dev ${n.ifindex} lladdr ${n.mac || "-"} ${n.state}`);
-  process.stdout.write(`${lines.join("\n")}\n`);
+  for (const n of show.neighbors) lines.push(`  ${neighborText(n)}`);
+  out(`${lines.join("\n")}\n`);
   return 0;
 }
 
@@ -56,8 +87,8 @@ export async function netbaseVerify(instance: string | undefined): Promise<numbe
       if (diffs.length === 0) break;
       await new Promise((r) => setTimeout(r, 200));
     }
-    for (const d of diffs) process.stdout.write(`${d}\n`);
-    process.stdout.write(diffs.length === 0 ? "netbase matches the kernel\n" : `${diffs.length} difference(s)\n`);
+    for (const d of diffs) out(`${d}\n`);
+    out(diffs.length === 0 ? "netbase matches the kernel\n" : `${diffs.length} difference(s)\n`);
     return diffs.length === 0 ? 0 : 1;
   } finally {
     addon.closeFd(fd);

@@ -1,8 +1,9 @@
 // Shared-memory regions of one instance: memfds created and held by the launcher. A region's
 // writer receives the read-write descriptor; every other process gets a read-only descriptor
 // (re-opened O_RDONLY), so it can only map the region read-only: the kernel enforces who writes.
-import type { RegionEntry, RegionKind } from "../shared/manifest";
+
 import { native } from "../shared/native";
+import type { RegionEntry, RegionKind } from "./manifest";
 
 export interface Region {
   name: string;

@@ -4,35 +4,42 @@ import { compilePolicy } from "../shared/seccomp/compile";
 import { disassemble } from "../shared/seccomp/disasm";
 import { nodeBaselinePolicy } from "../shared/seccomp/node-baseline";
 import { mergePolicies, type SeccompPolicy } from "../shared/seccomp/policy";
-import { appPolicy, appRegionRoles } from "../tiles/app/definition";
-import { NET_FDS, netPolicy, netRegionRoles } from "../tiles/net/definition";
-import { NETLINK_FDS, netlinkPolicy, netlinkRegionRoles } from "../tiles/netlink/definition";
+import { appPolicy } from "../tiles/app/definition";
+import { netPolicy } from "../tiles/net/definition";
+import { netlinkPolicy } from "../tiles/netlink/definition";
 import { UsageError } from "./args";
+import { defaultConfig } from "./config";
 import { tileFdLayout } from "./tile-process";
+import { describeInstance, labConfig, labEchoApp } from "./topology";
 
-const policies: Record<string, () => SeccompPolicy> = {
-  netlink: () => netlinkPolicy(tileFdLayout(netlinkRegionRoles(["solicit.0"]), Object.values(NETLINK_FDS)).fds),
-  net: () =>
-    netPolicy(
-      tileFdLayout(
-        netRegionRoles(["echo"]).map((r) => r.role),
-        Object.values(NET_FDS),
-      ).fds,
-    ),
-  app: () =>
-    appPolicy(
-      tileFdLayout(
-        appRegionRoles().map((r) => r.role),
-        [],
-      ).fds,
-    ),
+const policies: Record<string, (fds: Record<string, number>) => SeccompPolicy> = {
+  netlink: netlinkPolicy,
+  net: netPolicy,
+  app: appPolicy,
 };
 
+/** The descriptor numbers a tile of `kind` gets in the lab's topology (described, nothing made). */
+function labFds(kind: string): Record<string, number> {
+  const config = labConfig(defaultConfig(), [labEchoApp()], "veth0", "/run/netns/lab");
+  const topology = describeInstance({
+    instance: "lab",
+    config,
+    runtimeDir: "/run/tilenet/lab/runtime",
+    interfaces: [{ name: "veth0", ifindex: 2 }],
+  });
+  const tile = topology.tiles.find((t) => t.kind === kind);
+  if (!tile) throw new Error(`the lab topology has no ${kind} tile`);
+  return tileFdLayout(
+    tile.regions.map((r) => r.role),
+    tile.fds.map((f) => f.role),
+  ).fds;
+}
+
 export function printSeccomp(kind: string): string {
-  const make = policies[kind];
-  if (!make) throw new UsageError(`unknown tile kind "${kind}" (known: ${Object.keys(policies).join(", ")})`);
+  const policy = policies[kind];
+  if (!policy) throw new UsageError(`unknown tile kind "${kind}" (known: ${Object.keys(policies).join(", ")})`);
   // The tile's pid is only known at run time (tgkill is pinned to it); 0 stands for it here.
-  const merged = mergePolicies(`${kind}+node-baseline`, nodeBaselinePolicy(0), make());
+  const merged = mergePolicies(`${kind}+node-baseline`, nodeBaselinePolicy(0), policy(labFds(kind)));
   const program = compilePolicy(merged);
   return `# seccomp filter of the ${kind} tile: ${program.byteLength / 8} instructions (tgkill pid shown as 0)\n${disassemble(program)}\n`;
 }

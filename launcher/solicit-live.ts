@@ -7,9 +7,9 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import type { Manifest } from "../shared/manifest";
 import { parseIp } from "../shared/netmodel";
 import { startInstanceProcess, stopInstanceProcess } from "./lab-process";
+import type { Manifest } from "./manifest";
 
 export interface LiveOptions {
   seconds: number;

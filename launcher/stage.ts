@@ -14,6 +14,16 @@ export function distDir(): string {
   throw new Error("tile bundles not found: run `npm run build`");
 }
 
+/** Where a tile kind's bundle is staged in `dir`. */
+export function stagedBundlePath(dir: string, kind: string): string {
+  return join(dir, `${kind}.js`);
+}
+
+/** Where an app's module is staged in `dir`. */
+export function stagedAppModulePath(dir: string, appName: string, source: string): string {
+  return join(dir, "apps", `${appName}-${basename(source)}`);
+}
+
 export interface StagedRuntime {
   dir: string;
   /** Absolute path of a tile kind's bundle in the staged directory. */
@@ -35,16 +45,16 @@ export function stageRuntime(dir: string, tileKinds: string[]): StagedRuntime {
   for (const kind of new Set(tileKinds)) {
     const bundle = join(dist, "tiles", `${kind}.js`);
     if (!existsSync(bundle)) throw new Error(`no bundle for tile kind "${kind}" (${bundle}): run \`npm run build\``);
-    copy(bundle, join(dir, `${kind}.js`));
+    copy(bundle, stagedBundlePath(dir, kind));
   }
   mkdirSync(join(dir, "apps"), { mode: 0o755 });
   chmodSync(join(dir, "apps"), 0o755);
   return {
     dir,
-    tileBundle: (kind) => join(dir, `${kind}.js`),
+    tileBundle: (kind) => stagedBundlePath(dir, kind),
     stageAppModule: (appName, source) => {
       if (!existsSync(source)) throw new Error(`app ${appName}: module ${source} not found`);
-      const target = join(dir, "apps", `${appName}-${basename(source)}`);
+      const target = stagedAppModulePath(dir, appName, source);
       copy(source, target);
       return target;
     },

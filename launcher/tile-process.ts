@@ -6,8 +6,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import type { Writable } from "node:stream";
 import { execHelperPath } from "../shared/native";
-import { execHelperArgs } from "../shared/sandbox/exec-args";
 import { BOOTSTRAP_FD, BOOTSTRAP_VERSION, type Bootstrap, encodeBootstrap } from "../shared/tile/bootstrap";
+import { execHelperArgs } from "./exec-args";
 
 export interface TileRegionGrant {
   role: string;

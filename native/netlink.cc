@@ -45,14 +45,19 @@ int PollReadable(int fd, int64_t timeoutMs) {
   }
 }
 
-// netlinkOpen(groups, rcvbufBytes) -> fd.
+// netlinkOpen(groups, rcvbufBytes[, protocol = NETLINK_ROUTE]) -> fd. The only other protocol
+// allowed is NETLINK_GENERIC (ethtool).
 Napi::Value NetlinkOpen(const Napi::CallbackInfo& info) {
-  int64_t groups, rcvbuf;
+  int64_t groups, rcvbuf, protocol = NETLINK_ROUTE;
   if (!ArgInt(info, 0, "groups", &groups) || !ArgInt(info, 1, "rcvbufBytes", &rcvbuf)) return info.Env().Undefined();
+  if (info.Length() > 2 && !info[2].IsUndefined() && !ArgInt(info, 2, "protocol", &protocol))
+    return info.Env().Undefined();
   if (groups < 0 || groups > 0xffffffffLL) return ThrowType(info.Env(), "netlinkOpen: groups must be a u32 bit mask");
   if (rcvbuf < 0 || rcvbuf > 0x7fffffffLL) return ThrowType(info.Env(), "netlinkOpen: rcvbufBytes out of range");
-  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, NETLINK_ROUTE);
-  if (fd < 0) return ThrowErrno(info.Env(), "socket(AF_NETLINK, NETLINK_ROUTE)", errno);
+  if (protocol != NETLINK_ROUTE && protocol != NETLINK_GENERIC)
+    return ThrowType(info.Env(), "netlinkOpen: protocol must be NETLINK_ROUTE (0) or NETLINK_GENERIC (16)");
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC | SOCK_NONBLOCK, (int)protocol);
+  if (fd < 0) return ThrowErrno(info.Env(), "socket(AF_NETLINK, protocol " + std::to_string(protocol) + ")", errno);
   int one = 1;
   // Extended acks carry the kernel's error text; capped acks keep error replies small.
   if (setsockopt(fd, SOL_NETLINK, NETLINK_EXT_ACK, &one, sizeof one) != 0 ||

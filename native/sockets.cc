@@ -1,7 +1,13 @@
 // Plain sockets: the neighbor probe socket. An empty UDP datagram to an on-link IPv4 address makes
 // the kernel resolve it with ARP, which needs no privilege at send time (unlike RTM_NEWNEIGH with
 // NTF_USE). TTL 1 and SO_DONTROUTE keep the datagram on the link even if it ever left the host.
+#include <fcntl.h>
+#include <linux/ethtool.h>
+#include <linux/if_tun.h>
+#include <linux/sockios.h>
+#include <net/if.h>
 #include <netinet/in.h>
+#include <sys/ioctl.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -103,7 +109,73 @@ Napi::Value PollIn(const Napi::CallbackInfo& info) {
 
 }  // namespace
 
+// ethtoolDriverInfo(ifname) -> { driver, version, firmwareVersion, busInfo, ... } from the
+// ETHTOOL_GDRVINFO ioctl (ethtool's netlink interface has no driver information message), for a
+// device in the calling thread's network namespace.
+Napi::Value EthtoolDriverInfo(const Napi::CallbackInfo& info) {
+  std::string name;
+  if (!ArgString(info, 0, "ifname", &name)) return info.Env().Undefined();
+  Napi::Env env = info.Env();
+  if (name.empty() || name.size() >= IFNAMSIZ) return ThrowType(env, "ethtoolDriverInfo: ifname must be 1-15 bytes");
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(env, "socket(AF_INET, SOCK_DGRAM)", errno);
+  struct ethtool_drvinfo drv = {};
+  drv.cmd = ETHTOOL_GDRVINFO;
+  struct ifreq ifr = {};
+  memcpy(ifr.ifr_name, name.c_str(), name.size());
+  ifr.ifr_data = reinterpret_cast<char*>(&drv);
+  int rc = ioctl(fd, SIOCETHTOOL, &ifr);
+  int err = errno;
+  close(fd);
+  if (rc != 0) return ThrowErrno(env, "ioctl(SIOCETHTOOL ETHTOOL_GDRVINFO, " + name + ")", err);
+  auto text = [](const char* s, size_t cap) { return std::string(s, strnlen(s, cap)); };
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("driver", text(drv.driver, sizeof drv.driver));
+  out.Set("version", text(drv.version, sizeof drv.version));
+  out.Set("firmwareVersion", text(drv.fw_version, sizeof drv.fw_version));
+  out.Set("busInfo", text(drv.bus_info, sizeof drv.bus_info));
+  out.Set("expansionRomVersion", text(drv.erom_version, sizeof drv.erom_version));
+  out.Set("nPrivFlags", drv.n_priv_flags);
+  out.Set("nStats", drv.n_stats);
+  out.Set("testInfoLength", drv.testinfo_len);
+  out.Set("eepromDumpLength", drv.eedump_len);
+  out.Set("registerDumpLength", drv.regdump_len);
+  return out;
+}
+
+// tunCreate(ifname, tap, multiQueue): a persistent tun (or tap) device in the calling thread's
+// network namespace, as `ip tuntap add` makes it (rtnetlink cannot create one). Delete it with
+// RTM_DELLINK.
+Napi::Value TunCreate(const Napi::CallbackInfo& info) {
+  std::string name;
+  bool tap, multiQueue;
+  if (!ArgString(info, 0, "ifname", &name) || !ArgBool(info, 1, "tap", &tap) ||
+      !ArgBool(info, 2, "multiQueue", &multiQueue))
+    return info.Env().Undefined();
+  Napi::Env env = info.Env();
+  if (name.empty() || name.size() >= IFNAMSIZ) return ThrowType(env, "tunCreate: ifname must be 1-15 bytes");
+  int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+  if (fd < 0) return ThrowErrno(env, "open(/dev/net/tun)", errno);
+  struct ifreq ifr = {};
+  memcpy(ifr.ifr_name, name.c_str(), name.size());
+  ifr.ifr_flags = (short)((tap ? IFF_TAP : IFF_TUN) | IFF_NO_PI | (multiQueue ? IFF_MULTI_QUEUE : 0));
+  if (ioctl(fd, TUNSETIFF, &ifr) != 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, "ioctl(TUNSETIFF, " + name + ")", err);
+  }
+  if (ioctl(fd, TUNSETPERSIST, 1) != 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(env, "ioctl(TUNSETPERSIST, " + name + ")", err);
+  }
+  close(fd);
+  return env.Undefined();
+}
+
 void InitSockets(Napi::Env env, Napi::Object exports) {
+  exports.Set("tunCreate", Napi::Function::New(env, TunCreate));
+  exports.Set("ethtoolDriverInfo", Napi::Function::New(env, EthtoolDriverInfo));
   exports.Set("probeSocketOpen", Napi::Function::New(env, ProbeSocketOpen));
   exports.Set("probeSend", Napi::Function::New(env, ProbeSend));
   exports.Set("pollIn", Napi::Function::New(env, PollIn));

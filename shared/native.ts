@@ -3,11 +3,16 @@
 // with `code` (e.g. "EPERM"), `errno` and `syscall` set.
 import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
+import type { XskGeometry } from "./xdp/geometry";
 
 /** Result codes of futexWait. */
 export const FUTEX_WOKEN = 0;
 export const FUTEX_TIMED_OUT = 1;
 export const FUTEX_VALUE_CHANGED = 2;
+
+/** The flag the addon's non-blocking socket calls pass (xskKick, xskWakeup, netlink receive);
+ *  the tiles' seccomp policies pin it. */
+export const MSG_DONTWAIT = 0x40;
 
 export interface XdpMmapOffsets {
   /** Byte offsets inside each ring's mapping (from getsockopt XDP_MMAP_OFFSETS). */
@@ -28,17 +33,11 @@ export interface XskRings {
   txOffsets: XdpMmapOffsets;
 }
 
-export interface XskSocketOptions {
+export interface XskSocketOptions extends XskGeometry {
   ifindex: number;
   queueId: number;
   /** fd of the memfd backing UMEM (frameSize * frameCount bytes). */
   umemFd: number;
-  frameSize: number;
-  frameCount: number;
-  fillDepth: number;
-  completionDepth: number;
-  rxDepth: number;
-  txDepth: number;
   zeroCopy: boolean;
   needWakeup: boolean;
 }
@@ -84,6 +83,11 @@ export interface NativeAddon {
   /** Moves the calling thread into the namespace at path; returns an fd for netnsRestore. */
   netnsEnter(path: string): number;
   netnsRestore(savedFd: number): void;
+  /** A new network namespace bind-mounted on `file` (an existing file under runDir, which is made a
+   *  shared mount first), as `ip netns add` does. The calling thread stays in its own namespace. */
+  netnsCreateAt(runDir: string, file: string): void;
+  /** umount2(file, MNT_DETACH); a file that is not a mount point is not an error. */
+  netnsUnmount(file: string): void;
   ifNameToIndex(name: string): number;
 
   // ---- sandbox, in-process part (native/sandbox.cc) ----
@@ -100,9 +104,10 @@ export interface NativeAddon {
   landlockAbiVersion(): number;
 
   // ---- rtnetlink sockets (native/netlink.cc) ----
-  /** socket(AF_NETLINK, SOCK_RAW | CLOEXEC | NONBLOCK, NETLINK_ROUTE) bound to `groups` (RTMGRP_* bit mask),
+  /** socket(AF_NETLINK, SOCK_RAW | CLOEXEC | NONBLOCK, protocol: NETLINK_ROUTE (default) or
+   *  NETLINK_GENERIC 16) bound to `groups` (RTMGRP_* bit mask),
    *  with NETLINK_EXT_ACK on and SO_RCVBUF(FORCE) = rcvbufBytes when > 0. Returns the fd. */
-  netlinkOpen(groups: number, rcvbufBytes: number): number;
+  netlinkOpen(groups: number, rcvbufBytes: number, protocol?: number): number;
   /** Sends one datagram (one or more netlink messages) to the kernel. */
   netlinkSend(fd: number, data: Uint8Array): void;
   /** Receives one datagram into buf. Returns its length, 0 if nothing arrived within timeoutMs
@@ -120,6 +125,10 @@ export interface NativeAddon {
   netlinkRecvBatch(fd: number, buf: Uint8Array, timeoutMs: number, maxDatagrams: number): number;
 
   // ---- plain sockets (native/sockets.cc) ----
+  /** ETHTOOL_GDRVINFO for a device of the calling thread's namespace (no netlink message has it). */
+  ethtoolDriverInfo(ifname: string): DriverInfo;
+  /** A persistent tun (or tap) device in the calling thread's namespace (TUNSETIFF + TUNSETPERSIST). */
+  tunCreate(ifname: string, tap: boolean, multiQueue: boolean): void;
   /** UDP socket for neighbor probes: TTL 1, SO_DONTROUTE, nonblocking, CLOEXEC. */
   probeSocketOpen(): number;
   /** Sends an empty UDP datagram to ip (host-order u32) via ifindex (IP_PKTINFO) on `port`.
@@ -175,6 +184,20 @@ export function addonPath(): string {
     }
   }
   throw new Error("tilenet native addon not found: run `npm ci` (it builds build/Release/tilenet.node)");
+}
+
+/** What ETHTOOL_GDRVINFO reports (`ethtool -i`). */
+export interface DriverInfo {
+  driver: string;
+  version: string;
+  firmwareVersion: string;
+  busInfo: string;
+  expansionRomVersion: string;
+  nPrivFlags: number;
+  nStats: number;
+  testInfoLength: number;
+  eepromDumpLength: number;
+  registerDumpLength: number;
 }
 
 /** Loads the addon once per process. */

@@ -11,7 +11,7 @@ import { AppInitError, AppTileBody } from "../tiles/app/body";
 import { type AppTileConfig, appMetrics } from "../tiles/app/definition";
 import { echoApp } from "../tiles/app/echo";
 import { loadAppModule } from "../tiles/app/loader";
-import { captureLog, ipv4, makeChannel, makeMetrics, metric } from "./dataplane-helpers";
+import { captureLog, ipv4, makeChannel, makeMetrics, metric } from "./support/dataplane-helpers";
 
 const APPS = join(__dirname, "fixtures", "apps");
 const CLIENT = ipv4("198.18.5.2");

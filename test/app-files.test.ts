@@ -19,7 +19,7 @@ import {
   startInstance,
   status,
   uniqueInstance,
-} from "./launcher-harness";
+} from "./support/launcher-harness";
 
 const dir = mkdtempSync(join(tmpdir(), "tilenet-app-files-"));
 const regular = join(dir, "zone");
@@ -120,11 +120,14 @@ describe.skipIf(!isRoot)(`files, randomness and timers in a real app tile (${ROO
       inst = await startInstance(name, ["--lab", "--config", config]);
       const { report } = status(name);
       const peerNs = report.lab?.peerNetns ?? "";
+      // Resend until answered (the first reply may meet an unknown MAC); the second report is asked
+      // for 200 ms after the first arrived, so the timers have run in between.
       const script =
-        "const d=require('dgram').createSocket('udp4');const got=[];" +
-        "d.on('message',(m)=>{got.push(JSON.parse(''+m));if(got.length===2){console.log(JSON.stringify(got));process.exit(0)}});" +
-        "const send=()=>d.send('report',7000,'198.18.0.1');" +
-        "d.bind(0,()=>{setTimeout(()=>{send();setInterval(send,300)},300)});" +
+        "const d=require('dgram').createSocket('udp4');const got=[];let t;let second=false;" +
+        "const ask=()=>{clearInterval(t);d.send('report',7000,'198.18.0.1');t=setInterval(()=>d.send('report',7000,'198.18.0.1'),300)};" +
+        "d.on('message',(m)=>{if(got.length===1&&!second)return;clearInterval(t);got.push(JSON.parse(''+m));" +
+        "if(got.length===2){console.log(JSON.stringify(got));process.exit(0)}setTimeout(()=>{second=true;ask()},200)});" +
+        "d.bind(0,ask);" +
         "setTimeout(()=>{console.log(JSON.stringify(got));process.exit(1)},8000);";
       const r = spawnSync("ip", ["netns", "exec", peerNs, process.execPath, "-e", script], { encoding: "utf8" });
       const [first, second] = JSON.parse(r.stdout) as Record<string, unknown>[];

@@ -16,7 +16,7 @@ import {
   runHarness,
   SECCOMP_RET_ALLOW,
   SECCOMP_RET_KILL_PROCESS,
-} from "./seccomp-helpers";
+} from "./support/seccomp-helpers";
 
 const GETRANDOM = syscallNumber("getrandom") ?? -1;
 const appProgram = () => compilePolicy(mergePolicies("app+base", nodeBaselinePolicy(4242), appPolicy({})));

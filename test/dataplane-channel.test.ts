@@ -13,7 +13,7 @@ import {
   validateUdpDataRegion,
 } from "../shared/udp/channel";
 import { ByteRegion, copyIntoRegion, copyRegion, WORD_COPY_MAX } from "../shared/udp/copy";
-import { makeChannel } from "./dataplane-helpers";
+import { makeChannel } from "./support/dataplane-helpers";
 
 function payloadByte(seq: number, i: number): number {
   return (seq * 31 + i * 7 + 3) & 255;

@@ -9,25 +9,35 @@ import { execFileSync } from "node:child_process";
 import { existsSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { defaultConfig, type InstanceConfig } from "../launcher/config";
+import { provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from "../launcher/plan";
+import { RegionSet } from "../launcher/regions";
 import { type StagedRuntime, stageRuntime } from "../launcher/stage";
-import { spawnTile, type TileLaunch, type TileProcess, type TileRegionGrant } from "../launcher/tile-process";
-import { withCommonMetrics } from "../shared/metrics/common";
+import { spawnTile, type TileLaunch, type TileProcess } from "../launcher/tile-process";
+import {
+  channelGroups,
+  describeApp,
+  describeInstance,
+  type InstanceTopology,
+  metricsGroup,
+  withTileSettings,
+} from "../launcher/topology";
 import { MetricsReader } from "../shared/metrics/reader";
-import { initMetricsRegion, metricsRegionSize } from "../shared/metrics/region";
-import type { MetricDecl } from "../shared/metrics/schema";
 import { native } from "../shared/native";
-import { initNetbase, netbaseRegionSize } from "../shared/netbase/layout";
 import { NetbaseWriter } from "../shared/netbase/writer";
 import { NetlinkClient } from "../shared/netlink";
-import { initRingRegions, type RingSpec, ringRegionSizes } from "../shared/ring/layout";
-import { SOLICIT_BYTES } from "../shared/solicit/message";
-import { initUdpChannel, udpChannelSizes } from "../shared/udp/channel";
-import { setUpXdp, tearDownXdp, type XdpHandles } from "../shared/xdp/attach";
-import { type AppTileConfig, appMetrics, appRegionRoles } from "../tiles/app/definition";
-import { type NetTileConfig, netMetrics, netRegionRoles } from "../tiles/net/definition";
-import { destroyNamespaces, isRoot, type JsonChild, nodeInNs, type Topology, twoNamespaces } from "./dataplane-netns";
-import { GEOMETRY } from "./dataplane-world";
+import { appMetrics } from "../tiles/app/definition";
+import {
+  destroyNamespaces,
+  isRoot,
+  type JsonChild,
+  nodeInNs,
+  type Topology,
+  twoNamespaces,
+} from "./support/dataplane-netns";
+import { GEOMETRY } from "./support/dataplane-world";
 
 const PEER = new URL("../dist/test/fixtures/net-udp-peer.js", import.meta.url).pathname;
 const APPS = join(__dirname, "fixtures", "apps");
@@ -36,47 +46,45 @@ const DEPTH = 256;
 const MAX_PAYLOAD = 1472;
 const COUNT = 3000;
 
-interface Region {
-  name: string;
-  fd: number;
-  size: number;
-  buf: ArrayBuffer;
+/** The instance config these tiles run with: the launcher's schema, no netlink tile. */
+function dataplaneConfig(t: Topology): InstanceConfig {
+  const d = defaultConfig();
+  return {
+    ...d,
+    net: {
+      ...d.net,
+      interface: t.tile.dev,
+      netns: t.tile.path,
+      xdpMode: "skb",
+      queue: 0,
+      frameSize: GEOMETRY.frameSize,
+      frameCount: GEOMETRY.frameCount,
+      ringDepth: GEOMETRY.fillDepth,
+    },
+    netbase: { routes: 256, neighbors: 256, interfaces: 16, addrsPerInterface: 4 },
+    netlink: { ...d.netlink, enabled: false },
+    rings: { depth: DEPTH },
+    apps: [{ name: "echo", module: "builtin:echo", ports: [ECHO_PORT], settings: {} }],
+  };
 }
 
 describe.skipIf(!isRoot)("net and app tiles as sandboxed processes (needs root)", () => {
   const addon = native();
   const fds: number[] = [];
-  const regions = new Map<string, Region>();
+  const regions = new RegionSet(`dptest-${process.pid}`);
+  const undo = new UndoStack();
+  const log = pino({ level: "warn" });
   const tiles: TileProcess[] = [];
   const logs: string[] = [];
   const kids: JsonChild[] = [];
   let topo: Topology | undefined;
-  let xdp: XdpHandles | undefined;
   let staged: StagedRuntime | undefined;
   const stageDir = join(tmpdir(), `tn-dataplane-stage-${process.pid}`);
 
-  const region = (name: string, size: number): Region => {
-    const fd = addon.memfdCreate(`tn-test-${name}`, size);
-    fds.push(fd);
-    const r = { name, fd, size, buf: addon.mapFd(fd, size, true) };
-    regions.set(name, r);
-    return r;
-  };
-  const grant = (role: string, name: string, writable: boolean): TileRegionGrant => {
-    const r = regions.get(name);
-    if (!r) throw new Error(`no region ${name}`);
-    let fd = r.fd;
-    if (!writable) {
-      fd = addon.openPath(`/proc/self/fd/${r.fd}`, false);
-      fds.push(fd);
-    }
-    return { role, launcherFd: fd, size: r.size, writable };
-  };
-  const metricsRegion = (tile: string, kind: string, decls: readonly MetricDecl[]): Region => {
-    const all = withCommonMetrics(decls);
-    const r = region(`metrics.${tile}`, metricsRegionSize(all));
-    initMetricsRegion(r.buf, tile, kind, all);
-    return r;
+  /** Makes what the description names (as the launcher does) and returns the tiles' launches. */
+  const provision = (topology: InstanceTopology): TileLaunch[] => {
+    stageTileFiles(staged as StagedRuntime, topology);
+    return provisionInstance(topology, regions, undo, log).launches;
   };
   const spawn = (launch: TileLaunch): TileProcess => {
     const tp = spawnTile(launch, {
@@ -102,7 +110,7 @@ describe.skipIf(!isRoot)("net and app tiles as sandboxed processes (needs root)"
     }
   };
   const running = async (names: string[], timeoutMs: number): Promise<void> => {
-    const readers = names.map((n) => new MetricsReader((regions.get(`metrics.${n}`) as Region).buf));
+    const readers = names.map((n) => new MetricsReader(regions.get(`metrics.${n}`).buf));
     const deadline = Date.now() + timeoutMs;
     while (!readers.every((r) => r.state === "running")) {
       alive();
@@ -111,42 +119,18 @@ describe.skipIf(!isRoot)("net and app tiles as sandboxed processes (needs root)"
       await new Promise((r) => setTimeout(r, 20));
     }
   };
-  const appLaunch = (name: string, modulePath: string, ports: number[], prefix: string): TileLaunch => {
-    const cfg: AppTileConfig = {
-      name,
-      modulePath,
-      ports,
-      settings: {},
-      channelDepth: DEPTH,
-      maxPayload: MAX_PAYLOAD,
-    };
-    metricsRegion(name, "app", appMetrics);
-    const source: Record<string, string> = {
-      metrics: `metrics.${name}`,
-      "rx.producer": `rx.${prefix}.producer`,
-      "rx.consumer": `rx.${prefix}.consumer`,
-      "rx.data": `rx.${prefix}.data`,
-      "tx.producer": `tx.${prefix}.producer`,
-      "tx.consumer": `tx.${prefix}.consumer`,
-      "tx.data": `tx.${prefix}.data`,
-    };
-    return {
-      name,
-      kind: "app",
-      bundle: (staged as StagedRuntime).tileBundle("app"),
-      regions: appRegionRoles().map(({ role, writable }) => grant(role, source[role] ?? role, writable)),
-      fds: [],
-      config: cfg,
-    };
-  };
-  const channels = (prefix: string): void => {
-    const s = udpChannelSizes(DEPTH, MAX_PAYLOAD);
-    for (const dir of ["rx", "tx"] as const) {
-      const p = region(`${dir}.${prefix}.producer`, s.producerBytes);
-      const c = region(`${dir}.${prefix}.consumer`, s.consumerBytes);
-      const d = region(`${dir}.${prefix}.data`, s.dataBytes);
-      initUdpChannel(p.buf, c.buf, d.buf, dir, DEPTH, MAX_PAYLOAD);
-    }
+  /** An app tile alone on its own channel (no net tile serves it), described as the launcher does. */
+  const loneApp = (name: string, module: string): TileLaunch => {
+    const app = { name, module, ports: [ECHO_PORT], settings: {} };
+    const channel = { depth: DEPTH, maxPayload: MAX_PAYLOAD };
+    const launches = provision({
+      instance: "dptest",
+      groups: [...channelGroups(name, DEPTH, MAX_PAYLOAD), metricsGroup(name, "app", appMetrics)],
+      sockets: [],
+      xsks: [],
+      tiles: [describeApp(app, channel, stageDir)],
+    });
+    return launches[0] as TileLaunch;
   };
 
   beforeAll(() => {
@@ -161,8 +145,9 @@ describe.skipIf(!isRoot)("net and app tiles as sandboxed processes (needs root)"
     for (const t of tiles) if (t.child.exitCode === null && t.child.signalCode === null) t.child.kill("SIGKILL");
     await Promise.all(tiles.map((t) => t.exited));
     try {
-      if (xdp) tearDownXdp(xdp);
+      undo.unwind(console);
     } finally {
+      regions.closeAll();
       for (const fd of fds) addon.closeFd(fd);
       destroyNamespaces(topo?.namespaces ?? []);
       rmSync(stageDir, { recursive: true, force: true });
@@ -172,18 +157,17 @@ describe.skipIf(!isRoot)("net and app tiles as sandboxed processes (needs root)"
   it("echo through a sandboxed net tile and a sandboxed echo app tile; SIGTERM stops both cleanly", async () => {
     if (!topo || !staged) throw new Error("no set-up");
     const t = topo;
-    xdp = setUpXdp({
-      netnsPath: t.tile.path,
-      ifname: t.tile.dev,
-      ports: [ECHO_PORT],
-      mode: "skb",
-      queueId: 0,
-      ...GEOMETRY,
-    });
-    const caps = { routes: 256, neighbors: 256, interfaces: 16, addrsPerInterface: 4 };
-    const netbase = region("netbase", netbaseRegionSize(caps));
-    initNetbase(netbase.buf, caps);
-    const writer = new NetbaseWriter(netbase.buf);
+    const config = dataplaneConfig(t);
+    // Naps are off by default; on here to prove Atomics.wait passes the filter too.
+    const topology = withTileSettings(
+      describeInstance({ instance: "dptest", config, runtimeDir: stageDir, interfaces: resolveInterfaces(config) }),
+      "net",
+      { napWindowMs: 5 },
+    );
+    const launches = provision(topology);
+    // No netlink tile here: the test mirrors the tile namespace into netbase once, after the
+    // client's address is resolved (nothing changes during the run).
+    const writer = new NetbaseWriter(regions.get("netbase").buf);
     execFileSync("ip", ["netns", "exec", t.client.ns, "ping", "-c", "1", "-W", "2", t.tile.ip], { stdio: "ignore" });
     const saved = addon.netnsEnter(t.tile.path);
     let nlFd: number;
@@ -195,45 +179,10 @@ describe.skipIf(!isRoot)("net and app tiles as sandboxed processes (needs root)"
     fds.push(nlFd);
     writer.resync(new NetlinkClient(nlFd).fullSnapshot());
 
-    const solicitSpec: RingSpec = { kind: "unreliable", depth: 128, slotSize: SOLICIT_BYTES };
-    const ss = ringRegionSizes(solicitSpec);
-    const sp = region("solicit.0.producer", ss.producerBytes);
-    const sc = region("solicit.0.consumer", ss.consumerBytes);
-    initRingRegions(sp.buf, sc.buf, solicitSpec);
-    regions.set("umem", {
-      name: "umem",
-      fd: xdp.umemFd,
-      size: GEOMETRY.frameSize * GEOMETRY.frameCount,
-      buf: new ArrayBuffer(0),
-    });
-    channels("echo");
-    metricsRegion("net", "net", netMetrics);
-
-    const netConfig: NetTileConfig = {
-      ifindex: xdp.ifindex,
-      queueId: 0,
-      ...GEOMETRY,
-      apps: [{ name: "echo", ports: [ECHO_PORT] }],
-      channelDepth: DEPTH,
-      maxPayload: MAX_PAYLOAD,
-      solicitRing: solicitSpec,
-      // Naps are off by default; on here to prove Atomics.wait passes the filter too.
-      napWindowMs: 5,
-    };
-    const netSource: Record<string, string> = {
-      metrics: "metrics.net",
-      "solicit.producer": "solicit.0.producer",
-      "solicit.consumer": "solicit.0.consumer",
-    };
-    const net = spawn({
-      name: "net",
-      kind: "net",
-      bundle: staged.tileBundle("net"),
-      regions: netRegionRoles(["echo"]).map(({ role, writable }) => grant(role, netSource[role] ?? role, writable)),
-      fds: [{ role: "xsk", launcherFd: xdp.xskFd }],
-      config: netConfig,
-    });
-    const app = spawn(appLaunch("echo", "builtin:echo", [ECHO_PORT], "echo"));
+    const [netLaunch, appLaunch] = launches;
+    if (netLaunch?.kind !== "net" || appLaunch?.kind !== "app") throw new Error("expected a net and an app tile");
+    const net = spawn(netLaunch);
+    const app = spawn(appLaunch);
     await running(["net", "echo"], 20_000);
     alive();
 
@@ -274,8 +223,8 @@ describe.skipIf(!isRoot)("net and app tiles as sandboxed processes (needs root)"
     // would kill with SIGSYS).
     await new Promise((r) => setTimeout(r, 600));
     alive();
-    const netM = new MetricsReader((regions.get("metrics.net") as Region).buf).snapshot();
-    const appM = new MetricsReader((regions.get("metrics.echo") as Region).buf).snapshot();
+    const netM = new MetricsReader(regions.get("metrics.net").buf).snapshot();
+    const appM = new MetricsReader(regions.get("metrics.echo").buf).snapshot();
     expect(netM.rx_delivered).toBe(COUNT);
     expect(netM.tx_completed).toBe(COUNT);
     expect(netM.xsk_tx_kicks).toBeGreaterThan(0);
@@ -295,13 +244,9 @@ describe.skipIf(!isRoot)("net and app tiles as sandboxed processes (needs root)"
 
   it("an app making a forbidden system call dies of SIGSYS; one with mismatched ports fails with a clear error", async () => {
     if (!staged) throw new Error("no set-up");
-    channels("bad1");
-    channels("bad2");
-    const modulePath = staged.stageAppModule("sys", join(APPS, "forbidden-syscall.js"));
-    const sys = spawn(appLaunch("sys", modulePath, [7000], "bad1"));
+    const sys = spawn(loneApp("sys", join(APPS, "forbidden-syscall.js")));
     expect(await sys.exited).toEqual({ code: null, signal: "SIGSYS" });
-    const wrongPath = staged.stageAppModule("wrong", join(APPS, "wrong-ports.js"));
-    const wrong = spawn(appLaunch("wrong", wrongPath, [7000], "bad2"));
+    const wrong = spawn(loneApp("wrong", join(APPS, "wrong-ports.js")));
     expect((await wrong.exited).code).toBe(1);
     expect(
       logs.some((l) => l.startsWith("wrong:") && /exports ports \[1,2\] but the config gives \[7000\]/.test(l)),

@@ -4,9 +4,9 @@ import { mkdtempSync, readFileSync, rmdirSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { fuzzTargets } from "../launcher/fuzz-targets";
 import { formatFuzzReport, fuzzMain, minimizeFailingInput, parseFuzzArgs, runFuzz } from "../shared/fuzz/engine";
 import { FuzzTargetRegistry } from "../shared/fuzz/registry";
-import { fuzzTargets } from "../shared/fuzz/targets";
 import type { FuzzTarget } from "../shared/fuzz/types";
 
 const work = mkdtempSync(join(tmpdir(), "tilenet-fuzz-engine-"));
@@ -79,32 +79,44 @@ describe("fuzz engine", () => {
   it("gives the CLI an exit code: 1 when a target fails, also on --replay", async () => {
     fuzzTargets.register(crashy("toy-cli"));
     let out = "";
-    const code = await fuzzMain(["toy-cli", "--seconds", "20", "--seed", "3", "--corpus", ""], (t) => {
+    const code = await fuzzMain(["toy-cli", "--seconds", "20", "--seed", "3", "--corpus", ""], fuzzTargets, (t) => {
       out += t;
     });
     expect(code).toBe(1);
     const file = /replay: tilenet fuzz toy-cli --replay (\S+)/.exec(out)?.[1];
     if (!file) throw new Error(`no replay command in:\n${out}`);
     expect(readFileSync(file)[8]).toBe(0xde);
-    expect(await fuzzMain(["toy-cli", "--replay", file], () => {})).toBe(1);
+    expect(await fuzzMain(["toy-cli", "--replay", file], fuzzTargets, () => {})).toBe(1);
     rmSync(file); // written under ./.fuzz-failures (git-ignored), the CLI's default
     try {
       rmdirSync(dirname(file)); // only if we left it empty
     } catch {}
     expect(
-      await fuzzMain(["toy-cli", "--replay", join(work, "missing.bin")], () => {}).catch((e: Error) => e.message),
+      await fuzzMain(["toy-cli", "--replay", join(work, "missing.bin")], fuzzTargets, () => {}).catch(
+        (e: Error) => e.message,
+      ),
     ).toMatch(/ENOENT/);
   });
 
   it("parses the CLI arguments and rejects bad ones", () => {
     expect(
-      parseFuzzArgs(["solicit", "--seconds", "30", "--seed", "42", "--corpus", "c", "--replay", "f.bin", "--coverage"]),
-    ).toEqual({ target: "solicit", seconds: 30, seed: 42, corpusDir: "c", replayFile: "f.bin", coverage: true });
-    expect(() => parseFuzzArgs([])).toThrow(/usage: tilenet fuzz <.*solicit.*>/);
-    expect(() => parseFuzzArgs(["solicit", "--seconds", "0"])).toThrow(/--seconds must be/);
-    expect(() => parseFuzzArgs(["solicit", "--seed", "-1"])).toThrow(/--seed must be/);
-    expect(() => parseFuzzArgs(["solicit", "--seconds"])).toThrow(/needs a value/);
-    expect(() => parseFuzzArgs(["solicit", "--jobs", "4"])).toThrow(/unknown option --jobs/);
+      parseFuzzArgs(
+        ["solicit", "--seconds", "30", "--seed", "42", "--corpus", "c", "--replay", "f.bin", "--coverage"],
+        fuzzTargets,
+      ),
+    ).toEqual({
+      target: fuzzTargets.get("solicit"),
+      seconds: 30,
+      seed: 42,
+      corpusDir: "c",
+      replayFile: "f.bin",
+      coverage: true,
+    });
+    expect(() => parseFuzzArgs([], fuzzTargets)).toThrow(/usage: tilenet fuzz <.*solicit.*>/);
+    expect(() => parseFuzzArgs(["solicit", "--seconds", "0"], fuzzTargets)).toThrow(/--seconds must be/);
+    expect(() => parseFuzzArgs(["solicit", "--seed", "-1"], fuzzTargets)).toThrow(/--seed must be/);
+    expect(() => parseFuzzArgs(["solicit", "--seconds"], fuzzTargets)).toThrow(/needs a value/);
+    expect(() => parseFuzzArgs(["solicit", "--jobs", "4"], fuzzTargets)).toThrow(/unknown option --jobs/);
   });
 
   it("can use V8 block coverage as feedback (node:inspector)", async () => {

@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { formatFuzzReport, runFuzz } from "../shared/fuzz/engine";
-import { createSolicitFuzzTarget } from "../shared/fuzz/solicit-target";
 import type { FuzzTarget } from "../shared/fuzz/types";
+import { createSolicitFuzzTarget } from "../tiles/netlink/fuzz/solicit-target";
 import { SOLICIT_OUTCOME_NAMES, solicitCounterName } from "../tiles/netlink/solicit-handler";
 
 const work = mkdtempSync(join(tmpdir(), "tilenet-fuzz-solicit-"));
@@ -18,7 +18,12 @@ function leaky(): FuzzTarget {
 
 describe("solicit fuzzing", () => {
   it("runs both phases on the real handler for 3 s without a failure, reaching every outcome", async () => {
-    const report = await runFuzz({ target: "solicit", seconds: 3, seed: 20240611, failureDir: join(work, "f0") });
+    const report = await runFuzz({
+      target: createSolicitFuzzTarget(),
+      seconds: 3,
+      seed: 20240611,
+      failureDir: join(work, "f0"),
+    });
     const text = formatFuzzReport(report);
     expect(report.failed, text).toBe(false);
     expect(report.execs).toBeGreaterThan(100);
@@ -58,7 +63,7 @@ describe("solicit fuzzing", () => {
     expect(replay.failure?.message).toBe(failure.message);
     expect(replay.stats.rate_limited_global).toBeGreaterThan(0); // the refusal that leaked
     // The same input passes on the real handler: the failure is the planted bug's.
-    expect((await runFuzz({ target: "solicit", replayFile: failure.file })).failed).toBe(false);
+    expect((await runFuzz({ target: createSolicitFuzzTarget(), replayFile: failure.file })).failed).toBe(false);
   });
 
   it("catches the planted leak with generated sequences, shrinks it, and the saved JSON replays it", async () => {
@@ -79,6 +84,6 @@ describe("solicit fuzzing", () => {
     const replay = await runFuzz({ target: leaky(), replayFile: failure.file });
     expect(replay.failed).toBe(true);
     expect(replay.failure?.kind).toBe("sequence");
-    expect((await runFuzz({ target: "solicit", replayFile: failure.file })).failed).toBe(false);
+    expect((await runFuzz({ target: createSolicitFuzzTarget(), replayFile: failure.file })).failed).toBe(false);
   });
 });

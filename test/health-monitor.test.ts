@@ -4,7 +4,7 @@
 import { Writable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { heartbeatCell, regimeShares, runMonitor, type TileSample } from "../launcher/health/monitor";
-import { FakeLauncher, sleepMs } from "./health-fake-launcher";
+import { FakeLauncher, sleepMs } from "./support/health-fake-launcher";
 
 class Collect extends Writable {
   text = "";

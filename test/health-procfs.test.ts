@@ -13,8 +13,8 @@ import {
   summarizeSandbox,
   summaryIsSandboxed,
 } from "../launcher/health/procfs";
-import { FakeLauncher, sleepMs } from "./health-fake-launcher";
-import { FULL_CAPS, NO_CAPS, statusText, writeFakeProc } from "./health-fake-proc";
+import { FakeLauncher, sleepMs } from "./support/health-fake-launcher";
+import { FULL_CAPS, NO_CAPS, statusText, writeFakeProc } from "./support/health-fake-proc";
 
 describe("procfs parser on synthetic status files", () => {
   const root = mkdtempSync(join(tmpdir(), "tn-procfs-"));

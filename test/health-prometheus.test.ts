@@ -5,7 +5,7 @@ import { request } from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { renderPrometheus, startMetricsServer } from "../launcher/health/prometheus";
 import { collectStatus, loadManifest, type StatusReport } from "../launcher/health/status";
-import { FakeLauncher, type FakeTile, sleepMs } from "./health-fake-launcher";
+import { FakeLauncher, type FakeTile, sleepMs } from "./support/health-fake-launcher";
 
 interface Sample {
   name: string;
@@ -92,22 +92,22 @@ describe("Prometheus metrics endpoint", () => {
     expect(res.status).toBe(200);
     expect(res.type).toBe("text/plain; version=0.0.4; charset=utf-8");
     const exp = parseExposition(res.body);
-    const labels = { instance: "prom", tile: "net", kind: "net" };
+    const labels = { tilenet_instance: "prom", tile: "net", kind: "net" };
     const one = (name: string) => {
       const found = exp.samples.filter((s) => s.name === name);
       expect(found, name).toHaveLength(1);
       expect(found[0].labels).toEqual(labels);
       return found[0].value;
     };
-    expect(exp.type.get("tilenet_rx_packets")).toBe("counter");
-    expect(exp.help.get("tilenet_rx_packets")).toBe("Packets the fake tile pretended to receive");
-    const rx = one("tilenet_rx_packets");
-    const ticks = one("tilenet_ticks");
+    expect(exp.type.get("tilenet_rx_packets_total")).toBe("counter");
+    expect(exp.help.get("tilenet_rx_packets_total")).toBe("Packets the fake tile pretended to receive");
+    const rx = one("tilenet_rx_packets_total");
+    const ticks = one("tilenet_ticks_total");
     expect(ticks).toBeGreaterThan(0);
     expect([7 * (ticks - 1), 7 * ticks, 7 * (ticks + 1)]).toContain(rx);
     expect(exp.type.get("tilenet_queue_depth")).toBe("gauge");
     expect(one("tilenet_queue_depth")).toBe(42);
-    expect(one("tilenet_busy_ns")).toBeGreaterThan(0);
+    expect(one("tilenet_busy_seconds_total")).toBeGreaterThan(0);
     expect(exp.type.get("tilenet_tile_up")).toBe("gauge");
     expect(one("tilenet_tile_up")).toBe(1);
     expect(one("tilenet_tile_sandboxed")).toBe(0); // a root child with full capabilities
@@ -120,7 +120,7 @@ describe("Prometheus metrics endpoint", () => {
     // Counters move between scrapes.
     await sleepMs(100);
     const again = parseExposition((await get(server.port, "/metrics")).body);
-    const rx2 = again.samples.find((s) => s.name === "tilenet_rx_packets")?.value ?? 0;
+    const rx2 = again.samples.find((s) => s.name === "tilenet_rx_packets_total")?.value ?? 0;
     expect(rx2).toBeGreaterThan(rx);
   });
 
@@ -182,7 +182,7 @@ describe("Prometheus rendering", () => {
       ["x", 1.5],
       ["y", 2],
     ]);
-    expect(exp.samples[0].labels.instance).toBe('a"b\\c');
+    expect(exp.samples.find((s) => s.name === "tilenet_drops")?.labels.tilenet_instance).toBe('a"b\\c');
     // No heartbeat yet: no age sample; down and unsandboxed without facts.
     expect(exp.samples.some((s) => s.name === "tilenet_tile_heartbeat_age_seconds")).toBe(false);
     expect(exp.samples.filter((s) => s.name === "tilenet_tile_up").map((s) => s.value)).toEqual([0, 0]);
@@ -205,10 +205,16 @@ describe("Prometheus rendering", () => {
         withDecls(report("y", "app", { drops: 2 }), "gauge"),
       ]),
     );
-    expect(mixed.type.get("tilenet_drops")).toBe("counter");
-    expect(mixed.help.get("tilenet_drops")).toBe("drops as a counter");
-    expect(mixed.type.get("tilenet_app_drops")).toBe("gauge");
-    expect(mixed.samples.find((s) => s.name === "tilenet_app_drops")?.labels.tile).toBe("y");
+    expect(mixed.type.get("tilenet_drops_total")).toBe("counter");
+    expect(mixed.help.get("tilenet_drops_total")).toBe("drops as a counter");
+    expect(mixed.type.get("tilenet_drops")).toBe("gauge");
+    expect(mixed.samples.find((s) => s.name === "tilenet_drops")?.labels.tile).toBe("y");
+    // An undeclared (untyped) metric under the name of a declared gauge is qualified by its kind.
+    const clash = parseExposition(
+      renderPrometheus([withDecls(report("x", "net", { drops: 1 }), "gauge"), report("y", "app", { drops: 2 })]),
+    );
+    expect(clash.type.get("tilenet_drops")).toBe("gauge");
+    expect(clash.type.get("tilenet_app_drops")).toBe("untyped");
     expect(mixed.samples.filter((s) => s.name === "tilenet_tile_sandboxed").map((s) => s.value)).toEqual([1, 1]);
   });
 });

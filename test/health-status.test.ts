@@ -15,9 +15,9 @@ import {
   type StatusReport,
   statusExitCode,
 } from "../launcher/health/status";
-import type { Manifest } from "../shared/manifest";
-import { FakeLauncher, type FakeTile, sleepMs } from "./health-fake-launcher";
-import { writeFakeProc } from "./health-fake-proc";
+import type { Manifest } from "../launcher/manifest";
+import { FakeLauncher, type FakeTile, sleepMs } from "./support/health-fake-launcher";
+import { writeFakeProc } from "./support/health-fake-proc";
 
 /** A pid that certainly no longer exists (a child that already exited and was reaped). */
 function deadPid(): number {

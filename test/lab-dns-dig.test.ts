@@ -7,6 +7,7 @@ import { copyFileSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { EXAMPLE_ZONE_PATH } from "./support/dns-zone";
 import {
   forceCleanup,
   isRoot,
@@ -15,8 +16,7 @@ import {
   startInstance,
   status,
   uniqueInstance,
-} from "./launcher-harness";
-import { EXAMPLE_ZONE_PATH } from "./support/dns-zone";
+} from "./support/launcher-harness";
 
 const hasDig = spawnSync("dig", ["-v"], { encoding: "utf8" }).status === 0;
 const SKIP = !isRoot ? ROOT_REASON : !hasDig ? "needs dig: apt-get install bind9-dnsutils" : "";

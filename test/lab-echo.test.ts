@@ -17,7 +17,7 @@ import {
   startInstance,
   status,
   uniqueInstance,
-} from "./launcher-harness";
+} from "./support/launcher-harness";
 
 const PEER = join(__dirname, "..", "dist", "test", "fixtures", "net-udp-peer.js");
 

@@ -8,7 +8,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { destroyNamespaces, nodeInNs, type Topology, threeNamespaces } from "./dataplane-netns";
+import { destroyNamespaces, nodeInNs, type Topology, threeNamespaces } from "./support/dataplane-netns";
 import {
   forceCleanup,
   isRoot,
@@ -18,7 +18,7 @@ import {
   status,
   uniqueInstance,
   waitFor,
-} from "./launcher-harness";
+} from "./support/launcher-harness";
 
 const PEER = join(__dirname, "..", "dist", "test", "fixtures", "net-udp-peer.js");
 

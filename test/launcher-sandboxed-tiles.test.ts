@@ -10,7 +10,7 @@ import {
   startInstance,
   status,
   uniqueInstance,
-} from "./launcher-harness";
+} from "./support/launcher-harness";
 
 const ZERO_CAPS = "0000000000000000";
 

@@ -2,10 +2,10 @@
 // is removed; a launcher killed with SIGKILL takes its tiles with it and `tilenet cleanup`
 // reclaims the rest; a stopped tile makes `status` fail; bad configs exit 2 naming the key.
 import { execFileSync } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import {
   cli,
   forceCleanup,
@@ -18,7 +18,7 @@ import {
   status,
   uniqueInstance,
   waitFor,
-} from "./launcher-harness";
+} from "./support/launcher-harness";
 
 describe("configuration errors exit 2 and name the key", () => {
   it.each([
@@ -83,7 +83,7 @@ describe.skipIf(!isRoot)(`supervision (${ROOT_REASON})`, () => {
     const text = await res.text();
     for (const tile of ["netlink", "net", "echo"])
       expect(text).toMatch(new RegExp(`tilenet_tile_up\\{[^}]*tile="${tile}"[^}]*\\} 1`));
-    expect(text).toMatch(/# TYPE tilenet_rx_packets counter/);
+    expect(text).toMatch(/# TYPE tilenet_rx_packets_total counter/);
     expect(text).toMatch(/tilenet_tile_sandboxed\{[^}]*\} 1/);
     expect((await fetch(`http://127.0.0.1:${port}/other`)).status).toBe(404);
     inst.child.kill("SIGTERM");
@@ -92,6 +92,13 @@ describe.skipIf(!isRoot)(`supervision (${ROOT_REASON})`, () => {
 
   it("a launcher killed with SIGKILL takes its tiles with it; cleanup reclaims the rest", async () => {
     const name = uniqueInstance("l9");
+    // A run root of its own: another test's `run` would otherwise reclaim the killed instance first.
+    const runRoot = `/run/tilenet-test-${name}`;
+    process.env.TILENET_RUN_ROOT = runRoot;
+    onTestFinished(() => {
+      delete process.env.TILENET_RUN_ROOT;
+      rmSync(runRoot, { recursive: true, force: true });
+    });
     inst = await startInstance(name);
     const { report } = status(name);
     const pids = report.tiles.map((t) => t.pid);

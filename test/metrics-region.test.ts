@@ -11,7 +11,7 @@ import { initMetricsRegion, metricsRegionSize, validateMetricsRegion } from "../
 import type { MetricDecl } from "../shared/metrics/schema";
 import { MetricsWriter, setRegionState } from "../shared/metrics/writer";
 import { native } from "../shared/native";
-import { FakeLauncher, fixtureDecls, ROOT, sleepMs } from "./health-fake-launcher";
+import { FakeLauncher, fixtureDecls, ROOT, sleepMs } from "./support/health-fake-launcher";
 
 const addon = native();
 

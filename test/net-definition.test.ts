@@ -11,21 +11,15 @@ import { nodeBaselinePolicy } from "../shared/seccomp/node-baseline";
 import { mergePolicies } from "../shared/seccomp/policy";
 import { syscallNumbers } from "../shared/seccomp/syscalls-x86_64";
 import { SOLICIT_BYTES } from "../shared/solicit/message";
-import { appMetrics, appPolicy, appRegionRoles } from "../tiles/app/definition";
-import {
-  type NetTileConfig,
-  netMetrics,
-  netPolicy,
-  netRegionRoles,
-  validateNetTileConfig,
-} from "../tiles/net/definition";
+import { appMetrics, appPolicy, appRegions } from "../tiles/app/definition";
+import { type NetTileConfig, netMetrics, netPolicy, netRegions, validateNetTileConfig } from "../tiles/net/definition";
 import {
   interpret,
   SECCOMP_RET_ALLOW,
   SECCOMP_RET_ERRNO,
   SECCOMP_RET_KILL_PROCESS,
   type SeccompData,
-} from "./seccomp-helpers";
+} from "./support/seccomp-helpers";
 
 const AUDIT_ARCH_X86_64 = 0xc000003e;
 const MSG_DONTWAIT = 0x40;
@@ -58,39 +52,45 @@ function call(name: string, args: (number | bigint)[]): SeccompData {
 }
 
 describe("net tile definition", () => {
-  it("lists region roles in grant order: the tile's own writable ones and the read-only peers' ones", () => {
-    const roles = netRegionRoles(["echo", "dns"]);
-    expect(roles.slice(0, 5)).toEqual([
-      { role: "metrics", writable: true },
-      { role: "netbase", writable: false },
-      { role: "umem", writable: true },
-      { role: "solicit.producer", writable: true },
-      { role: "solicit.consumer", writable: false },
+  it("lists regions in grant order: the tile's own writable ones and the read-only peers' ones", () => {
+    const uses = netRegions({ tile: "net", umem: "umem", solicitRing: "solicit.0", apps: ["echo", "dns"] });
+    expect(uses.slice(0, 5)).toEqual([
+      { role: "metrics", region: "metrics.net", access: "write" },
+      { role: "netbase", region: "netbase", access: "read" },
+      { role: "umem", region: "umem", access: "write" },
+      { role: "solicit.producer", region: "solicit.0.producer", access: "write" },
+      { role: "solicit.consumer", region: "solicit.0.consumer", access: "read" },
     ]);
-    expect(roles.slice(5, 11)).toEqual([
-      { role: "rx.echo.producer", writable: true },
-      { role: "rx.echo.consumer", writable: false },
-      { role: "rx.echo.data", writable: true },
-      { role: "tx.echo.producer", writable: false },
-      { role: "tx.echo.consumer", writable: true },
-      { role: "tx.echo.data", writable: false },
+    expect(uses.slice(5, 11)).toEqual([
+      { role: "rx.echo.producer", region: "rx.echo.producer", access: "write" },
+      { role: "rx.echo.consumer", region: "rx.echo.consumer", access: "read" },
+      { role: "rx.echo.data", region: "rx.echo.data", access: "write" },
+      { role: "tx.echo.producer", region: "tx.echo.producer", access: "read" },
+      { role: "tx.echo.consumer", region: "tx.echo.consumer", access: "write" },
+      { role: "tx.echo.data", region: "tx.echo.data", access: "read" },
     ]);
-    expect(roles).toHaveLength(17);
+    expect(uses).toHaveLength(17);
     const layout = tileFdLayout(
-      roles.map((r) => r.role),
+      uses.map((r) => r.role),
       ["xsk"],
     );
     expect(layout.fds.xsk).toBe(4 + 17);
-    // The app side of the same channels: the opposite writability.
-    expect(appRegionRoles()).toEqual([
-      { role: "metrics", writable: true },
-      { role: "rx.producer", writable: false },
-      { role: "rx.consumer", writable: true },
-      { role: "rx.data", writable: false },
-      { role: "tx.producer", writable: true },
-      { role: "tx.consumer", writable: false },
-      { role: "tx.data", writable: true },
+    // The app side of the same channels: the opposite access.
+    expect(appRegions("echo")).toEqual([
+      { role: "metrics", region: "metrics.echo", access: "write" },
+      { role: "rx.producer", region: "rx.echo.producer", access: "read" },
+      { role: "rx.consumer", region: "rx.echo.consumer", access: "write" },
+      { role: "rx.data", region: "rx.echo.data", access: "read" },
+      { role: "tx.producer", region: "tx.echo.producer", access: "write" },
+      { role: "tx.consumer", region: "tx.echo.consumer", access: "read" },
+      { role: "tx.data", region: "tx.echo.data", access: "write" },
     ]);
+    // Every channel region has exactly one writer: the net tile or the app tile.
+    const echoRegions = new Set(appRegions("echo").map((u) => u.region));
+    for (const u of uses.filter((x) => echoRegions.has(x.region))) {
+      const app = appRegions("echo").find((a) => a.region === u.region);
+      expect(app?.access).not.toBe(u.access);
+    }
   });
 
   it("validates configs with errors that name the field", () => {

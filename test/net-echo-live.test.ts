@@ -8,9 +8,17 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { echoApp } from "../tiles/app/echo";
-import { metric, nonzeroMetrics } from "./dataplane-helpers";
-import { destroyNamespaces, ip, isRoot, neighborOf, nodeInNs, type Topology, twoNamespaces } from "./dataplane-netns";
-import { InProcessDataplane } from "./dataplane-world";
+import { metric, nonzeroMetrics } from "./support/dataplane-helpers";
+import {
+  destroyNamespaces,
+  ip,
+  isRoot,
+  neighborOf,
+  nodeInNs,
+  type Topology,
+  twoNamespaces,
+} from "./support/dataplane-netns";
+import { InProcessDataplane } from "./support/dataplane-world";
 
 const PEER = new URL("../dist/test/fixtures/net-udp-peer.js", import.meta.url).pathname;
 const ECHO_PORT = 7000;

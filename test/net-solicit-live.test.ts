@@ -9,7 +9,7 @@ import { execFileSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { echoApp } from "../tiles/app/echo";
-import { ipv4, metric, nonzeroMetrics } from "./dataplane-helpers";
+import { ipv4, metric, nonzeroMetrics } from "./support/dataplane-helpers";
 import {
   destroyNamespaces,
   ip,
@@ -20,8 +20,8 @@ import {
   type Topology,
   threeNamespaces,
   twoNamespaces,
-} from "./dataplane-netns";
-import { InProcessDataplane } from "./dataplane-world";
+} from "./support/dataplane-netns";
+import { InProcessDataplane } from "./support/dataplane-world";
 
 const PEER = new URL("../dist/test/fixtures/net-udp-peer.js", import.meta.url).pathname;
 const ECHO_PORT = 7000;

@@ -4,7 +4,7 @@
 import { describe, expect, it } from "vitest";
 import { destinations, realisticRoutes } from "../bench/netbase-lookup";
 import { RouteBatch, RouteResult } from "../shared/netbase/reader";
-import { newWriter, ReferenceTable } from "./netbase-helpers";
+import { newWriter, ReferenceTable } from "./support/netbase-helpers";
 
 function checkAll(
   lookup: (dst: number, out: RouteResult) => boolean,

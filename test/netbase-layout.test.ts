@@ -18,7 +18,7 @@ import {
 } from "../shared/netbase/layout";
 import { NetbaseReader, RouteResult } from "../shared/netbase/reader";
 import { NetbaseWriter } from "../shared/netbase/writer";
-import { ip, route } from "./netbase-helpers";
+import { ip, route } from "./support/netbase-helpers";
 
 const MiB = 2 ** 20;
 

@@ -6,7 +6,7 @@ import { initNetbase, netbaseRegionSize } from "../shared/netbase/layout";
 import { RouteResult } from "../shared/netbase/reader";
 import { NetbaseWriter } from "../shared/netbase/writer";
 import { ipToString, prefixMask, type RouteRecord, RouteType } from "../shared/netmodel";
-import { ip, newWriter, referenceLookup, route } from "./netbase-helpers";
+import { ip, newWriter, referenceLookup, route } from "./support/netbase-helpers";
 
 function describeRoute(r: RouteRecord | undefined): string {
   if (!r) return "none";

@@ -6,7 +6,7 @@ import { initNetbase, netbaseRegionSize } from "../shared/netbase/layout";
 import { InterfaceResult, NeighborResult, RouteResult } from "../shared/netbase/reader";
 import { NetbaseWriter } from "../shared/netbase/writer";
 import { type LinkRecord, type NeighRecord, NeighState } from "../shared/netmodel";
-import { ip, newWriter, route } from "./netbase-helpers";
+import { ip, newWriter, route } from "./support/netbase-helpers";
 
 function macOf(ifindex: number, addr: number, salt: number): Uint8Array {
   return Uint8Array.of(2, ifindex & 255, addr >>> 24, (addr >>> 16) & 255, (addr >>> 8) & 255, (addr + salt) & 255);

@@ -16,7 +16,7 @@ import {
   type RouteRecord,
   RouteType,
 } from "../shared/netmodel";
-import { ip, newWriter, ReferenceTable, referenceLookup, route } from "./netbase-helpers";
+import { ip, newWriter, ReferenceTable, referenceLookup, route } from "./support/netbase-helpers";
 
 function link(ifindex: number, mtu = 1500): LinkRecord {
   return {

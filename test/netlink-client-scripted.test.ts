@@ -15,7 +15,7 @@ import {
   neighMessage,
   routeMessage,
   ScriptedSocket,
-} from "./netlink-messages";
+} from "./support/netlink-messages";
 
 const PORT = 4242;
 

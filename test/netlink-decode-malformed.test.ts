@@ -20,7 +20,15 @@ import { EventReader } from "../shared/netlink/events";
 import { RECV_FOREIGN_SENDER, RECV_OVERRUN } from "../shared/netlink/io";
 import { HOST_LITTLE_ENDIAN, viewOf } from "../shared/netlink/wire";
 import type { NetEvent } from "../shared/netmodel";
-import { addrMessage, concat, ipv4, linkMessage, neighMessage, routeMessage, ScriptedSocket } from "./netlink-messages";
+import {
+  addrMessage,
+  concat,
+  ipv4,
+  linkMessage,
+  neighMessage,
+  routeMessage,
+  ScriptedSocket,
+} from "./support/netlink-messages";
 
 function decode(...datagrams: (Uint8Array | number)[]): {
   events: NetEvent[];

@@ -40,7 +40,7 @@ import {
   ipn,
   isRoot,
   openNetlinkIn,
-} from "./netlink-netns";
+} from "./support/netlink-netns";
 
 const ratesFixture = join(__dirname, "..", "dist", "test", "fixtures", "netlink-rates.js");
 

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { NetlinkClient, NetlinkDumpUnstableError } from "../shared/netlink/client";
-import { addon, createNetns, deleteNetns, ipBatch, ipn, isRoot, openNetlinkIn } from "./netlink-netns";
+import { addon, createNetns, deleteNetns, ipBatch, ipn, isRoot, openNetlinkIn } from "./support/netlink-netns";
 
 const STABLE = 3000;
 

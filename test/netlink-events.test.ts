@@ -9,7 +9,16 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { RTMGRP_TILENET } from "../shared/netlink/constants";
 import { EventReader } from "../shared/netlink/events";
 import { ipToString, macToString, NeighState, type NetEvent, parseIp } from "../shared/netmodel";
-import { addon, createNetns, deleteNetns, ifindexIn, ipBatch, ipn, isRoot, openNetlinkIn } from "./netlink-netns";
+import {
+  addon,
+  createNetns,
+  deleteNetns,
+  ifindexIn,
+  ipBatch,
+  ipn,
+  isRoot,
+  openNetlinkIn,
+} from "./support/netlink-netns";
 
 const ip4 = (text: string) => parseIp(text) ?? Number.NaN;
 const ratesFixture = join(__dirname, "..", "dist", "test", "fixtures", "netlink-rates.js");

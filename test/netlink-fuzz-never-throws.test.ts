@@ -20,7 +20,7 @@ import {
   neighMessage,
   routeMessage,
   ScriptedSocket,
-} from "./netlink-messages";
+} from "./support/netlink-messages";
 
 const corpus: Uint8Array[] = [
   linkMessage({ ifindex: 3, name: "veth-a", mtu: 9000 }),

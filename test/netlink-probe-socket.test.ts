@@ -17,7 +17,7 @@ import {
   ipn,
   isRoot,
   openNetlinkIn,
-} from "./netlink-netns";
+} from "./support/netlink-netns";
 
 interface IpNeigh {
   dst: string;

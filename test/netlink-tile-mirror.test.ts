@@ -7,7 +7,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Manifest } from "../shared/manifest";
+import type { IpRoute } from "../launcher/iproute2-shape";
+import type { Manifest } from "../launcher/manifest";
+import type { NetbaseShowJson } from "../launcher/netbase-cli";
 import {
   cli,
   forceCleanup,
@@ -18,7 +20,7 @@ import {
   status,
   uniqueInstance,
   waitFor,
-} from "./launcher-harness";
+} from "./support/launcher-harness";
 
 interface Show {
   interfaces: { ifindex: number; name: string; mac: string; mtu: number; up: boolean; addrs: string[] }[];
@@ -29,10 +31,39 @@ interface Show {
   neighbors: { ifindex: number; ip: string; mac: string; state: string }[];
 }
 
+/** `netbase show --json` (ip -j shapes, see launcher/iproute2-shape.ts) as this test's view. */
 function show(name: string): Show {
   const r = cli(["netbase", "show", "--instance", name, "--json"]);
   if (r.code !== 0) throw new Error(`netbase show failed: ${r.stderr}`);
-  return JSON.parse(r.stdout) as Show;
+  const doc = JSON.parse(r.stdout) as NetbaseShowJson;
+  const ifindex = new Map(doc.links.map((l) => [l.ifname, l.ifindex]));
+  const route = (x: IpRoute) => ({
+    dst: x.dst === "default" ? "0.0.0.0/0" : x.dst.includes("/") ? x.dst : `${x.dst}/32`,
+    type: x.type ?? "unicast",
+    ...(x.gateway ? { gateway: x.gateway } : {}),
+    ifindex: x.dev ? (ifindex.get(x.dev) ?? 0) : 0,
+    metric: x.metric ?? 0,
+  });
+  return {
+    interfaces: doc.addresses.map((a) => ({
+      ifindex: a.ifindex,
+      name: a.ifname,
+      mac: a.address ?? "",
+      mtu: a.mtu,
+      up: a.flags.includes("UP"),
+      addrs: a.addr_info.map((i) => `${i.local}/${i.prefixlen}`),
+    })),
+    routes: {
+      local: doc.routes.filter((x) => x.table === "local").map(route),
+      main: doc.routes.filter((x) => x.table === undefined).map(route),
+    },
+    neighbors: doc.neighbors.map((n) => ({
+      ifindex: ifindex.get(n.dev) ?? 0,
+      ip: n.dst,
+      mac: n.lladdr ?? "",
+      state: n.state.join("|"),
+    })),
+  };
 }
 
 async function eventually(name: string, what: string, pred: (s: Show) => boolean, timeoutMs = 5000): Promise<void> {

@@ -6,8 +6,8 @@ import { chmodSync, copyFileSync, mkdtempSync, readFileSync, rmSync, statSync } 
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { execHelperArgs } from "../shared/sandbox/exec-args";
-import { ADDON, EXEC_HELPER, requireBuilt, runNode, WORKLOAD } from "./seccomp-helpers";
+import { execHelperArgs } from "../launcher/exec-args";
+import { ADDON, EXEC_HELPER, requireBuilt, runNode, WORKLOAD } from "./support/seccomp-helpers";
 
 beforeAll(() => requireBuilt());
 

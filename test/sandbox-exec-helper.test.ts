@@ -10,8 +10,8 @@ import {
   EXEC_HELPER_PARENT_GONE,
   type ExecHelperOptions,
   execHelperArgs,
-} from "../shared/sandbox/exec-args";
-import { EXEC_HELPER, requireBuilt } from "./seccomp-helpers";
+} from "../launcher/exec-args";
+import { EXEC_HELPER, requireBuilt } from "./support/seccomp-helpers";
 
 const NOBODY = 65534;
 const ZERO_CAPS = "0000000000000000";

@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { requireBuilt, WORKLOAD } from "./seccomp-helpers";
+import { requireBuilt, WORKLOAD } from "./support/seccomp-helpers";
 
 interface WorkloadSummary {
   report: { defaultAction: string; filterInstructions: number; syscallsAllowed: number };

@@ -22,7 +22,7 @@ import { disassemble } from "../shared/seccomp/disasm";
 import { nodeBaselinePolicy } from "../shared/seccomp/node-baseline";
 import { type ArgCheck, type ArgRule, mergePolicies, type SeccompPolicy } from "../shared/seccomp/policy";
 import { syscallNames, syscallNumber, syscallNumbers } from "../shared/seccomp/syscalls-x86_64";
-import { interpret, referenceAction, type SeccompData } from "./seccomp-helpers";
+import { interpret, referenceAction, type SeccompData } from "./support/seccomp-helpers";
 
 const X86_64 = 0xc000003e;
 const I386 = 0x40000003;

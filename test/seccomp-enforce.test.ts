@@ -20,9 +20,12 @@ import {
   SECCOMP_RET_ALLOW,
   SECCOMP_RET_KILL_PROCESS,
   type SeccompData,
-} from "./seccomp-helpers";
+} from "./support/seccomp-helpers";
 
 beforeAll(() => requireBuilt());
+
+/** AUDIT_ARCH_I386: EM_386 (3) with the little-endian flag. */
+const AUDIT_ARCH_I386 = 0x4000_0003;
 
 /** Script text installing the Node baseline (+ extra allow entries given as JS source). */
 function installBaseline(extraAllowJs = "[]", extraErrnoJs = "[]"): string {
@@ -145,24 +148,38 @@ describe("seccomp with raw syscalls (C harness)", () => {
 
   const minimal: SeccompPolicy = { name: "harness", allow: ["write", "exit_group", "getpid"] };
 
-  it("rejects the x32 ABI and the i386 entry even for allowed syscall numbers", (ctx) => {
+  it("rejects the x32 ABI even for allowed syscall numbers", (ctx) => {
     if (!harness) return ctx.skip("no C compiler (cc) to build the harness");
-    const control = runHarness(harness, undefined, ["39", "0x40000027", "int80,20"]);
+    const control = runHarness(harness, undefined, ["39", "0x40000027"]);
     expect(control.status).toBe(0);
-    const [, x32Result, i386Result] = control.stdout.trim().split("\n");
-    // x32 is disabled in this kernel (-ENOSYS), the i386 entry works (returns the pid).
-    expect(x32Result).toMatch(/^1073741863=-?\d+$/);
-    expect(i386Result).toMatch(/^20=\d+$/);
-
+    // Without a filter the x32 call reaches the kernel (-ENOSYS where x32 is not built in).
+    expect(control.stdout).toMatch(/^39=\d+\n1073741863=-?\d+\n$/);
     const program = compilePolicy(minimal);
     const allowed = runHarness(harness, program, ["39"]);
-    expect(allowed.status).toBe(0);
     expect(allowed.stdout).toMatch(/^39=\d+\n$/);
-    for (const call of ["0x40000027", "int80,20", "0x40000001,1,0,0"]) {
+    for (const call of ["0x40000027", "0x40000001,1,0,0"]) {
       const r = runHarness(harness, program, ["39", call, "39"]);
       expect(r.signal, call).toBe("SIGSYS");
       expect(r.stdout, call).toMatch(/^39=\d+\n$/);
     }
+  });
+
+  it("rejects the i386 entry (int 0x80) even for allowed syscall numbers", (ctx) => {
+    if (!harness) return ctx.skip("no C compiler (cc) to build the harness");
+    const program = compilePolicy(minimal);
+    // The filter's answer for the i386 architecture, whatever this kernel's entry does.
+    expect(interpret(program, { nr: 20, arch: AUDIT_ARCH_I386, args: [] })).toBe(SECCOMP_RET_KILL_PROCESS);
+    const control = runHarness(harness, undefined, ["int80,20"]);
+    if (control.signal === "SIGSEGV") {
+      // ia32 emulation is off at run time (ia32_emulation=0 or the VMM): int 0x80 faults before
+      // seccomp runs, so there is no i386 entry to attack here; the interpreter check above holds.
+      console.info("i386 entry disabled in this kernel: int 0x80 faults (SIGSEGV) before seccomp");
+      return;
+    }
+    expect(control.stdout).toMatch(/^20=\d+\n$/);
+    const r = runHarness(harness, program, ["39", "int80,20", "39"]);
+    expect(r.signal).toBe("SIGSYS");
+    expect(r.stdout).toMatch(/^39=\d+\n$/);
   });
 
   it("compares full 64-bit arguments: an fd with bits in the upper half does not pass", (ctx) => {

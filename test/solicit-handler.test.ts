@@ -1,10 +1,9 @@
 import { describe, expect, it } from "vitest";
 import { type AddrRecord, NeighState, parseIp, type RouteRecord, RouteTable, RouteType } from "../shared/netmodel";
 import { encodeSolicit, SOLICIT_BYTES, solicitCheck } from "../shared/solicit/message";
-import { routesForAddress, SnapshotSolicitEnv } from "../shared/solicit/snapshot-env";
+import { routesForAddress, SnapshotSolicitEnv } from "../tiles/netlink/fuzz/snapshot-env";
+import { solicitHandlerDefaults } from "../tiles/netlink/solicit-config";
 import {
-  parseSolicitConfig,
-  SOLICIT_DEFAULTS,
   SOLICIT_METRIC_NAMES,
   type SolicitConfig,
   SolicitHandler,
@@ -326,7 +325,7 @@ describe("solicit handler: bounded table", () => {
   it("keeps the default 4096-entry table consistent under heavy churn", () => {
     const env = makeEnv([{ ifindex: 3, address: ip("198.18.128.1"), prefixLen: 17, broadcast: 0, scope: 0 }]);
     const f = fixture({ ratePerS: 5000, burst: 50, dedupeIntervalMs: 400, perHostIntervalMs: 700 }, env);
-    expect(f.handler.config.capacity).toBe(SOLICIT_DEFAULTS.capacity);
+    expect(f.handler.config.capacity).toBe(solicitHandlerDefaults().capacity);
     const slot = new DataView(new ArrayBuffer(16));
     let seed = 12345;
     let t = 0;
@@ -378,29 +377,27 @@ describe("solicit handler: clock, metrics and config", () => {
     expect(outcomes).toBe(m.received);
   });
 
-  it("fills defaults and names the offending key in config errors", () => {
-    expect(parseSolicitConfig(undefined, [2])).toEqual({ ...SOLICIT_DEFAULTS, netIfindexes: [2] });
-    expect(parseSolicitConfig({ rate_per_s: 3, burst: 128, per_host_interval_ms: 15000 }, [2])).toMatchObject({
+  it("fills defaults and names the offending key (the config file's) in config errors", () => {
+    expect(solicitConfig({ netIfindexes: [2] })).toEqual({ ...solicitHandlerDefaults(), netIfindexes: [2] });
+    expect(solicitConfig({ netIfindexes: [2], ratePerS: 3, burst: 128, perHostIntervalMs: 15000 })).toMatchObject({
       ratePerS: 3,
       burst: 128,
       perHostIntervalMs: 15000,
       capacity: 4096,
     });
-    const bad: Array<[unknown, RegExp]> = [
-      [{ rate_per_s: 0 }, /^solicit\.rate_per_s must be a positive number$/],
-      [{ rate_per_s: -1 }, /^solicit\.rate_per_s must be a positive number$/],
-      [{ rate_per_s: "fast" }, /^solicit\.rate_per_s must be a number$/],
-      [{ burst: 0.5 }, /^solicit\.burst must be a number >= 1/],
-      [{ capacity: 0 }, /^solicit\.capacity must be an integer from 1 to/],
-      [{ capacity: 10.5 }, /^solicit\.capacity must be an integer/],
-      [{ dedupe_interval_ms: -5 }, /^solicit\.dedupe_interval_ms must be a positive number of ms/],
-      [{ per_host_interval_ms: Number.POSITIVE_INFINITY }, /^solicit\.per_host_interval_ms must be a finite number/],
-      [{ ratePerS: 5 }, /^solicit\.ratePerS is not a known key/],
-      [{ net_ifindexes: [2] }, /^solicit\.net_ifindexes is not a known key/],
-      [[1, 2], /^solicit must be a table$/],
+    const bad: Array<[Partial<SolicitConfig>, RegExp]> = [
+      [{ ratePerS: 0 }, /^solicit\.rate_per_s must be a number from 0\.001 to 1000000$/],
+      [{ ratePerS: -1 }, /^solicit\.rate_per_s must be a number from/],
+      [{ ratePerS: "fast" as unknown as number }, /^solicit\.rate_per_s must be a number/],
+      [{ burst: 0.5 }, /^solicit\.burst must be a number from 1 to/],
+      [{ capacity: 0 }, /^solicit\.pending_capacity must be an integer from 1 to/],
+      [{ capacity: 10.5 }, /^solicit\.pending_capacity must be an integer/],
+      [{ dedupeIntervalMs: -5 }, /^solicit\.dedupe_interval_ms must be an integer from 1 to/],
+      [{ perHostIntervalMs: 0 }, /^solicit\.per_host_interval_ms must be an integer from 1 to/],
+      [{ perHostIntervalMs: Number.POSITIVE_INFINITY }, /^solicit\.per_host_interval_ms must be an integer/],
     ];
-    for (const [section, message] of bad) expect(() => parseSolicitConfig(section, [2])).toThrow(message);
-    expect(() => parseSolicitConfig({}, [0])).toThrow(/^solicit\.net_ifindexes must hold interface indexes/);
+    for (const [over, message] of bad) expect(() => solicitConfig({ netIfindexes: [2], ...over })).toThrow(message);
+    expect(() => solicitConfig({ netIfindexes: [0] })).toThrow(/^solicit\.net_ifindexes must hold interface indexes/);
     expect(() => solicitConfig({ netIfindexes: [2], ratePerS: Number.NaN })).toThrow(/solicit\.rate_per_s/);
   });
 });

@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runSolicitLive } from "../launcher/solicit-live";
-import { isRoot, ROOT_REASON } from "./launcher-harness";
+import { isRoot, ROOT_REASON } from "./support/launcher-harness";
 
 describe.skipIf(!isRoot)(`live solicit fuzz (${ROOT_REASON})`, () => {
   it("survives 3 s of adversarial solicits with every check passing", async () => {

@@ -4,7 +4,7 @@
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { runSolicitLive } from "../launcher/solicit-live";
-import { isRoot, ROOT_REASON } from "./launcher-harness";
+import { isRoot, ROOT_REASON } from "./support/launcher-harness";
 
 describe.skipIf(!isRoot)(`NTF_USE resolution (${ROOT_REASON})`, () => {
   it("keeps CAP_NET_ADMIN in the netlink tile only and resolves the peer through the kernel", async () => {

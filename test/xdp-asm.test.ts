@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { native } from "../shared/native";
 import { BpfAssembler, decodeInsns, disassemble } from "../shared/xdp/bpf-asm";
 import { runXdp } from "../shared/xdp/bpf-interp";
-import { isRoot } from "./xdp-netns";
+import { isRoot } from "./support/xdp-netns";
 
 function hexOf(bytes: Uint8Array): string[] {
   const out: string[] = [];

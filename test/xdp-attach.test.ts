@@ -3,7 +3,7 @@
 import { readdirSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { setUpXdp, tearDownXdp, type XdpSetupOptions } from "../shared/xdp/attach";
-import { destroyVethPair, isRoot, makeVethPair, type VethPair, xdpAttachment } from "./xdp-netns";
+import { destroyVethPair, isRoot, makeVethPair, type VethPair, xdpAttachment } from "./support/xdp-netns";
 
 function openFds(): number {
   return readdirSync("/proc/self/fd").length;

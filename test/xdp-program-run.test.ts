@@ -9,7 +9,7 @@ import { BPF_MAP_TYPE_XSKMAP, XdpAction } from "../shared/xdp/abi";
 import { setUpXdp, tearDownXdp, type XdpHandles } from "../shared/xdp/attach";
 import { runXdp } from "../shared/xdp/bpf-interp";
 import { generateXdpProgram } from "../shared/xdp/program";
-import { destroyVethPair, isRoot, makeVethPair, type VethPair } from "./xdp-netns";
+import { destroyVethPair, isRoot, makeVethPair, type VethPair } from "./support/xdp-netns";
 
 const OWNED = [9000, 9001, 12345];
 const NOT_OWNED = 9002;

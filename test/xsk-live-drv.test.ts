@@ -1,4 +1,4 @@
 // Live AF_XDP with the program attached in native (driver) mode on veth; see xsk-live-scenario.ts.
-import { describeLiveXsk } from "./xsk-live-scenario";
+import { describeLiveXsk } from "./support/xsk-live-scenario";
 
 describeLiveXsk("drv", "xd", 3);

@@ -2,9 +2,10 @@
 // metrics region read-only through the launcher's descriptor table.
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
-import { MANIFEST_VERSION, type Manifest, type RegionEntry, RUN_ROOT } from "../../shared/manifest";
 import { MetricsReader } from "../../shared/metrics/reader";
 import { native } from "../../shared/native";
+import { asPermissionError, NotRunningError, PermissionError, UsageError } from "../errors";
+import { MANIFEST_VERSION, type Manifest, type RegionEntry, RUN_ROOT } from "../manifest";
 
 const INSTANCE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
@@ -59,22 +60,49 @@ function readManifestAt(dir: string): Manifest {
   return parseManifest(readFileSync(path, "utf8"), path);
 }
 
-/** Running instances: directories under runRoot holding a valid manifest whose launcher is alive,
- *  sorted by name. Stale or unreadable directories are skipped. */
-export function listInstances(runRoot: string = RUN_ROOT): Manifest[] {
-  if (!existsSync(runRoot)) return [];
-  const found: Manifest[] = [];
-  for (const name of readdirSync(runRoot).sort()) {
+export interface InstanceScan {
+  /** Instances whose launcher is alive, sorted by name. */
+  running: Manifest[];
+  /** Directories whose manifest we may not read (they are root's, mode 0700). */
+  forbidden: string[];
+}
+
+/** Directories under runRoot holding a valid manifest whose launcher is alive; those we may not
+ *  read are listed apart; stale or broken ones are skipped. */
+export function scanInstances(runRoot: string = RUN_ROOT): InstanceScan {
+  const scan: InstanceScan = { running: [], forbidden: [] };
+  if (!existsSync(runRoot)) return scan;
+  let names: string[];
+  try {
+    names = readdirSync(runRoot).sort();
+  } catch (e) {
+    throw asPermissionError(e, `reading ${runRoot}`) ?? e;
+  }
+  for (const name of names) {
     if (!INSTANCE_NAME.test(name)) continue;
     let manifest: Manifest;
     try {
       manifest = readManifestAt(join(runRoot, name));
-    } catch {
+    } catch (e) {
+      if (asPermissionError(e, name)) scan.forbidden.push(name);
       continue;
     }
-    if (isPidAlive(manifest.launcherPid)) found.push(manifest);
+    if (isPidAlive(manifest.launcherPid)) scan.running.push(manifest);
   }
-  return found;
+  return scan;
+}
+
+/** Running instances (see scanInstances); a caller who may read none of them gets a PermissionError. */
+export function listInstances(runRoot: string = RUN_ROOT): Manifest[] {
+  const scan = scanInstances(runRoot);
+  if (scan.running.length === 0 && scan.forbidden.length > 0) throw forbidden(runRoot, scan.forbidden);
+  return scan.running;
+}
+
+function forbidden(runRoot: string, names: string[]): PermissionError {
+  return new PermissionError(
+    `the manifests under ${runRoot} (${names.join(", ")}) are readable by root only: run as root`,
+  );
 }
 
 /** The manifest of the named instance, or of the only running one. Clear errors otherwise. */
@@ -86,19 +114,25 @@ export function loadManifest(instance?: string, runRoot: string = RUN_ROOT): Man
   if (instance === undefined) {
     const all = listInstances(runRoot);
     if (all.length === 1) return all[0];
-    if (all.length === 0) throw new Error(`no running tilenet instance under ${runRoot}`);
-    throw new Error(
+    if (all.length === 0) throw new NotRunningError(`no running tilenet instance under ${runRoot}`);
+    throw new UsageError(
       `${all.length} tilenet instances are running under ${runRoot} (${all.map((m) => m.instance).join(", ")}): name one`,
     );
   }
-  if (!INSTANCE_NAME.test(instance)) throw new Error(`invalid instance name ${JSON.stringify(instance)}`);
+  if (!INSTANCE_NAME.test(instance)) throw new UsageError(`invalid instance name ${JSON.stringify(instance)}`);
   const dir = join(runRoot, instance);
-  if (!existsSync(join(dir, "manifest.json"))) {
-    throw new Error(`no tilenet instance "${instance}" under ${runRoot} (${running()})`);
+  let manifest: Manifest;
+  try {
+    manifest = readManifestAt(dir);
+  } catch (e) {
+    const denied = asPermissionError(e, `reading the manifest of "${instance}"`);
+    if (denied) throw denied;
+    if ((e as NodeJS.ErrnoException).code === "ENOENT")
+      throw new NotRunningError(`no tilenet instance "${instance}" under ${runRoot} (${running()})`);
+    throw e;
   }
-  const manifest = readManifestAt(dir);
   if (!isPidAlive(manifest.launcherPid)) {
-    throw new Error(
+    throw new NotRunningError(
       `tilenet instance "${instance}" is not running: its launcher (pid ${manifest.launcherPid}) has exited; ` +
         `${dir} is left over (${running()})`,
     );
@@ -119,7 +153,12 @@ export function openMetricsReader(manifest: Manifest, regionName: string): Metri
   if (region.kind !== "metrics") throw new Error(`region ${regionName} is a ${region.kind} region, not metrics`);
   const path = regionPath(manifest, region);
   const addon = native();
-  const fd = addon.openPath(path, false);
+  let fd: number;
+  try {
+    fd = addon.openPath(path, false);
+  } catch (e) {
+    throw asPermissionError(e, `opening ${path}`) ?? e;
+  }
   let buf: ArrayBuffer;
   try {
     buf = addon.mapFd(fd, 0, false);

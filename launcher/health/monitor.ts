@@ -4,10 +4,10 @@
 // (% housekeeping / busy / idle / backpressure, from the ns counters' deltas), then each tile's
 // own metrics with rates. Redraws in place on a TTY; one block per refresh otherwise.
 import { setTimeout as sleep } from "node:timers/promises";
-import type { Manifest } from "../../shared/manifest";
 import { monotonicNs } from "../../shared/metrics/clock";
 import { CommonMetric, commonMetricDecls } from "../../shared/metrics/common";
 import type { MetricsReader } from "../../shared/metrics/reader";
+import type { Manifest } from "../manifest";
 import { isPidAlive, loadManifest, openMetricsReader } from "./instances";
 import { formatCount, renderColumns } from "./status";
 
@@ -21,6 +21,8 @@ export interface MonitorOptions {
   out: NodeJS.WritableStream;
   /** Redraw in place with ANSI escapes (true on a terminal). */
   tty: boolean;
+  /** One JSON object per refresh, one per line (NDJSON), instead of the table. */
+  json?: boolean;
   /** Heartbeat older than this is flagged stale (default 100 ms, as Firedancer). */
   staleMs?: number;
   signal?: AbortSignal;
@@ -190,8 +192,83 @@ export function renderMonitorFrame(
     }
     if (own.length > 0) details.push(`  ${c.name}: ${own.join(", ")}`);
   }
-  lines.push(...renderColumns(rows), ...details);
+  lines.push(...renderColumns(rows), ...details, ...MONITOR_LEGEND);
   return lines;
+}
+
+/** What the columns mean (printed under every frame). */
+export const MONITOR_LEGEND: readonly string[] = [
+  "legend: HEART - advancing, NONE not advancing, RESET restarted; STALE heartbeat older than the limit;",
+  "  VCSW/s IVCSW/s (in)voluntary context switches per second; BACKP backpressure episodes (change);",
+  "  %HKEEP %BUSY %IDLE %BACKP share of the interval in housekeeping, work, waiting, backpressure;",
+  "  counters: value (rate per second), gauges: value",
+];
+
+/** Fits lines to a terminal of `columns`: a long line is broken after ", " or a space where it
+ *  can be (counters), else cut hard; continuation lines are indented under their line. */
+export function wrapLines(lines: readonly string[], columns: number): string[] {
+  const width = Math.max(20, columns);
+  const out: string[] = [];
+  for (const line of lines) {
+    const indent = " ".repeat(Math.min(8, /^\s*/.exec(line)?.[0].length ?? 0) + 4);
+    let rest = line;
+    let first = true;
+    while ((first ? rest.length : indent.length + rest.length) > width) {
+      const room = first ? width : width - indent.length;
+      let cut = rest.lastIndexOf(", ", room - 1);
+      cut = cut > room / 3 ? cut + 1 : rest.lastIndexOf(" ", room);
+      if (cut <= room / 3) cut = room;
+      out.push(first ? rest.slice(0, cut).trimEnd() : `${indent}${rest.slice(0, cut).trimEnd()}`);
+      rest = rest.slice(cut).trimStart();
+      first = false;
+    }
+    out.push(first ? rest : `${indent}${rest}`);
+  }
+  return out;
+}
+
+/** One refresh as a JSON object (the NDJSON stream of `monitor --json`). */
+export function monitorFrameJson(
+  instance: string,
+  prev: readonly TileSample[],
+  cur: readonly TileSample[],
+  staleMs: number,
+  nowNs: number = monotonicNs(),
+): Record<string, unknown> {
+  const tiles = cur.map((c, i) => {
+    const p = prev[i];
+    if (c.error || !p || p.error)
+      return { name: c.name, kind: c.kind, pid: c.pid, state: c.state, error: c.error ?? "no previous sample" };
+    const dtS = (c.atNs - p.atNs) / 1e9;
+    const metrics: Record<string, number> = {};
+    const ratesPerS: Record<string, number> = {};
+    for (let m = 0; m < c.names.length; m++) {
+      metrics[c.names[m]] = c.values[m];
+      const d = deltaOf(p, c, c.names[m]);
+      if (c.kinds[m] === "counter" && d !== undefined && dtS > 0) ratesPerS[c.names[m]] = d / dtS;
+    }
+    const ageMs = c.heartbeatNs === 0 ? null : (nowNs - c.heartbeatNs) / 1e6;
+    const shares = regimeShares(p, c).map((x) => (x === "-" ? null : Number(x.slice(0, -1)) / 100));
+    return {
+      name: c.name,
+      kind: c.kind,
+      pid: c.pid,
+      state: c.state,
+      heartbeat: heartbeatCell(p, c) === "-" ? "advancing" : heartbeatCell(p, c) === "NONE" ? "none" : "reset",
+      heartbeatAgeMs: ageMs,
+      stale: ageMs === null || ageMs > staleMs,
+      timeRatio: { housekeeping: shares[0], busy: shares[1], idle: shares[2], backpressure: shares[3] },
+      metrics,
+      ratesPerS,
+    };
+  });
+  return { time: new Date().toISOString(), instance, intervalS: intervalOf(prev, cur), tiles };
+}
+
+function intervalOf(prev: readonly TileSample[], cur: readonly TileSample[]): number | null {
+  const a = prev[0];
+  const b = cur[0];
+  return a && b ? Math.round((b.atNs - a.atNs) / 1e6) / 1000 : null;
 }
 
 function sampleAll(manifest: Manifest, readers: Map<string, MetricsReader>): TileSample[] {
@@ -226,19 +303,28 @@ export async function runMonitor(opts: MonitorOptions): Promise<void> {
       return; // aborted
     }
     if (!isPidAlive(manifest.launcherPid)) {
-      write(`instance ${manifest.instance} stopped (launcher pid ${manifest.launcherPid} exited)\n`);
+      write(
+        opts.json
+          ? `${JSON.stringify({ time: new Date().toISOString(), instance: manifest.instance, stopped: true })}\n`
+          : `instance ${manifest.instance} stopped (launcher pid ${manifest.launcherPid} exited)\n`,
+      );
       return;
     }
     const cur = sampleAll(manifest, readers);
+    if (opts.json) {
+      write(`${JSON.stringify(monitorFrameJson(manifest.instance, prev, cur, staleMs))}\n`);
+      prev = cur;
+      continue;
+    }
     const frame = renderMonitorFrame(manifest.instance, prev, cur, staleMs);
     if (opts.tty) {
-      // Cursor up over the previous frame, clear to the end of the screen, draw. Lines are cut to
-      // the terminal's width so that none wraps and the line count stays right.
+      // Cursor up over the previous frame, clear to the end of the screen, draw. Lines are wrapped
+      // to the terminal's width by us (not by the terminal), so the count of lines drawn is known.
       const columns = (opts.out as { columns?: unknown }).columns;
-      const fit = typeof columns === "number" && columns > 0 ? frame.map((l) => l.slice(0, columns)) : frame;
+      const fit = wrapLines(frame, typeof columns === "number" && columns > 0 ? columns : 80);
       const up = drawnLines > 0 ? `\x1b[${drawnLines}A\r\x1b[J` : "";
       write(`${up}${fit.join("\n")}\n`);
-      drawnLines = frame.length;
+      drawnLines = fit.length;
     } else {
       write(`${n > 0 ? "\n" : ""}${frame.join("\n")}\n`);
     }

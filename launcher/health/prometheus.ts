@@ -1,9 +1,18 @@
-// Prometheus text exposition (format 0.0.4) of status reports, served on GET /metrics.
-// Every declared metric becomes tilenet_<name>{instance,tile,kind} with HELP and TYPE from the
-// region's schema; three synthetic series describe each tile's health.
+// Prometheus text exposition (format 0.0.4) of status reports: GET /metrics, /healthz, /readyz.
+// Every declared metric becomes tilenet_<name>{tilenet_instance,tile,kind} with HELP and TYPE from
+// the region's schema, named the way Prometheus users expect (promtool check metrics finds
+// nothing): counters end in _total, nanosecond counters become seconds, percentages become 0-1
+// ratios; a few synthetic series describe each tile's health, the build and the XDP attachment.
+// The label is tilenet_instance: `instance` and `job` belong to Prometheus's own target labels.
+//
+// Our own code rather than prom-client: its counters can only be incremented, while ours are
+// absolute values read from shared memory at each scrape (a mirror would need reset()+inc()),
+// and the set of metrics is discovered from the regions' schemas rather than declared here.
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { version } from "../../package.json";
 import type { MetricKind } from "../../shared/metrics/schema";
+import type { XdpAttachment } from "../manifest";
 import { summaryIsSandboxed } from "./procfs";
 import type { StatusReport, TileStatus } from "./status";
 
@@ -14,6 +23,35 @@ interface Family {
   help: string;
   type: MetricKind | "untyped";
   samples: string[];
+}
+
+/** How one region metric is exposed: its Prometheus name (without prefix) and a value scale. */
+export interface ExposedName {
+  name: string;
+  scale: number;
+  help: string;
+}
+
+/** The Prometheus name of a region metric: counters end in _total (a _count suffix is reserved
+ *  for histograms and replaced), nanoseconds become seconds, percentages 0-1 ratios. */
+export function exposedName(metric: string, kind: MetricKind | "untyped", help: string): ExposedName {
+  let name = metric;
+  let scale = 1;
+  let unitNote = "";
+  if (name.endsWith("_ns")) {
+    name = `${name.slice(0, -3)}_seconds`;
+    scale = 1e-9;
+    unitNote = " (in seconds)";
+  } else if (name.endsWith("_pct") && kind === "gauge") {
+    name = `${name.slice(0, -4)}_ratio`;
+    scale = 0.01;
+    unitNote = " (as a ratio, 0-1)";
+  }
+  if (kind === "counter") {
+    if (name.endsWith("_count")) name = name.slice(0, -6);
+    if (!name.endsWith("_total")) name = `${name}_total`;
+  }
+  return { name, scale, help: `${help}${unitNote}` };
 }
 
 function escapeLabel(value: string): string {
@@ -31,63 +69,127 @@ function formatValue(v: number): string {
   return String(v);
 }
 
+function labelText(pairs: Record<string, string>): string {
+  return `{${Object.entries(pairs)
+    .map(([k, v]) => `${k}="${escapeLabel(v)}"`)
+    .join(",")}}`;
+}
+
 function labels(report: StatusReport, tile: TileStatus): string {
-  return `{instance="${escapeLabel(report.instance)}",tile="${escapeLabel(tile.name)}",kind="${escapeLabel(tile.kind)}"}`;
+  return labelText({ tilenet_instance: report.instance, tile: tile.name, kind: tile.kind });
+}
+
+class Families {
+  readonly all = new Map<string, Family>();
+  get(name: string, help: string, type: Family["type"]): Family {
+    let f = this.all.get(name);
+    if (!f) {
+      f = { name, help, type, samples: [] };
+      this.all.set(name, f);
+    }
+    return f;
+  }
+  render(): string {
+    const out: string[] = [];
+    for (const f of this.all.values()) {
+      if (f.samples.length === 0) continue;
+      out.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`, ...f.samples);
+    }
+    return `${out.join("\n")}\n`;
+  }
+}
+
+function addHealthSeries(families: Families, report: StatusReport, tile: TileStatus): void {
+  const lbl = labels(report, tile);
+  const up = families.get(`${PREFIX}tile_up`, "1 when the tile process is alive and its state is running", "gauge");
+  const healthy = families.get(
+    `${PREFIX}tile_healthy`,
+    "1 when the tile has no problem (running, heartbeat fresh, alive, sandboxed): what /healthz checks",
+    "gauge",
+  );
+  const age = families.get(
+    `${PREFIX}tile_heartbeat_age_seconds`,
+    "Seconds since the tile's last heartbeat (absent if it never sent one)",
+    "gauge",
+  );
+  const sandboxed = families.get(
+    `${PREFIX}tile_sandboxed`,
+    "1 when every thread of the tile is in seccomp filter mode with no_new_privs, no capabilities and no root ids",
+    "gauge",
+  );
+  const alive = tile.detail ? tile.detail.alive : tile.sandbox !== null;
+  up.samples.push(`${up.name}${lbl} ${alive && tile.state === "running" ? 1 : 0}`);
+  healthy.samples.push(`${healthy.name}${lbl} ${tile.problems.length === 0 ? 1 : 0}`);
+  if (tile.heartbeatAgeMs !== null) age.samples.push(`${age.name}${lbl} ${formatValue(tile.heartbeatAgeMs / 1000)}`);
+  const isSandboxed = tile.detail ? tile.detail.sandboxed : tile.sandbox !== null && summaryIsSandboxed(tile.sandbox);
+  sandboxed.samples.push(`${sandboxed.name}${lbl} ${isSandboxed ? 1 : 0}`);
+}
+
+function addTileMetrics(families: Families, report: StatusReport, tile: TileStatus): void {
+  const lbl = labels(report, tile);
+  const decls = new Map((tile.detail?.decls ?? []).map((d) => [d.name, d]));
+  for (const [metric, value] of Object.entries(tile.metrics)) {
+    const decl = decls.get(metric);
+    const type: Family["type"] = decl ? decl.kind : "untyped";
+    const exposed = exposedName(metric, type, decl ? decl.help : `tilenet metric ${metric}`);
+    let name = `${PREFIX}${exposed.name}`;
+    const existing = families.all.get(name);
+    if (existing && existing.type !== type)
+      name = `${PREFIX}${tile.kind.replace(/[^a-zA-Z0-9_]/g, "_")}_${exposed.name}`;
+    const f = families.get(name, exposed.help, type);
+    if (f.type !== type) continue; // still conflicting after qualification: leave it out rather than lie
+    f.samples.push(`${name}${lbl} ${formatValue(value * exposed.scale)}`);
+  }
+}
+
+/** tilenet_xdp_info: what the net tile's socket is attached to, as labels (value 1). */
+function addXdpInfo(families: Families, instance: string, xdp: XdpAttachment): void {
+  const f = families.get(
+    `${PREFIX}xdp_info`,
+    "The XDP attachment of the instance: interface, queue, mode actually attached (drv or skb), copy or zero-copy",
+    "gauge",
+  );
+  const lbl = labelText({
+    tilenet_instance: instance,
+    interface: xdp.interface,
+    queue: String(xdp.queue),
+    mode: xdp.mode,
+    requested_mode: xdp.requestedMode,
+    zero_copy: xdp.zeroCopy ? "true" : "false",
+  });
+  f.samples.push(`${f.name}${lbl} 1`);
 }
 
 /** Renders reports (one per instance) as exposition text. Families are grouped so each name has
  *  one HELP and TYPE line before its samples; a tile metric whose kind conflicts with the first
  *  declaration of that name is exposed as tilenet_<tile kind>_<name> instead. */
 export function renderPrometheus(reports: readonly StatusReport[]): string {
-  const families = new Map<string, Family>();
-  const family = (name: string, help: string, type: Family["type"]): Family => {
-    let f = families.get(name);
-    if (!f) {
-      f = { name, help, type, samples: [] };
-      families.set(name, f);
-    }
-    return f;
-  };
-  const up = family(`${PREFIX}tile_up`, "1 when the tile process is alive and its state is running", "gauge");
-  const age = family(
-    `${PREFIX}tile_heartbeat_age_seconds`,
-    "Seconds since the tile's last heartbeat (absent if it never sent one)",
-    "gauge",
-  );
-  const sandboxed = family(
-    `${PREFIX}tile_sandboxed`,
-    "1 when every thread of the tile is in seccomp filter mode with no_new_privs, no capabilities and no root ids",
-    "gauge",
-  );
+  const families = new Families();
+  const build = families.get(`${PREFIX}build_info`, "tilenet's version and the Node.js running the launcher", "gauge");
+  build.samples.push(`${build.name}${labelText({ version, node_version: process.version })} 1`);
   for (const report of reports) {
-    for (const tile of report.tiles) {
-      const lbl = labels(report, tile);
-      const alive = tile.detail ? tile.detail.alive : tile.sandbox !== null;
-      up.samples.push(`${up.name}${lbl} ${alive && tile.state === "running" ? 1 : 0}`);
-      if (tile.heartbeatAgeMs !== null)
-        age.samples.push(`${age.name}${lbl} ${formatValue(tile.heartbeatAgeMs / 1000)}`);
-      const isSandboxed = tile.detail
-        ? tile.detail.sandboxed
-        : tile.sandbox !== null && summaryIsSandboxed(tile.sandbox);
-      sandboxed.samples.push(`${sandboxed.name}${lbl} ${isSandboxed ? 1 : 0}`);
-      const decls = new Map((tile.detail?.decls ?? []).map((d) => [d.name, d]));
-      for (const [metric, value] of Object.entries(tile.metrics)) {
-        const decl = decls.get(metric);
-        const type: Family["type"] = decl ? decl.kind : "untyped";
-        let name = `${PREFIX}${metric}`;
-        const existing = families.get(name);
-        if (existing && existing.type !== type) name = `${PREFIX}${tile.kind.replace(/[^a-zA-Z0-9_]/g, "_")}_${metric}`;
-        const f = family(name, decl ? decl.help : `tilenet metric ${metric}`, type);
-        if (f.type !== type) continue; // still conflicting after qualification: leave it out rather than lie
-        f.samples.push(`${name}${lbl} ${formatValue(value)}`);
-      }
+    for (const tile of report.tiles) addHealthSeries(families, report, tile);
+    if (report.xdp) addXdpInfo(families, report.instance, report.xdp);
+  }
+  for (const report of reports) for (const tile of report.tiles) addTileMetrics(families, report, tile);
+  return families.render();
+}
+
+/** /healthz: 200 only when every tile of every instance is healthy; /readyz: 200 once every tile
+ *  runs. The body names what is wrong. */
+export function healthAnswer(
+  reports: readonly StatusReport[],
+  what: "health" | "ready",
+): { ok: boolean; body: string } {
+  const problems: string[] = [];
+  for (const r of reports) {
+    for (const t of r.tiles) {
+      if (what === "health") for (const p of t.problems) problems.push(`${r.instance}/${t.name}: ${p}`);
+      else if (t.state !== "running") problems.push(`${r.instance}/${t.name}: state is ${t.state}`);
     }
   }
-  const out: string[] = [];
-  for (const f of families.values()) {
-    out.push(`# HELP ${f.name} ${escapeHelp(f.help)}`, `# TYPE ${f.name} ${f.type}`, ...f.samples);
-  }
-  return `${out.join("\n")}\n`;
+  if (reports.every((r) => r.tiles.length === 0)) problems.push("no tiles");
+  return { ok: problems.length === 0, body: problems.length === 0 ? "ok\n" : `${problems.join("\n")}\n` };
 }
 
 export interface MetricsServer {
@@ -105,8 +207,10 @@ export function startMetricsServer(
 ): Promise<MetricsServer> {
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const path = (req.url ?? "/").split("?")[0];
-    if (path !== "/metrics") {
-      res.writeHead(404, { "content-type": "text/plain; charset=utf-8" }).end("not found: try GET /metrics\n");
+    if (path !== "/metrics" && path !== "/healthz" && path !== "/readyz") {
+      res
+        .writeHead(404, { "content-type": "text/plain; charset=utf-8" })
+        .end("not found: try GET /metrics, /healthz or /readyz\n");
       return;
     }
     if (req.method !== "GET" && req.method !== "HEAD") {
@@ -114,16 +218,25 @@ export function startMetricsServer(
       return;
     }
     let body: string;
+    let status = 200;
     try {
       const got = await source();
-      body = renderPrometheus(Array.isArray(got) ? (got as readonly StatusReport[]) : [got as StatusReport]);
+      const reports = Array.isArray(got) ? (got as readonly StatusReport[]) : [got as StatusReport];
+      if (path === "/metrics") body = renderPrometheus(reports);
+      else {
+        const answer = healthAnswer(reports, path === "/healthz" ? "health" : "ready");
+        status = answer.ok ? 200 : 503;
+        res.writeHead(status, { "content-type": "text/plain; charset=utf-8" });
+        res.end(req.method === "HEAD" ? undefined : answer.body);
+        return;
+      }
     } catch (err) {
       res
-        .writeHead(500, { "content-type": "text/plain; charset=utf-8" })
+        .writeHead(path === "/metrics" ? 500 : 503, { "content-type": "text/plain; charset=utf-8" })
         .end(`status failed: ${(err as Error).message}\n`);
       return;
     }
-    res.writeHead(200, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
+    res.writeHead(status, { "content-type": "text/plain; version=0.0.4; charset=utf-8" });
     res.end(req.method === "HEAD" ? undefined : body);
   };
   const server = createServer((req, res) => {

@@ -1,10 +1,10 @@
 // `tilenet status`: one report per instance, built from the manifest, each tile's metrics region
 // (read-only) and /proc. JSON for machines (the shape below is a contract), a table for people,
 // and an exit code for scripts.
-import type { Manifest } from "../../shared/manifest";
 import { CommonMetric, commonMetricDecls } from "../../shared/metrics/common";
 import type { MetricsReader } from "../../shared/metrics/reader";
 import type { MetricDecl } from "../../shared/metrics/schema";
+import type { Manifest, XdpAttachment } from "../manifest";
 import { isPidAlive, openMetricsReader } from "./instances";
 import {
   type ProcessSandboxFacts,
@@ -63,6 +63,8 @@ export interface StatusReport {
   launcherPid: number;
   tiles: TileStatus[];
   lab?: LabStatus;
+  /** What the net tile's AF_XDP socket is attached to (absent without a net tile). */
+  xdp?: XdpAttachment;
 }
 
 export interface CollectOptions {
@@ -164,6 +166,7 @@ export function collectStatus(manifest: Manifest, opts: CollectOptions = {}): St
     const { tileNetns, peerNetns, tileAddr, peerAddr, ports } = manifest.lab;
     report.lab = { tileNetns, peerNetns, tileAddr, peerAddr, ports: [...ports] };
   }
+  if (manifest.xdp) report.xdp = { ...manifest.xdp };
   return report;
 }
 
@@ -233,6 +236,13 @@ export function renderColumns(rows: readonly (readonly string[])[]): string[] {
   );
 }
 
+/** "veth0 queue 0, skb mode (auto: drv refused: ...), copy". */
+export function xdpText(x: XdpAttachment): string {
+  const how =
+    x.requestedMode === "auto" ? ` (auto${x.fallbackReason ? `: drv refused: ${x.fallbackReason}` : ""})` : "";
+  return `${x.interface} queue ${x.queue}, ${x.mode} mode${how}, ${x.zeroCopy ? "zero-copy" : "copy"}`;
+}
+
 /** The human view: a header line, one row per tile, then the problems. */
 export function renderStatusTable(report: StatusReport): string {
   const lines = [`instance ${report.instance} (launcher pid ${report.launcherPid})`];
@@ -240,6 +250,7 @@ export function renderStatusTable(report: StatusReport): string {
     const l = report.lab;
     lines.push(`lab: ${l.tileNetns} ${l.tileAddr} <-> ${l.peerNetns} ${l.peerAddr}, ports ${l.ports.join(",")}`);
   }
+  if (report.xdp) lines.push(`xdp: ${xdpText(report.xdp)}`);
   const rows: string[][] = [["TILE", "KIND", "PID", "STATE", "HEARTBEAT", "SANDBOX", "METRICS"]];
   for (const t of report.tiles) {
     rows.push([t.name, t.kind, String(t.pid), t.state, ageCell(t.heartbeatAgeMs), sandboxCell(t), keyMetrics(t)]);

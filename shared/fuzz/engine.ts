@@ -10,8 +10,8 @@
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import type { FuzzTargetRegistry } from "./registry";
 import { FuzzRng, randomSeed } from "./rng";
-import { fuzzTargets } from "./targets";
 import type { FuzzFailure, FuzzReport, FuzzTarget, RunFuzzOptions } from "./types";
 import { V8CoverageFeedback } from "./v8-coverage";
 
@@ -27,10 +27,6 @@ const INTERESTING_U32 = [0, 1, 0x7fffffff, 0x80000000, 0xffffffff, 0x0000ffff, 0
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
-}
-
-function resolveTarget(target: string | FuzzTarget): FuzzTarget {
-  return typeof target === "string" ? fuzzTargets.get(target) : target;
 }
 
 function replayCommand(options: RunFuzzOptions, target: FuzzTarget, file: string): string {
@@ -228,7 +224,7 @@ export function minimizeFailingInput(
 }
 
 export async function runFuzz(options: RunFuzzOptions): Promise<FuzzReport> {
-  const target = resolveTarget(options.target);
+  const target = options.target;
   target.resetStats?.();
   if (options.replayFile) return replay(options, target, options.replayFile);
 
@@ -382,15 +378,18 @@ export function formatFuzzReport(report: FuzzReport): string {
   return lines.join("\n");
 }
 
-/** Parses `<target> [--seconds N] [--seed S] [--corpus DIR] [--replay FILE] [--coverage]` (for the CLI). */
-export function parseFuzzArgs(argv: readonly string[]): RunFuzzOptions {
+/**
+ * Parses `<target> [--seconds N] [--seed S] [--corpus DIR] [--replay FILE] [--coverage]` (for the
+ * CLI); the target name is looked up in `targets`.
+ */
+export function parseFuzzArgs(argv: readonly string[], targets: FuzzTargetRegistry): RunFuzzOptions {
   const [target, ...rest] = argv;
   if (!target || target.startsWith("-")) {
     throw new Error(
-      `usage: tilenet fuzz <${fuzzTargets.names().join("|")}> [--seconds N] [--seed S] [--corpus DIR] [--replay FILE] [--coverage]`,
+      `usage: tilenet fuzz <${targets.names().join("|")}> [--seconds N] [--seed S] [--corpus DIR] [--replay FILE] [--coverage]`,
     );
   }
-  const options: RunFuzzOptions = { target };
+  const options: RunFuzzOptions = { target: targets.get(target) };
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i];
     if (flag === "--coverage") {
@@ -420,9 +419,10 @@ export function parseFuzzArgs(argv: readonly string[]): RunFuzzOptions {
 /** `tilenet fuzz ...`: prints the report, returns the process exit code (1 on failure). */
 export async function fuzzMain(
   argv: readonly string[],
+  targets: FuzzTargetRegistry,
   write: (text: string) => void = (t) => process.stdout.write(t),
 ): Promise<number> {
-  const report = await runFuzz(parseFuzzArgs(argv));
+  const report = await runFuzz(parseFuzzArgs(argv, targets));
   write(`${formatFuzzReport(report)}\n`);
   return report.failed ? 1 : 0;
 }

@@ -1,4 +1,4 @@
-// Fuzz targets by name. The default registry (targets.ts) is what `tilenet fuzz <target>` uses.
+// Fuzz targets by name. The CLI's registry (launcher/fuzz-targets.ts) is what `tilenet fuzz <target>` uses.
 import type { FuzzTarget } from "./types";
 
 const TARGET_NAME = /^[a-z][a-z0-9-]*$/;

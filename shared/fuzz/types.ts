@@ -49,8 +49,8 @@ export interface SequenceFuzz {
 }
 
 export interface RunFuzzOptions {
-  /** A registered target name, or a target object (tests pass planted-bug variants this way). */
-  target: string | FuzzTarget;
+  /** The target (the CLI looks names up in its registry; tests pass planted-bug variants). */
+  target: FuzzTarget;
   /** Time budget (default 10). */
   seconds?: number;
   /** PRNG seed (default random; always printed). */

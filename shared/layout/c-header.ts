@@ -28,7 +28,7 @@ function cLiteral(value: number): string {
 /** The header text for the given groups. */
 export function renderCHeader(groups: readonly CConstantGroup[] = LAYOUT_GROUPS): string {
   const lines = [
-    "/* Generated from the TypeScript layout declarations by shared/layout/emit-c-header.ts. Do not edit. */",
+    "/* Generated from the TypeScript layout declarations by scripts/emit-c-header.ts. Do not edit. */",
     "#ifndef TILENET_LAYOUT_H",
     "#define TILENET_LAYOUT_H",
   ];

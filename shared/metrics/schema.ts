@@ -7,13 +7,23 @@
 
 export type MetricKind = "counter" | "gauge";
 
-export interface MetricDecl {
+export interface MetricDecl<Name extends string = string> {
   /** snake_case, [a-z][a-z0-9_]*, at most 64 characters; unique within a region. */
-  name: string;
+  name: Name;
   /** counter: only grows (rates make sense); gauge: a level that goes up and down. */
   kind: MetricKind;
   /** One line of text for people (Prometheus HELP). */
   help: string;
+}
+
+/** A counter declaration (its name's literal type is kept for typed keys, see metrics/keys.ts). */
+export function counter<Name extends string>(name: Name, help: string): MetricDecl<Name> {
+  return { name, kind: "counter", help };
+}
+
+/** A gauge declaration. */
+export function gauge<Name extends string>(name: Name, help: string): MetricDecl<Name> {
+  return { name, kind: "gauge", help };
 }
 
 export interface MetricsSchema {

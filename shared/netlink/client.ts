@@ -226,27 +226,48 @@ export class NetlinkClient {
   }
 
   private dumpRecords<T>(kind: DumpKind, decode: () => T | undefined): T[] {
+    const records = this.query(
+      `netlink dump of ${kind}`,
+      (seq) => dumpRequest(kind, seq),
+      DUMP_TYPES[kind].reply,
+      decode,
+    );
+    this.counters.dumps++;
+    this.counters.dump_records += records.length;
+    return records;
+  }
+
+  /** Sends build(seq) and returns decode() of every reply message of type replyType, until the
+   *  kernel ends the exchange: NLMSG_DONE for a dump, the ack for a request carrying NLM_F_ACK.
+   *  Attempts the kernel flags interrupted (or that overran, or were damaged) are sent again, at
+   *  most maxDumpRetries times: use it only for requests that change nothing. A refusal throws
+   *  NetlinkError with the kernel's errno and extended-ack text. */
+  query<T>(
+    what: string,
+    build: (seq: number) => Uint8Array,
+    replyType: number,
+    decode: (c: MessageCursor) => T | undefined,
+  ): T[] {
     for (let attempt = 0; ; attempt++) {
-      const result = this.dumpOnce(kind, decode);
-      if (typeof result !== "string") {
-        this.counters.dumps++;
-        this.counters.dump_records += result.length;
-        return result;
-      }
+      const result = this.queryOnce(what, build, replyType, decode);
+      if (typeof result !== "string") return result;
       if (attempt >= this.maxDumpRetries)
         throw new NetlinkDumpUnstableError(
-          `netlink dump of ${kind}: still inconsistent after ${attempt + 1} attempts (last: ${RESTART_REASONS[result]})`,
+          `${what}: still inconsistent after ${attempt + 1} attempts (last: ${RESTART_REASONS[result]})`,
         );
       this.counters.dump_retries++;
     }
   }
 
-  /** One dump attempt: the records, or why it must be restarted. */
-  private dumpOnce<T>(kind: DumpKind, decode: () => T | undefined): T[] | RestartReason {
-    const what = `netlink dump of ${kind}`;
-    const reply = DUMP_TYPES[kind].reply;
+  /** One attempt: the records, or why it must be restarted. */
+  private queryOnce<T>(
+    what: string,
+    build: (seq: number) => Uint8Array,
+    replyType: number,
+    decode: (c: MessageCursor) => T | undefined,
+  ): T[] | RestartReason {
     const seq = this.nextSeq();
-    this.io.netlinkSend(this.fd, dumpRequest(kind, seq));
+    this.io.netlinkSend(this.fd, build(seq));
     const records: T[] = [];
     let interrupted = false;
     const outcome = this.receive(seq, what, (c) => {
@@ -267,11 +288,11 @@ export class NetlinkClient {
         this.counters.errors++;
         throw new NetlinkError(what, ack);
       }
-      if (c.type !== reply) {
+      if (c.type !== replyType) {
         this.counters.ignored_type++;
         return false;
       }
-      const record = decode();
+      const record = decode(c);
       if (record !== undefined) records.push(record);
       return false;
     });

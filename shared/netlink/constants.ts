@@ -5,6 +5,11 @@
 export const AF_UNSPEC = 0;
 export const AF_INET = 2;
 export const AF_BRIDGE = 7;
+export const AF_INET6 = 10;
+
+/** Netlink protocols (socket(AF_NETLINK, SOCK_RAW, protocol)). */
+export const NETLINK_ROUTE = 0;
+export const NETLINK_GENERIC = 16;
 
 /** nlmsghdr: u32 len, u16 type, u16 flags, u32 seq, u32 pid. */
 export const NLMSG_HDRLEN = 16;
@@ -65,6 +70,7 @@ export const RTMGRP_TILENET = RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | 
 export const RTA_HDRLEN = 4;
 /** The top two bits of an attribute type are flags (nested, network byte order). */
 export const NLA_TYPE_MASK = 0x3fff;
+export const NLA_F_NESTED = 0x8000;
 
 /** ifinfomsg: u8 family, u8 pad, u16 type, i32 index, u32 flags, u32 change. */
 export const IFINFOMSG_SIZE = 16;
@@ -72,7 +78,32 @@ export const IFLA_ADDRESS = 1;
 export const IFLA_BROADCAST = 2;
 export const IFLA_IFNAME = 3;
 export const IFLA_MTU = 4;
+export const IFLA_LINK = 5;
+export const IFLA_QDISC = 6;
+export const IFLA_MASTER = 10;
+export const IFLA_TXQLEN = 13;
+export const IFLA_OPERSTATE = 16;
+export const IFLA_LINKMODE = 17;
+export const IFLA_LINKINFO = 18;
+export const IFLA_STATS64 = 23;
+export const IFLA_GROUP = 27;
+export const IFLA_NET_NS_FD = 28;
 export const IFLA_EXT_MASK = 29;
+export const IFLA_PROMISCUITY = 30;
+export const IFLA_NUM_TX_QUEUES = 31;
+export const IFLA_NUM_RX_QUEUES = 32;
+export const IFLA_CARRIER = 33;
+export const IFLA_LINK_NETNSID = 37;
+export const IFLA_MIN_MTU = 50;
+export const IFLA_MAX_MTU = 51;
+export const IFLA_PERM_ADDRESS = 54;
+/** Inside IFLA_LINKINFO. */
+export const IFLA_INFO_KIND = 1;
+export const IFLA_INFO_DATA = 2;
+/** Inside IFLA_INFO_DATA of a veth: an ifinfomsg then the peer's IFLA_* attributes. */
+export const VETH_INFO_PEER = 1;
+/** Inside IFLA_INFO_DATA of a macvlan. */
+export const IFLA_MACVLAN_MODE = 1;
 export const RTEXT_FILTER_SKIP_STATS = 1 << 3;
 export const IFNAMSIZ = 16;
 export const IFF_UP = 0x1;
@@ -86,6 +117,12 @@ export const IFA_ADDRESS = 1;
 export const IFA_LOCAL = 2;
 export const IFA_LABEL = 3;
 export const IFA_BROADCAST = 4;
+export const IFA_CACHEINFO = 6;
+export const IFA_FLAGS = 8;
+/** struct ifa_cacheinfo: u32 preferred, valid, cstamp, tstamp. */
+export const IFA_CACHEINFO_SIZE = 16;
+/** ifa_prefered / ifa_valid meaning "forever". */
+export const INFINITY_LIFETIME = 0xffffffff;
 
 /** rtmsg: u8 family, dst_len, src_len, tos, table, protocol, scope, type; u32 flags. */
 export const RTMSG_SIZE = 12;

@@ -2,8 +2,10 @@
 // every length checked against its container, and building request messages. Headers and
 // integer attributes are in host byte order; IPv4 addresses are network order on the wire.
 // The cursors are reusable objects so that walking a datagram allocates nothing.
-import { NLA_TYPE_MASK, NLMSG_ALIGNTO, NLMSG_HDRLEN, RTA_HDRLEN } from "./constants";
+import { NLA_F_NESTED, NLA_TYPE_MASK, NLMSG_ALIGNTO, NLMSG_HDRLEN, RTA_HDRLEN } from "./constants";
 import type { MalformedReason } from "./counters";
+
+const utf8Encoder = new TextEncoder();
 
 export const HOST_LITTLE_ENDIAN = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
 
@@ -157,6 +159,43 @@ export class RequestBuilder {
     return this;
   }
 
+  attrU8(type: number, value: number): this {
+    this.view.setUint8(this.attr(type, 1), value);
+    return this;
+  }
+
+  attrU16(type: number, value: number): this {
+    this.view.setUint16(this.attr(type, 2), value, HOST_LITTLE_ENDIAN);
+    return this;
+  }
+
+  /** An attribute without data (NLA_FLAG). */
+  attrFlag(type: number): this {
+    this.attr(type, 0);
+    return this;
+  }
+
+  /** A NUL-terminated UTF-8 string attribute. */
+  attrString(type: number, value: string): this {
+    const encoded = utf8Encoder.encode(value);
+    const at = this.attr(type, encoded.byteLength + 1);
+    this.bytes.set(encoded, at);
+    return this;
+  }
+
+  /** Opens a nested attribute; close it with nestEnd(returned offset). Strictly validated families
+   *  (generic netlink ones such as ethtool) want NLA_F_NESTED on every nest: pass flagged. */
+  nestStart(type: number, flagged = false): number {
+    const at = this.reserve(RTA_HDRLEN);
+    this.view.setUint16(at + 2, flagged ? type | NLA_F_NESTED : type, HOST_LITTLE_ENDIAN);
+    return at;
+  }
+
+  nestEnd(at: number): this {
+    this.view.setUint16(at, this.length - at, HOST_LITTLE_ENDIAN);
+    return this;
+  }
+
   attrU32(type: number, value: number): this {
     const at = this.attr(type, 4);
     this.view.setUint32(at, value >>> 0, HOST_LITTLE_ENDIAN);
@@ -174,6 +213,11 @@ export class RequestBuilder {
     const at = this.attr(type, data.byteLength);
     this.bytes.set(data, at);
     return this;
+  }
+
+  /** Bytes written so far (header included). */
+  size(): number {
+    return this.length;
   }
 
   /** The finished message (nlmsg_len set). */

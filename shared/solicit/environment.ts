@@ -1,5 +1,5 @@
 // What the solicit handler asks about the kernel's network state. The netlink tile answers from
-// netbase (its own mirror); tests and the fuzzer answer from a model (snapshot-env.ts).
+// netbase (its own mirror); tests and the fuzzer answer from a model (tiles/netlink/fuzz/snapshot-env.ts).
 // Every method is called on the hot path: implementations must not allocate.
 //
 // Addresses arrive as int32 bit patterns (`ip | 0`: 198.18.0.1 arrives as -971898879), not as the

@@ -50,6 +50,14 @@ export const UDP_DEFAULT_MAX_PAYLOAD = 1472;
 export const UDP_MAX_PAYLOAD_LIMIT = 65507;
 
 export type UdpDirection = "rx" | "tx";
+
+/** The regions of one app's channel in one direction: `<dir>.<app>.{producer,consumer,data}`. */
+export function udpChannelRegionNames(
+  dir: UdpDirection,
+  app: string,
+): { producer: string; consumer: string; data: string } {
+  return { producer: `${dir}.${app}.producer`, consumer: `${dir}.${app}.consumer`, data: `${dir}.${app}.data` };
+}
 const DIRECTION_CODE: Record<UdpDirection, number> = { rx: 1, tx: 2 };
 
 export interface UdpChannelSizes {

@@ -4,11 +4,12 @@
 // no packet is redirected before a socket is there). Closing the link fd detaches.
 import { inNetns, native } from "../native";
 import { BPF_MAP_TYPE_XSKMAP, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE } from "./abi";
+import { type XskGeometry, xskGeometryOf } from "./geometry";
 import { generateXdpProgram } from "./program";
 
 export type XdpMode = "drv" | "skb";
 
-export interface XdpSetupOptions {
+export interface XdpSetupOptions extends XskGeometry {
   /** Name of the UMEM memfd as /proc shows it (default "tilenet-umem"). */
   umemName?: string;
   /** Network namespace of the interface (e.g. /run/netns/NAME); the caller's own when omitted. */
@@ -21,18 +22,12 @@ export interface XdpSetupOptions {
   /** "auto" tries native (driver) mode, then generic (skb) mode. */
   mode: "auto" | XdpMode;
   queueId: number;
-  /** UMEM frame size: a power of two in 2048..4096 (aligned chunk mode). */
-  frameSize: number;
-  frameCount: number;
-  fillDepth: number;
-  completionDepth: number;
-  rxDepth: number;
-  txDepth: number;
   /** Require zero-copy (fails where the driver has none, e.g. veth); copy mode by default. */
   zeroCopy?: boolean;
 }
 
-export interface XdpHandles {
+/** What setUpXdp made; the geometry is exactly the one asked for. */
+export interface XdpHandles extends XskGeometry {
   progFd: number;
   xskMapFd: number;
   linkFd: number;
@@ -42,14 +37,10 @@ export interface XdpHandles {
   ifindex: number;
   /** The attach mode actually in use. */
   mode: XdpMode;
+  /** With mode "auto": why the native (drv) attach was refused before falling back to skb. */
+  fallbackReason?: string;
   zeroCopy: boolean;
   queueId: number;
-  frameSize: number;
-  frameCount: number;
-  fillDepth: number;
-  completionDepth: number;
-  rxDepth: number;
-  txDepth: number;
 }
 
 const XDP_FLAGS: Record<XdpMode, number> = { drv: XDP_FLAGS_DRV_MODE, skb: XDP_FLAGS_SKB_MODE };
@@ -120,12 +111,7 @@ export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
           ifindex,
           queueId: opts.queueId,
           umemFd,
-          frameSize: opts.frameSize,
-          frameCount: opts.frameCount,
-          fillDepth: opts.fillDepth,
-          completionDepth: opts.completionDepth,
-          rxDepth: opts.rxDepth,
-          txDepth: opts.txDepth,
+          ...xskGeometryOf(opts),
           zeroCopy,
           needWakeup: true,
         }),
@@ -133,6 +119,7 @@ export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
       addon.bpfMapUpdate(xskMapFd, u32le(opts.queueId), u32le(xskFd));
       let mode: XdpMode;
       let linkFd: number;
+      let fallbackReason: string | undefined;
       if (opts.mode === "auto") {
         try {
           linkFd = addon.bpfLinkCreateXdp(progFd, ifindex, XDP_FLAGS.drv);
@@ -146,6 +133,7 @@ export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
             );
           }
           mode = "skb";
+          fallbackReason = (drvError as Error).message;
         }
       } else {
         mode = opts.mode;
@@ -159,14 +147,10 @@ export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
         umemFd,
         ifindex,
         mode,
+        ...(fallbackReason !== undefined ? { fallbackReason } : {}),
         zeroCopy,
         queueId: opts.queueId,
-        frameSize: opts.frameSize,
-        frameCount: opts.frameCount,
-        fillDepth: opts.fillDepth,
-        completionDepth: opts.completionDepth,
-        rxDepth: opts.rxDepth,
-        txDepth: opts.txDepth,
+        ...xskGeometryOf(opts),
       };
     } catch (e) {
       if (xskFd >= 0) addon.xskClose(xskFd);

@@ -1,11 +1,12 @@
 // The app tile's work, independent of how its memory arrived: read the rx channel, call the
 // module's onPacket with one reused packet object whose payload lies in place in the rx data
 // region, and let reply/send copy payloads into the tx channel (published once per poll).
+import { metricIndexes } from "../../shared/metrics/keys";
 import type { MetricsWriter } from "../../shared/metrics/writer";
 import { UdpChannelReader, type UdpChannelRegions, UdpChannelWriter, type UdpMessage } from "../../shared/udp/channel";
 import { type ByteRegion, copyIntoRegion, copyRegion } from "../../shared/udp/copy";
 import type { AppApi, AppLog, AppModule, UdpPacket } from "./api";
-import type { AppTileConfig } from "./definition";
+import { type AppTileConfig, appMetrics } from "./definition";
 
 export interface AppTileResources {
   config: AppTileConfig;
@@ -87,15 +88,15 @@ export class AppTileBody {
     this.txData = this.writer.data;
     this.packet = new ReceivedPacket(this.rxData.u8);
     for (const p of c.ports) this.ownsPort[p] = 1;
-    const ix = (n: string): number => res.metrics.index(n);
+    const ix = metricIndexes(res.metrics, appMetrics);
     this.m = {
-      rxPackets: ix("rx_packets"),
-      rxBytes: ix("rx_bytes"),
-      rxBad: ix("rx_bad_message"),
-      txPackets: ix("tx_packets"),
-      txBytes: ix("tx_bytes"),
-      txRingFull: ix("tx_ring_full"),
-      exceptions: ix("handler_exceptions"),
+      rxPackets: ix.rx_packets,
+      rxBytes: ix.rx_bytes,
+      rxBad: ix.rx_bad_message,
+      txPackets: ix.tx_packets,
+      txBytes: ix.tx_bytes,
+      txRingFull: ix.tx_ring_full,
+      exceptions: ix.handler_exceptions,
     };
     this.onMessage = (msg) => this.deliver(msg);
     const log = res.log;

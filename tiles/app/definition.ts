@@ -1,7 +1,9 @@
 // The app tile's declared surface: config, region roles, metrics, seccomp policy. Free of side
 // effects so the launcher can import it.
-import type { MetricDecl } from "../../shared/metrics/schema";
+import { counter } from "../../shared/metrics/schema";
 import type { SeccompPolicy } from "../../shared/seccomp/policy";
+import { metricsRegionName, type RegionUse } from "../../shared/tile/regions";
+import { udpChannelRegionNames } from "../../shared/udp/channel";
 import { appSeccompPolicy } from "./seccomp";
 
 export interface AppTileConfig {
@@ -25,22 +27,26 @@ export interface AppTileConfig {
 
 export const BUILTIN_MODULES = ["builtin:echo", "builtin:dns"] as const;
 
-/** Region roles, in grant order, with how they are mapped. */
-export function appRegionRoles(): { role: string; writable: boolean }[] {
+/**
+ * The regions, in grant order: metrics W, then its channel `rx.<channel>.*` as roles rx.producer R,
+ * rx.consumer W, rx.data R, and `tx.<channel>.*` as tx.producer W, tx.consumer R, tx.data W (the
+ * opposite of the net tile's side). The channel is named after the app.
+ */
+export function appRegions(tile: string, channel: string = tile): RegionUse[] {
+  const rx = udpChannelRegionNames("rx", channel);
+  const tx = udpChannelRegionNames("tx", channel);
   return [
-    { role: "metrics", writable: true },
-    { role: "rx.producer", writable: false },
-    { role: "rx.consumer", writable: true },
-    { role: "rx.data", writable: false },
-    { role: "tx.producer", writable: true },
-    { role: "tx.consumer", writable: false },
-    { role: "tx.data", writable: true },
+    { role: "metrics", region: metricsRegionName(tile), access: "write" },
+    { role: "rx.producer", region: rx.producer, access: "read" },
+    { role: "rx.consumer", region: rx.consumer, access: "write" },
+    { role: "rx.data", region: rx.data, access: "read" },
+    { role: "tx.producer", region: tx.producer, access: "write" },
+    { role: "tx.consumer", region: tx.consumer, access: "read" },
+    { role: "tx.data", region: tx.data, access: "write" },
   ];
 }
 
-const counter = (name: string, help: string): MetricDecl => ({ name, kind: "counter", help });
-
-export const appMetrics: MetricDecl[] = [
+export const appMetrics = [
   counter("rx_packets", "Datagrams handed to onPacket"),
   counter("rx_bytes", "Payload bytes handed to onPacket"),
   counter("rx_bad_message", "Malformed rx channel records skipped"),

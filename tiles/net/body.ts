@@ -14,6 +14,7 @@
 // Neighbor misses are not queued (as in Firedancer): the message is dropped and counted, and a
 // solicit is published for the netlink tile, at most once per next hop per resolicitMs.
 
+import { metricIndexes } from "../../shared/metrics/keys";
 import type { MetricsWriter } from "../../shared/metrics/writer";
 import { native, type XskRings, type XskStatistics } from "../../shared/native";
 import { InterfaceResult, NeighborResult, NetbaseReader, RouteResult } from "../../shared/netbase/reader";
@@ -36,6 +37,7 @@ import { openXskRings, UmemFramePool, type XskRingSet } from "../../shared/xdp/x
 import {
   NET_DEFAULTS,
   type NetTileConfig,
+  netMetrics,
   RX_PARSE_DROP_NAMES,
   TX_ROUTE_FAIL_TYPES,
   validateNetTileConfig,
@@ -243,55 +245,55 @@ export class NetTileBody {
     });
 
     const mx = res.metrics;
-    const ix = (name: string): number => mx.index(name);
+    const ix = metricIndexes(mx, netMetrics);
     this.m = {
-      rxPackets: ix("rx_packets"),
-      rxBytes: ix("rx_bytes"),
-      rxDelivered: ix("rx_delivered"),
-      rxDeliveredBytes: ix("rx_delivered_bytes"),
-      noApp: ix("rx_drop_no_app_for_port"),
-      oversize: ix("rx_drop_oversize"),
-      appRingFull: ix("rx_app_ring_full"),
-      txMessages: ix("tx_messages"),
-      txPackets: ix("tx_packets"),
-      txBytes: ix("tx_bytes"),
-      txCompleted: ix("tx_completed"),
-      noRoute: ix("tx_route_fail_no_route"),
-      routeIface: ix("tx_route_fail_interface"),
-      sourceIp: ix("tx_route_fail_source_ip"),
-      badSourceIp: ix("tx_bad_source_ip"),
-      badSourcePort: ix("tx_bad_source_port"),
-      badMessage: ix("tx_bad_message"),
-      noNeighbor: ix("tx_no_neighbor"),
-      solicits: ix("solicits_published"),
-      solicitsSuppressed: ix("solicits_suppressed"),
-      txRingFull: ix("tx_ring_full"),
-      txNoFrame: ix("tx_no_frame"),
-      fillEmpty: ix("fill_ring_empty"),
-      kicks: ix("xsk_tx_kicks"),
-      kickBusy: ix("xsk_tx_kick_busy"),
-      kickErrors: ix("xsk_tx_kick_errors"),
-      wakeups: ix("xsk_rx_wakeups"),
-      idlePolls: ix("xsk_idle_polls"),
-      idleAppWaits: ix("idle_app_waits"),
-      idleNaps: ix("idle_naps"),
-      kRxDropped: ix("xsk_rx_dropped"),
-      kRxRingFull: ix("xsk_rx_ring_full"),
-      kFillEmpty: ix("xsk_rx_fill_ring_empty"),
-      kRxInvalid: ix("xsk_rx_invalid_descs"),
-      kTxInvalid: ix("xsk_tx_invalid_descs"),
-      rxFree: ix("rx_frames_free"),
-      txFree: ix("tx_frames_free"),
+      rxPackets: ix.rx_packets,
+      rxBytes: ix.rx_bytes,
+      rxDelivered: ix.rx_delivered,
+      rxDeliveredBytes: ix.rx_delivered_bytes,
+      noApp: ix.rx_drop_no_app_for_port,
+      oversize: ix.rx_drop_oversize,
+      appRingFull: ix.rx_app_ring_full,
+      txMessages: ix.tx_messages,
+      txPackets: ix.tx_packets,
+      txBytes: ix.tx_bytes,
+      txCompleted: ix.tx_completed,
+      noRoute: ix.tx_route_fail_no_route,
+      routeIface: ix.tx_route_fail_interface,
+      sourceIp: ix.tx_route_fail_source_ip,
+      badSourceIp: ix.tx_bad_source_ip,
+      badSourcePort: ix.tx_bad_source_port,
+      badMessage: ix.tx_bad_message,
+      noNeighbor: ix.tx_no_neighbor,
+      solicits: ix.solicits_published,
+      solicitsSuppressed: ix.solicits_suppressed,
+      txRingFull: ix.tx_ring_full,
+      txNoFrame: ix.tx_no_frame,
+      fillEmpty: ix.fill_ring_empty,
+      kicks: ix.xsk_tx_kicks,
+      kickBusy: ix.xsk_tx_kick_busy,
+      kickErrors: ix.xsk_tx_kick_errors,
+      wakeups: ix.xsk_rx_wakeups,
+      idlePolls: ix.xsk_idle_polls,
+      idleAppWaits: ix.idle_app_waits,
+      idleNaps: ix.idle_naps,
+      kRxDropped: ix.xsk_rx_dropped,
+      kRxRingFull: ix.xsk_rx_ring_full,
+      kFillEmpty: ix.xsk_rx_fill_ring_empty,
+      kRxInvalid: ix.xsk_rx_invalid_descs,
+      kTxInvalid: ix.xsk_tx_invalid_descs,
+      rxFree: ix.rx_frames_free,
+      txFree: ix.tx_frames_free,
     };
     this.parseDrop = new Int32Array(RX_PARSE_DROP_NAMES.length + 1);
     RX_PARSE_DROP_NAMES.forEach((name, i) => {
-      this.parseDrop[i + 1] = ix(`rx_drop_${name}`);
+      this.parseDrop[i + 1] = ix[`rx_drop_${name}`];
     });
-    const other = ix("tx_route_fail_other");
+    const other = ix.tx_route_fail_other;
     this.routeTypeDrop.fill(other);
     for (const t of TX_ROUTE_FAIL_TYPES) {
       const code = (RouteType as Record<string, number>)[t];
-      if (code !== undefined) this.routeTypeDrop[code] = ix(`tx_route_fail_${t}`);
+      if (code !== undefined) this.routeTypeDrop[code] = ix[`tx_route_fail_${t}`];
     }
     this.onTxMessage = (msg) => this.transmitOne(msg);
 

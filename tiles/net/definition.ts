@@ -1,26 +1,25 @@
 // The net tile's declared surface: config, region and fd roles, metrics, seccomp policy. Free of
 // side effects so the launcher can import it to plan regions and print policies.
-import type { MetricDecl } from "../../shared/metrics/schema";
+import { isPowerOfTwo } from "../../shared/bits";
+import { counter, gauge } from "../../shared/metrics/schema";
+import { MSG_DONTWAIT } from "../../shared/native";
 import { UDP_PARSE_RESULT_NAMES } from "../../shared/packet/udp-frame";
 import type { RingSpec } from "../../shared/ring/layout";
 import type { SeccompPolicy } from "../../shared/seccomp/policy";
+import { metricsRegionName, type RegionUse } from "../../shared/tile/regions";
+import { udpChannelRegionNames } from "../../shared/udp/channel";
+import { XSK_GEOMETRY_FIELDS, type XskGeometry } from "../../shared/xdp/geometry";
 
 export interface NetAppPorts {
   name: string;
   ports: number[];
 }
 
-export interface NetTileConfig {
+/** The geometry (UMEM and ring depths) is exactly the one the socket was created with (setUpXdp). */
+export interface NetTileConfig extends XskGeometry {
   /** Interface the AF_XDP socket is bound to (routes must leave through it). */
   ifindex: number;
   queueId: number;
-  /** UMEM geometry and ring depths, exactly as the socket was created (setUpXdp). */
-  frameSize: number;
-  frameCount: number;
-  fillDepth: number;
-  completionDepth: number;
-  rxDepth: number;
-  txDepth: number;
   /** Apps in grant order: their channels are `rx.<name>.*` and `tx.<name>.*`. */
   apps: NetAppPorts[];
   /** Depth of every app channel ring (both directions). */
@@ -65,46 +64,46 @@ export const NET_DEFAULTS = {
 /** Descriptor roles the launcher grants the net tile. */
 export const NET_FDS = { xsk: "xsk" } as const;
 
-/** Region roles of one app's channels as the net tile sees them. */
+/** Region roles of one app's channels as the net tile sees them (the channel's region names). */
 export function netAppRegionRoles(app: string): {
   rx: { producer: string; consumer: string; data: string };
   tx: { producer: string; consumer: string; data: string };
 } {
-  return {
-    rx: { producer: `rx.${app}.producer`, consumer: `rx.${app}.consumer`, data: `rx.${app}.data` },
-    tx: { producer: `tx.${app}.producer`, consumer: `tx.${app}.consumer`, data: `tx.${app}.data` },
-  };
+  return { rx: udpChannelRegionNames("rx", app), tx: udpChannelRegionNames("tx", app) };
+}
+
+/** Which of the instance's regions one net tile is wired to. */
+export interface NetTileWiring {
+  tile: string;
+  /** The UMEM region of its AF_XDP socket. */
+  umem: string;
+  /** Its solicit ring to the netlink tile: regions `<solicitRing>.producer` / `.consumer`. */
+  solicitRing: string;
+  /** The apps it serves, in config order. */
+  apps: readonly string[];
 }
 
 /**
- * Region roles, in grant order, with how they are mapped:
- *   metrics RW, netbase RO, umem RW, solicit.producer RW, solicit.consumer RO, then per app
- *   rx.<a>.producer RW, rx.<a>.consumer RO, rx.<a>.data RW, tx.<a>.producer RO, tx.<a>.consumer RW, tx.<a>.data RO.
+ * The regions, in grant order: metrics W, netbase R, umem W, solicit.producer W, solicit.consumer R,
+ * then per app rx.<a>.producer W, rx.<a>.consumer R, rx.<a>.data W, tx.<a>.producer R,
+ * tx.<a>.consumer W, tx.<a>.data R (the net tile writes what it produces and reads the rest).
  */
-export function netRegionRoles(appNames: readonly string[]): { role: string; writable: boolean }[] {
-  const roles = [
-    { role: "metrics", writable: true },
-    { role: "netbase", writable: false },
-    { role: "umem", writable: true },
-    { role: "solicit.producer", writable: true },
-    { role: "solicit.consumer", writable: false },
+export function netRegions(w: NetTileWiring): RegionUse[] {
+  const uses: RegionUse[] = [
+    { role: "metrics", region: metricsRegionName(w.tile), access: "write" },
+    { role: "netbase", region: "netbase", access: "read" },
+    { role: "umem", region: w.umem, access: "write" },
+    { role: "solicit.producer", region: `${w.solicitRing}.producer`, access: "write" },
+    { role: "solicit.consumer", region: `${w.solicitRing}.consumer`, access: "read" },
   ];
-  for (const a of appNames) {
-    const r = netAppRegionRoles(a);
-    roles.push(
-      { role: r.rx.producer, writable: true },
-      { role: r.rx.consumer, writable: false },
-      { role: r.rx.data, writable: true },
-      { role: r.tx.producer, writable: false },
-      { role: r.tx.consumer, writable: true },
-      { role: r.tx.data, writable: false },
-    );
+  const use = (name: string, access: RegionUse["access"]): RegionUse => ({ role: name, region: name, access });
+  for (const a of w.apps) {
+    const { rx, tx } = netAppRegionRoles(a);
+    uses.push(use(rx.producer, "write"), use(rx.consumer, "read"), use(rx.data, "write"));
+    uses.push(use(tx.producer, "read"), use(tx.consumer, "write"), use(tx.data, "read"));
   }
-  return roles;
+  return uses;
 }
-
-const counter = (name: string, help: string): MetricDecl => ({ name, kind: "counter", help });
-const gauge = (name: string, help: string): MetricDecl => ({ name, kind: "gauge", help });
 
 /** Route types that are not sent (anything but unicast), as metric suffixes. */
 export const TX_ROUTE_FAIL_TYPES = [
@@ -122,7 +121,7 @@ export const TX_ROUTE_FAIL_TYPES = [
 /** Parser refusals counted as rx_drop_<reason> (every UdpDrop name). */
 export const RX_PARSE_DROP_NAMES: readonly string[] = UDP_PARSE_RESULT_NAMES.slice(1);
 
-export const netMetrics: MetricDecl[] = [
+export const netMetrics = [
   counter("rx_packets", "Frames taken from the AF_XDP RX ring"),
   counter("rx_bytes", "Bytes of those frames"),
   counter("rx_delivered", "Datagrams handed to an app's rx ring"),
@@ -158,16 +157,15 @@ export const netMetrics: MetricDecl[] = [
   counter("xsk_idle_polls", "Idle waits on the socket (poll)"),
   counter("idle_app_waits", "Idle waits on an app's tx ring (futex), while it held delivered datagrams"),
   counter("idle_naps", "Short idle naps (shortly after work)"),
-  gauge("xsk_rx_dropped", "Kernel: frames dropped for this socket (XDP_STATISTICS rx_dropped)"),
-  gauge("xsk_rx_ring_full", "Kernel: frames dropped because the RX ring was full"),
-  gauge("xsk_rx_fill_ring_empty", "Kernel: times the fill ring was empty on receive"),
-  gauge("xsk_rx_invalid_descs", "Kernel: invalid RX descriptors"),
-  gauge("xsk_tx_invalid_descs", "Kernel: invalid TX descriptors"),
+  counter("xsk_rx_dropped", "Kernel: frames dropped for this socket (XDP_STATISTICS rx_dropped)"),
+  counter("xsk_rx_ring_full", "Kernel: frames dropped because the RX ring was full"),
+  counter("xsk_rx_fill_ring_empty", "Kernel: times the fill ring was empty on receive"),
+  counter("xsk_rx_invalid_descs", "Kernel: invalid RX descriptors"),
+  counter("xsk_tx_invalid_descs", "Kernel: invalid TX descriptors"),
   gauge("rx_frames_free", "UMEM receive frames not given to the kernel"),
   gauge("tx_frames_free", "UMEM transmit frames free"),
 ];
 
-const MSG_DONTWAIT = 0x40;
 const SOL_XDP = 283;
 const XDP_STATISTICS = 7;
 
@@ -216,14 +214,12 @@ export function validateNetTileConfig(c: NetTileConfig): void {
   const fail = (what: string): never => {
     throw new Error(`net tile config: ${what}`);
   };
-  const pow2 = (n: number): boolean => Number.isInteger(n) && n > 0 && (n & (n - 1)) === 0;
   if (!Number.isInteger(c.ifindex) || c.ifindex <= 0) fail(`ifindex ${c.ifindex} must be a positive integer`);
-  for (const k of ["frameSize", "frameCount", "fillDepth", "completionDepth", "rxDepth", "txDepth"] as const)
-    if (!pow2(c[k])) fail(`${k} ${c[k]} must be a power of two`);
+  for (const k of XSK_GEOMETRY_FIELDS) if (!isPowerOfTwo(c[k])) fail(`${k} ${c[k]} must be a power of two`);
   const rxFrames = c.rxFrames ?? c.frameCount / 2;
   if (!Number.isInteger(rxFrames) || rxFrames < 1 || rxFrames >= c.frameCount)
     fail(`rxFrames ${rxFrames} must leave at least one frame on each side of ${c.frameCount}`);
-  if (!pow2(c.channelDepth)) fail(`channelDepth ${c.channelDepth} must be a power of two`);
+  if (!isPowerOfTwo(c.channelDepth)) fail(`channelDepth ${c.channelDepth} must be a power of two`);
   // A received frame holds the kernel's headroom (256 in copy mode), then up to 60 bytes of
   // Ethernet + IPv4 (with options) + UDP headers.
   const room = c.frameSize - 256 - 14 - 60 - 8;

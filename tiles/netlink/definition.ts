@@ -1,7 +1,9 @@
 // The netlink tile's declared surface: its settings, metrics and seccomp policy. Kept free of
 // side effects so the launcher (to size regions, `tilenet seccomp netlink`) can import it.
-import type { MetricDecl } from "../../shared/metrics/schema";
+import { counter, gauge } from "../../shared/metrics/schema";
+import { MSG_DONTWAIT } from "../../shared/native";
 import type { SeccompPolicy } from "../../shared/seccomp/policy";
+import { metricsRegionName, type RegionUse } from "../../shared/tile/regions";
 import { SOLICIT_METRIC_NAMES, type SolicitConfig } from "./solicit-handler";
 
 export interface NetlinkTileConfig {
@@ -17,18 +19,50 @@ export interface NetlinkTileConfig {
   resolveWith: "udp-probe" | "ntf-use";
 }
 
-/** Region roles the launcher grants the netlink tile, in grant order. */
-export function netlinkRegionRoles(solicitRings: readonly string[]): string[] {
-  return ["metrics", "netbase", ...solicitRings.flatMap((p) => [`${p}.producer`, `${p}.consumer`])];
+/** The UDP port neighbor probes go to: the discard port (nothing answers; the kernel ARPs on the way). */
+export const PROBE_PORT = 9;
+
+/** What the netlink tile's config is made from (the instance's settings and wiring). */
+export interface NetlinkTileInput {
+  /** The interfaces the net tiles serve (solicits for others are refused). */
+  netIfindexes: number[];
+  /** One solicit ring per net tile, in net tile order. */
+  solicitRings: string[];
+  solicit: Omit<SolicitConfig, "netIfindexes">;
+  verifyIntervalS: number;
+  keepNetAdmin: boolean;
+}
+
+export function netlinkTileConfig(input: NetlinkTileInput): NetlinkTileConfig {
+  return {
+    solicit: { netIfindexes: input.netIfindexes, ...input.solicit },
+    solicitRings: input.solicitRings,
+    verifyIntervalMs: input.verifyIntervalS * 1000,
+    probePort: PROBE_PORT,
+    resolveWith: input.keepNetAdmin ? "ntf-use" : "udp-probe",
+  };
+}
+
+/**
+ * The regions, in grant order: metrics W, netbase W (its only writer), then per solicit ring the
+ * producer side R (the net tile writes it) and the consumer side W.
+ */
+export function netlinkRegions(tile: string, solicitRings: readonly string[]): RegionUse[] {
+  const uses: RegionUse[] = [
+    { role: "metrics", region: metricsRegionName(tile), access: "write" },
+    { role: "netbase", region: "netbase", access: "write" },
+  ];
+  for (const p of solicitRings) {
+    uses.push({ role: `${p}.producer`, region: `${p}.producer`, access: "read" });
+    uses.push({ role: `${p}.consumer`, region: `${p}.consumer`, access: "write" });
+  }
+  return uses;
 }
 
 /** Descriptor roles the launcher grants the netlink tile. */
 export const NETLINK_FDS = { events: "nl.events", requests: "nl.requests", probe: "probe" } as const;
 
-const counter = (name: string, help: string): MetricDecl => ({ name, kind: "counter", help });
-const gauge = (name: string, help: string): MetricDecl => ({ name, kind: "gauge", help });
-
-export const netlinkMetrics: MetricDecl[] = [
+export const netlinkMetrics = [
   counter("events_link", "Link events applied"),
   counter("events_addr", "IPv4 address events applied"),
   counter("events_route", "IPv4 route events applied (tables local and main)"),
@@ -52,8 +86,6 @@ export const netlinkMetrics: MetricDecl[] = [
       : counter(`solicit_${n}`, `Solicit handler: ${n.replaceAll("_", " ")}`),
   ),
 ];
-
-const MSG_DONTWAIT = 0x40;
 
 /** Beyond the Node baseline: netlink send/receive on its two sockets, probes on its UDP socket,
  *  poll (its argument is a pointer: it cannot be pinned to fds, and reading is harmless). */

@@ -8,6 +8,7 @@
 // so readers never see emptied tables. A periodic verification compares netbase with a fresh
 // dump, counts divergences and repairs them.
 
+import { metricIndexes } from "../../shared/metrics/keys";
 import { native } from "../../shared/native";
 import { NetbaseReader } from "../../shared/netbase/reader";
 import { NetbaseWriter } from "../../shared/netbase/writer";
@@ -55,26 +56,27 @@ runTile<NetlinkTileConfig>({
           : (ip, ifindex) => addon.probeSend(probeFd, ip >>> 0, ifindex, config.probePort),
     });
 
+    const ix = metricIndexes(metrics, netlinkMetrics);
     const m = {
-      link: metrics.index("events_link"),
-      addr: metrics.index("events_addr"),
-      route: metrics.index("events_route"),
-      neigh: metrics.index("events_neigh"),
-      fullSyncs: metrics.index("full_syncs"),
-      enobufs: metrics.index("enobufs"),
-      malformed: metrics.index("malformed_messages"),
-      dumpRetries: metrics.index("dump_retries"),
-      verifications: metrics.index("verifications"),
-      divergences: metrics.index("divergences"),
-      fullDrops: metrics.index("netbase_full_drops"),
-      interfaces: metrics.index("interfaces"),
-      routes: metrics.index("routes"),
-      neighbors: metrics.index("neighbors"),
-      routePct: metrics.index("route_capacity_used_pct"),
-      neighPct: metrics.index("neighbor_capacity_used_pct"),
-      ringOverruns: metrics.index("solicit_ring_overruns"),
+      link: ix.events_link,
+      addr: ix.events_addr,
+      route: ix.events_route,
+      neigh: ix.events_neigh,
+      fullSyncs: ix.full_syncs,
+      enobufs: ix.enobufs,
+      malformed: ix.malformed_messages,
+      dumpRetries: ix.dump_retries,
+      verifications: ix.verifications,
+      divergences: ix.divergences,
+      fullDrops: ix.netbase_full_drops,
+      interfaces: ix.interfaces,
+      routes: ix.routes,
+      neighbors: ix.neighbors,
+      routePct: ix.route_capacity_used_pct,
+      neighPct: ix.neighbor_capacity_used_pct,
+      ringOverruns: ix.solicit_ring_overruns,
     };
-    const solicitIdx = SOLICIT_METRIC_NAMES.map((n) => metrics.index(`solicit_${n}`));
+    const solicitIdx = SOLICIT_METRIC_NAMES.map((n) => ix[`solicit_${n}`]);
     const solicitValues = new Float64Array(SOLICIT_METRIC_NAMES.length);
 
     let needResync = false;

@@ -17,107 +17,43 @@ import {
   type SolicitCodeValue,
   type SolicitView,
 } from "../../shared/solicit/message";
+import {
+  checkSetting,
+  SOLICIT_HANDLER_SETTINGS,
+  type SolicitHandlerSettings,
+  solicitHandlerDefaults,
+} from "./solicit-config";
 
 // ---------------------------------------------------------------------------------------------
 // Configuration
 
-export interface SolicitConfig {
+/** The handler's settings (tiles/netlink/solicit-config.ts declares them, with their limits). */
+export interface SolicitConfig extends SolicitHandlerSettings {
   /** Interfaces served by net tiles: solicits for any other ifindex are rejected. */
   netIfindexes: readonly number[];
-  /** Pending-table capacity (entries). */
-  capacity: number;
-  /** The same (ifindex, ip) is handled at most once per this interval, whatever the outcome. */
-  dedupeIntervalMs: number;
-  /** The same (ifindex, ip) is probed at most once per this interval. */
-  perHostIntervalMs: number;
-  /** Global token bucket: probes per second ... */
-  ratePerS: number;
-  /** ... and bucket depth. */
-  burst: number;
 }
 
-export const SOLICIT_DEFAULTS = {
-  capacity: 4096,
-  dedupeIntervalMs: 1000,
-  perHostIntervalMs: 1000,
-  ratePerS: 100,
-  burst: 100,
-} as const;
-
-/** Config-file names (section [solicit]) of each key, used in every error message. */
-export const SOLICIT_CONFIG_KEYS = {
-  netIfindexes: "net_ifindexes",
-  capacity: "capacity",
-  dedupeIntervalMs: "dedupe_interval_ms",
-  perHostIntervalMs: "per_host_interval_ms",
-  ratePerS: "rate_per_s",
-  burst: "burst",
-} as const satisfies Record<keyof SolicitConfig, string>;
-
-const MAX_CAPACITY = 1 << 20;
-const MAX_INTERVAL_MS = 86_400_000;
 const MAX_IFINDEX = 0x7fffffff;
 
-function configError(key: keyof SolicitConfig, what: string): Error {
-  return new Error(`solicit.${SOLICIT_CONFIG_KEYS[key]} ${what}`);
-}
-
-/** Throws an Error naming the offending key (e.g. "solicit.rate_per_s must be a positive number"). */
+/** Throws an Error naming the offending key (e.g. "solicit.rate_per_s must be a number from 0.001 to 1000000"). */
 export function validateSolicitConfig(config: SolicitConfig): void {
-  const num = (key: keyof SolicitConfig): number => {
-    const v: unknown = config[key];
-    if (typeof v !== "number" || !Number.isFinite(v)) throw configError(key, "must be a finite number");
-    return v;
-  };
-  const capacity = num("capacity");
-  if (!Number.isInteger(capacity) || capacity < 1 || capacity > MAX_CAPACITY) {
-    throw configError("capacity", `must be an integer from 1 to ${MAX_CAPACITY}`);
+  for (const [field, spec] of Object.entries(SOLICIT_HANDLER_SETTINGS)) {
+    const expected = checkSetting(spec, config[field as keyof SolicitHandlerSettings]);
+    if (expected !== undefined) throw new Error(`solicit.${spec.key} must be ${expected}`);
   }
-  for (const key of ["dedupeIntervalMs", "perHostIntervalMs"] as const) {
-    const v = num(key);
-    if (v <= 0 || v > MAX_INTERVAL_MS)
-      throw configError(key, `must be a positive number of ms up to ${MAX_INTERVAL_MS}`);
-  }
-  if (num("ratePerS") <= 0) throw configError("ratePerS", "must be a positive number");
-  if (num("burst") < 1) throw configError("burst", "must be a number >= 1 (a probe takes one token)");
-  if (!Array.isArray(config.netIfindexes)) throw configError("netIfindexes", "must be a list of interface indexes");
+  if (!Array.isArray(config.netIfindexes)) throw new Error("solicit.net_ifindexes must be a list of interface indexes");
   for (const i of config.netIfindexes) {
     if (typeof i !== "number" || !Number.isInteger(i) || i < 1 || i > MAX_IFINDEX) {
-      throw configError("netIfindexes", `must hold interface indexes from 1 to ${MAX_IFINDEX} (got ${String(i)})`);
+      throw new Error(`solicit.net_ifindexes must hold interface indexes from 1 to ${MAX_IFINDEX} (got ${String(i)})`);
     }
   }
 }
 
 /** Defaults filled in, then validated. */
 export function solicitConfig(partial: Partial<SolicitConfig> & Pick<SolicitConfig, "netIfindexes">): SolicitConfig {
-  const config: SolicitConfig = { ...SOLICIT_DEFAULTS, ...partial };
+  const config: SolicitConfig = { ...solicitHandlerDefaults(), ...partial };
   validateSolicitConfig(config);
   return config;
-}
-
-/**
- * Reads the [solicit] section of the config file (snake_case keys, all optional; undefined means
- * all defaults). The net-tile interfaces come from the topology, not from this section.
- */
-export function parseSolicitConfig(section: unknown, netIfindexes: readonly number[]): SolicitConfig {
-  const partial: Partial<SolicitConfig> & Pick<SolicitConfig, "netIfindexes"> = { netIfindexes };
-  if (section === undefined) return solicitConfig(partial);
-  if (typeof section !== "object" || section === null || Array.isArray(section)) {
-    throw new Error("solicit must be a table");
-  }
-  const byFileKey = new Map<string, keyof SolicitConfig>();
-  for (const [k, fileKey] of Object.entries(SOLICIT_CONFIG_KEYS)) byFileKey.set(fileKey, k as keyof SolicitConfig);
-  for (const [fileKey, value] of Object.entries(section)) {
-    const key = byFileKey.get(fileKey);
-    if (key === undefined || key === "netIfindexes") {
-      throw new Error(
-        `solicit.${fileKey} is not a known key (known: ${Object.values(SOLICIT_CONFIG_KEYS).join(", ")})`,
-      );
-    }
-    if (typeof value !== "number") throw configError(key, "must be a number");
-    partial[key] = value;
-  }
-  return solicitConfig(partial);
 }
 
 // ---------------------------------------------------------------------------------------------

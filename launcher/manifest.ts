@@ -1,0 +1,104 @@
+// The run manifest: what a running instance is made of, written by the launcher to
+// <runDir>/manifest.json (mode 0600) and read by `status`, `monitor`, `netbase` and `cleanup`.
+// Regions are memfds held open by the launcher; inspectors reach them read-only through
+// /proc/<launcherPid>/fd/<launcherFd>.
+
+export const MANIFEST_VERSION = 1;
+/**
+ * Where instances keep their run directories. TILENET_RUN_ROOT (an absolute path) gives a separate
+ * namespace of instances: `run`, `status`, `cleanup` ... see only those under the same root.
+ */
+export const RUN_ROOT = runRootFromEnv(process.env.TILENET_RUN_ROOT);
+
+function runRootFromEnv(value: string | undefined): string {
+  if (value === undefined || value === "") return "/run/tilenet";
+  if (!value.startsWith("/") || value.includes("\0"))
+    throw new Error(`TILENET_RUN_ROOT must be an absolute path, got "${value}"`);
+  return value.replace(/\/+$/, "") || "/";
+}
+
+export type RegionKind = "metrics" | "ring-producer" | "ring-consumer" | "netbase" | "umem" | "data";
+
+export interface RegionEntry {
+  name: string;
+  kind: RegionKind;
+  /** Descriptor number inside the launcher process. */
+  launcherFd: number;
+  size: number;
+}
+
+export interface TileEntry {
+  name: string;
+  kind: string;
+  pid: number;
+  /** Name of this tile's metrics region in `regions`. */
+  metricsRegion: string;
+  /** Capabilities the tile keeps on purpose (hex mask as /proc prints it); absent = none. */
+  allowedCaps?: string;
+}
+
+export interface LabInfo {
+  tileNetns: string;
+  peerNetns: string;
+  tileAddr: string;
+  peerAddr: string;
+  tileIf: string;
+  peerIf: string;
+  ports: number[];
+}
+
+/** What the launcher attached for the net tile, as the kernel accepted it. */
+export interface XdpAttachment {
+  interface: string;
+  ifindex: number;
+  queue: number;
+  /** The mode the program is attached in: native (drv) or generic (skb). */
+  mode: "drv" | "skb";
+  /** What the configuration asked for; "auto" tries drv, then skb. */
+  requestedMode: "auto" | "drv" | "skb";
+  /** AF_XDP bound zero-copy (true) or copy mode (false). */
+  zeroCopy: boolean;
+  /** Why auto fell back to skb (the kernel's answer to the native attach). */
+  fallbackReason?: string;
+}
+
+export interface Manifest {
+  version: number;
+  instance: string;
+  launcherPid: number;
+  /** Start time of the launcher (field 22 of /proc/PID/stat), so a reused pid is not mistaken for it. */
+  launcherStartTicks: number;
+  startedAt: string;
+  /** Root-owned read-only directory with the code tiles execute (see launcher/stage.ts). */
+  runtimeDir: string;
+  runDir: string;
+  /** Path of the network namespace the instance's interfaces live in (undefined = the host's). */
+  netnsPath?: string;
+  /** Names of namespaces the launcher created and must delete. */
+  createdNetns: string[];
+  regions: RegionEntry[];
+  tiles: TileEntry[];
+  lab?: LabInfo;
+  xdp?: XdpAttachment;
+}
+
+export function runDirOf(instance: string, runRoot = RUN_ROOT): string {
+  return `${runRoot}/${instance}`;
+}
+
+/** The instance's staged runtime (code its tiles execute), beside its run directory. */
+export function runtimeDirOf(instance: string, runRoot = RUN_ROOT): string {
+  return `${runRoot}/.rt-${instance}`;
+}
+
+/** Field 22 of /proc/PID/stat (start time in clock ticks), or -1 if the process is gone. */
+export function processStartTicks(pid: number, readFile: (p: string) => string): number {
+  try {
+    const stat = readFile(`/proc/${pid}/stat`);
+    // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return Number(rest[19]);
+  } catch {
+    return -1;
+  }
+}

@@ -1,0 +1,104 @@
+// The instance description (launcher/topology.ts) is pure data that wires tiles consistently:
+// every region a tile maps is described, every shared region has exactly one writing tile, the
+// role -> region rule of each definition is what the description uses, several interfaces give
+// several net tiles (N of a kind is data), and describing touches nothing.
+import { describe, expect, it } from "vitest";
+import { defaultConfig, type InstanceConfig } from "../launcher/config";
+import { describeInstance, type InstanceTopology, labConfig, labEchoApp, withTileSettings } from "../launcher/topology";
+
+function config(apps = [labEchoApp()]): InstanceConfig {
+  return labConfig(defaultConfig(), apps, "veth0", "/run/netns/none");
+}
+
+function describedRegions(t: InstanceTopology): Map<string, number> {
+  const sizes = new Map<string, number>();
+  for (const g of t.groups) {
+    const regions = g.kind === "metrics" || g.kind === "netbase" ? [g.region] : [g.producer, g.consumer];
+    if (g.kind === "udp-channel") regions.push(g.data);
+    for (const r of regions) {
+      expect(sizes.has(r.name), `region ${r.name} described twice`).toBe(false);
+      expect(r.size).toBeGreaterThan(0);
+      sizes.set(r.name, r.size);
+    }
+  }
+  for (const x of t.xsks) sizes.set(x.umem.name, x.umem.size);
+  return sizes;
+}
+
+describe("instance description", () => {
+  const apps = [labEchoApp(), { name: "dns", module: "/srv/dns.js", ports: [53], settings: {} }];
+  const topology = describeInstance({
+    instance: "t1",
+    config: config(apps),
+    runtimeDir: "/run/tilenet/t1/runtime",
+    interfaces: [{ name: "veth0", ifindex: 7 }],
+  });
+
+  it("describes every region a tile maps, and gives each exactly one writing tile", () => {
+    const regions = describedRegions(topology);
+    const writers = new Map<string, string[]>();
+    for (const tile of topology.tiles) {
+      for (const use of tile.regions) {
+        expect(regions.has(use.region), `${tile.name}: ${use.region} is not described`).toBe(true);
+        if (use.access === "write") writers.set(use.region, [...(writers.get(use.region) ?? []), tile.name]);
+      }
+    }
+    for (const name of regions.keys()) expect(writers.get(name), `writers of ${name}`).toHaveLength(1);
+    expect(writers.get("netbase")).toEqual(["netlink"]);
+    expect(writers.get("solicit.0.producer")).toEqual(["net"]);
+    expect(writers.get("rx.dns.producer")).toEqual(["net"]);
+    expect(writers.get("tx.dns.producer")).toEqual(["dns"]);
+  });
+
+  it("names bundles and app modules in the staged runtime and stages only files", () => {
+    const byName = new Map(topology.tiles.map((t) => [t.name, t]));
+    expect(byName.get("net")?.bundle).toBe("/run/tilenet/t1/runtime/net.js");
+    const dns = byName.get("dns");
+    expect(dns?.files).toEqual([{ source: "/srv/dns.js", target: "/run/tilenet/t1/runtime/apps/dns-dns.js" }]);
+    expect(dns?.kind === "app" && dns.config.modulePath).toBe("/run/tilenet/t1/runtime/apps/dns-dns.js");
+    expect(byName.get("echo")?.files).toEqual([]);
+    const netlink = byName.get("netlink");
+    expect(netlink?.kind === "netlink" && netlink.config.solicit.netIfindexes).toEqual([7]);
+    expect(topology.sockets.map((s) => s.name).sort()).toEqual(["netlink.events", "netlink.requests", "probe"]);
+    expect(topology.xsks.map((x) => x.options.ports)).toEqual([[7000, 53]]);
+  });
+
+  it("makes N net tiles out of N interfaces, each with its own solicit ring the netlink tile reads", () => {
+    const two = describeInstance({
+      instance: "t2",
+      config: config(),
+      runtimeDir: "/tmp/r",
+      interfaces: [
+        { name: "veth0", ifindex: 7 },
+        { name: "veth1", ifindex: 9 },
+      ],
+    });
+    const nets = two.tiles.filter((t) => t.kind === "net");
+    expect(nets.map((t) => t.name)).toEqual(["net", "net-1"]);
+    expect(nets.map((t) => t.kind === "net" && t.config.ifindex)).toEqual([7, 9]);
+    expect(two.xsks.map((x) => x.umem.name)).toEqual(["umem", "umem-1"]);
+    const netlink = two.tiles.find((t) => t.kind === "netlink");
+    expect(netlink?.regions.filter((u) => u.access === "read").map((u) => u.region)).toEqual([
+      "solicit.0.producer",
+      "solicit.1.producer",
+    ]);
+    describedRegions(two);
+  });
+
+  it("is data: describing twice gives equal descriptions, and tuning returns a new one", () => {
+    const input = { instance: "t3", config: config(), runtimeDir: "/tmp/r", interfaces: [{ name: "v", ifindex: 2 }] };
+    const a = describeInstance(input);
+    expect(describeInstance(input)).toEqual(a);
+    const tuned = withTileSettings(a, "net", { napWindowMs: 5 });
+    expect(tuned.tiles.find((t) => t.name === "net")?.config).toMatchObject({ napWindowMs: 5 });
+    expect(a.tiles.find((t) => t.name === "net")?.config).not.toHaveProperty("napWindowMs");
+    expect(() => withTileSettings(a, "nope", {})).toThrow(/no tile named nope/);
+  });
+
+  it("refuses a net tile without apps, and describes no net tile without an interface", () => {
+    const input = { instance: "t4", config: config([]), runtimeDir: "/tmp/r", interfaces: [{ name: "v", ifindex: 2 }] };
+    expect(() => describeInstance(input)).toThrow(/net tile without apps/);
+    const none = describeInstance({ ...input, interfaces: [] });
+    expect(none.tiles.map((t) => t.name)).toEqual(["netlink"]);
+  });
+});
