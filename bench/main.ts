@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   solicit: async () => (await import("./solicit")).solicitBench,
   netbase: async () => (await import("./netbase")).netbaseBench,
   echo: async () => (await import("./echo")).echoBench,
+  dns: async () => (await import("./dns")).dnsBench,
 };
 
 async function main(): Promise<void> {

@@ -43,6 +43,8 @@ export interface AppConfig {
   ports: number[];
   /** Free-form settings handed to the module's init. */
   settings: Record<string, unknown>;
+  /** Read-only data files by key (absolute paths), handed to the app as bytes (app.files). */
+  files?: Record<string, string>;
 }
 
 export interface InstanceConfig {
@@ -302,6 +304,8 @@ export function validateConfig(doc: unknown): InstanceConfig {
       if (!isTable(settings)) throw new ConfigError(`${key}.settings`, "a table", settings);
       app.settings = settings;
     }
+    const files = a.raw("files");
+    if (files !== undefined) app.files = appFiles(files, `${key}.files`);
     a.done();
     if (!app.name) throw new ConfigError(`${key}.name`, "a name (required)");
     if (app.ports.length === 0 || app.ports.length > 16)
@@ -329,6 +333,23 @@ export function validateConfig(doc: unknown): InstanceConfig {
 
   top.done();
   return d;
+}
+
+const FILE_KEY = /^[a-z][a-z0-9_]{0,31}$/;
+const MAX_APP_FILES = 16;
+
+/** [[app]].files: { key = "/absolute/path" }, keys usable as JS names (app.files.zone). */
+function appFiles(v: unknown, key: string): Record<string, string> {
+  if (!isTable(v)) throw new ConfigError(key, 'a table of files, e.g. { zone = "/etc/tilenet/example.zone" }', v);
+  const entries = Object.entries(v);
+  if (entries.length > MAX_APP_FILES) throw new ConfigError(key, `at most ${MAX_APP_FILES} files`, entries.length);
+  for (const [name, path] of entries) {
+    if (!FILE_KEY.test(name))
+      throw new ConfigError(`${key}.${name}`, "a key of a-z, 0-9 and '_' starting with a letter");
+    if (typeof path !== "string" || !path.startsWith("/"))
+      throw new ConfigError(`${key}.${name}`, "an absolute path", path);
+  }
+  return Object.fromEntries(entries) as Record<string, string>;
 }
 
 /** "127.0.0.1:9464" (or "[::1]:9464") -> host and port. Loopback only unless the configuration

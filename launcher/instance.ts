@@ -9,12 +9,12 @@ import { type Logger, stdoutLogOutput } from "../shared/log";
 import { MetricsReader } from "../shared/metrics/reader";
 import { metricsRegionName } from "../shared/tile/regions";
 import { reclaimStale } from "./cleanup";
-import type { InstanceConfig } from "./config";
+import { ConfigError, type InstanceConfig } from "./config";
 import { startMetricsServer } from "./health/prometheus";
 import { collectStatus } from "./health/status";
 import { createLab, destroyLab, netnsPath } from "./lab";
 import { MANIFEST_VERSION, type Manifest, processStartTicks, RUN_ROOT, runDirOf, runtimeDirOf } from "./manifest";
-import { provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from "./plan";
+import { loadAppDataFiles, provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from "./plan";
 import { RegionSet } from "./regions";
 import { describeSigsys } from "./sigsys";
 import { removeStagedRuntime, stageRuntime } from "./stage";
@@ -148,6 +148,7 @@ export async function runInstance(opts: RunOptions): Promise<number> {
     );
     undo.push(`remove ${runtimeDir}`, () => removeStagedRuntime(runtimeDir));
     stageTileFiles(staged, topology);
+    loadAppDataFiles(config, topology);
     const { launches, attachments } = provisionInstance(topology, regions, undo, log);
     manifest.regions = regions.entries();
     // One net tile today: the manifest names its attachment (several come with several net tiles).
@@ -212,7 +213,8 @@ export async function runInstance(opts: RunOptions): Promise<number> {
     }
   } catch (e) {
     log.error({ err: e as Error }, `start-up failed: ${(e as Error).message}`);
-    await stopAll("start-up failed", 1);
+    // A config value found wrong only at start-up (an app's files) exits like any config error.
+    await stopAll("start-up failed", e instanceof ConfigError ? 2 : 1);
   }
   const code = await done;
   process.off("SIGINT", onSignal);

@@ -9,6 +9,7 @@ import { initNetbase } from "../shared/netbase/layout";
 import { initRingRegions } from "../shared/ring/layout";
 import { initUdpChannel } from "../shared/udp/channel";
 import { setUpXdp, tearDownXdp, type XdpHandles, type XdpSetupOptions } from "../shared/xdp/attach";
+import { readAppFiles } from "./app-files";
 import type { InstanceConfig } from "./config";
 import type { XdpAttachment } from "./manifest";
 import type { RegionSet } from "./regions";
@@ -59,6 +60,16 @@ export function stageTileFiles(staged: StagedRuntime, topology: InstanceTopology
       const at = staged.stageAppModule(tile.name, file.source);
       if (at !== file.target) throw new Error(`staged ${file.source} at ${at}, the description expects ${file.target}`);
     }
+  }
+}
+
+/** Reads each app's data files ([[app]] files) into its tile's config, where the app finds them
+ *  as app.files (launcher/app-files.ts says how carefully). */
+export function loadAppDataFiles(config: InstanceConfig, topology: InstanceTopology): void {
+  for (const [i, app] of config.apps.entries()) {
+    if (!app.files) continue;
+    const tile = topology.tiles.find((t) => t.kind === "app" && t.name === app.name);
+    if (tile?.kind === "app") tile.config.files = readAppFiles(app.files, `app[${i}].files`);
   }
 }
 

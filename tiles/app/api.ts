@@ -36,6 +36,12 @@
 // own, throw a RangeError. IPv4 addresses are host-order numbers: 198.18.0.1 is 0xc6120001
 // (`(198 << 24 | 18 << 16 | 0 << 8 | 1) >>> 0`).
 //
+// Data, randomness, timers (README, "Data files, randomness, timers"): app.files.KEY holds the
+// bytes of each file named in [[app]].files, read by the launcher; crypto.randomBytes and
+// getRandomValues work (getrandom is allowed); setTimeout/setInterval run between polling slices.
+// State per flow lives in the module, keyed by numbers, bounded, swept by a timer (README,
+// "Per-flow state and work that spans datagrams").
+//
 // Fastest echo (no allocation per packet):
 //   exports.onPacket = (pkt, app) => { app.reply(pkt, pkt.data, pkt.offset, pkt.length); };
 
@@ -66,6 +72,11 @@ export interface AppApi {
   readonly ports: readonly number[];
   /** The [[app]].settings table from the config. */
   readonly settings: Readonly<Record<string, unknown>>;
+  /**
+   * The [[app]].files table: each key's file, read by the launcher before the sandbox (a regular
+   * file, at most 16 MiB) and handed over as bytes. The app's own copy: it may change it.
+   */
+  readonly files: Readonly<Record<string, Uint8Array>>;
   /** Largest payload reply/send accept (and the largest that can arrive). */
   readonly maxPayload: number;
   readonly log: AppLog;

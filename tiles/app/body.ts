@@ -107,10 +107,12 @@ export class AppTileBody {
     };
     const ports = Object.freeze([...c.ports]);
     const settings = Object.freeze({ ...c.settings });
+    const files = Object.freeze({ ...c.files });
     this.api = {
       name: c.name,
       ports,
       settings,
+      files,
       maxPayload: c.maxPayload,
       log: appLog,
       reply: (pkt, payload, offset = 0, length = payload.length - offset) =>

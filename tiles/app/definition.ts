@@ -4,6 +4,7 @@ import { counter } from "../../shared/metrics/schema";
 import type { SeccompPolicy } from "../../shared/seccomp/policy";
 import { metricsRegionName, type RegionUse } from "../../shared/tile/regions";
 import { udpChannelRegionNames } from "../../shared/udp/channel";
+import { appSeccompPolicy } from "./seccomp";
 
 export interface AppTileConfig {
   name: string;
@@ -12,6 +13,8 @@ export interface AppTileConfig {
   ports: number[];
   /** [[app]].settings, handed to the module. */
   settings: Record<string, unknown>;
+  /** [[app]].files: contents by key, read by the launcher (launcher/app-files.ts). */
+  files?: Record<string, Uint8Array>;
   /** Depth of both channel rings (must match the net tile's channelDepth). */
   channelDepth: number;
   maxPayload: number;
@@ -22,7 +25,7 @@ export interface AppTileConfig {
   spinUs?: number;
 }
 
-export const BUILTIN_MODULES = ["builtin:echo"] as const;
+export const BUILTIN_MODULES = ["builtin:echo", "builtin:dns"] as const;
 
 /**
  * The regions, in grant order: metrics W, then its channel `rx.<channel>.*` as roles rx.producer R,
@@ -53,7 +56,7 @@ export const appMetrics = [
   counter("handler_exceptions", "Exceptions thrown by onPacket (caught)"),
 ];
 
-/** App tiles need nothing beyond the Node baseline (ring wake-ups are futex calls, in it). */
+/** The Node baseline covers ring wake-ups (futex) and timers; seccomp.ts adds randomness. */
 export function appPolicy(_fds: Record<string, number>): SeccompPolicy {
-  return { name: "app", allow: [] };
+  return appSeccompPolicy();
 }

@@ -3,10 +3,11 @@
 import { createRequire } from "node:module";
 import { isAbsolute } from "node:path";
 import { type AppModule, isAppModule } from "./api";
+import { dnsApp } from "./builtin/dns/app";
 import type { AppTileConfig } from "./definition";
 import { echoApp } from "./echo";
 
-const BUILTINS: Record<string, AppModule> = { "builtin:echo": echoApp };
+const BUILTINS: Record<string, AppModule> = { "builtin:echo": echoApp, "builtin:dns": dnsApp };
 
 export function loadAppModule(config: Pick<AppTileConfig, "name" | "modulePath" | "ports">): AppModule {
   const { name, modulePath } = config;
