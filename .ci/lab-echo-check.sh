@@ -1,13 +1,21 @@
 #!/usr/bin/env bash
-# Waits for a running lab instance (while process $1 lives, at most $2 seconds), then sends UDP
+# Waits for a running lab instance started in process group $1 (at most $2 seconds), then sends UDP
 # from its peer namespace to the echo app the way the README shows, and checks the echo.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pid=$1 deadline=$((SECONDS + $2))
 cli=${TILENET_CLI:-node dist/cli.js}
+# The instance whose launcher runs in process group $pid (the caller started it with setsid).
+ours='let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>{const fs=require("fs");
+  const pgrp=(p)=>{try{return Number(fs.readFileSync(`/proc/${p}/stat`,"utf8").split(") ")[1].split(" ")[2])}catch{return -1}};
+  const i=JSON.parse(s).find((x)=>pgrp(x.launcherPid)===Number(process.argv[1]));
+  if(i)process.stdout.write(i.instance)})'
+peerOf='let s="";process.stdin.on("data",(d)=>(s+=d)).on("end",()=>process.stdout.write(JSON.parse(s).lab?.peerNetns??""))'
 while :; do
   kill -0 "$pid" 2>/dev/null || { echo "the lab exited before it ran" >&2; exit 1; }
-  peer=$($cli status --json 2>/dev/null | node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>{try{const j=JSON.parse(s);const i=Array.isArray(j)?j[0]:j;process.stdout.write(i?.lab?.peerNetns??"")}catch{}})' || true)
+  instance=$($cli list --json 2>/dev/null | node -e "$ours" "$pid" || true)
+  peer=""
+  [ -n "$instance" ] && peer=$($cli status --instance "$instance" --json 2>/dev/null | node -e "$peerOf" || true)
   [ -n "$peer" ] && break
   [ $SECONDS -lt $deadline ] || { echo "no running lab after $2 s" >&2; exit 1; }
   sleep 1

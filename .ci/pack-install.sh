@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Packs the npm tarball, checks what it ships, installs it into an empty project (the install
 # script builds the addon against local headers), then: `npx tilenet --version`, an app written in
-# TypeScript against the published types, and a short lab with an echo.
+# TypeScript against the published types, and a short lab with an echo (through the bin link:
+# npx would turn the Ctrl-C into its own exit code 130).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
@@ -29,9 +30,13 @@ TS
 printf '{"compilerOptions":{"strict":true,"module":"node16","moduleResolution":"node16","noEmit":true,"types":[]},"files":["app.ts"]}\n' >tsconfig.json
 "$root/node_modules/.bin/tsc" -p .
 echo "app.ts type-checks against the published types"
-setsid npx tilenet run --lab --duration 60 >lab.log 2>&1 &
+setsid ./node_modules/.bin/tilenet run --lab --duration 300 >lab.log 2>&1 &
 lab=$!
-TILENET_CLI="npx tilenet" bash "$root/.ci/lab-echo-check.sh" "$lab" 60 || { tail -40 lab.log; kill -INT -- -"$lab"; exit 1; }
+TILENET_CLI="./node_modules/.bin/tilenet" bash "$root/.ci/lab-echo-check.sh" "$lab" 120 || {
+  tail -40 lab.log
+  kill -INT -- -"$lab" || true
+  exit 1
+}
 kill -INT -- -"$lab"
-wait "$lab"
+wait "$lab" || { echo "the lab from the installed package exited $? after SIGINT" >&2; tail -20 lab.log; exit 1; }
 echo "the installed package ran a lab and echoed"
