@@ -16,6 +16,7 @@ const USAGE = `usage: tilenet <command> [options]
   fuzz <target> [--seconds N] [--seed S] [--corpus DIR] [--replay FILE]   targets: solicit, netlink, packet
   fuzz solicit-live [--seconds N] [--seed S]   a real sandboxed netlink tile under adversarial solicits
   cleanup                               remove what dead instances left behind
+  ip [-n NETNS] [-j] [-4|-6] link|addr|route|rule|neigh [show|add|del|replace ...]   (tilenet ip -h)
 `;
 
 type Handler = (args: ParsedArgs) => Promise<number>;
@@ -149,6 +150,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(USAGE);
     return name === undefined ? 2 : 0;
   }
+  if (name === "ip") return (await import("./ip-command")).ipMain(argv.slice(1));
   if (name === "fuzz" && argv[1] === "solicit-live") return fuzzSolicitLive(argv.slice(2));
   if (name === "fuzz") {
     // The fuzz harness parses its own options (see shared/fuzz/engine.ts).
