@@ -149,11 +149,11 @@ describe.skipIf(!isRoot)("net and app tiles as sandboxed processes (needs root)"
     }
   };
 
-  beforeAll(() => {
+  beforeAll(async () => {
     if (!existsSync(PEER) || !existsSync(join(__dirname, "..", "dist", "tiles", "net.js")))
       throw new Error("bundles missing: run `npm run build`");
     staged = stageRuntime(stageDir, ["net", "app"]);
-    topo = twoNamespaces("dpx", 45);
+    topo = await twoNamespaces("dpx", 45);
   });
 
   afterAll(async () => {
