@@ -11,6 +11,7 @@ export type { Neighbor } from "../netlink/neigh-msg";
 export type { NextHop, Route, RouteType } from "../netlink/route-msg";
 export type { Rule } from "../netlink/rule-msg";
 export { NetlinkDumpUnstableError, NetlinkError, NetlinkTimeoutError, NetstateArgumentError } from "./errors";
+export { type ChangeOp, type MonitorObject, type MonitorOptions, monitor, type NetstateEvent } from "./monitor";
 export { neighStateNames, neighStateNumber, protocols, scopes, tables } from "./names";
 export {
   createNetns,
