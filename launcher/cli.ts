@@ -128,6 +128,15 @@ const commands: Record<string, Command> = {
     rawArgs: true,
     run: fuzzCommand,
   },
+  ip: {
+    summary: "iproute2's grammar over the netstate library; with -j the output equals `ip -j`'s",
+    positionals: "[-n NETNS] [-j] [-4|-6] link|addr|route|rule|neigh [show|add|del|replace ...]",
+    flags: {},
+    options: {},
+    details: "a subset of iproute2: show takes the dev and table selectors; see the README's netstate section",
+    rawArgs: true,
+    run: async (args) => (await import("./ip-command")).ipMain(args.positionals),
+  },
   cleanup: {
     summary: "remove what dead instances left behind (run directories, staged runtimes, namespaces)",
     flags: {},

@@ -3,6 +3,8 @@
 // Regions are memfds held open by the launcher; inspectors reach them read-only through
 // /proc/<launcherPid>/fd/<launcherFd>.
 
+import type { PublishedInstance } from "../shared/netbase/client";
+
 export const MANIFEST_VERSION = 1;
 /**
  * Where instances keep their run directories. TILENET_RUN_ROOT (an absolute path) gives a separate
@@ -102,3 +104,6 @@ export function processStartTicks(pid: number, readFile: (p: string) => string):
     return -1;
   }
 }
+
+/** The manifest honours the contract netbase clients read it by (shared/netbase/client.ts). */
+export const manifestIsPublished: (m: Manifest) => PublishedInstance = (m) => m;

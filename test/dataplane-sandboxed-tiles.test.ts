@@ -127,11 +127,11 @@ describeAsRoot("net and app tiles as sandboxed processes (needs root)", () => {
     return launches[0] as TileLaunch;
   };
 
-  beforeAll(() => {
+  beforeAll(async () => {
     if (!existsSync(PEER) || !existsSync(join(__dirname, "..", "dist", "tiles", "net.js")))
       throw new Error("bundles missing: run `npm run build`");
     staged = stageRuntime(stageDir, ["net", "app"]);
-    topo = twoNamespaces("dpx", 45);
+    topo = await twoNamespaces("dpx", 45);
   });
 
   afterAll(async () => {

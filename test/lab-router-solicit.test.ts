@@ -35,7 +35,7 @@ describeAsRoot(`client -> router -> tiles (${ROOT_REASON})`, () => {
   });
 
   it("solicits an unknown gateway, then replies flow; a route change moves them to the new gateway", async () => {
-    topo = threeNamespaces(`rt${process.pid % 1000}`, 61, 62);
+    topo = await threeNamespaces(`rt${process.pid % 1000}`, 61, 62);
     const t = topo;
     const router = t.router;
     if (!router) throw new Error("no router in the topology");

@@ -24,9 +24,9 @@ describeAsRoot("net tile + echo app on AF_XDP (needs root)", () => {
   let world: InProcessDataplane | undefined;
   const kids: { kill(): void }[] = [];
 
-  beforeAll(() => {
+  beforeAll(async () => {
     if (!existsSync(PEER)) throw new Error("fixtures not bundled: run `npm run build`");
-    topo = twoNamespaces("dpe", 41);
+    topo = await twoNamespaces("dpe", 41);
   });
 
   afterAll(() => {

@@ -66,7 +66,7 @@ describeAsRoot("net tile neighbor solicits (needs root)", () => {
   }
 
   it("on-link client unknown: drops, solicits the client (rate-limited), replies once it is resolved", async () => {
-    topo = twoNamespaces("dps", 42);
+    topo = await twoNamespaces("dps", 42);
     const t = topo;
     execFileSync("ip", ["netns", "exec", t.client.ns, "ping", "-c", "1", "-W", "2", t.tile.ip], { stdio: "ignore" });
     ip(["-n", t.tile.ns, "neigh", "flush", "dev", t.tile.dev]);
@@ -113,7 +113,7 @@ describeAsRoot("net tile neighbor solicits (needs root)", () => {
   });
 
   it("behind a router: solicits the gateway, not the client; a route change moves replies to the new gateway", async () => {
-    topo = threeNamespaces("dpr", 43, 44);
+    topo = await threeNamespaces("dpr", 43, 44);
     const t = topo;
     const router = t.router;
     if (!router) throw new Error("no router");

@@ -29,8 +29,8 @@ describeAsRoot("XDP set-up and tear-down (needs root)", () => {
     };
   };
 
-  beforeAll(() => {
-    pair = makeVethPair("xa", 4);
+  beforeAll(async () => {
+    pair = await makeVethPair("xa", 4);
   });
   afterAll(() => destroyVethPair(pair));
 

@@ -115,8 +115,8 @@ describeAsRoot("generated XDP program under BPF_PROG_TEST_RUN (needs root)", () 
   const addon = native();
   const run = (prog: number, frame: Uint8Array) => addon.bpfProgTestRun(prog, frame, 1).retval;
 
-  beforeAll(() => {
-    pair = makeVethPair("xp", 1);
+  beforeAll(async () => {
+    pair = await makeVethPair("xp", 1);
     // setUpXdp gives a bound AF_XDP socket at queue 0 of a real XSKMAP (and attaches, harmlessly).
     xdp = setUpXdp({
       netnsPath: pair.pathA,

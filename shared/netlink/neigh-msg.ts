@@ -100,9 +100,12 @@ export class NeighborDecoder {
   }
 }
 
-export function neighborDumpRequest(seq: number, family: IpFamily | undefined): Uint8Array {
+/** A dump of neighbor entries, or of proxy entries (the kernel keeps those in another table). */
+export function neighborDumpRequest(seq: number, family: IpFamily | undefined, proxy = false): Uint8Array {
   const b = new RequestBuilder(RTM_GETNEIGH, NLM_F_REQUEST | NLM_F_DUMP, seq);
-  b.u8(b.struct(NDMSG_SIZE), afOf(family));
+  const at = b.struct(NDMSG_SIZE);
+  b.u8(at, afOf(family));
+  if (proxy) b.u8(at + 10, NTF_PROXY);
   return b.finish();
 }
 

@@ -2,6 +2,7 @@
 // own rtnetlink and ethtool generic netlink codec. No daemon, no `ip`, no `ethtool`: every failure
 // is an Error; the kernel's refusals are NetlinkError with errno and extended-ack text.
 export type { DriverInfo } from "../native";
+export { NetbaseClient, type NetbaseInterface, type NetbaseNeighbor, type NetbaseRoute } from "../netbase/client";
 export type { Address, IpFamily } from "../netlink/addr-msg";
 export { formatIp, parseIp, parsePrefix } from "../netlink/address-text";
 export type { Channels, Feature, Rings } from "../netlink/ethtool-msg";
@@ -10,6 +11,7 @@ export type { Neighbor } from "../netlink/neigh-msg";
 export type { NextHop, Route, RouteType } from "../netlink/route-msg";
 export type { Rule } from "../netlink/rule-msg";
 export { NetlinkDumpUnstableError, NetlinkError, NetlinkTimeoutError, NetstateArgumentError } from "./errors";
+export { type ChangeOp, type MonitorObject, type MonitorOptions, monitor, type NetstateEvent } from "./monitor";
 export { neighStateNames, neighStateNumber, protocols, scopes, tables } from "./names";
 export {
   createNetns,

@@ -291,7 +291,7 @@ export async function listNeighbors(
   const ifindex = filter.dev === undefined ? undefined : await ctx.ifindexOf(v, "dev", filter.dev);
   const all = ctx.query(
     "list neighbors",
-    (seq) => neighborDumpRequest(seq, family),
+    (seq) => neighborDumpRequest(seq, family, filter.proxy === true),
     RTM_NEWNEIGH,
     (c) => new NeighborDecoder(c).neighbor(),
   );

@@ -1,9 +1,13 @@
 // Test topologies for the data plane: fresh namespaces with unique names (tn-<tag>-<pid>-<rand>),
 // veth links, addresses from 198.18.0.0/15 only, checksum offload off on every veth end (a
 // kernel sender's UDP checksum would otherwise reach AF_XDP unfinished), and a teardown that
-// deletes everything made, even after a failure halfway through.
+// deletes everything made, even after a failure halfway through. Built through the netstate
+// library (no `ip`, no `ethtool`); iproute2 stays the oracle where a test reads state back.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { writeFileSync } from "node:fs";
+import { inNetns } from "../../shared/native";
+import { createNetnsSync, deleteNetnsSync, NetState, netnsExists } from "../../shared/netstate";
 import { ipv4 } from "./dataplane-helpers";
 
 export { isRoot } from "./root";
@@ -17,12 +21,9 @@ export function ip(args: string[]): string {
   }
 }
 
-function checksumOffloadOff(ns: string, dev: string): void {
-  execFileSync("ip", ["netns", "exec", ns, "ethtool", "-K", dev, "tx", "off"], { stdio: "ignore" });
-}
-
-function macOf(ns: string, dev: string): string {
-  const [link] = JSON.parse(ip(["-n", ns, "-j", "link", "show", dev])) as Array<{ address: string }>;
+async function macOf(ns: string, dev: string): Promise<string> {
+  const link = await NetState.in(ns, (s) => s.getLink(dev));
+  if (link.address === undefined) throw new Error(`${dev} in ${ns} has no hardware address`);
   return link.address;
 }
 
@@ -41,14 +42,14 @@ function uniqueName(tag: string, role: string): string {
   return `tn-${tag}${role}-${process.pid}-${randomBytes(3).toString("hex")}`;
 }
 
-function makeNamespaces(tag: string, roles: string[]): string[] {
+async function makeNamespaces(tag: string, roles: string[]): Promise<string[]> {
   const made: string[] = [];
   try {
     for (const role of roles) {
       const ns = uniqueName(tag, role);
-      ip(["netns", "add", ns]);
+      createNetnsSync(ns);
       made.push(ns);
-      ip(["-n", ns, "link", "set", "lo", "up"]);
+      await NetState.in(ns, (s) => s.setLink("lo", { up: true }));
     }
     return made;
   } catch (e) {
@@ -57,24 +58,38 @@ function makeNamespaces(tag: string, roles: string[]): string[] {
   }
 }
 
-function link(nsA: string, devA: string, nsB: string, devB: string): void {
-  ip(["-n", nsA, "link", "add", devA, "type", "veth", "peer", "name", devB, "netns", nsB]);
-  checksumOffloadOff(nsA, devA);
-  checksumOffloadOff(nsB, devB);
-  ip(["-n", nsA, "link", "set", devA, "up"]);
-  ip(["-n", nsB, "link", "set", devB, "up"]);
+/** A veth pair between two namespaces, tx checksum offload off on both ends, both up. */
+async function link(nsA: string, devA: string, nsB: string, devB: string): Promise<void> {
+  await NetState.in(nsA, (s) => s.addVeth({ name: devA }, { name: devB, netns: nsB }));
+  for (const [ns, dev] of [
+    [nsA, devA],
+    [nsB, devB],
+  ] as const) {
+    await NetState.in(ns, async (s) => {
+      await s.disableTxChecksumOffload(dev);
+      await s.setLink(dev, { up: true });
+    });
+  }
+}
+
+async function addAddress(ns: string, dev: string, prefix: string): Promise<void> {
+  await NetState.in(ns, (s) => s.addAddress(dev, prefix));
+}
+
+async function defaultRoute(ns: string, gateway: string): Promise<void> {
+  await NetState.in(ns, (s) => s.addRoute({ dst: "default", family: 4, gateway }));
 }
 
 /** Client and tile joined by one veth: 198.18.<subnet>.2 (client) and .1 (tile), /24. */
-export function twoNamespaces(tag: string, subnet: number): Topology {
-  const namespaces = makeNamespaces(tag, ["c", "t"]);
+export async function twoNamespaces(tag: string, subnet: number): Promise<Topology> {
+  const namespaces = await makeNamespaces(tag, ["c", "t"]);
   const [clientNs, tileNs] = namespaces as [string, string];
   try {
-    link(tileNs, "t0", clientNs, "c0");
+    await link(tileNs, "t0", clientNs, "c0");
     const tileIp = `198.18.${subnet}.1`;
     const clientIp = `198.18.${subnet}.2`;
-    ip(["-n", tileNs, "addr", "add", `${tileIp}/24`, "dev", "t0"]);
-    ip(["-n", clientNs, "addr", "add", `${clientIp}/24`, "dev", "c0"]);
+    await addAddress(tileNs, "t0", `${tileIp}/24`);
+    await addAddress(clientNs, "c0", `${clientIp}/24`);
     return {
       namespaces,
       tile: {
@@ -83,7 +98,7 @@ export function twoNamespaces(tag: string, subnet: number): Topology {
         dev: "t0",
         ip: tileIp,
         ip32: ipv4(tileIp),
-        mac: macOf(tileNs, "t0"),
+        mac: await macOf(tileNs, "t0"),
       },
       client: { ns: clientNs, ip: clientIp, ip32: ipv4(clientIp) },
     };
@@ -97,22 +112,23 @@ export function twoNamespaces(tag: string, subnet: number): Topology {
  * client (198.19.<a>.2/24) -- router (198.19.<a>.1 | 198.19.<b>.1 and .254) -- tile (198.19.<b>.2/24).
  * The tile's default route is via 198.19.<b>.1; the router forwards; the client routes via it.
  */
-export function threeNamespaces(tag: string, a: number, b: number): Topology {
-  const namespaces = makeNamespaces(tag, ["c", "r", "t"]);
+export async function threeNamespaces(tag: string, a: number, b: number): Promise<Topology> {
+  const namespaces = await makeNamespaces(tag, ["c", "r", "t"]);
   const [clientNs, routerNs, tileNs] = namespaces as [string, string, string];
   try {
-    link(clientNs, "c0", routerNs, "rc");
-    link(routerNs, "rt", tileNs, "t0");
+    await link(clientNs, "c0", routerNs, "rc");
+    await link(routerNs, "rt", tileNs, "t0");
     const clientIp = `198.19.${a}.2`;
     const tileIp = `198.19.${b}.2`;
-    ip(["-n", clientNs, "addr", "add", `${clientIp}/24`, "dev", "c0"]);
-    ip(["-n", routerNs, "addr", "add", `198.19.${a}.1/24`, "dev", "rc"]);
-    ip(["-n", routerNs, "addr", "add", `198.19.${b}.1/24`, "dev", "rt"]);
-    ip(["-n", routerNs, "addr", "add", `198.19.${b}.254/24`, "dev", "rt"]);
-    ip(["-n", tileNs, "addr", "add", `${tileIp}/24`, "dev", "t0"]);
-    ip(["-n", clientNs, "route", "add", "default", "via", `198.19.${a}.1`]);
-    ip(["-n", tileNs, "route", "add", "default", "via", `198.19.${b}.1`]);
-    execFileSync("ip", ["netns", "exec", routerNs, "sysctl", "-qw", "net.ipv4.ip_forward=1"], { stdio: "ignore" });
+    await addAddress(clientNs, "c0", `${clientIp}/24`);
+    await addAddress(routerNs, "rc", `198.19.${a}.1/24`);
+    await addAddress(routerNs, "rt", `198.19.${b}.1/24`);
+    await addAddress(routerNs, "rt", `198.19.${b}.254/24`);
+    await addAddress(tileNs, "t0", `${tileIp}/24`);
+    await defaultRoute(clientNs, `198.19.${a}.1`);
+    await defaultRoute(tileNs, `198.19.${b}.1`);
+    // /proc/sys/net belongs to the namespace of the thread that opens it.
+    inNetns(`/run/netns/${routerNs}`, () => writeFileSync("/proc/sys/net/ipv4/ip_forward", "1"));
     return {
       namespaces,
       tile: {
@@ -121,10 +137,14 @@ export function threeNamespaces(tag: string, a: number, b: number): Topology {
         dev: "t0",
         ip: tileIp,
         ip32: ipv4(tileIp),
-        mac: macOf(tileNs, "t0"),
+        mac: await macOf(tileNs, "t0"),
       },
       client: { ns: clientNs, ip: clientIp, ip32: ipv4(clientIp) },
-      router: { ns: routerNs, tileSideIps: [`198.19.${b}.1`, `198.19.${b}.254`], tileSideMac: macOf(routerNs, "rt") },
+      router: {
+        ns: routerNs,
+        tileSideIps: [`198.19.${b}.1`, `198.19.${b}.254`],
+        tileSideMac: await macOf(routerNs, "rt"),
+      },
     };
   } catch (e) {
     destroyNamespaces(namespaces);
@@ -135,7 +155,7 @@ export function threeNamespaces(tag: string, a: number, b: number): Topology {
 export function destroyNamespaces(names: readonly string[]): void {
   for (const ns of names) {
     try {
-      ip(["netns", "del", ns]);
+      if (netnsExists(ns)) deleteNetnsSync(ns);
     } catch {
       // already gone
     }

@@ -1,8 +1,11 @@
 // Test helper: two fresh network namespaces joined by a veth pair, addresses from 198.18.0.0/15
 // only, and a teardown that removes everything (deleting a namespace deletes its veth end and any
-// XDP attachment with it).
+// XDP attachment with it). Built through the netstate library; `ip -d link` stays the oracle for
+// XDP attachments.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { parseMac } from "../../shared/netlink/address-text";
+import { createNetnsSync, deleteNetnsSync, NetState, netnsExists } from "../../shared/netstate";
 
 export interface VethPair {
   nsA: string;
@@ -24,9 +27,11 @@ export function ip(args: string[]): string {
   return execFileSync("ip", args, { encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
 }
 
-function macOf(ns: string, ifname: string): Uint8Array {
-  const [link] = JSON.parse(ip(["-n", ns, "-j", "link", "show", ifname])) as Array<{ address: string }>;
-  return Uint8Array.from(link.address.split(":").map((h) => Number.parseInt(h, 16)));
+async function macOf(ns: string, ifname: string): Promise<Uint8Array> {
+  const link = await NetState.in(ns, (s) => s.getLink(ifname));
+  const mac = link.address === undefined ? undefined : parseMac(link.address);
+  if (mac === undefined) throw new Error(`${ifname} in ${ns} has no hardware address`);
+  return mac;
 }
 
 export function ip4ToU32(addr: string): number {
@@ -34,32 +39,29 @@ export function ip4ToU32(addr: string): number {
 }
 
 /** Creates namespaces tn-<tag>a-<pid>-<rand> and ...b with a veth between them (198.18.<subnet>.1/.2/30). */
-export function makeVethPair(tag: string, subnet: number): VethPair {
+export async function makeVethPair(tag: string, subnet: number): Promise<VethPair> {
   const suffix = `${process.pid}-${randomBytes(3).toString("hex")}`;
   const nsA = `tn-${tag}a-${suffix}`;
   const nsB = `tn-${tag}b-${suffix}`;
   const ipA = `198.18.${subnet}.1`;
   const ipB = `198.18.${subnet}.2`;
-  ip(["netns", "add", nsA]);
+  createNetnsSync(nsA);
   try {
-    ip(["netns", "add", nsB]);
-    ip(["-n", nsA, "link", "add", "xa", "type", "veth", "peer", "name", "xb", "netns", nsB]);
-    ip(["-n", nsA, "addr", "add", `${ipA}/30`, "dev", "xa"]);
-    ip(["-n", nsB, "addr", "add", `${ipB}/30`, "dev", "xb"]);
-    for (const [ns, dev] of [
-      [nsA, "xa"],
-      [nsB, "xb"],
-      [nsA, "lo"],
-      [nsB, "lo"],
-    ])
-      ip(["-n", ns, "link", "set", dev, "up"]);
-    // veth offloads TX checksums: a kernel sender's UDP checksum would reach AF_XDP unfinished
-    // (CHECKSUM_PARTIAL), where a real NIC would have completed it. Make both ends compute it.
-    for (const [ns, dev] of [
-      [nsA, "xa"],
-      [nsB, "xb"],
-    ])
-      execFileSync("ip", ["netns", "exec", ns, "ethtool", "-K", dev, "tx", "off"], { stdio: "ignore" });
+    createNetnsSync(nsB);
+    await NetState.in(nsA, (s) => s.addVeth({ name: "xa" }, { name: "xb", netns: nsB }));
+    for (const [ns, dev, address] of [
+      [nsA, "xa", ipA],
+      [nsB, "xb", ipB],
+    ] as const) {
+      await NetState.in(ns, async (s) => {
+        await s.addAddress(dev, `${address}/30`);
+        await s.setLink(dev, { up: true });
+        await s.setLink("lo", { up: true });
+        // veth offloads TX checksums: a kernel sender's UDP checksum would reach AF_XDP unfinished
+        // (CHECKSUM_PARTIAL), where a real NIC would have completed it. Make both ends compute it.
+        await s.disableTxChecksumOffload(dev);
+      });
+    }
     return {
       nsA,
       nsB,
@@ -71,8 +73,8 @@ export function makeVethPair(tag: string, subnet: number): VethPair {
       ipB,
       ipA32: ip4ToU32(ipA),
       ipB32: ip4ToU32(ipB),
-      macA: macOf(nsA, "xa"),
-      macB: macOf(nsB, "xb"),
+      macA: await macOf(nsA, "xa"),
+      macB: await macOf(nsB, "xb"),
     };
   } catch (e) {
     destroyNamespaces([nsA, nsB]);
@@ -83,7 +85,7 @@ export function makeVethPair(tag: string, subnet: number): VethPair {
 export function destroyNamespaces(names: string[]): void {
   for (const ns of names) {
     try {
-      ip(["netns", "del", ns]);
+      if (netnsExists(ns)) deleteNetnsSync(ns);
     } catch {
       // already gone
     }

@@ -125,9 +125,9 @@ export function describeLiveXsk(mode: XdpMode, tag: string, subnet: number): voi
       if (h) tearDownXdp(h);
     };
 
-    beforeAll(() => {
+    beforeAll(async () => {
       if (!existsSync(PEER_JS) || !existsSync(TILE_JS)) throw new Error("fixtures not bundled: run `npm run build`");
-      pair = makeVethPair(tag, subnet);
+      pair = await makeVethPair(tag, subnet);
     });
 
     afterAll(() => {
