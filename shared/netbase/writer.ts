@@ -27,6 +27,7 @@ import {
 } from "../netmodel";
 import {
   diffNetbase,
+  isMirroredRoute,
   normalizeSnapshot,
   normalMac,
   normalName,
@@ -253,6 +254,10 @@ export class NetbaseWriter {
   private readonly nbScratch = new Int32Array(NB_COPY_WORDS);
   private interfaceCount = 0;
   private neighborCount = 0;
+  /** Resync bookkeeping: slots stamped with the current epoch were in the dump. */
+  private resyncEpoch = 0;
+  private readonly routeSeen: Uint32Array;
+  private readonly neighborSeen: Uint32Array;
   /** During resync, interfaces whose addresses changed (derived sources refreshed at the end). */
   private deferredSrcRefresh: Set<number> | null = null;
 
@@ -280,6 +285,8 @@ export class NetbaseWriter {
     this.routeLen = new Uint8Array(caps.routes);
     this.routeTable = new Uint8Array(caps.routes);
     this.routeFree = new Int32Array(caps.routes);
+    this.routeSeen = new Uint32Array(caps.routes);
+    this.neighborSeen = new Uint32Array(this.layout.neighborSlots);
     this.nhRef = new Int32Array(caps.nexthops);
     this.nhFreedAt = new Float64Array(caps.nexthops);
     this.nhChain = new Int32Array(caps.nexthops);
@@ -441,21 +448,26 @@ export class NetbaseWriter {
       slot = this.nbTable.findEmpty(hash);
       this.neighborCount++;
     }
-    const mac = normalMac(n.mac);
-    const [hi, lo] = macWords(mac);
     const s = this.nbScratch;
-    s[NBC_IFINDEX] = ifindex;
-    s[NBC_IP] = ip;
-    s[NBC_MAC_HI] = hi;
-    s[NBC_MAC_LO] = lo;
-    s[NBC_STATE] = n.state | 0;
-    s[NBC_FLAGS] = n.flags | 0;
-    s[NBC_INFO] = mac ? NB_INFO_HAS_MAC : 0;
+    this.neighborWords(n, s);
     // The kernel re-announces unchanged entries often: publish only real changes (readers retry less).
     if (!this.nbTable.holds(slot, s)) this.nbTable.write(slot, s);
     this.count("neighbor_updates");
     this.set("neighbors", this.neighborCount);
     return this.published(true);
+  }
+
+  /** The entry words netbase stores for n. */
+  private neighborWords(n: NeighRecord, s: Int32Array): void {
+    const mac = normalMac(n.mac);
+    const [hi, lo] = macWords(mac);
+    s[NBC_IFINDEX] = n.ifindex | 0;
+    s[NBC_IP] = n.ip | 0;
+    s[NBC_MAC_HI] = hi;
+    s[NBC_MAC_LO] = lo;
+    s[NBC_STATE] = n.state | 0;
+    s[NBC_FLAGS] = n.flags | 0;
+    s[NBC_INFO] = mac ? NB_INFO_HAS_MAC : 0;
   }
 
   deleteNeighbor(n: Pick<NeighRecord, "ifindex" | "ip">): boolean {
@@ -989,7 +1001,7 @@ export class NetbaseWriter {
    */
   resync(snap: NetSnapshot): ResyncResult {
     const result: ResyncResult = { added: 0, removed: 0, changed: 0 };
-    const want = normalizeSnapshot(snap);
+    const want = normalizeSnapshot({ links: snap.links, addrs: snap.addrs, routes: [], neighs: [] });
     this.deferredSrcRefresh = new Set();
     try {
       const links = normalizeSnapshot({
@@ -1006,31 +1018,22 @@ export class NetbaseWriter {
       for (const ifindex of links.keys()) {
         if (!want.links.has(ifindex) && this.deleteLink(ifindex)) result.removed++;
       }
-      const have = normalizeSnapshot(this.reader.toNetSnapshot());
-      for (const [key, addr] of have.addrs) {
+      const haveAddrs = normalizeSnapshot({
+        links: [],
+        addrs: this.reader.interfaces().flatMap((i) => i.addrs.map((a) => ({ ...a, ifindex: i.link.ifindex }))),
+        routes: [],
+        neighs: [],
+      }).addrs;
+      for (const [key, addr] of haveAddrs) {
         if (!want.addrs.has(key) && this.deleteAddr(addr)) result.removed++;
       }
       for (const [key, addr] of want.addrs) {
-        const cur = have.addrs.get(key);
+        const cur = haveAddrs.get(key);
         if (cur && sameAddr(cur, addr)) continue;
         if (this.upsertAddr(addr)) result[cur ? "changed" : "added"]++;
       }
-      for (const [key, route] of want.routes) {
-        const cur = have.routes.get(key);
-        if (cur && sameRoute(cur, route)) continue;
-        if (this.upsertRoute(route)) result[cur ? "changed" : "added"]++;
-      }
-      for (const [key, route] of have.routes) {
-        if (!want.routes.has(key) && this.deleteRoute(route)) result.removed++;
-      }
-      for (const [key, neigh] of have.neighs) {
-        if (!want.neighs.has(key) && this.deleteNeighbor(neigh)) result.removed++;
-      }
-      for (const [key, neigh] of want.neighs) {
-        const cur = have.neighs.get(key);
-        if (cur && sameNeigh(cur, neigh)) continue;
-        if (this.upsertNeighbor(neigh)) result[cur ? "changed" : "added"]++;
-      }
+      this.resyncRoutes(snap.routes, result);
+      this.resyncNeighbors(snap.neighs, result);
     } finally {
       const dirty = this.deferredSrcRefresh;
       this.deferredSrcRefresh = null;
@@ -1039,6 +1042,106 @@ export class NetbaseWriter {
     this.count("resyncs");
     this.published(true);
     return result;
+  }
+
+  /** Routes to exactly `routes` (the mirrored ones): unchanged ones are compared with the model
+   *  in place (no records built from the region), so a resync costs about one pass over each side. */
+  private resyncRoutes(routes: readonly RouteRecord[], result: ResyncResult): void {
+    const epoch = ++this.resyncEpoch;
+    const seen = this.routeSeen;
+    // Last to first: of two records with one key, the later one wins (as in a map built in order).
+    for (let i = routes.length - 1; i >= 0; i--) {
+      const r = routes[i];
+      if (!isMirroredRoute(r)) continue;
+      let id = this.routeIdOf(r);
+      if (id !== NONE && seen[id] === epoch) continue;
+      if (id === NONE || !this.routeHolds(id, r)) {
+        const existed = id !== NONE;
+        if (this.upsertRoute(r)) result[existed ? "changed" : "added"]++;
+        id = this.routeIdOf(r);
+      }
+      if (id !== NONE) seen[id] = epoch;
+    }
+    const v = this.v;
+    const stale: RouteRecord[] = [];
+    for (let id = 0; id < this.routeHighWater; id++) {
+      if ((v[this.routesBase + id * RT_WORDS + RT_META] & RT_META_LIVE) === 0 || seen[id] === epoch) continue;
+      stale.push({
+        table: this.routeTable[id] === TABLE_LOCAL ? RouteTable.local : RouteTable.main,
+        type: this.routeType[id],
+        dst: this.routeDst[id] >>> 0,
+        dstLen: this.routeLen[id],
+        gateway: 0,
+        oif: 0,
+        prefsrc: 0,
+        priority: this.routeMetric[id],
+        scope: 0,
+        protocol: 0,
+        tos: 0,
+      });
+    }
+    for (const r of stale) if (this.deleteRoute(r)) result.removed++;
+  }
+
+  /** The route slot holding r's key (table, prefix, metric), or NONE. */
+  private routeIdOf(r: RouteRecord): number {
+    const len = r.dstLen;
+    if (!Number.isInteger(len) || len < 0 || len > 32) return NONE;
+    const node = this.trie.find(r.dst & mask32(len), len);
+    if (node === NONE) return NONE;
+    return this.findAlternative(node, r.table === RouteTable.local ? TABLE_LOCAL : TABLE_MAIN, r.priority >>> 0);
+  }
+
+  /** Whether route slot id already gives r's answer (its source is derived the same way). */
+  private routeHolds(id: number, r: RouteRecord): boolean {
+    const v = this.v;
+    const b = this.nhBase + this.routeNh[id] * NH_WORDS;
+    const meta = (r.type & 255) | ((r.scope & 255) << 8) | ((r.table & 255) << 16);
+    return (
+      v[b + NH_META] === meta &&
+      v[b + NH_GATEWAY] === (r.gateway | 0) &&
+      v[b + NH_OIF] === (r.oif | 0) &&
+      v[b + NH_PREFSRC] === (r.prefsrc | 0)
+    );
+  }
+
+  /** Neighbors to exactly `neighs`: entries no dump line names are removed first (room for new
+   *  ones, as the kernel had it), then changed and new ones written (unchanged ones are not). */
+  private resyncNeighbors(neighs: readonly NeighRecord[], result: ResyncResult): void {
+    const seen = this.neighborSeen;
+    const v = this.v;
+    const s = this.nbScratch;
+    const slotOf = (n: NeighRecord): number =>
+      this.nbTable.find(neighborHash(n.ifindex | 0, n.ip | 0), n.ifindex | 0, n.ip | 0);
+    const named = ++this.resyncEpoch;
+    for (const n of neighs) {
+      const slot = slotOf(n);
+      if (slot >= 0) seen[slot] = named;
+    }
+    const stale: NeighRecord[] = [];
+    for (let slot = 0; slot < this.nbTable.slots; slot++) {
+      if (this.nbTable.isEmpty(slot) || seen[slot] === named) continue;
+      const c = this.nbTable.current(slot);
+      stale.push({ ifindex: v[c + NBC_IFINDEX] >>> 0, ip: v[c + NBC_IP] >>> 0, mac: null, state: 0, flags: 0 });
+    }
+    for (const n of stale) if (this.deleteNeighbor(n)) result.removed++;
+    // Last to first: of two records with one key, the later one wins (as in a map built in order).
+    const written = ++this.resyncEpoch;
+    for (let i = neighs.length - 1; i >= 0; i--) {
+      const n = neighs[i];
+      const slot = slotOf(n);
+      if (slot >= 0 && seen[slot] === written) continue;
+      if (slot >= 0) {
+        this.neighborWords(n, s);
+        if (this.nbTable.holds(slot, s)) {
+          seen[slot] = written;
+          continue;
+        }
+      }
+      if (this.upsertNeighbor(n)) result[slot >= 0 ? "changed" : "added"]++;
+      const now = slotOf(n);
+      if (now >= 0) seen[now] = written;
+    }
   }
 
   /** Human-readable differences between the region and a kernel dump; empty when equal. */

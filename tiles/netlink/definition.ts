@@ -17,6 +17,9 @@ export interface NetlinkTileConfig {
   resolveWith: "udp-probe" | "ntf-use";
 }
 
+/** netbase structures with a capacity (each has a `netbase_<name>_used_pct` gauge). */
+export const NETBASE_STRUCTURES = ["routes", "nexthops", "tbl8_groups", "neighbors", "interfaces"] as const;
+
 /** Region roles the launcher grants the netlink tile, in grant order. */
 export function netlinkRegionRoles(solicitRings: readonly string[]): string[] {
   return ["metrics", "netbase", ...solicitRings.flatMap((p) => [`${p}.producer`, `${p}.consumer`])];
@@ -40,10 +43,17 @@ export const netlinkMetrics: MetricDecl[] = [
   counter("verifications", "Periodic full verifications run"),
   counter("divergences", "Differences found by verification (then repaired)"),
   counter("netbase_full_drops", "Updates dropped because a netbase table was full"),
+  gauge(
+    "netbase_full",
+    "1 while something the kernel holds did not fit in netbase (a drop since the last clean resync)",
+  ),
+  ...NETBASE_STRUCTURES.map((s) => gauge(`netbase_${s}_used_pct`, `netbase ${s.replace("_", " ")} in use, percent`)),
+  gauge("resync_pending", "1 while netbase may differ from the kernel (a resync is being retried)"),
+  counter("resync_retries", "Resync attempts that did not converge (state changed or events lost meanwhile)"),
   gauge("interfaces", "Interfaces in netbase"),
   gauge("routes", "Routes in netbase (local + main)"),
   gauge("neighbors", "Neighbors in netbase"),
-  gauge("route_capacity_used_pct", "Route capacity in use, percent"),
+  gauge("route_capacity_used_pct", "Route capacity in use, percent (the fullest of routes, nexthops, tbl8 groups)"),
   gauge("neighbor_capacity_used_pct", "Neighbor capacity in use, percent"),
   counter("solicit_ring_overruns", "Solicit ring overruns (messages lost because the net tile lapped us)"),
   ...SOLICIT_METRIC_NAMES.map((n) =>
