@@ -222,6 +222,7 @@ export class NetbaseReader {
   private readonly counterView: Float64Array;
   private readonly tbl24: number;
   private readonly tbl8: number;
+  private readonly rows: number;
   private readonly nh: number;
   private readonly routesBase: number;
   private readonly nbBase: number;
@@ -246,6 +247,7 @@ export class NetbaseReader {
     this.counterView = new Float64Array(buf, H_COUNTERS_BYTE, NETBASE_COUNTERS.length);
     this.tbl24 = layout.tbl24Offset / 4;
     this.tbl8 = layout.tbl8Offset / 4;
+    this.rows = layout.tbl8RowsOffset / 4;
     this.nh = layout.nexthopsOffset / 4;
     this.routesBase = layout.routesOffset / 4;
     this.nbBase = layout.neighborsOffset / 4;
@@ -271,12 +273,15 @@ export class NetbaseReader {
    * Longest-prefix match of dst (host-order u32) with the kernel's order: table local first (a
    * `throw` there continues in main), then main (a `throw` there is no route); longest prefix, then
    * lowest metric. Routes with a nonzero TOS are not stored, so this is the kernel's answer for TOS 0.
-   * Returns false when there is no route. Two or three loads: tbl24, maybe tbl8, one nexthop record.
+   * Returns false when there is no route. Two to four loads: tbl24, maybe a tbl8 group and row, one nexthop record.
    */
   lookupRoute(dst: number, out: RouteResult): boolean {
     const v = this.v;
     let e = v[this.tbl24 + (dst >>> 8)];
-    if (e < 0) e = v[this.tbl8 + ((e & ~ENTRY_GROUP_FLAG) << 8) + (dst & 255)];
+    if (e < 0) {
+      e = v[this.tbl8 + ((e & ~ENTRY_GROUP_FLAG) << 4) + ((dst >>> 4) & 15)];
+      if (e < 0) e = v[this.rows + ((e & ~ENTRY_GROUP_FLAG) << 4) + (dst & 15)];
+    }
     if (e === 0) return false;
     const r = this.nh + (e - 1) * NH_WORDS;
     const gen = v[r];
@@ -298,7 +303,10 @@ export class NetbaseReader {
     const v = this.v;
     for (let attempt = 0; attempt < LOOKUP_RETRIES; attempt++) {
       let e = v[this.tbl24 + (dst >>> 8)];
-      if (e < 0) e = v[this.tbl8 + ((e & ~ENTRY_GROUP_FLAG) << 8) + (dst & 255)];
+      if (e < 0) {
+        e = v[this.tbl8 + ((e & ~ENTRY_GROUP_FLAG) << 4) + ((dst >>> 4) & 15)];
+        if (e < 0) e = v[this.rows + ((e & ~ENTRY_GROUP_FLAG) << 4) + (dst & 15)];
+      }
       if (e === 0) return false;
       const r = this.nh + (e - 1) * NH_WORDS;
       const gen = v[r];
@@ -339,7 +347,10 @@ export class NetbaseReader {
     for (let i = 0; i < n; i++) {
       const dst = dsts[from + i];
       let e = entries[i];
-      if (e < 0) e = v[tbl8 + ((e & ~ENTRY_GROUP_FLAG) << 8) + (dst & 255)];
+      if (e < 0) {
+        e = v[tbl8 + ((e & ~ENTRY_GROUP_FLAG) << 4) + ((dst >>> 4) & 15)];
+        if (e < 0) e = v[this.rows + ((e & ~ENTRY_GROUP_FLAG) << 4) + (dst & 15)];
+      }
       if (e === 0) {
         found[i] = 0;
         continue;

@@ -90,7 +90,8 @@ import {
   RT_NEXTHOP,
   RT_SEQ,
   RT_WORDS,
-  TBL8_GROUP_ENTRIES,
+  TBL8_GROUP_WORDS,
+  TBL8_ROW_WORDS,
   TBL24_ENTRIES,
   validateNetbase,
 } from "./layout";
@@ -207,6 +208,7 @@ export class NetbaseWriter {
   private readonly counterView: Float64Array;
   private readonly tbl24: number;
   private readonly tbl8: number;
+  private readonly rowsBase: number;
   private readonly nhBase: number;
   private readonly routesBase: number;
   private readonly reuseDelayMs: number;
@@ -244,6 +246,10 @@ export class NetbaseWriter {
   private readonly groupReuse = new DeferredReuse();
   private groupHighWater = 0;
   private groupsUsed = 0;
+  // tbl8 rows (the group word of a /28 links one while the /28 holds a longer prefix).
+  private readonly rowReuse = new DeferredReuse();
+  private rowHighWater = 0;
+  private rowsUsed = 0;
   /** One bit per /24 block: set while the block's tbl24 word links a group. */
   private readonly groupBits = new Uint32Array(TBL24_ENTRIES / 32);
 
@@ -270,6 +276,7 @@ export class NetbaseWriter {
     this.counterView = new Float64Array(buf, H_COUNTERS_BYTE, NETBASE_COUNTERS.length);
     this.tbl24 = this.layout.tbl24Offset / 4;
     this.tbl8 = this.layout.tbl8Offset / 4;
+    this.rowsBase = this.layout.tbl8RowsOffset / 4;
     this.nhBase = this.layout.nexthopsOffset / 4;
     this.routesBase = this.layout.routesOffset / 4;
     this.reuseDelayMs = options.reuseDelayMs ?? 1000;
@@ -519,9 +526,11 @@ export class NetbaseWriter {
     let full: NetbaseCounter | undefined;
     if (this.liveRoutes >= this.capacities.routes) full = "drop_routes_full";
     else if (len > 24 && !this.ensureGroup(dst >>> 8)) full = "drop_tbl8_full";
+    else if (len > 28 && !this.ensureRow(dst)) full = "drop_tbl8_rows_full";
     const nh = full ? -1 : this.acquireNexthop(r, src);
     if (nh < 0) {
       this.trie.prune(node);
+      if (len > 28) this.maybeFreeRow(dst);
       if (len > 24) this.maybeFreeGroup(dst >>> 8);
       return this.drop(full ?? "drop_nexthops_full");
     }
@@ -597,6 +606,7 @@ export class NetbaseWriter {
     this.trie.prune(node);
     this.writeRouteSlot(id, 0, 0, 0);
     if (wasHead) this.repaint(dst, len, t);
+    if (len > 28) this.maybeFreeRow(dst);
     if (len > 24) this.maybeFreeGroup(dst >>> 8);
     this.releaseNexthop(this.routeNh[id]);
     this.routeFree[this.routeFreeTop++] = id;
@@ -753,10 +763,7 @@ export class NetbaseWriter {
    *  tbl8 group that this covers whole has no longer prefix left: its group is folded back. */
   private fill(prefix: number, len: number, value: number): void {
     if (len > 24) {
-      const e = this.v[this.tbl24 + (prefix >>> 8)];
-      if (e >= 0) throw new Error(`netbase: internal error: no tbl8 group for ${prefix >>> 0}/${len}`);
-      const group = this.tbl8 + (e & ~ENTRY_GROUP_FLAG) * TBL8_GROUP_ENTRIES;
-      this.fillWords(group + (prefix & 255), group + (prefix & 255) + (1 << (32 - len)), value);
+      this.fillInBlock(prefix, len, value);
       return;
     }
     const end = (prefix >>> 8) + (1 << (24 - len));
@@ -769,6 +776,26 @@ export class NetbaseWriter {
       }
     }
     this.fillWords(this.tbl24 + from, this.tbl24 + end, value);
+  }
+
+  /** fill() inside a /24 block's group: whole /28 rows (folding the rows it covers: no longer prefix
+   *  is left in a range painted with one answer), or addresses of one row. */
+  private fillInBlock(prefix: number, len: number, value: number): void {
+    const v = this.v;
+    const e = v[this.tbl24 + (prefix >>> 8)];
+    if (e >= 0) throw new Error(`netbase: internal error: no tbl8 group for ${prefix >>> 0}/${len}`);
+    const group = this.tbl8 + (e & ~ENTRY_GROUP_FLAG) * TBL8_GROUP_WORDS;
+    const r = (prefix >>> 4) & 15;
+    if (len <= 28) {
+      const end = r + (1 << (28 - len));
+      for (let w = group + r; w < group + end; w++) if (v[w] < 0) this.foldRow(w, value);
+      this.fillWords(group + r, group + end, value);
+      return;
+    }
+    const row = v[group + r];
+    if (row >= 0) throw new Error(`netbase: internal error: no tbl8 row for ${prefix >>> 0}/${len}`);
+    const base = this.rowsBase + (row & ~ENTRY_GROUP_FLAG) * TBL8_ROW_WORDS + (prefix & 15);
+    this.fillWords(base, base + (1 << (32 - len)), value);
   }
 
   /** Words [from, to) := value. Long runs use TypedArray.fill (aligned stores, so each 32-bit entry
@@ -806,8 +833,8 @@ export class NetbaseWriter {
     let g = this.groupHighWater < this.capacities.tbl8Groups ? this.groupHighWater++ : -1;
     if (g < 0) g = this.groupReuse.take(this.now(), this.reuseDelayMs, () => true);
     if (g < 0) return false;
-    const base = this.tbl8 + g * TBL8_GROUP_ENTRIES;
-    v.fill(cur, base, base + TBL8_GROUP_ENTRIES);
+    const base = this.tbl8 + g * TBL8_GROUP_WORDS;
+    v.fill(cur, base, base + TBL8_GROUP_WORDS);
     Atomics.store(v, at, g | ENTRY_GROUP_FLAG | 0); // after the group's words (full fence)
     this.groupBits[block >>> 5] |= 1 << (block & 31);
     this.groupsUsed++;
@@ -824,7 +851,48 @@ export class NetbaseWriter {
     if (top !== NONE && (nodes[top + N_LEN] > 24 || nodes[top + N_CHILD0] !== NONE || nodes[top + N_CHILD1] !== NONE))
       return;
     // No longer prefix: the whole block has one answer, already in every word of the group.
-    this.foldGroup(block, this.v[this.tbl8 + (cur & ~ENTRY_GROUP_FLAG) * TBL8_GROUP_ENTRIES]);
+    this.foldGroup(block, this.v[this.tbl8 + (cur & ~ENTRY_GROUP_FLAG) * TBL8_GROUP_WORDS]);
+  }
+
+  /** A tbl8 row for dst's /28 (its block has a group), holding the /28's current answer. */
+  private ensureRow(dst: number): boolean {
+    const v = this.v;
+    const at = this.tbl8 + (v[this.tbl24 + (dst >>> 8)] & ~ENTRY_GROUP_FLAG) * TBL8_GROUP_WORDS + ((dst >>> 4) & 15);
+    const cur = v[at];
+    if (cur < 0) return true;
+    let q = this.rowHighWater < this.capacities.tbl8Rows ? this.rowHighWater++ : -1;
+    if (q < 0) q = this.rowReuse.take(this.now(), this.reuseDelayMs, () => true);
+    if (q < 0) return false;
+    const base = this.rowsBase + q * TBL8_ROW_WORDS;
+    v.fill(cur, base, base + TBL8_ROW_WORDS);
+    Atomics.store(v, at, q | ENTRY_GROUP_FLAG | 0); // after the row's words (full fence)
+    this.rowsUsed++;
+    this.set("tbl8_rows_used", this.rowsUsed);
+    return true;
+  }
+
+  /** Folds dst's /28 row back into its group word once no prefix longer than /28 remains in it. */
+  private maybeFreeRow(dst: number): void {
+    const v = this.v;
+    const e = v[this.tbl24 + (dst >>> 8)];
+    if (e >= 0) return;
+    const at = this.tbl8 + (e & ~ENTRY_GROUP_FLAG) * TBL8_GROUP_WORDS + ((dst >>> 4) & 15);
+    const row = v[at];
+    if (row >= 0) return;
+    const top = this.trie.subtreeTop(dst & ~15, 28);
+    const nodes = this.trie.nodes;
+    if (top !== NONE && (nodes[top + N_LEN] > 28 || nodes[top + N_CHILD0] !== NONE || nodes[top + N_CHILD1] !== NONE))
+      return;
+    this.foldRow(at, v[this.rowsBase + (row & ~ENTRY_GROUP_FLAG) * TBL8_ROW_WORDS]);
+  }
+
+  /** group word at := value (one store); the row waits out the reuse delay (a reader may be in it). */
+  private foldRow(at: number, value: number): void {
+    const q = this.v[at] & ~ENTRY_GROUP_FLAG;
+    Atomics.store(this.v, at, value);
+    this.rowReuse.push(q, this.now());
+    this.rowsUsed--;
+    this.set("tbl8_rows_used", this.rowsUsed);
   }
 
   /** tbl24[block] := value (one store); the group waits out the reuse delay (a reader may be in it). */
@@ -832,6 +900,8 @@ export class NetbaseWriter {
     const at = this.tbl24 + block;
     const g = this.v[at] & ~ENTRY_GROUP_FLAG;
     Atomics.store(this.v, at, value);
+    const base = this.tbl8 + g * TBL8_GROUP_WORDS;
+    for (let w = base; w < base + TBL8_GROUP_WORDS; w++) if (this.v[w] < 0) this.foldRow(w, value);
     this.groupBits[block >>> 5] &= ~(1 << (block & 31));
     this.groupReuse.push(g, this.now());
     this.groupsUsed--;
@@ -1236,25 +1306,42 @@ export class NetbaseWriter {
         this.nhReuse.push(nh, now);
       } else this.nhFreedAt[nh] = -1;
     }
-    // Groups: only blocks holding a prefix longer than /24 can link one. The unlinked ones below the
-    // highest in use may still be read by a slow reader: they wait out the reuse delay.
-    const used = new Uint8Array(caps.tbl8Groups);
-    for (let id = 0; id < this.routeHighWater; id++) {
-      if ((v[this.routesBase + id * RT_WORDS + RT_META] & RT_META_LIVE) === 0 || this.routeLen[id] <= 24) continue;
-      const block = this.routeDst[id] >>> 8;
-      const e = v[this.tbl24 + block];
-      if (e >= 0 || this.groupBits[block >>> 5] & (1 << (block & 31))) continue;
-      const g = e & ~ENTRY_GROUP_FLAG;
-      used[g] = 1;
-      this.groupBits[block >>> 5] |= 1 << (block & 31);
-      this.groupHighWater = Math.max(this.groupHighWater, g + 1);
-      this.groupsUsed++;
-    }
-    for (let g = 0; g < this.groupHighWater; g++) if (!used[g]) this.groupReuse.push(g, now);
+    this.adoptGroupsAndRows(now);
     this.set("interfaces", this.interfaceCount);
     this.set("neighbors", this.neighborCount);
     this.set("nexthops_used", this.nhLive);
     this.set("tbl8_groups_used", this.groupsUsed);
+    this.set("tbl8_rows_used", this.rowsUsed);
     this.updateRouteCounters();
+  }
+
+  /** Groups and rows in use, found from the routes longer than /24 and /28 (only those can link
+   *  one). The unlinked ones below the highest in use may still be read by a slow reader: they
+   *  wait out the reuse delay. */
+  private adoptGroupsAndRows(now: number): void {
+    const v = this.v;
+    const usedGroups = new Uint8Array(this.capacities.tbl8Groups);
+    const usedRows = new Uint8Array(this.capacities.tbl8Rows);
+    for (let id = 0; id < this.routeHighWater; id++) {
+      if ((v[this.routesBase + id * RT_WORDS + RT_META] & RT_META_LIVE) === 0 || this.routeLen[id] <= 24) continue;
+      const dst = this.routeDst[id];
+      const block = dst >>> 8;
+      const e = v[this.tbl24 + block];
+      if (e >= 0) continue;
+      const g = e & ~ENTRY_GROUP_FLAG;
+      if (!usedGroups[g]) {
+        usedGroups[g] = 1;
+        this.groupBits[block >>> 5] |= 1 << (block & 31);
+        this.groupHighWater = Math.max(this.groupHighWater, g + 1);
+        this.groupsUsed++;
+      }
+      const row = v[this.tbl8 + g * TBL8_GROUP_WORDS + ((dst >>> 4) & 15)];
+      if (this.routeLen[id] <= 28 || row >= 0 || usedRows[row & ~ENTRY_GROUP_FLAG]) continue;
+      usedRows[row & ~ENTRY_GROUP_FLAG] = 1;
+      this.rowHighWater = Math.max(this.rowHighWater, (row & ~ENTRY_GROUP_FLAG) + 1);
+      this.rowsUsed++;
+    }
+    for (let g = 0; g < this.groupHighWater; g++) if (!usedGroups[g]) this.groupReuse.push(g, now);
+    for (let q = 0; q < this.rowHighWater; q++) if (!usedRows[q]) this.rowReuse.push(q, now);
   }
 }

@@ -18,7 +18,14 @@ export interface NetlinkTileConfig {
 }
 
 /** netbase structures with a capacity (each has a `netbase_<name>_used_pct` gauge). */
-export const NETBASE_STRUCTURES = ["routes", "nexthops", "tbl8_groups", "neighbors", "interfaces"] as const;
+export const NETBASE_STRUCTURES = [
+  "routes",
+  "nexthops",
+  "tbl8_groups",
+  "tbl8_rows",
+  "neighbors",
+  "interfaces",
+] as const;
 
 /** Region roles the launcher grants the netlink tile, in grant order. */
 export function netlinkRegionRoles(solicitRings: readonly string[]): string[] {
@@ -53,7 +60,10 @@ export const netlinkMetrics: MetricDecl[] = [
   gauge("interfaces", "Interfaces in netbase"),
   gauge("routes", "Routes in netbase (local + main)"),
   gauge("neighbors", "Neighbors in netbase"),
-  gauge("route_capacity_used_pct", "Route capacity in use, percent (the fullest of routes, nexthops, tbl8 groups)"),
+  gauge(
+    "route_capacity_used_pct",
+    "Route capacity in use, percent (the fullest of routes, nexthops, tbl8 groups and rows)",
+  ),
   gauge("neighbor_capacity_used_pct", "Neighbor capacity in use, percent"),
   counter("solicit_ring_overruns", "Solicit ring overruns (messages lost because the net tile lapped us)"),
   ...SOLICIT_METRIC_NAMES.map((n) =>
