@@ -21,9 +21,10 @@ import {
   uniqueInstance,
 } from "./launcher-harness";
 
-/** How long after the last kernel change netbase must equal the kernel (the design bound is 1 s;
- *  the slack is for a machine shared by several test runs). */
-const CONVERGE_BOUND_MS = 3000;
+/** How long after the last kernel change netbase must equal the kernel (the design bound is 1 s,
+ *  measured in-process by bench/netbase-churn.ts; here each check is a `netbase verify` child, which
+ *  takes seconds on a machine shared by several test runs). */
+const CONVERGE_BOUND_MS = 5000;
 
 interface Lab {
   inst: RunningInstance;
@@ -65,12 +66,14 @@ function netlinkMetrics(name: string): Record<string, number> {
   return status(name).report.tiles.find((t) => t.name === "netlink")?.metrics ?? {};
 }
 
-/** Polls `netbase verify` until clean; returns ms from `since` to the first clean verify. */
+/** Polls `netbase verify` until clean; returns ms from `since` to the start of the first clean
+ *  verify (netbase was equal to the kernel by then). */
 async function convergedAfter(name: string, since: number, boundMs: number): Promise<number> {
   let last = "";
   for (;;) {
+    const started = performance.now();
     const r = cli(["netbase", "verify", "--instance", name], 60_000);
-    if (r.code === 0) return performance.now() - since;
+    if (r.code === 0) return started - since;
     last = r.stdout + r.stderr;
     if (performance.now() - since > boundMs)
       throw new Error(

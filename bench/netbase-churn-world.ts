@@ -1,8 +1,8 @@
-// The netlink tile's body in this process, against a fresh namespace: its own event and request
+// The netlink tile's body in this process, against a fresh namespace (root only): its own event and request
 // sockets (opened inside the namespace, as the launcher does), an in-memory netbase and metrics
 // region, logs kept in memory. For churn tests and the churn benchmark: drive the body while
 // `ip -batch` changes the kernel, then measure how long netbase takes to equal the kernel again.
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import pino from "pino";
 import { initMetricsRegion, metricsRegionSize } from "../shared/metrics/region";
 import { MetricsWriter } from "../shared/metrics/writer";
+import { inNetns, native } from "../shared/native";
 import { initNetbase, type NetbaseCapacities, netbaseRegionSize } from "../shared/netbase/layout";
 import { NetbaseWriter } from "../shared/netbase/writer";
 import { createCounters, EventReader, NetlinkClient } from "../shared/netlink";
@@ -18,7 +19,27 @@ import { NetlinkTileBody } from "../tiles/netlink/body";
 import { netlinkMetrics } from "../tiles/netlink/definition";
 import type { ResyncOptions } from "../tiles/netlink/resync";
 import { SolicitHandler, solicitConfig } from "../tiles/netlink/solicit-handler";
-import { addon, createNetns, deleteNetns, ifindexIn, ipn, openNetlinkIn } from "./netlink-netns";
+
+const addon = native;
+
+function ipn(ns: string, ...args: string[]): void {
+  execFileSync("ip", ["-n", ns, ...args], { stdio: ["ignore", "ignore", "pipe"] });
+}
+
+function createNetns(tag: string): string {
+  const name = `tn-${tag}-${process.pid}-${randomBytes(3).toString("hex")}`;
+  execFileSync("ip", ["netns", "add", name]);
+  ipn(name, "link", "set", "lo", "up");
+  return name;
+}
+
+function deleteNetns(name: string): void {
+  try {
+    execFileSync("ip", ["netns", "del", name], { stdio: "ignore" });
+  } catch {
+    // already gone
+  }
+}
 
 export interface BodyWorldOptions {
   caps?: Partial<NetbaseCapacities>;
@@ -42,6 +63,8 @@ export class BodyWorld {
   readonly metrics: MetricsWriter;
   readonly body: NetlinkTileBody;
   readonly logs: string[] = [];
+  /** ms the body spent with a resync pending (netbase possibly divergent), summed. */
+  pendingMs = 0;
   private readonly fds: number[] = [];
   private readonly checker: NetlinkClient;
 
@@ -52,7 +75,7 @@ export class BodyWorld {
       ipn(this.ns, "link", "set", this.dev, "up");
       ipn(this.ns, "link", "set", "nbw1", "up");
       ipn(this.ns, "addr", "add", "198.18.255.254/16", "dev", this.dev);
-      this.ifindex = ifindexIn(this.ns, this.dev);
+      this.ifindex = inNetns(`/run/netns/${this.ns}`, () => addon().ifNameToIndex(this.dev));
       const eventsFd = this.open(RTMGRP_TILENET, options.rcvbufBytes);
       const requestsFd = this.open(0, 1 << 20);
       this.checker = new NetlinkClient(this.open(0, 1 << 20));
@@ -119,7 +142,9 @@ export class BodyWorld {
     let nextHousekeeping = 0;
     while (performance.now() < end) {
       const now = performance.now();
+      const pending = this.body.resync.pending;
       const handled = this.body.poll(now);
+      if (pending) this.pendingMs += performance.now() - now;
       if (now >= nextHousekeeping) {
         this.body.housekeeping(now);
         nextHousekeeping = now + 10;
@@ -157,7 +182,7 @@ export class BodyWorld {
   }
 
   private open(groups: number, rcvbuf: number): number {
-    const fd = openNetlinkIn(this.ns, groups, rcvbuf);
+    const fd = inNetns(`/run/netns/${this.ns}`, () => addon().netlinkOpen(groups, rcvbuf));
     this.fds.push(fd);
     return fd;
   }
@@ -173,3 +198,47 @@ const noEnv = {
 export const dotted = (a: number): string => `${a >>> 24}.${(a >>> 16) & 255}.${(a >>> 8) & 255}.${a & 255}`;
 export const macOf = (i: number, v: number): string =>
   `02:${[v, i >> 24, i >> 16, i >> 8, i].map((b) => (b & 255).toString(16).padStart(2, "0")).join(":")}`;
+
+/** xorshift32: the same seed gives the same churn. */
+export function seededRandom(seed: number): () => number {
+  let s = seed | 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 0x100000000;
+  };
+}
+
+/** What the churn believes the kernel holds, so that every generated operation is valid (an
+ *  `ip -batch` stops at its first failure). */
+export interface ChurnModel {
+  routes: Set<string>;
+  neighs: Set<string>;
+}
+
+/** One burst of mixed route and neighbor adds, deletes and replaces (ip -batch lines). */
+export function randomBurst(next: () => number, count: number, dev: string, model: ChurnModel): string[] {
+  const lines: string[] = [];
+  const pick = <T>(xs: readonly T[]): T => xs[Math.floor(next() * xs.length)] as T;
+  for (let i = 0; i < count; i++) {
+    if (next() < 0.6) {
+      const len = pick([16, 20, 24, 24, 25, 28, 30, 32, 32, 32]);
+      const dst = (0xc6130000 + Math.floor(next() * 0x10000)) & (~0 << (32 - len));
+      const key = `${dotted(dst >>> 0)}/${len} dev ${dev} metric ${pick([0, 0, 10])}`;
+      const via = next() < 0.5 ? ` via ${dotted(0xc6120000 + 1 + Math.floor(next() * 200))}` : "";
+      const op = model.routes.has(key) ? pick(["del", "replace"]) : pick(["add", "replace"]);
+      if (op === "del") model.routes.delete(key);
+      else model.routes.add(key);
+      lines.push(`route ${op} ${key}${op === "del" ? "" : via}`);
+    } else {
+      const key = dotted(0xc6120100 + Math.floor(next() * 4000));
+      const op = model.neighs.has(key) ? pick(["del", "replace", "replace"]) : pick(["add", "replace"]);
+      if (op === "del") model.neighs.delete(key);
+      else model.neighs.add(key);
+      const mac = ` lladdr ${macOf(i, Math.floor(next() * 4))} nud ${pick(["permanent", "reachable", "stale"])}`;
+      lines.push(`neigh ${op} ${key}${op === "del" ? "" : mac} dev ${dev}`);
+    }
+  }
+  return lines;
+}
