@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   netbase: async () => (await import("./netbase")).netbaseBench,
   echo: async () => (await import("./echo")).echoBench,
   churn: async () => (await import("./netbase-churn")).churnBench,
+  "netbase-capacity": async () => (await import("./netbase-capacity")).netbaseCapacityBench,
 };
 
 async function main(): Promise<void> {

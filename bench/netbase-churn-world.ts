@@ -46,6 +46,8 @@ export interface BodyWorldOptions {
   /** Event socket receive buffer (the tile's [netlink] rcvbuf_bytes). */
   rcvbufBytes: number;
   resync?: ResyncOptions;
+  /** `ip -batch` lines applied before the body starts (its first sync then dumps them). */
+  preload?: string[];
 }
 
 export interface Convergence {
@@ -65,6 +67,8 @@ export class BodyWorld {
   readonly logs: string[] = [];
   /** ms the body spent with a resync pending (netbase possibly divergent), summed. */
   pendingMs = 0;
+  /** ms the body's first sync took. */
+  startMs = 0;
   private readonly fds: number[] = [];
   private readonly checker: NetlinkClient;
 
@@ -75,6 +79,15 @@ export class BodyWorld {
       ipn(this.ns, "link", "set", this.dev, "up");
       ipn(this.ns, "link", "set", "nbw1", "up");
       ipn(this.ns, "addr", "add", "198.18.255.254/16", "dev", this.dev);
+      if (options.preload) {
+        const file = join(tmpdir(), `tn-nbw-pre-${process.pid}-${randomBytes(4).toString("hex")}`);
+        writeFileSync(file, `${options.preload.map((l) => l.replaceAll("$DEV", this.dev)).join("\n")}\n`);
+        try {
+          execFileSync("ip", ["-n", this.ns, "-batch", file]);
+        } finally {
+          rmSync(file, { force: true });
+        }
+      }
       this.ifindex = inNetns(`/run/netns/${this.ns}`, () => addon().ifNameToIndex(this.dev));
       const eventsFd = this.open(RTMGRP_TILENET, options.rcvbufBytes);
       const requestsFd = this.open(0, 1 << 20);
@@ -105,7 +118,9 @@ export class BodyWorld {
         waitForEvents: (ms) => addon().pollIn(eventsFd, ms),
         resync: options.resync,
       });
-      this.body.start(performance.now());
+      const t0 = performance.now();
+      this.body.start(t0);
+      this.startMs = performance.now() - t0;
     } catch (e) {
       this.close();
       throw e;

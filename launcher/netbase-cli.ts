@@ -21,12 +21,16 @@ function openNetbase(manifest: Manifest): NetbaseReader {
 }
 
 export function netbaseShow(instance: string | undefined, json: boolean): number {
-  const show = openNetbase(loadManifest(instance)).snapshot();
+  const reader = openNetbase(loadManifest(instance));
+  const show = reader.snapshot();
+  const usage = reader.usage();
   if (json) {
-    process.stdout.write(`${JSON.stringify(show, null, 2)}\n`);
+    process.stdout.write(`${JSON.stringify({ ...show, usage }, null, 2)}\n`);
     return 0;
   }
-  const lines: string[] = ["interfaces:"];
+  const lines: string[] = ["capacity:"];
+  for (const u of usage) lines.push(`  ${u.name} ${u.used} of ${u.capacity} (${u.pct.toFixed(1)}%)`);
+  lines.push("interfaces:");
   for (const i of show.interfaces)
     lines.push(`  ${i.ifindex} ${i.name} ${i.mac || "-"} mtu ${i.mtu} ${i.up ? "UP" : "DOWN"} ${i.addrs.join(" ")}`);
   for (const table of ["local", "main"] as const) {

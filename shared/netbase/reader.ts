@@ -214,6 +214,24 @@ export function neighStateName(state: number): string {
   return names.length ? names.join("|") : "NONE";
 }
 
+/** netbase structures with a capacity. */
+export const NETBASE_STRUCTURES = [
+  "routes",
+  "nexthops",
+  "tbl8_groups",
+  "tbl8_rows",
+  "neighbors",
+  "interfaces",
+] as const;
+export type StructureName = (typeof NETBASE_STRUCTURES)[number];
+
+export interface StructureUse {
+  name: StructureName;
+  used: number;
+  capacity: number;
+  pct: number;
+}
+
 export class NetbaseReader {
   readonly layout: NetbaseLayout;
   readonly capacities: NetbaseCapacities;
@@ -267,6 +285,27 @@ export class NetbaseReader {
     const out = {} as Record<NetbaseCounter, number>;
     for (const name of NETBASE_COUNTERS) out[name] = this.counterView[COUNTER_INDEX[name]];
     return out;
+  }
+
+  /** How full each structure with a capacity is. Routes need the first four (a route longer than
+   *  /24 needs a tbl8 group for its block, one longer than /28 a row for its /28). */
+  usage(): StructureUse[] {
+    const c = this.counters();
+    const caps = this.layout.caps;
+    const use = (name: StructureName, used: number, capacity: number): StructureUse => ({
+      name,
+      used,
+      capacity,
+      pct: capacity > 0 ? (used / capacity) * 100 : 0,
+    });
+    return [
+      use("routes", c.routes_local + c.routes_main, caps.routes),
+      use("nexthops", c.nexthops_used, caps.nexthops),
+      use("tbl8_groups", c.tbl8_groups_used, caps.tbl8Groups),
+      use("tbl8_rows", c.tbl8_rows_used, caps.tbl8Rows),
+      use("neighbors", c.neighbors, caps.neighbors),
+      use("interfaces", c.interfaces, caps.interfaces),
+    ];
   }
 
   /**

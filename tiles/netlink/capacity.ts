@@ -1,15 +1,9 @@
 // How full netbase is, structure by structure. Routes need four structures (route slots, nexthop
 // records, tbl8 groups for /24 blocks and rows for /28s holding longer prefixes): the route capacity in use is that
 // of whichever fills first, so 100% means the next route may not fit, whatever the others say.
-import type { NetbaseWriter } from "../../shared/netbase/writer";
-import type { NETBASE_STRUCTURES } from "./definition";
 
-export interface StructureUse {
-  name: (typeof NETBASE_STRUCTURES)[number];
-  used: number;
-  capacity: number;
-  pct: number;
-}
+import type { StructureName, StructureUse } from "../../shared/netbase/reader";
+import type { NetbaseWriter } from "../../shared/netbase/writer";
 
 export interface NetbaseFullness {
   structures: StructureUse[];
@@ -22,22 +16,8 @@ export interface NetbaseFullness {
 
 export function netbaseFullness(writer: NetbaseWriter): NetbaseFullness {
   const c = writer.counters();
-  const caps = writer.capacities;
-  const use = (name: StructureUse["name"], used: number, capacity: number): StructureUse => ({
-    name,
-    used,
-    capacity,
-    pct: capacity > 0 ? (used / capacity) * 100 : 0,
-  });
-  const structures = [
-    use("routes", c.routes_local + c.routes_main, caps.routes),
-    use("nexthops", c.nexthops_used, caps.nexthops),
-    use("tbl8_groups", c.tbl8_groups_used, caps.tbl8Groups),
-    use("tbl8_rows", c.tbl8_rows_used, caps.tbl8Rows),
-    use("neighbors", c.neighbors, caps.neighbors),
-    use("interfaces", c.interfaces, caps.interfaces),
-  ];
-  const pct = (name: StructureUse["name"]): number => structures.find((s) => s.name === name)?.pct ?? 0;
+  const structures = writer.reader.usage();
+  const pct = (name: StructureName): number => structures.find((s) => s.name === name)?.pct ?? 0;
   return {
     structures,
     routePct: Math.max(pct("routes"), pct("nexthops"), pct("tbl8_groups"), pct("tbl8_rows")),

@@ -1,6 +1,7 @@
 // The netlink tile's declared surface: its settings, metrics and seccomp policy. Kept free of
 // side effects so the launcher (to size regions, `tilenet seccomp netlink`) can import it.
 import type { MetricDecl } from "../../shared/metrics/schema";
+import { NETBASE_STRUCTURES } from "../../shared/netbase/reader";
 import type { SeccompPolicy } from "../../shared/seccomp/policy";
 import { SOLICIT_METRIC_NAMES, type SolicitConfig } from "./solicit-handler";
 
@@ -16,16 +17,6 @@ export interface NetlinkTileConfig {
    *  NTF_USE on the request socket (the tile then keeps CAP_NET_ADMIN: see [netlink] keep_net_admin). */
   resolveWith: "udp-probe" | "ntf-use";
 }
-
-/** netbase structures with a capacity (each has a `netbase_<name>_used_pct` gauge). */
-export const NETBASE_STRUCTURES = [
-  "routes",
-  "nexthops",
-  "tbl8_groups",
-  "tbl8_rows",
-  "neighbors",
-  "interfaces",
-] as const;
 
 /** Region roles the launcher grants the netlink tile, in grant order. */
 export function netlinkRegionRoles(solicitRings: readonly string[]): string[] {
