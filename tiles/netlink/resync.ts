@@ -52,6 +52,10 @@ export class ResyncController {
   private nextAttemptMs = 0;
   private backoffMs = 0;
   private reasonText = "start";
+  private inAttempt = false;
+  /** A request arrived during an attempt (e.g. a link went down: the kernel flushed routes the dump
+   *  may still hold, without events): that attempt cannot count as converged. */
+  private requestedDuringAttempt = false;
   private readonly minBackoffMs: number;
   private readonly maxBackoffMs: number;
   private readonly maxDrain: number;
@@ -74,6 +78,11 @@ export class ResyncController {
 
   /** netbase may have diverged: resync at the next due(). */
   request(reason: string, nowMs: number): void {
+    if (this.inAttempt) {
+      this.requestedDuringAttempt = true;
+      this.reasonText = reason;
+      return;
+    }
     if (this.pending) return;
     this.pending = true;
     this.reasonText = reason;
@@ -90,6 +99,16 @@ export class ResyncController {
   attempt(nowMs: number, verify = false): AttemptReport {
     const started = performance.now();
     this.attempts++;
+    this.inAttempt = true;
+    this.requestedDuringAttempt = false;
+    try {
+      return this.attemptOnce(nowMs, verify, started);
+    } finally {
+      this.inAttempt = false;
+    }
+  }
+
+  private attemptOnce(nowMs: number, verify: boolean, started: number): AttemptReport {
     const report: AttemptReport = {
       outcome: "converged",
       divergences: [],
@@ -121,6 +140,12 @@ export class ResyncController {
   }
 
   private settle(outcome: AttemptOutcome, nowMs: number): void {
+    if (this.requestedDuringAttempt) {
+      // Not this attempt's fault: run the next one at once.
+      this.pending = true;
+      this.nextAttemptMs = nowMs;
+      return;
+    }
     if (outcome === "converged") {
       this.pending = false;
       this.backoffMs = 0;
