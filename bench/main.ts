@@ -9,6 +9,8 @@ const benches: Record<string, () => Promise<Bench>> = {
   netbase: async () => (await import("./netbase")).netbaseBench,
   echo: async () => (await import("./echo")).echoBench,
   dns: async () => (await import("./dns")).dnsBench,
+  churn: async () => (await import("./netbase-churn")).churnBench,
+  "netbase-capacity": async () => (await import("./netbase-capacity")).netbaseCapacityBench,
 };
 
 async function main(): Promise<void> {

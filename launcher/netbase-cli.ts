@@ -58,12 +58,17 @@ export function netbaseShowJson(reader: NetbaseReader): NetbaseShowJson {
 }
 
 export function netbaseShow(instance: string | undefined, json: boolean): number {
-  const show = netbaseShowJson(openNetbase(loadManifest(instance)));
+  const reader = openNetbase(loadManifest(instance));
+  const show = netbaseShowJson(reader);
+  // How full each structure is: what fills first bounds the routes netbase can hold.
+  const usage = reader.usage();
   if (json) {
-    out(`${JSON.stringify(show)}\n`);
+    out(`${JSON.stringify({ ...show, usage })}\n`);
     return 0;
   }
-  const lines: string[] = ["addresses:"];
+  const lines: string[] = ["capacity:"];
+  for (const u of usage) lines.push(`  ${u.name} ${u.used} of ${u.capacity} (${u.pct.toFixed(1)}%)`);
+  lines.push("addresses:");
   for (const a of show.addresses) lines.push(...addressText(a).map((l) => `  ${l}`));
   lines.push("routes:");
   for (const r of show.routes) lines.push(`  ${routeText(r)}`);

@@ -8,7 +8,10 @@
 //   interfaces  open-addressed table keyed by ifindex, double-buffered versioned entries, addresses inline
 //   neighbors   open-addressed table keyed by (ifindex, ip), double-buffered versioned entries
 //   tbl24       2^24 words: route entry for each /24 (0 = no route, nexthop index + 1, or a tbl8 link)
-//   tbl8        groups of 256 words for /24 blocks that hold routes longer than /24
+//   tbl8        groups of 16 words, one per /28 row, for /24 blocks that hold routes longer than /24
+//               (an answer, or a link to a row)
+//   tbl8 rows   rows of 16 words, one per address, for /28s that hold routes longer than /28
+// (Version 2: a /32 costs a group and a row, 128 bytes, instead of a 1 KiB group of 256 words.)
 //   nexthops    32-byte immutable records {gen, type/scope/table, gateway, oif, prefsrc, metric, src}
 //   routes      one 16-byte slot per route {seq, dst, len/table/live, nexthop}: listing only (show/diff)
 //
@@ -17,7 +20,7 @@
 
 /** "NBAS" */
 export const NETBASE_MAGIC = 0x5341424e;
-export const NETBASE_VERSION = 1;
+export const NETBASE_VERSION = 2;
 export const NETBASE_HEADER_BYTES = 4096;
 const SECTION_ALIGN = 4096;
 
@@ -36,12 +39,14 @@ export const H_CAP_INTERFACES = 10;
 export const H_INTERFACE_SLOTS = 11;
 export const H_ADDRS_PER_INTERFACE = 12;
 export const H_INTERFACE_ENTRY_WORDS = 13;
+export const H_CAP_TBL8_ROWS = 14;
 export const H_OFF_INTERFACES = 16;
 export const H_OFF_NEIGHBORS = 17;
 export const H_OFF_TBL24 = 18;
 export const H_OFF_TBL8 = 19;
 export const H_OFF_NEXTHOPS = 20;
 export const H_OFF_ROUTES = 21;
+export const H_OFF_TBL8_ROWS = 22;
 /** Bumped (Atomics) after every applied update: readers can tell that something changed. */
 export const H_SYNC_GENERATION = 32;
 /** Odd while the writer shifts neighbor entries (deletion): a reader's miss is only trusted when
@@ -84,6 +89,8 @@ export const NETBASE_COUNTERS = [
   "delete_missing",
   "flushed_routes",
   "flushed_neighbors",
+  "tbl8_rows_used",
+  "drop_tbl8_rows_full",
 ] as const;
 export type NetbaseCounter = (typeof NETBASE_COUNTERS)[number];
 export const COUNTER_INDEX: Readonly<Record<NetbaseCounter, number>> = Object.fromEntries(
@@ -135,7 +142,10 @@ export const NB_INFO_HAS_MAC = 1;
 /** Bit 31 set: the low 31 bits are a tbl8 group index. Otherwise 0 = no route, n = nexthop n - 1. */
 export const ENTRY_GROUP_FLAG = 0x80000000;
 export const TBL24_ENTRIES = 1 << 24;
-export const TBL8_GROUP_ENTRIES = 256;
+/** Words of a tbl8 group: one per /28 row of its /24 block. */
+export const TBL8_GROUP_WORDS = 16;
+/** Words of a tbl8 row: one per address of its /28. */
+export const TBL8_ROW_WORDS = 16;
 
 // ---- nexthop record (words) ----
 /** Generation: odd while being (re)written; readers retry when it is odd or changed. */
@@ -182,12 +192,14 @@ export const NETBASE_LAYOUT_CONSTANTS = {
     H_INTERFACE_SLOTS,
     H_ADDRS_PER_INTERFACE,
     H_INTERFACE_ENTRY_WORDS,
+    H_CAP_TBL8_ROWS,
     H_OFF_INTERFACES,
     H_OFF_NEIGHBORS,
     H_OFF_TBL24,
     H_OFF_TBL8,
     H_OFF_NEXTHOPS,
     H_OFF_ROUTES,
+    H_OFF_TBL8_ROWS,
     H_SYNC_GENERATION,
     H_NEIGHBOR_MOVE_SEQ,
     H_INTERFACE_MOVE_SEQ,
@@ -225,7 +237,8 @@ export const NETBASE_LAYOUT_CONSTANTS = {
     NB_INFO_HAS_MAC,
     ENTRY_GROUP_FLAG,
     TBL24_ENTRIES,
-    TBL8_GROUP_ENTRIES,
+    TBL8_GROUP_WORDS,
+    TBL8_ROW_WORDS,
     NH_GEN,
     NH_META,
     NH_GATEWAY,
@@ -259,8 +272,12 @@ export interface NetbaseCapacities {
    *  Default: routes + max(1024, routes / 8) (every route distinct, plus churn headroom). */
   nexthops: number;
   /** tbl8 groups: one per /24 block holding a route longer than /24 (plus reuse headroom).
-   *  Default: max(256, routes / 32). */
+   *  Default: routes + max(1024, routes / 8), so that any `routes` routes fit whatever their
+   *  lengths (each /25-/32 route in its own /24 block needs a group of its own), plus churn
+   *  headroom (freed groups wait out the reuse delay). 64 bytes each. */
   tbl8Groups: number;
+  /** tbl8 rows: one per /28 holding a route longer than /28. Default as tbl8Groups. 64 bytes each. */
+  tbl8Rows: number;
 }
 
 const LIMITS: Record<keyof NetbaseCapacities, [number, number]> = {
@@ -271,6 +288,7 @@ const LIMITS: Record<keyof NetbaseCapacities, [number, number]> = {
   nexthops: [1, 8_000_000],
   // Group index << 8 must stay a positive int32 index.
   tbl8Groups: [1, 1 << 22],
+  tbl8Rows: [1, 1 << 22],
 };
 
 /** Fills derived defaults (nexthops, tbl8Groups follow routes) and validates every capacity. */
@@ -282,7 +300,8 @@ export function netbaseCapacities(partial: Partial<NetbaseCapacities>): NetbaseC
     interfaces: partial.interfaces ?? 256,
     addrsPerInterface: partial.addrsPerInterface ?? 16,
     nexthops: partial.nexthops ?? routes + Math.max(1024, Math.ceil(routes / 8)),
-    tbl8Groups: partial.tbl8Groups ?? Math.max(256, Math.ceil(routes / 32)),
+    tbl8Groups: partial.tbl8Groups ?? Math.min(1 << 22, routes + Math.max(1024, Math.ceil(routes / 8))),
+    tbl8Rows: partial.tbl8Rows ?? Math.min(1 << 22, routes + Math.max(1024, Math.ceil(routes / 8))),
   };
   for (const [key, [min, max]] of Object.entries(LIMITS) as [keyof NetbaseCapacities, [number, number]][]) {
     const v = caps[key];
@@ -318,6 +337,7 @@ export interface NetbaseLayout {
   neighborsOffset: number;
   tbl24Offset: number;
   tbl8Offset: number;
+  tbl8RowsOffset: number;
   nexthopsOffset: number;
   routesOffset: number;
 }
@@ -336,7 +356,9 @@ export function netbaseLayout(capsIn: Partial<NetbaseCapacities>): NetbaseLayout
   const tbl24Offset = at;
   at = align(at + TBL24_ENTRIES * 4);
   const tbl8Offset = at;
-  at = align(at + caps.tbl8Groups * TBL8_GROUP_ENTRIES * 4);
+  at = align(at + caps.tbl8Groups * TBL8_GROUP_WORDS * 4);
+  const tbl8RowsOffset = at;
+  at = align(at + caps.tbl8Rows * TBL8_ROW_WORDS * 4);
   const nexthopsOffset = at;
   at = align(at + caps.nexthops * NH_WORDS * 4);
   const routesOffset = at;
@@ -352,6 +374,7 @@ export function netbaseLayout(capsIn: Partial<NetbaseCapacities>): NetbaseLayout
     neighborsOffset,
     tbl24Offset,
     tbl8Offset,
+    tbl8RowsOffset,
     nexthopsOffset,
     routesOffset,
   };
@@ -384,6 +407,7 @@ export function initNetbase(
   h[H_CAP_ROUTES] = c.routes;
   h[H_CAP_NEXTHOPS] = c.nexthops;
   h[H_CAP_TBL8_GROUPS] = c.tbl8Groups;
+  h[H_CAP_TBL8_ROWS] = c.tbl8Rows;
   h[H_CAP_NEIGHBORS] = c.neighbors;
   h[H_NEIGHBOR_SLOTS] = layout.neighborSlots;
   h[H_CAP_INTERFACES] = c.interfaces;
@@ -394,6 +418,7 @@ export function initNetbase(
   h[H_OFF_NEIGHBORS] = layout.neighborsOffset;
   h[H_OFF_TBL24] = layout.tbl24Offset;
   h[H_OFF_TBL8] = layout.tbl8Offset;
+  h[H_OFF_TBL8_ROWS] = layout.tbl8RowsOffset;
   h[H_OFF_NEXTHOPS] = layout.nexthopsOffset;
   h[H_OFF_ROUTES] = layout.routesOffset;
   // Magic last: a mapper that sees it sees a complete header.
@@ -428,6 +453,7 @@ export function validateNetbase(buf: ArrayBuffer): NetbaseLayout {
       routes: h[H_CAP_ROUTES],
       nexthops: h[H_CAP_NEXTHOPS],
       tbl8Groups: h[H_CAP_TBL8_GROUPS],
+      tbl8Rows: h[H_CAP_TBL8_ROWS],
       neighbors: h[H_CAP_NEIGHBORS],
       interfaces: h[H_CAP_INTERFACES],
       addrsPerInterface: h[H_ADDRS_PER_INTERFACE],
@@ -445,6 +471,7 @@ export function validateNetbase(buf: ArrayBuffer): NetbaseLayout {
     ["neighbors offset", h[H_OFF_NEIGHBORS], layout.neighborsOffset],
     ["tbl24 offset", h[H_OFF_TBL24], layout.tbl24Offset],
     ["tbl8 offset", h[H_OFF_TBL8], layout.tbl8Offset],
+    ["tbl8 rows offset", h[H_OFF_TBL8_ROWS], layout.tbl8RowsOffset],
     ["nexthops offset", h[H_OFF_NEXTHOPS], layout.nexthopsOffset],
     ["routes offset", h[H_OFF_ROUTES], layout.routesOffset],
   ];

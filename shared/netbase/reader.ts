@@ -214,6 +214,24 @@ export function neighStateName(state: number): string {
   return names.length ? names.join("|") : "NONE";
 }
 
+/** netbase structures with a capacity. */
+export const NETBASE_STRUCTURES = [
+  "routes",
+  "nexthops",
+  "tbl8_groups",
+  "tbl8_rows",
+  "neighbors",
+  "interfaces",
+] as const;
+export type StructureName = (typeof NETBASE_STRUCTURES)[number];
+
+export interface StructureUse {
+  name: StructureName;
+  used: number;
+  capacity: number;
+  pct: number;
+}
+
 export class NetbaseReader {
   readonly layout: NetbaseLayout;
   readonly capacities: NetbaseCapacities;
@@ -222,6 +240,7 @@ export class NetbaseReader {
   private readonly counterView: Float64Array;
   private readonly tbl24: number;
   private readonly tbl8: number;
+  private readonly rows: number;
   private readonly nh: number;
   private readonly routesBase: number;
   private readonly nbBase: number;
@@ -246,6 +265,7 @@ export class NetbaseReader {
     this.counterView = new Float64Array(buf, H_COUNTERS_BYTE, NETBASE_COUNTERS.length);
     this.tbl24 = layout.tbl24Offset / 4;
     this.tbl8 = layout.tbl8Offset / 4;
+    this.rows = layout.tbl8RowsOffset / 4;
     this.nh = layout.nexthopsOffset / 4;
     this.routesBase = layout.routesOffset / 4;
     this.nbBase = layout.neighborsOffset / 4;
@@ -267,16 +287,40 @@ export class NetbaseReader {
     return out;
   }
 
+  /** How full each structure with a capacity is. Routes need the first four (a route longer than
+   *  /24 needs a tbl8 group for its block, one longer than /28 a row for its /28). */
+  usage(): StructureUse[] {
+    const c = this.counters();
+    const caps = this.layout.caps;
+    const use = (name: StructureName, used: number, capacity: number): StructureUse => ({
+      name,
+      used,
+      capacity,
+      pct: capacity > 0 ? (used / capacity) * 100 : 0,
+    });
+    return [
+      use("routes", c.routes_local + c.routes_main, caps.routes),
+      use("nexthops", c.nexthops_used, caps.nexthops),
+      use("tbl8_groups", c.tbl8_groups_used, caps.tbl8Groups),
+      use("tbl8_rows", c.tbl8_rows_used, caps.tbl8Rows),
+      use("neighbors", c.neighbors, caps.neighbors),
+      use("interfaces", c.interfaces, caps.interfaces),
+    ];
+  }
+
   /**
    * Longest-prefix match of dst (host-order u32) with the kernel's order: table local first (a
    * `throw` there continues in main), then main (a `throw` there is no route); longest prefix, then
    * lowest metric. Routes with a nonzero TOS are not stored, so this is the kernel's answer for TOS 0.
-   * Returns false when there is no route. Two or three loads: tbl24, maybe tbl8, one nexthop record.
+   * Returns false when there is no route. Two to four loads: tbl24, maybe a tbl8 group and row, one nexthop record.
    */
   lookupRoute(dst: number, out: RouteResult): boolean {
     const v = this.v;
     let e = v[this.tbl24 + (dst >>> 8)];
-    if (e < 0) e = v[this.tbl8 + ((e & ~ENTRY_GROUP_FLAG) << 8) + (dst & 255)];
+    if (e < 0) {
+      e = v[this.tbl8 + ((e & ~ENTRY_GROUP_FLAG) << 4) + ((dst >>> 4) & 15)];
+      if (e < 0) e = v[this.rows + ((e & ~ENTRY_GROUP_FLAG) << 4) + (dst & 15)];
+    }
     if (e === 0) return false;
     const r = this.nh + (e - 1) * NH_WORDS;
     const gen = v[r];
@@ -298,7 +342,10 @@ export class NetbaseReader {
     const v = this.v;
     for (let attempt = 0; attempt < LOOKUP_RETRIES; attempt++) {
       let e = v[this.tbl24 + (dst >>> 8)];
-      if (e < 0) e = v[this.tbl8 + ((e & ~ENTRY_GROUP_FLAG) << 8) + (dst & 255)];
+      if (e < 0) {
+        e = v[this.tbl8 + ((e & ~ENTRY_GROUP_FLAG) << 4) + ((dst >>> 4) & 15)];
+        if (e < 0) e = v[this.rows + ((e & ~ENTRY_GROUP_FLAG) << 4) + (dst & 15)];
+      }
       if (e === 0) return false;
       const r = this.nh + (e - 1) * NH_WORDS;
       const gen = v[r];
@@ -339,7 +386,10 @@ export class NetbaseReader {
     for (let i = 0; i < n; i++) {
       const dst = dsts[from + i];
       let e = entries[i];
-      if (e < 0) e = v[tbl8 + ((e & ~ENTRY_GROUP_FLAG) << 8) + (dst & 255)];
+      if (e < 0) {
+        e = v[tbl8 + ((e & ~ENTRY_GROUP_FLAG) << 4) + ((dst >>> 4) & 15)];
+        if (e < 0) e = v[this.rows + ((e & ~ENTRY_GROUP_FLAG) << 4) + (dst & 15)];
+      }
       if (e === 0) {
         found[i] = 0;
         continue;

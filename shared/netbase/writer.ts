@@ -27,6 +27,7 @@ import {
 } from "../netmodel";
 import {
   diffNetbase,
+  isMirroredRoute,
   normalizeSnapshot,
   normalMac,
   normalName,
@@ -89,7 +90,8 @@ import {
   RT_NEXTHOP,
   RT_SEQ,
   RT_WORDS,
-  TBL8_GROUP_ENTRIES,
+  TBL8_GROUP_WORDS,
+  TBL8_ROW_WORDS,
   TBL24_ENTRIES,
   validateNetbase,
 } from "./layout";
@@ -206,6 +208,7 @@ export class NetbaseWriter {
   private readonly counterView: Float64Array;
   private readonly tbl24: number;
   private readonly tbl8: number;
+  private readonly rowsBase: number;
   private readonly nhBase: number;
   private readonly routesBase: number;
   private readonly reuseDelayMs: number;
@@ -243,6 +246,10 @@ export class NetbaseWriter {
   private readonly groupReuse = new DeferredReuse();
   private groupHighWater = 0;
   private groupsUsed = 0;
+  // tbl8 rows (the group word of a /28 links one while the /28 holds a longer prefix).
+  private readonly rowReuse = new DeferredReuse();
+  private rowHighWater = 0;
+  private rowsUsed = 0;
   /** One bit per /24 block: set while the block's tbl24 word links a group. */
   private readonly groupBits = new Uint32Array(TBL24_ENTRIES / 32);
 
@@ -253,6 +260,10 @@ export class NetbaseWriter {
   private readonly nbScratch = new Int32Array(NB_COPY_WORDS);
   private interfaceCount = 0;
   private neighborCount = 0;
+  /** Resync bookkeeping: slots stamped with the current epoch were in the dump. */
+  private resyncEpoch = 0;
+  private readonly routeSeen: Uint32Array;
+  private readonly neighborSeen: Uint32Array;
   /** During resync, interfaces whose addresses changed (derived sources refreshed at the end). */
   private deferredSrcRefresh: Set<number> | null = null;
 
@@ -265,6 +276,7 @@ export class NetbaseWriter {
     this.counterView = new Float64Array(buf, H_COUNTERS_BYTE, NETBASE_COUNTERS.length);
     this.tbl24 = this.layout.tbl24Offset / 4;
     this.tbl8 = this.layout.tbl8Offset / 4;
+    this.rowsBase = this.layout.tbl8RowsOffset / 4;
     this.nhBase = this.layout.nexthopsOffset / 4;
     this.routesBase = this.layout.routesOffset / 4;
     this.reuseDelayMs = options.reuseDelayMs ?? 1000;
@@ -280,6 +292,8 @@ export class NetbaseWriter {
     this.routeLen = new Uint8Array(caps.routes);
     this.routeTable = new Uint8Array(caps.routes);
     this.routeFree = new Int32Array(caps.routes);
+    this.routeSeen = new Uint32Array(caps.routes);
+    this.neighborSeen = new Uint32Array(this.layout.neighborSlots);
     this.nhRef = new Int32Array(caps.nexthops);
     this.nhFreedAt = new Float64Array(caps.nexthops);
     this.nhChain = new Int32Array(caps.nexthops);
@@ -441,21 +455,26 @@ export class NetbaseWriter {
       slot = this.nbTable.findEmpty(hash);
       this.neighborCount++;
     }
-    const mac = normalMac(n.mac);
-    const [hi, lo] = macWords(mac);
     const s = this.nbScratch;
-    s[NBC_IFINDEX] = ifindex;
-    s[NBC_IP] = ip;
-    s[NBC_MAC_HI] = hi;
-    s[NBC_MAC_LO] = lo;
-    s[NBC_STATE] = n.state | 0;
-    s[NBC_FLAGS] = n.flags | 0;
-    s[NBC_INFO] = mac ? NB_INFO_HAS_MAC : 0;
+    this.neighborWords(n, s);
     // The kernel re-announces unchanged entries often: publish only real changes (readers retry less).
     if (!this.nbTable.holds(slot, s)) this.nbTable.write(slot, s);
     this.count("neighbor_updates");
     this.set("neighbors", this.neighborCount);
     return this.published(true);
+  }
+
+  /** The entry words netbase stores for n. */
+  private neighborWords(n: NeighRecord, s: Int32Array): void {
+    const mac = normalMac(n.mac);
+    const [hi, lo] = macWords(mac);
+    s[NBC_IFINDEX] = n.ifindex | 0;
+    s[NBC_IP] = n.ip | 0;
+    s[NBC_MAC_HI] = hi;
+    s[NBC_MAC_LO] = lo;
+    s[NBC_STATE] = n.state | 0;
+    s[NBC_FLAGS] = n.flags | 0;
+    s[NBC_INFO] = mac ? NB_INFO_HAS_MAC : 0;
   }
 
   deleteNeighbor(n: Pick<NeighRecord, "ifindex" | "ip">): boolean {
@@ -507,9 +526,11 @@ export class NetbaseWriter {
     let full: NetbaseCounter | undefined;
     if (this.liveRoutes >= this.capacities.routes) full = "drop_routes_full";
     else if (len > 24 && !this.ensureGroup(dst >>> 8)) full = "drop_tbl8_full";
+    else if (len > 28 && !this.ensureRow(dst)) full = "drop_tbl8_rows_full";
     const nh = full ? -1 : this.acquireNexthop(r, src);
     if (nh < 0) {
       this.trie.prune(node);
+      if (len > 28) this.maybeFreeRow(dst);
       if (len > 24) this.maybeFreeGroup(dst >>> 8);
       return this.drop(full ?? "drop_nexthops_full");
     }
@@ -585,6 +606,7 @@ export class NetbaseWriter {
     this.trie.prune(node);
     this.writeRouteSlot(id, 0, 0, 0);
     if (wasHead) this.repaint(dst, len, t);
+    if (len > 28) this.maybeFreeRow(dst);
     if (len > 24) this.maybeFreeGroup(dst >>> 8);
     this.releaseNexthop(this.routeNh[id]);
     this.routeFree[this.routeFreeTop++] = id;
@@ -741,10 +763,7 @@ export class NetbaseWriter {
    *  tbl8 group that this covers whole has no longer prefix left: its group is folded back. */
   private fill(prefix: number, len: number, value: number): void {
     if (len > 24) {
-      const e = this.v[this.tbl24 + (prefix >>> 8)];
-      if (e >= 0) throw new Error(`netbase: internal error: no tbl8 group for ${prefix >>> 0}/${len}`);
-      const group = this.tbl8 + (e & ~ENTRY_GROUP_FLAG) * TBL8_GROUP_ENTRIES;
-      this.fillWords(group + (prefix & 255), group + (prefix & 255) + (1 << (32 - len)), value);
+      this.fillInBlock(prefix, len, value);
       return;
     }
     const end = (prefix >>> 8) + (1 << (24 - len));
@@ -757,6 +776,26 @@ export class NetbaseWriter {
       }
     }
     this.fillWords(this.tbl24 + from, this.tbl24 + end, value);
+  }
+
+  /** fill() inside a /24 block's group: whole /28 rows (folding the rows it covers: no longer prefix
+   *  is left in a range painted with one answer), or addresses of one row. */
+  private fillInBlock(prefix: number, len: number, value: number): void {
+    const v = this.v;
+    const e = v[this.tbl24 + (prefix >>> 8)];
+    if (e >= 0) throw new Error(`netbase: internal error: no tbl8 group for ${prefix >>> 0}/${len}`);
+    const group = this.tbl8 + (e & ~ENTRY_GROUP_FLAG) * TBL8_GROUP_WORDS;
+    const r = (prefix >>> 4) & 15;
+    if (len <= 28) {
+      const end = r + (1 << (28 - len));
+      for (let w = group + r; w < group + end; w++) if (v[w] < 0) this.foldRow(w, value);
+      this.fillWords(group + r, group + end, value);
+      return;
+    }
+    const row = v[group + r];
+    if (row >= 0) throw new Error(`netbase: internal error: no tbl8 row for ${prefix >>> 0}/${len}`);
+    const base = this.rowsBase + (row & ~ENTRY_GROUP_FLAG) * TBL8_ROW_WORDS + (prefix & 15);
+    this.fillWords(base, base + (1 << (32 - len)), value);
   }
 
   /** Words [from, to) := value. Long runs use TypedArray.fill (aligned stores, so each 32-bit entry
@@ -794,8 +833,8 @@ export class NetbaseWriter {
     let g = this.groupHighWater < this.capacities.tbl8Groups ? this.groupHighWater++ : -1;
     if (g < 0) g = this.groupReuse.take(this.now(), this.reuseDelayMs, () => true);
     if (g < 0) return false;
-    const base = this.tbl8 + g * TBL8_GROUP_ENTRIES;
-    v.fill(cur, base, base + TBL8_GROUP_ENTRIES);
+    const base = this.tbl8 + g * TBL8_GROUP_WORDS;
+    v.fill(cur, base, base + TBL8_GROUP_WORDS);
     Atomics.store(v, at, g | ENTRY_GROUP_FLAG | 0); // after the group's words (full fence)
     this.groupBits[block >>> 5] |= 1 << (block & 31);
     this.groupsUsed++;
@@ -812,7 +851,48 @@ export class NetbaseWriter {
     if (top !== NONE && (nodes[top + N_LEN] > 24 || nodes[top + N_CHILD0] !== NONE || nodes[top + N_CHILD1] !== NONE))
       return;
     // No longer prefix: the whole block has one answer, already in every word of the group.
-    this.foldGroup(block, this.v[this.tbl8 + (cur & ~ENTRY_GROUP_FLAG) * TBL8_GROUP_ENTRIES]);
+    this.foldGroup(block, this.v[this.tbl8 + (cur & ~ENTRY_GROUP_FLAG) * TBL8_GROUP_WORDS]);
+  }
+
+  /** A tbl8 row for dst's /28 (its block has a group), holding the /28's current answer. */
+  private ensureRow(dst: number): boolean {
+    const v = this.v;
+    const at = this.tbl8 + (v[this.tbl24 + (dst >>> 8)] & ~ENTRY_GROUP_FLAG) * TBL8_GROUP_WORDS + ((dst >>> 4) & 15);
+    const cur = v[at];
+    if (cur < 0) return true;
+    let q = this.rowHighWater < this.capacities.tbl8Rows ? this.rowHighWater++ : -1;
+    if (q < 0) q = this.rowReuse.take(this.now(), this.reuseDelayMs, () => true);
+    if (q < 0) return false;
+    const base = this.rowsBase + q * TBL8_ROW_WORDS;
+    v.fill(cur, base, base + TBL8_ROW_WORDS);
+    Atomics.store(v, at, q | ENTRY_GROUP_FLAG | 0); // after the row's words (full fence)
+    this.rowsUsed++;
+    this.set("tbl8_rows_used", this.rowsUsed);
+    return true;
+  }
+
+  /** Folds dst's /28 row back into its group word once no prefix longer than /28 remains in it. */
+  private maybeFreeRow(dst: number): void {
+    const v = this.v;
+    const e = v[this.tbl24 + (dst >>> 8)];
+    if (e >= 0) return;
+    const at = this.tbl8 + (e & ~ENTRY_GROUP_FLAG) * TBL8_GROUP_WORDS + ((dst >>> 4) & 15);
+    const row = v[at];
+    if (row >= 0) return;
+    const top = this.trie.subtreeTop(dst & ~15, 28);
+    const nodes = this.trie.nodes;
+    if (top !== NONE && (nodes[top + N_LEN] > 28 || nodes[top + N_CHILD0] !== NONE || nodes[top + N_CHILD1] !== NONE))
+      return;
+    this.foldRow(at, v[this.rowsBase + (row & ~ENTRY_GROUP_FLAG) * TBL8_ROW_WORDS]);
+  }
+
+  /** group word at := value (one store); the row waits out the reuse delay (a reader may be in it). */
+  private foldRow(at: number, value: number): void {
+    const q = this.v[at] & ~ENTRY_GROUP_FLAG;
+    Atomics.store(this.v, at, value);
+    this.rowReuse.push(q, this.now());
+    this.rowsUsed--;
+    this.set("tbl8_rows_used", this.rowsUsed);
   }
 
   /** tbl24[block] := value (one store); the group waits out the reuse delay (a reader may be in it). */
@@ -820,6 +900,8 @@ export class NetbaseWriter {
     const at = this.tbl24 + block;
     const g = this.v[at] & ~ENTRY_GROUP_FLAG;
     Atomics.store(this.v, at, value);
+    const base = this.tbl8 + g * TBL8_GROUP_WORDS;
+    for (let w = base; w < base + TBL8_GROUP_WORDS; w++) if (this.v[w] < 0) this.foldRow(w, value);
     this.groupBits[block >>> 5] &= ~(1 << (block & 31));
     this.groupReuse.push(g, this.now());
     this.groupsUsed--;
@@ -989,7 +1071,7 @@ export class NetbaseWriter {
    */
   resync(snap: NetSnapshot): ResyncResult {
     const result: ResyncResult = { added: 0, removed: 0, changed: 0 };
-    const want = normalizeSnapshot(snap);
+    const want = normalizeSnapshot({ links: snap.links, addrs: snap.addrs, routes: [], neighs: [] });
     this.deferredSrcRefresh = new Set();
     try {
       const links = normalizeSnapshot({
@@ -1006,31 +1088,22 @@ export class NetbaseWriter {
       for (const ifindex of links.keys()) {
         if (!want.links.has(ifindex) && this.deleteLink(ifindex)) result.removed++;
       }
-      const have = normalizeSnapshot(this.reader.toNetSnapshot());
-      for (const [key, addr] of have.addrs) {
+      const haveAddrs = normalizeSnapshot({
+        links: [],
+        addrs: this.reader.interfaces().flatMap((i) => i.addrs.map((a) => ({ ...a, ifindex: i.link.ifindex }))),
+        routes: [],
+        neighs: [],
+      }).addrs;
+      for (const [key, addr] of haveAddrs) {
         if (!want.addrs.has(key) && this.deleteAddr(addr)) result.removed++;
       }
       for (const [key, addr] of want.addrs) {
-        const cur = have.addrs.get(key);
+        const cur = haveAddrs.get(key);
         if (cur && sameAddr(cur, addr)) continue;
         if (this.upsertAddr(addr)) result[cur ? "changed" : "added"]++;
       }
-      for (const [key, route] of want.routes) {
-        const cur = have.routes.get(key);
-        if (cur && sameRoute(cur, route)) continue;
-        if (this.upsertRoute(route)) result[cur ? "changed" : "added"]++;
-      }
-      for (const [key, route] of have.routes) {
-        if (!want.routes.has(key) && this.deleteRoute(route)) result.removed++;
-      }
-      for (const [key, neigh] of have.neighs) {
-        if (!want.neighs.has(key) && this.deleteNeighbor(neigh)) result.removed++;
-      }
-      for (const [key, neigh] of want.neighs) {
-        const cur = have.neighs.get(key);
-        if (cur && sameNeigh(cur, neigh)) continue;
-        if (this.upsertNeighbor(neigh)) result[cur ? "changed" : "added"]++;
-      }
+      this.resyncRoutes(snap.routes, result);
+      this.resyncNeighbors(snap.neighs, result);
     } finally {
       const dirty = this.deferredSrcRefresh;
       this.deferredSrcRefresh = null;
@@ -1039,6 +1112,106 @@ export class NetbaseWriter {
     this.count("resyncs");
     this.published(true);
     return result;
+  }
+
+  /** Routes to exactly `routes` (the mirrored ones): unchanged ones are compared with the model
+   *  in place (no records built from the region), so a resync costs about one pass over each side. */
+  private resyncRoutes(routes: readonly RouteRecord[], result: ResyncResult): void {
+    const epoch = ++this.resyncEpoch;
+    const seen = this.routeSeen;
+    // Last to first: of two records with one key, the later one wins (as in a map built in order).
+    for (let i = routes.length - 1; i >= 0; i--) {
+      const r = routes[i];
+      if (!isMirroredRoute(r)) continue;
+      let id = this.routeIdOf(r);
+      if (id !== NONE && seen[id] === epoch) continue;
+      if (id === NONE || !this.routeHolds(id, r)) {
+        const existed = id !== NONE;
+        if (this.upsertRoute(r)) result[existed ? "changed" : "added"]++;
+        id = this.routeIdOf(r);
+      }
+      if (id !== NONE) seen[id] = epoch;
+    }
+    const v = this.v;
+    const stale: RouteRecord[] = [];
+    for (let id = 0; id < this.routeHighWater; id++) {
+      if ((v[this.routesBase + id * RT_WORDS + RT_META] & RT_META_LIVE) === 0 || seen[id] === epoch) continue;
+      stale.push({
+        table: this.routeTable[id] === TABLE_LOCAL ? RouteTable.local : RouteTable.main,
+        type: this.routeType[id],
+        dst: this.routeDst[id] >>> 0,
+        dstLen: this.routeLen[id],
+        gateway: 0,
+        oif: 0,
+        prefsrc: 0,
+        priority: this.routeMetric[id],
+        scope: 0,
+        protocol: 0,
+        tos: 0,
+      });
+    }
+    for (const r of stale) if (this.deleteRoute(r)) result.removed++;
+  }
+
+  /** The route slot holding r's key (table, prefix, metric), or NONE. */
+  private routeIdOf(r: RouteRecord): number {
+    const len = r.dstLen;
+    if (!Number.isInteger(len) || len < 0 || len > 32) return NONE;
+    const node = this.trie.find(r.dst & mask32(len), len);
+    if (node === NONE) return NONE;
+    return this.findAlternative(node, r.table === RouteTable.local ? TABLE_LOCAL : TABLE_MAIN, r.priority >>> 0);
+  }
+
+  /** Whether route slot id already gives r's answer (its source is derived the same way). */
+  private routeHolds(id: number, r: RouteRecord): boolean {
+    const v = this.v;
+    const b = this.nhBase + this.routeNh[id] * NH_WORDS;
+    const meta = (r.type & 255) | ((r.scope & 255) << 8) | ((r.table & 255) << 16);
+    return (
+      v[b + NH_META] === meta &&
+      v[b + NH_GATEWAY] === (r.gateway | 0) &&
+      v[b + NH_OIF] === (r.oif | 0) &&
+      v[b + NH_PREFSRC] === (r.prefsrc | 0)
+    );
+  }
+
+  /** Neighbors to exactly `neighs`: entries no dump line names are removed first (room for new
+   *  ones, as the kernel had it), then changed and new ones written (unchanged ones are not). */
+  private resyncNeighbors(neighs: readonly NeighRecord[], result: ResyncResult): void {
+    const seen = this.neighborSeen;
+    const v = this.v;
+    const s = this.nbScratch;
+    const slotOf = (n: NeighRecord): number =>
+      this.nbTable.find(neighborHash(n.ifindex | 0, n.ip | 0), n.ifindex | 0, n.ip | 0);
+    const named = ++this.resyncEpoch;
+    for (const n of neighs) {
+      const slot = slotOf(n);
+      if (slot >= 0) seen[slot] = named;
+    }
+    const stale: NeighRecord[] = [];
+    for (let slot = 0; slot < this.nbTable.slots; slot++) {
+      if (this.nbTable.isEmpty(slot) || seen[slot] === named) continue;
+      const c = this.nbTable.current(slot);
+      stale.push({ ifindex: v[c + NBC_IFINDEX] >>> 0, ip: v[c + NBC_IP] >>> 0, mac: null, state: 0, flags: 0 });
+    }
+    for (const n of stale) if (this.deleteNeighbor(n)) result.removed++;
+    // Last to first: of two records with one key, the later one wins (as in a map built in order).
+    const written = ++this.resyncEpoch;
+    for (let i = neighs.length - 1; i >= 0; i--) {
+      const n = neighs[i];
+      const slot = slotOf(n);
+      if (slot >= 0 && seen[slot] === written) continue;
+      if (slot >= 0) {
+        this.neighborWords(n, s);
+        if (this.nbTable.holds(slot, s)) {
+          seen[slot] = written;
+          continue;
+        }
+      }
+      if (this.upsertNeighbor(n)) result[slot >= 0 ? "changed" : "added"]++;
+      const now = slotOf(n);
+      if (now >= 0) seen[now] = written;
+    }
   }
 
   /** Human-readable differences between the region and a kernel dump; empty when equal. */
@@ -1133,25 +1306,42 @@ export class NetbaseWriter {
         this.nhReuse.push(nh, now);
       } else this.nhFreedAt[nh] = -1;
     }
-    // Groups: only blocks holding a prefix longer than /24 can link one. The unlinked ones below the
-    // highest in use may still be read by a slow reader: they wait out the reuse delay.
-    const used = new Uint8Array(caps.tbl8Groups);
-    for (let id = 0; id < this.routeHighWater; id++) {
-      if ((v[this.routesBase + id * RT_WORDS + RT_META] & RT_META_LIVE) === 0 || this.routeLen[id] <= 24) continue;
-      const block = this.routeDst[id] >>> 8;
-      const e = v[this.tbl24 + block];
-      if (e >= 0 || this.groupBits[block >>> 5] & (1 << (block & 31))) continue;
-      const g = e & ~ENTRY_GROUP_FLAG;
-      used[g] = 1;
-      this.groupBits[block >>> 5] |= 1 << (block & 31);
-      this.groupHighWater = Math.max(this.groupHighWater, g + 1);
-      this.groupsUsed++;
-    }
-    for (let g = 0; g < this.groupHighWater; g++) if (!used[g]) this.groupReuse.push(g, now);
+    this.adoptGroupsAndRows(now);
     this.set("interfaces", this.interfaceCount);
     this.set("neighbors", this.neighborCount);
     this.set("nexthops_used", this.nhLive);
     this.set("tbl8_groups_used", this.groupsUsed);
+    this.set("tbl8_rows_used", this.rowsUsed);
     this.updateRouteCounters();
+  }
+
+  /** Groups and rows in use, found from the routes longer than /24 and /28 (only those can link
+   *  one). The unlinked ones below the highest in use may still be read by a slow reader: they
+   *  wait out the reuse delay. */
+  private adoptGroupsAndRows(now: number): void {
+    const v = this.v;
+    const usedGroups = new Uint8Array(this.capacities.tbl8Groups);
+    const usedRows = new Uint8Array(this.capacities.tbl8Rows);
+    for (let id = 0; id < this.routeHighWater; id++) {
+      if ((v[this.routesBase + id * RT_WORDS + RT_META] & RT_META_LIVE) === 0 || this.routeLen[id] <= 24) continue;
+      const dst = this.routeDst[id];
+      const block = dst >>> 8;
+      const e = v[this.tbl24 + block];
+      if (e >= 0) continue;
+      const g = e & ~ENTRY_GROUP_FLAG;
+      if (!usedGroups[g]) {
+        usedGroups[g] = 1;
+        this.groupBits[block >>> 5] |= 1 << (block & 31);
+        this.groupHighWater = Math.max(this.groupHighWater, g + 1);
+        this.groupsUsed++;
+      }
+      const row = v[this.tbl8 + g * TBL8_GROUP_WORDS + ((dst >>> 4) & 15)];
+      if (this.routeLen[id] <= 28 || row >= 0 || usedRows[row & ~ENTRY_GROUP_FLAG]) continue;
+      usedRows[row & ~ENTRY_GROUP_FLAG] = 1;
+      this.rowHighWater = Math.max(this.rowHighWater, (row & ~ENTRY_GROUP_FLAG) + 1);
+      this.rowsUsed++;
+    }
+    for (let g = 0; g < this.groupHighWater; g++) if (!usedGroups[g]) this.groupReuse.push(g, now);
+    for (let q = 0; q < this.rowHighWater; q++) if (!usedRows[q]) this.rowReuse.push(q, now);
   }
 }

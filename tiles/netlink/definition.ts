@@ -1,7 +1,8 @@
 // The netlink tile's declared surface: its settings, metrics and seccomp policy. Kept free of
 // side effects so the launcher (to size regions, `tilenet seccomp netlink`) can import it.
-import { counter, gauge } from "../../shared/metrics/schema";
+import { counter, gauge, type MetricDecl } from "../../shared/metrics/schema";
 import { MSG_DONTWAIT } from "../../shared/native";
+import { NETBASE_STRUCTURES } from "../../shared/netbase/reader";
 import type { SeccompPolicy } from "../../shared/seccomp/policy";
 import { metricsRegionName, type RegionUse } from "../../shared/tile/regions";
 import { SOLICIT_METRIC_NAMES, type SolicitConfig } from "./solicit-handler";
@@ -74,10 +75,20 @@ export const netlinkMetrics = [
   counter("verifications", "Periodic full verifications run"),
   counter("divergences", "Differences found by verification (then repaired)"),
   counter("netbase_full_drops", "Updates dropped because a netbase table was full"),
+  gauge(
+    "netbase_full",
+    "1 while something the kernel holds did not fit in netbase (a drop since the last clean resync)",
+  ),
+  ...NETBASE_STRUCTURES.map((s) => gauge(`netbase_${s}_used_pct`, `netbase ${s.replace("_", " ")} in use, percent`)),
+  gauge("resync_pending", "1 while netbase may differ from the kernel (a resync is being retried)"),
+  counter("resync_retries", "Resync attempts that did not converge (state changed or events lost meanwhile)"),
   gauge("interfaces", "Interfaces in netbase"),
   gauge("routes", "Routes in netbase (local + main)"),
   gauge("neighbors", "Neighbors in netbase"),
-  gauge("route_capacity_used_pct", "Route capacity in use, percent"),
+  gauge(
+    "route_capacity_used_pct",
+    "Route capacity in use, percent (the fullest of routes, nexthops, tbl8 groups and rows)",
+  ),
   gauge("neighbor_capacity_used_pct", "Neighbor capacity in use, percent"),
   counter("solicit_ring_overruns", "Solicit ring overruns (messages lost because the net tile lapped us)"),
   ...SOLICIT_METRIC_NAMES.map((n) =>
