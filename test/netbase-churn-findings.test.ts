@@ -19,6 +19,7 @@ import {
   startInstance,
   status,
   uniqueInstance,
+  waitFor,
 } from "./support/launcher-harness";
 
 /** How long after the last kernel change netbase must equal the kernel (the design bound is 1 s,
@@ -111,6 +112,21 @@ describe.skipIf(!isRoot)(`issue 17 findings under the launcher (${ROOT_REASON})`
     expect(m.routes).toBe(before + HOSTS);
     expect(m.netbase_full_drops ?? 0).toBe(0);
     expect(status(l.name).code).toBe(0);
+  }, 60_000);
+
+  it("says so when more routes arrive than `routes = N` holds: status and /healthz unhealthy, drops named", async () => {
+    const l = await startLab("nbfull", "[netlink]\nverify_interval_s = 0\n[netbase]\nroutes = 512\n");
+    lab = l;
+    const routes: string[] = [];
+    for (let i = 0; i < 600; i++) routes.push(`route add ${dotted(0xc6120200 + i * 256 + 77)}/32 dev ${l.dev}`);
+    await ipBatch(l, "over", routes);
+    await waitFor(() => (netlinkMetrics(l.name).netbase_full ?? 0) === 1, 10_000, "netbase_full");
+    const m = netlinkMetrics(l.name);
+    expect(m.netbase_full_drops ?? 0).toBeGreaterThan(0);
+    const s = status(l.name);
+    expect(s.code).toBe(1);
+    const problems = s.report.tiles.find((t) => t.name === "netlink")?.problems ?? [];
+    expect(problems.join("\n")).toMatch(/netbase full: \d+ kernel updates did not fit/);
   }, 60_000);
 
   it("equals the kernel shortly after concurrent route and neighbor churn through a 16 KiB buffer", async () => {

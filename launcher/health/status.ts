@@ -116,6 +116,7 @@ export function collectTileStatus(
     else if (heartbeatAgeMs > staleAfterMs) {
       problems.push(`heartbeat stale: last one ${Math.round(heartbeatAgeMs)} ms ago (limit ${staleAfterMs} ms)`);
     }
+    problems.push(...stateProblems(metrics));
   }
   let facts: ProcessSandboxFacts | undefined;
   let alive = false;
@@ -153,6 +154,13 @@ export function collectTileStatus(
     problems,
   };
   return attachDetail(tile, { decls: reader ? reader.metrics : [], alive, sandboxed });
+}
+
+/** What a tile's own gauges say is wrong with the state it keeps (netbase that lost entries). */
+function stateProblems(metrics: Record<string, number>): string[] {
+  if ((metrics.netbase_full ?? 0) === 0) return [];
+  const drops = metrics.netbase_full_drops ?? 0;
+  return [`netbase full: ${drops} kernel updates did not fit (raise [netbase] routes or neighbors)`];
 }
 
 /** Status of every tile of the instance. Never throws for a sick tile: that is what problems are for. */

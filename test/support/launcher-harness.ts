@@ -48,6 +48,7 @@ export interface StatusJson {
       fds: { fd: number; target: string }[];
     } | null;
     metrics: Record<string, number>;
+    problems?: string[];
   }[];
   lab?: { tileNetns: string; peerNetns: string; tileAddr: string; peerAddr: string; ports: number[] };
 }
