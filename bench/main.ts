@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   solicit: async () => (await import("./solicit")).solicitBench,
   netbase: async () => (await import("./netbase")).netbaseBench,
   echo: async () => (await import("./echo")).echoBench,
+  netstate: async () => (await import("./netstate")).netstateBench,
 };
 
 async function main(): Promise<void> {
