@@ -11,6 +11,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   dns: async () => (await import("./dns")).dnsBench,
   churn: async () => (await import("./netbase-churn")).churnBench,
   "netbase-capacity": async () => (await import("./netbase-capacity")).netbaseCapacityBench,
+  netstate: async () => (await import("./netstate")).netstateBench,
 };
 
 async function main(): Promise<void> {

@@ -17,9 +17,15 @@ export function netnsExists(name: string): boolean {
   return namedNetnsExists(name);
 }
 
-/** Deletes a named namespace if it exists (like `ip netns del`), through netstate. */
+/** Deletes a named namespace if it exists (like `ip netns del`), through netstate. Another
+ *  `tilenet cleanup` may remove it at the same moment: gone is gone. */
 export function deleteNetns(name: string): void {
-  if (netnsExists(name)) deleteNetnsSync(name);
+  if (!netnsExists(name)) return;
+  try {
+    deleteNetnsSync(name);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== "ENOENT") throw e;
+  }
 }
 
 /** Creates the lab namespaces and veth pair through netstate (no `ip`, no `ethtool` needed); on

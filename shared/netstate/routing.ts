@@ -25,7 +25,7 @@ import {
 } from "../netlink/rule-msg";
 import type { MessageCursor } from "../netlink/wire";
 import { neighStateNumber, protocols, scopes, tables } from "./names";
-import type { Validator } from "./validate";
+import { decodeWith, type Validator } from "./validate";
 
 const RTM_NEWROUTE = 24;
 const RTM_NEWNEIGH = 28;
@@ -98,7 +98,7 @@ export async function listRoutes(ctx: RtnlContext, v: Validator, filter: RouteFi
     "list routes",
     (seq) => routeDumpRequest(seq, family),
     RTM_NEWROUTE,
-    (c) => new RouteDecoder(c).route(),
+    decodeWith(RouteDecoder, "route"),
   );
   return all.filter(
     (r) =>
@@ -140,7 +140,7 @@ export async function getRoute(
     `getRoute ${dst}`,
     (seq) => routeRequest(seq, "get", spec),
     RTM_NEWROUTE,
-    (c) => new RouteDecoder(c).route(),
+    decodeWith(RouteDecoder, "route"),
   );
   if (route === undefined) throw new Error(`getRoute ${dst}: the kernel's reply could not be decoded`);
   return route;
@@ -293,7 +293,7 @@ export async function listNeighbors(
     "list neighbors",
     (seq) => neighborDumpRequest(seq, family, filter.proxy === true),
     RTM_NEWNEIGH,
-    (c) => new NeighborDecoder(c).neighbor(),
+    decodeWith(NeighborDecoder, "neighbor"),
   );
   return all.filter(
     (n) => (ifindex === undefined || n.ifindex === ifindex) && ((n.flags & 0x08) !== 0) === (filter.proxy === true),
@@ -347,12 +347,7 @@ export interface RuleInput {
 
 export async function listRules(ctx: RtnlContext, v: Validator, family: IpFamily | undefined): Promise<Rule[]> {
   const f = checkFamily(v, family);
-  return ctx.query(
-    "list rules",
-    (seq) => ruleDumpRequest(seq, f),
-    RTM_NEWRULE,
-    (c) => new RuleDecoder(c).rule(),
-  );
+  return ctx.query("list rules", (seq) => ruleDumpRequest(seq, f), RTM_NEWRULE, decodeWith(RuleDecoder, "rule"));
 }
 
 export async function changeRule(

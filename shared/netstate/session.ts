@@ -61,7 +61,7 @@ import {
   type RtnlContext,
   type RuleInput,
 } from "./routing";
-import { Validator } from "./validate";
+import { decodeWith, Validator } from "./validate";
 
 export interface NetStateOptions {
   /** Namespace name (under /run/netns) or path; default: the caller's namespace. */
@@ -150,7 +150,7 @@ export class NetState {
       "list links",
       (seq) => linkDumpRequest(seq, options.stats === true),
       RTM_NEWLINK,
-      (c) => new LinkDecoder(c).link(),
+      decodeWith(LinkDecoder, "link"),
     );
   }
 
@@ -239,7 +239,7 @@ export class NetState {
       "list addresses",
       (seq) => addressDumpRequest(seq, filter.family),
       RTM_NEWADDR,
-      (c) => new AddressDecoder(c).address(),
+      decodeWith(AddressDecoder, "address"),
     );
     return ifindex === undefined ? all : all.filter((a) => a.ifindex === ifindex);
   }
@@ -330,7 +330,7 @@ export class NetState {
       `ethtool features of ${name}`,
       (seq) => ethtoolRequest(family, ETHTOOL_MSG_FEATURES_GET, seq, name).finish(),
       family,
-      (c) => new GenlDecoder(c).features(),
+      decodeWith(GenlDecoder, "features"),
     );
     if (features === undefined) throw new Error(`getFeatures ${name}: the kernel's reply could not be decoded`);
     return features;
@@ -396,7 +396,7 @@ export class NetState {
       `${operation} ${ref}`,
       (seq) => linkGetRequest(seq, ref, stats),
       RTM_NEWLINK,
-      (c) => new LinkDecoder(c).link(),
+      decodeWith(LinkDecoder, "link"),
     );
     if (link === undefined) throw new Error(`${operation} ${ref}: the kernel's reply could not be decoded`);
     // A single get carries statistics whatever IFLA_EXT_MASK says.
@@ -468,7 +468,7 @@ export class NetState {
       "resolve generic netlink family ethtool",
       (seq) => familyIdRequest(seq, ETHTOOL_GENL_NAME),
       GENL_ID_CTRL,
-      (c) => new GenlDecoder(c).familyId(),
+      decodeWith(GenlDecoder, "familyId"),
     );
     if (id === undefined) throw new Error("resolve generic netlink family ethtool: no usable reply");
     this.genlFamily = id;

@@ -1,5 +1,6 @@
 // Validation of every user argument before a request is built: each failure names the argument.
 import { parseIp, parseMac, parsePrefix } from "../netlink/address-text";
+import type { MessageCursor } from "../netlink/wire";
 import { NetstateArgumentError } from "./errors";
 
 const utf8 = new TextEncoder();
@@ -77,4 +78,20 @@ export class Validator {
       return this.fail(argument, `must be one of ${allowed.join(", ")}, got ${String(value)}`);
     return value as T;
   }
+}
+
+/** A reply decoder made once per query (on the client's one cursor) instead of once per message. */
+export function decodeWith<D extends object, K extends keyof D>(
+  Decoder: new (cursor: MessageCursor) => D,
+  method: K,
+): (c: MessageCursor) => D[K] extends () => infer R ? R : never {
+  let decoder: D | undefined;
+  let cursor: MessageCursor | undefined;
+  return (c) => {
+    if (decoder === undefined || cursor !== c) {
+      decoder = new Decoder(c);
+      cursor = c;
+    }
+    return (decoder[method] as () => never).call(decoder);
+  };
 }
