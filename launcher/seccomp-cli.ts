@@ -32,7 +32,8 @@ export function printSeccomp(kind: string): string {
   const make = policies[kind];
   if (!make) throw new UsageError(`unknown tile kind "${kind}" (known: ${Object.keys(policies).join(", ")})`);
   // The tile's pid is only known at run time (tgkill is pinned to it); 0 stands for it here.
-  const merged = mergePolicies(`${kind}+node-baseline`, nodeBaselinePolicy(0), make());
+  const baseline = nodeBaselinePolicy(0);
+  const merged = mergePolicies(`${kind}+${baseline.name}`, baseline, make());
   const program = compilePolicy(merged);
   return `# seccomp filter of the ${kind} tile: ${program.byteLength / 8} instructions (tgkill pid shown as 0)\n${disassemble(program)}\n`;
 }

@@ -99,7 +99,9 @@ export function spawnTile(launch: TileLaunch, common: TileCommon): TileProcess {
     program: process.execPath,
     programArgs: [...tileNodeFlags(launch.heapMb), launch.bundle],
   });
-  const child = spawn(execHelperPath(), args, { stdio, env: {}, cwd: "/" });
+  // The environment is empty but for one variable: libuv must not use io_uring for file I/O (its
+  // epoll ring is refused by tilenet-exec; see native/sandbox_exec.c, refuse_io_uring).
+  const child = spawn(execHelperPath(), args, { stdio, env: { UV_USE_IO_URING: "0" }, cwd: "/" });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once("exit", (code, signal) => resolve({ code, signal }));
   });

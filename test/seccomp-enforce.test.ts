@@ -5,12 +5,13 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compilePolicy } from "../shared/seccomp/compile";
-import { nodeBaselineSyscalls } from "../shared/seccomp/node-baseline";
+import { baselineMajor, nodeBaselineSyscalls, nodeMajorSyscalls } from "../shared/seccomp/node-baseline";
 import type { ArgRule, SeccompPolicy } from "../shared/seccomp/policy";
 import { syscallNumber } from "../shared/seccomp/syscalls-x86_64";
 import {
   buildHarness,
   EVENTFD_FDS_JS,
+  EXEC_HELPER_FILTERS,
   interpret,
   removeHarness,
   requireBuilt,
@@ -20,6 +21,7 @@ import {
   SECCOMP_RET_ALLOW,
   SECCOMP_RET_KILL_PROCESS,
   type SeccompData,
+  sandboxableNode,
 } from "./seccomp-helpers";
 
 beforeAll(() => requireBuilt());
@@ -42,7 +44,8 @@ describe("seccomp in Node children", () => {
   });
 
   it("checks arguments: write allowed on fd 1 (and libuv's eventfd) only, writing to fd 2 kills", () => {
-    const withoutWrite = JSON.stringify(nodeBaselineSyscalls.filter((s) => s !== "write"));
+    const baseline = [...nodeBaselineSyscalls, ...nodeMajorSyscalls[baselineMajor()]];
+    const withoutWrite = JSON.stringify(baseline.filter((s) => s !== "write"));
     const script = `
       const wakeFds = ${EVENTFD_FDS_JS};
       const policy = { name: "fd1", allow: [...${withoutWrite}, { syscall: "write", args: [{ index: 0, op: "in", values: [1, ...wakeFds] }] }], errno: lib.nodeBaselineErrno };
@@ -75,18 +78,15 @@ describe("seccomp in Node children", () => {
   });
 
   it("puts every thread under the filter (TSYNC): /proc shows Seccomp 2 on all of them", async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        "-e",
-        `const lib = require(${JSON.stringify(SECCOMP_LIB)});
+    const node = sandboxableNode([
+      "-e",
+      `const lib = require(${JSON.stringify(SECCOMP_LIB)});
          const addon = lib.native(); const fs = require("node:fs");
          ${installBaseline()}
          fs.writeSync(1, "installed\\n");
          setTimeout(() => {}, 10000);`,
-      ],
-      { stdio: ["ignore", "pipe", "pipe"], cwd: "/" },
-    );
+    ]);
+    const child = spawn(node.file, node.args, { stdio: ["ignore", "pipe", "pipe"], cwd: "/" });
     try {
       await new Promise<void>((resolve, reject) => {
         child.stdout.on("data", (d: Buffer) => d.toString().includes("installed") && resolve());
@@ -97,7 +97,7 @@ describe("seccomp in Node children", () => {
       for (const tid of tasks) {
         const status = readFileSync(`/proc/${child.pid}/task/${tid}/status`, "utf8");
         expect(status, `thread ${tid}`).toMatch(/^Seccomp:\s+2$/m);
-        expect(status, `thread ${tid}`).toMatch(/^Seccomp_filters:\s+1$/m);
+        expect(status, `thread ${tid}`).toMatch(new RegExp(`^Seccomp_filters:\\s+${1 + EXEC_HELPER_FILTERS}$`, "m"));
         expect(status, `thread ${tid}`).toMatch(/^NoNewPrivs:\s+1$/m);
       }
     } finally {

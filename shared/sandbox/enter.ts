@@ -41,7 +41,8 @@ export function enterSandbox(opts: EnterSandboxOptions): SandboxReport {
     throw new Error(`enterSandbox: keepFdsUpTo ${opts.keepFdsUpTo} (must be an integer >= 2: stdio stays)`);
   }
   const addon = native();
-  const merged = mergePolicies(`${opts.policy.name}+node-baseline`, nodeBaselinePolicy(process.pid), opts.policy);
+  const baseline = nodeBaselinePolicy(process.pid);
+  const merged = mergePolicies(`${opts.policy.name}+${baseline.name}`, baseline, opts.policy);
   const defaultAction = opts.defaultAction ?? "kill";
   // Compile first: a bad policy must fail before anything is restricted.
   const program = compilePolicy(merged, { defaultAction });

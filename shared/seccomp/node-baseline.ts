@@ -1,4 +1,4 @@
-// What every Node 20 tile needs from the kernel once it runs, with the filter installed after
+// What every Node tile needs from the kernel once it runs, with the filter installed after
 // start-up (regions mapped, stdout/stderr streams created, signal handlers registered: see
 // enterSandbox). Measured on Linux 6.18 / Node 20.20 with test/fixtures/sandbox/node-workload.ts
 // (ring work over mapped memory, futex through the addon, timers, promises, scavenges and
@@ -10,7 +10,8 @@
 // Not allowed, on purpose: open/openat (EPERM, below), socket, connect, clone/clone3/fork (no new
 // threads or processes: the V8 platform threads exist before the filter, the libuv threadpool
 // must not be started afterwards), execve, ioctl (the stdio streams are created before the
-// filter), pipe2/eventfd2/epoll_create1 (no new fds), kill (see tgkill below).
+// filter), pipe2/eventfd2/epoll_create1 (no new fds), kill (see tgkill below), io_uring (never:
+// answered ENOSYS, see IO_URING_SYSCALLS). Node 22 and 24 add a few calls: nodeMajorSyscalls.
 import type { ArgRule, ErrnoRule, SeccompPolicy } from "./policy";
 
 export const nodeBaselineSyscalls: string[] = [
@@ -50,11 +51,46 @@ export const nodeBaselineSyscalls: string[] = [
   "restart_syscall",
 ];
 
+/** What each Node major needs beyond nodeBaselineSyscalls, measured the same way (Linux 6.18;
+ *  Node 20.20.2, 22.23.5, 24.22.3) with io_uring refused before exec (tilenet-exec). Stacks from
+ *  `strace -f -k`. A tile's PID namespace holds only its own threads, so the pid arguments of
+ *  these read-only scheduler queries cannot name another process. */
+export const nodeMajorSyscalls: Readonly<Record<20 | 22 | 24, readonly string[]>> = {
+  20: [],
+  // V8's heap::base::Stack::GetStackStart -> pthread_getattr_np reads the thread's affinity when
+  // a JIT or GC background thread first parks at a safepoint.
+  22: ["sched_getaffinity"],
+  24: [
+    "sched_getaffinity", // as in 22
+    // V8 13's absl::Mutex slow path (a contended platform job lock during a scavenge):
+    // pthread_getschedparam on the waiting thread (sched_getparam + sched_getscheduler), and
+    // absl::NominalCPUFrequency's one-time 1-2 ms calibration sleep (clock_nanosleep).
+    "sched_getparam",
+    "sched_getscheduler",
+    "clock_nanosleep",
+  ],
+};
+
+/** The Node major a baseline is chosen for: the nearest measured one at or below `version`
+ *  (a newer, unmeasured major gets the newest measured set; the README says which are tested). */
+export function baselineMajor(version: string = process.versions.node): 20 | 22 | 24 {
+  const major = Number(version.split(".")[0]);
+  if (major >= 24) return 24;
+  if (major >= 22) return 22;
+  return 20;
+}
+
+/** io_uring runs its operations in kernel workers seccomp never sees: no filter may allow it.
+ *  Answered with ENOSYS (what a kernel without io_uring says), so libuv falls back to epoll. */
+export const IO_URING_SYSCALLS = ["io_uring_setup", "io_uring_enter", "io_uring_register"] as const;
+const ENOSYS = 38;
+
 export const nodeBaselineErrno: ErrnoRule[] = [
   // glibc malloc reads /proc/sys/vm/overcommit_memory when it first trims a heap; it copes with
   // a failure, a kill would not. process.memoryUsage() also opens /proc/self/statm and throws
   // EPERM under the filter (use v8.getHeapStatistics()).
   { syscall: "openat", errno: 1 /* EPERM */ },
+  ...IO_URING_SYSCALLS.map((syscall) => ({ syscall, errno: ENOSYS })),
 ];
 
 /** abort() (a V8 fatal error) raises SIGABRT with tgkill on its own thread; without it the tile
@@ -63,7 +99,8 @@ export function selfSignalRule(pid: number): ArgRule {
   return { syscall: "tgkill", args: [{ index: 0, op: "eq", value: pid }] };
 }
 
-/** The baseline as a policy for the process `pid` (the caller's own). */
-export function nodeBaselinePolicy(pid: number = process.pid): SeccompPolicy {
-  return { name: "node-baseline", allow: [...nodeBaselineSyscalls, selfSignalRule(pid)], errno: nodeBaselineErrno };
+/** The baseline as a policy for the process `pid` (the caller's own) on Node `version`. */
+export function nodeBaselinePolicy(pid: number = process.pid, version: string = process.versions.node): SeccompPolicy {
+  const allow = [...nodeBaselineSyscalls, ...nodeMajorSyscalls[baselineMajor(version)], selfSignalRule(pid)];
+  return { name: `node${baselineMajor(version)}-baseline`, allow, errno: nodeBaselineErrno };
 }
