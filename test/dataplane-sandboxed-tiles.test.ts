@@ -307,4 +307,18 @@ describe.skipIf(!isRoot)("net and app tiles as sandboxed processes (needs root)"
       logs.some((l) => l.startsWith("wrong:") && /exports ports \[1,2\] but the config gives \[7000\]/.test(l)),
     ).toBe(true);
   });
+
+  it("runs an app module's top level only once every thread is under the tile's filter", async () => {
+    if (!staged) throw new Error("no set-up");
+    channels("probe");
+    const modulePath = staged.stageAppModule("probe", join(APPS, "top-level-probe.js"));
+    const probe = spawn(appLaunch("probe", modulePath, [7000], "probe"));
+    const deadline = Date.now() + 15_000;
+    while (!logs.some((l) => l.startsWith("probe:") && l.includes("top level:")) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    const line = logs.find((l) => l.startsWith("probe:") && l.includes("top level:")) ?? logs.join("\n");
+    expect(line).toContain("top level: read failed: EPERM; require refused: true");
+    probe.child.kill("SIGTERM");
+    expect(await probe.exited).toEqual({ code: 0, signal: null });
+  });
 });

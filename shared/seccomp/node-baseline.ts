@@ -99,8 +99,17 @@ export function selfSignalRule(pid: number): ArgRule {
   return { syscall: "tgkill", args: [{ index: 0, op: "eq", value: pid }] };
 }
 
+/** pino's fatal() flushes its destination with fsync (a no-op on the launcher's log pipes): without
+ *  it a tile's last words (an error in init, a failed set-up) would become "SIGSYS fsync". */
+export const stdioFsyncRule: ArgRule = { syscall: "fsync", args: [{ index: 0, op: "in", values: [1, 2] }] };
+
 /** The baseline as a policy for the process `pid` (the caller's own) on Node `version`. */
 export function nodeBaselinePolicy(pid: number = process.pid, version: string = process.versions.node): SeccompPolicy {
-  const allow = [...nodeBaselineSyscalls, ...nodeMajorSyscalls[baselineMajor(version)], selfSignalRule(pid)];
+  const allow = [
+    ...nodeBaselineSyscalls,
+    ...nodeMajorSyscalls[baselineMajor(version)],
+    selfSignalRule(pid),
+    stdioFsyncRule,
+  ];
   return { name: `node${baselineMajor(version)}-baseline`, allow, errno: nodeBaselineErrno };
 }
