@@ -109,7 +109,8 @@ export function planInstance(
     );
     const probe = ownFd(
       "probe socket",
-      inNetns(ns, () => addon.probeSocketOpen()),
+      // Bound to the net tile's interface: probes leave through it only (see netlinkPolicy).
+      inNetns(ns, () => addon.probeSocketOpen(netIfindexes.length === 1 ? netIfindexes[0] : 0)),
     );
     const netlinkConfig: NetlinkTileConfig = {
       solicit: {

@@ -31,10 +31,8 @@ export const nodeBaselineSyscalls: string[] = [
   "epoll_pwait", // uv_run waiting for timers and I/O
   "epoll_ctl", // libuv (un)registering the stdio pipes and its async fd
   "read", // libuv draining its async wake-up eventfd and signal pipe
-  "write", // stdout/stderr (console.log, process.stdout.write), libuv async wake-ups
   "close", // libuv and Node tearing down handles at exit
   "fstat", // Node's stdio reset at exit (is fd 0..2 a tty?)
-  "fcntl", // Node's stdio reset at exit (restoring O_NONBLOCK flags)
   // Process information.
   "getpid", // libuv and V8 (and glibc's raise() in abort)
   "gettid", // glibc's abort() -> raise() (V8 fatal errors, heap out of memory)
@@ -99,17 +97,53 @@ export function selfSignalRule(pid: number): ArgRule {
   return { syscall: "tgkill", args: [{ index: 0, op: "eq", value: pid }] };
 }
 
+const F_GETFD = 1;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_ASYNC = 0x2000;
+
+/** fcntl only reads or sets plain file-status flags. Node's stdio reset at exit reads the flags of
+ *  fds 0-2 (F_GETFL) and restores O_NONBLOCK (F_SETFL); strace of every Node major under the filter
+ *  saw nothing else. Refused, on purpose: F_SETOWN/F_SETOWN_EX/F_SETSIG and O_ASYNC through
+ *  F_SETFL (together they make the kernel send any signal, SIGKILL included, to any process the
+ *  tile's uid may signal, whenever the fd gets data: `kill` by another name), F_DUPFD* (new fds),
+ *  F_SETLK* (locks on shared files), F_SETPIPE_SZ, F_ADD_SEALS, leases and notifications. */
+export const fcntlRules: ArgRule[] = [
+  { syscall: "fcntl", args: [{ index: 1, op: "in", values: [F_GETFD, F_GETFL] }] },
+  {
+    syscall: "fcntl",
+    args: [
+      { index: 1, op: "eq", value: F_SETFL },
+      { index: 2, op: "maskedEq", mask: O_ASYNC, value: 0 },
+    ],
+  },
+];
+
 /** pino's fatal() flushes its destination with fsync (a no-op on the launcher's log pipes): without
  *  it a tile's last words (an error in init, a failed set-up) would become "SIGSYS fsync". */
 export const stdioFsyncRule: ArgRule = { syscall: "fsync", args: [{ index: 0, op: "in", values: [1, 2] }] };
 
-/** The baseline as a policy for the process `pid` (the caller's own) on Node `version`. */
-export function nodeBaselinePolicy(pid: number = process.pid, version: string = process.versions.node): SeccompPolicy {
+/** write: stdout/stderr (console.log, pino) and libuv's own wake-ups (its async eventfd, its signal
+ *  pipe). A tile's other fds (netlink and UDP sockets, regions) are not written with write():
+ *  pinned to `fds` when given (enterSandbox lists them), unconditional otherwise (printing). */
+export function writeRule(fds?: readonly number[]): string | ArgRule {
+  return fds ? { syscall: "write", args: [{ index: 0, op: "in", values: fds }] } : "write";
+}
+
+/** The baseline as a policy for the process `pid` (the caller's own) on Node `version`; `writeFds`
+ *  pins write (see writeRule). */
+export function nodeBaselinePolicy(
+  pid: number = process.pid,
+  version: string = process.versions.node,
+  writeFds?: readonly number[],
+): SeccompPolicy {
   const allow = [
+    writeRule(writeFds),
     ...nodeBaselineSyscalls,
     ...nodeMajorSyscalls[baselineMajor(version)],
     selfSignalRule(pid),
     stdioFsyncRule,
+    ...fcntlRules,
   ];
   return { name: `node${baselineMajor(version)}-baseline`, allow, errno: nodeBaselineErrno };
 }

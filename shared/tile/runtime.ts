@@ -108,6 +108,7 @@ export function runTile<Config>(def: TileDefinition<Config>): void {
     const report = enterSandbox({
       policy: def.policy(boot.fds, boot.config),
       keepFdsUpTo: maxFd,
+      grantedFds: [3, ...Object.values(boot.fds), ...Object.values(boot.regions).map((r) => r.fd)],
       landlock: boot.sandbox.landlock,
     });
     log.info({ sandbox: report }, "sandboxed; running");
