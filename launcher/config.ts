@@ -28,7 +28,19 @@ export interface AppConfig {
   ports: number[];
   /** Free-form settings handed to the module's init. */
   settings: Record<string, unknown>;
+  /** When the app tile dies (or its heartbeat stops for heartbeatTimeoutMs), it is restarted with
+   *  backoff, at most `limit` times within `windowS` seconds; then it stays down (the instance and
+   *  the other apps keep running; status reports it). */
+  restart: AppRestartPolicy;
 }
+
+export interface AppRestartPolicy {
+  limit: number;
+  windowS: number;
+  heartbeatTimeoutMs: number;
+}
+
+export const defaultRestartPolicy = (): AppRestartPolicy => ({ limit: 5, windowS: 60, heartbeatTimeoutMs: 5000 });
 
 export interface InstanceConfig {
   instance: { name: string; user: string; group: string; logLevel: string };
@@ -278,7 +290,13 @@ export function validateConfig(doc: unknown): InstanceConfig {
       module: a.str("module", "builtin:echo"),
       ports: a.list("ports", [], port),
       settings: {},
+      restart: defaultRestartPolicy(),
     };
+    const restart = a.sub("restart");
+    app.restart.limit = restart.int("limit", app.restart.limit, 0, 1000);
+    app.restart.windowS = restart.num("window_s", app.restart.windowS, 1, 86400);
+    app.restart.heartbeatTimeoutMs = restart.int("heartbeat_timeout_ms", app.restart.heartbeatTimeoutMs, 100, 600_000);
+    restart.done();
     const settings = a.raw("settings");
     if (settings !== undefined) {
       if (!isTable(settings)) throw new ConfigError(`${key}.settings`, "a table", settings);

@@ -14,10 +14,11 @@ import {
   RUN_ROOT,
   runDirOf,
   runtimeDirOf,
+  type TileEntry,
 } from "../shared/manifest";
 import { MetricsReader } from "../shared/metrics/reader";
 import { reclaimStale } from "./cleanup";
-import type { InstanceConfig } from "./config";
+import { defaultRestartPolicy, type InstanceConfig } from "./config";
 import { startMetricsServer } from "./health/prometheus";
 import { collectStatus } from "./health/status";
 import { createLab, destroyLab, LAB_ECHO_PORT, netnsPath } from "./lab";
@@ -25,7 +26,8 @@ import { planInstance } from "./plan";
 import { RegionSet } from "./regions";
 import { describeSigsys } from "./sigsys";
 import { removeStagedRuntime, stageRuntime } from "./stage";
-import { spawnTile, type TileProcess } from "./tile-process";
+import { AppSupervisor } from "./supervise";
+import { spawnTile, type TileLaunch, type TileProcess } from "./tile-process";
 import { resolveIds } from "./users";
 
 export interface RunOptions {
@@ -147,7 +149,13 @@ export async function runInstance(opts: RunOptions): Promise<number> {
 
     if (opts.lab) {
       if (config.apps.length === 0)
-        config.apps.push({ name: "echo", module: "builtin:echo", ports: [LAB_ECHO_PORT], settings: {} });
+        config.apps.push({
+          name: "echo",
+          module: "builtin:echo",
+          ports: [LAB_ECHO_PORT],
+          settings: {},
+          restart: defaultRestartPolicy(),
+        });
       const ports = config.apps.flatMap((a) => a.ports);
       const lab = createLab(instance, ports);
       manifest.lab = lab;
@@ -184,44 +192,66 @@ export async function runInstance(opts: RunOptions): Promise<number> {
           : JSON.stringify({ tile, msg: line });
       process.stdout.write(`${out}\n`);
     };
-    for (const launch of plan.tiles) {
-      const tp = spawnTile(launch, {
-        instance,
-        uid: ids.uid,
-        gid: ids.gid,
-        // Tiles hold sockets made in the instance's namespace; they themselves live in a fresh,
-        // empty one unless the config opts out of unsharing it.
-        netnsPath: config.sandbox.unshare.includes("net") ? undefined : config.net.netns,
-        unshare: config.sandbox.unshare,
-        landlock: config.sandbox.landlock,
-        logLevel: config.instance.logLevel,
-        onLogLine: relay,
-      });
-      tiles.push(tp);
-      manifest.tiles.push({
+    const common = {
+      instance,
+      uid: ids.uid,
+      gid: ids.gid,
+      // Tiles hold sockets made in the instance's namespace; they themselves live in a fresh,
+      // empty one unless the config opts out of unsharing it.
+      netnsPath: config.sandbox.unshare.includes("net") ? undefined : config.net.netns,
+      unshare: config.sandbox.unshare,
+      landlock: config.sandbox.landlock,
+      logLevel: config.instance.logLevel,
+      onLogLine: relay,
+    };
+    const restartPolicies = new Map(config.apps.map((a) => [a.name, a.restart]));
+    const supervisor = new AppSupervisor(log, () => stopping, writeManifest);
+    undo.push("stop app restarts", () => supervisor.stop());
+    const start = (launch: TileLaunch, entry: TileEntry | undefined): void => {
+      const tp = spawnTile(launch, common);
+      const old = tiles.findIndex((t) => t.name === launch.name);
+      if (old >= 0) tiles[old] = tp;
+      else tiles.push(tp);
+      const current: TileEntry = entry ?? {
         name: launch.name,
         kind: launch.kind,
         pid: tp.pid,
         metricsRegion: plan.metricsRegionOf(launch.name),
         ...(launch.keepNetAdmin ? { allowedCaps: CAP_NET_ADMIN_MASK } : {}),
-      });
+      };
+      current.pid = tp.pid;
+      if (!entry) manifest.tiles.push(current);
+      const policy = restartPolicies.get(launch.name);
+      const metrics = new MetricsReader(regions.get(plan.metricsRegionOf(launch.name)).buf);
+      if (launch.kind === "app" && policy) supervisor.watch(tp, metrics, policy);
       void tp.exited.then(({ code, signal }) => {
         if (stopping) return;
         const how = signal
           ? `killed by ${signal}${signal === "SIGSYS" ? describeSigsys(tp.pid) : ""}`
           : `exited with code ${code}`;
+        if (launch.kind === "app" && policy) {
+          // An app's failure is its own: the net tile and the other apps keep serving.
+          supervisor.failed(launch.name, current, how, policy, () => start(launch, current));
+          return;
+        }
         log.error({ tile: tp.name, pid: tp.pid, code, signal }, `tile ${tp.name} ${how}; stopping the instance`);
         void stopAll(`tile ${tp.name} ${how}`, 1);
       });
+    };
+    for (const launch of plan.tiles) {
+      if (launch.kind === "app") launch.restartable = true;
+      start(launch, undefined);
     }
     writeManifest();
 
     // Wait for every tile to report "running".
     const readers = plan.tiles.map((t) => new MetricsReader(regions.get(plan.metricsRegionOf(t.name)).buf));
     const bootDeadline = performance.now() + (opts.bootTimeoutMs ?? 15000);
-    while (!stopping && !readers.every((r) => r.state === "running")) {
+    const upOrDown = (r: MetricsReader, i: number): boolean =>
+      r.state === "running" || manifest.tiles[i]?.down === true;
+    while (!stopping && !readers.every(upOrDown)) {
       if (performance.now() > bootDeadline) {
-        const late = plan.tiles.filter((_, i) => readers[i]?.state !== "running").map((t) => t.name);
+        const late = plan.tiles.filter((_, i) => !upOrDown(readers[i] as MetricsReader, i)).map((t) => t.name);
         throw new Error(`tiles not running after ${opts.bootTimeoutMs ?? 15000} ms: ${late.join(", ")}`);
       }
       await new Promise((r) => setTimeout(r, 5));

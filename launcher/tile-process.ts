@@ -26,6 +26,8 @@ export interface TileLaunch {
   config: unknown;
   /** V8 old-space limit in MB (default 64: tiles are small; the netlink tile scales with netbase). */
   heapMb?: number;
+  /** The launcher restarts it when it dies (apps): see Bootstrap.restartable. */
+  restartable?: boolean;
   /** Keep CAP_NET_ADMIN (only the netlink tile, only when configured). */
   keepNetAdmin?: boolean;
 }
@@ -124,6 +126,7 @@ export function spawnTile(launch: TileLaunch, common: TileCommon): TileProcess {
     fds,
     config: launch.config,
     sandbox: { landlock: common.landlock },
+    ...(launch.restartable ? { restartable: true } : {}),
   };
   const pipe = child.stdio[BOOTSTRAP_FD] as Writable | null;
   if (!pipe) throw new Error(`tile ${launch.name}: no bootstrap pipe`);

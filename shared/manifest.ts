@@ -24,6 +24,11 @@ export interface TileEntry {
   metricsRegion: string;
   /** Capabilities the tile keeps on purpose (hex mask as /proc prints it); absent = none. */
   allowedCaps?: string;
+  /** App tiles: restarts so far, why the last one died, and whether it is down for good (its
+   *  restart limit was reached). */
+  restarts?: number;
+  lastExit?: string;
+  down?: boolean;
 }
 
 export interface LabInfo {

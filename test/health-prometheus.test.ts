@@ -168,6 +168,7 @@ describe("Prometheus rendering", () => {
           kind,
           pid: 2,
           state: "running",
+          restarts: 0,
           heartbeatAgeMs: null,
           sandbox: null,
           metrics,

@@ -49,6 +49,10 @@ export interface StatusJson {
       fds: { fd: number; target: string }[];
     } | null;
     metrics: Record<string, number>;
+    restarts: number;
+    lastExit?: string;
+    down?: boolean;
+    problems: string[];
   }[];
   lab?: { tileNetns: string; peerNetns: string; tileAddr: string; peerAddr: string; ports: number[] };
 }

@@ -59,9 +59,15 @@ export function renderPrometheus(reports: readonly StatusReport[]): string {
     "1 when every thread of the tile is in seccomp filter mode with no_new_privs, no capabilities and no root ids",
     "gauge",
   );
+  const restarts = family(
+    `${PREFIX}tile_restarts_total`,
+    "Times the launcher restarted this app tile after it died or its heartbeat stopped",
+    "counter",
+  );
   for (const report of reports) {
     for (const tile of report.tiles) {
       const lbl = labels(report, tile);
+      restarts.samples.push(`${restarts.name}${lbl} ${tile.restarts}`);
       const alive = tile.detail ? tile.detail.alive : tile.sandbox !== null;
       up.samples.push(`${up.name}${lbl} ${alive && tile.state === "running" ? 1 : 0}`);
       if (tile.heartbeatAgeMs !== null)

@@ -44,6 +44,10 @@ export interface TileStatus {
   sandbox: SandboxSummary | null;
   /** Every metric of the region by name. */
   metrics: Record<string, number>;
+  /** Times the launcher restarted this (app) tile; why it last died; down = left down for good. */
+  restarts: number;
+  lastExit?: string;
+  down?: boolean;
   /** Human-readable reasons this tile is not healthy; empty when it is. */
   problems: string[];
   /** Not serialised (non-enumerable). */
@@ -148,8 +152,12 @@ export function collectTileStatus(
     heartbeatAgeMs,
     sandbox,
     metrics,
+    restarts: entry.restarts ?? 0,
+    ...(entry.lastExit !== undefined ? { lastExit: entry.lastExit } : {}),
+    ...(entry.down ? { down: true } : {}),
     problems,
   };
+  if (entry.down) problems.unshift(`down: its restart limit was reached (last: ${entry.lastExit ?? "?"})`);
   return attachDetail(tile, { decls: reader ? reader.metrics : [], alive, sandboxed });
 }
 
@@ -240,9 +248,20 @@ export function renderStatusTable(report: StatusReport): string {
     const l = report.lab;
     lines.push(`lab: ${l.tileNetns} ${l.tileAddr} <-> ${l.peerNetns} ${l.peerAddr}, ports ${l.ports.join(",")}`);
   }
-  const rows: string[][] = [["TILE", "KIND", "PID", "STATE", "HEARTBEAT", "SANDBOX", "METRICS"]];
+  const rows: string[][] = [["TILE", "KIND", "PID", "STATE", "HEARTBEAT", "RESTARTS", "SANDBOX", "METRICS"]];
   for (const t of report.tiles) {
-    rows.push([t.name, t.kind, String(t.pid), t.state, ageCell(t.heartbeatAgeMs), sandboxCell(t), keyMetrics(t)]);
+    const state = t.down ? "down" : t.state;
+    const restarts = String(t.restarts ?? 0);
+    rows.push([
+      t.name,
+      t.kind,
+      String(t.pid),
+      state,
+      ageCell(t.heartbeatAgeMs),
+      restarts,
+      sandboxCell(t),
+      keyMetrics(t),
+    ]);
   }
   lines.push(...renderColumns(rows));
   const sick = report.tiles.filter((t) => t.problems.length > 0);
