@@ -22,6 +22,7 @@ import { defaultRestartPolicy, type InstanceConfig } from "./config";
 import { startMetricsServer } from "./health/prometheus";
 import { collectStatus } from "./health/status";
 import { createLab, destroyLab, LAB_ECHO_PORT, netnsPath } from "./lab";
+import { LogRelay } from "./log-relay";
 import { planInstance } from "./plan";
 import { RegionSet } from "./regions";
 import { describeSigsys } from "./sigsys";
@@ -184,13 +185,28 @@ export async function runInstance(opts: RunOptions): Promise<number> {
     plan.stageFiles(staged);
     manifest.regions = regions.entries();
 
-    const relay = (tile: string, line: string): void => {
-      const out = process.stdout.isTTY
-        ? prettyLine(line, true)
-        : line.startsWith("{")
-          ? line
-          : JSON.stringify({ tile, msg: line });
-      process.stdout.write(`${out}\n`);
+    let manifestDirty = false;
+    const manifestFlush = setInterval(() => {
+      if (!manifestDirty) return;
+      manifestDirty = false;
+      writeManifest();
+    }, 1000);
+    manifestFlush.unref();
+    undo.push("stop manifest updates", () => clearInterval(manifestFlush));
+    const logRelay = new LogRelay((line) => {
+      process.stdout.write(`${process.stdout.isTTY ? prettyLine(line, true) : line}\n`);
+    });
+    const relay = (tile: string, line: string, pid: number): void => {
+      const before = logRelay.dropped.get(tile) ?? 0;
+      logRelay.relay(tile, pid, line);
+      const after = logRelay.dropped.get(tile) ?? 0;
+      if (after === before) return;
+      const entry = manifest.tiles.find((t) => t.name === tile);
+      if (entry) entry.logLinesDropped = after;
+      manifestDirty = true;
+      // The first drop of a tile is worth a line; the rest are counted (status shows them).
+      if (after === 1)
+        log.warn({ tile, pid }, `tile ${tile} wrote a line that is not a JSON log record; dropped (counted)`);
     };
     const common = {
       instance,

@@ -41,7 +41,7 @@ export interface TileCommon {
   landlock: boolean;
   logLevel: string;
   /** Where tile log lines go (already formatted by the caller's relay). */
-  onLogLine: (tile: string, line: string) => void;
+  onLogLine: (tile: string, line: string, pid: number) => void;
 }
 
 export interface TileProcess {
@@ -113,7 +113,7 @@ export function spawnTile(launch: TileLaunch, common: TileCommon): TileProcess {
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
     createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on("line", (line) =>
-      common.onLogLine(launch.name, line),
+      common.onLogLine(launch.name, line, child.pid ?? -1),
     );
   }
   const bootstrap: Bootstrap = {

@@ -29,6 +29,8 @@ export interface TileEntry {
   restarts?: number;
   lastExit?: string;
   down?: boolean;
+  /** Lines of its output the launcher dropped (not a JSON log record, or too long). */
+  logLinesDropped?: number;
 }
 
 export interface LabInfo {

@@ -169,6 +169,7 @@ describe("Prometheus rendering", () => {
           pid: 2,
           state: "running",
           restarts: 0,
+          logLinesDropped: 0,
           heartbeatAgeMs: null,
           sandbox: null,
           metrics,

@@ -129,6 +129,7 @@ describe("status of a running instance", () => {
         "sandbox",
         "metrics",
         "restarts",
+        "logLinesDropped",
         "problems",
       ]);
       expect(Object.keys(tile.sandbox ?? {})).toEqual([

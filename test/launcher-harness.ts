@@ -50,6 +50,7 @@ export interface StatusJson {
     } | null;
     metrics: Record<string, number>;
     restarts: number;
+    logLinesDropped: number;
     lastExit?: string;
     down?: boolean;
     problems: string[];

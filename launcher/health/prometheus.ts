@@ -64,10 +64,16 @@ export function renderPrometheus(reports: readonly StatusReport[]): string {
     "Times the launcher restarted this app tile after it died or its heartbeat stopped",
     "counter",
   );
+  const dropped = family(
+    `${PREFIX}tile_log_lines_dropped_total`,
+    "Lines of the tile's output the launcher dropped: not a JSON log record, or too long",
+    "counter",
+  );
   for (const report of reports) {
     for (const tile of report.tiles) {
       const lbl = labels(report, tile);
       restarts.samples.push(`${restarts.name}${lbl} ${tile.restarts}`);
+      dropped.samples.push(`${dropped.name}${lbl} ${tile.logLinesDropped}`);
       const alive = tile.detail ? tile.detail.alive : tile.sandbox !== null;
       up.samples.push(`${up.name}${lbl} ${alive && tile.state === "running" ? 1 : 0}`);
       if (tile.heartbeatAgeMs !== null)

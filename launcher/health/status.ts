@@ -46,6 +46,7 @@ export interface TileStatus {
   metrics: Record<string, number>;
   /** Times the launcher restarted this (app) tile; why it last died; down = left down for good. */
   restarts: number;
+  logLinesDropped: number;
   lastExit?: string;
   down?: boolean;
   /** Human-readable reasons this tile is not healthy; empty when it is. */
@@ -153,6 +154,7 @@ export function collectTileStatus(
     sandbox,
     metrics,
     restarts: entry.restarts ?? 0,
+    logLinesDropped: entry.logLinesDropped ?? 0,
     ...(entry.lastExit !== undefined ? { lastExit: entry.lastExit } : {}),
     ...(entry.down ? { down: true } : {}),
     problems,
