@@ -29,7 +29,7 @@ import { describeSigsys } from "./sigsys";
 import { removeStagedRuntime, stageRuntime } from "./stage";
 import { AppSupervisor } from "./supervise";
 import { spawnTile, type TileLaunch, type TileProcess } from "./tile-process";
-import { resolveIds } from "./users";
+import { TileIdAllocator, type TileIds } from "./users";
 
 export interface RunOptions {
   config: InstanceConfig;
@@ -169,9 +169,15 @@ export async function runInstance(opts: RunOptions): Promise<number> {
       config.net.netns = netnsPath(lab.tileNetns);
     }
     manifest.netnsPath = config.net.netns;
+    manifest.sandbox = { unshare: [...config.sandbox.unshare], landlock: config.sandbox.landlock };
     writeManifest();
 
-    const ids = resolveIds(config.instance.user, config.instance.group);
+    const idAllocator = new TileIdAllocator(runRoot, config.sandbox.ids, {
+      instance,
+      launcherPid: process.pid,
+      launcherStartTicks: manifest.launcherStartTicks,
+    });
+    undo.push("release tile ids", () => idAllocator.releaseAll());
     const regions = new RegionSet(instance);
     undo.push("close regions", () => regions.closeAll());
 
@@ -208,10 +214,9 @@ export async function runInstance(opts: RunOptions): Promise<number> {
       if (after === 1)
         log.warn({ tile, pid }, `tile ${tile} wrote a line that is not a JSON log record; dropped (counted)`);
     };
+    const tileIds = new Map<string, TileIds>();
     const common = {
       instance,
-      uid: ids.uid,
-      gid: ids.gid,
       // Tiles hold sockets made in the instance's namespace; they themselves live in a fresh,
       // empty one unless the config opts out of unsharing it.
       netnsPath: config.sandbox.unshare.includes("net") ? undefined : config.net.netns,
@@ -224,7 +229,12 @@ export async function runInstance(opts: RunOptions): Promise<number> {
     const supervisor = new AppSupervisor(log, () => stopping, writeManifest);
     undo.push("stop app restarts", () => supervisor.stop());
     const start = (launch: TileLaunch, entry: TileEntry | undefined): void => {
-      const tp = spawnTile(launch, common);
+      let ids = tileIds.get(launch.name);
+      if (!ids) {
+        ids = idAllocator.allocate(launch.name);
+        tileIds.set(launch.name, ids);
+      }
+      const tp = spawnTile(launch, { ...common, ...ids });
       const old = tiles.findIndex((t) => t.name === launch.name);
       if (old >= 0) tiles[old] = tp;
       else tiles.push(tp);
@@ -236,6 +246,8 @@ export async function runInstance(opts: RunOptions): Promise<number> {
         ...(launch.keepNetAdmin ? { allowedCaps: CAP_NET_ADMIN_MASK } : {}),
       };
       current.pid = tp.pid;
+      current.uid = ids.uid;
+      current.gid = ids.gid;
       if (!entry) manifest.tiles.push(current);
       const policy = restartPolicies.get(launch.name);
       const metrics = new MetricsReader(regions.get(plan.metricsRegionOf(launch.name)).buf);

@@ -36,6 +36,7 @@ export interface TileCommon {
   instance: string;
   uid: number;
   gid: number;
+  realGid?: number;
   netnsPath?: string;
   unshare: ("mount" | "ipc" | "uts" | "net")[];
   landlock: boolean;
@@ -92,6 +93,7 @@ export function spawnTile(launch: TileLaunch, common: TileCommon): TileProcess {
   const args = execHelperArgs({
     uid: common.uid,
     gid: common.gid,
+    realGid: common.realGid,
     keepFds: stdio.map((_, i) => i),
     netnsPath: common.netnsPath,
     unshare: common.unshare,

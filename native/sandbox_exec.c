@@ -2,7 +2,7 @@
 // per thread, so it cannot be cleaned from inside a running Node process; this single-threaded
 // program drops everything and then execs Node, which starts all its threads unprivileged.
 //
-//   tilenet-exec --uid U --gid G --keep-fds 0,1,2,3 [--netns PATH] [--unshare mount,ipc,uts,net]
+//   tilenet-exec --uid U --gid G [--real-gid R] --keep-fds 0,1,2,3 [--netns PATH] [--unshare mount,ipc,uts,net]
 //                [--rlimit-core N] [--parent-pid P] [--keep-cap net_admin] [--allow-root] -- /abs/program [args...]
 //
 // Errors: "tilenet-exec: <what>: <detail>" on stderr and exit 126; exit 125 when --parent-pid is
@@ -46,6 +46,8 @@
 
 struct options {
   long uid, gid;
+  /** --real-gid: differs from gid, so the kernel makes the exec'd tile non-dumpable (see main). */
+  long real_gid;
   int keep_fds[MAX_KEEP_FDS];
   int keep_count;
   const char* netns_path;
@@ -141,7 +143,7 @@ static void parse_unshare(struct options* o, const char* text) {
 
 static void parse_args(struct options* o, int argc, char** argv) {
   memset(o, 0, sizeof *o);
-  o->uid = o->gid = o->rlimit_core = o->parent_pid = -1;
+  o->uid = o->gid = o->real_gid = o->rlimit_core = o->parent_pid = -1;
   bool have_keep = false, have_unshare = false, have_allow_root = false;
   int i = 1;
   for (; i < argc; i++) {
@@ -167,6 +169,9 @@ static void parse_args(struct options* o, int argc, char** argv) {
     } else if (strcmp(a, "--gid") == 0) {
       if (o->gid >= 0) usage_error(a, "given twice");
       o->gid = parse_number(a, v, 0, 4294967294L);
+    } else if (strcmp(a, "--real-gid") == 0) {
+      if (o->real_gid >= 0) usage_error(a, "given twice");
+      o->real_gid = parse_number(a, v, 1, 4294967294L);
     } else if (strcmp(a, "--keep-fds") == 0) {
       if (have_keep) usage_error(a, "given twice");
       have_keep = true;
@@ -198,6 +203,7 @@ static void parse_args(struct options* o, int argc, char** argv) {
   if (argv[i + 1][0] != '/') usage_error("program", "'%s' is not an absolute path", argv[i + 1]);
   if (o->netns_path && (o->unshare_flags & CLONE_NEWNET))
     usage_error("--netns", "cannot be combined with --unshare net");
+  if (o->real_gid >= 0 && o->real_gid == o->gid) usage_error("--real-gid", "must differ from --gid");
   if ((o->uid == 0 || o->gid == 0) && !o->allow_root)
     usage_error(o->uid == 0 ? "--uid" : "--gid", "refusing to run a tile as root (0)");
   o->program_argv = &argv[i + 1];
@@ -275,7 +281,11 @@ static void drop_privileges(const struct options* o) {
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) die(EXIT_FAILED, "prctl(PR_CAPBSET_DROP)", "cap %d: %s", cap, strerror(errno));
   }
   if (setgroups(0, NULL) != 0) die_errno("setgroups(0)");
-  if (setresgid((gid_t)o->gid, (gid_t)o->gid, (gid_t)o->gid) != 0)
+  // A real gid unlike the effective one at execve makes the kernel set the new image non-dumpable
+  // (fs.suid_dumpable): nobody without CAP_SYS_PTRACE can attach to the tile or read its memory
+  // from its first instruction. File access uses the effective gid; the real one grants nothing.
+  gid_t real_gid = o->real_gid >= 0 ? (gid_t)o->real_gid : (gid_t)o->gid;
+  if (setresgid(real_gid, (gid_t)o->gid, (gid_t)o->gid) != 0)
     die(EXIT_FAILED, "setresgid", "%ld: %s", o->gid, strerror(errno));
   if (setresuid((uid_t)o->uid, (uid_t)o->uid, (uid_t)o->uid) != 0)
     die(EXIT_FAILED, "setresuid", "%ld: %s", o->uid, strerror(errno));
@@ -309,7 +319,7 @@ static void drop_privileges(const struct options* o) {
   uid_t ru, eu, su;
   gid_t rg, eg, sg;
   if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0) die_errno("getresuid");
-  if (ru != (uid_t)o->uid || eu != ru || su != ru || rg != (gid_t)o->gid || eg != rg || sg != rg)
+  if (ru != (uid_t)o->uid || eu != ru || su != ru || rg != real_gid || eg != (gid_t)o->gid || sg != eg)
     die(EXIT_FAILED, "verify", "uid/gid did not change as asked");
   if (getgroups(0, NULL) != 0) die(EXIT_FAILED, "verify", "supplementary groups remain");
 }

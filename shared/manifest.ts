@@ -29,6 +29,9 @@ export interface TileEntry {
   restarts?: number;
   lastExit?: string;
   down?: boolean;
+  /** The tile's own uid and gid (allocated per tile, launcher/users.ts). */
+  uid?: number;
+  gid?: number;
   /** Lines of its output the launcher dropped (not a JSON log record, or too long). */
   logLinesDropped?: number;
 }
@@ -59,6 +62,8 @@ export interface Manifest {
   createdNetns: string[];
   regions: RegionEntry[];
   tiles: TileEntry[];
+  /** The sandbox the config asked for ([sandbox]); status checks every tile against the full one. */
+  sandbox?: { unshare: string[]; landlock: boolean };
   lab?: LabInfo;
 }
 
