@@ -234,7 +234,9 @@ export async function runInstance(opts: RunOptions): Promise<number> {
         ids = idAllocator.allocate(launch.name);
         tileIds.set(launch.name, ids);
       }
-      const tp = spawnTile(launch, { ...common, ...ids });
+      // No realGid: a real gid unlike the effective one makes the exec "secure", and the kernel then
+      // clears the parent-death signal (measured: tiles outlived a SIGKILLed launcher).
+      const tp = spawnTile(launch, { ...common, uid: ids.uid, gid: ids.gid });
       const old = tiles.findIndex((t) => t.name === launch.name);
       if (old >= 0) tiles[old] = tp;
       else tiles.push(tp);
