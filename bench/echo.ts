@@ -16,7 +16,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import pino from "pino";
-import { defaultConfig, type InstanceConfig } from "../launcher/config";
+import { defaultConfig, defaultRestartPolicy, type InstanceConfig } from "../launcher/config";
 import { provisionInstance, resolveInterfaces, UndoStack } from "../launcher/plan";
 import { RegionSet } from "../launcher/regions";
 import { stageRuntime } from "../launcher/stage";
@@ -260,7 +260,7 @@ function benchTopology(opts: Options, tileNs: string, stageDir: string): Instanc
     net: { ...d.net, interface: "t0", netns: `/run/netns/${tileNs}`, xdpMode: opts.xdpMode, queue: 0 },
     netbase: { routes: 1024, neighbors: 1024, interfaces: 16, addrsPerInterface: 4 },
     netlink: { ...d.netlink, enabled: false },
-    apps: [{ name: "echo", module: "builtin:echo", ports: [ECHO_PORT], settings: {} }],
+    apps: [{ name: "echo", module: "builtin:echo", ports: [ECHO_PORT], settings: {}, restart: defaultRestartPolicy() }],
   };
   const t = opts.tune;
   const described = describeInstance({

@@ -45,11 +45,24 @@ export interface AppConfig {
   settings: Record<string, unknown>;
   /** Read-only data files by key (absolute paths), handed to the app as bytes (app.files). */
   files?: Record<string, string>;
+  /** When the app tile dies (or its heartbeat stops for heartbeatTimeoutMs), it is restarted with
+   *  backoff, at most `limit` times within `windowS` seconds; then it stays down (the instance and
+   *  the other apps keep running; status reports it). */
+  restart: AppRestartPolicy;
 }
 
+export interface AppRestartPolicy {
+  limit: number;
+  windowS: number;
+  heartbeatTimeoutMs: number;
+}
+
+export const defaultRestartPolicy = (): AppRestartPolicy => ({ limit: 5, windowS: 60, heartbeatTimeoutMs: 5000 });
+
 export interface InstanceConfig {
-  instance: { name: string; user: string; group: string; logLevel: string };
-  sandbox: { unshare: ("mount" | "ipc" | "uts" | "net")[]; landlock: boolean };
+  instance: { name: string; logLevel: string };
+  /** ids: the range tile uids/gids are allocated from (launcher/users.ts). */
+  sandbox: { unshare: ("mount" | "ipc" | "uts" | "net")[]; landlock: boolean; ids: { first: number; count: number } };
   net: {
     enabled: boolean;
     /** Interface the net tile serves (the lab fills it in). */
@@ -75,8 +88,8 @@ export interface InstanceConfig {
 }
 
 export const defaultConfig = (): InstanceConfig => ({
-  instance: { name: "", user: "nobody", group: "nogroup", logLevel: "info" },
-  sandbox: { unshare: ["mount", "ipc", "uts", "net"], landlock: true },
+  instance: { name: "", logLevel: "info" },
+  sandbox: { unshare: ["mount", "ipc", "uts", "net"], landlock: true, ids: { first: 2_130_706_432, count: 65_536 } },
   net: {
     enabled: true,
     interface: "",
@@ -239,8 +252,6 @@ export function validateConfig(doc: unknown): InstanceConfig {
 
   const inst = top.sub("instance");
   d.instance.name = inst.str("name", "", /^[a-z0-9][a-z0-9-]{0,23}$/, "1-24 characters of a-z, 0-9 and '-'");
-  d.instance.user = inst.str("user", d.instance.user, /^[A-Za-z0-9_][A-Za-z0-9_.-]*$|^\d+$/, "a user name or uid");
-  d.instance.group = inst.str("group", d.instance.group, /^[A-Za-z0-9_][A-Za-z0-9_.-]*$|^\d+$/, "a group name or gid");
   d.instance.logLevel = inst.oneOf("log_level", "info", ["trace", "debug", "info", "warn", "error"]);
   inst.done();
 
@@ -251,6 +262,12 @@ export function validateConfig(doc: unknown): InstanceConfig {
     return v;
   });
   d.sandbox.landlock = sb.bool("landlock", d.sandbox.landlock);
+  const ids = sb.sub("ids");
+  d.sandbox.ids.first = ids.int("first", d.sandbox.ids.first, 1000, 4_000_000_000);
+  d.sandbox.ids.count = ids.int("count", d.sandbox.ids.count, 16, 1 << 24);
+  if (d.sandbox.ids.first + d.sandbox.ids.count > 4_294_967_294)
+    throw new ConfigError("sandbox.ids.count", "a range ending below 4294967294", d.sandbox.ids.count);
+  ids.done();
   sb.done();
 
   const net = top.sub("net");
@@ -298,7 +315,13 @@ export function validateConfig(doc: unknown): InstanceConfig {
       module: a.str("module", "builtin:echo"),
       ports: a.list("ports", [], port),
       settings: {},
+      restart: defaultRestartPolicy(),
     };
+    const restart = a.sub("restart");
+    app.restart.limit = restart.int("limit", app.restart.limit, 0, 1000);
+    app.restart.windowS = restart.num("window_s", app.restart.windowS, 1, 86400);
+    app.restart.heartbeatTimeoutMs = restart.int("heartbeat_timeout_ms", app.restart.heartbeatTimeoutMs, 100, 600_000);
+    restart.done();
     const settings = a.raw("settings");
     if (settings !== undefined) {
       if (!isTable(settings)) throw new ConfigError(`${key}.settings`, "a table", settings);

@@ -8,6 +8,8 @@ export type Namespace = "mount" | "ipc" | "uts" | "net";
 export interface ExecHelperOptions {
   uid: number;
   gid: number;
+  /** Real gid, different from gid: the kernel then makes the tile non-dumpable at exec. */
+  realGid?: number;
   /** Fds the tile keeps (the helper fails if one is not open); all others are closed. */
   keepFds: number[];
   /** Join this network namespace (/run/netns/NAME). */
@@ -51,7 +53,13 @@ export function execHelperArgs(opts: ExecHelperOptions): string[] {
     if (!Number.isInteger(fd) || fd < 0 || fd > 65535) throw new Error(`execHelperArgs: keep fd ${fd} is not valid`);
     if (i > 0 && fds[i - 1] === fd) throw new Error(`execHelperArgs: keep fd ${fd} is listed twice`);
   });
-  const args = ["--uid", String(opts.uid), "--gid", String(opts.gid), "--keep-fds", fds.join(",")];
+  const args = ["--uid", String(opts.uid), "--gid", String(opts.gid)];
+  if (opts.realGid !== undefined) {
+    checkId("realGid", opts.realGid, false);
+    if (opts.realGid === opts.gid) throw new Error("execHelperArgs: realGid must differ from gid");
+    args.push("--real-gid", String(opts.realGid));
+  }
+  args.push("--keep-fds", fds.join(","));
   if (opts.netnsPath !== undefined) {
     if (!opts.netnsPath.startsWith("/"))
       throw new Error(`execHelperArgs: netnsPath '${opts.netnsPath}' is not absolute`);

@@ -13,14 +13,24 @@ import { ConfigError, type InstanceConfig } from "./config";
 import { startMetricsServer } from "./health/prometheus";
 import { collectStatus } from "./health/status";
 import { createLab, destroyLab, netnsPath } from "./lab";
-import { MANIFEST_VERSION, type Manifest, processStartTicks, RUN_ROOT, runDirOf, runtimeDirOf } from "./manifest";
+import { LogRelay } from "./log-relay";
+import {
+  MANIFEST_VERSION,
+  type Manifest,
+  processStartTicks,
+  RUN_ROOT,
+  runDirOf,
+  runtimeDirOf,
+  type TileEntry,
+} from "./manifest";
 import { loadAppDataFiles, provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from "./plan";
 import { RegionSet } from "./regions";
 import { describeSigsys } from "./sigsys";
 import { removeStagedRuntime, stageRuntime } from "./stage";
-import { spawnTile, type TileProcess } from "./tile-process";
+import { AppSupervisor } from "./supervise";
+import { spawnTile, type TileLaunch, type TileProcess } from "./tile-process";
 import { describeInstance, labConfig, labEchoApp } from "./topology";
-import { resolveIds } from "./users";
+import { TileIdAllocator, type TileIds } from "./users";
 
 export interface RunOptions {
   config: InstanceConfig;
@@ -135,9 +145,15 @@ export async function runInstance(opts: RunOptions): Promise<number> {
       config = labConfig(config, apps, lab.tileIf, netnsPath(lab.tileNetns));
     }
     manifest.netnsPath = config.net.netns;
+    manifest.sandbox = { unshare: [...config.sandbox.unshare], landlock: config.sandbox.landlock };
     writeManifest();
 
-    const ids = resolveIds(config.instance.user, config.instance.group);
+    const idAllocator = new TileIdAllocator(runRoot, config.sandbox.ids, {
+      instance,
+      launcherPid: process.pid,
+      launcherStartTicks: manifest.launcherStartTicks,
+    });
+    undo.push("release tile ids", () => idAllocator.releaseAll());
     const regions = new RegionSet(instance);
     undo.push("close regions", () => regions.closeAll());
 
@@ -154,45 +170,98 @@ export async function runInstance(opts: RunOptions): Promise<number> {
     // One net tile today: the manifest names its attachment (several come with several net tiles).
     if (attachments[0]) manifest.xdp = attachments[0];
 
-    const relay = (tile: string, line: string): void => stdoutLogOutput().relay(tile, line);
-    for (const launch of launches) {
-      const tp = spawnTile(launch, {
-        instance,
-        uid: ids.uid,
-        gid: ids.gid,
-        // Tiles hold sockets made in the instance's namespace; they themselves live in a fresh,
-        // empty one unless the config opts out of unsharing it.
-        netnsPath: config.sandbox.unshare.includes("net") ? undefined : config.net.netns,
-        unshare: config.sandbox.unshare,
-        landlock: config.sandbox.landlock,
-        logLevel: config.instance.logLevel,
-        onLogLine: relay,
-      });
-      tiles.push(tp);
-      manifest.tiles.push({
+    let manifestDirty = false;
+    const manifestFlush = setInterval(() => {
+      if (!manifestDirty) return;
+      manifestDirty = false;
+      writeManifest();
+    }, 1000);
+    manifestFlush.unref();
+    undo.push("stop manifest updates", () => clearInterval(manifestFlush));
+    const logRelay = new LogRelay((line) => stdoutLogOutput().record(line));
+    const relay = (tile: string, line: string, pid: number): void => {
+      const before = logRelay.dropped.get(tile) ?? 0;
+      logRelay.relay(tile, pid, line);
+      const after = logRelay.dropped.get(tile) ?? 0;
+      if (after === before) return;
+      const entry = manifest.tiles.find((t) => t.name === tile);
+      if (entry) entry.logLinesDropped = after;
+      manifestDirty = true;
+      // The first drop of a tile is worth a line; the rest are counted (status shows them).
+      if (after === 1)
+        log.warn(
+          { child: tile, childPid: pid },
+          `tile ${tile} wrote a line that is not a JSON log record; dropped (counted)`,
+        );
+    };
+    const tileIds = new Map<string, TileIds>();
+    const common = {
+      instance,
+      // Tiles hold sockets made in the instance's namespace; they themselves live in a fresh,
+      // empty one unless the config opts out of unsharing it.
+      netnsPath: config.sandbox.unshare.includes("net") ? undefined : config.net.netns,
+      unshare: config.sandbox.unshare,
+      landlock: config.sandbox.landlock,
+      logLevel: config.instance.logLevel,
+      onLogLine: relay,
+    };
+    const restartPolicies = new Map(config.apps.map((a) => [a.name, a.restart]));
+    const supervisor = new AppSupervisor(log, () => stopping, writeManifest);
+    undo.push("stop app restarts", () => supervisor.stop());
+    const start = (launch: TileLaunch, entry: TileEntry | undefined): void => {
+      let ids = tileIds.get(launch.name);
+      if (!ids) {
+        ids = idAllocator.allocate(launch.name);
+        tileIds.set(launch.name, ids);
+      }
+      // No realGid: a real gid unlike the effective one makes the exec "secure", and the kernel then
+      // clears the parent-death signal (measured: tiles outlived a SIGKILLed launcher).
+      const tp = spawnTile(launch, { ...common, uid: ids.uid, gid: ids.gid });
+      const old = tiles.findIndex((t) => t.name === launch.name);
+      if (old >= 0) tiles[old] = tp;
+      else tiles.push(tp);
+      const current: TileEntry = entry ?? {
         name: launch.name,
         kind: launch.kind,
         pid: tp.pid,
         metricsRegion: metricsRegionName(launch.name),
         ...(launch.keepNetAdmin ? { allowedCaps: CAP_NET_ADMIN_MASK } : {}),
-      });
+      };
+      current.pid = tp.pid;
+      current.uid = ids.uid;
+      current.gid = ids.gid;
+      if (!entry) manifest.tiles.push(current);
+      const policy = restartPolicies.get(launch.name);
+      const metrics = new MetricsReader(regions.get(metricsRegionName(launch.name)).buf);
+      if (launch.kind === "app" && policy) supervisor.watch(tp, metrics, policy);
       void tp.exited.then(({ code, signal }) => {
         if (stopping) return;
         const how = signal
           ? `killed by ${signal}${signal === "SIGSYS" ? describeSigsys(tp.pid) : ""}`
           : `exited with code ${code}`;
+        if (launch.kind === "app" && policy) {
+          // An app's failure is its own: the net tile and the other apps keep serving.
+          supervisor.failed(launch.name, current, how, policy, () => start(launch, current));
+          return;
+        }
         log.error({ child: tp.name, childPid: tp.pid, code, signal }, `tile ${tp.name} ${how}; stopping the instance`);
         void stopAll(`tile ${tp.name} ${how}`, 1);
       });
+    };
+    for (const launch of launches) {
+      if (launch.kind === "app") launch.restartable = true;
+      start(launch, undefined);
     }
     writeManifest();
 
     // Wait for every tile to report "running".
     const readers = launches.map((t) => new MetricsReader(regions.get(metricsRegionName(t.name)).buf));
     const bootDeadline = performance.now() + (opts.bootTimeoutMs ?? 15000);
-    while (!stopping && !readers.every((r) => r.state === "running")) {
+    const upOrDown = (r: MetricsReader, i: number): boolean =>
+      r.state === "running" || manifest.tiles[i]?.down === true;
+    while (!stopping && !readers.every(upOrDown)) {
       if (performance.now() > bootDeadline) {
-        const late = launches.filter((_, i) => readers[i]?.state !== "running").map((t) => t.name);
+        const late = launches.filter((_, i) => !upOrDown(readers[i] as MetricsReader, i)).map((t) => t.name);
         throw new Error(`tiles not running after ${opts.bootTimeoutMs ?? 15000} ms: ${late.join(", ")}`);
       }
       await new Promise((r) => setTimeout(r, 5));

@@ -37,6 +37,16 @@ export interface TileEntry {
   metricsRegion: string;
   /** Capabilities the tile keeps on purpose (hex mask as /proc prints it); absent = none. */
   allowedCaps?: string;
+  /** App tiles: restarts so far, why the last one died, and whether it is down for good (its
+   *  restart limit was reached). */
+  restarts?: number;
+  lastExit?: string;
+  down?: boolean;
+  /** The tile's own uid and gid (allocated per tile, launcher/users.ts). */
+  uid?: number;
+  gid?: number;
+  /** Lines of its output the launcher dropped (not a JSON log record, or too long). */
+  logLinesDropped?: number;
 }
 
 export interface LabInfo {
@@ -80,6 +90,8 @@ export interface Manifest {
   createdNetns: string[];
   regions: RegionEntry[];
   tiles: TileEntry[];
+  /** The sandbox the config asked for ([sandbox]); status checks every tile against the full one. */
+  sandbox?: { unshare: string[]; landlock: boolean };
   lab?: LabInfo;
   xdp?: XdpAttachment;
 }

@@ -105,7 +105,7 @@ function openSockets(topology: InstanceTopology, undo: Undo): Map<string, number
   const fds = new Map<string, number>();
   for (const s of topology.sockets) {
     const fd = inNetns(topology.netns, () =>
-      s.kind === "netlink" ? addon.netlinkOpen(s.groups, s.rcvbufBytes) : addon.probeSocketOpen(),
+      s.kind === "netlink" ? addon.netlinkOpen(s.groups, s.rcvbufBytes) : addon.probeSocketOpen(s.bindIfindex),
     );
     undo.push(`close socket ${s.name}`, () => addon.closeFd(fd));
     fds.set(s.name, fd);

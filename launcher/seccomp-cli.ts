@@ -39,7 +39,8 @@ export function printSeccomp(kind: string): string {
   const policy = policies[kind];
   if (!policy) throw new UsageError(`unknown tile kind "${kind}" (known: ${Object.keys(policies).join(", ")})`);
   // The tile's pid is only known at run time (tgkill is pinned to it); 0 stands for it here.
-  const merged = mergePolicies(`${kind}+node-baseline`, nodeBaselinePolicy(0), policy(labFds(kind)));
+  const baseline = nodeBaselinePolicy(0);
+  const merged = mergePolicies(`${kind}+${baseline.name}`, baseline, policy(labFds(kind)));
   const program = compilePolicy(merged);
   return `# seccomp filter of the ${kind} tile: ${program.byteLength / 8} instructions (tgkill pid shown as 0)\n${disassemble(program)}\n`;
 }

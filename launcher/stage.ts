@@ -2,7 +2,19 @@
 // run root. Tiles run as an unprivileged uid that cannot read a checkout under /root (mode 0700);
 // rather than loosening the checkout or the sandbox, each instance gets its own copy of exactly
 // the bundles it executes plus the addon, which no tile can modify.
-import { chmodSync, copyFileSync, existsSync, mkdirSync, rmSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  constants,
+  copyFileSync,
+  existsSync,
+  fstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { basename, dirname, join } from "node:path";
 import { addonPath } from "../shared/native";
 
@@ -53,12 +65,64 @@ export function stageRuntime(dir: string, tileKinds: string[]): StagedRuntime {
     dir,
     tileBundle: (kind) => stagedBundlePath(dir, kind),
     stageAppModule: (appName, source) => {
-      if (!existsSync(source)) throw new Error(`app ${appName}: module ${source} not found`);
       const target = stagedAppModulePath(dir, appName, source);
-      copy(source, target);
+      writeFileSync(target, readAppModuleSource(appName, source), { mode: 0o444, flag: "wx" });
+      chmodSync(target, 0o444);
       return target;
     },
   };
+}
+
+/** Largest app module staged (the tile reads at most this much, see tiles/app/loader.ts). */
+export const MAX_APP_MODULE_BYTES = 8 << 20;
+
+/**
+ * An app module's bytes, read as root with care: opened without following a symlink and without
+ * blocking (a FIFO or a device would hang or stream forever), then it must be a regular file, at
+ * most MAX_APP_MODULE_BYTES, and readable by everyone already: the copy is handed to an
+ * unprivileged tile, so a file only root may read (module = "/etc/shadow") is refused rather than
+ * disclosed.
+ */
+export function readAppModuleSource(appName: string, source: string): Buffer {
+  const what = `app ${appName}: module ${source}`;
+  let fd: number;
+  try {
+    fd = openSync(source, constants.O_RDONLY | constants.O_NOFOLLOW | constants.O_NONBLOCK);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw new Error(`${what} not found`);
+    if (code === "ELOOP") throw new Error(`${what} is a symbolic link; name the file itself`);
+    throw new Error(`${what} cannot be opened: ${code ?? (e as Error).message}`);
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error(`${what} is not a regular file (${fileKind(st)})`);
+    if (st.size > MAX_APP_MODULE_BYTES)
+      throw new Error(`${what} is ${st.size} bytes, more than ${MAX_APP_MODULE_BYTES} (one bundled CommonJS file)`);
+    if ((st.mode & 0o004) === 0)
+      throw new Error(
+        `${what} is not readable by everyone (mode ${(st.mode & 0o777).toString(8)}); an app module is handed to an unprivileged tile, so it must be a file anyone may read`,
+      );
+    const buf = Buffer.alloc(st.size);
+    let got = 0;
+    while (got < st.size) {
+      const n = readSync(fd, buf, got, st.size - got, got);
+      if (n === 0) break;
+      got += n;
+    }
+    return buf.subarray(0, got);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function fileKind(st: ReturnType<typeof fstatSync>): string {
+  if (st.isDirectory()) return "a directory";
+  if (st.isFIFO()) return "a FIFO";
+  if (st.isCharacterDevice()) return "a character device";
+  if (st.isBlockDevice()) return "a block device";
+  if (st.isSocket()) return "a socket";
+  return "not a file";
 }
 
 export function removeStagedRuntime(dir: string): void {

@@ -26,6 +26,8 @@ export interface TileLaunch {
   config: unknown;
   /** V8 old-space limit in MB (default 64: tiles are small; the netlink tile scales with netbase). */
   heapMb?: number;
+  /** The launcher restarts it when it dies (apps): see Bootstrap.restartable. */
+  restartable?: boolean;
   /** Keep CAP_NET_ADMIN (only the netlink tile, only when configured). */
   keepNetAdmin?: boolean;
 }
@@ -34,12 +36,13 @@ export interface TileCommon {
   instance: string;
   uid: number;
   gid: number;
+  realGid?: number;
   netnsPath?: string;
   unshare: ("mount" | "ipc" | "uts" | "net")[];
   landlock: boolean;
   logLevel: string;
   /** Where tile log lines go (already formatted by the caller's relay). */
-  onLogLine: (tile: string, line: string) => void;
+  onLogLine: (tile: string, line: string, pid: number) => void;
 }
 
 export interface TileProcess {
@@ -90,6 +93,7 @@ export function spawnTile(launch: TileLaunch, common: TileCommon): TileProcess {
   const args = execHelperArgs({
     uid: common.uid,
     gid: common.gid,
+    realGid: common.realGid,
     keepFds: stdio.map((_, i) => i),
     netnsPath: common.netnsPath,
     unshare: common.unshare,
@@ -99,7 +103,9 @@ export function spawnTile(launch: TileLaunch, common: TileCommon): TileProcess {
     program: process.execPath,
     programArgs: [...tileNodeFlags(launch.heapMb), launch.bundle],
   });
-  const child = spawn(execHelperPath(), args, { stdio, env: {}, cwd: "/" });
+  // The environment is empty but for one variable: libuv must not use io_uring for file I/O (its
+  // epoll ring is refused by tilenet-exec; see native/sandbox_exec.c, refuse_io_uring).
+  const child = spawn(execHelperPath(), args, { stdio, env: { UV_USE_IO_URING: "0" }, cwd: "/" });
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once("exit", (code, signal) => resolve({ code, signal }));
   });
@@ -109,7 +115,7 @@ export function spawnTile(launch: TileLaunch, common: TileCommon): TileProcess {
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
     createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on("line", (line) =>
-      common.onLogLine(launch.name, line),
+      common.onLogLine(launch.name, line, child.pid ?? -1),
     );
   }
   const bootstrap: Bootstrap = {
@@ -122,6 +128,7 @@ export function spawnTile(launch: TileLaunch, common: TileCommon): TileProcess {
     fds,
     config: launch.config,
     sandbox: { landlock: common.landlock },
+    ...(launch.restartable ? { restartable: true } : {}),
   };
   const pipe = child.stdio[BOOTSTRAP_FD] as Writable | null;
   if (!pipe) throw new Error(`tile ${launch.name}: no bootstrap pipe`);

@@ -29,7 +29,7 @@ import {
   netlinkRegions,
   netlinkTileConfig,
 } from "../tiles/netlink/definition";
-import type { AppConfig, InstanceConfig } from "./config";
+import { type AppConfig, defaultRestartPolicy, type InstanceConfig } from "./config";
 import { LAB_ECHO_PORT } from "./lab";
 import type { RegionKind } from "./manifest";
 import { stagedAppModulePath, stagedBundlePath } from "./stage";
@@ -58,7 +58,8 @@ export type RegionGroup =
 /** A socket opened in the instance's namespace and granted to a tile. */
 export type SocketDesc =
   | { name: string; kind: "netlink"; groups: number; rcvbufBytes: number }
-  | { name: string; kind: "probe" };
+  /** bindIfindex: the one interface probes may leave through (0 = unbound: several net tiles). */
+  | { name: string; kind: "probe"; bindIfindex: number };
 
 /** An AF_XDP socket with the XDP program feeding it; its UMEM is a region of its own. */
 export interface XskDesc {
@@ -175,7 +176,12 @@ function describeNetlink(input: DescribeInput, into: InstanceTopology): void {
   into.sockets.push(
     { name: "netlink.events", kind: "netlink", groups: RTMGRP_TILENET, rcvbufBytes: config.netlink.rcvbufBytes },
     { name: "netlink.requests", kind: "netlink", groups: 0, rcvbufBytes: 0 },
-    { name: "probe", kind: "probe" },
+    // Bound to the net tile's interface: probes leave through it only (see netlinkPolicy).
+    {
+      name: "probe",
+      kind: "probe",
+      bindIfindex: input.interfaces.length === 1 ? (input.interfaces[0]?.ifindex ?? 0) : 0,
+    },
   );
   into.groups.push(metricsGroup("netlink", "netlink", netlinkMetrics));
   into.tiles.push({
@@ -338,7 +344,13 @@ export function withTileSettings(
 
 /** The app `--lab` runs when the config has none. */
 export function labEchoApp(): AppConfig {
-  return { name: "echo", module: "builtin:echo", ports: [LAB_ECHO_PORT], settings: {} };
+  return {
+    name: "echo",
+    module: "builtin:echo",
+    ports: [LAB_ECHO_PORT],
+    settings: {},
+    restart: defaultRestartPolicy(),
+  };
 }
 
 /** The config as `--lab` runs it: its apps, the net tile on the lab's interface and namespace. */

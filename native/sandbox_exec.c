@@ -2,7 +2,7 @@
 // per thread, so it cannot be cleaned from inside a running Node process; this single-threaded
 // program drops everything and then execs Node, which starts all its threads unprivileged.
 //
-//   tilenet-exec --uid U --gid G --keep-fds 0,1,2,3 [--netns PATH] [--unshare mount,ipc,uts,net]
+//   tilenet-exec --uid U --gid G [--real-gid R] --keep-fds 0,1,2,3 [--netns PATH] [--unshare mount,ipc,uts,net]
 //                [--rlimit-core N] [--parent-pid P] [--keep-cap net_admin] [--allow-root] -- /abs/program [args...]
 //
 // Errors: "tilenet-exec: <what>: <detail>" on stderr and exit 126; exit 125 when --parent-pid is
@@ -12,7 +12,11 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <limits.h>
+#include <linux/audit.h>
 #include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <stddef.h>
 #include <linux/securebits.h>
 #include <sched.h>
 #include <signal.h>
@@ -42,6 +46,8 @@
 
 struct options {
   long uid, gid;
+  /** --real-gid: differs from gid, so the kernel makes the exec'd tile non-dumpable (see main). */
+  long real_gid;
   int keep_fds[MAX_KEEP_FDS];
   int keep_count;
   const char* netns_path;
@@ -137,7 +143,7 @@ static void parse_unshare(struct options* o, const char* text) {
 
 static void parse_args(struct options* o, int argc, char** argv) {
   memset(o, 0, sizeof *o);
-  o->uid = o->gid = o->rlimit_core = o->parent_pid = -1;
+  o->uid = o->gid = o->real_gid = o->rlimit_core = o->parent_pid = -1;
   bool have_keep = false, have_unshare = false, have_allow_root = false;
   int i = 1;
   for (; i < argc; i++) {
@@ -163,6 +169,9 @@ static void parse_args(struct options* o, int argc, char** argv) {
     } else if (strcmp(a, "--gid") == 0) {
       if (o->gid >= 0) usage_error(a, "given twice");
       o->gid = parse_number(a, v, 0, 4294967294L);
+    } else if (strcmp(a, "--real-gid") == 0) {
+      if (o->real_gid >= 0) usage_error(a, "given twice");
+      o->real_gid = parse_number(a, v, 1, 4294967294L);
     } else if (strcmp(a, "--keep-fds") == 0) {
       if (have_keep) usage_error(a, "given twice");
       have_keep = true;
@@ -194,6 +203,7 @@ static void parse_args(struct options* o, int argc, char** argv) {
   if (argv[i + 1][0] != '/') usage_error("program", "'%s' is not an absolute path", argv[i + 1]);
   if (o->netns_path && (o->unshare_flags & CLONE_NEWNET))
     usage_error("--netns", "cannot be combined with --unshare net");
+  if (o->real_gid >= 0 && o->real_gid == o->gid) usage_error("--real-gid", "must differ from --gid");
   if ((o->uid == 0 || o->gid == 0) && !o->allow_root)
     usage_error(o->uid == 0 ? "--uid" : "--gid", "refusing to run a tile as root (0)");
   o->program_argv = &argv[i + 1];
@@ -271,7 +281,11 @@ static void drop_privileges(const struct options* o) {
     if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0) die(EXIT_FAILED, "prctl(PR_CAPBSET_DROP)", "cap %d: %s", cap, strerror(errno));
   }
   if (setgroups(0, NULL) != 0) die_errno("setgroups(0)");
-  if (setresgid((gid_t)o->gid, (gid_t)o->gid, (gid_t)o->gid) != 0)
+  // A real gid unlike the effective one at execve makes the kernel set the new image non-dumpable
+  // (fs.suid_dumpable): nobody without CAP_SYS_PTRACE can attach to the tile or read its memory
+  // from its first instruction. File access uses the effective gid; the real one grants nothing.
+  gid_t real_gid = o->real_gid >= 0 ? (gid_t)o->real_gid : (gid_t)o->gid;
+  if (setresgid(real_gid, (gid_t)o->gid, (gid_t)o->gid) != 0)
     die(EXIT_FAILED, "setresgid", "%ld: %s", o->gid, strerror(errno));
   if (setresuid((uid_t)o->uid, (uid_t)o->uid, (uid_t)o->uid) != 0)
     die(EXIT_FAILED, "setresuid", "%ld: %s", o->uid, strerror(errno));
@@ -305,9 +319,28 @@ static void drop_privileges(const struct options* o) {
   uid_t ru, eu, su;
   gid_t rg, eg, sg;
   if (getresuid(&ru, &eu, &su) != 0 || getresgid(&rg, &eg, &sg) != 0) die_errno("getresuid");
-  if (ru != (uid_t)o->uid || eu != ru || su != ru || rg != (gid_t)o->gid || eg != rg || sg != rg)
+  if (ru != (uid_t)o->uid || eu != ru || su != ru || rg != real_gid || eg != (gid_t)o->gid || sg != eg)
     die(EXIT_FAILED, "verify", "uid/gid did not change as asked");
   if (getgroups(0, NULL) != 0) die(EXIT_FAILED, "verify", "supplementary groups remain");
+}
+
+// io_uring executes its operations in kernel workers that seccomp never sees, so no tile may have
+// a ring. libuv (Node >= 22) makes one at start-up for batched epoll_ctl even with
+// UV_USE_IO_URING=0 (measured: io_uring_setup at loop init, io_uring_enter afterwards), and
+// aborts if a ring it made starts failing. This filter, installed before exec, makes the setup
+// fail with ENOSYS from Node's first instruction, so libuv never gets a ring and uses plain
+// epoll. Numbers 425..427 are the same for x86_64, x32 (with bit 30) and i386.
+static void refuse_io_uring(void) {
+  struct sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr)),
+      BPF_STMT(BPF_ALU | BPF_AND | BPF_K, ~0x40000000u),
+      BPF_JUMP(BPF_JMP | BPF_JGE | BPF_K, 425 /* io_uring_setup */, 0, 2),
+      BPF_JUMP(BPF_JMP | BPF_JGT | BPF_K, 427 /* io_uring_register */, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | ENOSYS),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+  };
+  struct sock_fprog prog = {(unsigned short)(sizeof filter / sizeof filter[0]), filter};
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) die_errno("seccomp(io_uring -> ENOSYS)");
 }
 
 int main(int argc, char** argv) {
@@ -321,6 +354,7 @@ int main(int argc, char** argv) {
   }
   drop_privileges(&o);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die_errno("prctl(PR_SET_NO_NEW_PRIVS)");
+  refuse_io_uring();
   // After the uid change: changing credentials clears the parent-death signal.
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) die_errno("prctl(PR_SET_PDEATHSIG)");
   if (o.parent_pid > 0 && getppid() != (pid_t)o.parent_pid)

@@ -26,8 +26,19 @@ int64_t MonotonicMs() {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-// probeSocketOpen() -> fd of a nonblocking UDP socket with TTL 1 and SO_DONTROUTE.
+#ifndef SO_BINDTOIFINDEX
+#define SO_BINDTOIFINDEX 62
+#endif
+
+// probeSocketOpen(ifindex = 0) -> fd of a nonblocking UDP socket with TTL 1 and SO_DONTROUTE,
+// bound to interface `ifindex` when it is not 0 (SO_BINDTOIFINDEX; the launcher does it as root).
+// Everything a probe needs is fixed here, before the sandbox: the tile's filter then allows only
+// an empty sendto with fixed flags on this fd (no cmsg can change TTL, source or interface).
 Napi::Value ProbeSocketOpen(const Napi::CallbackInfo& info) {
+  int64_t bindIfindex = 0;
+  if (info.Length() > 0 && !info[0].IsUndefined() && !ArgInt(info, 0, "ifindex", &bindIfindex))
+    return info.Env().Undefined();
+  if (bindIfindex < 0 || bindIfindex > 0x7fffffffLL) return ThrowType(info.Env(), "probeSocketOpen: ifindex out of range");
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   if (fd < 0) return ThrowErrno(info.Env(), "socket(AF_INET, SOCK_DGRAM)", errno);
   int ttl = 1, one = 1;
@@ -41,10 +52,16 @@ Napi::Value ProbeSocketOpen(const Napi::CallbackInfo& info) {
     close(fd);
     return ThrowErrno(info.Env(), "setsockopt(probe socket, SO_DONTROUTE)", err);
   }
+  int bound = (int)bindIfindex;
+  if (bound != 0 && setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &bound, sizeof bound) != 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(info.Env(), "setsockopt(probe socket, SO_BINDTOIFINDEX " + std::to_string(bound) + ")", err);
+  }
   return Napi::Number::New(info.Env(), fd);
 }
 
-// probeSend(fd, ipHostOrder, ifindex, port) -> 0 or -errno. Per-probe failures (EAGAIN when the
+// probeSend(fd, ipHostOrder, ifindex, port) -> 0 or -errno (-ENODEV: ifindex is not the socket's). Per-probe failures (EAGAIN when the
 // socket buffer is full, ENETUNREACH, EHOSTUNREACH after failed resolution...) are values, not
 // exceptions: the caller counts them. Bad arguments still throw.
 Napi::Value ProbeSend(const Napi::CallbackInfo& info) {
@@ -61,28 +78,20 @@ Napi::Value ProbeSend(const Napi::CallbackInfo& info) {
   dst.sin_port = htons((uint16_t)port);
   dst.sin_addr.s_addr = htonl((uint32_t)ip);
 
-  // IP_PKTINFO with ipi_ifindex picks the outgoing interface for this one datagram.
-  alignas(struct cmsghdr) char control[CMSG_SPACE(sizeof(struct in_pktinfo))];
-  memset(control, 0, sizeof control);
-  struct msghdr msg = {};
-  msg.msg_name = &dst;
-  msg.msg_namelen = sizeof dst;
-  msg.msg_control = control;
-  msg.msg_controllen = sizeof control;
-  struct cmsghdr* cm = CMSG_FIRSTHDR(&msg);
-  cm->cmsg_level = IPPROTO_IP;
-  cm->cmsg_type = IP_PKTINFO;
-  cm->cmsg_len = CMSG_LEN(sizeof(struct in_pktinfo));
-  struct in_pktinfo pktinfo = {};
-  pktinfo.ipi_ifindex = (int)ifindex;
-  memcpy(CMSG_DATA(cm), &pktinfo, sizeof pktinfo);
+  // The interface is the one the socket was bound to when it was made; a probe for another one is
+  // refused, not misdirected. An unbound socket (tests) lets the kernel pick the on-link interface.
+  int bound = 0;
+  socklen_t boundLen = sizeof bound;
+  if (getsockopt((int)fd, SOL_SOCKET, SO_BINDTOIFINDEX, &bound, &boundLen) != 0)
+    return ThrowErrno(info.Env(), "getsockopt(probe fd " + std::to_string(fd) + ", SO_BINDTOIFINDEX)", errno);
+  if (bound != 0 && ifindex != bound) return Napi::Number::New(info.Env(), -ENODEV);
 
   for (;;) {
-    ssize_t n = sendmsg((int)fd, &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    ssize_t n = sendto((int)fd, "", 0, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr*)&dst, sizeof dst);
     if (n >= 0) return Napi::Number::New(info.Env(), 0);
     if (errno == EINTR) continue;
     if (errno == EBADF || errno == ENOTSOCK || errno == EFAULT)
-      return ThrowErrno(info.Env(), "sendmsg(probe fd " + std::to_string(fd) + ")", errno);
+      return ThrowErrno(info.Env(), "sendto(probe fd " + std::to_string(fd) + ")", errno);
     return Napi::Number::New(info.Env(), -errno);
   }
 }

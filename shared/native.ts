@@ -129,10 +129,11 @@ export interface NativeAddon {
   ethtoolDriverInfo(ifname: string): DriverInfo;
   /** A persistent tun (or tap) device in the calling thread's namespace (TUNSETIFF + TUNSETPERSIST). */
   tunCreate(ifname: string, tap: boolean, multiQueue: boolean): void;
-  /** UDP socket for neighbor probes: TTL 1, SO_DONTROUTE, nonblocking, CLOEXEC. */
-  probeSocketOpen(): number;
-  /** Sends an empty UDP datagram to ip (host-order u32) via ifindex (IP_PKTINFO) on `port`.
-   *  Returns 0 or a negative errno (never throws for per-packet errors). */
+  /** UDP socket for neighbor probes: TTL 1, SO_DONTROUTE, nonblocking, CLOEXEC; bound to
+   *  interface `ifindex` (SO_BINDTOIFINDEX, needs CAP_NET_RAW) when given and not 0. */
+  probeSocketOpen(ifindex?: number): number;
+  /** Sends an empty UDP datagram (sendto, no cmsg) to ip (host-order u32) on `port` through the
+   *  interface the socket is bound to; -ENODEV when ifindex is not that interface. */
   probeSend(fd: number, ipHostOrder: number, ifindex: number, port: number): number;
   /** poll(2) on one fd for POLLIN; returns true when readable. */
   pollIn(fd: number, timeoutMs: number): boolean;

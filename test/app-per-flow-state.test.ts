@@ -19,7 +19,12 @@ function packet(srcIp: number, srcPort: number): UdpPacket {
 describe("per-flow state example", () => {
   let app: RateLimitedEcho;
   let replies = 0;
-  const api = { reply: () => (replies++, true) } as unknown as AppApi;
+  const api = {
+    reply: () => {
+      replies++;
+      return true;
+    },
+  } as unknown as AppApi;
   beforeEach(async () => {
     vi.useFakeTimers({ now: 1_000_000 });
     vi.resetModules();

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { defaultConfig, type InstanceConfig } from "../launcher/config";
+import { defaultConfig, defaultRestartPolicy, type InstanceConfig } from "../launcher/config";
 import { provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from "../launcher/plan";
 import { RegionSet } from "../launcher/regions";
 import { type StagedRuntime, stageRuntime } from "../launcher/stage";
@@ -58,7 +58,7 @@ function dataplaneConfig(t: Topology): InstanceConfig {
     netbase: { routes: 256, neighbors: 256, interfaces: 16, addrsPerInterface: 4 },
     netlink: { ...d.netlink, enabled: false },
     rings: { depth: DEPTH },
-    apps: [{ name: "echo", module: "builtin:echo", ports: [ECHO_PORT], settings: {} }],
+    apps: [{ name: "echo", module: "builtin:echo", ports: [ECHO_PORT], settings: {}, restart: defaultRestartPolicy() }],
   };
 }
 
@@ -115,7 +115,7 @@ describeAsRoot("net and app tiles as sandboxed processes (needs root)", () => {
   };
   /** An app tile alone on its own channel (no net tile serves it), described as the launcher does. */
   const loneApp = (name: string, module: string): TileLaunch => {
-    const app = { name, module, ports: [ECHO_PORT], settings: {} };
+    const app = { name, module, ports: [ECHO_PORT], settings: {}, restart: defaultRestartPolicy() };
     const channel = { depth: DEPTH, maxPayload: MAX_PAYLOAD };
     const launches = provision({
       instance: "dptest",
@@ -245,5 +245,17 @@ describeAsRoot("net and app tiles as sandboxed processes (needs root)", () => {
     expect(
       logs.some((l) => l.startsWith("wrong:") && /exports ports \[1,2\] but the config gives \[7000\]/.test(l)),
     ).toBe(true);
+  });
+
+  it("runs an app module's top level only once every thread is under the tile's filter", async () => {
+    if (!staged) throw new Error("no set-up");
+    const probe = spawn(loneApp("probe", join(APPS, "top-level-probe.js")));
+    const deadline = Date.now() + 15_000;
+    while (!logs.some((l) => l.startsWith("probe:") && l.includes("top level:")) && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 20));
+    const line = logs.find((l) => l.startsWith("probe:") && l.includes("top level:")) ?? logs.join("\n");
+    expect(line).toContain("top level: read failed: EPERM; require refused: true");
+    probe.child.kill("SIGTERM");
+    expect(await probe.exited).toEqual({ code: 0, signal: null });
   });
 });

@@ -168,6 +168,8 @@ describe("Prometheus rendering", () => {
           kind,
           pid: 2,
           state: "running",
+          restarts: 0,
+          logLinesDropped: 0,
           heartbeatAgeMs: null,
           sandbox: null,
           metrics,

@@ -28,6 +28,15 @@ describeAsRoot(`tilenet run --lab (${ROOT_REASON})`, () => {
     expect(report.lab?.tileNetns).toBe(`tn-${name}-tile`);
     expect(report.lab?.peerNetns).toBe(`tn-${name}-peer`);
     expect(report.tiles.length).toBeGreaterThanOrEqual(1);
+    // Every tile its own uid and gid, from the dynamic range, and non-dumpable from exec
+    // (real gid = uid + 1 differs from the effective gid).
+    const uids = report.tiles.map((t) => t.sandbox?.uid.effective);
+    expect(new Set(uids).size, JSON.stringify(uids)).toBe(report.tiles.length);
+    for (const t of report.tiles) {
+      expect(t.sandbox?.uid.effective, t.name).toBeGreaterThanOrEqual(2_130_706_432);
+      expect(t.sandbox?.gid.effective, t.name).toBe(t.sandbox?.uid.effective);
+      expect(t.sandbox?.gid.real, t.name).toBe(t.sandbox?.uid.effective);
+    }
     for (const t of report.tiles) {
       expect(t.state, t.name).toBe("running");
       expect(t.heartbeatAgeMs, t.name).not.toBeNull();
@@ -40,6 +49,7 @@ describeAsRoot(`tilenet run --lab (${ROOT_REASON})`, () => {
       for (const cap of [sb.capEff, sb.capPrm, sb.capBnd, sb.capInh, sb.capAmb]) expect(cap, t.name).toBe(ZERO_CAPS);
       expect(sb.uid.real, t.name).not.toBe(0);
       expect(sb.uid.effective, t.name).not.toBe(0);
+      expect(t.problems, t.name).toEqual([]);
       expect(sb.gid.real, t.name).not.toBe(0);
       expect(sb.threads, t.name).toBeGreaterThan(1);
       // Only its own regions and sockets, plus stdio and Node's own event-loop descriptors.

@@ -1,4 +1,4 @@
-// The neighbor probe socket: an empty UDP datagram (TTL 1, SO_DONTROUTE, IP_PKTINFO ifindex) sent
+// The neighbor probe socket: an empty UDP datagram (TTL 1, SO_DONTROUTE, bound interface) sent
 // to an on-link address makes the kernel ARP for it, so the neighbor appears in `ip neigh`; this
 // works from a child that has dropped to uid 65534 with no capabilities, where RTM_NEWNEIGH +
 // NTF_USE is refused (EPERM). Traffic stays on a veth pair between two fresh namespaces.
@@ -57,7 +57,7 @@ describeAsRoot("neighbor probe socket (needs root: network namespaces)", () => {
     for (const a of ["198.18.1.2/24", "198.18.1.3/24"]) ipn(peer, "addr", "add", a, "dev", "vb");
     va = ifindexIn(ns, "va");
     peerMac = ipJson<{ address: string }[]>(peer, "link", "show", "vb")[0].address;
-    probeFd = inNamespace(ns, () => addon().probeSocketOpen());
+    probeFd = inNamespace(ns, () => addon().probeSocketOpen(va));
   });
 
   afterAll(() => {
@@ -80,9 +80,9 @@ describeAsRoot("neighbor probe socket (needs root: network namespaces)", () => {
     expect(entry?.state.some((s) => s === "INCOMPLETE" || s === "FAILED")).toBe(true);
   });
 
-  it("returns a negative errno for an unknown interface and never becomes readable", () => {
+  it("returns -ENODEV for an interface other than the one it is bound to and never becomes readable", () => {
     const r = addon().probeSend(probeFd, ip4("198.18.1.2"), 999_999, 9);
-    expect(r).toBeLessThan(0);
+    expect(r).toBe(-19); // ENODEV: the socket is bound to va, a probe cannot leave elsewhere
     expect(addon().pollIn(probeFd, 10)).toBe(false);
     expect(() => addon().probeSend(probeFd, ip4("198.18.1.2"), va, 0)).toThrow(/port/);
   });

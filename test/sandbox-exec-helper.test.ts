@@ -196,6 +196,32 @@ describeAsRoot("tilenet-exec (needs root: it switches uid and drops capabilities
     }
   });
 
+  it("refuses io_uring from Node's first instruction (ENOSYS), so libuv runs on plain epoll", () => {
+    // Node >= 22's libuv makes an io_uring at loop start-up even with UV_USE_IO_URING=0, and
+    // aborts when that ring later fails under a tile filter (SIGSYS on io_uring_enter before).
+    const rings =
+      "process.stdout.write(String(require('node:fs').readdirSync('/proc/self/fd').filter((fd) => { try { return require('node:fs').readlinkSync('/proc/self/fd/' + fd) === 'anon_inode:[io_uring]'; } catch { return false; } }).length))";
+    const direct = spawnSync(process.execPath, ["-e", rings], { encoding: "utf8", env: { UV_USE_IO_URING: "0" } });
+    const major = Number(process.versions.node.split(".")[0]);
+    if (major >= 22) expect(Number(direct.stdout), "control: this Node makes a ring").toBeGreaterThan(0);
+    const args = execHelperArgs({
+      uid: NOBODY,
+      gid: NOBODY,
+      keepFds: [0, 1, 2],
+      unshare: [],
+      program: process.execPath,
+      programArgs: ["-e", rings],
+    });
+    const r = spawnSync(EXEC_HELPER, args, {
+      encoding: "utf8",
+      cwd: "/",
+      env: { UV_USE_IO_URING: "0" },
+      timeout: 20_000,
+    });
+    expect(r.stderr).toBe("");
+    expect(r.stdout).toBe("0");
+  });
+
   it("gives new mount, ipc, uts and net namespaces when asked (the net one holds only lo)", () => {
     const { report, status, stderr } = runTile({ uid: NOBODY, gid: NOBODY, unshare: ["mount", "ipc", "uts", "net"] });
     expect(stderr).toBe("");

@@ -5,7 +5,7 @@
 import { spawn } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { beforeAll, describe, expect, it } from "vitest";
-import { requireBuilt, WORKLOAD } from "./support/seccomp-helpers";
+import { requireBuilt, sandboxableNode, WORKLOAD } from "./support/seccomp-helpers";
 
 interface WorkloadSummary {
   report: { defaultAction: string; filterInstructions: number; syscallsAllowed: number };
@@ -27,7 +27,8 @@ interface WorkloadRun {
 /** Runs the workload; `whileRunning` gets its pid once it reports "ready" (sandbox entered). */
 function runWorkload(args: string[], whileRunning?: (pid: number) => Promise<void>): Promise<WorkloadRun> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [WORKLOAD, ...args], { stdio: ["ignore", "pipe", "pipe"], cwd: "/" });
+    const node = sandboxableNode([WORKLOAD, ...args]);
+    const child = spawn(node.file, node.args, { stdio: ["ignore", "pipe", "pipe"], cwd: "/" });
     let stdout = "";
     let stderr = "";
     let statusWhileSandboxed = "";

@@ -339,7 +339,20 @@ describe("mergePolicies and the Node baseline", () => {
         allow: [],
         errno: [{ syscall: "openat", errno: 13 }],
       }),
-    ).toThrow(/openat gets errno 1 from 'node-baseline' and 13 from 'tile'/);
+    ).toThrow(/openat gets errno 1 from 'node\d+-baseline' and 13 from 'tile'/);
+    // io_uring is answered ENOSYS by every filter and can never be allowed (it bypasses seccomp).
+    for (const nr of [425, 426, 427]) expect(interpret(program, data(nr))).toBe((SECCOMP_RET_ERRNO | 38) >>> 0);
+    for (const allow of ["io_uring_setup", "io_uring_enter", "io_uring_register"])
+      expect(() =>
+        compilePolicy(mergePolicies("x", nodeBaselinePolicy(pid), { name: "tile", allow: [allow] })),
+      ).toThrow(/can never be allowed \(io_uring operations bypass seccomp\)/);
+    // What each Node major adds, chosen by version.
+    expect(nodeBaselinePolicy(pid, "20.20.2").name).toBe("node20-baseline");
+    expect(interpret(compilePolicy(nodeBaselinePolicy(pid, "20.20.2")), data(204))).toBe(SECCOMP_RET_KILL_PROCESS);
+    expect(interpret(compilePolicy(nodeBaselinePolicy(pid, "22.23.5")), data(204))).toBe(SECCOMP_RET_ALLOW);
+    expect(interpret(compilePolicy(nodeBaselinePolicy(pid, "22.23.5")), data(230))).toBe(SECCOMP_RET_KILL_PROCESS);
+    expect(interpret(compilePolicy(nodeBaselinePolicy(pid, "24.22.3")), data(230))).toBe(SECCOMP_RET_ALLOW);
+    expect(nodeBaselinePolicy(pid, "26.0.0").name).toBe("node24-baseline");
     // A tile's unconditional allow wins over the baseline's EPERM.
     const opener = compilePolicy(mergePolicies("x", nodeBaselinePolicy(pid), { name: "tile", allow: ["openat"] }));
     expect(interpret(opener, data(257))).toBe(SECCOMP_RET_ALLOW);

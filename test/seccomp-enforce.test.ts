@@ -5,12 +5,15 @@ import { spawn } from "node:child_process";
 import { readdirSync, readFileSync } from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compilePolicy } from "../shared/seccomp/compile";
-import { nodeBaselineSyscalls } from "../shared/seccomp/node-baseline";
+import { nodeBaselinePolicy } from "../shared/seccomp/node-baseline";
 import type { ArgRule, SeccompPolicy } from "../shared/seccomp/policy";
+import { mergePolicies } from "../shared/seccomp/policy";
 import { syscallNumber } from "../shared/seccomp/syscalls-x86_64";
+import { netlinkPolicy } from "../tiles/netlink/definition";
 import {
   buildHarness,
   EVENTFD_FDS_JS,
+  EXEC_HELPER_FILTERS,
   interpret,
   removeHarness,
   requireBuilt,
@@ -20,6 +23,7 @@ import {
   SECCOMP_RET_ALLOW,
   SECCOMP_RET_KILL_PROCESS,
   type SeccompData,
+  sandboxableNode,
 } from "./support/seccomp-helpers";
 
 beforeAll(() => requireBuilt());
@@ -45,10 +49,10 @@ describe("seccomp in Node children", () => {
   });
 
   it("checks arguments: write allowed on fd 1 (and libuv's eventfd) only, writing to fd 2 kills", () => {
-    const withoutWrite = JSON.stringify(nodeBaselineSyscalls.filter((s) => s !== "write"));
     const script = `
       const wakeFds = ${EVENTFD_FDS_JS};
-      const policy = { name: "fd1", allow: [...${withoutWrite}, { syscall: "write", args: [{ index: 0, op: "in", values: [1, ...wakeFds] }] }], errno: lib.nodeBaselineErrno };
+      const base = lib.nodeBaselinePolicy(process.pid);
+      const policy = { name: "fd1", allow: [...base.allow.filter((s) => s !== "write"), { syscall: "write", args: [{ index: 0, op: "in", values: [1, ...wakeFds] }] }], errno: base.errno };
       addon.installSeccomp(lib.compilePolicy(policy));
       fs.writeSync(1, "one\\n");
       fs.writeSync(1, "two\\n");
@@ -78,18 +82,15 @@ describe("seccomp in Node children", () => {
   });
 
   it("puts every thread under the filter (TSYNC): /proc shows Seccomp 2 on all of them", async () => {
-    const child = spawn(
-      process.execPath,
-      [
-        "-e",
-        `const lib = require(${JSON.stringify(SECCOMP_LIB)});
+    const node = sandboxableNode([
+      "-e",
+      `const lib = require(${JSON.stringify(SECCOMP_LIB)});
          const addon = lib.native(); const fs = require("node:fs");
          ${installBaseline()}
          fs.writeSync(1, "installed\\n");
          setTimeout(() => {}, 10000);`,
-      ],
-      { stdio: ["ignore", "pipe", "pipe"], cwd: "/" },
-    );
+    ]);
+    const child = spawn(node.file, node.args, { stdio: ["ignore", "pipe", "pipe"], cwd: "/" });
     try {
       await new Promise<void>((resolve, reject) => {
         child.stdout.on("data", (d: Buffer) => d.toString().includes("installed") && resolve());
@@ -100,7 +101,7 @@ describe("seccomp in Node children", () => {
       for (const tid of tasks) {
         const status = readFileSync(`/proc/${child.pid}/task/${tid}/status`, "utf8");
         expect(status, `thread ${tid}`).toMatch(/^Seccomp:\s+2$/m);
-        expect(status, `thread ${tid}`).toMatch(/^Seccomp_filters:\s+1$/m);
+        expect(status, `thread ${tid}`).toMatch(new RegExp(`^Seccomp_filters:\\s+${1 + EXEC_HELPER_FILTERS}$`, "m"));
         expect(status, `thread ${tid}`).toMatch(/^NoNewPrivs:\s+1$/m);
       }
     } finally {
@@ -191,6 +192,76 @@ describe("seccomp with raw syscalls (C harness)", () => {
     expect(runHarness(harness, program, ["3,1000"]).stdout).toBe("3=-9\n"); // EBADF, allowed
     const r = runHarness(harness, program, ["3,0x1000003e8"]); // the kernel would see fd 1000
     expect(r.signal).toBe("SIGSYS");
+  });
+
+  it("refuses the F_SETOWN + F_SETSIG + O_ASYNC kill: a tile cannot make the kernel signal another process", async (ctx) => {
+    if (!harness) return ctx.skip("no C compiler (cc) to build the harness");
+    const F_SETOWN = 8;
+    const F_SETSIG = 10;
+    const F_SETFL = 4;
+    const F_GETFL = 3;
+    const O_ASYNC = 0x2000;
+    const O_NONBLOCK = 0x800;
+    const victim = spawn("sleep", ["30"], { stdio: "ignore" });
+    const victimGone = new Promise<NodeJS.Signals | null>((r) => victim.once("exit", (_c, s) => r(s)));
+    try {
+      const attack = [`72,10,${F_SETOWN},${victim.pid}`, `72,10,${F_SETSIG},9`, `72,10,${F_SETFL},${O_ASYNC}`, "w,11"];
+      // Control, no filter: the write to the pipe makes the kernel SIGKILL the victim.
+      const control = spawn("sleep", ["30"], { stdio: "ignore" });
+      const controlGone = new Promise<NodeJS.Signals | null>((r) => control.once("exit", (_c, s) => r(s)));
+      const c = runHarness(
+        harness,
+        undefined,
+        attack.map((a) => a.replace(String(victim.pid), String(control.pid))),
+      );
+      expect(c.status, c.stdout).toBe(0);
+      expect(await controlGone).toBe("SIGKILL");
+      // Under the tile baseline: the first step already kills the attacker; the victim lives.
+      const program = compilePolicy(mergePolicies("app+base", nodeBaselinePolicy(1), { name: "app", allow: [] }));
+      for (const step of attack.slice(0, 3)) {
+        const r = runHarness(harness, program, [step]);
+        expect(r.signal, step).toBe("SIGSYS");
+      }
+      // F_SETFL without O_ASYNC and F_GETFL stay allowed (Node's stdio reset at exit).
+      const ok = runHarness(harness, program, [`72,10,${F_SETFL},${O_NONBLOCK}`, `72,10,${F_GETFL}`]);
+      expect(ok.stdout).toBe(`72=0\n72=${O_NONBLOCK}\n`);
+      await new Promise((r) => setTimeout(r, 100));
+      expect(victim.exitCode).toBeNull();
+      expect(victim.signalCode).toBeNull();
+    } finally {
+      victim.kill("SIGKILL");
+      await victimGone;
+    }
+  });
+
+  it("pins write to stdout, stderr and libuv's own fds: a granted socket or region cannot be written", (ctx) => {
+    if (!harness) return ctx.skip("no C compiler (cc) to build the harness");
+    const program = compilePolicy(nodeBaselinePolicy(1, process.versions.node, [1, 2, 11]));
+    expect(runHarness(harness, program, ["w,11", "w,1"]).stdout).toBe("1=1\nx1=1\n");
+    expect(runHarness(harness, program, ["w,10"]).signal).toBe("SIGSYS"); // e.g. a netlink socket
+  });
+
+  it("pins the netlink tile's probe socket: only an empty sendto with fixed flags, never sendmsg (cmsg)", (ctx) => {
+    if (!harness) return ctx.skip("no C compiler (cc) to build the harness");
+    // fd 10 stands for the probe socket (the harness's pipe: the filter decides before the kernel
+    // looks at the fd or the pointers, so the calls below fail with EFAULT/ENOTSOCK when allowed).
+    const policy = netlinkPolicy({ "nl.events": 7, "nl.requests": 8, probe: 10 });
+    const program = compilePolicy(mergePolicies("netlink+base", nodeBaselinePolicy(1), policy));
+    const MSG_DONTWAIT_NOSIGNAL = 0x4040;
+    const allowed = runHarness(harness, program, [`44,10,0,0,${MSG_DONTWAIT_NOSIGNAL},0,16`]);
+    expect(allowed.signal).toBeNull();
+    expect(allowed.stdout).toMatch(/^44=-\d+\n$/); // reached the kernel (ENOTSOCK on a pipe)
+    for (const [what, call] of [
+      ["sendmsg (cmsg could set TTL, source, interface)", "46,10,0,0x4040"],
+      ["a payload", `44,10,0,1,${MSG_DONTWAIT_NOSIGNAL},0,16`],
+      ["other flags", "44,10,0,0,0x40,0,16"],
+      ["another address length", `44,10,0,0,${MSG_DONTWAIT_NOSIGNAL},0,28`],
+      ["another fd", `44,11,0,0,${MSG_DONTWAIT_NOSIGNAL},0,16`],
+      ["setsockopt (TTL)", "54,10,0,2,0,4"],
+    ]) {
+      const r = runHarness(harness, program, [call]);
+      expect(r.signal, what).toBe("SIGSYS");
+    }
   });
 
   it("runs a 200-rule policy with argument checks as the interpreter and the policy say", (ctx) => {

@@ -3,7 +3,7 @@
 // role -> region rule of each definition is what the description uses, several interfaces give
 // several net tiles (N of a kind is data), and describing touches nothing.
 import { describe, expect, it } from "vitest";
-import { defaultConfig, type InstanceConfig } from "../launcher/config";
+import { defaultConfig, defaultRestartPolicy, type InstanceConfig } from "../launcher/config";
 import { describeInstance, type InstanceTopology, labConfig, labEchoApp, withTileSettings } from "../launcher/topology";
 
 function config(apps = [labEchoApp()]): InstanceConfig {
@@ -26,7 +26,10 @@ function describedRegions(t: InstanceTopology): Map<string, number> {
 }
 
 describe("instance description", () => {
-  const apps = [labEchoApp(), { name: "dns", module: "/srv/dns.js", ports: [53], settings: {} }];
+  const apps = [
+    labEchoApp(),
+    { name: "dns", module: "/srv/dns.js", ports: [53], settings: {}, restart: defaultRestartPolicy() },
+  ];
   const topology = describeInstance({
     instance: "t1",
     config: config(apps),

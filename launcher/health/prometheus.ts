@@ -117,6 +117,18 @@ function addHealthSeries(families: Families, report: StatusReport, tile: TileSta
     "1 when every thread of the tile is in seccomp filter mode with no_new_privs, no capabilities and no root ids",
     "gauge",
   );
+  const restarts = families.get(
+    `${PREFIX}tile_restarts_total`,
+    "Times the launcher restarted this app tile after it died or its heartbeat stopped",
+    "counter",
+  );
+  const dropped = families.get(
+    `${PREFIX}tile_log_lines_dropped_total`,
+    "Lines of the tile's output the launcher dropped: not a JSON log record, or too long",
+    "counter",
+  );
+  restarts.samples.push(`${restarts.name}${lbl} ${tile.restarts}`);
+  dropped.samples.push(`${dropped.name}${lbl} ${tile.logLinesDropped}`);
   const alive = tile.detail ? tile.detail.alive : tile.sandbox !== null;
   up.samples.push(`${up.name}${lbl} ${alive && tile.state === "running" ? 1 : 0}`);
   healthy.samples.push(`${healthy.name}${lbl} ${tile.problems.length === 0 ? 1 : 0}`);

@@ -1,6 +1,7 @@
 // `tilenet status`: one report per instance, built from the manifest, each tile's metrics region
 // (read-only) and /proc. JSON for machines (the shape below is a contract), a table for people,
 // and an exit code for scripts.
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { CommonMetric, commonMetricDecls } from "../../shared/metrics/common";
 import type { MetricsReader } from "../../shared/metrics/reader";
 import type { MetricDecl } from "../../shared/metrics/schema";
@@ -44,6 +45,11 @@ export interface TileStatus {
   sandbox: SandboxSummary | null;
   /** Every metric of the region by name. */
   metrics: Record<string, number>;
+  /** Times the launcher restarted this (app) tile; why it last died; down = left down for good. */
+  restarts: number;
+  logLinesDropped: number;
+  lastExit?: string;
+  down?: boolean;
   /** Human-readable reasons this tile is not healthy; empty when it is. */
   problems: string[];
   /** Not serialised (non-enumerable). */
@@ -139,7 +145,7 @@ export function collectTileStatus(
   let sandboxed = false;
   if (facts && alive) {
     sandbox = summarizeSandbox(facts);
-    const why = sandboxProblems(facts, entry.allowedCaps);
+    const why = [...sandboxProblems(facts, entry.allowedCaps), ...isolationProblems(manifest, entry, opts.procRoot)];
     sandboxed = why.length === 0;
     for (const p of why) problems.push(`not sandboxed: ${p}`);
   }
@@ -151,8 +157,13 @@ export function collectTileStatus(
     heartbeatAgeMs,
     sandbox,
     metrics,
+    restarts: entry.restarts ?? 0,
+    logLinesDropped: entry.logLinesDropped ?? 0,
+    ...(entry.lastExit !== undefined ? { lastExit: entry.lastExit } : {}),
+    ...(entry.down ? { down: true } : {}),
     problems,
   };
+  if (entry.down) problems.unshift(`down: its restart limit was reached (last: ${entry.lastExit ?? "?"})`);
   return attachDetail(tile, { decls: reader ? reader.metrics : [], alive, sandboxed });
 }
 
@@ -161,6 +172,61 @@ function stateProblems(metrics: Record<string, number>): string[] {
   if ((metrics.netbase_full ?? 0) === 0) return [];
   const drops = metrics.netbase_full_drops ?? 0;
   return [`netbase full: ${drops} kernel updates did not fit (raise [netbase] routes or neighbors)`];
+}
+
+const FULL_UNSHARE = ["mount", "ipc", "uts", "net"] as const;
+const NS_FILE: Record<(typeof FULL_UNSHARE)[number], string> = { mount: "mnt", ipc: "ipc", uts: "uts", net: "net" };
+
+/**
+ * What status relies on beyond credentials, checked against the full sandbox (not only what the
+ * config asked for: `unshare = []` or `landlock = false` is reported, so status exits non-zero):
+ * the tile's own filter on every thread (tilenet-exec installs one before exec, the tile its own:
+ * at least 2 per thread), a namespace of its own for each of mount/ipc/uts/net, landlock
+ * requested, and a uid no other tile of the instance has.
+ */
+export function isolationProblems(manifest: Manifest, entry: Manifest["tiles"][number], procRoot = "/proc"): string[] {
+  const out: string[] = [];
+  const read = (p: string): string | undefined => {
+    try {
+      return readFileSync(p, "utf8");
+    } catch {
+      return undefined;
+    }
+  };
+  const tasks = (() => {
+    try {
+      return readdirSync(`${procRoot}/${entry.pid}/task`);
+    } catch {
+      return [];
+    }
+  })();
+  const thin = tasks.filter((tid) => {
+    const m = /^Seccomp_filters:\s+(\d+)$/m.exec(read(`${procRoot}/${entry.pid}/task/${tid}/status`) ?? "");
+    return m !== null && Number(m[1]) < 2;
+  });
+  if (thin.length > 0) out.push(`the tile's own seccomp filter is missing on thread(s) ${thin.join(", ")}`);
+  const asked = manifest.sandbox?.unshare ?? [];
+  for (const ns of FULL_UNSHARE) {
+    let own: string | undefined;
+    let launcher: string | undefined;
+    try {
+      own = readlinkSync(`${procRoot}/${entry.pid}/ns/${NS_FILE[ns]}`);
+      launcher = readlinkSync(`${procRoot}/${manifest.launcherPid}/ns/${NS_FILE[ns]}`);
+    } catch {
+      continue; // gone, or an unreadable /proc: reported elsewhere
+    }
+    const netJoined = ns === "net" && manifest.netnsPath !== undefined;
+    if (own === launcher && !netJoined)
+      out.push(
+        `${ns} namespace shared with the launcher${asked.includes(ns) ? "" : " (sandbox.unshare leaves it out)"}`,
+      );
+    else if (ns === "net" && !asked.includes("net"))
+      out.push("net namespace is the instance's, not a fresh empty one (sandbox.unshare leaves it out)");
+  }
+  if (manifest.sandbox && !manifest.sandbox.landlock) out.push("landlock disabled (sandbox.landlock = false)");
+  const sameUid = manifest.tiles.filter((t) => t !== entry && t.uid !== undefined && t.uid === entry.uid);
+  if (sameUid.length > 0) out.push(`uid ${entry.uid} shared with tile(s) ${sameUid.map((t) => t.name).join(", ")}`);
+  return out;
 }
 
 /** Status of every tile of the instance. Never throws for a sick tile: that is what problems are for. */
@@ -259,9 +325,20 @@ export function renderStatusTable(report: StatusReport): string {
     lines.push(`lab: ${l.tileNetns} ${l.tileAddr} <-> ${l.peerNetns} ${l.peerAddr}, ports ${l.ports.join(",")}`);
   }
   if (report.xdp) lines.push(`xdp: ${xdpText(report.xdp)}`);
-  const rows: string[][] = [["TILE", "KIND", "PID", "STATE", "HEARTBEAT", "SANDBOX", "METRICS"]];
+  const rows: string[][] = [["TILE", "KIND", "PID", "STATE", "HEARTBEAT", "RESTARTS", "SANDBOX", "METRICS"]];
   for (const t of report.tiles) {
-    rows.push([t.name, t.kind, String(t.pid), t.state, ageCell(t.heartbeatAgeMs), sandboxCell(t), keyMetrics(t)]);
+    const state = t.down ? "down" : t.state;
+    const restarts = String(t.restarts ?? 0);
+    rows.push([
+      t.name,
+      t.kind,
+      String(t.pid),
+      state,
+      ageCell(t.heartbeatAgeMs),
+      restarts,
+      sandboxCell(t),
+      keyMetrics(t),
+    ]);
   }
   lines.push(...renderColumns(rows));
   const sick = report.tiles.filter((t) => t.problems.length > 0);

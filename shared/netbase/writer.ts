@@ -25,17 +25,7 @@ import {
   RouteTable,
   RouteType,
 } from "../netmodel";
-import {
-  diffNetbase,
-  isMirroredRoute,
-  normalizeSnapshot,
-  normalMac,
-  normalName,
-  sameAddr,
-  sameLink,
-  sameNeigh,
-  sameRoute,
-} from "./diff";
+import { diffNetbase, isMirroredRoute, normalizeSnapshot, normalMac, normalName, sameAddr, sameLink } from "./diff";
 import {
   COUNTER_INDEX,
   ENTRY_GROUP_FLAG,

@@ -324,6 +324,11 @@ function plan(policy: SeccompPolicy): SyscallPlan[] {
     return p;
   };
   for (const entry of policy.allow) {
+    const syscall = typeof entry === "string" ? entry : entry.syscall;
+    if (syscall.startsWith("io_uring"))
+      throw new Error(
+        `seccomp policy '${name}': ${syscall} can never be allowed (io_uring operations bypass seccomp); give it an errno`,
+      );
     if (typeof entry === "string") {
       get(entry).unconditional = true;
     } else {

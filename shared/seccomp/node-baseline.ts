@@ -1,4 +1,4 @@
-// What every Node 20 tile needs from the kernel once it runs, with the filter installed after
+// What every Node tile needs from the kernel once it runs, with the filter installed after
 // start-up (regions mapped, stdout/stderr streams created, signal handlers registered: see
 // enterSandbox). Measured on Linux 6.18 / Node 20.20 with test/fixtures/sandbox/node-workload.ts
 // (ring work over mapped memory, futex through the addon, timers, promises, scavenges and
@@ -10,7 +10,8 @@
 // Not allowed, on purpose: open/openat (EPERM, below), socket, connect, clone/clone3/fork (no new
 // threads or processes: the V8 platform threads exist before the filter, the libuv threadpool
 // must not be started afterwards), execve, ioctl (the stdio streams are created before the
-// filter), pipe2/eventfd2/epoll_create1 (no new fds), kill (see tgkill below).
+// filter), pipe2/eventfd2/epoll_create1 (no new fds), kill (see tgkill below), io_uring (never:
+// answered ENOSYS, see IO_URING_SYSCALLS). Node 22 and 24 add a few calls: nodeMajorSyscalls.
 import type { ArgRule, ErrnoRule, SeccompPolicy } from "./policy";
 
 export const nodeBaselineSyscalls: string[] = [
@@ -30,10 +31,8 @@ export const nodeBaselineSyscalls: string[] = [
   "epoll_pwait", // uv_run waiting for timers and I/O
   "epoll_ctl", // libuv (un)registering the stdio pipes and its async fd
   "read", // libuv draining its async wake-up eventfd and signal pipe
-  "write", // stdout/stderr (console.log, process.stdout.write), libuv async wake-ups
   "close", // libuv and Node tearing down handles at exit
   "fstat", // Node's stdio reset at exit (is fd 0..2 a tty?)
-  "fcntl", // Node's stdio reset at exit (restoring O_NONBLOCK flags)
   // Process information.
   "getpid", // libuv and V8 (and glibc's raise() in abort)
   "gettid", // glibc's abort() -> raise() (V8 fatal errors, heap out of memory)
@@ -50,11 +49,46 @@ export const nodeBaselineSyscalls: string[] = [
   "restart_syscall",
 ];
 
+/** What each Node major needs beyond nodeBaselineSyscalls, measured the same way (Linux 6.18;
+ *  Node 20.20.2, 22.23.5, 24.22.3) with io_uring refused before exec (tilenet-exec). Stacks from
+ *  `strace -f -k`. A tile's PID namespace holds only its own threads, so the pid arguments of
+ *  these read-only scheduler queries cannot name another process. */
+export const nodeMajorSyscalls: Readonly<Record<20 | 22 | 24, readonly string[]>> = {
+  20: [],
+  // V8's heap::base::Stack::GetStackStart -> pthread_getattr_np reads the thread's affinity when
+  // a JIT or GC background thread first parks at a safepoint.
+  22: ["sched_getaffinity"],
+  24: [
+    "sched_getaffinity", // as in 22
+    // V8 13's absl::Mutex slow path (a contended platform job lock during a scavenge):
+    // pthread_getschedparam on the waiting thread (sched_getparam + sched_getscheduler), and
+    // absl::NominalCPUFrequency's one-time 1-2 ms calibration sleep (clock_nanosleep).
+    "sched_getparam",
+    "sched_getscheduler",
+    "clock_nanosleep",
+  ],
+};
+
+/** The Node major a baseline is chosen for: the nearest measured one at or below `version`
+ *  (a newer, unmeasured major gets the newest measured set; the README says which are tested). */
+export function baselineMajor(version: string = process.versions.node): 20 | 22 | 24 {
+  const major = Number(version.split(".")[0]);
+  if (major >= 24) return 24;
+  if (major >= 22) return 22;
+  return 20;
+}
+
+/** io_uring runs its operations in kernel workers seccomp never sees: no filter may allow it.
+ *  Answered with ENOSYS (what a kernel without io_uring says), so libuv falls back to epoll. */
+export const IO_URING_SYSCALLS = ["io_uring_setup", "io_uring_enter", "io_uring_register"] as const;
+const ENOSYS = 38;
+
 export const nodeBaselineErrno: ErrnoRule[] = [
   // glibc malloc reads /proc/sys/vm/overcommit_memory when it first trims a heap; it copes with
   // a failure, a kill would not. process.memoryUsage() also opens /proc/self/statm and throws
   // EPERM under the filter (use v8.getHeapStatistics()).
   { syscall: "openat", errno: 1 /* EPERM */ },
+  ...IO_URING_SYSCALLS.map((syscall) => ({ syscall, errno: ENOSYS })),
 ];
 
 /** abort() (a V8 fatal error) raises SIGABRT with tgkill on its own thread; without it the tile
@@ -63,7 +97,53 @@ export function selfSignalRule(pid: number): ArgRule {
   return { syscall: "tgkill", args: [{ index: 0, op: "eq", value: pid }] };
 }
 
-/** The baseline as a policy for the process `pid` (the caller's own). */
-export function nodeBaselinePolicy(pid: number = process.pid): SeccompPolicy {
-  return { name: "node-baseline", allow: [...nodeBaselineSyscalls, selfSignalRule(pid)], errno: nodeBaselineErrno };
+const F_GETFD = 1;
+const F_GETFL = 3;
+const F_SETFL = 4;
+const O_ASYNC = 0x2000;
+
+/** fcntl only reads or sets plain file-status flags. Node's stdio reset at exit reads the flags of
+ *  fds 0-2 (F_GETFL) and restores O_NONBLOCK (F_SETFL); strace of every Node major under the filter
+ *  saw nothing else. Refused, on purpose: F_SETOWN/F_SETOWN_EX/F_SETSIG and O_ASYNC through
+ *  F_SETFL (together they make the kernel send any signal, SIGKILL included, to any process the
+ *  tile's uid may signal, whenever the fd gets data: `kill` by another name), F_DUPFD* (new fds),
+ *  F_SETLK* (locks on shared files), F_SETPIPE_SZ, F_ADD_SEALS, leases and notifications. */
+export const fcntlRules: ArgRule[] = [
+  { syscall: "fcntl", args: [{ index: 1, op: "in", values: [F_GETFD, F_GETFL] }] },
+  {
+    syscall: "fcntl",
+    args: [
+      { index: 1, op: "eq", value: F_SETFL },
+      { index: 2, op: "maskedEq", mask: O_ASYNC, value: 0 },
+    ],
+  },
+];
+
+/** pino's fatal() flushes its destination with fsync (a no-op on the launcher's log pipes): without
+ *  it a tile's last words (an error in init, a failed set-up) would become "SIGSYS fsync". */
+export const stdioFsyncRule: ArgRule = { syscall: "fsync", args: [{ index: 0, op: "in", values: [1, 2] }] };
+
+/** write: stdout/stderr (console.log, pino) and libuv's own wake-ups (its async eventfd, its signal
+ *  pipe). A tile's other fds (netlink and UDP sockets, regions) are not written with write():
+ *  pinned to `fds` when given (enterSandbox lists them), unconditional otherwise (printing). */
+export function writeRule(fds?: readonly number[]): string | ArgRule {
+  return fds ? { syscall: "write", args: [{ index: 0, op: "in", values: fds }] } : "write";
+}
+
+/** The baseline as a policy for the process `pid` (the caller's own) on Node `version`; `writeFds`
+ *  pins write (see writeRule). */
+export function nodeBaselinePolicy(
+  pid: number = process.pid,
+  version: string = process.versions.node,
+  writeFds?: readonly number[],
+): SeccompPolicy {
+  const allow = [
+    writeRule(writeFds),
+    ...nodeBaselineSyscalls,
+    ...nodeMajorSyscalls[baselineMajor(version)],
+    selfSignalRule(pid),
+    stdioFsyncRule,
+    ...fcntlRules,
+  ];
+  return { name: `node${baselineMajor(version)}-baseline`, allow, errno: nodeBaselineErrno };
 }

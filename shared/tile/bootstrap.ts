@@ -28,6 +28,10 @@ export interface Bootstrap<Config = unknown> {
   /** Tile-specific settings, validated by the launcher. */
   config: Config;
   sandbox: { landlock: boolean };
+  /** The launcher may restart this tile (apps): its writable regions are not sealed, so the next
+   *  process of the same tile can map them read-write again. Other tiles map them through
+   *  read-only descriptors, which can never be mapped writable anyway. */
+  restartable?: boolean;
 }
 
 const packr = new Packr({ useRecords: false, moreTypes: false });

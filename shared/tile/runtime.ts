@@ -69,7 +69,7 @@ export function runTile<Config>(def: TileDefinition<Config>): void {
     const mapped = new Map<string, MappedRegion>();
     for (const [role, h] of Object.entries(boot.regions)) {
       const buf = addon.mapFd(h.fd, h.size, h.writable);
-      if (h.writable) addon.sealReadOnly(h.fd);
+      if (h.writable && !boot.restartable) addon.sealReadOnly(h.fd);
       mapped.set(role, { buf, fd: h.fd, size: h.size, writable: h.writable });
     }
     const metricsRegion = mapped.get("metrics");
@@ -108,6 +108,7 @@ export function runTile<Config>(def: TileDefinition<Config>): void {
     const report = enterSandbox({
       policy: def.policy(boot.fds, boot.config),
       keepFdsUpTo: maxFd,
+      grantedFds: [3, ...Object.values(boot.fds), ...Object.values(boot.regions).map((r) => r.fd)],
       landlock: boot.sandbox.landlock,
     });
     log.info({ sandbox: report }, "sandboxed; running");

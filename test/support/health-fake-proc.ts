@@ -42,7 +42,7 @@ export function statusText(pid: number, t: FakeThread): string {
     `CapAmb:\t${NO_CAPS}`,
     `NoNewPrivs:\t${t.noNewPrivs ?? 1}`,
     `Seccomp:\t${t.seccomp ?? 2}`,
-    "Seccomp_filters:\t1",
+    `Seccomp_filters:\t${(t.seccomp ?? 2) === 2 ? 2 : 0}`, // tilenet-exec's filter and the tile's
     "Speculation_Store_Bypass:\tthread vulnerable",
     "Cpus_allowed_list:\t0-1",
     "voluntary_ctxt_switches:\t10",

@@ -48,7 +48,11 @@ export interface StatusJson {
       fds: { fd: number; target: string }[];
     } | null;
     metrics: Record<string, number>;
-    problems?: string[];
+    restarts: number;
+    logLinesDropped: number;
+    lastExit?: string;
+    down?: boolean;
+    problems: string[];
   }[];
   lab?: { tileNetns: string; peerNetns: string; tileAddr: string; peerAddr: string; ports: number[] };
 }

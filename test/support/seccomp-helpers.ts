@@ -4,6 +4,7 @@ import { type SpawnSyncReturns, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execHelperArgs } from "../../launcher/exec-args";
 import {
   ALU_AND_K,
   AUDIT_ARCH_X86_64,
@@ -37,10 +38,33 @@ export function requireBuilt(): void {
   }
 }
 
+/**
+ * This Node, started the way tiles start it: through tilenet-exec, whose pre-exec filter answers
+ * io_uring with ENOSYS (Node >= 22's libuv makes an epoll ring at start-up and aborts when a ring
+ * it made fails later, i.e. under a tile filter). Root stays uid 0 for the tests, with every
+ * capability dropped and no_new_privs. The child then has one filter more than it installs.
+ */
+export function sandboxableNode(nodeArgs: string[], keepFds: number[] = [0, 1, 2]): { file: string; args: string[] } {
+  const args = execHelperArgs({
+    uid: 0,
+    gid: 0,
+    allowRoot: true,
+    keepFds,
+    unshare: [],
+    program: process.execPath,
+    programArgs: nodeArgs,
+  });
+  return { file: EXEC_HELPER, args };
+}
+
+/** Filters tilenet-exec installs before exec (the io_uring refusal). */
+export const EXEC_HELPER_FILTERS = 1;
+
 /** Runs `node -e` with `lib` (the sandbox bundle), `addon` and `fs` in scope. */
 export function runNode(script: string, args: string[] = [], timeoutMs = 20_000): SpawnSyncReturns<string> {
   const prelude = `const lib = require(${JSON.stringify(SECCOMP_LIB)}); const addon = lib.native(); const fs = require("node:fs");\n`;
-  return spawnSync(process.execPath, ["-e", prelude + script, ...args], {
+  const node = sandboxableNode(["-e", prelude + script, ...args]);
+  return spawnSync(node.file, node.args, {
     encoding: "utf8",
     timeout: timeoutMs,
     cwd: "/",

@@ -17,10 +17,14 @@
 //                                                 a throw stops the tile
 //   onPacket(pkt: UdpPacket, app: AppApi): void   for every datagram to one of its ports
 //
-// Life cycle and sandbox: the file is loaded with require() before the sandbox, so its top-level
-// code should only define things; init and onPacket run under the tile's seccomp filter: no files,
-// no sockets, no child processes, no new threads (computing, memory and the AppApi below are
-// fine). A forbidden system call kills the tile with SIGSYS, and the launcher says which call.
+// Life cycle and sandbox: the launcher stages the file; the tile reads its text before the
+// sandbox but compiles and runs it only after its seccomp filter is installed on every thread, so
+// no line of the module (top level included) runs unsandboxed. `require` inside the module gives
+// Node's built-in modules only (bundle any dependency into the one file). The top level, init and
+// onPacket run under the filter: no files, no sockets, no child processes, no new threads
+// (computing, memory and the AppApi below are fine). A forbidden system call kills the tile with
+// SIGSYS, and the launcher says which call. A throw in the top level or in init stops the tile
+// with the error logged as it is.
 // An exception thrown by onPacket is caught and counted (metric handler_exceptions) and logged
 // at most once per second; the tile keeps running.
 //

@@ -11,7 +11,8 @@ import { type AppTileConfig, appMetrics } from "./definition";
 export interface AppTileResources {
   config: AppTileConfig;
   metrics: MetricsWriter;
-  module: AppModule;
+  /** The module, or how to make it: called at start(), i.e. inside the sandbox (its top level runs then). */
+  module: AppModule | (() => AppModule);
   log: {
     info(obj: object, msg?: string): void;
     warn(obj: object, msg?: string): void;
@@ -45,7 +46,7 @@ export class AppInitError extends Error {}
 export class AppTileBody {
   readonly config: AppTileConfig;
   readonly api: AppApi;
-  private readonly module: AppModule;
+  private module: AppModule | (() => AppModule);
   private readonly metrics: MetricsWriter;
   private readonly log: AppTileResources["log"];
   private readonly reader: UdpChannelReader;
@@ -132,9 +133,11 @@ export class AppTileBody {
     if (this.started) return;
     this.started = true;
     try {
+      if (typeof this.module === "function") this.module = this.module();
       this.module.init?.(this.api);
     } catch (e) {
-      throw new AppInitError(`app ${this.config.name}: init failed: ${(e as Error)?.stack ?? String(e)}`);
+      const what = typeof this.module === "function" ? "loading the module" : "init";
+      throw new AppInitError(`app ${this.config.name}: ${what} failed: ${(e as Error)?.stack ?? String(e)}`);
     }
     this.writer.flush();
   }
@@ -177,7 +180,7 @@ export class AppTileBody {
     mx.add(this.m.rxPackets, 1);
     mx.add(this.m.rxBytes, msg.length);
     try {
-      this.module.onPacket(p, this.api);
+      (this.module as AppModule).onPacket(p, this.api);
     } catch (e) {
       this.handlerFailed(e);
     }

@@ -1,9 +1,10 @@
-// The app tile process: loads the app module (before the sandbox), wires the granted channel
-// regions into the body and runs it; the module's init runs at the first poll, inside the sandbox.
+// The app tile process: reads the app module's source (before the sandbox), wires the granted
+// channel regions into the body and runs it. The module is compiled and its top level run at the
+// first poll, inside the sandbox (every thread under the filter), then its init.
 import { runTile } from "../../shared/tile/runtime";
 import { AppInitError, AppTileBody } from "./body";
 import { type AppTileConfig, appMetrics, appPolicy } from "./definition";
-import { loadAppModule } from "./loader";
+import { instantiateAppModule, readAppSource } from "./loader";
 
 runTile<AppTileConfig>({
   kind: "app",
@@ -17,12 +18,15 @@ runTile<AppTileConfig>({
     const body = new AppTileBody({
       config: c,
       metrics: ctx.metrics,
-      module: loadAppModule(c),
+      module: (() => {
+        const source = readAppSource(c);
+        return () => instantiateAppModule(source, c);
+      })(),
       log: ctx.log,
       rx: { producer: buf("rx.producer"), consumer: buf("rx.consumer"), data: buf("rx.data") },
       tx: { producer: buf("tx.producer"), consumer: buf("tx.consumer"), data: buf("tx.data") },
     });
-    ctx.log.info({ app: c.name, module: c.modulePath, ports: c.ports }, "app module loaded");
+    ctx.log.info({ app: c.name, module: c.modulePath, ports: c.ports }, "app module read (it runs once sandboxed)");
     return {
       poll(nowMs) {
         try {

@@ -1,6 +1,6 @@
 // The netlink tile's declared surface: its settings, metrics and seccomp policy. Kept free of
 // side effects so the launcher (to size regions, `tilenet seccomp netlink`) can import it.
-import { counter, gauge, type MetricDecl } from "../../shared/metrics/schema";
+import { counter, gauge } from "../../shared/metrics/schema";
 import { MSG_DONTWAIT } from "../../shared/native";
 import { NETBASE_STRUCTURES } from "../../shared/netbase/reader";
 import type { SeccompPolicy } from "../../shared/seccomp/policy";
@@ -98,6 +98,11 @@ export const netlinkMetrics = [
   ),
 ];
 
+const MSG_NOSIGNAL = 0x4000;
+const SOCKADDR_IN_BYTES = 16;
+const SOL_SOCKET = 1;
+const SO_BINDTOIFINDEX = 62;
+
 /** Beyond the Node baseline: netlink send/receive on its two sockets, probes on its UDP socket,
  *  poll (its argument is a pointer: it cannot be pinned to fds, and reading is harmless). */
 export function netlinkPolicy(fds: Record<string, number>): SeccompPolicy {
@@ -117,7 +122,27 @@ export function netlinkPolicy(fds: Record<string, number>): SeccompPolicy {
           { index: 2, op: "eq", value: MSG_DONTWAIT },
         ],
       },
-      { syscall: "sendmsg", args: [{ index: 0, op: "eq", value: fd(NETLINK_FDS.probe) }] },
+      // A probe: an empty datagram (len 0: no payload to carry anything), fixed flags, an IPv4
+      // sockaddr (its bytes cannot be inspected: any on-link host and port). No sendmsg, so no
+      // cmsg: TTL 1, SO_DONTROUTE and the bound interface, set before the sandbox, hold.
+      {
+        syscall: "sendto",
+        args: [
+          { index: 0, op: "eq", value: fd(NETLINK_FDS.probe) },
+          { index: 2, op: "eq", value: 0 },
+          { index: 3, op: "eq", value: MSG_DONTWAIT | MSG_NOSIGNAL },
+          { index: 5, op: "eq", value: SOCKADDR_IN_BYTES },
+        ],
+      },
+      // probeSend reads which interface the socket is bound to (SO_BINDTOIFINDEX), nothing else.
+      {
+        syscall: "getsockopt",
+        args: [
+          { index: 0, op: "eq", value: fd(NETLINK_FDS.probe) },
+          { index: 1, op: "eq", value: SOL_SOCKET },
+          { index: 2, op: "eq", value: SO_BINDTOIFINDEX },
+        ],
+      },
       "poll",
     ],
   };

@@ -1,0 +1,46 @@
+// status checks every sandbox fact it relies on against the full sandbox: an instance started
+// with `[sandbox] unshare = []` and `landlock = false` is not reported as fully sandboxed, and
+// status exits non-zero naming each weakened fact.
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  forceCleanup,
+  isRoot,
+  ROOT_REASON,
+  type RunningInstance,
+  startInstance,
+  status,
+  uniqueInstance,
+} from "./support/launcher-harness";
+
+describe.skipIf(!isRoot)(`status with a weakened sandbox (${ROOT_REASON})`, () => {
+  it("exits non-zero and names the missing namespaces and landlock", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tilenet-weak-"));
+    const config = join(dir, "c.toml");
+    writeFileSync(config, "[sandbox]\nunshare = []\nlandlock = false\n");
+    const name = uniqueInstance("wk");
+    let inst: RunningInstance | undefined;
+    try {
+      inst = await startInstance(name, ["--lab", "--config", config]);
+      const { code, report } = status(name);
+      expect(code).not.toBe(0);
+      for (const t of report.tiles) {
+        const text = t.problems.join("\n");
+        expect(text, t.name).toMatch(/mount namespace shared with the launcher \(sandbox.unshare leaves it out\)/);
+        expect(text, t.name).toMatch(/ipc namespace shared/);
+        expect(text, t.name).toMatch(/uts namespace shared/);
+        expect(text, t.name).toMatch(/net namespace is the instance's, not a fresh empty one/);
+        expect(text, t.name).toMatch(/landlock disabled \(sandbox.landlock = false\)/);
+      }
+    } finally {
+      if (inst && inst.child.exitCode === null) {
+        inst.child.kill("SIGTERM");
+        await inst.exit;
+      }
+      await forceCleanup(inst);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+});
