@@ -1,5 +1,6 @@
 // The app tile process: loads the app module (before the sandbox), wires the granted channel
-// regions into the body and runs it; the module's init runs at the first poll, inside the sandbox.
+// regions into the body and runs it; the module's init runs inside the sandbox, before the tile
+// reports "running" (so the launcher's "all tiles running" means every app is initialised).
 import { runTile } from "../../shared/tile/runtime";
 import { AppInitError, AppTileBody } from "./body";
 import { type AppTileConfig, appMetrics, appPolicy } from "./definition";
@@ -24,9 +25,9 @@ runTile<AppTileConfig>({
     });
     ctx.log.info({ app: c.name, module: c.modulePath, ports: c.ports }, "app module loaded");
     return {
-      poll(nowMs) {
+      start() {
         try {
-          return body.poll(nowMs);
+          body.start();
         } catch (e) {
           if (!(e instanceof AppInitError)) throw e;
           ctx.metrics.setState("failed");
@@ -34,6 +35,7 @@ runTile<AppTileConfig>({
           process.exit(1);
         }
       },
+      poll: (nowMs) => body.poll(nowMs),
       idleWait: (ms) => body.idleWait(ms),
     };
   },
