@@ -119,7 +119,7 @@ export class BodyWorld {
         resync: options.resync,
       });
       const t0 = performance.now();
-      this.body.start(t0);
+      this.body.firstSync(t0);
       this.startMs = performance.now() - t0;
     } catch (e) {
       this.close();

@@ -40,8 +40,10 @@ export function findStaleInstances(runRoot = RUN_ROOT): StaleInstance[] {
     const dir = join(runRoot, name);
     const manifest = readManifest(join(dir, "manifest.json"));
     if (!manifest) {
-      // A launcher starting right now has made its directory but not yet its manifest.
-      if (Date.now() - statSync(dir).mtimeMs > UNFINISHED_GRACE_MS) out.push({ dir });
+      // A launcher starting right now has made its directory but not yet its manifest; one
+      // stopping right now has just removed it (gone is not stale).
+      const st = statSync(dir, { throwIfNoEntry: false });
+      if (st && Date.now() - st.mtimeMs > UNFINISHED_GRACE_MS) out.push({ dir });
       continue;
     }
     if (!launcherAlive(manifest)) out.push({ dir, manifest });

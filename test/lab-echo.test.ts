@@ -16,6 +16,7 @@ import {
   startInstance,
   status,
   uniqueInstance,
+  waitFor,
 } from "./support/launcher-harness";
 import { describeAsRoot } from "./support/root";
 
@@ -132,6 +133,22 @@ describeAsRoot(`a sandbox violation (${ROOT_REASON})`, () => {
   }, 60_000);
 });
 
+describeAsRoot(`an app init that fails (${ROOT_REASON})`, () => {
+  it("keeps its tile from reporting running: the launcher never reports the instance ready and exits 1", () => {
+    const dir = mkdtempSync(join(tmpdir(), "tilenet-init-"));
+    const config = join(dir, "c.toml");
+    const module = join(__dirname, "fixtures", "apps", "slow-failing-init.js");
+    writeFileSync(config, `[[app]]\nname = "slow"\nmodule = "${module}"\nports = [7000]\n`);
+    const name = uniqueInstance("in");
+    const r = cli(["run", "--lab", "--instance", name, "--config", config], 60_000);
+    expect(r.code, r.stdout + r.stderr).toBe(1);
+    expect(r.stdout).toContain("app slow: init failed: Error: slow init gave up");
+    // Before its init ran, the app tile is not serving: "all tiles running" would be a lie.
+    expect(r.stdout).not.toContain("all tiles running");
+    expect(leftovers(name, [])).toEqual([]);
+  }, 60_000);
+});
+
 describeAsRoot(`several app tiles by port (${ROOT_REASON})`, () => {
   it("routes each port to its app: echo on 7000, the README's upper-case example on 7001", async () => {
     const dir = mkdtempSync(join(tmpdir(), "tilenet-apps-"));
@@ -146,6 +163,12 @@ describeAsRoot(`several app tiles by port (${ROOT_REASON})`, () => {
     let inst: RunningInstance | undefined;
     try {
       inst = await startInstance(name, ["--lab", "--config", config]);
+      // Every app's init has run before its tile reports running. The launcher relays the line
+      // from the tile's pipe, possibly just after "all tiles running": give this process's event
+      // loop the turns to read it (the spawnSync calls below block it).
+      const serving = 'serving 7001 with {\\"note\\":\\"readme\\"}';
+      const logs = inst.logs;
+      await waitFor(() => logs.some((l) => l.includes(serving)), 2000, "the upper app's init log line");
       const { report } = status(name);
       expect(report.lab?.ports).toEqual([7000, 7001]);
       expect(report.tiles.map((t) => t.name).sort()).toEqual(["echo", "net", "netlink", "upper"]);
@@ -160,7 +183,6 @@ describeAsRoot(`several app tiles by port (${ROOT_REASON})`, () => {
         "setTimeout(()=>{console.log(JSON.stringify(got));process.exit(1)},5000);";
       const r = spawnSync("ip", ["netns", "exec", peerNs, process.execPath, "-e", script], { encoding: "utf8" });
       expect(JSON.parse(r.stdout)).toEqual({ "7000": "hello", "7001": "HELLO" });
-      expect(inst.logs.join("\n")).toContain('serving 7001 with {\\"note\\":\\"readme\\"}');
     } finally {
       if (inst && inst.child.exitCode === null) {
         inst.child.kill("SIGTERM");

@@ -32,6 +32,8 @@ export interface TileContext<Config> {
 }
 
 export interface TileBody {
+  /** Runs once inside the sandbox, before the tile reports "running" (an app's init). */
+  start?(): void;
   /** One pass over the tile's inputs; returns how many items it handled (0 = nothing to do). */
   poll(nowMs: number): number;
   /** Runs every housekeeping interval: expiries, periodic work, publishing counters. */
@@ -112,6 +114,9 @@ export function runTile<Config>(def: TileDefinition<Config>): void {
       landlock: boot.sandbox.landlock,
     });
     log.info({ sandbox: report }, "sandboxed; running");
+    // "running" is what the launcher waits for before it reports the instance ready, so whatever
+    // the body must do before it serves (an app's init) happens first.
+    body.start?.();
     runLoop(def, body, metrics, log, halt);
   } catch (e) {
     metrics?.setState("failed");

@@ -128,7 +128,8 @@ export class AppTileBody {
     };
   }
 
-  /** Runs the module's init (inside the sandbox: the first poll calls it). */
+  /** Runs the module's init once (inside the sandbox: the tile runtime calls it before reporting
+   *  "running"; the first poll calls it for bodies driven without the runtime). */
   start(): void {
     if (this.started) return;
     this.started = true;

@@ -1,6 +1,7 @@
 // The app tile process: reads the app module's source (before the sandbox), wires the granted
-// channel regions into the body and runs it. The module is compiled and its top level run at the
-// first poll, inside the sandbox (every thread under the filter), then its init.
+// channel regions into the body and runs it. Inside the sandbox (every thread under the filter),
+// before the tile reports "running", the module is compiled, its top level run and its init
+// called: the launcher's "all tiles running" means every app is initialised.
 import { runTile } from "../../shared/tile/runtime";
 import { AppInitError, AppTileBody } from "./body";
 import { type AppTileConfig, appMetrics, appPolicy } from "./definition";
@@ -28,9 +29,9 @@ runTile<AppTileConfig>({
     });
     ctx.log.info({ app: c.name, module: c.modulePath, ports: c.ports }, "app module read (it runs once sandboxed)");
     return {
-      poll(nowMs) {
+      start() {
         try {
-          return body.poll(nowMs);
+          body.start();
         } catch (e) {
           if (!(e instanceof AppInitError)) throw e;
           ctx.metrics.setState("failed");
@@ -38,6 +39,7 @@ runTile<AppTileConfig>({
           process.exit(1);
         }
       },
+      poll: (nowMs) => body.poll(nowMs),
       idleWait: (ms) => body.idleWait(ms),
     };
   },

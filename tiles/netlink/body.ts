@@ -63,8 +63,9 @@ export class NetlinkTileBody implements TileBody {
     this.resync = new ResyncController(parts.client, parts.events, parts.writer, this.onEvent, parts.resync);
   }
 
-  /** The first sync, before the loop starts (a failure leaves it pending: poll retries). */
-  start(nowMs: number): void {
+  /** The first sync, in set-up before the sandbox and the loop (a failure leaves it pending: poll
+   *  retries). Not the runtime's start(): the dump must not wait for the sandbox. */
+  firstSync(nowMs: number): void {
     this.runResync(nowMs, false);
   }
 

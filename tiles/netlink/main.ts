@@ -67,7 +67,7 @@ runTile<NetlinkTileConfig>({
       verifyIntervalMs: config.verifyIntervalMs,
       waitForEvents: (timeoutMs) => addon.pollIn(eventsFd, timeoutMs),
     });
-    body.start(performance.now());
+    body.firstSync(performance.now());
     return body;
   },
 });
