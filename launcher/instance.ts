@@ -53,110 +53,97 @@ function newInstanceName(lab: boolean): string {
   return `${lab ? "lab" : "tn"}-${randomBytes(3).toString("hex")}`;
 }
 
-/** Runs until a signal or a tile's death; returns the process exit code. Longer than 70 lines:
- *  set-up, supervision and stop share the undo stack, the manifest and the tiles (the supervision
- *  work of issue 10 restructures it). */
+/** Runs until a signal or a tile's death; returns the process exit code. */
 export async function runInstance(opts: RunOptions): Promise<number> {
-  const t0 = performance.now();
-  const { log } = opts;
-  const runRoot = opts.runRoot ?? RUN_ROOT;
-  let config = opts.config;
-  const undo = new UndoStack();
-  const tiles: TileProcess[] = [];
-  let stopping = false;
-  let exitCode = 0;
+  return new InstanceRun(opts).run();
+}
 
-  const stale = reclaimStale(runRoot);
-  for (const dir of stale.reclaimed) log.warn({ dir }, "reclaimed a stale instance");
-
-  const instance = config.instance.name || newInstanceName(opts.lab);
-  const runDir = runDirOf(instance, runRoot);
-  const runtimeDir = runtimeDirOf(instance, runRoot);
-  const manifest: Manifest = {
-    version: MANIFEST_VERSION,
-    instance,
-    launcherPid: process.pid,
-    launcherStartTicks: processStartTicks(process.pid, (p) => readFileSync(p, "utf8")),
-    startedAt: new Date().toISOString(),
-    runDir,
-    runtimeDir,
-    createdNetns: [],
-    regions: [],
-    tiles: [],
-  };
-  const writeManifest = (): void => {
-    writeFileSync(join(runDir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`, { mode: 0o600 });
-  };
-
-  let ready = false;
-  let metricsServer: { close(): Promise<void> | void } | undefined;
-  let resolveDone: (code: number) => void = () => {};
-  const done = new Promise<number>((r) => {
-    resolveDone = r;
+/** One run of an instance. Set-up, supervision and stop share the undo stack, the manifest and
+ *  the tiles, hence one object; each phase is a method. */
+class InstanceRun {
+  private readonly t0 = performance.now();
+  private readonly log: Logger;
+  private readonly runRoot: string;
+  private readonly undo = new UndoStack();
+  private readonly tiles: TileProcess[] = [];
+  private readonly instance: string;
+  private readonly manifest: Manifest;
+  private config: InstanceConfig;
+  private stopping = false;
+  private ready = false;
+  private exitCode = 0;
+  private manifestDirty = false;
+  private metricsServer: { close(): Promise<void> | void } | undefined;
+  private resolveDone: (code: number) => void = () => {};
+  private readonly done = new Promise<number>((r) => {
+    this.resolveDone = r;
   });
 
-  const stopAll = async (reason: string, code: number): Promise<void> => {
-    if (stopping) return;
-    stopping = true;
-    exitCode = code;
-    log.info({ reason }, "stopping");
-    for (const t of tiles) if (t.child.exitCode === null && t.child.signalCode === null) t.child.kill("SIGTERM");
-    const deadline = Promise.race([
-      Promise.all(tiles.map((t) => t.exited)),
-      new Promise((r) => setTimeout(r, GRACEFUL_STOP_MS)),
-    ]);
-    await deadline;
-    for (const t of tiles) {
-      if (t.child.exitCode === null && t.child.signalCode === null) {
-        log.warn({ child: t.name, childPid: t.pid }, "tile did not halt in time; killing it");
-        t.child.kill("SIGKILL");
-      }
+  constructor(private readonly opts: RunOptions) {
+    this.log = opts.log;
+    this.runRoot = opts.runRoot ?? RUN_ROOT;
+    this.config = opts.config;
+    for (const dir of reclaimStale(this.runRoot).reclaimed) this.log.warn({ dir }, "reclaimed a stale instance");
+    this.instance = this.config.instance.name || newInstanceName(opts.lab);
+    this.manifest = {
+      version: MANIFEST_VERSION,
+      instance: this.instance,
+      launcherPid: process.pid,
+      launcherStartTicks: processStartTicks(process.pid, (p) => readFileSync(p, "utf8")),
+      startedAt: new Date().toISOString(),
+      runDir: runDirOf(this.instance, this.runRoot),
+      runtimeDir: runtimeDirOf(this.instance, this.runRoot),
+      createdNetns: [],
+      regions: [],
+      tiles: [],
+    };
+  }
+
+  async run(): Promise<number> {
+    const onSignal = (sig: NodeJS.Signals): void => {
+      void this.stopAll(`received ${sig}`, 0);
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+    try {
+      const { launches, regions } = await this.setUp();
+      this.startTiles(launches, regions);
+      await this.waitUntilRunning(launches, regions);
+      if (!this.stopping) await this.announceReady();
+    } catch (e) {
+      this.log.error({ err: e as Error }, `start-up failed: ${(e as Error).message}`);
+      // A config value found wrong only at start-up (an app's files) exits like any config error.
+      await this.stopAll("start-up failed", e instanceof ConfigError ? 2 : 1);
     }
-    await Promise.race([Promise.all(tiles.map((t) => t.exited)), new Promise((r) => setTimeout(r, 500))]);
-    if (metricsServer) await metricsServer.close();
-    undo.unwind(log);
-    resolveDone(exitCode);
-  };
+    const code = await this.done;
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    this.log.info({ code, ready: this.ready }, "stopped");
+    return code;
+  }
 
-  const onSignal = (sig: NodeJS.Signals): void => {
-    void stopAll(`received ${sig}`, 0);
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+  private writeManifest(): void {
+    writeFileSync(join(this.manifest.runDir, "manifest.json"), `${JSON.stringify(this.manifest, null, 2)}\n`, {
+      mode: 0o600,
+    });
+  }
 
-  try {
-    mkdirSync(runRoot, { recursive: true, mode: 0o755 });
-    chmodSync(runRoot, 0o755);
-    mkdirSync(runDir, { mode: 0o700 });
-    undo.push(`remove ${runDir}`, () => rmSync(runDir, { recursive: true, force: true }));
-
-    if (opts.lab) {
-      const apps = config.apps.length > 0 ? config.apps : [labEchoApp()];
-      const lab = await createLab(
-        instance,
-        apps.flatMap((a) => a.ports),
-      );
-      manifest.lab = lab;
-      manifest.createdNetns.push(lab.tileNetns, lab.peerNetns);
-      undo.push("delete lab namespaces", () => {
-        const problems = destroyLab(lab);
-        if (problems.length > 0) throw new Error(problems.join("; "));
-      });
-      config = labConfig(config, apps, lab.tileIf, netnsPath(lab.tileNetns));
-    }
+  /** The run directory, the lab, regions, staged code, sockets and XDP: everything before a tile. */
+  private async setUp(): Promise<{ launches: TileLaunch[]; regions: RegionSet }> {
+    const { undo, manifest, instance } = this;
+    mkdirSync(this.runRoot, { recursive: true, mode: 0o755 });
+    chmodSync(this.runRoot, 0o755);
+    mkdirSync(manifest.runDir, { mode: 0o700 });
+    undo.push(`remove ${manifest.runDir}`, () => rmSync(manifest.runDir, { recursive: true, force: true }));
+    if (this.opts.lab) await this.createLab();
+    const config = this.config;
     manifest.netnsPath = config.net.netns;
     manifest.sandbox = { unshare: [...config.sandbox.unshare], landlock: config.sandbox.landlock };
-    writeManifest();
+    this.writeManifest();
 
-    const idAllocator = new TileIdAllocator(runRoot, config.sandbox.ids, {
-      instance,
-      launcherPid: process.pid,
-      launcherStartTicks: manifest.launcherStartTicks,
-    });
-    undo.push("release tile ids", () => idAllocator.releaseAll());
     const regions = new RegionSet(instance);
     undo.push("close regions", () => regions.closeAll());
-
+    const runtimeDir = manifest.runtimeDir;
     const topology = describeInstance({ instance, config, runtimeDir, interfaces: resolveInterfaces(config) });
     const staged = stageRuntime(
       runtimeDir,
@@ -165,49 +152,82 @@ export async function runInstance(opts: RunOptions): Promise<number> {
     undo.push(`remove ${runtimeDir}`, () => removeStagedRuntime(runtimeDir));
     stageTileFiles(staged, topology);
     loadAppDataFiles(config, topology);
-    const { launches, attachments } = provisionInstance(topology, regions, undo, log);
+    const { launches, attachments } = provisionInstance(topology, regions, undo, this.log);
     manifest.regions = regions.entries();
     // One net tile today: the manifest names its attachment (several come with several net tiles).
     if (attachments[0]) manifest.xdp = attachments[0];
+    return { launches, regions };
+  }
 
-    let manifestDirty = false;
+  private async createLab(): Promise<void> {
+    const apps = this.config.apps.length > 0 ? this.config.apps : [labEchoApp()];
+    const lab = await createLab(
+      this.instance,
+      apps.flatMap((a) => a.ports),
+    );
+    this.manifest.lab = lab;
+    this.manifest.createdNetns.push(lab.tileNetns, lab.peerNetns);
+    this.undo.push("delete lab namespaces", () => {
+      const problems = destroyLab(lab);
+      if (problems.length > 0) throw new Error(problems.join("; "));
+    });
+    this.config = labConfig(this.config, apps, lab.tileIf, netnsPath(lab.tileNetns));
+  }
+
+  /** Relays tile lines re-wrapped under the tile's real name and pid; counts what it drops. */
+  private tileLogRelay(): (tile: string, line: string, pid: number) => void {
+    const logRelay = new LogRelay((line) => stdoutLogOutput().record(line));
     const manifestFlush = setInterval(() => {
-      if (!manifestDirty) return;
-      manifestDirty = false;
-      writeManifest();
+      if (!this.manifestDirty) return;
+      this.manifestDirty = false;
+      this.writeManifest();
     }, 1000);
     manifestFlush.unref();
-    undo.push("stop manifest updates", () => clearInterval(manifestFlush));
-    const logRelay = new LogRelay((line) => stdoutLogOutput().record(line));
-    const relay = (tile: string, line: string, pid: number): void => {
+    this.undo.push("stop manifest updates", () => clearInterval(manifestFlush));
+    return (tile, line, pid) => {
       const before = logRelay.dropped.get(tile) ?? 0;
       logRelay.relay(tile, pid, line);
       const after = logRelay.dropped.get(tile) ?? 0;
       if (after === before) return;
-      const entry = manifest.tiles.find((t) => t.name === tile);
+      const entry = this.manifest.tiles.find((t) => t.name === tile);
       if (entry) entry.logLinesDropped = after;
-      manifestDirty = true;
+      this.manifestDirty = true;
       // The first drop of a tile is worth a line; the rest are counted (status shows them).
       if (after === 1)
-        log.warn(
+        this.log.warn(
           { child: tile, childPid: pid },
           `tile ${tile} wrote a line that is not a JSON log record; dropped (counted)`,
         );
     };
-    const tileIds = new Map<string, TileIds>();
+  }
+
+  /** Spawns every tile; an app's death restarts it under its policy, any other tile's stops all. */
+  private startTiles(launches: TileLaunch[], regions: RegionSet): void {
+    const { config, undo, manifest } = this;
+    const idAllocator = new TileIdAllocator(this.runRoot, config.sandbox.ids, {
+      instance: this.instance,
+      launcherPid: process.pid,
+      launcherStartTicks: manifest.launcherStartTicks,
+    });
+    undo.push("release tile ids", () => idAllocator.releaseAll());
     const common = {
-      instance,
+      instance: this.instance,
       // Tiles hold sockets made in the instance's namespace; they themselves live in a fresh,
       // empty one unless the config opts out of unsharing it.
       netnsPath: config.sandbox.unshare.includes("net") ? undefined : config.net.netns,
       unshare: config.sandbox.unshare,
       landlock: config.sandbox.landlock,
       logLevel: config.instance.logLevel,
-      onLogLine: relay,
+      onLogLine: this.tileLogRelay(),
     };
     const restartPolicies = new Map(config.apps.map((a) => [a.name, a.restart]));
-    const supervisor = new AppSupervisor(log, () => stopping, writeManifest);
+    const supervisor = new AppSupervisor(
+      this.log,
+      () => this.stopping,
+      () => this.writeManifest(),
+    );
     undo.push("stop app restarts", () => supervisor.stop());
+    const tileIds = new Map<string, TileIds>();
     const start = (launch: TileLaunch, entry: TileEntry | undefined): void => {
       let ids = tileIds.get(launch.name);
       if (!ids) {
@@ -217,25 +237,16 @@ export async function runInstance(opts: RunOptions): Promise<number> {
       // No realGid: a real gid unlike the effective one makes the exec "secure", and the kernel then
       // clears the parent-death signal (measured: tiles outlived a SIGKILLed launcher).
       const tp = spawnTile(launch, { ...common, uid: ids.uid, gid: ids.gid });
-      const old = tiles.findIndex((t) => t.name === launch.name);
-      if (old >= 0) tiles[old] = tp;
-      else tiles.push(tp);
-      const current: TileEntry = entry ?? {
-        name: launch.name,
-        kind: launch.kind,
-        pid: tp.pid,
-        metricsRegion: metricsRegionName(launch.name),
-        ...(launch.keepNetAdmin ? { allowedCaps: CAP_NET_ADMIN_MASK } : {}),
-      };
-      current.pid = tp.pid;
-      current.uid = ids.uid;
-      current.gid = ids.gid;
-      if (!entry) manifest.tiles.push(current);
+      const old = this.tiles.findIndex((t) => t.name === launch.name);
+      if (old >= 0) this.tiles[old] = tp;
+      else this.tiles.push(tp);
+      const current = this.recordTile(launch, tp, ids, entry);
       const policy = restartPolicies.get(launch.name);
-      const metrics = new MetricsReader(regions.get(metricsRegionName(launch.name)).buf);
-      if (launch.kind === "app" && policy) supervisor.watch(tp, metrics, policy);
+      if (launch.kind === "app" && policy) {
+        supervisor.watch(tp, new MetricsReader(regions.get(metricsRegionName(launch.name)).buf), policy);
+      }
       void tp.exited.then(({ code, signal }) => {
-        if (stopping) return;
+        if (this.stopping) return;
         const how = signal
           ? `killed by ${signal}${signal === "SIGSYS" ? describeSigsys(tp.pid) : ""}`
           : `exited with code ${code}`;
@@ -244,50 +255,89 @@ export async function runInstance(opts: RunOptions): Promise<number> {
           supervisor.failed(launch.name, current, how, policy, () => start(launch, current));
           return;
         }
-        log.error({ child: tp.name, childPid: tp.pid, code, signal }, `tile ${tp.name} ${how}; stopping the instance`);
-        void stopAll(`tile ${tp.name} ${how}`, 1);
+        this.log.error(
+          { child: tp.name, childPid: tp.pid, code, signal },
+          `tile ${tp.name} ${how}; stopping the instance`,
+        );
+        void this.stopAll(`tile ${tp.name} ${how}`, 1);
       });
     };
     for (const launch of launches) {
       if (launch.kind === "app") launch.restartable = true;
       start(launch, undefined);
     }
-    writeManifest();
+    this.writeManifest();
+  }
 
-    // Wait for every tile to report "running".
+  /** The manifest's entry of a tile (new, or the one a restarted app keeps). */
+  private recordTile(launch: TileLaunch, tp: TileProcess, ids: TileIds, entry: TileEntry | undefined): TileEntry {
+    const current: TileEntry = entry ?? {
+      name: launch.name,
+      kind: launch.kind,
+      pid: tp.pid,
+      metricsRegion: metricsRegionName(launch.name),
+      ...(launch.keepNetAdmin ? { allowedCaps: CAP_NET_ADMIN_MASK } : {}),
+    };
+    current.pid = tp.pid;
+    current.uid = ids.uid;
+    current.gid = ids.gid;
+    if (!entry) this.manifest.tiles.push(current);
+    return current;
+  }
+
+  /** Waits for every tile to report "running" (an app that is down for good counts as settled). */
+  private async waitUntilRunning(launches: TileLaunch[], regions: RegionSet): Promise<void> {
     const readers = launches.map((t) => new MetricsReader(regions.get(metricsRegionName(t.name)).buf));
-    const bootDeadline = performance.now() + (opts.bootTimeoutMs ?? 15000);
+    const timeoutMs = this.opts.bootTimeoutMs ?? 15000;
+    const bootDeadline = performance.now() + timeoutMs;
     const upOrDown = (r: MetricsReader, i: number): boolean =>
-      r.state === "running" || manifest.tiles[i]?.down === true;
-    while (!stopping && !readers.every(upOrDown)) {
+      r.state === "running" || this.manifest.tiles[i]?.down === true;
+    while (!this.stopping && !readers.every(upOrDown)) {
       if (performance.now() > bootDeadline) {
         const late = launches.filter((_, i) => !upOrDown(readers[i] as MetricsReader, i)).map((t) => t.name);
-        throw new Error(`tiles not running after ${opts.bootTimeoutMs ?? 15000} ms: ${late.join(", ")}`);
+        throw new Error(`tiles not running after ${timeoutMs} ms: ${late.join(", ")}`);
       }
       await new Promise((r) => setTimeout(r, 5));
     }
-    if (!stopping) {
-      ready = true;
-      const startupMs = performance.now() - t0;
-      log.info(
-        { instance, startupMs: Math.round(startupMs), tiles: manifest.tiles.map((t) => `${t.name}:${t.pid}`) },
-        "all tiles running",
-      );
-      if (opts.metricsListen) {
-        const { host, port } = opts.metricsListen;
-        metricsServer = await startMetricsServer(host, port, () => collectStatus(manifest));
-        log.info({ url: `http://${host}:${port}/metrics` }, "serving Prometheus metrics");
-      }
-      opts.onReady?.(manifest, startupMs);
-    }
-  } catch (e) {
-    log.error({ err: e as Error }, `start-up failed: ${(e as Error).message}`);
-    // A config value found wrong only at start-up (an app's files) exits like any config error.
-    await stopAll("start-up failed", e instanceof ConfigError ? 2 : 1);
   }
-  const code = await done;
-  process.off("SIGINT", onSignal);
-  process.off("SIGTERM", onSignal);
-  log.info({ code, ready }, "stopped");
-  return code;
+
+  private async announceReady(): Promise<void> {
+    this.ready = true;
+    const startupMs = performance.now() - this.t0;
+    this.log.info(
+      {
+        instance: this.instance,
+        startupMs: Math.round(startupMs),
+        tiles: this.manifest.tiles.map((t) => `${t.name}:${t.pid}`),
+      },
+      "all tiles running",
+    );
+    if (this.opts.metricsListen) {
+      const { host, port } = this.opts.metricsListen;
+      this.metricsServer = await startMetricsServer(host, port, () => collectStatus(this.manifest));
+      this.log.info({ url: `http://${host}:${port}/metrics` }, "serving Prometheus metrics");
+    }
+    this.opts.onReady?.(this.manifest, startupMs);
+  }
+
+  private async stopAll(reason: string, code: number): Promise<void> {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.exitCode = code;
+    const { tiles, log } = this;
+    log.info({ reason }, "stopping");
+    const alive = (t: TileProcess): boolean => t.child.exitCode === null && t.child.signalCode === null;
+    for (const t of tiles) if (alive(t)) t.child.kill("SIGTERM");
+    await Promise.race([Promise.all(tiles.map((t) => t.exited)), new Promise((r) => setTimeout(r, GRACEFUL_STOP_MS))]);
+    for (const t of tiles) {
+      if (alive(t)) {
+        log.warn({ child: t.name, childPid: t.pid }, "tile did not halt in time; killing it");
+        t.child.kill("SIGKILL");
+      }
+    }
+    await Promise.race([Promise.all(tiles.map((t) => t.exited)), new Promise((r) => setTimeout(r, 500))]);
+    if (this.metricsServer) await this.metricsServer.close();
+    this.undo.unwind(log);
+    this.resolveDone(this.exitCode);
+  }
 }
