@@ -362,6 +362,7 @@ interface StatusJson {
   lab?: { tileNetns: string; peerNetns: string; tileAddr: string; peerAddr: string; ports: number[] };
 }
 
+// Longer than 70 lines: one script (a lab instance for the bench, then its figures and cleanup).
 async function launcherWorld(
   root: string,
   budgetS: number,

@@ -75,6 +75,7 @@ interface SyncFigures {
   verifyClean: boolean;
 }
 
+// Longer than 70 lines: one measurement script (a world, kernel changes, timing, verification).
 async function measureSync(changes: number, batch: number): Promise<SyncFigures> {
   const instance = `bn-${randomBytes(3).toString("hex")}`;
   const lab = await startInstanceProcess(CLI, instance, ["--lab"]);

@@ -271,6 +271,7 @@ function fmtNs(x: number): string {
   return `${x.toFixed(x < 100 ? 1 : 0)} ns`;
 }
 
+// Longer than 70 lines: one sequential script (each ring mode measured in turn, then the report).
 export const ringBench: Bench = async (args) => {
   const opts = parseOptions(args);
   const root = findRoot();

@@ -242,8 +242,8 @@ function ipv4(v: string, key: string): string {
 }
 
 /**
- * Validates a parsed TOML document (or any plain object) into an InstanceConfig. Longer than 70
- * lines: one reader per section in file order, so the whole schema reads top to bottom here.
+ * Validates a parsed TOML document (or any plain object) into an InstanceConfig. About 70 lines:
+ * one reader per section in file order, so the whole schema reads top to bottom here.
  */
 export function validateConfig(doc: unknown): InstanceConfig {
   if (!isTable(doc)) throw new ConfigError("(top level)", "a table");
@@ -307,46 +307,8 @@ export function validateConfig(doc: unknown): InstanceConfig {
   d.rings.depth = rings.int("depth", d.rings.depth, 8, 1 << 20, powerOfTwo);
   rings.done();
 
-  d.apps = top.list("app", [], (v, key) => {
-    if (!isTable(v)) throw new ConfigError(key, "a table ([[app]])", v);
-    const a = new TableReader(v, key);
-    const app: AppConfig = {
-      name: a.str("name", "", NAME, "a name of a-z, 0-9 and '-' starting with a letter"),
-      module: a.str("module", "builtin:echo"),
-      ports: a.list("ports", [], port),
-      settings: {},
-      restart: defaultRestartPolicy(),
-    };
-    const restart = a.sub("restart");
-    app.restart.limit = restart.int("limit", app.restart.limit, 0, 1000);
-    app.restart.windowS = restart.num("window_s", app.restart.windowS, 1, 86400);
-    app.restart.heartbeatTimeoutMs = restart.int("heartbeat_timeout_ms", app.restart.heartbeatTimeoutMs, 100, 600_000);
-    restart.done();
-    const settings = a.raw("settings");
-    if (settings !== undefined) {
-      if (!isTable(settings)) throw new ConfigError(`${key}.settings`, "a table", settings);
-      app.settings = settings;
-    }
-    const files = a.raw("files");
-    if (files !== undefined) app.files = appFiles(files, `${key}.files`);
-    a.done();
-    if (!app.name) throw new ConfigError(`${key}.name`, "a name (required)");
-    if (app.ports.length === 0 || app.ports.length > 16)
-      throw new ConfigError(`${key}.ports`, "1 to 16 UDP ports", app.ports);
-    return app;
-  });
-  const owners = new Map<number, string>();
-  const names = new Set<string>();
-  for (const [i, app] of d.apps.entries()) {
-    if (names.has(app.name)) throw new ConfigError(`app[${i}].name`, "a name not used by another app", app.name);
-    names.add(app.name);
-    for (const p of app.ports) {
-      const other = owners.get(p);
-      if (other) throw new ConfigError(`app[${i}].ports`, `ports not already owned (port ${p} belongs to ${other})`, p);
-      owners.set(p, app.name);
-    }
-  }
-  if (owners.size > 16) throw new ConfigError("app", "at most 16 UDP ports in total (the XDP program's limit)");
+  d.apps = top.list("app", [], readApp);
+  checkAppOwnership(d.apps);
 
   const metrics = top.sub("metrics");
   d.metrics.allowNonLoopback = metrics.bool("allow_non_loopback", false);
@@ -356,6 +318,52 @@ export function validateConfig(doc: unknown): InstanceConfig {
 
   top.done();
   return d;
+}
+
+/** One [[app]] table. */
+function readApp(v: unknown, key: string): AppConfig {
+  if (!isTable(v)) throw new ConfigError(key, "a table ([[app]])", v);
+  const a = new TableReader(v, key);
+  const app: AppConfig = {
+    name: a.str("name", "", NAME, "a name of a-z, 0-9 and '-' starting with a letter"),
+    module: a.str("module", "builtin:echo"),
+    ports: a.list("ports", [], port),
+    settings: {},
+    restart: defaultRestartPolicy(),
+  };
+  const restart = a.sub("restart");
+  app.restart.limit = restart.int("limit", app.restart.limit, 0, 1000);
+  app.restart.windowS = restart.num("window_s", app.restart.windowS, 1, 86400);
+  app.restart.heartbeatTimeoutMs = restart.int("heartbeat_timeout_ms", app.restart.heartbeatTimeoutMs, 100, 600_000);
+  restart.done();
+  const settings = a.raw("settings");
+  if (settings !== undefined) {
+    if (!isTable(settings)) throw new ConfigError(`${key}.settings`, "a table", settings);
+    app.settings = settings;
+  }
+  const files = a.raw("files");
+  if (files !== undefined) app.files = appFiles(files, `${key}.files`);
+  a.done();
+  if (!app.name) throw new ConfigError(`${key}.name`, "a name (required)");
+  if (app.ports.length === 0 || app.ports.length > 16)
+    throw new ConfigError(`${key}.ports`, "1 to 16 UDP ports", app.ports);
+  return app;
+}
+
+/** App names are unique and each port has one owner; the XDP program matches at most 16 ports. */
+function checkAppOwnership(apps: readonly AppConfig[]): void {
+  const owners = new Map<number, string>();
+  const names = new Set<string>();
+  for (const [i, app] of apps.entries()) {
+    if (names.has(app.name)) throw new ConfigError(`app[${i}].name`, "a name not used by another app", app.name);
+    names.add(app.name);
+    for (const p of app.ports) {
+      const other = owners.get(p);
+      if (other) throw new ConfigError(`app[${i}].ports`, `ports not already owned (port ${p} belongs to ${other})`, p);
+      owners.set(p, app.name);
+    }
+  }
+  if (owners.size > 16) throw new ConfigError("app", "at most 16 UDP ports in total (the XDP program's limit)");
 }
 
 const FILE_KEY = /^[a-z][a-z0-9_]{0,31}$/;

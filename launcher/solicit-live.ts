@@ -51,6 +51,8 @@ function statusOf(dist: string, instance: string): { code: number | null; tiles:
   return { code: r.status, tiles: report.tiles };
 }
 
+// Longer than 70 lines: one sequential script (a lab instance, the hostile producer, the checks on
+// its counters) whose steps share the instance, its namespace and the cleanup.
 export async function runSolicitLive(opts: LiveOptions): Promise<LiveResult> {
   const rate = opts.ratePerS ?? 100;
   const burst = opts.burst ?? 100;

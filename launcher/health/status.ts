@@ -87,6 +87,30 @@ function attachDetail(tile: TileStatus, detail: TileStatusDetail): TileStatus {
   return tile;
 }
 
+/** What a tile's metrics region says: its state, heartbeat age and counters; problems appended. */
+function readTileMetrics(
+  reader: MetricsReader | undefined,
+  entry: Manifest["tiles"][number],
+  staleAfterMs: number,
+  problems: string[],
+): { state: string; heartbeatAgeMs: number | null; metrics: Record<string, number> } {
+  if (!reader) return { state: "unknown", heartbeatAgeMs: null, metrics: {} };
+  const state = reader.state;
+  const age = reader.heartbeatAgeMs();
+  const heartbeatAgeMs = age === null ? null : Math.round(age * 1000) / 1000; // µs resolution is plenty
+  const metrics = reader.snapshot();
+  if (reader.tileName !== entry.name)
+    problems.push(`metrics region belongs to tile ${reader.tileName}, not ${entry.name}`);
+  if (reader.pid !== 0 && reader.pid !== entry.pid)
+    problems.push(`metrics region was written by pid ${reader.pid}, the launcher started pid ${entry.pid}`);
+  if (state !== "running") problems.push(`state is ${state}`);
+  if (heartbeatAgeMs === null) problems.push("no heartbeat yet");
+  else if (heartbeatAgeMs > staleAfterMs)
+    problems.push(`heartbeat stale: last one ${Math.round(heartbeatAgeMs)} ms ago (limit ${staleAfterMs} ms)`);
+  problems.push(...stateProblems(metrics));
+  return { state, heartbeatAgeMs, metrics };
+}
+
 export function collectTileStatus(
   manifest: Manifest,
   entry: Manifest["tiles"][number],
@@ -103,27 +127,7 @@ export function collectTileStatus(
       problems.push(`metrics region unreadable: ${(err as Error).message}`);
     }
   }
-  let state = "unknown";
-  let heartbeatAgeMs: number | null = null;
-  let metrics: Record<string, number> = {};
-  if (reader) {
-    state = reader.state;
-    const age = reader.heartbeatAgeMs();
-    heartbeatAgeMs = age === null ? null : Math.round(age * 1000) / 1000; // µs resolution is plenty
-    metrics = reader.snapshot();
-    if (reader.tileName !== entry.name) {
-      problems.push(`metrics region belongs to tile ${reader.tileName}, not ${entry.name}`);
-    }
-    if (reader.pid !== 0 && reader.pid !== entry.pid) {
-      problems.push(`metrics region was written by pid ${reader.pid}, the launcher started pid ${entry.pid}`);
-    }
-    if (state !== "running") problems.push(`state is ${state}`);
-    if (heartbeatAgeMs === null) problems.push("no heartbeat yet");
-    else if (heartbeatAgeMs > staleAfterMs) {
-      problems.push(`heartbeat stale: last one ${Math.round(heartbeatAgeMs)} ms ago (limit ${staleAfterMs} ms)`);
-    }
-    problems.push(...stateProblems(metrics));
-  }
+  const { state, heartbeatAgeMs, metrics } = readTileMetrics(reader, entry, staleAfterMs, problems);
   let facts: ProcessSandboxFacts | undefined;
   let alive = false;
   if (!isPidAlive(entry.pid)) {

@@ -86,7 +86,8 @@ function formSize(form: JumpForm): number {
 }
 
 /** Resolves labels into offsets; escalates jump forms until every offset fits (forms only grow,
- *  so this terminates). */
+ *  so this terminates). Longer than 70 lines: the fixed point and the final encoding share the
+ *  per-op form table. */
 function layout(ops: readonly Op[]): BpfInsn[] {
   const forms = new Map<number, JumpForm>();
   ops.forEach((op, i) => {
@@ -193,7 +194,8 @@ function splitValue(policy: string, where: string, value: ArgValue): { hi: numbe
   return { hi: Number(u64 >> 32n), lo: Number(u64 & 0xffffffffn), u64 };
 }
 
-/** Emits one argument check: control reaches `pass` when it holds, `fail` otherwise. */
+/** Emits one argument check: control reaches `pass` when it holds, `fail` otherwise. Longer than
+ *  70 lines: one case per operator, each a few instructions, read best side by side. */
 function emitCheck(e: Emitter, policy: string, syscall: string, check: ArgCheck, pass: Label, fail: Label): void {
   const where = `${syscall} arg ${check.index} ${check.op}`;
   if (!Number.isInteger(check.index) || check.index < 0 || check.index > 5) {
@@ -365,6 +367,8 @@ function plan(policy: SeccompPolicy): SyscallPlan[] {
 /** Above this many entries a dispatch node splits in two; below, compares are linear. */
 const LINEAR_DISPATCH = 4;
 
+// Longer than 70 lines: the filter is emitted top to bottom (arch check, x32, dispatch, per-syscall
+// checks, actions) into one Emitter whose labels every part shares.
 export function compilePolicy(policy: SeccompPolicy, options: CompileOptions = {}): Uint8Array {
   const plans = plan(policy);
   const e = new Emitter();

@@ -103,7 +103,8 @@ function compare(op: number, a: bigint, b: bigint, wide: boolean): boolean {
   }
 }
 
-/** Runs an XDP program on one packet; returns the program's return value (the XDP action). */
+/** Runs an XDP program on one packet; returns the program's return value (the XDP action).
+ *  Longer than 70 lines: an interpreter loop, one case per instruction class over shared registers. */
 export function runXdp(program: Uint8Array, packet: Uint8Array, ctx: XdpRunContext): number {
   const insns = decodeInsns(program);
   const stack = new Uint8Array(Number(STACK_SIZE));
