@@ -14,6 +14,7 @@ if grep -E '^package/(test|bench|\.ci)/|\.map$' <<<"$listing"; then
   echo "the tarball ships tests, benchmarks, CI files or source maps" >&2; exit 1
 fi
 grep -qx 'package/LICENSE' <<<"$listing" || { echo "no LICENSE in the tarball" >&2; exit 1; }
+grep -q '^package/examples/dns/tilenet.toml$' <<<"$listing" || { echo "the README's examples are not in the tarball" >&2; exit 1; }
 mkdir "$work/app" && cd "$work/app"
 printf '{"name":"tilenet-consumer","version":"1.0.0","private":true,"allowScripts":{"tilenet":true}}\n' >package.json
 npm install --no-audit --no-fund "$work/$tarball"

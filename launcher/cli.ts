@@ -116,7 +116,7 @@ const commands: Record<string, Command> = {
   },
   fuzz: {
     summary: "in-process fuzzing of the parsers and the solicit state machine, or a live netlink tile",
-    positionals: "solicit|netlink|packet|solicit-live",
+    positionals: "solicit|netlink|packet|dns|solicit-live",
     flags: { coverage: "report V8 coverage of the target (in-process targets)" },
     options: {
       seconds: ["N", "how long (default 10)"],

@@ -46,7 +46,7 @@ export class AppSupervisor {
       const age = metrics.heartbeatAgeMs();
       if (age !== null && age > policy.heartbeatTimeoutMs) {
         this.log.error(
-          { tile: tp.name, pid: tp.pid, heartbeatAgeMs: Math.round(age) },
+          { child: tp.name, childPid: tp.pid, heartbeatAgeMs: Math.round(age) },
           `app ${tp.name}: heartbeat stopped; killing it`,
         );
         tp.child.kill("SIGKILL");
@@ -65,14 +65,14 @@ export class AppSupervisor {
     if (recent.length > policy.limit) {
       entry.down = true;
       this.log.error(
-        { tile: name, pid: entry.pid, restarts: entry.restarts ?? 0 },
+        { child: name, childPid: entry.pid, restarts: entry.restarts ?? 0 },
         `app ${name} ${how}; ${recent.length} failures within ${policy.windowS} s (limit ${policy.limit}): it stays down, the other tiles keep serving`,
       );
       this.saveManifest();
       return;
     }
     const delayMs = restartBackoffMs(recent.length);
-    this.log.error({ tile: name, pid: entry.pid, delayMs }, `app ${name} ${how}; restarting it in ${delayMs} ms`);
+    this.log.error({ child: name, childPid: entry.pid, delayMs }, `app ${name} ${how}; restarting it in ${delayMs} ms`);
     this.saveManifest();
     const timer = setTimeout(() => {
       this.timers.delete(timer);

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { parse as parseToml } from "smol-toml";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseListen, validateConfig } from "../launcher/config";
+import { fuzzTargets } from "../launcher/fuzz-targets";
 import { version } from "../package.json";
 import {
   CLI,
@@ -23,7 +24,7 @@ import {
   uniqueInstance,
 } from "./support/launcher-harness";
 
-const COMMANDS = ["run", "status", "list", "monitor", "netbase", "seccomp", "fuzz", "cleanup"];
+const COMMANDS = ["run", "status", "list", "monitor", "netbase", "ip", "seccomp", "fuzz", "cleanup"];
 
 /** Keys that appear twice in one JSON object anywhere in the text (JSON.parse would hide them). */
 function duplicateKeys(text: string): string[] {
@@ -72,6 +73,11 @@ describe("tilenet's command line", () => {
     expect(a.stdout).toMatch(new RegExp(`^usage: tilenet ${command}\\b`));
     expect(a.stdout).toContain("-h, --help");
     expect(b).toEqual(a);
+  });
+
+  it("fuzz --help names every registered fuzz target", () => {
+    const r = cli(["fuzz", "--help"]);
+    for (const name of fuzzTargets.names()) expect(r.stdout).toContain(name);
   });
 
   it("lists every command with the exit codes", () => {
@@ -250,13 +256,21 @@ describe.skipIf(!isRoot)(`the launcher's logs (${ROOT_REASON})`, () => {
     const name = uniqueInstance("dup");
     const inst = await startInstance(name);
     try {
-      const echo = status(name).report.tiles.find((t) => t.name === "echo");
+      // An app's death is supervised (restarted), the net tile's stops the instance: both say so.
+      const tiles = status(name).report.tiles;
+      const echo = tiles.find((t) => t.name === "echo");
+      const net = tiles.find((t) => t.name === "net");
       process.kill(echo?.pid ?? 0, "SIGKILL");
+      const deadline = Date.now() + 10_000;
+      while (!inst.logs.some((l) => l.includes("restarting it")) && Date.now() < deadline)
+        await new Promise((r) => setTimeout(r, 50));
+      const restart = inst.logs.find((l) => l.includes("restarting it"));
+      expect(JSON.parse(restart ?? "{}")).toMatchObject({ tile: "launcher", child: "echo", childPid: echo?.pid });
+      process.kill(net?.pid ?? 0, "SIGKILL");
       expect((await inst.exit).code).toBe(1);
-      const line = inst.logs.find((l) => l.includes("killed by SIGKILL"));
+      const line = inst.logs.find((l) => l.includes("killed by SIGKILL; stopping"));
       expect(line).toBeDefined();
-      expect(duplicateKeys(line ?? "")).toEqual([]);
-      expect(JSON.parse(line ?? "{}")).toMatchObject({ tile: "launcher", child: "echo", childPid: echo?.pid });
+      expect(JSON.parse(line ?? "{}")).toMatchObject({ tile: "launcher", child: "net", childPid: net?.pid });
       for (const l of inst.logs) expect(duplicateKeys(l), l).toEqual([]);
     } finally {
       await forceCleanup(inst);
