@@ -65,8 +65,9 @@ export class BodyWorld {
   readonly metrics: MetricsWriter;
   readonly body: NetlinkTileBody;
   readonly logs: string[] = [];
-  /** ms the body spent with a resync pending (netbase possibly divergent), summed. */
+  /** Wall-clock ms a resync was pending (netbase known to differ from the kernel), summed. */
   pendingMs = 0;
+  private pendingSince: number | undefined;
   /** ms the body's first sync took. */
   startMs = 0;
   private readonly fds: number[] = [];
@@ -157,14 +158,24 @@ export class BodyWorld {
     let nextHousekeeping = 0;
     while (performance.now() < end) {
       const now = performance.now();
-      const pending = this.body.resync.pending;
       const handled = this.body.poll(now);
-      if (pending) this.pendingMs += performance.now() - now;
+      this.trackPending(performance.now());
       if (now >= nextHousekeeping) {
         this.body.housekeeping(now);
         nextHousekeeping = now + 10;
       }
       if (handled === 0) await new Promise((r) => setTimeout(r, 1));
+    }
+  }
+
+  /** Wall time a resync stays pending (netbase known to differ), from the poll that saw it start
+   *  to the first poll that saw it done, sleeps included. */
+  private trackPending(nowMs: number): void {
+    const pending = this.body.resync.pending;
+    if (pending && this.pendingSince === undefined) this.pendingSince = nowMs;
+    if (!pending && this.pendingSince !== undefined) {
+      this.pendingMs += nowMs - this.pendingSince;
+      this.pendingSince = undefined;
     }
   }
 
@@ -175,7 +186,9 @@ export class BodyWorld {
     let left: string[] = [];
     while (performance.now() - start < boundMs) {
       const now = performance.now();
-      if (this.body.poll(now) > 0 || this.body.resync.pending) {
+      const busy = this.body.poll(now) > 0;
+      this.trackPending(performance.now());
+      if (busy || this.body.resync.pending) {
         await this.runFor(1);
         continue;
       }

@@ -173,9 +173,16 @@ export function collectTileStatus(
 
 /** What a tile's own gauges say is wrong with the state it keeps (netbase that lost entries). */
 function stateProblems(metrics: Record<string, number>): string[] {
-  if ((metrics.netbase_full ?? 0) === 0) return [];
-  const drops = metrics.netbase_full_drops ?? 0;
-  return [`netbase full: ${drops} kernel updates did not fit (raise [netbase] routes or neighbors)`];
+  const out: string[] = [];
+  if ((metrics.netbase_full ?? 0) !== 0) {
+    const drops = metrics.netbase_full_drops ?? 0;
+    out.push(`netbase full: ${drops} kernel updates did not fit (raise [netbase] routes or neighbors)`);
+  }
+  // While the kernel's tables churn faster than a dump completes, netbase keeps the last
+  // consistent state and retries: lookups may differ from the kernel until it settles.
+  if ((metrics.resync_pending ?? 0) !== 0)
+    out.push(`netbase resync pending (${metrics.resync_retries ?? 0} retries): it may differ from the kernel`);
+  return out;
 }
 
 const FULL_UNSHARE = ["mount", "ipc", "uts", "net"] as const;
