@@ -194,6 +194,8 @@ export function buildHarness(): string | undefined {
     encoding: "utf8",
   });
   if (r.error || r.status !== 0) {
+    // In CI a C compiler is always there (node-gyp needs it): a failed build is a failure, not a skip.
+    if (process.env.CI === "true") throw new Error(`building the seccomp harness failed: ${r.error ?? r.stderr}`);
     harnessPath = undefined;
     return undefined;
   }
