@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 pid=$1 deadline=$((SECONDS + $2))
+# An absolute path when given (this script changes directory to the checkout).
 cli=${TILENET_CLI:-node dist/cli.js}
 # The instance whose launcher runs in process group $pid (the caller started it with setsid).
 # Empty input (the CLI not built yet, or the instance gone) prints nothing.

@@ -33,7 +33,7 @@ printf '{"compilerOptions":{"strict":true,"module":"node16","moduleResolution":"
 echo "app.ts type-checks against the published types"
 setsid ./node_modules/.bin/tilenet run --lab --duration 300 >lab.log 2>&1 &
 lab=$!
-TILENET_CLI="./node_modules/.bin/tilenet" bash "$root/.ci/lab-echo-check.sh" "$lab" 120 || {
+TILENET_CLI="$PWD/node_modules/.bin/tilenet" bash "$root/.ci/lab-echo-check.sh" "$lab" 120 || {
   tail -40 lab.log
   kill -INT -- -"$lab" || true
   exit 1
