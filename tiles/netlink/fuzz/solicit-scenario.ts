@@ -31,77 +31,81 @@ const arbConfig: fc.Arbitrary<Omit<SolicitConfig, "netIfindexes">> = fc.record({
   burst: fc.oneof(fc.integer({ min: 1, max: 6 }), fc.constant(1.5)),
 });
 
-export const arbSolicitWorld: fc.Arbitrary<SolicitWorldSpec> = fc
-  .record({
-    links: fc.uniqueArray(fc.record({ ifindex: fc.constantFrom(...LINK_POOL), net: fc.boolean() }), {
-      minLength: 1,
-      maxLength: 4,
-      selector: (l) => l.ifindex,
+/** A world's parts before they are tied together: links are chosen by index (modulo their count). */
+const arbWorldParts = fc.record({
+  links: fc.uniqueArray(fc.record({ ifindex: fc.constantFrom(...LINK_POOL), net: fc.boolean() }), {
+    minLength: 1,
+    maxLength: 4,
+    selector: (l) => l.ifindex,
+  }),
+  addrs: fc.array(
+    fc.record({
+      link: fc.nat(),
+      address: arbAddress,
+      prefixLen: fc.oneof(fc.integer({ min: 8, max: 32 }), fc.constantFrom(24, 28, 30, 31, 32)),
+      brd: fc.boolean(),
     }),
-    addrs: fc.array(
-      fc.record({
-        link: fc.nat(),
-        address: arbAddress,
-        prefixLen: fc.oneof(fc.integer({ min: 8, max: 32 }), fc.constantFrom(24, 28, 30, 31, 32)),
-        brd: fc.boolean(),
-      }),
-      { maxLength: 5 },
-    ),
-    routes: fc.array(
-      fc.record({
-        link: fc.nat(),
-        type: fc.constantFrom(
-          RouteType.unicast,
-          RouteType.unicast,
-          RouteType.blackhole,
-          RouteType.unreachable,
-          RouteType.throw,
-        ),
-        table: fc.constantFrom(RouteTable.main, RouteTable.main, RouteTable.local),
-        dst: arbAddress,
-        dstLen: fc.integer({ min: 0, max: 32 }),
-        gateway: fc.option(arbAddress, { nil: 0 }),
-        priority: fc.integer({ min: 0, max: 3 }),
-      }),
-      { maxLength: 4 },
-    ),
-    neighs: fc.array(
-      fc.record({ link: fc.nat(), ip: arbAddress, state: fc.constantFrom(...NEIGH_STATES), withMac: fc.boolean() }),
-      { maxLength: 4 },
-    ),
-    config: arbConfig,
-    hashSeed: fc.integer(),
-    failingLastByte: fc.integer({ min: 0, max: 255 }),
-  })
-  .map((w): SolicitWorldSpec => {
-    const linkOf = (sel: number) => w.links[sel % w.links.length].ifindex;
-    return {
-      config: { ...w.config, netIfindexes: w.links.filter((l) => l.net).map((l) => l.ifindex) },
-      addrs: w.addrs.map((a) => ({
-        ifindex: linkOf(a.link),
-        address: a.address,
-        prefixLen: a.prefixLen,
-        broadcast: a.brd && a.prefixLen < 31 ? (a.address | (0xffffffff >>> a.prefixLen)) >>> 0 : 0,
-        scope: 0,
-      })),
-      extraRoutes: w.routes.map((r) => ({
-        table: r.table,
-        type: r.type,
-        dst: r.dstLen === 0 ? 0 : (r.dst & (0xffffffff << (32 - r.dstLen))) >>> 0,
-        dstLen: r.dstLen,
-        gateway: r.type === RouteType.unicast ? r.gateway : 0,
-        oif: r.type === RouteType.unicast ? linkOf(r.link) : 0,
-        prefsrc: 0,
-        priority: r.priority,
-        scope: 0,
-        protocol: 4,
-        tos: 0,
-      })),
-      neighs: w.neighs.map((n) => ({ ifindex: linkOf(n.link), ip: n.ip, state: n.state, withMac: n.withMac })),
-      hashSeed: w.hashSeed,
-      failingLastByte: w.failingLastByte,
-    };
-  });
+    { maxLength: 5 },
+  ),
+  routes: fc.array(
+    fc.record({
+      link: fc.nat(),
+      type: fc.constantFrom(
+        RouteType.unicast,
+        RouteType.unicast,
+        RouteType.blackhole,
+        RouteType.unreachable,
+        RouteType.throw,
+      ),
+      table: fc.constantFrom(RouteTable.main, RouteTable.main, RouteTable.local),
+      dst: arbAddress,
+      dstLen: fc.integer({ min: 0, max: 32 }),
+      gateway: fc.option(arbAddress, { nil: 0 }),
+      priority: fc.integer({ min: 0, max: 3 }),
+    }),
+    { maxLength: 4 },
+  ),
+  neighs: fc.array(
+    fc.record({ link: fc.nat(), ip: arbAddress, state: fc.constantFrom(...NEIGH_STATES), withMac: fc.boolean() }),
+    { maxLength: 4 },
+  ),
+  config: arbConfig,
+  hashSeed: fc.integer(),
+  failingLastByte: fc.integer({ min: 0, max: 255 }),
+});
+type WorldParts = typeof arbWorldParts extends fc.Arbitrary<infer T> ? T : never;
+
+function worldSpecOf(w: WorldParts): SolicitWorldSpec {
+  const linkOf = (sel: number) => w.links[sel % w.links.length].ifindex;
+  return {
+    config: { ...w.config, netIfindexes: w.links.filter((l) => l.net).map((l) => l.ifindex) },
+    addrs: w.addrs.map((a) => ({
+      ifindex: linkOf(a.link),
+      address: a.address,
+      prefixLen: a.prefixLen,
+      broadcast: a.brd && a.prefixLen < 31 ? (a.address | (0xffffffff >>> a.prefixLen)) >>> 0 : 0,
+      scope: 0,
+    })),
+    extraRoutes: w.routes.map((r) => ({
+      table: r.table,
+      type: r.type,
+      dst: r.dstLen === 0 ? 0 : (r.dst & (0xffffffff << (32 - r.dstLen))) >>> 0,
+      dstLen: r.dstLen,
+      gateway: r.type === RouteType.unicast ? r.gateway : 0,
+      oif: r.type === RouteType.unicast ? linkOf(r.link) : 0,
+      prefsrc: 0,
+      priority: r.priority,
+      scope: 0,
+      protocol: 4,
+      tos: 0,
+    })),
+    neighs: w.neighs.map((n) => ({ ifindex: linkOf(n.link), ip: n.ip, state: n.state, withMac: n.withMac })),
+    hashSeed: w.hashSeed,
+    failingLastByte: w.failingLastByte,
+  };
+}
+
+export const arbSolicitWorld: fc.Arbitrary<SolicitWorldSpec> = arbWorldParts.map(worldSpecOf);
 
 /** How a message is laid out for the handler: DataView at 0, Int32Array at byte 4, misaligned, truncated. */
 const arbLayout = fc.constantFrom(0, 0, 0, 0, 1, 1, 2, 3);
