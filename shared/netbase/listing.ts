@@ -30,7 +30,6 @@ import {
   NBC_MAC_HI,
   NBC_MAC_LO,
   NBC_STATE,
-  type NetbaseCapacities,
   type NetbaseLayout,
   NH_GATEWAY,
   NH_META,
@@ -58,29 +57,14 @@ export interface StoredInterface {
 export class RegionListing {
   private readonly v: Int32Array;
   private readonly bytes: Uint8Array;
-  private readonly capacities: NetbaseCapacities;
-  private readonly nh: number;
-  private readonly routesBase: number;
-  private readonly nbBase: number;
-  private readonly nbMask: number;
-  private readonly ifBase: number;
-  private readonly ifMask: number;
-  private readonly ifWords: number;
-  private readonly ifCopyWords: number;
 
   /** buf: the whole region (already validated: layout). */
-  constructor(buf: ArrayBuffer, layout: NetbaseLayout) {
-    this.capacities = layout.caps;
+  constructor(
+    buf: ArrayBuffer,
+    private readonly layout: NetbaseLayout,
+  ) {
     this.v = new Int32Array(buf, 0, layout.regionBytes / 4);
     this.bytes = new Uint8Array(buf, 0, layout.regionBytes);
-    this.nh = layout.nexthopsOffset / 4;
-    this.routesBase = layout.routesOffset / 4;
-    this.nbBase = layout.neighborsOffset / 4;
-    this.nbMask = layout.neighborSlots - 1;
-    this.ifBase = layout.interfacesOffset / 4;
-    this.ifMask = layout.interfaceSlots - 1;
-    this.ifWords = layout.interfaceEntryWords;
-    this.ifCopyWords = layout.interfaceCopyWords;
   }
 
   /** Every interface with its addresses, by ifindex. */
@@ -88,17 +72,18 @@ export class RegionListing {
     const out: StoredInterface[] = [];
     const v = this.v;
     const decoder = new TextDecoder();
-    for (let slot = 0; slot <= this.ifMask; slot++) {
-      const b = this.ifBase + slot * this.ifWords;
+    const layout = this.layout;
+    for (let slot = 0; slot < layout.interfaceSlots; slot++) {
+      const b = layout.interfacesOffset / 4 + slot * layout.interfaceEntryWords;
       for (let attempt = 0; attempt < LIST_RETRIES; attempt++) {
         const seq = v[b];
-        const c = b + IF_COPY + (seq & 1) * this.ifCopyWords;
+        const c = b + IF_COPY + (seq & 1) * layout.interfaceCopyWords;
         const ifindex = v[c + IFC_IFINDEX];
         const state = v[c + IFC_STATE];
         const nameBytes = this.bytes.slice((c + IFC_NAME) * 4, (c + IFC_NAME) * 4 + IF_NAME_BYTES);
         const end = nameBytes.indexOf(0);
         const addrs: StoredInterface["addrs"] = [];
-        const count = Math.min(v[c + IFC_ADDR_COUNT], this.capacities.addrsPerInterface);
+        const count = Math.min(v[c + IFC_ADDR_COUNT], layout.caps.addrsPerInterface);
         for (let i = 0; i < count; i++) {
           const a = c + IFC_FIXED_WORDS + i * IF_ADDR_WORDS;
           addrs.push({
@@ -130,15 +115,16 @@ export class RegionListing {
   routes(): RouteRecord[] {
     const out: RouteRecord[] = [];
     const v = this.v;
-    for (let slot = 0; slot < this.capacities.routes; slot++) {
-      const b = this.routesBase + slot * RT_WORDS;
+    const layout = this.layout;
+    for (let slot = 0; slot < layout.caps.routes; slot++) {
+      const b = layout.routesOffset / 4 + slot * RT_WORDS;
       for (let attempt = 0; attempt < LIST_RETRIES; attempt++) {
         const seq = v[b];
         if ((seq & 1) !== 0) continue;
         const meta = v[b + RT_META];
         if ((meta & RT_META_LIVE) === 0) break;
         const dst = v[b + RT_DST] >>> 0;
-        const r = this.nh + v[b + RT_NEXTHOP] * NH_WORDS;
+        const r = layout.nexthopsOffset / 4 + v[b + RT_NEXTHOP] * NH_WORDS;
         const gen = v[r];
         const nhMeta = v[r + NH_META];
         const route: RouteRecord = {
@@ -166,8 +152,9 @@ export class RegionListing {
   neighbors(): NeighRecord[] {
     const out: NeighRecord[] = [];
     const v = this.v;
-    for (let slot = 0; slot <= this.nbMask; slot++) {
-      const b = this.nbBase + slot * NB_WORDS;
+    const layout = this.layout;
+    for (let slot = 0; slot < layout.neighborSlots; slot++) {
+      const b = layout.neighborsOffset / 4 + slot * NB_WORDS;
       for (let attempt = 0; attempt < LIST_RETRIES; attempt++) {
         const seq = v[b];
         const c = b + NB_COPY + (seq & 1) * NB_COPY_WORDS;
