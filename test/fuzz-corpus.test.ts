@@ -3,7 +3,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { runSolicitBytes, solicitCorpusCases } from "../tiles/netlink/fuzz/solicit-target";
+import { runSolicitBytes, solicitCorpusCases } from "../tiles/netlink/fuzz/solicit-bytes";
 import { SOLICIT_OUTCOME_NAMES } from "../tiles/netlink/solicit-handler";
 
 const DIR = join(__dirname, "fuzz/corpus/solicit");

@@ -15,7 +15,7 @@ import {
 } from "../netmodel";
 import { IF_NAME_BYTES } from "./layout";
 import type { NetbaseReader } from "./reader";
-import { neighStateName, routeTypeName } from "./reader";
+import { neighStateName, routeTypeName } from "./show";
 
 export interface NormalizedState {
   links: Map<number, LinkRecord>;

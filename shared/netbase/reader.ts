@@ -1,21 +1,13 @@
 // Read side of netbase, for every process (mapped read-only; the writer's diff uses it too).
 // Hot-path lookups (route, neighbor, interface, local address) are allocation-free: they fill
-// caller-owned result objects and use plain typed-array loads.
+// caller-owned result objects (lookup-results.ts) and use plain typed-array loads. The whole-region
+// views (records for diff and verify, `netbase show`) are in listing.ts and show.ts.
 //
 // Memory ordering: this module assumes x86-64 (TSO) and V8, where plain typed-array loads are neither
 // merged nor reordered with each other (checked by test/netbase-concurrent-stress.test.ts). In Node 20
 // Atomics.load is an out-of-line call (~14 ns, 5x slower lookups, measured), so the hot paths do
-// not use it. The writer publishes with Atomics.store (a full fence on x86-64), see writer.ts.
-import {
-  ipToString,
-  type LinkRecord,
-  macToString,
-  type NeighRecord,
-  NeighState,
-  type NetSnapshot,
-  type RouteRecord,
-  RouteType,
-} from "../netmodel";
+// not use it. The writer publishes with Atomics.store (a full fence on x86-64), see writer.ts and its parts.
+import { type NeighRecord, type NetSnapshot, type RouteRecord, RouteType } from "../netmodel";
 import {
   COUNTER_INDEX,
   ENTRY_GROUP_FLAG,
@@ -25,7 +17,6 @@ import {
   H_SYNC_GENERATION,
   IF_ADDR_WORDS,
   IF_COPY,
-  IF_NAME_BYTES,
   IF_STATE_HAS_MAC,
   IF_STATE_LOWER_UP,
   IF_STATE_UP,
@@ -36,7 +27,6 @@ import {
   IFC_MAC_HI,
   IFC_MAC_LO,
   IFC_MTU,
-  IFC_NAME,
   IFC_STATE,
   IFC_TYPE,
   interfaceHash,
@@ -59,160 +49,22 @@ import {
   NH_META,
   NH_METRIC,
   NH_OIF,
-  NH_PREFSRC,
   NH_SRC,
   NH_WORDS,
   neighborHash,
-  RT_DST,
-  RT_META,
-  RT_META_LIVE,
-  RT_META_LOCAL,
-  RT_NEXTHOP,
-  RT_WORDS,
   validateNetbase,
 } from "./layout";
+import { RegionListing, type StoredInterface } from "./listing";
+import { type InterfaceResult, type NeighborResult, type RouteBatch, RouteResult } from "./lookup-results";
+import { type NetbaseShow, netbaseShowOf, netSnapshotOf } from "./show";
+
+export type { StoredInterface } from "./listing";
+export { InterfaceResult, NeighborResult, RouteBatch, RouteResult } from "./lookup-results";
+export type { NetbaseShow, ShowRoute } from "./show";
+export { neighStateName, routeTypeName } from "./show";
 
 /** How often a lookup retries when it meets an entry being rewritten, before reporting a miss. */
 export const LOOKUP_RETRIES = 8;
-/** Non-hot enumeration (show/diff) retries per entry before skipping it. */
-const LIST_RETRIES = 1000;
-
-/**
- * Filled by lookupRoute. The lookup stores the record's raw 32-bit words (cheap: fewer stores and no
- * float conversions on the hot path); the getters give the documented values, IPv4 as host-order
- * unsigned 32-bit numbers.
- */
-export class RouteResult {
-  /** type | scope << 8 | table << 16 */
-  rawMeta = 0;
-  rawGateway = 0;
-  rawNexthop = 0;
-  rawIfindex = 0;
-  rawSrc = 0;
-  rawMetric = 0;
-  /** RouteType value (unicast, local, broadcast, blackhole, unreachable, prohibit, ...). */
-  get type(): number {
-    return this.rawMeta & 255;
-  }
-  get scope(): number {
-    return (this.rawMeta >>> 8) & 255;
-  }
-  /** 255 (local) or 254 (main). */
-  get table(): number {
-    return (this.rawMeta >>> 16) & 255;
-  }
-  /** The route's gateway, 0 when on-link. */
-  get gateway(): number {
-    return this.rawGateway >>> 0;
-  }
-  /** Where to send: the gateway, or the destination itself when on-link. */
-  get nexthop(): number {
-    return this.rawNexthop >>> 0;
-  }
-  get ifindex(): number {
-    return this.rawIfindex >>> 0;
-  }
-  /** Source address: prefsrc, else the output interface's address on that subnet, else its first, else 0. */
-  get src(): number {
-    return this.rawSrc >>> 0;
-  }
-  get metric(): number {
-    return this.rawMetric >>> 0;
-  }
-}
-
-/** Filled by lookupRoutes: entry i answers dsts[from + i]. */
-export class RouteBatch {
-  readonly capacity: number;
-  /** 1 when the destination has a route. */
-  readonly found: Uint8Array;
-  readonly type: Uint8Array;
-  readonly table: Uint8Array;
-  readonly nexthop: Uint32Array;
-  readonly ifindex: Uint32Array;
-  readonly src: Uint32Array;
-  readonly metric: Uint32Array;
-  /** Scratch: the tbl24 words, loaded first for all destinations so their cache misses overlap. */
-  readonly entries: Int32Array;
-  constructor(capacity = 64) {
-    this.capacity = capacity;
-    this.found = new Uint8Array(capacity);
-    this.type = new Uint8Array(capacity);
-    this.table = new Uint8Array(capacity);
-    this.nexthop = new Uint32Array(capacity);
-    this.ifindex = new Uint32Array(capacity);
-    this.src = new Uint32Array(capacity);
-    this.metric = new Uint32Array(capacity);
-    this.entries = new Int32Array(capacity);
-  }
-}
-
-/** Filled by lookupNeighbor. */
-export class NeighborResult {
-  readonly mac = new Uint8Array(6);
-  /** NeighState bits. */
-  state = 0;
-  flags = 0;
-  /** False while the kernel has no link-layer address (INCOMPLETE, FAILED): mac is then zero. */
-  hasMac = false;
-}
-
-/** Filled by lookupInterface. */
-export class InterfaceResult {
-  ifindex = 0;
-  mtu = 0;
-  up = false;
-  lowerUp = false;
-  type = 0;
-  flags = 0;
-  hasMac = false;
-  readonly mac = new Uint8Array(6);
-  /** Number of entries filled in addrs/prefixLens (at most their length). */
-  addrCount = 0;
-  readonly addrs: Uint32Array;
-  readonly prefixLens: Uint8Array;
-  constructor(maxAddrs = 16) {
-    this.addrs = new Uint32Array(maxAddrs);
-    this.prefixLens = new Uint8Array(maxAddrs);
-  }
-}
-
-/** JSON of `tilenet netbase show`. */
-export interface NetbaseShow {
-  interfaces: { ifindex: number; name: string; mac: string; mtu: number; up: boolean; addrs: string[] }[];
-  routes: { local: ShowRoute[]; main: ShowRoute[] };
-  neighbors: { ifindex: number; ip: string; mac: string; state: string }[];
-}
-export interface ShowRoute {
-  dst: string;
-  type: string;
-  gateway?: string;
-  ifindex: number;
-  src?: string;
-  metric: number;
-  scope: number;
-}
-
-/** An interface as stored: its link record and its addresses. */
-export interface StoredInterface {
-  link: LinkRecord;
-  addrs: { address: number; prefixLen: number; scope: number; broadcast: number }[];
-}
-
-const ROUTE_TYPE_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(RouteType).map(([name, value]) => [value, name]),
-);
-
-export function routeTypeName(type: number): string {
-  return ROUTE_TYPE_NAMES[type] ?? `type${type}`;
-}
-
-/** NUD state bits as names, e.g. "REACHABLE", "STALE|PROBE"; "NONE" for 0. */
-export function neighStateName(state: number): string {
-  const names: string[] = [];
-  for (const [name, bit] of Object.entries(NeighState)) if (state & bit) names.push(name.toUpperCase());
-  return names.length ? names.join("|") : "NONE";
-}
 
 /** netbase structures with a capacity. */
 export const NETBASE_STRUCTURES = [
@@ -236,13 +88,11 @@ export class NetbaseReader {
   readonly layout: NetbaseLayout;
   readonly capacities: NetbaseCapacities;
   private readonly v: Int32Array;
-  private readonly bytes: Uint8Array;
   private readonly counterView: Float64Array;
   private readonly tbl24: number;
   private readonly tbl8: number;
   private readonly rows: number;
   private readonly nh: number;
-  private readonly routesBase: number;
   private readonly nbBase: number;
   private readonly nbMask: number;
   private readonly ifBase: number;
@@ -250,6 +100,7 @@ export class NetbaseReader {
   private readonly ifWords: number;
   private readonly ifCopyWords: number;
   private readonly scratch = new RouteResult();
+  private readonly listing: RegionListing;
 
   /** buf: the whole region, mapped read-only (or the writer's own mapping). Validates the header. */
   constructor(buf: ArrayBuffer) {
@@ -261,19 +112,18 @@ export class NetbaseReader {
     this.layout = layout;
     this.capacities = layout.caps;
     this.v = new Int32Array(buf, 0, layout.regionBytes / 4);
-    this.bytes = new Uint8Array(buf, 0, layout.regionBytes);
     this.counterView = new Float64Array(buf, H_COUNTERS_BYTE, NETBASE_COUNTERS.length);
     this.tbl24 = layout.tbl24Offset / 4;
     this.tbl8 = layout.tbl8Offset / 4;
     this.rows = layout.tbl8RowsOffset / 4;
     this.nh = layout.nexthopsOffset / 4;
-    this.routesBase = layout.routesOffset / 4;
     this.nbBase = layout.neighborsOffset / 4;
     this.nbMask = layout.neighborSlots - 1;
     this.ifBase = layout.interfacesOffset / 4;
     this.ifMask = layout.interfaceSlots - 1;
     this.ifWords = layout.interfaceEntryWords;
     this.ifCopyWords = layout.interfaceCopyWords;
+    this.listing = new RegionListing(buf, layout);
   }
 
   /** Changes every time the writer applies an update. */
@@ -522,170 +372,30 @@ export class NetbaseReader {
     return false;
   }
 
-  // ---- enumeration (show, diff, verify): allocates, not for hot paths ----
+  // ---- the whole region (show, diff, verify): allocates, not for hot paths ----
 
   /** Every interface with its addresses, by ifindex. */
   interfaces(): StoredInterface[] {
-    const out: StoredInterface[] = [];
-    const v = this.v;
-    const decoder = new TextDecoder();
-    for (let slot = 0; slot <= this.ifMask; slot++) {
-      const b = this.ifBase + slot * this.ifWords;
-      for (let attempt = 0; attempt < LIST_RETRIES; attempt++) {
-        const seq = v[b];
-        const c = b + IF_COPY + (seq & 1) * this.ifCopyWords;
-        const ifindex = v[c + IFC_IFINDEX];
-        const state = v[c + IFC_STATE];
-        const nameBytes = this.bytes.slice((c + IFC_NAME) * 4, (c + IFC_NAME) * 4 + IF_NAME_BYTES);
-        const end = nameBytes.indexOf(0);
-        const addrs: StoredInterface["addrs"] = [];
-        const count = Math.min(v[c + IFC_ADDR_COUNT], this.capacities.addrsPerInterface);
-        for (let i = 0; i < count; i++) {
-          const a = c + IFC_FIXED_WORDS + i * IF_ADDR_WORDS;
-          addrs.push({
-            address: v[a] >>> 0,
-            prefixLen: v[a + 1] & 255,
-            scope: (v[a + 1] >>> 8) & 255,
-            broadcast: v[a + 2] >>> 0,
-          });
-        }
-        const link: LinkRecord = {
-          ifindex: ifindex >>> 0,
-          name: decoder.decode(end >= 0 ? nameBytes.subarray(0, end) : nameBytes),
-          mac: state & IF_STATE_HAS_MAC ? unpackMac(v[c + IFC_MAC_HI], v[c + IFC_MAC_LO]) : null,
-          mtu: v[c + IFC_MTU] >>> 0,
-          up: (state & IF_STATE_UP) !== 0,
-          lowerUp: (state & IF_STATE_LOWER_UP) !== 0,
-          type: v[c + IFC_TYPE],
-          flags: v[c + IFC_KERNEL_FLAGS] >>> 0,
-        };
-        if (v[b] !== seq) continue;
-        if (ifindex !== 0) out.push({ link, addrs });
-        break;
-      }
-    }
-    return out.sort((a, b) => a.link.ifindex - b.link.ifindex);
+    return this.listing.interfaces();
   }
 
   /** Every stored route (both tables), as records (protocol and tos are not stored: 0). */
   routes(): RouteRecord[] {
-    const out: RouteRecord[] = [];
-    const v = this.v;
-    for (let slot = 0; slot < this.capacities.routes; slot++) {
-      const b = this.routesBase + slot * RT_WORDS;
-      for (let attempt = 0; attempt < LIST_RETRIES; attempt++) {
-        const seq = v[b];
-        if ((seq & 1) !== 0) continue;
-        const meta = v[b + RT_META];
-        if ((meta & RT_META_LIVE) === 0) break;
-        const dst = v[b + RT_DST] >>> 0;
-        const r = this.nh + v[b + RT_NEXTHOP] * NH_WORDS;
-        const gen = v[r];
-        const nhMeta = v[r + NH_META];
-        const route: RouteRecord = {
-          table: meta & RT_META_LOCAL ? 255 : 254,
-          type: nhMeta & 255,
-          dst,
-          dstLen: meta & 63,
-          gateway: v[r + NH_GATEWAY] >>> 0,
-          oif: v[r + NH_OIF] >>> 0,
-          prefsrc: v[r + NH_PREFSRC] >>> 0,
-          priority: v[r + NH_METRIC] >>> 0,
-          scope: (nhMeta >>> 8) & 255,
-          protocol: 0,
-          tos: 0,
-        };
-        if ((gen & 1) !== 0 || v[r] !== gen || v[b] !== seq) continue;
-        out.push(route);
-        break;
-      }
-    }
-    return out.sort((a, b) => a.table - b.table || a.dst - b.dst || a.dstLen - b.dstLen || a.priority - b.priority);
+    return this.listing.routes();
   }
 
   /** Every neighbor entry, by (ifindex, ip). */
   neighbors(): NeighRecord[] {
-    const out: NeighRecord[] = [];
-    const v = this.v;
-    for (let slot = 0; slot <= this.nbMask; slot++) {
-      const b = this.nbBase + slot * NB_WORDS;
-      for (let attempt = 0; attempt < LIST_RETRIES; attempt++) {
-        const seq = v[b];
-        const c = b + NB_COPY + (seq & 1) * NB_COPY_WORDS;
-        const ifindex = v[c + NBC_IFINDEX];
-        const info = v[c + NBC_INFO];
-        const rec: NeighRecord = {
-          ifindex: ifindex >>> 0,
-          ip: v[c + NBC_IP] >>> 0,
-          mac: info & NB_INFO_HAS_MAC ? unpackMac(v[c + NBC_MAC_HI], v[c + NBC_MAC_LO]) : null,
-          state: v[c + NBC_STATE],
-          flags: v[c + NBC_FLAGS],
-        };
-        if (v[b] !== seq) continue;
-        if (ifindex !== 0) out.push(rec);
-        break;
-      }
-    }
-    return out.sort((a, b) => a.ifindex - b.ifindex || a.ip - b.ip);
+    return this.listing.neighbors();
   }
 
   /** The region's content in the shape of a kernel dump (for diff and verification). */
   toNetSnapshot(): NetSnapshot {
-    const ifs = this.interfaces();
-    return {
-      links: ifs.map((i) => i.link),
-      addrs: ifs.flatMap((i) =>
-        i.addrs.map((a) => ({
-          ifindex: i.link.ifindex,
-          address: a.address,
-          prefixLen: a.prefixLen,
-          broadcast: a.broadcast,
-          scope: a.scope,
-        })),
-      ),
-      routes: this.routes(),
-      neighs: this.neighbors(),
-    };
+    return netSnapshotOf(this.listing);
   }
 
   /** JSON of `tilenet netbase show`. */
   snapshot(): NetbaseShow {
-    const routes = this.routes();
-    const show = (r: RouteRecord): ShowRoute => {
-      // Key order as documented: dst, type, gateway?, ifindex, src?, metric, scope.
-      return {
-        dst: `${ipToString(r.dst)}/${r.dstLen}`,
-        type: routeTypeName(r.type),
-        ...(r.gateway !== 0 ? { gateway: ipToString(r.gateway) } : {}),
-        ifindex: r.oif,
-        ...(r.prefsrc !== 0 ? { src: ipToString(r.prefsrc) } : {}),
-        metric: r.priority,
-        scope: r.scope,
-      };
-    };
-    return {
-      interfaces: this.interfaces().map((i) => ({
-        ifindex: i.link.ifindex,
-        name: i.link.name,
-        mac: macToString(i.link.mac),
-        mtu: i.link.mtu,
-        up: i.link.up,
-        addrs: i.addrs.map((a) => `${ipToString(a.address)}/${a.prefixLen}`),
-      })),
-      routes: {
-        local: routes.filter((r) => r.table === 255).map(show),
-        main: routes.filter((r) => r.table === 254).map(show),
-      },
-      neighbors: this.neighbors().map((n) => ({
-        ifindex: n.ifindex,
-        ip: ipToString(n.ip),
-        mac: macToString(n.mac),
-        state: neighStateName(n.state),
-      })),
-    };
+    return netbaseShowOf(this.listing);
   }
-}
-
-function unpackMac(hi: number, lo: number): Uint8Array {
-  return Uint8Array.of(hi >>> 24, (hi >>> 16) & 255, (hi >>> 8) & 255, hi & 255, (lo >>> 8) & 255, lo & 255);
 }

@@ -11,14 +11,12 @@
 // Idle: see idleWait (a short spin, then a futex sleep on an app that is about to answer, or
 // poll(2) on the socket).
 //
-// Neighbor misses are not queued (as in Firedancer): the message is dropped and counted, and a
-// solicit is published for the netlink tile, at most once per next hop per resolicitMs.
+// Route, source, neighbor and the solicit on a neighbor miss: next-hop.ts.
 
-import { metricIndexes } from "../../shared/metrics/keys";
+import { type MetricIndexes, metricIndexes } from "../../shared/metrics/keys";
 import type { MetricsWriter } from "../../shared/metrics/writer";
 import { native, type XskRings, type XskStatistics } from "../../shared/native";
-import { InterfaceResult, NeighborResult, NetbaseReader, RouteResult } from "../../shared/netbase/reader";
-import { RouteType } from "../../shared/netmodel";
+import { NetbaseReader } from "../../shared/netbase/reader";
 import {
   buildUdpFrame,
   newUdpFrameFields,
@@ -30,18 +28,11 @@ import {
   type UdpFrameInfo,
 } from "../../shared/packet/udp-frame";
 import { RingProducer } from "../../shared/ring/producer";
-import { encodeSolicit } from "../../shared/solicit/message";
 import { UdpChannelReader, type UdpChannelRegions, UdpChannelWriter, type UdpMessage } from "../../shared/udp/channel";
 import { ByteRegion, copyRegion } from "../../shared/udp/copy";
 import { openXskRings, UmemFramePool, type XskRingSet } from "../../shared/xdp/xsk-ring";
-import {
-  NET_DEFAULTS,
-  type NetTileConfig,
-  netMetrics,
-  RX_PARSE_DROP_NAMES,
-  TX_ROUTE_FAIL_TYPES,
-  validateNetTileConfig,
-} from "./definition";
+import { NET_DEFAULTS, type NetTileConfig, netMetrics, RX_PARSE_DROP_NAMES, validateNetTileConfig } from "./definition";
+import { NextHopCache } from "./next-hop";
 
 /** The kernel calls the body makes (the addon's; replaceable in tests). */
 export interface XskSyscalls {
@@ -76,19 +67,52 @@ const MAX_KICKS_PER_POLL = 8;
 /** Frames one copy-mode kick sends (the kernel's TX batch). */
 const KICK_BATCH = 32;
 const STATS_INTERVAL_MS = 250;
-const ROUTE_CACHE_SLOTS = 256;
-const SOLICIT_MEMORY_SLOTS = 256;
 
-/** Outcome codes of a route resolution (cached per destination and netbase generation). */
-const Resolve = {
-  ok: 0,
-  noRoute: 1,
-  routeType: 2,
-  iface: 3,
-  sourceIp: 4,
-  badSourceIp: 5,
-  noNeighbor: 6,
-} as const;
+/** The body's metric indexes under short names (the hot path reads fields only). */
+function bodyMetrics(ix: MetricIndexes<typeof netMetrics>) {
+  return {
+    rxPackets: ix.rx_packets,
+    rxBytes: ix.rx_bytes,
+    rxDelivered: ix.rx_delivered,
+    rxDeliveredBytes: ix.rx_delivered_bytes,
+    noApp: ix.rx_drop_no_app_for_port,
+    oversize: ix.rx_drop_oversize,
+    appRingFull: ix.rx_app_ring_full,
+    txMessages: ix.tx_messages,
+    txPackets: ix.tx_packets,
+    txBytes: ix.tx_bytes,
+    txCompleted: ix.tx_completed,
+    badSourcePort: ix.tx_bad_source_port,
+    badMessage: ix.tx_bad_message,
+    txRingFull: ix.tx_ring_full,
+    txNoFrame: ix.tx_no_frame,
+    fillEmpty: ix.fill_ring_empty,
+    kicks: ix.xsk_tx_kicks,
+    kickBusy: ix.xsk_tx_kick_busy,
+    kickErrors: ix.xsk_tx_kick_errors,
+    wakeups: ix.xsk_rx_wakeups,
+    idlePolls: ix.xsk_idle_polls,
+    idleAppWaits: ix.idle_app_waits,
+    idleNaps: ix.idle_naps,
+    kRxDropped: ix.xsk_rx_dropped,
+    kRxRingFull: ix.xsk_rx_ring_full,
+    kFillEmpty: ix.xsk_rx_fill_ring_empty,
+    kRxInvalid: ix.xsk_rx_invalid_descs,
+    kTxInvalid: ix.xsk_tx_invalid_descs,
+    rxFree: ix.rx_frames_free,
+    txFree: ix.tx_frames_free,
+  };
+}
+type BodyMetrics = ReturnType<typeof bodyMetrics>;
+
+/** Metric index by parse result code (index 0 unused). */
+function parseDropMetrics(ix: MetricIndexes<typeof netMetrics>): Int32Array {
+  const out = new Int32Array(RX_PARSE_DROP_NAMES.length + 1);
+  RX_PARSE_DROP_NAMES.forEach((name, i) => {
+    out[i + 1] = ix[`rx_drop_${name}`];
+  });
+  return out;
+}
 
 export class NetTileBody {
   readonly config: NetTileConfig;
@@ -100,15 +124,13 @@ export class NetTileBody {
   private readonly umem: ByteRegion;
   private readonly rxPool: UmemFramePool;
   private readonly txPool: UmemFramePool;
-  private readonly netbase: NetbaseReader;
+  private readonly nextHops: NextHopCache;
   private readonly writers: UdpChannelWriter[];
   private readonly readers: UdpChannelReader[];
-  private readonly solicitRing: RingProducer;
   /** App index + 1 by UDP port (0: no app). */
   private readonly portOwner = new Uint8Array(65536);
   private readonly batch: number;
   private readonly maxPayload: number;
-  private readonly resolicitMs: number;
   private readonly maxIdleMs: number;
   private readonly napWindowMs: number;
   private readonly spinMs: number;
@@ -123,31 +145,10 @@ export class NetTileBody {
   // Parsing and building state, reused for every frame.
   private readonly info: UdpFrameInfo = newUdpFrameInfo();
   private readonly fields: UdpFrameFields = newUdpFrameFields();
-  private readonly route = new RouteResult();
-  private readonly neighbor = new NeighborResult();
-  private readonly iface = new InterfaceResult(1);
-  private ifaceKnown = false;
-  private ifaceGen = -1;
-  private gen = 0;
   private ipId = 0;
   private now = 0;
   private nextStatsAt = 0;
   private startApp = 0;
-
-  // Route cache: direct-mapped by destination, valid for one netbase generation.
-  private readonly cacheDst = new Int32Array(ROUTE_CACHE_SLOTS);
-  private readonly cacheReqSrc = new Int32Array(ROUTE_CACHE_SLOTS);
-  private readonly cacheGen = new Int32Array(ROUTE_CACHE_SLOTS);
-  private readonly cacheValid = new Uint8Array(ROUTE_CACHE_SLOTS);
-  private readonly cacheOutcome = new Uint8Array(ROUTE_CACHE_SLOTS);
-  /** Metric index of the drop for failed outcomes. */
-  private readonly cacheDropMetric = new Int32Array(ROUTE_CACHE_SLOTS);
-  private readonly cacheSrc = new Int32Array(ROUTE_CACHE_SLOTS);
-  private readonly cacheNexthop = new Int32Array(ROUTE_CACHE_SLOTS);
-  private readonly cacheMac = new Uint8Array(ROUTE_CACHE_SLOTS * 6);
-  // Recently solicited next hops.
-  private readonly solicitedIp = new Int32Array(SOLICIT_MEMORY_SLOTS);
-  private readonly solicitedAt = new Float64Array(SOLICIT_MEMORY_SLOTS).fill(Number.NEGATIVE_INFINITY);
 
   // TX pass state (set before each app's ring poll).
   private txApp = 0;
@@ -156,53 +157,10 @@ export class NetTileBody {
   private txReader: UdpChannelReader | undefined;
   private readonly onTxMessage: (msg: UdpMessage) => void;
 
-  // Metric indices.
-  private readonly m: {
-    rxPackets: number;
-    rxBytes: number;
-    rxDelivered: number;
-    rxDeliveredBytes: number;
-    noApp: number;
-    oversize: number;
-    appRingFull: number;
-    txMessages: number;
-    txPackets: number;
-    txBytes: number;
-    txCompleted: number;
-    noRoute: number;
-    routeIface: number;
-    sourceIp: number;
-    badSourceIp: number;
-    badSourcePort: number;
-    badMessage: number;
-    noNeighbor: number;
-    solicits: number;
-    solicitsSuppressed: number;
-    txRingFull: number;
-    txNoFrame: number;
-    fillEmpty: number;
-    kicks: number;
-    kickBusy: number;
-    kickErrors: number;
-    wakeups: number;
-    idlePolls: number;
-    idleAppWaits: number;
-    idleNaps: number;
-    kRxDropped: number;
-    kRxRingFull: number;
-    kFillEmpty: number;
-    kRxInvalid: number;
-    kTxInvalid: number;
-    rxFree: number;
-    txFree: number;
-  };
+  private readonly m: BodyMetrics;
   /** Metric index by parse result code (index 0 unused). */
   private readonly parseDrop: Int32Array;
-  /** Metric index by route type (types without their own metric count as "other"). */
-  private readonly routeTypeDrop = new Int32Array(256);
 
-  // Longer than 70 lines: it resolves every metric index and typed view once, so the hot path
-  // reads only fields; the list is long because the tile counts every drop by reason.
   constructor(res: NetTileResources) {
     const c = res.config;
     validateNetTileConfig(c);
@@ -215,7 +173,6 @@ export class NetTileBody {
     this.fd = res.xskFd;
     this.batch = c.batch ?? NET_DEFAULTS.batch;
     this.maxPayload = c.maxPayload;
-    this.resolicitMs = c.resolicitMs ?? NET_DEFAULTS.resolicitMs;
     this.maxIdleMs = c.maxIdleMs ?? NET_DEFAULTS.maxIdleMs;
     this.napWindowMs = c.napWindowMs ?? NET_DEFAULTS.napWindowMs;
     this.spinMs = (c.spinUs ?? NET_DEFAULTS.spinUs) / 1000;
@@ -232,9 +189,8 @@ export class NetTileBody {
     const rxFrames = c.rxFrames ?? c.frameCount / 2;
     this.rxPool = new UmemFramePool(c.frameSize, 0, rxFrames);
     this.txPool = new UmemFramePool(c.frameSize, rxFrames, c.frameCount - rxFrames);
-    this.netbase = new NetbaseReader(res.netbase);
-    this.solicitRing = new RingProducer("solicit", res.solicit.producer, res.solicit.consumer, c.solicitRing);
-    if (this.solicitRing.spec.kind !== "unreliable")
+    const solicitRing = new RingProducer("solicit", res.solicit.producer, res.solicit.consumer, c.solicitRing);
+    if (solicitRing.spec.kind !== "unreliable")
       throw new Error("net tile: the solicit ring must be unreliable (the net tile never waits for the netlink tile)");
 
     this.writers = [];
@@ -248,55 +204,17 @@ export class NetTileBody {
 
     const mx = res.metrics;
     const ix = metricIndexes(mx, netMetrics);
-    this.m = {
-      rxPackets: ix.rx_packets,
-      rxBytes: ix.rx_bytes,
-      rxDelivered: ix.rx_delivered,
-      rxDeliveredBytes: ix.rx_delivered_bytes,
-      noApp: ix.rx_drop_no_app_for_port,
-      oversize: ix.rx_drop_oversize,
-      appRingFull: ix.rx_app_ring_full,
-      txMessages: ix.tx_messages,
-      txPackets: ix.tx_packets,
-      txBytes: ix.tx_bytes,
-      txCompleted: ix.tx_completed,
-      noRoute: ix.tx_route_fail_no_route,
-      routeIface: ix.tx_route_fail_interface,
-      sourceIp: ix.tx_route_fail_source_ip,
-      badSourceIp: ix.tx_bad_source_ip,
-      badSourcePort: ix.tx_bad_source_port,
-      badMessage: ix.tx_bad_message,
-      noNeighbor: ix.tx_no_neighbor,
-      solicits: ix.solicits_published,
-      solicitsSuppressed: ix.solicits_suppressed,
-      txRingFull: ix.tx_ring_full,
-      txNoFrame: ix.tx_no_frame,
-      fillEmpty: ix.fill_ring_empty,
-      kicks: ix.xsk_tx_kicks,
-      kickBusy: ix.xsk_tx_kick_busy,
-      kickErrors: ix.xsk_tx_kick_errors,
-      wakeups: ix.xsk_rx_wakeups,
-      idlePolls: ix.xsk_idle_polls,
-      idleAppWaits: ix.idle_app_waits,
-      idleNaps: ix.idle_naps,
-      kRxDropped: ix.xsk_rx_dropped,
-      kRxRingFull: ix.xsk_rx_ring_full,
-      kFillEmpty: ix.xsk_rx_fill_ring_empty,
-      kRxInvalid: ix.xsk_rx_invalid_descs,
-      kTxInvalid: ix.xsk_tx_invalid_descs,
-      rxFree: ix.rx_frames_free,
-      txFree: ix.tx_frames_free,
-    };
-    this.parseDrop = new Int32Array(RX_PARSE_DROP_NAMES.length + 1);
-    RX_PARSE_DROP_NAMES.forEach((name, i) => {
-      this.parseDrop[i + 1] = ix[`rx_drop_${name}`];
+    this.m = bodyMetrics(ix);
+    this.parseDrop = parseDropMetrics(ix);
+    this.nextHops = new NextHopCache({
+      netbase: new NetbaseReader(res.netbase),
+      ifindex: c.ifindex,
+      srcMac: this.fields.srcMac,
+      metrics: mx,
+      ix,
+      solicitRing,
+      resolicitMs: c.resolicitMs ?? NET_DEFAULTS.resolicitMs,
     });
-    const other = ix.tx_route_fail_other;
-    this.routeTypeDrop.fill(other);
-    for (const t of TX_ROUTE_FAIL_TYPES) {
-      const code = (RouteType as Record<string, number>)[t];
-      if (code !== undefined) this.routeTypeDrop[code] = ix[`tx_route_fail_${t}`];
-    }
     this.onTxMessage = (msg) => this.transmitOne(msg);
 
     // Give the kernel every receive frame now: the socket receives from the moment the program
@@ -461,7 +379,7 @@ export class NetTileBody {
   private transmit(): number {
     const tx = this.rings.tx;
     const mx = this.metrics;
-    this.gen = this.netbase.syncGeneration();
+    this.nextHops.startPass(this.now);
     const readers = this.readers;
     const apps = readers.length;
     let handled = 0;
@@ -539,17 +457,18 @@ export class NetTileBody {
       mx.add(this.m.badSourcePort, 1);
       return;
     }
-    const slot = this.resolve(msg.dstIp, msg.srcIp);
+    const nextHops = this.nextHops;
+    const slot = nextHops.resolve(msg.dstIp, msg.srcIp);
     if (slot < 0) return;
     const addr = this.txPool.alloc();
     const u8 = this.umem.u8;
     copyRegion((this.txReader as UdpChannelReader).data, msg.offset, this.umem, addr + UDP_PAYLOAD_OFFSET, msg.length);
     const f = this.fields;
     const macAt = slot * 6;
-    const cmac = this.cacheMac;
+    const cmac = nextHops.mac;
     const dmac = f.dstMac;
     for (let i = 0; i < 6; i++) dmac[i] = cmac[macAt + i];
-    f.srcIp = this.cacheSrc[slot] >>> 0;
+    f.srcIp = nextHops.src[slot] >>> 0;
     f.dstIp = msg.dstIp;
     f.srcPort = msg.srcPort;
     f.dstPort = msg.dstPort;
@@ -557,91 +476,6 @@ export class NetTileBody {
     const len = buildUdpFrame(u8, addr, f, msg.length);
     this.rings.tx.setDesc(this.txFill++, addr, len);
     this.txBytes += len;
-  }
-
-  /**
-   * The cache slot holding a usable answer for (dst, requested source), or -1 after counting the
-   * drop (and soliciting the next hop on a neighbor miss).
-   */
-  private resolve(dst: number, reqSrc: number): number {
-    const slot = (Math.imul(dst ^ (reqSrc >>> 7), 0x9e3779b1) >>> 24) & (ROUTE_CACHE_SLOTS - 1);
-    if (
-      this.cacheValid[slot] === 0 ||
-      this.cacheGen[slot] !== this.gen ||
-      this.cacheDst[slot] !== (dst | 0) ||
-      this.cacheReqSrc[slot] !== (reqSrc | 0)
-    )
-      this.fillCache(slot, dst, reqSrc);
-    const outcome = this.cacheOutcome[slot];
-    if (outcome === Resolve.ok) return slot;
-    this.metrics.add(this.cacheDropMetric[slot], 1);
-    if (outcome === Resolve.noNeighbor) this.solicit(this.cacheNexthop[slot]);
-    return -1;
-  }
-
-  private fillCache(slot: number, dst: number, reqSrc: number): void {
-    this.cacheValid[slot] = 1;
-    this.cacheGen[slot] = this.gen;
-    this.cacheDst[slot] = dst | 0;
-    this.cacheReqSrc[slot] = reqSrc | 0;
-    const outcome = this.lookup(slot, dst, reqSrc);
-    this.cacheOutcome[slot] = outcome;
-  }
-
-  /** Route, source, interface and neighbor for dst into cache slot `slot`; returns the outcome. */
-  private lookup(slot: number, dst: number, reqSrc: number): number {
-    const nb = this.netbase;
-    const route = this.route;
-    if (!nb.lookupRoute(dst, route)) return this.failed(slot, Resolve.noRoute, this.m.noRoute);
-    if (route.type !== RouteType.unicast)
-      return this.failed(slot, Resolve.routeType, this.routeTypeDrop[route.type & 255]);
-    if (route.ifindex !== this.config.ifindex || !this.interfaceMac())
-      return this.failed(slot, Resolve.iface, this.m.routeIface);
-    let src = route.src;
-    if (reqSrc !== 0) {
-      if (!nb.isLocalAddress(reqSrc)) return this.failed(slot, Resolve.badSourceIp, this.m.badSourceIp);
-      src = reqSrc;
-    } else if (src === 0) return this.failed(slot, Resolve.sourceIp, this.m.sourceIp);
-    this.cacheSrc[slot] = src | 0;
-    const nexthop = route.nexthop;
-    this.cacheNexthop[slot] = nexthop | 0;
-    const n = this.neighbor;
-    if (!nb.lookupNeighbor(this.config.ifindex, nexthop, n) || !n.hasMac)
-      return this.failed(slot, Resolve.noNeighbor, this.m.noNeighbor);
-    this.cacheMac.set(n.mac, slot * 6);
-    return Resolve.ok;
-  }
-
-  private failed(slot: number, outcome: number, metric: number): number {
-    this.cacheDropMetric[slot] = metric;
-    return outcome;
-  }
-
-  /** Our interface's MAC into fields.srcMac, refreshed once per netbase generation. */
-  private interfaceMac(): boolean {
-    if (this.ifaceGen !== this.gen) {
-      this.ifaceGen = this.gen;
-      const i = this.iface;
-      this.ifaceKnown = this.netbase.lookupInterface(this.config.ifindex, i) && i.hasMac;
-      if (this.ifaceKnown) this.fields.srcMac.set(i.mac);
-    }
-    return this.ifaceKnown;
-  }
-
-  private solicit(nexthop: number): void {
-    const mx = this.metrics;
-    const h = (Math.imul(nexthop, 0x9e3779b1) >>> 24) & (SOLICIT_MEMORY_SLOTS - 1);
-    if (this.solicitedIp[h] === (nexthop | 0) && this.now - this.solicitedAt[h] < this.resolicitMs) {
-      mx.add(this.m.solicitsSuppressed, 1);
-      return;
-    }
-    this.solicitedIp[h] = nexthop | 0;
-    this.solicitedAt[h] = this.now;
-    const ring = this.solicitRing;
-    const at = ring.claim();
-    encodeSolicit(ring.i32, at, nexthop | 0, this.config.ifindex);
-    ring.publish();
-    mx.add(this.m.solicits, 1);
   }
 
   // ---------------------------------------------------------------- introspection (tests, logs)

@@ -2,7 +2,7 @@
 // routes, neighbors) answered by the reference environment, the real handler driven by a fuzz
 // input, and the checks made after every step. Shared by the byte and the sequence phases.
 
-import { type AddrRecord, ipToString, type NeighRecord, type RouteRecord } from "../../../shared/netmodel";
+import { type AddrRecord, ipToString, type NeighRecord, parseIp, type RouteRecord } from "../../../shared/netmodel";
 import { AddressClass, classifyAddress } from "../../../shared/solicit/address";
 import { isUsableNeighState } from "../../../shared/solicit/environment";
 import { SOLICIT_BYTES } from "../../../shared/solicit/message";
@@ -19,6 +19,13 @@ import {
 } from "../solicit-handler";
 import { routesForAddress, SnapshotSolicitEnv } from "./snapshot-env";
 import { type ModelFraming, SolicitReferenceModel } from "./solicit-model";
+
+/** An IPv4 literal of the fuzzer's worlds as a host-order number (throws on a typo). */
+export function ipLiteral(text: string): number {
+  const v = parseIp(text);
+  if (v === undefined) throw new Error(`bad IP literal ${text}`);
+  return v;
+}
 
 /** Everything a scenario starts from; plain JSON so failing cases can be saved and replayed. */
 export interface SolicitWorldSpec {
