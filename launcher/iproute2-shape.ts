@@ -3,9 +3,13 @@
 // `tilenet netbase show --json` alike. The rules follow iproute2's print functions: a route's
 // type only when not unicast, its table only when not main, its scope only when not global, a
 // metric only when set; "default" for 0.0.0.0/0 and no "/32" on host routes.
-// netbase does not store a route's protocol or next-hop flags: those fields are left out.
+// netbase does not store a route's next-hop flags: that field is left out.
 import type { StoredInterface } from "../shared/netbase/reader";
 import { ipToString, type NeighRecord, NeighState, type RouteRecord, RouteType } from "../shared/netmodel";
+import { protocols } from "../shared/netstate/names";
+
+/** RTPROT_BOOT: what `ip route add` sets; iproute2 prints no protocol for it. */
+const RTPROT_BOOT = 3;
 
 const SCOPES: Record<number, string> = { 0: "global", 200: "site", 253: "link", 254: "host", 255: "nowhere" };
 const TABLES: Record<number, string> = { 253: "default", 254: "main", 255: "local" };
@@ -70,6 +74,7 @@ export interface IpRoute {
   gateway?: string;
   dev?: string;
   table?: string;
+  protocol?: string;
   scope?: string;
   prefsrc?: string;
   metric?: number;
@@ -83,6 +88,8 @@ export function ipRoute(r: RouteRecord, dev: DeviceNames): IpRoute {
     ...(r.gateway !== 0 ? { gateway: ipToString(r.gateway) } : {}),
     ...(r.oif !== 0 ? { dev: dev(r.oif) } : {}),
     ...(r.table !== 254 ? { table: tableName(r.table) } : {}),
+    // As iproute2: the protocol unless it is "boot" (3), what `ip route add` sets by default.
+    ...(r.protocol !== RTPROT_BOOT ? { protocol: protocols.name(r.protocol) } : {}),
     ...(r.scope !== 0 ? { scope: scopeName(r.scope) } : {}),
     ...(r.prefsrc !== 0 ? { prefsrc: ipToString(r.prefsrc) } : {}),
     ...(r.priority !== 0 ? { metric: r.priority } : {}),
@@ -139,12 +146,13 @@ export function ipAddress(i: StoredInterface): IpAddress {
   };
 }
 
-/** `ip route` text: [type] dst [via gw] [dev d] [table t] [scope s] [src a] [metric m]. */
+/** `ip route` text: [type] dst [via gw] [dev d] [table t] [proto p] [scope s] [src a] [metric m]. */
 export function routeText(r: IpRoute): string {
   const words = [r.type, r.dst];
   if (r.gateway) words.push("via", r.gateway);
   if (r.dev) words.push("dev", r.dev);
   if (r.table) words.push("table", r.table);
+  if (r.protocol) words.push("proto", r.protocol);
   if (r.scope) words.push("scope", r.scope);
   if (r.prefsrc) words.push("src", r.prefsrc);
   if (r.metric !== undefined) words.push("metric", String(r.metric));

@@ -22,7 +22,7 @@ function pick(o: Json, keys: readonly string[]): Json {
   return Object.fromEntries(keys.filter((k) => o[k] !== undefined).map((k) => [k, o[k]]));
 }
 
-const ROUTE_KEYS = ["type", "dst", "gateway", "dev", "table", "scope", "prefsrc", "metric"] as const;
+const ROUTE_KEYS = ["type", "dst", "gateway", "dev", "table", "protocol", "scope", "prefsrc", "metric"] as const;
 const LINK_KEYS = ["ifindex", "ifname", "flags", "mtu", "link_type", "address"] as const;
 const ADDR_KEYS = ["family", "local", "prefixlen", "broadcast", "scope"] as const;
 const NEIGH_KEYS = ["dst", "dev", "lladdr", "state"] as const;
@@ -101,7 +101,7 @@ describe.skipIf(!isRoot)(`netbase show in iproute2's shapes (${ROOT_REASON})`, (
     expect(ours?.routes).toContainEqual({ dst: "198.19.1.0/24", gateway: "198.18.9.2", dev: "tnj0", metric: 7 });
     expect(ours?.routes).toContainEqual({ type: "blackhole", dst: "198.19.2.0/24" });
     expect(ours?.routes).toContainEqual({ dst: "default", gateway: "198.18.9.254", dev: "tnj0" });
-    expect(ours?.routes.some((r) => r.table === "local" && r.scope === "host")).toBe(true);
+    expect(ours?.routes.some((r) => r.table === "local" && r.scope === "host" && r.protocol === "kernel")).toBe(true);
     expect(ours?.neighbors).toContainEqual({
       dst: "198.18.9.7",
       dev: "tnj0",
@@ -111,12 +111,13 @@ describe.skipIf(!isRoot)(`netbase show in iproute2's shapes (${ROOT_REASON})`, (
     expect(ours?.links.find((l) => l.ifname === "tnj0")?.flags).toEqual(["BROADCAST", "MULTICAST", "UP", "LOWER_UP"]);
   });
 
-  it("text: devices, scopes and route types by name, as ip route and ip neigh print them", () => {
+  it("text: devices, protocols, scopes and route types by name, as ip route and ip neigh print them", () => {
     const text = cli(["netbase", "show", "--instance", name]).stdout;
     const ipRoutes = ip("-4", "route", "show", "table", "all")
       .split("\n")
-      .map((l) => l.replace(/ proto \S+/, "").trim())
+      .map((l) => l.trim())
       .filter((l) => l.length > 0);
+    expect(ipRoutes.some((l) => l.includes(" proto kernel "))).toBe(true);
     for (const line of ipRoutes) expect(text).toContain(`  ${line}\n`);
     expect(text).toContain("  198.18.9.7 dev tnj0 lladdr 02:00:00:00:09:07 PERMANENT\n");
     expect(text).not.toMatch(/dev \d+|scope \d+/);

@@ -68,7 +68,7 @@ export function normalizeSnapshot(snap: NetSnapshot): NormalizedState {
   for (const a of snap.addrs) state.addrs.set(addrKey(a), a);
   for (const r of snap.routes) {
     if (!isMirroredRoute(r)) continue;
-    const n = { ...r, dst: (r.dst & prefixMask(r.dstLen)) >>> 0, protocol: 0 };
+    const n = { ...r, dst: (r.dst & prefixMask(r.dstLen)) >>> 0 };
     state.routes.set(routeKey(n), n);
   }
   for (const n of snap.neighs) {

@@ -20,7 +20,7 @@
 
 /** "NBAS" */
 export const NETBASE_MAGIC = 0x5341424e;
-export const NETBASE_VERSION = 2;
+export const NETBASE_VERSION = 3;
 export const NETBASE_HEADER_BYTES = 4096;
 const SECTION_ALIGN = 4096;
 
@@ -150,7 +150,7 @@ export const TBL8_ROW_WORDS = 16;
 // ---- nexthop record (words) ----
 /** Generation: odd while being (re)written; readers retry when it is odd or changed. */
 export const NH_GEN = 0;
-/** type | scope << 8 | table << 16 */
+/** type | scope << 8 | table << 16 | protocol << 24 (see nexthopMeta) */
 export const NH_META = 1;
 export const NH_GATEWAY = 2;
 export const NH_OIF = 3;

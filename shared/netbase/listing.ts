@@ -111,7 +111,7 @@ export class RegionListing {
     return out.sort((a, b) => a.link.ifindex - b.link.ifindex);
   }
 
-  /** Every stored route (both tables), as records (protocol and tos are not stored: 0). */
+  /** Every stored route (both tables), as records (tos is not stored: 0). */
   routes(): RouteRecord[] {
     const out: RouteRecord[] = [];
     const v = this.v;
@@ -137,7 +137,7 @@ export class RegionListing {
           prefsrc: v[r + NH_PREFSRC] >>> 0,
           priority: v[r + NH_METRIC] >>> 0,
           scope: (nhMeta >>> 8) & 255,
-          protocol: 0,
+          protocol: nhMeta >>> 24,
           tos: 0,
         };
         if ((gen & 1) !== 0 || v[r] !== gen || v[b] !== seq) continue;

@@ -6,7 +6,7 @@
  * unsigned 32-bit numbers.
  */
 export class RouteResult {
-  /** type | scope << 8 | table << 16 */
+  /** type | scope << 8 | table << 16 | protocol << 24 */
   rawMeta = 0;
   rawGateway = 0;
   rawNexthop = 0;
@@ -23,6 +23,10 @@ export class RouteResult {
   /** 255 (local) or 254 (main). */
   get table(): number {
     return (this.rawMeta >>> 16) & 255;
+  }
+  /** Who installed the route (RTPROT_*: 2 kernel, 3 boot, 4 static...). */
+  get protocol(): number {
+    return this.rawMeta >>> 24;
   }
   /** The route's gateway, 0 when on-link. */
   get gateway(): number {

@@ -19,9 +19,9 @@ function nexthopHash(meta: number, gateway: number, oif: number, prefsrc: number
   return h ^ (h >>> 16);
 }
 
-/** A record's meta word: route type, scope and table. */
-export function nexthopMeta(r: Pick<RouteRecord, "type" | "scope" | "table">): number {
-  return (r.type & 255) | ((r.scope & 255) << 8) | ((r.table & 255) << 16);
+/** A record's meta word: route type, scope, table and protocol (RTPROT_*), a byte each. */
+export function nexthopMeta(r: Pick<RouteRecord, "type" | "scope" | "table" | "protocol">): number {
+  return (r.type & 255) | ((r.scope & 255) << 8) | ((r.table & 255) << 16) | ((r.protocol & 255) << 24);
 }
 
 export class NexthopPool {

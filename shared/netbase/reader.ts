@@ -249,7 +249,7 @@ export class NetbaseReader {
       const meta = v[r + NH_META];
       const gateway = v[r + NH_GATEWAY];
       type[i] = meta;
-      table[i] = meta >>> 16;
+      table[i] = (meta >>> 16) & 255;
       nexthop[i] = gateway !== 0 ? gateway : dst;
       ifindex[i] = v[r + NH_OIF];
       src[i] = v[r + NH_SRC];
@@ -379,7 +379,7 @@ export class NetbaseReader {
     return this.listing.interfaces();
   }
 
-  /** Every stored route (both tables), as records (protocol and tos are not stored: 0). */
+  /** Every stored route (both tables), as records (tos is not stored: 0). */
   routes(): RouteRecord[] {
     return this.listing.routes();
   }

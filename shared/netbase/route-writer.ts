@@ -266,7 +266,7 @@ export class RouteWriter {
         prefsrc: 0,
         priority: v[b + NH_METRIC] >>> 0,
         scope: (meta >>> 8) & 255,
-        protocol: 0,
+        protocol: meta >>> 24,
         tos: 0,
       };
       const nh = this.nexthops.acquire(record, src);
