@@ -62,7 +62,10 @@ async function monitorRate(ns: NetState, name: string, count: number): Promise<M
   })();
   await new Promise((r) => setTimeout(r, 50));
   const file = join(tmpdir(), `tn-bench-monitor-${process.pid}-${randomBytes(3).toString("hex")}`);
-  writeFileSync(file, `${Array.from({ length: count }, (_, i) => `route add blackhole ${hostRoute(i, 21)}/32 table 80`).join("\n")}\n`);
+  writeFileSync(
+    file,
+    `${Array.from({ length: count }, (_, i) => `route add blackhole ${hostRoute(i, 21)}/32 table 80`).join("\n")}\n`,
+  );
   const t0 = performance.now();
   const producer = spawn("ip", ["-n", name, "-batch", file], { stdio: "ignore" });
   const producedAt = await new Promise<number>((resolve) => producer.once("exit", () => resolve(performance.now())));
