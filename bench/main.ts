@@ -12,6 +12,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   churn: async () => (await import("./netbase-churn")).churnBench,
   "netbase-capacity": async () => (await import("./netbase-capacity")).netbaseCapacityBench,
   netstate: async () => (await import("./netstate")).netstateBench,
+  "netbase-client": async () => (await import("./netbase-client")).netbaseClientBench,
 };
 
 async function main(): Promise<void> {

@@ -77,7 +77,14 @@ export interface InstanceConfig {
     /** Optional destination address filter for the XDP program. */
     dstIp?: string;
   };
-  netbase: { routes: number; neighbors: number; interfaces: number; addrsPerInterface: number };
+  netbase: {
+    routes: number;
+    neighbors: number;
+    interfaces: number;
+    addrsPerInterface: number;
+    /** Group whose members may open the published netbase read-only (file mode 0640); none = root only. */
+    readersGroup?: string;
+  };
   netlink: { enabled: boolean; rcvbufBytes: number; verifyIntervalS: number; keepNetAdmin: boolean };
   /** [solicit]: declared by the netlink tile (tiles/netlink/solicit-config.ts). */
   solicit: SolicitSectionSettings;
@@ -289,6 +296,8 @@ export function validateConfig(doc: unknown): InstanceConfig {
   d.netbase.neighbors = nb.int("neighbors", d.netbase.neighbors, 16, 4_000_000, powerOfTwo);
   d.netbase.interfaces = nb.int("interfaces", d.netbase.interfaces, 4, 65536);
   d.netbase.addrsPerInterface = nb.int("addrs_per_interface", d.netbase.addrsPerInterface, 1, 256);
+  const readers = nb.optStr("readers_group", /^[A-Za-z_][A-Za-z0-9_-]{0,31}$/, "a group name from /etc/group");
+  if (readers !== undefined) d.netbase.readersGroup = readers;
   nb.done();
 
   const nl = top.sub("netlink");

@@ -2,11 +2,12 @@
 // Every resource is registered with an undo step the moment it exists, so a failure at any
 // point (or a tile's death, or SIGINT/SIGTERM) unwinds exactly what was made, newest first.
 import { randomBytes } from "node:crypto";
-import { chmodSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type Logger, stdoutLogOutput } from "../shared/log";
 import { MetricsReader } from "../shared/metrics/reader";
+import { NETBASE_FILE } from "../shared/netbase/client";
 import { metricsRegionName } from "../shared/tile/regions";
 import { reclaimStale } from "./cleanup";
 import { ConfigError, type InstanceConfig } from "./config";
@@ -24,7 +25,7 @@ import {
   type TileEntry,
 } from "./manifest";
 import { loadAppDataFiles, provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from "./plan";
-import { RegionSet } from "./regions";
+import { groupIdOf, RegionSet } from "./regions";
 import { describeSigsys } from "./sigsys";
 import { removeStagedRuntime, stageRuntime } from "./stage";
 import { AppSupervisor } from "./supervise";
@@ -135,13 +136,21 @@ class InstanceRun {
     chmodSync(this.runRoot, 0o755);
     mkdirSync(manifest.runDir, { mode: 0o700 });
     undo.push(`remove ${manifest.runDir}`, () => rmSync(manifest.runDir, { recursive: true, force: true }));
+    const readersGroup = this.config.netbase.readersGroup;
+    const readersGid = readersGroup === undefined ? undefined : groupIdOf(readersGroup);
+    if (readersGid !== undefined) {
+      // The readers may pass through (not list) the run directory to the netbase file.
+      chownSync(manifest.runDir, 0, readersGid);
+      chmodSync(manifest.runDir, 0o710);
+    }
     if (this.opts.lab) await this.createLab();
     const config = this.config;
     manifest.netnsPath = config.net.netns;
     manifest.sandbox = { unshare: [...config.sandbox.unshare], landlock: config.sandbox.landlock };
     this.writeManifest();
 
-    const regions = new RegionSet(instance);
+    const published = new Map([["netbase", { path: join(manifest.runDir, NETBASE_FILE), readersGid }]]);
+    const regions = new RegionSet(instance, published);
     undo.push("close regions", () => regions.closeAll());
     const runtimeDir = manifest.runtimeDir;
     const topology = describeInstance({ instance, config, runtimeDir, interfaces: resolveInterfaces(config) });

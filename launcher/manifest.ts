@@ -1,7 +1,7 @@
 // The run manifest: what a running instance is made of, written by the launcher to
 // <runDir>/manifest.json (mode 0600) and read by `status`, `monitor`, `netbase` and `cleanup`.
-// Regions are memfds held open by the launcher; inspectors reach them read-only through
-// /proc/<launcherPid>/fd/<launcherFd>.
+// Regions are memfds held open by the launcher (netbase: a file in the run directory, see
+// launcher/regions.ts); root inspectors reach them read-only through /proc/<launcherPid>/fd/<launcherFd>.
 
 import type { PublishedInstance } from "../shared/netbase/client";
 

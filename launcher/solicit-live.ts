@@ -2,14 +2,31 @@
 // tile, so the solicit ring's producer side is free) fed by a producer process at full speed.
 // Used by `tilenet fuzz solicit-live` (adversarial bytes, then health and safety checks) and by
 // `npm run bench -- solicit` (offered and absorbed rates).
-import { execFileSync, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseIp } from "../shared/netmodel";
+import { NetState } from "../shared/netstate";
 import { startInstanceProcess, stopInstanceProcess } from "./lab-process";
 import type { Manifest } from "./manifest";
+
+const NUD_NOARP = 0x40;
+
+/** The namespace's neighbors with device names, as `ip -j neigh show` lists them (the library;
+ *  like ip, without NOARP and NONE entries, which the kernel keeps for itself). */
+async function kernelNeighbors(netns: string): Promise<{ dst: string; dev: string; lladdr?: string }[]> {
+  return NetState.in(netns, async (ns) => {
+    const names = new Map((await ns.listLinks()).map((l) => [l.ifindex, l.name]));
+    const shown = (await ns.listNeighbors()).filter((n) => n.state !== 0 && (n.state & NUD_NOARP) === 0);
+    return shown.map((n) => ({
+      dst: n.dst,
+      dev: names.get(n.ifindex) ?? `if${n.ifindex}`,
+      ...(n.lladdr === undefined ? {} : { lladdr: n.lladdr }),
+    }));
+  });
+}
 
 export interface LiveOptions {
   seconds: number;
@@ -74,10 +91,7 @@ export async function runSolicitLive(opts: LiveOptions): Promise<LiveResult> {
     };
     const labInfo = manifest.lab;
     if (!labInfo) throw new Error("no lab in the manifest");
-    const links = JSON.parse(
-      execFileSync("ip", ["-n", labInfo.tileNetns, "-j", "link", "show", labInfo.tileIf], { encoding: "utf8" }),
-    ) as { ifindex: number }[];
-    const ifindex = links[0]?.ifindex ?? 0;
+    const ifindex = (await NetState.in(labInfo.tileNetns, (ns) => ns.getLink(labInfo.tileIf))).ifindex;
     const subnet = (parseIp(labInfo.tileAddr.split("/")[0] ?? "") ?? 0) & 0xffffff00;
     const before = statusOf(opts.dist, instance).tiles.find((t) => t.name === "netlink");
 
@@ -123,9 +137,7 @@ export async function runSolicitLive(opts: LiveOptions): Promise<LiveResult> {
       },
     );
     if (verify.status !== 0) problems.push(`netbase verify: ${verify.stdout.trim()}`);
-    const neighs = JSON.parse(
-      execFileSync("ip", ["-n", labInfo.tileNetns, "-j", "neigh", "show"], { encoding: "utf8" }),
-    ) as { dst: string; dev: string; lladdr?: string }[];
+    const neighs = await kernelNeighbors(labInfo.tileNetns);
     for (const n of neighs) {
       const ip = parseIp(n.dst);
       const onLink = ip !== undefined && (ip & 0xffffff00) >>> 0 === subnet >>> 0 && n.dev === labInfo.tileIf;

@@ -78,6 +78,8 @@ export interface NativeAddon {
   /** Returns FUTEX_WOKEN, FUTEX_TIMED_OUT or FUTEX_VALUE_CHANGED; retries EINTR. */
   futexWait(view: Int32Array, index: number, expected: number, timeoutMs: number): number;
   futexWake(view: Int32Array, index: number, count: number): number;
+  /** futexWait on a libuv pool thread: the event loop keeps running while it sleeps. */
+  futexWaitAsync(view: Int32Array, index: number, expected: number, timeoutMs: number): Promise<number>;
 
   // ---- network namespaces (native/netns.cc) ----
   /** Moves the calling thread into the namespace at path; returns an fd for netnsRestore. */

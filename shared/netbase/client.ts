@@ -1,12 +1,12 @@
 // netbase for any process on the host: opens a running instance's netbase by instance name,
 // read-only, with no netlink socket of its own, and answers route, neighbor and interface lookups
-// from it. Access is the kernel's: the region is opened through the launcher's descriptor
-// (/proc/<launcher>/fd/<n>), so whoever may open that may read. Waiting for changes watches the
-// writer's generation counter with futex waits in short slices (a writer that also wakes the
-// futex makes them return at once).
-import { readFileSync } from "node:fs";
+// from it. Access is the file mode's: the launcher publishes the region as the file
+// `<runRoot>/<instance>/netbase` (root 0600, or 0640 with [netbase] readers_group, the run
+// directory 0710 for that group), so whoever may open it O_RDONLY may read; the mapping is
+// read-only. Waiting for changes sleeps on the writer's generation counter with a futex wait on
+// a pool thread, woken by the netlink tile after each batch it applies.
 import { join } from "node:path";
-import { native } from "../native";
+import { FUTEX_TIMED_OUT, native } from "../native";
 import { formatIpv4, parseIpv4 } from "../netlink/address-text";
 import { H_SYNC_GENERATION } from "./layout";
 import { InterfaceResult, NeighborResult, NetbaseReader, RouteResult } from "./reader";
@@ -20,14 +20,31 @@ export interface PublishedInstance {
   regions: { name: string; kind: string; launcherFd: number; size: number }[];
 }
 
+/** The published netbase file's name inside an instance's run directory. */
+export const NETBASE_FILE = "netbase";
+
 /** Where instances keep their run directories (the launcher's default, or TILENET_RUN_ROOT). */
 export function defaultRunRoot(): string {
   const fromEnv = process.env.TILENET_RUN_ROOT;
   return fromEnv?.startsWith("/") ? fromEnv : "/run/tilenet";
 }
 
-/** Bound on one futex wait slice while waiting for a change. */
-const WAIT_SLICE_MS = 5;
+/** Longest single futex sleep: a pool thread is held no longer than this per wait. */
+const WAIT_SLICE_MS = 1000;
+
+/** The error open() throws, with the errno of the failed open (EACCES: the file mode said no). */
+function openError(instance: string, path: string, e: NodeJS.ErrnoException): Error {
+  const why =
+    e.code === "ENOENT"
+      ? `no running instance '${instance}' publishes a netbase at ${path}`
+      : e.code === "EACCES"
+        ? `permission denied opening ${path}: an instance's netbase is readable by root, and by the group its config names in [netbase] readers_group`
+        : e.message;
+  const err = new Error(`NetbaseClient.open: ${why}`) as NodeJS.ErrnoException;
+  err.code = e.code;
+  err.errno = e.errno;
+  return err;
+}
 
 export interface NetbaseRoute {
   type: number;
@@ -88,17 +105,14 @@ export class NetbaseClient {
   static open(instance: string, runRoot = defaultRunRoot()): NetbaseClient {
     if (!/^[a-z0-9][a-z0-9-]{0,23}$/.test(instance))
       throw new TypeError(`NetbaseClient.open: instance '${instance}' is not a valid name`);
-    const manifestPath = join(runRoot, instance, "manifest.json");
-    let manifest: PublishedInstance;
-    try {
-      manifest = JSON.parse(readFileSync(manifestPath, "utf8")) as PublishedInstance;
-    } catch (e) {
-      throw new Error(`NetbaseClient.open: no running instance '${instance}' (${(e as Error).message})`);
-    }
-    const entry = manifest.regions.find((r) => r.kind === "netbase");
-    if (!entry) throw new Error(`NetbaseClient.open: instance '${instance}' has no netbase region`);
+    const path = join(runRoot, instance, NETBASE_FILE);
     const addon = native();
-    const fd = addon.openPath(`/proc/${manifest.launcherPid}/fd/${entry.launcherFd}`, false);
+    let fd: number;
+    try {
+      fd = addon.openPath(path, false);
+    } catch (e) {
+      throw openError(instance, path, e as NodeJS.ErrnoException);
+    }
     try {
       const buffer = addon.mapFd(fd, 0, false);
       return new NetbaseClient(instance, new NetbaseReader(buffer), buffer);
@@ -112,19 +126,40 @@ export class NetbaseClient {
     return this.reader.syncGeneration();
   }
 
-  /** Resolves with the new generation once it differs from `since`, or undefined after timeoutMs. */
+  /** Resolves with the new generation once it differs from `since`, or undefined after timeoutMs.
+   *  The event loop keeps running meanwhile (the futex sleep is on a pool thread, shared by the
+   *  callers waiting on the same generation). */
   async waitForChange(since: number, timeoutMs: number): Promise<number | undefined> {
     const deadline = performance.now() + Math.max(0, timeoutMs);
-    const addon = native();
     for (;;) {
       const now = this.generation();
       if (now !== since) return now;
-      const left = deadline - performance.now();
+      const left = Math.ceil(deadline - performance.now());
       if (left <= 0) return undefined;
-      // A short futex wait, then yield to the event loop so that the caller's process stays live.
-      addon.futexWait(this.words, H_SYNC_GENERATION, since, Math.min(WAIT_SLICE_MS, Math.ceil(left)));
-      await new Promise((r) => setImmediate(r));
+      const outcome = await this.sleep(since, Math.min(WAIT_SLICE_MS, left));
+      if (outcome === FUTEX_TIMED_OUT && performance.now() >= deadline) {
+        const last = this.generation();
+        return last !== since ? last : undefined;
+      }
     }
+  }
+
+  private pending: { since: number; until: number; done: Promise<number> } | undefined;
+
+  /** Concurrent waiters on one generation share a futex sleep that ends no later than theirs
+   *  would (each re-checks its own deadline when it ends). */
+  private sleep(since: number, ms: number): Promise<number> {
+    const until = performance.now() + ms;
+    const p = this.pending;
+    if (p && p.since === since && p.until <= until + 1) return p.done;
+    const done = native().futexWaitAsync(this.words, H_SYNC_GENERATION, since, ms);
+    const mine = { since, until, done };
+    this.pending = mine;
+    const clear = (): void => {
+      if (this.pending === mine) this.pending = undefined;
+    };
+    done.then(clear, clear);
+    return done;
   }
 
   /** Longest-prefix match over the mirrored tables (local, then main). */

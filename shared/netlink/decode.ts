@@ -50,6 +50,7 @@ import {
   RTNEXTHOP_SIZE,
 } from "./constants";
 import type { IgnoredReason, MalformedReason, NetlinkCounters } from "./counters";
+import { cStringAt } from "./link-msg";
 import { AttrCursor, align4, HOST_LITTLE_ENDIAN, type MessageCursor } from "./wire";
 
 /** The error code and extended-ack details of an NLMSG_ERROR (or NLMSG_DONE) message. */
@@ -61,8 +62,6 @@ export interface AckInfo {
   /** NLMSGERR_ATTR_OFFS: byte offset of the offending attribute in the request. */
   attrOffset: number | undefined;
 }
-
-const utf8 = new TextDecoder("utf-8", { fatal: false });
 
 /** Decodes the current message of a MessageCursor. One instance per receive buffer. */
 export class RecordDecoder {
@@ -342,15 +341,9 @@ export class RecordDecoder {
     return { oif, gateway };
   }
 
-  /** A NUL-terminated string of at most maxBytes (NUL included); undefined when unterminated. */
+  /** The library's C-string decoder (link-msg.ts), over this decoder's buffer. */
   private cString(start: number, length: number, maxBytes: number): string | undefined {
-    if (length === 0 || length > maxBytes) return undefined;
-    const bytes = this.bytes;
-    const end = start + length;
-    let nul = start;
-    while (nul < end && bytes[nul] !== 0) nul++;
-    if (nul === end) return undefined;
-    return utf8.decode(bytes.subarray(start, nul));
+    return cStringAt(this.bytes, start, length, maxBytes);
   }
 
   private drop(reason: MalformedReason): undefined {

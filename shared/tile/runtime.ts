@@ -61,6 +61,17 @@ export interface TileDefinition<Config> {
 const SLICE_NS = 20e6;
 const SAMPLE_NS = 250e6;
 
+const F_SEAL_SEAL = 1;
+
+/** A memfd not sealed yet. A published region is a file (launcher/regions.ts): files have no seals. */
+function sealable(fd: number): boolean {
+  try {
+    return (native().getSeals(fd) & F_SEAL_SEAL) === 0;
+  } catch {
+    return false; // EINVAL: not a memfd
+  }
+}
+
 export function runTile<Config>(def: TileDefinition<Config>): void {
   let log: Logger | undefined;
   let metrics: MetricsWriter | undefined;
@@ -71,7 +82,7 @@ export function runTile<Config>(def: TileDefinition<Config>): void {
     const mapped = new Map<string, MappedRegion>();
     for (const [role, h] of Object.entries(boot.regions)) {
       const buf = addon.mapFd(h.fd, h.size, h.writable);
-      if (h.writable && !boot.restartable) addon.sealReadOnly(h.fd);
+      if (h.writable && !boot.restartable && sealable(h.fd)) addon.sealReadOnly(h.fd);
       mapped.set(role, { buf, fd: h.fd, size: h.size, writable: h.writable });
     }
     const metricsRegion = mapped.get("metrics");

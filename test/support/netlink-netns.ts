@@ -1,11 +1,17 @@
 // Test helpers for the netlink tests: uniquely named network namespaces (deleted by the caller in
-// afterAll/finally), iproute2 commands inside them, and sockets opened inside them.
+// afterAll/finally), made and deleted with the project's own library (shared/netstate and its
+// rtnetlink codec), sockets opened inside them, and iproute2 commands inside them: `ip` stays
+// here only as the independent oracle and world builder that tests compare our decoding against
+// (a dump that matches iproute2's, churn made by another program).
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { NativeAddon } from "../../shared/native";
+import { NetlinkClient } from "../../shared/netlink/client";
+import { linkSetRequest } from "../../shared/netlink/link-msg";
+import { createNetnsSync, deleteNetnsSync, netnsExists } from "../../shared/netstate";
 
 export { isRoot } from "./root";
 
@@ -69,23 +75,33 @@ export function ipBatch(ns: string, lines: string[]): void {
   }
 }
 
-/** A fresh namespace with lo up. */
+const LOOPBACK_IFINDEX = 1; // lo is always the first link of a namespace
+
+/** A fresh namespace with lo up (the library: createNetnsSync, then RTM_NEWLINK inside it). */
 export function createNetns(tag: string): string {
   const name = uniqueNetnsName(tag);
-  ip("netns", "add", name);
-  ipn(name, "link", "set", "lo", "up");
+  createNetnsSync(name);
+  try {
+    const fd = openNetlinkIn(name, 0, 64 * 1024);
+    try {
+      const client = new NetlinkClient(fd, { io: addon() });
+      const seq = client.nextSeq();
+      client.transact(linkSetRequest(seq, LOOPBACK_IFINDEX, { up: true }), seq, `lo up in ${name}`);
+    } finally {
+      addon().closeFd(fd);
+    }
+  } catch (e) {
+    deleteNetnsSync(name);
+    throw e;
+  }
   return name;
 }
 
 /** Deletes namespaces (and so everything in them), ignoring ones already gone. */
 export function deleteNetns(...names: (string | undefined)[]): void {
   for (const name of names) {
-    if (!name) continue;
-    try {
-      ip("netns", "del", name);
-    } catch {
-      // already deleted or never created
-    }
+    if (!name || !netnsExists(name)) continue;
+    deleteNetnsSync(name);
   }
 }
 

@@ -11,6 +11,7 @@ import type { RingConsumer } from "../../shared/ring/consumer";
 import type { TileBody } from "../../shared/tile/runtime";
 import { netbaseFullness } from "./capacity";
 import { netlinkMetrics } from "./definition";
+import type { ReaderWake } from "./reader-wake";
 import { ResyncController, type ResyncOptions } from "./resync";
 import { SOLICIT_METRIC_NAMES, type SolicitHandler } from "./solicit-handler";
 
@@ -29,6 +30,9 @@ export interface NetlinkTileParts {
   /** Blocks until the event socket may be readable (the tile: poll(2) on it). */
   waitForEvents(timeoutMs: number): void;
   resync?: ResyncOptions;
+  /** Wakes netbase's readers in other processes after each applied batch (the tile always
+   *  passes it; in-process tests may leave it out). */
+  readerWake?: ReaderWake;
 }
 
 const EVENT_METRIC = {
@@ -67,6 +71,7 @@ export class NetlinkTileBody implements TileBody {
    *  retries). Not the runtime's start(): the dump must not wait for the sandbox. */
   firstSync(nowMs: number): void {
     this.runResync(nowMs, false);
+    this.p.readerWake?.afterBatch();
   }
 
   poll(nowMs: number): number {
@@ -84,6 +89,7 @@ export class NetlinkTileBody implements TileBody {
       this.runResync(nowMs, false);
       handled++;
     }
+    this.p.readerWake?.afterBatch();
     for (const ring of this.p.rings) {
       this.ring = ring;
       handled += ring.poll(64, this.onSolicit);
@@ -98,6 +104,7 @@ export class NetlinkTileBody implements TileBody {
     if (nowMs >= this.nextVerify) {
       this.nextVerify = nowMs + interval;
       this.runResync(nowMs, true);
+      this.p.readerWake?.afterBatch();
     }
     this.publish();
   }

@@ -17,6 +17,7 @@ import { runTile } from "../../shared/tile/runtime";
 import { NetlinkTileBody } from "./body";
 import { NETLINK_FDS, type NetlinkTileConfig, netlinkMetrics, netlinkPolicy } from "./definition";
 import { NetbaseSolicitEnv } from "./netbase-env";
+import { ReaderWake } from "./reader-wake";
 import { SolicitHandler } from "./solicit-handler";
 
 runTile<NetlinkTileConfig>({
@@ -66,6 +67,7 @@ runTile<NetlinkTileConfig>({
       log,
       verifyIntervalMs: config.verifyIntervalMs,
       waitForEvents: (timeoutMs) => addon.pollIn(eventsFd, timeoutMs),
+      readerWake: new ReaderWake(netbaseBuf),
     });
     body.firstSync(performance.now());
     return body;
