@@ -2,7 +2,7 @@
 // Every resource is registered with an undo step the moment it exists, so a failure at any
 // point (or a tile's death, or SIGINT/SIGTERM) unwinds exactly what was made, newest first.
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type Logger, stdoutLogOutput } from "../shared/log";
@@ -123,10 +123,11 @@ class InstanceRun {
     return code;
   }
 
+  /** Written beside and renamed over, so `status` reading it during a restart never sees half a file. */
   private writeManifest(): void {
-    writeFileSync(join(this.manifest.runDir, "manifest.json"), `${JSON.stringify(this.manifest, null, 2)}\n`, {
-      mode: 0o600,
-    });
+    const path = join(this.manifest.runDir, "manifest.json");
+    writeFileSync(`${path}.new`, `${JSON.stringify(this.manifest, null, 2)}\n`, { mode: 0o600 });
+    renameSync(`${path}.new`, path);
   }
 
   /** The run directory, the lab, regions, staged code, sockets and XDP: everything before a tile. */
@@ -311,6 +312,12 @@ class InstanceRun {
   }
 
   private async announceReady(): Promise<void> {
+    // Listening before "all tiles running", so whoever waits for that line can scrape at once.
+    if (this.opts.metricsListen) {
+      const { host, port } = this.opts.metricsListen;
+      this.metricsServer = await startMetricsServer(host, port, () => collectStatus(this.manifest));
+      this.log.info({ url: `http://${host}:${port}/metrics` }, "serving Prometheus metrics");
+    }
     this.ready = true;
     const startupMs = performance.now() - this.t0;
     this.log.info(
@@ -321,11 +328,6 @@ class InstanceRun {
       },
       "all tiles running",
     );
-    if (this.opts.metricsListen) {
-      const { host, port } = this.opts.metricsListen;
-      this.metricsServer = await startMetricsServer(host, port, () => collectStatus(this.manifest));
-      this.log.info({ url: `http://${host}:${port}/metrics` }, "serving Prometheus metrics");
-    }
     this.opts.onReady?.(this.manifest, startupMs);
   }
 
