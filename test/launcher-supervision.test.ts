@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it, onTestFinished } from "vitest";
 import {
   cli,
   forceCleanup,
+  freeMetricsPort,
   leftovers,
   pidAlive,
   ROOT_REASON,
@@ -76,7 +77,7 @@ describeAsRoot(`supervision (${ROOT_REASON})`, () => {
 
   it("serves Prometheus metrics on 127.0.0.1 with every tile's counters", async () => {
     const name = uniqueInstance("pm");
-    const port = 20000 + Math.floor(Math.random() * 20000);
+    const port = await freeMetricsPort();
     inst = await startInstance(name, ["--lab", "--metrics", `127.0.0.1:${port}`]);
     const res = await fetch(`http://127.0.0.1:${port}/metrics`);
     expect(res.status).toBe(200);

@@ -13,6 +13,7 @@ import type { Manifest } from "../launcher/manifest";
 import {
   cli,
   forceCleanup,
+  freeMetricsPort,
   isRoot,
   ROOT_REASON,
   type RunningInstance,
@@ -115,7 +116,7 @@ describe.skipIf(!isRoot)(`issue 17 findings under the launcher (${ROOT_REASON})`
   }, 60_000);
 
   it("says so when more routes arrive than `routes = N` holds: status and /healthz unhealthy, drops named", async () => {
-    const port = 20000 + Math.floor(Math.random() * 30000);
+    const port = await freeMetricsPort();
     const l = await startLab(
       "nbfull",
       `[netlink]\nverify_interval_s = 0\n[netbase]\nroutes = 512\n[metrics]\nlisten = "127.0.0.1:${port}"\n`,

@@ -11,6 +11,7 @@ import type { Manifest } from "../launcher/manifest";
 import {
   cli,
   forceCleanup,
+  freeMetricsPort,
   isRoot,
   ROOT_REASON,
   type RunningInstance,
@@ -48,7 +49,7 @@ describe.skipIf(SKIP)(`Prometheus on a live lab (${ROOT_REASON})`, () => {
   let port = 0;
   beforeAll(async () => {
     name = uniqueInstance("prom");
-    port = 20000 + Math.floor(Math.random() * 20000);
+    port = await freeMetricsPort();
     inst = await startInstance(name, ["--lab", "--metrics", `127.0.0.1:${port}`]);
   });
   afterAll(async () => {

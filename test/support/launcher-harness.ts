@@ -3,6 +3,7 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, readdirSync } from "node:fs";
+import { createServer } from "node:net";
 import { join } from "node:path";
 import { type InstanceProcess, startInstanceProcess } from "../../launcher/lab-process";
 
@@ -107,4 +108,19 @@ export async function forceCleanup(inst: RunningInstance | undefined): Promise<v
   // Only when this instance left something: `cleanup` reclaims every dead instance, and one run
   // from here would race a concurrent test that checks what `cleanup` reclaims for its own.
   if (leftovers(inst.name, []).length > 0) cli(["cleanup"]);
+}
+
+/** A loopback TCP port for a test's metrics listener: below the kernel's ephemeral range
+ *  (32768-60999), so no outgoing connection holds it, and free when this returns. */
+export async function freeMetricsPort(): Promise<number> {
+  for (let attempt = 0; attempt < 20; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    const free = await new Promise<boolean>((resolve) => {
+      const server = createServer();
+      server.once("error", () => resolve(false));
+      server.listen({ host: "127.0.0.1", port, exclusive: true }, () => server.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+  throw new Error("no free loopback port in 20000-31999 after 20 tries");
 }
