@@ -10,8 +10,8 @@ import {
   solicitSectionDefaults,
 } from "../tiles/netlink/solicit-config";
 import { didYouMean } from "./args";
-import { NAMESPACES, type Namespace } from "./exec-args";
 import { CliError, ExitCode } from "./errors";
+import { NAMESPACES, type Namespace } from "./exec-args";
 
 export class ConfigError extends CliError {
   constructor(
@@ -97,7 +97,11 @@ export interface InstanceConfig {
 
 export const defaultConfig = (): InstanceConfig => ({
   instance: { name: "", logLevel: "info" },
-  sandbox: { unshare: ["mount", "ipc", "uts", "net", "pid"], landlock: true, ids: { first: 2_130_706_432, count: 65_536 } },
+  sandbox: {
+    unshare: ["mount", "ipc", "uts", "net", "pid"],
+    landlock: true,
+    ids: { first: 2_130_706_432, count: 65_536 },
+  },
   net: {
     enabled: true,
     interface: "",

@@ -79,7 +79,8 @@ export function execHelperArgs(opts: ExecHelperOptions): string[] {
   }
   if (opts.pidReportFd !== undefined) {
     const fd = opts.pidReportFd;
-    if (!Number.isInteger(fd) || fd < 0 || fd > 65535) throw new Error(`execHelperArgs: pidReportFd ${fd} is not valid`);
+    if (!Number.isInteger(fd) || fd < 0 || fd > 65535)
+      throw new Error(`execHelperArgs: pidReportFd ${fd} is not valid`);
     if (!opts.unshare.includes("pid")) throw new Error("execHelperArgs: pidReportFd needs unshare 'pid'");
     if (fds.includes(fd)) throw new Error(`execHelperArgs: pidReportFd ${fd} is also a kept fd`);
     args.push("--pid-report-fd", String(fd));

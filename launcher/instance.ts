@@ -24,12 +24,12 @@ import {
   runtimeDirOf,
   type TileEntry,
 } from "./manifest";
+import { executeOnlyNode } from "./node-binary";
 import { loadAppDataFiles, provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from "./plan";
 import { groupIdOf, RegionSet } from "./regions";
 import { describeSigsys } from "./sigsys";
 import { removeStagedRuntime, stageRuntime } from "./stage";
 import { AppSupervisor } from "./supervise";
-import { executeOnlyNode } from "./node-binary";
 import { killTile, spawnTile, type TileLaunch, type TileProcess } from "./tile-process";
 import { describeInstance, labConfig, labEchoApp } from "./topology";
 import { TileIdAllocator, type TileIds } from "./users";
