@@ -2,8 +2,8 @@
 // exist for it. Proved with real processes: a tile probing another tile's host pid with kill(pid,
 // 0) gets ESRCH (the control, outside a PID namespace, gets EPERM: the process is there and
 // named); tilenet-exec's waiter reports the host pid, forwards SIGTERM and exits as the tile
-// did; a launched instance's tiles (a hostile app module included) see themselves as pid 1, status shows each namespace as the tile's own, and SIGTERM still halts
-// every tile gracefully.
+// did; a launched instance's tiles (a hostile app module included) see themselves as pid 1,
+// status shows each namespace as the tile's own, and SIGTERM still halts every tile gracefully.
 import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
