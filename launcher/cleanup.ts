@@ -57,14 +57,17 @@ export function reclaimInstance(stale: StaleInstance): string[] {
   const m = stale.manifest;
   if (m) {
     for (const t of m.tiles) {
-      // A tile outlives its launcher only if the parent-death signal failed: make sure.
-      if (t.pid > 0 && m.runtimeDir && existsSync(`/proc/${t.pid}`)) {
-        try {
-          // Only a process running this instance's staged code is ours (pids get reused).
-          const cmdline = readText(`/proc/${t.pid}/cmdline`);
-          if (cmdline.includes(m.runtimeDir)) process.kill(t.pid, "SIGKILL");
-        } catch {
-          // gone meanwhile
+      // A tile (or its PID namespace's waiter) outlives its launcher only if the parent-death
+      // signal failed: make sure. The waiter's command line names the staged code too.
+      for (const pid of [t.pid, t.waiterPid ?? 0]) {
+        if (pid > 0 && m.runtimeDir && existsSync(`/proc/${pid}`)) {
+          try {
+            // Only a process running this instance's staged code is ours (pids get reused).
+            const cmdline = readText(`/proc/${pid}/cmdline`);
+            if (cmdline.includes(m.runtimeDir)) process.kill(pid, "SIGKILL");
+          } catch {
+            // gone meanwhile
+          }
         }
       }
     }

@@ -11,6 +11,7 @@ import {
 } from "../tiles/netlink/solicit-config";
 import { didYouMean } from "./args";
 import { CliError, ExitCode } from "./errors";
+import { NAMESPACES, type Namespace } from "./exec-args";
 
 export class ConfigError extends CliError {
   constructor(
@@ -62,7 +63,7 @@ export const defaultRestartPolicy = (): AppRestartPolicy => ({ limit: 5, windowS
 export interface InstanceConfig {
   instance: { name: string; logLevel: string };
   /** ids: the range tile uids/gids are allocated from (launcher/users.ts). */
-  sandbox: { unshare: ("mount" | "ipc" | "uts" | "net")[]; landlock: boolean; ids: { first: number; count: number } };
+  sandbox: { unshare: Namespace[]; landlock: boolean; ids: { first: number; count: number } };
   net: {
     enabled: boolean;
     /** Interface the net tile serves (the lab fills it in). */
@@ -96,7 +97,11 @@ export interface InstanceConfig {
 
 export const defaultConfig = (): InstanceConfig => ({
   instance: { name: "", logLevel: "info" },
-  sandbox: { unshare: ["mount", "ipc", "uts", "net"], landlock: true, ids: { first: 2_130_706_432, count: 65_536 } },
+  sandbox: {
+    unshare: ["mount", "ipc", "uts", "net", "pid"],
+    landlock: true,
+    ids: { first: 2_130_706_432, count: 65_536 },
+  },
   net: {
     enabled: true,
     interface: "",
@@ -264,9 +269,9 @@ export function validateConfig(doc: unknown): InstanceConfig {
 
   const sb = top.sub("sandbox");
   d.sandbox.unshare = sb.list("unshare", d.sandbox.unshare, (v, key) => {
-    if (v !== "mount" && v !== "ipc" && v !== "uts" && v !== "net")
-      throw new ConfigError(key, 'one of "mount", "ipc", "uts", "net"', v);
-    return v;
+    const ns = NAMESPACES.find((n) => n === v);
+    if (ns === undefined) throw new ConfigError(key, 'one of "mount", "ipc", "uts", "net", "pid"', v);
+    return ns;
   });
   d.sandbox.landlock = sb.bool("landlock", d.sandbox.landlock);
   const ids = sb.sub("ids");

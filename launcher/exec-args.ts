@@ -3,7 +3,7 @@
 //   spawn(execHelperPath(), execHelperArgs({...}), { stdio: [...], env: {...} })
 // The fds in keepFds are the spawn stdio indexes the tile gets; everything else is closed.
 
-export type Namespace = "mount" | "ipc" | "uts" | "net";
+export type Namespace = "mount" | "ipc" | "uts" | "net" | "pid";
 
 export interface ExecHelperOptions {
   uid: number;
@@ -14,8 +14,11 @@ export interface ExecHelperOptions {
   keepFds: number[];
   /** Join this network namespace (/run/netns/NAME). */
   netnsPath?: string;
-  /** New namespaces for the tile; "net" is a fresh, empty network namespace. */
+  /** New namespaces for the tile; "net" is a fresh, empty network namespace; "pid" makes the
+   *  helper fork: the tile is pid 1 of its own namespace, the helper stays as its waiter. */
   unshare: Namespace[];
+  /** With "pid": the waiter writes the tile's host pid ("PID\n") to this fd (not a kept one). */
+  pidReportFd?: number;
   /** RLIMIT_CORE soft and hard (0: no core dumps). */
   rlimitCore?: number;
   /** The launcher's pid: the helper exits 125 instead of exec if its parent has changed. */
@@ -34,7 +37,7 @@ export const EXEC_HELPER_FAILED = 126;
 /** Exit status of the helper when --parent-pid was no longer its parent. */
 export const EXEC_HELPER_PARENT_GONE = 125;
 
-const NAMESPACES: readonly Namespace[] = ["mount", "ipc", "uts", "net"];
+export const NAMESPACES: readonly Namespace[] = ["mount", "ipc", "uts", "net", "pid"];
 
 function checkId(what: string, id: number, allowRoot: boolean): void {
   if (!Number.isInteger(id) || id < 0 || id > 0xfffffffe)
@@ -73,6 +76,14 @@ export function execHelperArgs(opts: ExecHelperOptions): string[] {
     if (new Set(opts.unshare).size !== opts.unshare.length)
       throw new Error("execHelperArgs: a namespace is listed twice");
     args.push("--unshare", opts.unshare.join(","));
+  }
+  if (opts.pidReportFd !== undefined) {
+    const fd = opts.pidReportFd;
+    if (!Number.isInteger(fd) || fd < 0 || fd > 65535)
+      throw new Error(`execHelperArgs: pidReportFd ${fd} is not valid`);
+    if (!opts.unshare.includes("pid")) throw new Error("execHelperArgs: pidReportFd needs unshare 'pid'");
+    if (fds.includes(fd)) throw new Error(`execHelperArgs: pidReportFd ${fd} is also a kept fd`);
+    args.push("--pid-report-fd", String(fd));
   }
   if (opts.rlimitCore !== undefined) {
     if (!Number.isSafeInteger(opts.rlimitCore) || opts.rlimitCore < 0) {

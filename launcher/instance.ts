@@ -24,12 +24,13 @@ import {
   runtimeDirOf,
   type TileEntry,
 } from "./manifest";
+import { executeOnlyNode } from "./node-binary";
 import { loadAppDataFiles, provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from "./plan";
 import { groupIdOf, RegionSet } from "./regions";
 import { describeSigsys } from "./sigsys";
 import { removeStagedRuntime, stageRuntime } from "./stage";
 import { AppSupervisor } from "./supervise";
-import { spawnTile, type TileLaunch, type TileProcess } from "./tile-process";
+import { killTile, spawnTile, type TileLaunch, type TileProcess } from "./tile-process";
 import { describeInstance, labConfig, labEchoApp } from "./topology";
 import { TileIdAllocator, type TileIds } from "./users";
 
@@ -229,6 +230,8 @@ class InstanceRun {
       landlock: config.sandbox.landlock,
       logLevel: config.instance.logLevel,
       onLogLine: this.tileLogRelay(),
+      // Execute-only: the kernel makes each tile non-dumpable from its first instruction.
+      nodeBinary: executeOnlyNode(),
     };
     const restartPolicies = new Map(config.apps.map((a) => [a.name, a.restart]));
     const supervisor = new AppSupervisor(
@@ -258,7 +261,7 @@ class InstanceRun {
       void tp.exited.then(({ code, signal }) => {
         if (this.stopping) return;
         const how = signal
-          ? `killed by ${signal}${signal === "SIGSYS" ? describeSigsys(tp.pid) : ""}`
+          ? `killed by ${signal}${signal === "SIGSYS" ? describeSigsys(tp.tilePid) : ""}`
           : `exited with code ${code}`;
         if (launch.kind === "app" && policy) {
           // An app's failure is its own: the net tile and the other apps keep serving.
@@ -266,7 +269,7 @@ class InstanceRun {
           return;
         }
         this.log.error(
-          { child: tp.name, childPid: tp.pid, code, signal },
+          { child: tp.name, childPid: tp.tilePid, code, signal },
           `tile ${tp.name} ${how}; stopping the instance`,
         );
         void this.stopAll(`tile ${tp.name} ${how}`, 1);
@@ -284,11 +287,18 @@ class InstanceRun {
     const current: TileEntry = entry ?? {
       name: launch.name,
       kind: launch.kind,
-      pid: tp.pid,
+      pid: tp.tilePid,
       metricsRegion: metricsRegionName(launch.name),
       ...(launch.keepNetAdmin ? { allowedCaps: CAP_NET_ADMIN_MASK } : {}),
     };
-    current.pid = tp.pid;
+    current.pid = tp.tilePid;
+    if (tp.tilePid === tp.pid) delete current.waiterPid;
+    void tp.tilePidKnown.then((pid) => {
+      if (current.pid !== tp.pid && current.pid !== tp.tilePid) return; // restarted meanwhile
+      current.pid = pid;
+      if (pid !== tp.pid) current.waiterPid = tp.pid;
+      if (!this.stopping) this.writeManifest();
+    });
     current.uid = ids.uid;
     current.gid = ids.gid;
     if (!entry) this.manifest.tiles.push(current);
@@ -342,8 +352,8 @@ class InstanceRun {
     await Promise.race([Promise.all(tiles.map((t) => t.exited)), new Promise((r) => setTimeout(r, GRACEFUL_STOP_MS))]);
     for (const t of tiles) {
       if (alive(t)) {
-        log.warn({ child: t.name, childPid: t.pid }, "tile did not halt in time; killing it");
-        t.child.kill("SIGKILL");
+        log.warn({ child: t.name, childPid: t.tilePid }, "tile did not halt in time; killing it");
+        killTile(t);
       }
     }
     await Promise.race([Promise.all(tiles.map((t) => t.exited)), new Promise((r) => setTimeout(r, 500))]);

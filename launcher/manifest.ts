@@ -32,7 +32,10 @@ export interface RegionEntry {
 export interface TileEntry {
   name: string;
   kind: string;
+  /** The tile's Node process, as the host numbers it (/proc, audit records). */
   pid: number;
+  /** With a PID namespace: tilenet-exec's waiter, the tile's parent (the launcher's child). */
+  waiterPid?: number;
   /** Name of this tile's metrics region in `regions`. */
   metricsRegion: string;
   /** Capabilities the tile keeps on purpose (hex mask as /proc prints it); absent = none. */

@@ -8,7 +8,7 @@ import type { Logger } from "../shared/log";
 import type { MetricsReader } from "../shared/metrics/reader";
 import type { AppRestartPolicy } from "./config";
 import type { TileEntry } from "./manifest";
-import type { TileProcess } from "./tile-process";
+import { killTile, type TileProcess } from "./tile-process";
 
 const FIRST_BACKOFF_MS = 100;
 const MAX_BACKOFF_MS = 5000;
@@ -46,10 +46,10 @@ export class AppSupervisor {
       const age = metrics.heartbeatAgeMs();
       if (age !== null && age > policy.heartbeatTimeoutMs) {
         this.log.error(
-          { child: tp.name, childPid: tp.pid, heartbeatAgeMs: Math.round(age) },
+          { child: tp.name, childPid: tp.tilePid, heartbeatAgeMs: Math.round(age) },
           `app ${tp.name}: heartbeat stopped; killing it`,
         );
-        tp.child.kill("SIGKILL");
+        killTile(tp);
       }
     }
   }

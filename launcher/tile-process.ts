@@ -2,12 +2,14 @@
 // tile uid/gid, sets no_new_privs and the parent-death signal, and keeps only the listed fds),
 // then node on the tile's staged bundle. The tile's fds: 0 /dev/null, 1-2 log pipes to the
 // launcher, 3 the bootstrap pipe, 4.. its regions and sockets in the order of the bootstrap map.
+// With a PID namespace the helper stays as the tile's waiter (the child the launcher signals) and
+// reports the tile's host pid on one more pipe, after the tile's fds (the tile never holds it).
 import { type ChildProcess, spawn } from "node:child_process";
 import { createInterface } from "node:readline";
-import type { Writable } from "node:stream";
+import type { Readable, Writable } from "node:stream";
 import { execHelperPath } from "../shared/native";
 import { BOOTSTRAP_FD, BOOTSTRAP_VERSION, type Bootstrap, encodeBootstrap } from "../shared/tile/bootstrap";
-import { execHelperArgs } from "./exec-args";
+import { execHelperArgs, type Namespace } from "./exec-args";
 
 export interface TileRegionGrant {
   role: string;
@@ -38,8 +40,10 @@ export interface TileCommon {
   gid: number;
   realGid?: number;
   netnsPath?: string;
-  unshare: ("mount" | "ipc" | "uts" | "net")[];
+  unshare: Namespace[];
   landlock: boolean;
+  /** The Node binary tiles run (launcher/node-binary.ts: an execute-only copy); default process.execPath. */
+  nodeBinary?: string;
   logLevel: string;
   /** Where tile log lines go (already formatted by the caller's relay). */
   onLogLine: (tile: string, line: string, pid: number) => void;
@@ -48,8 +52,15 @@ export interface TileCommon {
 export interface TileProcess {
   name: string;
   kind: string;
+  /** The helper: the tile itself, or with a PID namespace its waiter (which forwards SIGTERM and
+   *  exits as the tile did). */
   child: ChildProcess;
   pid: number;
+  /** The tile's Node process as the host sees it (/proc, audit records); the helper's pid until
+   *  the waiter has reported it. */
+  tilePid: number;
+  /** Resolves once tilePid is known (at once without a PID namespace). */
+  tilePidKnown: Promise<number>;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
 }
 
@@ -90,17 +101,20 @@ export function spawnTile(launch: TileLaunch, common: TileCommon): TileProcess {
   }
   for (const f of launch.fds) stdio.push(f.launcherFd);
   const fds = layout.fds;
+  const pidReportFd = common.unshare.includes("pid") ? stdio.length : undefined;
+  if (pidReportFd !== undefined) stdio.push("pipe");
   const args = execHelperArgs({
     uid: common.uid,
     gid: common.gid,
     realGid: common.realGid,
-    keepFds: stdio.map((_, i) => i),
+    keepFds: stdio.map((_, i) => i).filter((i) => i !== pidReportFd),
+    pidReportFd,
     netnsPath: common.netnsPath,
     unshare: common.unshare,
     rlimitCore: 0,
     parentPid: process.pid,
     keepNetAdmin: launch.keepNetAdmin,
-    program: process.execPath,
+    program: common.nodeBinary ?? process.execPath,
     programArgs: [...tileNodeFlags(launch.heapMb), launch.bundle],
   });
   // The environment is empty but for one variable: libuv must not use io_uring for file I/O (its
@@ -112,10 +126,25 @@ export function spawnTile(launch: TileLaunch, common: TileCommon): TileProcess {
   child.once("error", () => {
     // 'exit' follows a spawn error; the supervisor reports it from there.
   });
+  const tp: TileProcess = {
+    name: launch.name,
+    kind: launch.kind,
+    child,
+    pid: child.pid ?? -1,
+    tilePid: child.pid ?? -1,
+    tilePidKnown: Promise.resolve(child.pid ?? -1),
+    exited,
+  };
+  if (pidReportFd !== undefined) {
+    tp.tilePidKnown = readPidReport(child.stdio[pidReportFd] as Readable | null).then((pid) => {
+      if (pid !== undefined) tp.tilePid = pid;
+      return tp.tilePid;
+    });
+  }
   for (const stream of [child.stdout, child.stderr]) {
     if (!stream) continue;
     createInterface({ input: stream, crlfDelay: Number.POSITIVE_INFINITY }).on("line", (line) =>
-      common.onLogLine(launch.name, line, child.pid ?? -1),
+      common.onLogLine(launch.name, line, tp.tilePid),
     );
   }
   const bootstrap: Bootstrap = {
@@ -135,6 +164,38 @@ export function spawnTile(launch: TileLaunch, common: TileCommon): TileProcess {
   pipe.on("error", () => {
     // the tile died before reading its bootstrap; its exit is reported by the supervisor
   });
-  pipe.end(encodeBootstrap(bootstrap));
-  return { name: launch.name, kind: launch.kind, child, pid: child.pid ?? -1, exited };
+  // The tile learns its host pid (in its own PID namespace process.pid is 1): its metrics region
+  // records it, and status compares that with the manifest.
+  void tp.tilePidKnown.then((hostPid) => pipe.end(encodeBootstrap({ ...bootstrap, hostPid })));
+  return tp;
+}
+
+/** The waiter's one line "PID\n"; undefined when the helper failed before writing it. */
+function readPidReport(stream: Readable | null): Promise<number | undefined> {
+  if (!stream) return Promise.resolve(undefined);
+  return new Promise((resolve) => {
+    let text = "";
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk: string) => {
+      text += chunk;
+    });
+    stream.on("error", () => resolve(undefined));
+    stream.on("close", () => {
+      const m = /^(\d+)\n$/.exec(text);
+      resolve(m ? Number(m[1]) : undefined);
+    });
+  });
+}
+
+/** SIGKILL for a tile: the tile itself (a waiter's death would reach it only through its
+ *  parent-death signal, later) and its helper. SIGTERM goes to the helper, which forwards it. */
+export function killTile(tp: TileProcess): void {
+  if (tp.tilePid !== tp.pid && tp.tilePid > 0) {
+    try {
+      process.kill(tp.tilePid, "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  tp.child.kill("SIGKILL");
 }

@@ -2,8 +2,15 @@
 // per thread, so it cannot be cleaned from inside a running Node process; this single-threaded
 // program drops everything and then execs Node, which starts all its threads unprivileged.
 //
-//   tilenet-exec --uid U --gid G [--real-gid R] --keep-fds 0,1,2,3 [--netns PATH] [--unshare mount,ipc,uts,net]
-//                [--rlimit-core N] [--parent-pid P] [--keep-cap net_admin] [--allow-root] -- /abs/program [args...]
+//   tilenet-exec --uid U --gid G [--real-gid R] --keep-fds 0,1,2,3 [--netns PATH]
+//                [--unshare mount,ipc,uts,net,pid] [--pid-report-fd N] [--rlimit-core N] [--parent-pid P]
+//                [--keep-cap net_admin] [--allow-root] -- /abs/program [args...]
+//
+// With --unshare pid the helper forks: the child is pid 1 of a new PID namespace and becomes the
+// tile; the parent stays as a small waiter (same uid, no capability, its own seccomp filter) that
+// writes the tile's host pid ("PID\n") to --pid-report-fd, forwards SIGTERM/SIGHUP/SIGUSR1/SIGUSR2,
+// ignores the terminal's SIGINT/SIGQUIT (the tile is in a session of its own; the launcher orders
+// the stop), and exits as the tile did (same code, or the same signal).
 //
 // Errors: "tilenet-exec: <what>: <detail>" on stderr and exit 126; exit 125 when --parent-pid is
 // no longer the parent (the launcher died before PDEATHSIG was armed).
@@ -16,6 +23,7 @@
 #include <linux/capability.h>
 #include <linux/filter.h>
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <stddef.h>
 #include <linux/securebits.h>
 #include <sched.h>
@@ -29,6 +37,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #ifndef SYS_close_range
@@ -54,6 +63,8 @@ struct options {
   int unshare_flags;
   long rlimit_core;
   long parent_pid;
+  /** --pid-report-fd (with --unshare pid): where the waiter writes the tile's host pid; -1 = none. */
+  long pid_report_fd;
   bool allow_root;
   /** --keep-cap net_admin: the one capability a tile may keep (the netlink tile's NTF_USE path). */
   bool keep_net_admin;
@@ -82,8 +93,9 @@ static void usage_error(const char* what, const char* fmt, ...) {
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   die(EXIT_FAILED, what,
-      "%s (usage: tilenet-exec --uid U --gid G --keep-fds 0,1,2 [--netns PATH] [--unshare mount,ipc,uts,net] "
-      "[--rlimit-core N] [--parent-pid P] [--keep-cap net_admin] [--allow-root] -- /abs/program [args...])",
+      "%s (usage: tilenet-exec --uid U --gid G --keep-fds 0,1,2 [--netns PATH] [--unshare mount,ipc,uts,net,pid] "
+      "[--pid-report-fd N] [--rlimit-core N] [--parent-pid P] [--keep-cap net_admin] [--allow-root] "
+      "-- /abs/program [args...])",
       msg);
 }
 
@@ -135,7 +147,8 @@ static void parse_unshare(struct options* o, const char* text) {
     else if (strcmp(item, "ipc") == 0) flag = CLONE_NEWIPC;
     else if (strcmp(item, "uts") == 0) flag = CLONE_NEWUTS;
     else if (strcmp(item, "net") == 0) flag = CLONE_NEWNET;
-    else usage_error("--unshare", "unknown namespace '%s' (mount, ipc, uts, net)", item);
+    else if (strcmp(item, "pid") == 0) flag = CLONE_NEWPID;
+    else usage_error("--unshare", "unknown namespace '%s' (mount, ipc, uts, net, pid)", item);
     if (o->unshare_flags & flag) usage_error("--unshare", "namespace '%s' is listed twice", item);
     o->unshare_flags |= flag;
   }
@@ -143,7 +156,7 @@ static void parse_unshare(struct options* o, const char* text) {
 
 static void parse_args(struct options* o, int argc, char** argv) {
   memset(o, 0, sizeof *o);
-  o->uid = o->gid = o->real_gid = o->rlimit_core = o->parent_pid = -1;
+  o->uid = o->gid = o->real_gid = o->rlimit_core = o->parent_pid = o->pid_report_fd = -1;
   bool have_keep = false, have_unshare = false, have_allow_root = false;
   int i = 1;
   for (; i < argc; i++) {
@@ -187,6 +200,9 @@ static void parse_args(struct options* o, int argc, char** argv) {
     } else if (strcmp(a, "--rlimit-core") == 0) {
       if (o->rlimit_core >= 0) usage_error(a, "given twice");
       o->rlimit_core = parse_number(a, v, 0, LONG_MAX);
+    } else if (strcmp(a, "--pid-report-fd") == 0) {
+      if (o->pid_report_fd >= 0) usage_error(a, "given twice");
+      o->pid_report_fd = parse_number(a, v, 0, 65535);
     } else if (strcmp(a, "--parent-pid") == 0) {
       if (o->parent_pid >= 0) usage_error(a, "given twice");
       o->parent_pid = parse_number(a, v, 1, INT_MAX);
@@ -203,14 +219,21 @@ static void parse_args(struct options* o, int argc, char** argv) {
   if (argv[i + 1][0] != '/') usage_error("program", "'%s' is not an absolute path", argv[i + 1]);
   if (o->netns_path && (o->unshare_flags & CLONE_NEWNET))
     usage_error("--netns", "cannot be combined with --unshare net");
+  if (o->pid_report_fd >= 0 && !(o->unshare_flags & CLONE_NEWPID))
+    usage_error("--pid-report-fd", "needs --unshare pid");
+  for (int k = 0; k < o->keep_count; k++)
+    if (o->keep_fds[k] == o->pid_report_fd) usage_error("--pid-report-fd", "fd %ld is also kept", o->pid_report_fd);
   if (o->real_gid >= 0 && o->real_gid == o->gid) usage_error("--real-gid", "must differ from --gid");
   if ((o->uid == 0 || o->gid == 0) && !o->allow_root)
     usage_error(o->uid == 0 ? "--uid" : "--gid", "refusing to run a tile as root (0)");
   o->program_argv = &argv[i + 1];
 }
 
-// Closes every fd except the kept ones (and the private error fd); kept fds must be open and
-// lose FD_CLOEXEC so they survive the exec.
+// The waiter's copy of --pid-report-fd (close-on-exec, above the kept fds); -1 = none.
+static int report_fd = -1;
+
+// Closes every fd except the kept ones and the private copies (stderr, the pid report pipe);
+// kept fds must be open and lose FD_CLOEXEC so they survive the exec.
 static void close_other_fds(const struct options* o) {
   for (int i = 0; i < o->keep_count; i++) {
     int fd = o->keep_fds[i];
@@ -220,21 +243,24 @@ static void close_other_fds(const struct options* o) {
   }
   // Keep a close-on-exec copy of stderr above the kept fds so late errors can still be reported.
   int max_kept = o->keep_fds[o->keep_count - 1];
+  int survivors[MAX_KEEP_FDS + 2];
+  int count = 0;
+  for (int i = 0; i < o->keep_count; i++) survivors[count++] = o->keep_fds[i];
   int copy = fcntl(2, F_DUPFD_CLOEXEC, max_kept + 1);
-  if (copy >= 0) err_fd = copy;
-  unsigned int next = 0;
-  for (int i = 0; i <= o->keep_count; i++) {
-    unsigned int stop = i < o->keep_count ? (unsigned int)o->keep_fds[i] : UINT_MAX;
-    // close [next, stop) except err_fd
-    if (copy >= 0 && (unsigned int)copy >= next && (unsigned int)copy < stop) {
-      if ((unsigned int)copy > next && syscall(SYS_close_range, next, (unsigned int)copy - 1, 0) != 0)
-        die_errno("close_range");
-      next = (unsigned int)copy + 1;
-    }
-    if (stop > next && syscall(SYS_close_range, next, stop == UINT_MAX ? UINT_MAX : stop - 1, 0) != 0)
-      die_errno("close_range");
-    if (i < o->keep_count) next = stop + 1;
+  if (copy >= 0) err_fd = survivors[count++] = copy;
+  if (o->pid_report_fd >= 0) {
+    report_fd = fcntl((int)o->pid_report_fd, F_DUPFD_CLOEXEC, max_kept + 1);
+    if (report_fd < 0) die(EXIT_FAILED, "--pid-report-fd", "fd %ld is not open", o->pid_report_fd);
+    survivors[count++] = report_fd;
   }
+  qsort(survivors, (size_t)count, sizeof(int), compare_ints);
+  unsigned int next = 0;
+  for (int i = 0; i < count; i++) {
+    unsigned int fd = (unsigned int)survivors[i];
+    if (fd > next && syscall(SYS_close_range, next, fd - 1, 0) != 0) die_errno("close_range");
+    next = fd + 1;
+  }
+  if (syscall(SYS_close_range, next, UINT_MAX, 0) != 0) die_errno("close_range");
 }
 
 static void enter_namespaces(const struct options* o) {
@@ -343,6 +369,153 @@ static void refuse_io_uring(void) {
   if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) die_errno("seccomp(io_uring -> ENOSYS)");
 }
 
+#if defined(__x86_64__)
+#define WAITER_ARCH AUDIT_ARCH_X86_64
+#elif defined(__aarch64__)
+#define WAITER_ARCH AUDIT_ARCH_AARCH64
+#else
+#error "tilenet-exec: no seccomp architecture for this target"
+#endif
+#define LOAD_NR BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, nr))
+#define ALLOW(nr) BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 1), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW)
+// nr allowed only when its first argument (an int: the low word) is `value`; otherwise killed.
+#define ALLOW_ARG0(nr, value)                                                    \
+  BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (nr), 0, 4),                               \
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, args[0])), \
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, (__u32)(value), 0, 1),                 \
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW), BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS)
+
+// The waiter's whole job after set-up: wait for the tile, signal only it, re-raise its death
+// signal on itself, report errors on the private stderr copy. Anything else kills it (and, by
+// the tile's parent-death signal, the tile).
+static void waiter_filter(pid_t child) {
+  struct sock_filter filter[] = {
+      BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(struct seccomp_data, arch)),
+      BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, WAITER_ARCH, 1, 0),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+      LOAD_NR,
+      BPF_JUMP(BPF_JMP | BPF_JSET | BPF_K, 0x40000000u, 0, 1),  // x32
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+      ALLOW(__NR_wait4),
+      ALLOW(__NR_rt_sigreturn),
+      ALLOW(__NR_rt_sigaction),
+      ALLOW(__NR_rt_sigprocmask),
+      ALLOW(__NR_restart_syscall),
+      ALLOW(__NR_getpid),
+      ALLOW(__NR_gettid),
+      ALLOW(__NR_exit_group),
+      ALLOW(__NR_exit),
+      ALLOW_ARG0(__NR_kill, child),
+      LOAD_NR,
+      ALLOW_ARG0(__NR_tgkill, getpid()),
+      LOAD_NR,
+      ALLOW_ARG0(__NR_write, err_fd),
+      BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_KILL_PROCESS),
+  };
+  struct sock_fprog prog = {(unsigned short)(sizeof filter / sizeof filter[0]), filter};
+  if (syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0) die_errno("seccomp(waiter)");
+}
+
+// The tile's host pid, for the waiter's signal handler.
+static volatile pid_t tile_pid = -1;
+// The tile's end of a pipe the waiter holds open: POLLHUP means the waiter is gone.
+static int waiter_alive_fd = -1;
+static const int FORWARDED[] = {SIGTERM, SIGHUP, SIGUSR1, SIGUSR2};
+
+static void forward_signal(int sig) {
+  int saved = errno;
+  kill(tile_pid, sig);
+  errno = saved;
+}
+
+// Exits as the tile did: its exit code, or its signal re-raised with the default action, so the
+// launcher sees "killed by SIGSYS" for the tile's seccomp death.
+static void mirror_status(int status) {
+  if (WIFEXITED(status)) _exit(WEXITSTATUS(status));
+  int sig = WIFSIGNALED(status) ? WTERMSIG(status) : SIGKILL;
+  signal(sig, SIG_DFL);
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, sig);
+  sigprocmask(SIG_UNBLOCK, &set, NULL);
+  raise(sig);
+  _exit(128 + sig);
+}
+
+static void run_waiter(const struct options* o, pid_t child, const sigset_t* forwarded) {
+  tile_pid = child;
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = forward_signal;
+  sigfillset(&sa.sa_mask);
+  for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++)
+    if (sigaction(FORWARDED[i], &sa, NULL) != 0) die_errno("sigaction");
+  // A terminal's Ctrl-C / Ctrl-\ reaches the launcher's process group (this waiter included): the
+  // launcher then stops the tiles in order with SIGTERM, so the waiter does not pass them on.
+  signal(SIGINT, SIG_IGN);
+  signal(SIGQUIT, SIG_IGN);
+  struct options waiter = *o;
+  waiter.keep_net_admin = false;
+  drop_privileges(&waiter);
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) die_errno("prctl(PR_SET_DUMPABLE)");
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die_errno("prctl(PR_SET_NO_NEW_PRIVS)");
+  if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) die_errno("prctl(PR_SET_PDEATHSIG)");
+  if (o->parent_pid > 0 && getppid() != (pid_t)o->parent_pid) {
+    kill(child, SIGKILL);
+    die(EXIT_PARENT_GONE, "parent", "launcher pid %ld is gone (parent is now %d)", o->parent_pid, (int)getppid());
+  }
+  if (report_fd >= 0) {
+    if (dprintf(report_fd, "%d\n", (int)child) < 0) die_errno("write(--pid-report-fd)");
+    close(report_fd);
+  }
+  waiter_filter(child);
+  sigprocmask(SIG_UNBLOCK, forwarded, NULL);
+  int status = 0;
+  for (;;) {
+    pid_t r = wait4(child, &status, 0, NULL);
+    if (r == child) break;
+    if (r < 0 && errno != EINTR) die_errno("wait4");
+  }
+  mirror_status(status);
+}
+
+// unshare(CLONE_NEWPID) applies to children: fork once. Returns in the child (pid 1 of the new
+// namespace, in a session of its own), which goes on to become the tile; the parent waits.
+static void split_pid_namespace(const struct options* o) {
+  int alive[2];
+  if (pipe2(alive, O_CLOEXEC) != 0) die_errno("pipe2");
+  sigset_t forwarded, old;
+  sigemptyset(&forwarded);
+  for (size_t i = 0; i < sizeof FORWARDED / sizeof FORWARDED[0]; i++) sigaddset(&forwarded, FORWARDED[i]);
+  // Held until the waiter's handlers are in place, so an early SIGTERM is forwarded, not fatal.
+  if (sigprocmask(SIG_BLOCK, &forwarded, &old) != 0) die_errno("sigprocmask");
+  pid_t child = fork();
+  if (child < 0) die_errno("fork");
+  if (child > 0) {
+    close(alive[0]);
+    run_waiter(o, child, &forwarded);
+  }
+  close(alive[1]);
+  if (report_fd >= 0) close(report_fd);
+  report_fd = -1;
+  waiter_alive_fd = alive[0];
+  if (sigprocmask(SIG_SETMASK, &old, NULL) != 0) die_errno("sigprocmask");
+  if (setsid() < 0) die_errno("setsid");
+}
+
+// After PDEATHSIG is armed: the tile must not outlive its parent (the launcher, or the waiter).
+static void check_parent(const struct options* o) {
+  if (waiter_alive_fd >= 0) {
+    struct pollfd p = {waiter_alive_fd, POLLIN, 0};
+    if (poll(&p, 1, 0) < 0) die_errno("poll(waiter)");
+    if (p.revents & (POLLHUP | POLLERR)) die(EXIT_PARENT_GONE, "parent", "the pid namespace's waiter is gone");
+    close(waiter_alive_fd);
+    return;
+  }
+  if (o->parent_pid > 0 && getppid() != (pid_t)o->parent_pid)
+    die(EXIT_PARENT_GONE, "parent", "launcher pid %ld is gone (parent is now %d)", o->parent_pid, (int)getppid());
+}
+
 int main(int argc, char** argv) {
   struct options o;
   parse_args(&o, argc, argv);
@@ -352,13 +525,13 @@ int main(int argc, char** argv) {
     struct rlimit limit = {(rlim_t)o.rlimit_core, (rlim_t)o.rlimit_core};
     if (setrlimit(RLIMIT_CORE, &limit) != 0) die_errno("setrlimit(RLIMIT_CORE)");
   }
+  if (o.unshare_flags & CLONE_NEWPID) split_pid_namespace(&o);
   drop_privileges(&o);
   if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0) die_errno("prctl(PR_SET_NO_NEW_PRIVS)");
   refuse_io_uring();
   // After the uid change: changing credentials clears the parent-death signal.
   if (prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0) die_errno("prctl(PR_SET_PDEATHSIG)");
-  if (o.parent_pid > 0 && getppid() != (pid_t)o.parent_pid)
-    die(EXIT_PARENT_GONE, "parent", "launcher pid %ld is gone (parent is now %d)", o.parent_pid, (int)getppid());
+  check_parent(&o);
   execv(o.program_argv[0], o.program_argv);
   die(EXIT_FAILED, "execv", "%s: %s", o.program_argv[0], strerror(errno));
   return EXIT_FAILED;

@@ -41,7 +41,7 @@ describe("config validation names the key and what was expected", () => {
       "app[1].ports",
       "port 7 belongs to a",
     ],
-    [{ sandbox: { unshare: ["pid"] } }, "sandbox.unshare[0]", 'one of "mount"'],
+    [{ sandbox: { unshare: ["user"] } }, "sandbox.unshare[0]", 'one of "mount"'],
     [{ rings: 5 }, "rings", "a table"],
   ])("%j -> %s", (doc, key, expected) => {
     const e = errorOf(doc);

@@ -167,6 +167,7 @@ describe("Prometheus rendering", () => {
           name: tileName,
           kind,
           pid: 2,
+          pidNamespace: null,
           state: "running",
           restarts: 0,
           logLinesDropped: 0,

@@ -127,6 +127,7 @@ describe("status of a running instance", () => {
         "state",
         "heartbeatAgeMs",
         "sandbox",
+        "pidNamespace",
         "metrics",
         "restarts",
         "logLinesDropped",

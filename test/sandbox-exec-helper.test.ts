@@ -135,6 +135,11 @@ describe("execHelperArgs", () => {
     expect(() => execHelperArgs({ ...base, netnsPath: "/run/netns/a", unshare: ["net"] })).toThrow(
       /exclude each other/,
     );
+    expect(execHelperArgs({ ...base, unshare: ["pid"], pidReportFd: 5 })).toEqual(
+      expect.arrayContaining(["--unshare", "pid", "--pid-report-fd", "5"]),
+    );
+    expect(() => execHelperArgs({ ...base, pidReportFd: 5 })).toThrow(/needs unshare 'pid'/);
+    expect(() => execHelperArgs({ ...base, unshare: ["pid"], pidReportFd: 0 })).toThrow(/also a kept fd/);
   });
 });
 
@@ -290,7 +295,9 @@ describeAsRoot("tilenet-exec (needs root: it switches uid and drops capabilities
       [ok, /missing '--' before the program/],
       [[...ok, "--"], /no program after '--'/],
       [[...ok, "--", "node"], /program: 'node' is not an absolute path/],
-      [[...ok, "--unshare", "pid", "--", "/bin/true"], /--unshare: unknown namespace 'pid'/],
+      [[...ok, "--unshare", "user", "--", "/bin/true"], /--unshare: unknown namespace 'user'/],
+      [[...ok, "--pid-report-fd", "5", "--", "/bin/true"], /--pid-report-fd: needs --unshare pid/],
+      [[...ok, "--unshare", "pid", "--pid-report-fd", "2", "--", "/bin/true"], /--pid-report-fd: fd 2 is also kept/],
       [[...ok, "--bogus", "--", "/bin/true"], /unknown option '--bogus'/],
       [["--uid", "1", "--gid", "1", "--keep-fds", "0,1,1", "--", "/bin/true"], /--keep-fds: fd 1 is listed twice/],
       [[...ok, "--netns", "/run/netns/x", "--unshare", "net", "--", "/bin/true"], /--netns: cannot be combined/],

@@ -31,8 +31,37 @@ describe.skipIf(!isRoot)(`status with a weakened sandbox (${ROOT_REASON})`, () =
         expect(text, t.name).toMatch(/mount namespace shared with the launcher \(sandbox.unshare leaves it out\)/);
         expect(text, t.name).toMatch(/ipc namespace shared/);
         expect(text, t.name).toMatch(/uts namespace shared/);
+        expect(text, t.name).toMatch(/pid namespace shared with the launcher \(sandbox.unshare leaves it out\)/);
         expect(text, t.name).toMatch(/net namespace is the instance's, not a fresh empty one/);
         expect(text, t.name).toMatch(/landlock disabled \(sandbox.landlock = false\)/);
+      }
+    } finally {
+      if (inst && inst.child.exitCode === null) {
+        inst.child.kill("SIGTERM");
+        await inst.exit;
+      }
+      await forceCleanup(inst);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it("exits non-zero when only the PID namespace is left out, and shows it shared in JSON", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tilenet-weak-pid-"));
+    const config = join(dir, "c.toml");
+    writeFileSync(config, '[sandbox]\nunshare = ["mount", "ipc", "uts", "net"]\n');
+    const name = uniqueInstance("wp");
+    let inst: RunningInstance | undefined;
+    try {
+      inst = await startInstance(name, ["--lab", "--config", config]);
+      const { code, report } = status(name);
+      expect(code).not.toBe(0);
+      expect(report.tiles.length).toBeGreaterThan(1);
+      for (const t of report.tiles) {
+        expect(t.problems, t.name).toEqual([
+          "not sandboxed: pid namespace shared with the launcher (sandbox.unshare leaves it out)",
+          expect.stringMatching(/^not sandboxed: pid namespace shared with tile\(s\) /),
+        ]);
+        expect(t.pidNamespace, t.name).toMatchObject({ own: false, nsPid: t.pid });
       }
     } finally {
       if (inst && inst.child.exitCode === null) {

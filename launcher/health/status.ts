@@ -43,6 +43,10 @@ export interface TileStatus {
   /** /proc facts (see procfs.SandboxSummary: threads = count, fds = [{fd, target}]); null when the
    *  process is gone. */
   sandbox: SandboxSummary | null;
+  /** The tile's PID namespace: its id (readlink of /proc/PID/ns/pid), whether it is its own (not
+   *  the launcher's nor another tile's), and the tile's pid inside it (NSpid's last field: 1 when
+   *  it is the namespace's init). null when the process is gone or /proc does not say. */
+  pidNamespace: PidNamespaceFacts | null;
   /** Every metric of the region by name. */
   metrics: Record<string, number>;
   /** Times the launcher restarted this (app) tile; why it last died; down = left down for good. */
@@ -54,6 +58,12 @@ export interface TileStatus {
   problems: string[];
   /** Not serialised (non-enumerable). */
   readonly detail?: TileStatusDetail;
+}
+
+export interface PidNamespaceFacts {
+  id: string;
+  own: boolean;
+  nsPid: number;
 }
 
 export interface LabStatus {
@@ -147,8 +157,10 @@ export function collectTileStatus(
   }
   let sandbox: SandboxSummary | null = null;
   let sandboxed = false;
+  let pidNamespace: PidNamespaceFacts | null = null;
   if (facts && alive) {
     sandbox = summarizeSandbox(facts);
+    pidNamespace = readPidNamespace(manifest, entry, opts.procRoot);
     const why = [...sandboxProblems(facts, entry.allowedCaps), ...isolationProblems(manifest, entry, opts.procRoot)];
     sandboxed = why.length === 0;
     for (const p of why) problems.push(`not sandboxed: ${p}`);
@@ -160,6 +172,7 @@ export function collectTileStatus(
     state,
     heartbeatAgeMs,
     sandbox,
+    pidNamespace,
     metrics,
     restarts: entry.restarts ?? 0,
     logLinesDropped: entry.logLinesDropped ?? 0,
@@ -185,15 +198,59 @@ function stateProblems(metrics: Record<string, number>): string[] {
   return out;
 }
 
-const FULL_UNSHARE = ["mount", "ipc", "uts", "net"] as const;
-const NS_FILE: Record<(typeof FULL_UNSHARE)[number], string> = { mount: "mnt", ipc: "ipc", uts: "uts", net: "net" };
+const FULL_UNSHARE = ["mount", "ipc", "uts", "net", "pid"] as const;
+const NS_FILE: Record<(typeof FULL_UNSHARE)[number], string> = {
+  mount: "mnt",
+  ipc: "ipc",
+  uts: "uts",
+  net: "net",
+  pid: "pid",
+};
+
+function readLink(path: string): string | undefined {
+  try {
+    return readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The tile's PID namespace and its pid there; own = neither the launcher's nor another tile's. */
+export function readPidNamespace(
+  manifest: Manifest,
+  entry: Manifest["tiles"][number],
+  procRoot = "/proc",
+): PidNamespaceFacts | null {
+  const id = readLink(`${procRoot}/${entry.pid}/ns/pid`);
+  if (id === undefined) return null;
+  let status = "";
+  try {
+    status = readFileSync(`${procRoot}/${entry.pid}/status`, "utf8");
+  } catch {
+    return null;
+  }
+  const nsPids = (/^NSpid:\s+(.*)$/m.exec(status)?.[1] ?? "").trim().split(/\s+/).map(Number);
+  const others = [manifest.launcherPid, ...manifest.tiles.filter((t) => t !== entry).map((t) => t.pid)];
+  const own = others.every((pid) => readLink(`${procRoot}/${pid}/ns/pid`) !== id);
+  return { id, own, nsPid: nsPids[nsPids.length - 1] ?? entry.pid };
+}
+
+/** Tiles whose PID namespace is this tile's (each tile's must be its own). */
+function pidNamespaceSharers(manifest: Manifest, entry: Manifest["tiles"][number], procRoot: string): string[] {
+  const id = readLink(`${procRoot}/${entry.pid}/ns/pid`);
+  if (id === undefined) return [];
+  return manifest.tiles
+    .filter((t) => t !== entry && t.pid > 0 && readLink(`${procRoot}/${t.pid}/ns/pid`) === id)
+    .map((t) => t.name);
+}
 
 /**
  * What status relies on beyond credentials, checked against the full sandbox (not only what the
  * config asked for: `unshare = []` or `landlock = false` is reported, so status exits non-zero):
  * the tile's own filter on every thread (tilenet-exec installs one before exec, the tile its own:
- * at least 2 per thread), a namespace of its own for each of mount/ipc/uts/net, landlock
- * requested, and a uid no other tile of the instance has.
+ * at least 2 per thread), a namespace of its own for each of mount/ipc/uts/net/pid (the PID
+ * namespace also not shared with another tile), landlock requested, and a uid no other tile of
+ * the instance has.
  */
 export function isolationProblems(manifest: Manifest, entry: Manifest["tiles"][number], procRoot = "/proc"): string[] {
   const out: string[] = [];
@@ -234,6 +291,8 @@ export function isolationProblems(manifest: Manifest, entry: Manifest["tiles"][n
     else if (ns === "net" && !asked.includes("net"))
       out.push("net namespace is the instance's, not a fresh empty one (sandbox.unshare leaves it out)");
   }
+  const pidSharers = pidNamespaceSharers(manifest, entry, procRoot);
+  if (pidSharers.length > 0) out.push(`pid namespace shared with tile(s) ${pidSharers.join(", ")}`);
   if (manifest.sandbox && !manifest.sandbox.landlock) out.push("landlock disabled (sandbox.landlock = false)");
   const sameUid = manifest.tiles.filter((t) => t !== entry && t.uid !== undefined && t.uid === entry.uid);
   if (sameUid.length > 0) out.push(`uid ${entry.uid} shared with tile(s) ${sameUid.map((t) => t.name).join(", ")}`);

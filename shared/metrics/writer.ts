@@ -20,15 +20,16 @@ export class MetricsWriter {
   private readonly words: Int32Array;
   private readonly indexByName: Map<string, number>;
 
-  /** Validates the region and records this process's pid in it. */
-  constructor(buf: ArrayBuffer, where = "metrics region") {
+  /** Validates the region and records this process's pid in it (the host's pid: in a PID
+   *  namespace process.pid is 1, and status compares the region's pid with the manifest). */
+  constructor(buf: ArrayBuffer, where = "metrics region", pid = process.pid) {
     const info: MetricsRegionInfo = validateMetricsRegion(buf, where);
     this.schema = info.schema;
     this.values = new Float64Array(buf, info.valuesOffset, info.valuesCount);
     this.live = new Float64Array(buf, 0, METRICS_HEADER_SIZE / 8);
     this.words = new Int32Array(buf, 0, METRICS_HEADER_SIZE / 4);
     this.indexByName = new Map(info.schema.metrics.map((m, i) => [m.name, i]));
-    this.words[I32_PID] = process.pid;
+    this.words[I32_PID] = pid;
   }
 
   /** Index of a declared metric; throws for a name the schema does not declare. */

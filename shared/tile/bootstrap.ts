@@ -28,6 +28,8 @@ export interface Bootstrap<Config = unknown> {
   /** Tile-specific settings, validated by the launcher. */
   config: Config;
   sandbox: { landlock: boolean };
+  /** The tile's pid as the host sees it (in its own PID namespace process.pid is 1). */
+  hostPid?: number;
   /** The launcher may restart this tile (apps): its writable regions are not sealed, so the next
    *  process of the same tile can map them read-write again. Other tiles map them through
    *  read-only descriptors, which can never be mapped writable anyway. */

@@ -87,7 +87,7 @@ export function runTile<Config>(def: TileDefinition<Config>): void {
     }
     const metricsRegion = mapped.get("metrics");
     if (!metricsRegion) throw new Error("bootstrap grants no metrics region");
-    metrics = new MetricsWriter(metricsRegion.buf, `tile ${boot.tileName} metrics`);
+    metrics = new MetricsWriter(metricsRegion.buf, `tile ${boot.tileName} metrics`, boot.hostPid ?? process.pid);
     metrics.setState("booting");
     metrics.heartbeat();
     const ctx: TileContext<Config> = {

@@ -48,6 +48,7 @@ export interface StatusJson {
       threads: number;
       fds: { fd: number; target: string }[];
     } | null;
+    pidNamespace: { id: string; own: boolean; nsPid: number } | null;
     metrics: Record<string, number>;
     restarts: number;
     logLinesDropped: number;
