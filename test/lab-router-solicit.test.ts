@@ -96,7 +96,8 @@ describeAsRoot(`client -> router -> tiles (${ROOT_REASON})`, () => {
     const app = metrics("echo");
     // Every datagram reached the app once; every reply either left (and reached the client) or
     // was dropped for want of a neighbor, counted.
-    expect(app.rx_packets).toBe(count);
+    // On a failure, the counters say where datagrams went (XSK drops, ring overruns, restarts).
+    expect(app.rx_packets, JSON.stringify({ net, app })).toBe(count);
     expect(app.tx_packets).toBe(count);
     expect((net.tx_completed ?? 0) + (net.tx_no_neighbor ?? 0)).toBe(count);
     expect(done?.received).toBe(net.tx_completed);
