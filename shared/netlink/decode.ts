@@ -104,8 +104,7 @@ export class RecordDecoder {
     if (s.af !== AF_UNSPEC) return this.ignore("family");
     if (!s.walk()) return this.drop(s.reason ?? "short_payload");
     // Only an Ethernet-sized address is a MAC (the walk refused other sizes on Ethernet links).
-    const mac =
-      s.addressAt >= 0 && s.addressLength === ETH_ALEN ? this.bytes.slice(s.addressAt, s.addressAt + ETH_ALEN) : null;
+    const mac = s.macAt >= 0 ? this.bytes.slice(s.macAt, s.macAt + ETH_ALEN) : null;
     const { ifindex, name, mtu, linkType: type, flags } = s;
     return { ifindex, name, mac, mtu, up: (flags & IFF_UP) !== 0, lowerUp: (flags & IFF_LOWER_UP) !== 0, type, flags };
   }

@@ -151,6 +151,8 @@ export class LinkScan {
   /** IFLA_ADDRESS's data offset (-1 when absent) and length: 6 bytes on Ethernet, any on others. */
   addressAt = -1;
   addressLength = 0;
+  /** The last IFLA_ADDRESS of 6 bytes (-1: none): the MAC the netlink tile keeps. */
+  macAt = -1;
   private readonly attrs: AttrCursor;
 
   constructor(readonly cursor: MessageCursor) {
@@ -175,7 +177,7 @@ export class LinkScan {
     if (this.ifindex < 1) return this.fail("bad_ifindex");
     this.name = "";
     this.mtu = 0;
-    this.addressAt = -1;
+    this.addressAt = this.macAt = -1;
     const a = this.attrs;
     a.begin(p + align4(IFINFOMSG_SIZE), end);
     while (a.next()) {
@@ -191,6 +193,7 @@ export class LinkScan {
           if (a.dataLength !== ETH_ALEN && this.linkType === ARPHRD_ETHER) return this.fail("bad_lladdr_size");
           this.addressAt = a.dataStart;
           this.addressLength = a.dataLength;
+          if (a.dataLength === ETH_ALEN) this.macAt = a.dataStart;
           break;
         case IFLA_MTU:
           if (a.dataLength !== 4) return this.fail("bad_attr_size");
