@@ -24,8 +24,9 @@ import {
   RTM_GETADDR,
   RTM_NEWADDR,
 } from "./constants";
+import type { MalformedReason } from "./counters";
 import { cStringAt } from "./link-msg";
-import { AttrCursor, align4, HOST_LITTLE_ENDIAN, type MessageCursor, RequestBuilder } from "./wire";
+import { AttrCursor, type AttrVisitor, align4, HOST_LITTLE_ENDIAN, type MessageCursor, RequestBuilder } from "./wire";
 
 export type IpFamily = 4 | 6;
 
@@ -56,63 +57,135 @@ export function afOf(family: IpFamily | undefined): number {
   return family === 4 ? AF_INET : family === 6 ? AF_INET6 : AF_UNSPEC;
 }
 
-export class AddressDecoder {
-  malformed = 0;
+/**
+ * The one attribute walk of an address message (ifaddrmsg + IFA_*), shared by the library's
+ * AddressDecoder and the netlink tile's record builder (decode.ts): numbers and byte offsets,
+ * every length checked. IFA_LABEL, IFA_FLAGS and IFA_CACHEINFO (only the library reads them) go
+ * to its visitor.
+ */
+export class AddrScan {
+  reason: MalformedReason | undefined;
+  af = 0;
+  /** 4 for AF_INET, else 16. */
+  addrSize = 4;
+  prefixLen = 0;
+  /** The 8-bit ifa_flags. */
+  flags = 0;
+  scope = 0;
+  ifindex = 0;
+  /** Data offsets (addrSize bytes) of IFA_LOCAL, IFA_ADDRESS and IFA_BROADCAST; -1 when absent. */
+  localAt = -1;
+  addressAt = -1;
+  broadcastAt = -1;
   private readonly attrs: AttrCursor;
 
-  constructor(private readonly cursor: MessageCursor) {
+  constructor(readonly cursor: MessageCursor) {
     this.attrs = new AttrCursor(cursor.view);
   }
 
-  address(): Address | undefined {
-    const { payloadStart: p, payloadEnd: end, bytes, view: v } = this.cursor;
-    if (end - p < IFADDRMSG_SIZE) return this.drop();
-    const af = v.getUint8(p);
-    if (af !== AF_INET && af !== AF_INET6) return this.drop();
-    const size = af === AF_INET ? 4 : 16;
-    const prefixLen = v.getUint8(p + 1);
-    const ifindex = v.getInt32(p + 4, HOST_LITTLE_ENDIAN);
-    if (prefixLen > size * 8 || ifindex < 1) return this.drop();
-    let local: string | undefined;
-    let address: string | undefined;
-    const out: Omit<Address, "local"> = {
-      family: af === AF_INET ? 4 : 6,
-      ifindex,
-      prefixLen,
-      scope: v.getUint8(p + 3),
-      flags: v.getUint8(p + 2),
-    };
+  /** The ifaddrmsg of the cursor's current message; false (short_payload) when it does not fit. */
+  fixed(): boolean {
+    const { payloadStart: p, payloadEnd: end, view: v } = this.cursor;
+    if (end - p < IFADDRMSG_SIZE) return this.fail("short_payload");
+    this.af = v.getUint8(p);
+    this.addrSize = this.af === AF_INET ? 4 : 16;
+    this.prefixLen = v.getUint8(p + 1);
+    this.flags = v.getUint8(p + 2);
+    this.scope = v.getUint8(p + 3);
+    this.ifindex = v.getInt32(p + 4, HOST_LITTLE_ENDIAN);
+    return true;
+  }
+
+  /** Prefix length, ifindex, then the attributes, after fixed(). The first fault ends the walk
+   *  (false, `reason`); an address needs IFA_LOCAL or IFA_ADDRESS. */
+  walk(extra?: AttrVisitor): boolean {
+    const { payloadStart: p, payloadEnd: end } = this.cursor;
+    const size = this.addrSize;
+    if (this.prefixLen > size * 8) return this.fail("bad_prefix_len");
+    if (this.ifindex < 1) return this.fail("bad_ifindex");
+    this.localAt = this.addressAt = this.broadcastAt = -1;
     const a = this.attrs;
     a.begin(p + align4(IFADDRMSG_SIZE), end);
     while (a.next()) {
-      const data = bytes.subarray(a.dataStart, a.dataStart + a.dataLength);
       switch (a.type) {
-        case IFA_LOCAL:
         case IFA_ADDRESS:
+        case IFA_LOCAL:
         case IFA_BROADCAST:
-          if (a.dataLength !== size) return this.drop();
-          if (a.type === IFA_LOCAL) local = formatIp(data);
-          else if (a.type === IFA_ADDRESS) address = formatIp(data);
-          else out.broadcast = formatIp(data);
+          if (a.dataLength !== size) return this.fail("bad_attr_size");
+          if (a.type === IFA_ADDRESS) this.addressAt = a.dataStart;
+          else if (a.type === IFA_LOCAL) this.localAt = a.dataStart;
+          else this.broadcastAt = a.dataStart;
           break;
-        case IFA_LABEL:
-          out.label = cStringAt(bytes, a.dataStart, a.dataLength, IFNAMSIZ);
-          if (out.label === undefined) return this.drop();
-          break;
-        case IFA_FLAGS:
-          if (a.dataLength !== 4) return this.drop();
-          out.flags = v.getUint32(a.dataStart, HOST_LITTLE_ENDIAN);
-          break;
-        case IFA_CACHEINFO:
-          if (a.dataLength < IFA_CACHEINFO_SIZE) return this.drop();
-          out.preferredLifetime = v.getUint32(a.dataStart, HOST_LITTLE_ENDIAN);
-          out.validLifetime = v.getUint32(a.dataStart + 4, HOST_LITTLE_ENDIAN);
-          break;
+        default:
+          if (extra !== undefined && !extra.attr(a.type, a.dataStart, a.dataLength)) return this.fail("bad_attr_size");
       }
     }
-    const own = local ?? address;
-    if (a.malformed || own === undefined) return this.drop();
+    if (a.malformed) return this.fail(a.malformed);
+    if (this.localAt < 0 && this.addressAt < 0) return this.fail("missing_attr");
+    return true;
+  }
+
+  private fail(reason: MalformedReason): false {
+    this.reason = reason;
+    return false;
+  }
+}
+
+/** Decodes address messages into Address: a projection of AddrScan, with address strings. */
+export class AddressDecoder implements AttrVisitor {
+  malformed = 0;
+  private readonly scan: AddrScan;
+  /** The address being decoded, for attr(). */
+  private current: Omit<Address, "local"> | undefined;
+
+  constructor(private readonly cursor: MessageCursor) {
+    this.scan = new AddrScan(cursor);
+  }
+
+  address(): Address | undefined {
+    const s = this.scan;
+    if (!s.fixed() || (s.af !== AF_INET && s.af !== AF_INET6)) return this.drop();
+    const out: Omit<Address, "local"> = {
+      family: s.af === AF_INET ? 4 : 6,
+      ifindex: s.ifindex,
+      prefixLen: s.prefixLen,
+      scope: s.scope,
+      flags: s.flags,
+    };
+    this.current = out;
+    const walked = s.walk(this);
+    this.current = undefined;
+    if (!walked) return this.drop();
+    if (s.broadcastAt >= 0) out.broadcast = this.ip(s.broadcastAt);
+    const address = s.addressAt >= 0 ? this.ip(s.addressAt) : undefined;
+    const own = s.localAt >= 0 ? this.ip(s.localAt) : (address as string);
     return { ...out, local: own, ...(address !== undefined && address !== own ? { peer: address } : {}) };
+  }
+
+  /** The attributes AddrScan leaves to the library; false when one is malformed. */
+  attr(type: number, start: number, length: number): boolean {
+    const out = this.current as Omit<Address, "local">;
+    const v = this.cursor.view;
+    switch (type) {
+      case IFA_LABEL:
+        out.label = cStringAt(this.cursor.bytes, start, length, IFNAMSIZ);
+        return out.label !== undefined;
+      case IFA_FLAGS:
+        if (length !== 4) return false;
+        out.flags = v.getUint32(start, HOST_LITTLE_ENDIAN);
+        return true;
+      case IFA_CACHEINFO:
+        if (length < IFA_CACHEINFO_SIZE) return false;
+        out.preferredLifetime = v.getUint32(start, HOST_LITTLE_ENDIAN);
+        out.validLifetime = v.getUint32(start + 4, HOST_LITTLE_ENDIAN);
+        return true;
+      default:
+        return true;
+    }
+  }
+
+  private ip(at: number): string {
+    return formatIp(this.cursor.bytes.subarray(at, at + this.scan.addrSize));
   }
 
   private drop(): undefined {

@@ -3,25 +3,13 @@
 // well-formed message we do not mirror is counted as ignored_* (IPv6, other route tables...).
 import type { AddrRecord, LinkRecord, NeighRecord, NetEvent, RouteRecord } from "../netmodel";
 import { prefixMask } from "../netmodel";
+import { AddrScan } from "./addr-msg";
 import {
   AF_INET,
   AF_UNSPEC,
-  ARPHRD_ETHER,
   ETH_ALEN,
-  IFA_ADDRESS,
-  IFA_BROADCAST,
-  IFA_LOCAL,
-  IFADDRMSG_SIZE,
   IFF_LOWER_UP,
   IFF_UP,
-  IFINFOMSG_SIZE,
-  IFLA_ADDRESS,
-  IFLA_IFNAME,
-  IFLA_MTU,
-  IFNAMSIZ,
-  NDA_DST,
-  NDA_LLADDR,
-  NDMSG_SIZE,
   NLM_F_ACK_TLVS,
   NLM_F_CAPPED,
   NLMSG_HDRLEN,
@@ -30,13 +18,6 @@ import {
   NTF_PROXY,
   RT_TABLE_LOCAL,
   RT_TABLE_MAIN,
-  RTA_DST,
-  RTA_GATEWAY,
-  RTA_MULTIPATH,
-  RTA_OIF,
-  RTA_PREFSRC,
-  RTA_PRIORITY,
-  RTA_TABLE,
   RTM_DELADDR,
   RTM_DELLINK,
   RTM_DELNEIGH,
@@ -46,11 +27,11 @@ import {
   RTM_NEWLINK,
   RTM_NEWNEIGH,
   RTM_NEWROUTE,
-  RTMSG_SIZE,
-  RTNEXTHOP_SIZE,
 } from "./constants";
 import type { IgnoredReason, MalformedReason, NetlinkCounters } from "./counters";
-import { cStringAt } from "./link-msg";
+import { cStringAt, LinkScan } from "./link-msg";
+import { NeighScan } from "./neigh-msg";
+import { RouteScan } from "./route-msg";
 import { AttrCursor, align4, HOST_LITTLE_ENDIAN, type MessageCursor } from "./wire";
 
 /** The error code and extended-ack details of an NLMSG_ERROR (or NLMSG_DONE) message. */
@@ -65,8 +46,12 @@ export interface AckInfo {
 
 /** Decodes the current message of a MessageCursor. One instance per receive buffer. */
 export class RecordDecoder {
+  /** For the TLVs of acks (the message kinds are walked by the library's scans). */
   private readonly attrs: AttrCursor;
-  private readonly hopAttrs: AttrCursor;
+  private readonly links: LinkScan;
+  private readonly addrs: AddrScan;
+  private readonly routes: RouteScan;
+  private readonly neighs: NeighScan;
   private readonly view: DataView;
   private readonly bytes: Uint8Array;
 
@@ -77,7 +62,10 @@ export class RecordDecoder {
     this.view = cursor.view;
     this.bytes = cursor.bytes;
     this.attrs = new AttrCursor(this.view);
-    this.hopAttrs = new AttrCursor(this.view);
+    this.links = new LinkScan(cursor);
+    this.addrs = new AddrScan(cursor);
+    this.routes = new RouteScan(cursor);
+    this.neighs = new NeighScan(cursor);
   }
 
   /** The current message as an event, or undefined when it was dropped (and counted). */
@@ -108,175 +96,76 @@ export class RecordDecoder {
     }
   }
 
-  /** ifinfomsg + IFLA_* (any link type; AF_UNSPEC messages only, AF_BRIDGE port info is ignored). */
+  /** ifinfomsg + IFLA_* (any link type; AF_UNSPEC messages only, AF_BRIDGE port info is ignored).
+   *  A projection of LinkScan, the library's walk. */
   link(): LinkRecord | undefined {
-    const { payloadStart: p, payloadEnd: end } = this.cursor;
-    const v = this.view;
-    if (end - p < IFINFOMSG_SIZE) return this.drop("short_payload");
-    if (v.getUint8(p) !== AF_UNSPEC) return this.ignore("family");
-    const type = v.getUint16(p + 2, HOST_LITTLE_ENDIAN);
-    const ifindex = v.getInt32(p + 4, HOST_LITTLE_ENDIAN);
-    const flags = v.getUint32(p + 8, HOST_LITTLE_ENDIAN);
-    if (ifindex < 1) return this.drop("bad_ifindex");
-    let name: string | undefined;
-    let mac: Uint8Array | null = null;
-    let mtu = 0;
-    const a = this.attrs;
-    a.begin(p + align4(IFINFOMSG_SIZE), end);
-    while (a.next()) {
-      switch (a.type) {
-        case IFLA_IFNAME: {
-          name = this.cString(a.dataStart, a.dataLength, IFNAMSIZ);
-          if (name === undefined || name.length === 0) return this.drop("bad_ifname");
-          break;
-        }
-        case IFLA_ADDRESS:
-          if (a.dataLength === ETH_ALEN) mac = this.bytes.slice(a.dataStart, a.dataStart + ETH_ALEN);
-          else if (type === ARPHRD_ETHER) return this.drop("bad_lladdr_size");
-          // Other link types (tunnels, InfiniBand) may have other address sizes: no MAC.
-          break;
-        case IFLA_MTU:
-          if (a.dataLength !== 4) return this.drop("bad_attr_size");
-          mtu = v.getUint32(a.dataStart, HOST_LITTLE_ENDIAN);
-          break;
-      }
-    }
-    if (a.malformed) return this.drop(a.malformed);
-    if (name === undefined) return this.drop("missing_attr");
+    const s = this.links;
+    if (!s.fixed()) return this.drop("short_payload");
+    if (s.af !== AF_UNSPEC) return this.ignore("family");
+    if (!s.walk()) return this.drop(s.reason ?? "short_payload");
+    // Only an Ethernet-sized address is a MAC (the walk refused other sizes on Ethernet links).
+    const mac = s.macAt >= 0 ? this.bytes.slice(s.macAt, s.macAt + ETH_ALEN) : null;
+    const { ifindex, name, mtu, linkType: type, flags } = s;
     return { ifindex, name, mac, mtu, up: (flags & IFF_UP) !== 0, lowerUp: (flags & IFF_LOWER_UP) !== 0, type, flags };
   }
 
-  /** ifaddrmsg + IFA_* (IPv4 only). */
+  /** ifaddrmsg + IFA_* (IPv4 only): a projection of AddrScan. */
   addr(): AddrRecord | undefined {
-    const { payloadStart: p, payloadEnd: end } = this.cursor;
+    const s = this.addrs;
+    if (!s.fixed()) return this.drop("short_payload");
+    if (s.af !== AF_INET) return this.ignore("family");
+    if (!s.walk()) return this.drop(s.reason ?? "short_payload");
     const v = this.view;
-    if (end - p < IFADDRMSG_SIZE) return this.drop("short_payload");
-    if (v.getUint8(p) !== AF_INET) return this.ignore("family");
-    const prefixLen = v.getUint8(p + 1);
-    const scope = v.getUint8(p + 3);
-    const ifindex = v.getInt32(p + 4, HOST_LITTLE_ENDIAN);
-    if (prefixLen > 32) return this.drop("bad_prefix_len");
-    if (ifindex < 1) return this.drop("bad_ifindex");
-    let local: number | undefined;
-    let address: number | undefined;
-    let broadcast = 0;
-    const a = this.attrs;
-    a.begin(p + align4(IFADDRMSG_SIZE), end);
-    while (a.next()) {
-      switch (a.type) {
-        case IFA_ADDRESS:
-        case IFA_LOCAL:
-        case IFA_BROADCAST: {
-          if (a.dataLength !== 4) return this.drop("bad_attr_size");
-          const ip = v.getUint32(a.dataStart, false);
-          if (a.type === IFA_ADDRESS) address = ip;
-          else if (a.type === IFA_LOCAL) local = ip;
-          else broadcast = ip;
-          break;
-        }
-      }
-    }
-    if (a.malformed) return this.drop(a.malformed);
-    const own = local ?? address;
-    if (own === undefined) return this.drop("missing_attr");
-    return { ifindex, address: own, prefixLen, broadcast, scope };
+    const address = v.getUint32(s.localAt >= 0 ? s.localAt : s.addressAt, false);
+    const broadcast = s.broadcastAt >= 0 ? v.getUint32(s.broadcastAt, false) : 0;
+    return { ifindex: s.ifindex, address, prefixLen: s.prefixLen, broadcast, scope: s.scope };
   }
 
-  /** rtmsg + RTA_* (IPv4, tables local and main; RTA_TABLE overrides rtm_table). */
+  /** rtmsg + RTA_* (IPv4, tables local and main; RTA_TABLE overrides rtm_table): a projection of
+   *  RouteScan. A multipath route is mirrored with its first next hop. */
   route(): RouteRecord | undefined {
-    const { payloadStart: p, payloadEnd: end } = this.cursor;
+    const s = this.routes;
+    if (!s.fixed()) return this.drop("short_payload");
+    if (s.af !== AF_INET) return this.ignore("family");
+    if (!s.walk()) return this.drop(s.reason ?? "short_payload");
     const v = this.view;
-    if (end - p < RTMSG_SIZE) return this.drop("short_payload");
-    if (v.getUint8(p) !== AF_INET) return this.ignore("family");
-    const dstLen = v.getUint8(p + 1);
-    const tos = v.getUint8(p + 3);
-    let table = v.getUint8(p + 4);
-    const protocol = v.getUint8(p + 5);
-    const scope = v.getUint8(p + 6);
-    const type = v.getUint8(p + 7);
-    const rtmFlags = v.getUint32(p + 8, HOST_LITTLE_ENDIAN);
-    if (dstLen > 32) return this.drop("bad_prefix_len");
-    let dst: number | undefined;
-    let gateway = 0;
-    let oif = 0;
-    let prefsrc = 0;
-    let priority = 0;
-    let multipath = false;
-    const a = this.attrs;
-    a.begin(p + align4(RTMSG_SIZE), end);
-    while (a.next()) {
-      switch (a.type) {
-        case RTA_DST:
-        case RTA_GATEWAY:
-        case RTA_PREFSRC: {
-          if (a.dataLength !== 4) return this.drop("bad_attr_size");
-          const ip = v.getUint32(a.dataStart, false);
-          if (a.type === RTA_DST) dst = ip;
-          else if (a.type === RTA_GATEWAY) gateway = ip;
-          else prefsrc = ip;
-          break;
-        }
-        case RTA_OIF:
-        case RTA_PRIORITY:
-        case RTA_TABLE: {
-          if (a.dataLength !== 4) return this.drop("bad_attr_size");
-          const n = v.getUint32(a.dataStart, HOST_LITTLE_ENDIAN);
-          if (a.type === RTA_OIF) oif = n;
-          else if (a.type === RTA_PRIORITY) priority = n;
-          else table = n;
-          break;
-        }
-        case RTA_MULTIPATH: {
-          const hop = this.firstHop(a.dataStart, a.dataStart + a.dataLength);
-          if (hop === undefined) return undefined;
-          oif = hop.oif;
-          gateway = hop.gateway;
-          multipath = true;
-          break;
-        }
-      }
-    }
-    if (a.malformed) return this.drop(a.malformed);
-    if (dstLen > 0 && dst === undefined) return this.drop("missing_attr");
-    const destination = dst ?? 0;
+    const dst = s.dstAt >= 0 ? v.getUint32(s.dstAt, false) : 0;
     // The kernel refuses host bits beyond the prefix; a route that has them cannot be placed.
-    if ((destination & ~prefixMask(dstLen)) !== 0) return this.drop("bad_prefix_len");
-    if (table !== RT_TABLE_MAIN && table !== RT_TABLE_LOCAL) return this.ignore("table");
-    if ((rtmFlags & RTM_F_CLONED) !== 0) return this.ignore("cloned_route");
+    if ((dst & ~prefixMask(s.dstLen)) !== 0) return this.drop("bad_prefix_len");
+    if (s.table !== RT_TABLE_MAIN && s.table !== RT_TABLE_LOCAL) return this.ignore("table");
+    if ((s.flags & RTM_F_CLONED) !== 0) return this.ignore("cloned_route");
+    // RTA_OIF / RTA_GATEWAY and RTA_MULTIPATH: whichever came last in the message wins.
+    const hop = s.firstHop;
+    const multipath = s.multipathAt >= 0;
+    const oif = multipath && s.multipathAt > s.oifAt ? hop.oif : Math.max(s.oif, 0);
+    const gatewayAt = multipath && s.multipathAt > s.gatewayAt ? hop.gatewayAt : s.gatewayAt;
     if (multipath) this.counters.multipath_first_hop++;
-    return { table, type, dst: destination, dstLen, gateway, oif, prefsrc, priority, scope, protocol, tos };
+    return {
+      table: s.table,
+      type: s.type,
+      dst,
+      dstLen: s.dstLen,
+      gateway: gatewayAt >= 0 ? v.getUint32(gatewayAt, false) : 0,
+      oif,
+      prefsrc: s.prefsrcAt >= 0 ? v.getUint32(s.prefsrcAt, false) : 0,
+      priority: Math.max(s.priority, 0),
+      scope: s.scope,
+      protocol: s.protocol,
+      tos: s.tos,
+    };
   }
 
-  /** ndmsg + NDA_* (IPv4 only, no proxy entries). */
+  /** ndmsg + NDA_* (IPv4 only, no proxy entries, 6-byte hardware addresses): a projection of
+   *  NeighScan. */
   neigh(): NeighRecord | undefined {
-    const { payloadStart: p, payloadEnd: end } = this.cursor;
-    const v = this.view;
-    if (end - p < NDMSG_SIZE) return this.drop("short_payload");
-    if (v.getUint8(p) !== AF_INET) return this.ignore("family");
-    const ifindex = v.getInt32(p + 4, HOST_LITTLE_ENDIAN);
-    const state = v.getUint16(p + 8, HOST_LITTLE_ENDIAN);
-    const flags = v.getUint8(p + 10);
-    if ((flags & NTF_PROXY) !== 0) return this.ignore("proxy_neigh");
-    if (ifindex < 1) return this.drop("bad_ifindex");
-    let ip: number | undefined;
-    let mac: Uint8Array | null = null;
-    const a = this.attrs;
-    a.begin(p + align4(NDMSG_SIZE), end);
-    while (a.next()) {
-      switch (a.type) {
-        case NDA_DST:
-          if (a.dataLength !== 4) return this.drop("bad_attr_size");
-          ip = v.getUint32(a.dataStart, false);
-          break;
-        case NDA_LLADDR:
-          if (a.dataLength !== ETH_ALEN) return this.drop("bad_lladdr_size");
-          mac = this.bytes.slice(a.dataStart, a.dataStart + ETH_ALEN);
-          break;
-      }
-    }
-    if (a.malformed) return this.drop(a.malformed);
-    if (ip === undefined) return this.drop("missing_attr");
-    return { ifindex, ip, mac, state, flags };
+    const s = this.neighs;
+    if (!s.fixed()) return this.drop("short_payload");
+    if (s.af !== AF_INET) return this.ignore("family");
+    if ((s.flags & NTF_PROXY) !== 0) return this.ignore("proxy_neigh");
+    if (s.ifindex < 1) return this.drop("bad_ifindex");
+    if (!s.walk(ETH_ALEN)) return this.drop(s.reason ?? "short_payload");
+    const mac = s.lladdrAt >= 0 ? this.bytes.slice(s.lladdrAt, s.lladdrAt + ETH_ALEN) : null;
+    return { ifindex: s.ifindex, ip: this.view.getUint32(s.dstAt, false), mac, state: s.state, flags: s.flags };
   }
 
   /** NLMSG_ERROR: error code (0 = ack) and extended-ack attributes. */
@@ -318,27 +207,6 @@ export class RecordDecoder {
     // A damaged TLV area does not hide the error code itself, which was already validated.
     if (a.malformed) this.counters[`malformed_${a.malformed}`]++;
     return info;
-  }
-
-  /** First next hop of RTA_MULTIPATH: a list of rtnexthop, each followed by its attributes. */
-  private firstHop(start: number, end: number): { oif: number; gateway: number } | undefined {
-    const v = this.view;
-    if (end - start < RTNEXTHOP_SIZE) return this.drop("bad_multipath");
-    const hopLength = v.getUint16(start, HOST_LITTLE_ENDIAN);
-    if (hopLength < RTNEXTHOP_SIZE || hopLength > end - start) return this.drop("bad_multipath");
-    const oif = v.getInt32(start + 4, HOST_LITTLE_ENDIAN);
-    if (oif < 0) return this.drop("bad_multipath");
-    let gateway = 0;
-    const a = this.hopAttrs;
-    a.begin(start + RTNEXTHOP_SIZE, start + hopLength);
-    while (a.next()) {
-      if (a.type === RTA_GATEWAY) {
-        if (a.dataLength !== 4) return this.drop("bad_attr_size");
-        gateway = v.getUint32(a.dataStart, false);
-      }
-    }
-    if (a.malformed) return this.drop("bad_multipath");
-    return { oif, gateway };
   }
 
   /** The library's C-string decoder (link-msg.ts), over this decoder's buffer. */

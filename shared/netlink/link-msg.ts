@@ -3,6 +3,8 @@
 // counted in `malformed`.
 import {
   AF_UNSPEC,
+  ARPHRD_ETHER,
+  ETH_ALEN,
   IFINFOMSG_SIZE,
   IFLA_ADDRESS,
   IFLA_BROADCAST,
@@ -42,7 +44,8 @@ import {
   RTM_NEWLINK,
   VETH_INFO_PEER,
 } from "./constants";
-import { AttrCursor, align4, HOST_LITTLE_ENDIAN, type MessageCursor, RequestBuilder } from "./wire";
+import type { MalformedReason } from "./counters";
+import { AttrCursor, type AttrVisitor, align4, HOST_LITTLE_ENDIAN, type MessageCursor, RequestBuilder } from "./wire";
 
 /** RFC 2863 operational states (IF_OPER_*), named as iproute2 prints them. */
 export const OPER_STATES = ["UNKNOWN", "NOTPRESENT", "DOWN", "LOWERLAYERDOWN", "TESTING", "DORMANT", "UP"] as const;
@@ -128,73 +131,154 @@ function hex(bytes: Uint8Array, start: number, length: number): string {
   return s;
 }
 
-/** Decodes RTM_NEWLINK / RTM_DELLINK messages into Link. One instance per receive buffer. */
-export class LinkDecoder {
-  malformed = 0;
+/**
+ * The one attribute walk of a link message (ifinfomsg + IFLA_*), shared by the library's
+ * LinkDecoder and the netlink tile's record builder (decode.ts): numbers, the name, and byte
+ * offsets, every length checked. Attributes only the library reads go to its visitor.
+ */
+export class LinkScan {
+  reason: MalformedReason | undefined;
+  af = 0;
+  /** ARPHRD_*. */
+  linkType = 0;
+  ifindex = 0;
+  /** IFF_*. */
+  flags = 0;
+  /** IFLA_IFNAME ("" until the walk finds it). */
+  name = "";
+  /** IFLA_MTU, 0 when absent. */
+  mtu = 0;
+  /** IFLA_ADDRESS's data offset (-1 when absent) and length: 6 bytes on Ethernet, any on others. */
+  addressAt = -1;
+  addressLength = 0;
+  /** The last IFLA_ADDRESS of 6 bytes (-1: none): the MAC the netlink tile keeps. */
+  macAt = -1;
   private readonly attrs: AttrCursor;
+
+  constructor(readonly cursor: MessageCursor) {
+    this.attrs = new AttrCursor(cursor.view);
+  }
+
+  /** The ifinfomsg of the cursor's current message; false (short_payload) when it does not fit. */
+  fixed(): boolean {
+    const { payloadStart: p, payloadEnd: end, view: v } = this.cursor;
+    if (end - p < IFINFOMSG_SIZE) return this.fail("short_payload");
+    this.af = v.getUint8(p);
+    this.linkType = v.getUint16(p + 2, HOST_LITTLE_ENDIAN);
+    this.ifindex = v.getInt32(p + 4, HOST_LITTLE_ENDIAN);
+    this.flags = v.getUint32(p + 8, HOST_LITTLE_ENDIAN);
+    return true;
+  }
+
+  /** The ifindex, then the attributes, after fixed(). The first fault ends the walk (false,
+   *  `reason`); a link needs its name. */
+  walk(extra?: AttrVisitor): boolean {
+    const { payloadStart: p, payloadEnd: end, view: v, bytes } = this.cursor;
+    if (this.ifindex < 1) return this.fail("bad_ifindex");
+    this.name = "";
+    this.mtu = 0;
+    this.addressAt = this.macAt = -1;
+    const a = this.attrs;
+    a.begin(p + align4(IFINFOMSG_SIZE), end);
+    while (a.next()) {
+      switch (a.type) {
+        case IFLA_IFNAME: {
+          const name = cStringAt(bytes, a.dataStart, a.dataLength, IFNAMSIZ);
+          if (!name) return this.fail("bad_ifname");
+          this.name = name;
+          break;
+        }
+        case IFLA_ADDRESS:
+          // Other link types (tunnels, InfiniBand) may have other address sizes.
+          if (a.dataLength !== ETH_ALEN && this.linkType === ARPHRD_ETHER) return this.fail("bad_lladdr_size");
+          this.addressAt = a.dataStart;
+          this.addressLength = a.dataLength;
+          if (a.dataLength === ETH_ALEN) this.macAt = a.dataStart;
+          break;
+        case IFLA_MTU:
+          if (a.dataLength !== 4) return this.fail("bad_attr_size");
+          this.mtu = v.getUint32(a.dataStart, HOST_LITTLE_ENDIAN);
+          break;
+        default:
+          if (extra !== undefined && !extra.attr(a.type, a.dataStart, a.dataLength)) return this.fail("bad_attr_size");
+      }
+    }
+    if (a.malformed) return this.fail(a.malformed);
+    if (this.name === "") return this.fail("missing_attr");
+    return true;
+  }
+
+  private fail(reason: MalformedReason): false {
+    this.reason = reason;
+    return false;
+  }
+}
+
+/** Hardware addresses the library shows: 1 to MAX_ADDR_LEN (32) bytes. */
+function hardwareAddress(bytes: Uint8Array, start: number, length: number): string | undefined {
+  return length === 0 || length > 32 ? undefined : hex(bytes, start, length);
+}
+
+/** Decodes RTM_NEWLINK / RTM_DELLINK messages into Link: a projection of LinkScan. */
+export class LinkDecoder implements AttrVisitor {
+  malformed = 0;
+  private readonly scan: LinkScan;
   private readonly inner: AttrCursor;
+  /** The link being decoded, for attr(). */
+  private current: Link | undefined;
 
   constructor(private readonly cursor: MessageCursor) {
-    this.attrs = new AttrCursor(cursor.view);
+    this.scan = new LinkScan(cursor);
     this.inner = new AttrCursor(cursor.view);
   }
 
   link(): Link | undefined {
-    const { payloadStart: p, payloadEnd: end } = this.cursor;
-    const v = this.cursor.view;
-    if (end - p < IFINFOMSG_SIZE || v.getUint8(p) !== AF_UNSPEC) return this.drop();
-    const ifindex = v.getInt32(p + 4, HOST_LITTLE_ENDIAN);
-    const flags = v.getUint32(p + 8, HOST_LITTLE_ENDIAN);
-    if (ifindex < 1) return this.drop();
+    const s = this.scan;
+    if (!s.fixed() || s.af !== AF_UNSPEC) return this.drop();
     const link: Link = {
-      ifindex,
+      ifindex: s.ifindex,
       name: "",
-      flags,
-      up: (flags & 0x1) !== 0,
-      lowerUp: (flags & 0x10000) !== 0,
-      linkType: v.getUint16(p + 2, HOST_LITTLE_ENDIAN),
+      flags: s.flags,
+      up: (s.flags & 0x1) !== 0,
+      lowerUp: (s.flags & 0x10000) !== 0,
+      linkType: s.linkType,
       mtu: 0,
       operState: "UNKNOWN",
     };
-    const a = this.attrs;
-    a.begin(p + align4(IFINFOMSG_SIZE), end);
-    while (a.next()) if (!this.linkAttr(link, a)) return this.drop();
-    if (a.malformed || link.name === "") return this.drop();
+    this.current = link;
+    const walked = s.walk(this);
+    this.current = undefined;
+    if (!walked) return this.drop();
+    link.name = s.name;
+    link.mtu = s.mtu;
+    if (s.addressAt >= 0) {
+      link.address = hardwareAddress(this.cursor.bytes, s.addressAt, s.addressLength);
+      if (link.address === undefined) return this.drop();
+    }
     return link;
   }
 
-  /** One IFLA_* attribute into link; false when it is malformed. */
-  private linkAttr(link: Link, a: AttrCursor): boolean {
+  /** One IFLA_* attribute LinkScan leaves to the library; false when it is malformed. */
+  attr(type: number, start: number, length: number): boolean {
+    const link = this.current as Link;
     const v = this.cursor.view;
     const bytes = this.cursor.bytes;
-    const u32 = a.dataLength === 4 ? v.getUint32(a.dataStart, HOST_LITTLE_ENDIAN) : -1;
+    const u32 = length === 4 ? v.getUint32(start, HOST_LITTLE_ENDIAN) : -1;
     const needU32 = (set: (n: number) => void): boolean => {
       if (u32 < 0) return false;
       set(u32);
       return true;
     };
-    switch (a.type) {
-      case IFLA_IFNAME: {
-        const name = cStringAt(bytes, a.dataStart, a.dataLength, IFNAMSIZ);
-        if (!name) return false;
-        link.name = name;
-        return true;
-      }
+    switch (type) {
       case IFLA_QDISC:
-        link.qdisc = cStringAt(bytes, a.dataStart, a.dataLength, 64);
+        link.qdisc = cStringAt(bytes, start, length, 64);
         return link.qdisc !== undefined;
-      case IFLA_ADDRESS:
       case IFLA_BROADCAST:
-      case IFLA_PERM_ADDRESS: {
-        if (a.dataLength === 0 || a.dataLength > 32) return false;
-        const text = hex(bytes, a.dataStart, a.dataLength);
-        if (a.type === IFLA_ADDRESS) link.address = text;
-        else if (a.type === IFLA_BROADCAST) link.broadcast = text;
-        else link.permAddress = text;
-        return true;
-      }
-      case IFLA_MTU:
-        return needU32((n) => (link.mtu = n));
+        link.broadcast = hardwareAddress(bytes, start, length);
+        return link.broadcast !== undefined;
+      case IFLA_PERM_ADDRESS:
+        link.permAddress = hardwareAddress(bytes, start, length);
+        return link.permAddress !== undefined;
       case IFLA_MIN_MTU:
         return needU32((n) => (link.minMtu = n));
       case IFLA_MAX_MTU:
@@ -218,17 +302,17 @@ export class LinkDecoder {
       case IFLA_OPERSTATE:
       case IFLA_LINKMODE:
       case IFLA_CARRIER: {
-        if (a.dataLength !== 1) return false;
-        const n = v.getUint8(a.dataStart);
-        if (a.type === IFLA_OPERSTATE) link.operState = OPER_STATES[n] ?? "UNKNOWN";
-        else if (a.type === IFLA_LINKMODE) link.linkMode = n;
+        if (length !== 1) return false;
+        const n = v.getUint8(start);
+        if (type === IFLA_OPERSTATE) link.operState = OPER_STATES[n] ?? "UNKNOWN";
+        else if (type === IFLA_LINKMODE) link.linkMode = n;
         else link.carrier = n !== 0;
         return true;
       }
       case IFLA_LINKINFO:
-        return this.linkInfo(link, a.dataStart, a.dataStart + a.dataLength);
+        return this.linkInfo(link, start, start + length);
       case IFLA_STATS64:
-        return this.stats(link, a.dataStart, a.dataLength);
+        return this.stats(link, start, length);
       default:
         return true;
     }

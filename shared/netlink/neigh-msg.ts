@@ -21,7 +21,8 @@ import {
   RTM_GETNEIGH,
   RTM_NEWNEIGH,
 } from "./constants";
-import { AttrCursor, align4, HOST_LITTLE_ENDIAN, type MessageCursor, RequestBuilder } from "./wire";
+import type { MalformedReason } from "./counters";
+import { AttrCursor, type AttrVisitor, align4, HOST_LITTLE_ENDIAN, type MessageCursor, RequestBuilder } from "./wire";
 
 export const NDA_PROBES = 4;
 export const NTF_ROUTER = 0x80;
@@ -51,47 +52,113 @@ export interface Neighbor {
   probes?: number;
 }
 
-export class NeighborDecoder {
-  malformed = 0;
+/**
+ * The one attribute walk of a neighbor message (ndmsg + NDA_*), shared by the library's
+ * NeighborDecoder and the netlink tile's record builder (decode.ts): numbers and byte offsets,
+ * every length checked. NDA_PROBES and other attributes only the library reads go to its visitor.
+ */
+export class NeighScan {
+  reason: MalformedReason | undefined;
+  af = 0;
+  /** 4 for AF_INET, else 16. */
+  addrSize = 4;
+  ifindex = 0;
+  state = 0;
+  flags = 0;
+  /** NDA_DST's data offset (addrSize bytes), -1 when absent. */
+  dstAt = -1;
+  /** NDA_LLADDR's data offset (-1 when absent) and length. */
+  lladdrAt = -1;
+  lladdrLength = 0;
   private readonly attrs: AttrCursor;
 
-  constructor(private readonly cursor: MessageCursor) {
+  constructor(readonly cursor: MessageCursor) {
     this.attrs = new AttrCursor(cursor.view);
   }
 
-  /** A neighbor entry; proxy entries are decoded too (flags has NTF_PROXY). */
-  neighbor(): Neighbor | undefined {
-    const { payloadStart: p, payloadEnd: end, view: v, bytes } = this.cursor;
-    if (end - p < NDMSG_SIZE) return this.drop();
-    const af = v.getUint8(p);
-    if (af !== AF_INET && af !== AF_INET6) return this.drop();
-    const size = af === AF_INET ? 4 : 16;
-    const ifindex = v.getInt32(p + 4, HOST_LITTLE_ENDIAN);
-    const flags = v.getUint8(p + 10);
-    if (ifindex < 0 || (ifindex === 0 && (flags & NTF_PROXY) === 0)) return this.drop();
-    let dst: string | undefined;
-    const out: Omit<Neighbor, "dst"> = {
-      family: af === AF_INET ? 4 : 6,
-      ifindex,
-      state: v.getUint16(p + 8, HOST_LITTLE_ENDIAN),
-      flags,
-    };
+  /** The ndmsg of the cursor's current message; false (short_payload) when it does not fit. */
+  fixed(): boolean {
+    const { payloadStart: p, payloadEnd: end, view: v } = this.cursor;
+    if (end - p < NDMSG_SIZE) return this.fail("short_payload");
+    this.af = v.getUint8(p);
+    this.addrSize = this.af === AF_INET ? 4 : 16;
+    this.ifindex = v.getInt32(p + 4, HOST_LITTLE_ENDIAN);
+    this.state = v.getUint16(p + 8, HOST_LITTLE_ENDIAN);
+    this.flags = v.getUint8(p + 10);
+    return true;
+  }
+
+  /** The attributes, after fixed(). A hardware address must have lladdrSize bytes (0: any up to 32,
+   *  as other link types than Ethernet have). The first fault ends the walk (false, `reason`). */
+  walk(lladdrSize: number, extra?: AttrVisitor): boolean {
+    const { payloadStart: p, payloadEnd: end } = this.cursor;
+    this.dstAt = this.lladdrAt = -1;
     const a = this.attrs;
     a.begin(p + align4(NDMSG_SIZE), end);
     while (a.next()) {
       if (a.type === NDA_DST) {
-        if (a.dataLength !== size) return this.drop();
-        dst = formatIp(bytes.subarray(a.dataStart, a.dataStart + size));
+        if (a.dataLength !== this.addrSize) return this.fail("bad_attr_size");
+        this.dstAt = a.dataStart;
       } else if (a.type === NDA_LLADDR) {
-        if (a.dataLength > 32) return this.drop();
-        out.lladdr = formatMac(bytes.subarray(a.dataStart, a.dataStart + a.dataLength));
-      } else if (a.type === NDA_PROBES) {
-        if (a.dataLength !== 4) return this.drop();
-        out.probes = v.getUint32(a.dataStart, HOST_LITTLE_ENDIAN);
+        if (lladdrSize > 0 ? a.dataLength !== lladdrSize : a.dataLength > MAX_ADDR_LEN)
+          return this.fail("bad_lladdr_size");
+        this.lladdrAt = a.dataStart;
+        this.lladdrLength = a.dataLength;
+      } else if (extra !== undefined && !extra.attr(a.type, a.dataStart, a.dataLength)) {
+        return this.fail("bad_attr_size");
       }
     }
-    if (a.malformed || dst === undefined) return this.drop();
-    return { ...out, dst };
+    if (a.malformed) return this.fail(a.malformed);
+    if (this.dstAt < 0) return this.fail("missing_attr");
+    return true;
+  }
+
+  private fail(reason: MalformedReason): false {
+    this.reason = reason;
+    return false;
+  }
+}
+
+/** The kernel's MAX_ADDR_LEN: the longest hardware address. */
+const MAX_ADDR_LEN = 32;
+
+/** Decodes neighbor messages into Neighbor: a projection of NeighScan, with address strings. */
+export class NeighborDecoder implements AttrVisitor {
+  malformed = 0;
+  private readonly scan: NeighScan;
+  private probes: number | undefined;
+
+  constructor(private readonly cursor: MessageCursor) {
+    this.scan = new NeighScan(cursor);
+  }
+
+  /** A neighbor entry; proxy entries are decoded too (flags has NTF_PROXY). */
+  neighbor(): Neighbor | undefined {
+    const s = this.scan;
+    if (!s.fixed() || (s.af !== AF_INET && s.af !== AF_INET6)) return this.drop();
+    // Proxy entries may have no device.
+    if (s.ifindex < 0 || (s.ifindex === 0 && (s.flags & NTF_PROXY) === 0)) return this.drop();
+    this.probes = undefined;
+    if (!s.walk(0, this)) return this.drop();
+    const bytes = this.cursor.bytes;
+    const out: Neighbor = {
+      family: s.af === AF_INET ? 4 : 6,
+      ifindex: s.ifindex,
+      state: s.state,
+      flags: s.flags,
+      dst: formatIp(bytes.subarray(s.dstAt, s.dstAt + s.addrSize)),
+    };
+    if (s.lladdrAt >= 0) out.lladdr = formatMac(bytes.subarray(s.lladdrAt, s.lladdrAt + s.lladdrLength));
+    if (this.probes !== undefined) out.probes = this.probes;
+    return out;
+  }
+
+  /** NDA_PROBES, the one attribute NeighScan leaves to the library. */
+  attr(type: number, start: number, length: number): boolean {
+    if (type !== NDA_PROBES) return true;
+    if (length !== 4) return false;
+    this.probes = this.cursor.view.getUint32(start, HOST_LITTLE_ENDIAN);
+    return true;
   }
 
   private drop(): undefined {

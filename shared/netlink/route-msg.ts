@@ -25,8 +25,9 @@ import {
   RTMSG_SIZE,
   RTNEXTHOP_SIZE,
 } from "./constants";
+import type { MalformedReason } from "./counters";
 import { cStringAt } from "./link-msg";
-import { AttrCursor, align4, HOST_LITTLE_ENDIAN, type MessageCursor, RequestBuilder } from "./wire";
+import { AttrCursor, type AttrVisitor, align4, HOST_LITTLE_ENDIAN, type MessageCursor, RequestBuilder } from "./wire";
 
 export const RTA_SRC = 2;
 export const RTA_IIF = 3;
@@ -129,99 +130,273 @@ export interface Route {
   nhid?: number;
 }
 
-export class RouteDecoder {
-  malformed = 0;
+/** Where the rtnexthop the reader is on, and its attributes, lie; validated by readHop. */
+export class NexthopReader {
+  reason: MalformedReason | undefined;
+  /** rtnh_len: bytes of this hop, its attributes included. */
+  length = 0;
+  flags = 0;
+  hops = 0;
+  oif = 0;
+  /** Data offset of the hop's RTA_GATEWAY (-1: none), and of its RTA_VIA with that one's length. */
+  gatewayAt = -1;
+  viaAt = -1;
+  viaLength = 0;
   private readonly attrs: AttrCursor;
+
+  constructor(private readonly view: DataView) {
+    this.attrs = new AttrCursor(view);
+  }
+
+  /** The rtnexthop at `at` (inside an RTA_MULTIPATH ending at `end`), gateways of addrSize bytes.
+   *  False with `reason` when its frame, ifindex or gateway cannot be trusted. RTA_VIA is only
+   *  located: the library, its only reader, validates it. */
+  read(at: number, end: number, addrSize: number): boolean {
+    const v = this.view;
+    this.reason = undefined;
+    if (end - at < RTNEXTHOP_SIZE) return this.fail("bad_multipath");
+    const length = v.getUint16(at, HOST_LITTLE_ENDIAN);
+    if (length < RTNEXTHOP_SIZE || length > end - at) return this.fail("bad_multipath");
+    this.length = length;
+    this.flags = v.getUint8(at + 2);
+    this.hops = v.getUint8(at + 3);
+    this.oif = v.getInt32(at + 4, HOST_LITTLE_ENDIAN);
+    if (this.oif < 0) return this.fail("bad_multipath");
+    this.gatewayAt = -1;
+    this.viaAt = -1;
+    const a = this.attrs;
+    a.begin(at + RTNEXTHOP_SIZE, at + length);
+    while (a.next()) {
+      if (a.type === RTA_GATEWAY) {
+        if (a.dataLength !== addrSize) return this.fail("bad_attr_size");
+        this.gatewayAt = a.dataStart;
+      } else if (a.type === RTA_VIA) {
+        this.viaAt = a.dataStart;
+        this.viaLength = a.dataLength;
+      }
+    }
+    return a.malformed ? this.fail("bad_multipath") : true;
+  }
+
+  private fail(reason: MalformedReason): false {
+    this.reason = reason;
+    return false;
+  }
+}
+
+/**
+ * The one attribute walk of a route message (rtmsg + RTA_*), shared by the library's RouteDecoder
+ * and the netlink tile's record builder (decode.ts). It reads the fixed struct and the attributes
+ * both of them use, checking every length, and leaves numbers and byte offsets: addresses stay
+ * on the wire (addrSize bytes at *At, -1 when absent), u32 attributes are -1 when absent.
+ * Attributes only the library reads go to the AttrVisitor it passes. Allocates nothing.
+ */
+export class RouteScan {
+  /** Why walk() failed (the tile counts it; the library only counts that it failed). */
+  reason: MalformedReason | undefined;
+  af = 0;
+  /** 4 for AF_INET, else 16. */
+  addrSize = 4;
+  dstLen = 0;
+  srcLen = 0;
+  tos = 0;
+  /** rtm_table, overridden by RTA_TABLE. */
+  table = 0;
+  protocol = 0;
+  scope = 0;
+  type = 0;
+  flags = 0;
+  dstAt = -1;
+  gatewayAt = -1;
+  prefsrcAt = -1;
+  oif = -1;
+  /** Data offsets of RTA_OIF and RTA_MULTIPATH, to know which of them came last. */
+  oifAt = -1;
+  priority = -1;
+  multipathAt = -1;
+  multipathEnd = -1;
+  /** The first next hop of the last RTA_MULTIPATH, validated by the walk. */
+  readonly firstHop: NexthopReader;
+  private readonly attrs: AttrCursor;
+
+  constructor(readonly cursor: MessageCursor) {
+    this.attrs = new AttrCursor(cursor.view);
+    this.firstHop = new NexthopReader(cursor.view);
+  }
+
+  /** The rtmsg of the cursor's current message; false (short_payload) when it does not fit. */
+  fixed(): boolean {
+    const { payloadStart: p, payloadEnd: end, view: v } = this.cursor;
+    if (end - p < RTMSG_SIZE) return this.fail("short_payload");
+    this.af = v.getUint8(p);
+    this.addrSize = this.af === AF_INET ? 4 : 16;
+    this.dstLen = v.getUint8(p + 1);
+    this.srcLen = v.getUint8(p + 2);
+    this.tos = v.getUint8(p + 3);
+    this.table = v.getUint8(p + 4);
+    this.protocol = v.getUint8(p + 5);
+    this.scope = v.getUint8(p + 6);
+    this.type = v.getUint8(p + 7);
+    this.flags = v.getUint32(p + 8, HOST_LITTLE_ENDIAN);
+    return true;
+  }
+
+  /** The attributes, after fixed(). The first fault ends the walk (false, `reason`). */
+  walk(extra?: AttrVisitor): boolean {
+    const { payloadStart: p, payloadEnd: end, view: v } = this.cursor;
+    const size = this.addrSize;
+    if (this.dstLen > size * 8) return this.fail("bad_prefix_len");
+    // Locals in the loop, fields at the end: this is the netlink tile's hot path (dumps of 100k routes).
+    let dstAt = -1;
+    let gatewayAt = -1;
+    let prefsrcAt = -1;
+    let oif = -1;
+    let oifAt = -1;
+    let priority = -1;
+    let multipathAt = -1;
+    let multipathEnd = -1;
+    const a = this.attrs;
+    a.begin(p + align4(RTMSG_SIZE), end);
+    while (a.next()) {
+      const type = a.type;
+      const at = a.dataStart;
+      switch (type) {
+        case RTA_DST:
+        case RTA_GATEWAY:
+        case RTA_PREFSRC:
+          if (a.dataLength !== size) return this.fail("bad_attr_size");
+          if (type === RTA_DST) dstAt = at;
+          else if (type === RTA_GATEWAY) gatewayAt = at;
+          else prefsrcAt = at;
+          break;
+        case RTA_OIF:
+        case RTA_PRIORITY:
+        case RTA_TABLE: {
+          if (a.dataLength !== 4) return this.fail("bad_attr_size");
+          const n = v.getUint32(at, HOST_LITTLE_ENDIAN);
+          if (type === RTA_OIF) {
+            oif = n;
+            oifAt = at;
+          } else if (type === RTA_PRIORITY) priority = n;
+          else this.table = n;
+          break;
+        }
+        case RTA_MULTIPATH:
+          if (!this.firstHop.read(at, at + a.dataLength, size))
+            return this.fail(this.firstHop.reason ?? "bad_multipath");
+          multipathAt = at;
+          multipathEnd = at + a.dataLength;
+          break;
+        default:
+          if (extra !== undefined && !extra.attr(type, at, a.dataLength)) return this.fail("bad_attr_size");
+      }
+    }
+    if (a.malformed) return this.fail(a.malformed);
+    if (this.dstLen > 0 && dstAt < 0) return this.fail("missing_attr");
+    this.dstAt = dstAt;
+    this.gatewayAt = gatewayAt;
+    this.prefsrcAt = prefsrcAt;
+    this.oif = oif;
+    this.oifAt = oifAt;
+    this.priority = priority;
+    this.multipathAt = multipathAt;
+    this.multipathEnd = multipathEnd;
+    return true;
+  }
+
+  private fail(reason: MalformedReason): false {
+    this.reason = reason;
+    return false;
+  }
+}
+
+/** Decodes route messages into Route: a projection of RouteScan, with address strings. */
+export class RouteDecoder implements AttrVisitor {
+  malformed = 0;
+  private readonly scan: RouteScan;
+  private readonly hop: NexthopReader;
   private readonly inner: AttrCursor;
+  /** The route being decoded, for attr() (the attributes only the library reads). */
+  private current: Route | undefined;
 
   constructor(private readonly cursor: MessageCursor) {
-    this.attrs = new AttrCursor(cursor.view);
+    this.scan = new RouteScan(cursor);
+    this.hop = new NexthopReader(cursor.view);
     this.inner = new AttrCursor(cursor.view);
   }
 
   route(): Route | undefined {
-    const { payloadStart: p, payloadEnd: end, view: v } = this.cursor;
-    if (end - p < RTMSG_SIZE) return this.drop();
-    const af = v.getUint8(p);
-    if (af !== AF_INET && af !== AF_INET6) return this.drop();
-    const size = af === AF_INET ? 4 : 16;
+    const s = this.scan;
+    if (!s.fixed() || (s.af !== AF_INET && s.af !== AF_INET6) || s.srcLen > s.addrSize * 8) return this.drop();
     const route: Route = {
-      family: af === AF_INET ? 4 : 6,
-      dstLen: v.getUint8(p + 1),
-      srcLen: v.getUint8(p + 2),
-      tos: v.getUint8(p + 3),
-      table: v.getUint8(p + 4),
-      protocol: v.getUint8(p + 5),
-      scope: v.getUint8(p + 6),
-      type: ROUTE_TYPES[v.getUint8(p + 7)] ?? "unspec",
-      flags: v.getUint32(p + 8, HOST_LITTLE_ENDIAN),
+      family: s.af === AF_INET ? 4 : 6,
+      dstLen: s.dstLen,
+      srcLen: s.srcLen,
+      tos: s.tos,
+      table: 0,
+      protocol: s.protocol,
+      scope: s.scope,
+      type: ROUTE_TYPES[s.type] ?? "unspec",
+      flags: s.flags,
     };
-    if (route.dstLen > size * 8 || route.srcLen > size * 8) return this.drop();
-    const a = this.attrs;
-    a.begin(p + align4(RTMSG_SIZE), end);
-    while (a.next()) if (!this.routeAttr(route, a, size)) return this.drop();
-    if (a.malformed) return this.drop();
-    if (route.dstLen > 0 && route.dst === undefined) return this.drop();
+    this.current = route;
+    const walked = s.walk(this);
+    this.current = undefined;
+    if (!walked) return this.drop();
+    route.table = s.table;
+    if (s.dstAt >= 0) route.dst = this.ip(s.dstAt);
+    if (s.gatewayAt >= 0) route.gateway = this.ip(s.gatewayAt);
+    if (s.prefsrcAt >= 0) route.prefsrc = this.ip(s.prefsrcAt);
+    if (s.oif >= 0) route.oif = s.oif;
+    if (s.priority >= 0) route.metric = s.priority;
+    if (s.multipathAt >= 0) {
+      route.nexthops = this.nexthops(s.multipathAt, s.multipathEnd, s.addrSize);
+      if (route.nexthops === undefined) return this.drop();
+    }
     return route;
   }
 
-  private routeAttr(route: Route, a: AttrCursor, size: number): boolean {
-    const { view: v, bytes } = this.cursor;
-    const ip = (): string | undefined =>
-      a.dataLength === size ? formatIp(bytes.subarray(a.dataStart, a.dataStart + size)) : undefined;
-    const u32 = a.dataLength === 4 ? v.getUint32(a.dataStart, HOST_LITTLE_ENDIAN) : undefined;
-    switch (a.type) {
-      case RTA_DST:
-        route.dst = ip();
-        return route.dst !== undefined;
+  /** The attributes RouteScan leaves to the library; false when one is malformed. */
+  attr(type: number, start: number, length: number): boolean {
+    const route = this.current as Route;
+    const v = this.cursor.view;
+    const size = this.scan.addrSize;
+    const u32 = length === 4 ? v.getUint32(start, HOST_LITTLE_ENDIAN) : undefined;
+    switch (type) {
       case RTA_SRC:
-        route.src = ip();
-        return route.src !== undefined;
-      case RTA_GATEWAY:
-        route.gateway = ip();
-        return route.gateway !== undefined;
-      case RTA_PREFSRC:
-        route.prefsrc = ip();
-        return route.prefsrc !== undefined;
+        if (length !== size) return false;
+        route.src = this.ip(start);
+        return true;
       case RTA_VIA:
-        route.via = this.via(a.dataStart, a.dataLength);
+        route.via = this.via(start, length);
         return route.via !== undefined;
-      case RTA_OIF:
-        route.oif = u32;
-        return route.oif !== undefined;
       case RTA_IIF:
         route.iif = u32;
-        return route.iif !== undefined;
-      case RTA_PRIORITY:
-        route.metric = u32;
-        return route.metric !== undefined;
-      case RTA_TABLE:
-        if (u32 === undefined) return false;
-        route.table = u32;
-        return true;
+        return u32 !== undefined;
       case RTA_MARK:
         route.mark = u32;
-        return route.mark !== undefined;
+        return u32 !== undefined;
       case RTA_NH_ID:
         route.nhid = u32;
-        return route.nhid !== undefined;
+        return u32 !== undefined;
       case RTA_EXPIRES:
-        if (a.dataLength !== 8) return false;
-        route.expires = Math.round(Number(v.getBigUint64(a.dataStart, HOST_LITTLE_ENDIAN)) / 100);
+        if (length !== 8) return false;
+        route.expires = Math.round(Number(v.getBigUint64(start, HOST_LITTLE_ENDIAN)) / 100);
         return true;
       case RTA_PREF:
-        if (a.dataLength !== 1) return false;
-        route.pref = v.getUint8(a.dataStart);
+        if (length !== 1) return false;
+        route.pref = v.getUint8(start);
         return true;
       case RTA_METRICS:
-        route.metrics = this.metrics(a.dataStart, a.dataStart + a.dataLength);
+        route.metrics = this.metrics(start, start + length);
         return route.metrics !== undefined;
-      case RTA_MULTIPATH:
-        route.nexthops = this.nexthops(a.dataStart, a.dataStart + a.dataLength, size);
-        return route.nexthops !== undefined;
       default:
         return true;
     }
+  }
+
+  private ip(at: number): string {
+    return formatIp(this.cursor.bytes.subarray(at, at + this.scan.addrSize));
   }
 
   /** struct rtvia: u16 family, then the address. */
@@ -251,33 +426,19 @@ export class RouteDecoder {
     return a.malformed ? undefined : out;
   }
 
-  /** RTA_MULTIPATH: rtnexthop {u16 len, u8 flags, u8 hops, i32 ifindex} each followed by attributes. */
+  /** Every next hop of RTA_MULTIPATH, read by the walk's NexthopReader (the first one again). */
   private nexthops(start: number, end: number, size: number): NextHop[] | undefined {
-    const { view: v, bytes } = this.cursor;
     const hops: NextHop[] = [];
-    for (let at = start; at < end; ) {
-      if (end - at < RTNEXTHOP_SIZE || hops.length >= 1024) return undefined;
-      const length = v.getUint16(at, HOST_LITTLE_ENDIAN);
-      if (length < RTNEXTHOP_SIZE || length > end - at) return undefined;
-      const hop: NextHop = {
-        flags: v.getUint8(at + 2),
-        weight: v.getUint8(at + 3) + 1,
-        oif: v.getInt32(at + 4, HOST_LITTLE_ENDIAN),
-      };
-      const a = this.inner;
-      a.begin(at + RTNEXTHOP_SIZE, at + length);
-      while (a.next()) {
-        if (a.type === RTA_GATEWAY) {
-          if (a.dataLength !== size) return undefined;
-          hop.gateway = formatIp(bytes.subarray(a.dataStart, a.dataStart + size));
-        } else if (a.type === RTA_VIA) {
-          hop.via = this.via(a.dataStart, a.dataLength);
-          if (hop.via === undefined) return undefined;
-        }
+    const r = this.hop;
+    for (let at = start; at < end; at += align4(r.length)) {
+      if (hops.length >= 1024 || !r.read(at, end, size)) return undefined;
+      const hop: NextHop = { flags: r.flags, weight: r.hops + 1, oif: r.oif };
+      if (r.gatewayAt >= 0) hop.gateway = this.ip(r.gatewayAt);
+      if (r.viaAt >= 0) {
+        hop.via = this.via(r.viaAt, r.viaLength);
+        if (hop.via === undefined) return undefined;
       }
-      if (a.malformed) return undefined;
       hops.push(hop);
-      at += align4(length);
     }
     return hops;
   }

@@ -80,6 +80,12 @@ export class MessageCursor {
   }
 }
 
+/** Takes the attributes a message kind's walk (RouteScan...) does not read itself: the netstate
+ *  library's extra fields. Returns false when the attribute is malformed (the walk then fails). */
+export interface AttrVisitor {
+  attr(type: number, dataStart: number, dataLength: number): boolean;
+}
+
 /** Walks the rtattrs in [start, end). */
 export class AttrCursor {
   private following = 0;
