@@ -10,21 +10,40 @@ import {
   isRoot,
   ROOT_REASON,
   type RunningInstance,
+  type StatusJson,
   startInstance,
   status,
   uniqueInstance,
 } from "./support/launcher-harness";
 
+/** Starts a lab instance with `sandboxToml` as its config, hands its status to `check`, then
+ *  stops it and removes everything, whatever `check` did. */
+async function withLabStatus(
+  tag: string,
+  sandboxToml: string,
+  check: (s: { code: number | null; report: StatusJson }) => void,
+): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), `tilenet-weak-${tag}-`));
+  const config = join(dir, "c.toml");
+  writeFileSync(config, sandboxToml);
+  let inst: RunningInstance | undefined;
+  try {
+    const name = uniqueInstance(tag);
+    inst = await startInstance(name, ["--lab", "--config", config]);
+    check(status(name));
+  } finally {
+    if (inst && inst.child.exitCode === null) {
+      inst.child.kill("SIGTERM");
+      await inst.exit;
+    }
+    await forceCleanup(inst);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 describe.skipIf(!isRoot)(`status with a weakened sandbox (${ROOT_REASON})`, () => {
   it("exits non-zero and names the missing namespaces and landlock", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "tilenet-weak-"));
-    const config = join(dir, "c.toml");
-    writeFileSync(config, "[sandbox]\nunshare = []\nlandlock = false\n");
-    const name = uniqueInstance("wk");
-    let inst: RunningInstance | undefined;
-    try {
-      inst = await startInstance(name, ["--lab", "--config", config]);
-      const { code, report } = status(name);
+    await withLabStatus("wk", "[sandbox]\nunshare = []\nlandlock = false\n", ({ code, report }) => {
       expect(code).not.toBe(0);
       for (const t of report.tiles) {
         const text = t.problems.join("\n");
@@ -35,25 +54,11 @@ describe.skipIf(!isRoot)(`status with a weakened sandbox (${ROOT_REASON})`, () =
         expect(text, t.name).toMatch(/net namespace is the instance's, not a fresh empty one/);
         expect(text, t.name).toMatch(/landlock disabled \(sandbox.landlock = false\)/);
       }
-    } finally {
-      if (inst && inst.child.exitCode === null) {
-        inst.child.kill("SIGTERM");
-        await inst.exit;
-      }
-      await forceCleanup(inst);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }, 60_000);
 
   it("exits non-zero when only the PID namespace is left out, and shows it shared in JSON", async () => {
-    const dir = mkdtempSync(join(tmpdir(), "tilenet-weak-pid-"));
-    const config = join(dir, "c.toml");
-    writeFileSync(config, '[sandbox]\nunshare = ["mount", "ipc", "uts", "net"]\n');
-    const name = uniqueInstance("wp");
-    let inst: RunningInstance | undefined;
-    try {
-      inst = await startInstance(name, ["--lab", "--config", config]);
-      const { code, report } = status(name);
+    await withLabStatus("wp", '[sandbox]\nunshare = ["mount", "ipc", "uts", "net"]\n', ({ code, report }) => {
       expect(code).not.toBe(0);
       expect(report.tiles.length).toBeGreaterThan(1);
       for (const t of report.tiles) {
@@ -63,13 +68,6 @@ describe.skipIf(!isRoot)(`status with a weakened sandbox (${ROOT_REASON})`, () =
         ]);
         expect(t.pidNamespace, t.name).toMatchObject({ own: false, nsPid: t.pid });
       }
-    } finally {
-      if (inst && inst.child.exitCode === null) {
-        inst.child.kill("SIGTERM");
-        await inst.exit;
-      }
-      await forceCleanup(inst);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    });
   }, 60_000);
 });
