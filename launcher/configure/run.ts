@@ -7,11 +7,19 @@ import { suggestion, UsageError } from "../args";
 import { ConfigError, type InstanceConfig } from "../config";
 import { PermissionError } from "../errors";
 import { ProcRoot, SysfsRoot } from "../sysfs";
+import { hugetlbfsStage, irqAffinityStage, sysctlStage } from "./host-stages";
 import { channelsStage, driverStage, offloadsStage } from "./nic-stages";
 import { type ConfigureContext, type Plan, type Stage, sameValue, satisfied, showValue, type Value } from "./stage";
 import { type ConfigureState, loadState, recordChange, saveState, statePath } from "./state";
 
-export const STAGES: readonly Stage[] = [driverStage, channelsStage, offloadsStage];
+export const STAGES: readonly Stage[] = [
+  driverStage,
+  channelsStage,
+  offloadsStage,
+  sysctlStage,
+  irqAffinityStage,
+  hugetlbfsStage,
+];
 export const ACTIONS = ["check", "init", "fini"] as const;
 export type Action = (typeof ACTIONS)[number];
 export const HUGETLBFS_DIR = "/run/tilenet/.hugetlbfs";

@@ -4,7 +4,7 @@
 // RESOLVE_NO_MAGICLINKS refuses /proc-style links. Attributes are then opened beneath the
 // handle with RESOLVE_NO_SYMLINKS and O_NOFOLLOW: an attribute file is never a link. Only the
 // attributes declared in attributes.ts can be read or written; callers never pass a path.
-import { closeSync, constants, openSync, readSync, statfsSync, writeSync } from "node:fs";
+import { closeSync, constants, openSync, readdirSync, readSync, statfsSync, writeSync } from "node:fs";
 import { native } from "../../shared/native";
 import {
   type AttrSpec,
@@ -63,7 +63,8 @@ export class SysDir<A extends AttrTable> {
     const what = `${this.where}/${spec.file}`;
     if (!spec.writable) throw new SysfsError(what, "is declared read-only");
     const text = renderValue(what, spec.type, value);
-    const fd = this.openAttr(what, `write ${JSON.stringify(text)}`, spec, constants.O_WRONLY);
+    // O_TRUNC as a shell's `echo N >` does: sysfs and procfs ignore it, a regular file needs it.
+    const fd = this.openAttr(what, `write ${JSON.stringify(text)}`, spec, constants.O_WRONLY | constants.O_TRUNC);
     try {
       writeSync(fd, text);
     } catch (e) {
@@ -82,6 +83,26 @@ export class SysDir<A extends AttrTable> {
     } catch (e) {
       if ((e as { code?: string }).code === "ENOENT") return false;
       throw e;
+    }
+  }
+
+  /** Numeric entries of a declared subdirectory (msi_irqs of a PCI device: its IRQ numbers). */
+  listNumbers(sub: "msi_irqs"): number[] {
+    const what = `${this.where}/${sub}`;
+    const fd = this.openAttr(
+      what,
+      "open",
+      { file: sub, type: { kind: "string" }, writable: false },
+      constants.O_DIRECTORY,
+    );
+    try {
+      // Our own descriptor, read through /proc/self/fd: Node has no fdopendir.
+      return readdirSync(`/proc/self/fd/${fd}`)
+        .filter((n) => /^\d{1,7}$/.test(n))
+        .map(Number)
+        .sort((a, b) => a - b);
+    } finally {
+      closeSync(fd);
     }
   }
 
