@@ -76,6 +76,27 @@ describeAsRoot("configure channels and offloads on a 4-queue veth (needs root: n
     expect(await nicState()).toMatchObject({ rx: 2, tx: 4 });
   });
 
+  it("check of every stage reads the real /sys and /proc, changes nothing, and skips irq-affinity on veth", async () => {
+    const before = await nicState();
+    const r = configure("check");
+    expect(r.stages.map((s) => s.stage)).toEqual([
+      "driver",
+      "channels",
+      "offloads",
+      "sysctl",
+      "irq-affinity",
+      "hugetlbfs",
+    ]);
+    expect(r.stages.find((s) => s.stage === "irq-affinity")).toMatchObject({
+      status: "skipped",
+      skipped: expect.stringMatching(/no PCI device behind cfg0 \(driver veth\)/),
+    });
+    expect(r.stages.find((s) => s.stage === "hugetlbfs")?.notes.join("\n")).toMatch(/pages of 2 MiB/);
+    expect(await nicState()).toEqual(before);
+    const text = cli(["configure", "check", "channels", "--config", world.configFile]);
+    expect(text.stdout).toMatch(/^channels: differs\n {2}channels\.rx: 4, needs 1 \(/);
+  });
+
   it("driver reports veth without changing anything", () => {
     const r = configure("check", ["driver"]);
     expect(r.code).toBe(0);
