@@ -3,6 +3,7 @@
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync } from "node:fs";
 import { checkPciAddress } from "../sysfs";
+import { driverOf } from "./nic-stages";
 import { hugepagesNeeded } from "./sizing";
 import { type ConfigureContext, type Plan, type Setting, type Stage, showValue, type Value } from "./stage";
 
@@ -47,13 +48,13 @@ export const irqAffinityStage: Stage = {
   name: "irq-affinity",
   summary: "report the PCI NIC's IRQs and their CPUs (veth and other virtual devices: skipped)",
   async plan(ctx): Promise<Plan> {
-    const info = await ctx.net.getDriverInfo(ctx.ifname);
+    const info = await driverOf(ctx);
     let address: string;
     try {
       address = checkPciAddress(info.busInfo);
     } catch {
       return {
-        skipped: `no PCI device behind ${ctx.ifname} (driver ${info.driver}): no IRQs of its own`,
+        skipped: `no PCI device behind ${ctx.ifname} (driver ${info.driver || "none"}): no IRQs of its own`,
         wants: [],
         notes: [],
       };

@@ -3,6 +3,16 @@
 import { ConfigError } from "../config";
 import type { ConfigureContext, Plan, Setting, Stage, Value } from "./stage";
 
+/** The driver's name and bus, or "" for devices that answer no ETHTOOL_GDRVINFO (lo). */
+export async function driverOf(ctx: ConfigureContext): Promise<{ driver: string; version: string; busInfo: string }> {
+  try {
+    return await ctx.net.getDriverInfo(ctx.ifname);
+  } catch (e) {
+    if ((e as { code?: string }).code !== "ENOTSUP" && (e as { code?: string }).code !== "EOPNOTSUPP") throw e;
+    return { driver: "", version: "", busInfo: "" };
+  }
+}
+
 const CHANNEL_KEYS = {
   "channels.rx": "rxCount",
   "channels.tx": "txCount",
@@ -68,7 +78,7 @@ export const offloadsStage: Stage = {
   summary: "offloads AF_XDP needs off: GRO, LRO, hardware GRO; tx checksum on veth (ethtool -K)",
   async plan(ctx): Promise<Plan> {
     const features = await ctx.net.getFeatures(ctx.ifname);
-    const driver = (await ctx.net.getDriverInfo(ctx.ifname)).driver;
+    const driver = (await driverOf(ctx)).driver;
     const plan: Plan = { wants: [], notes: [] };
     for (const f of features) {
       const veth = driver === "veth" && f.name.startsWith(TX_CHECKSUM_PREFIX);
@@ -96,7 +106,9 @@ export const driverStage: Stage = {
   name: "driver",
   summary: "report the driver, whether it is bifurcated, its XDP support (check only; never unbinds)",
   async plan(ctx): Promise<Plan> {
-    const info = await ctx.net.getDriverInfo(ctx.ifname);
+    const info = await driverOf(ctx);
+    if (info.driver === "")
+      return { skipped: `${ctx.ifname} reports no driver (ETHTOOL_GDRVINFO)`, wants: [], notes: [] };
     const notes = [`driver ${info.driver}${info.version ? ` ${info.version}` : ""}, bus ${info.busInfo || "none"}`];
     notes.push(
       BIFURCATED.has(info.driver)
