@@ -80,6 +80,12 @@ export const offloadsStage: Stage = {
     const features = await ctx.net.getFeatures(ctx.ifname);
     const driver = (await driverOf(ctx)).driver;
     const plan: Plan = { wants: [], notes: [] };
+    // What this end receives was checksummed (or not) by the peer's kernel: only the peer's own
+    // setting fixes that, and the config does not name the peer.
+    if (driver === "veth")
+      plan.notes.push(
+        "veth: turn tx checksum offload off on the peer end too (ethtool -K PEER tx off); only this end is configured",
+      );
     for (const f of features) {
       const veth = driver === "veth" && f.name.startsWith(TX_CHECKSUM_PREFIX);
       const why =
