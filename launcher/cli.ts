@@ -137,6 +137,18 @@ const commands: Record<string, Command> = {
     rawArgs: true,
     run: async (args) => (await import("./ip-command")).ipMain(args.positionals),
   },
+  configure: {
+    summary: "prepare the configured interface and host for the data plane, in idempotent stages",
+    positionals: "check|init|fini [STAGE...]",
+    flags: JSON_FLAG,
+    options: { config: ["FILE", "TOML configuration: [net] interface and netns name what is prepared"] },
+    details:
+      'stages: driver, channels, offloads (all by default; see the README, "Preparing the NIC").\n' +
+      "check says what differs from what the config needs; init makes it so and records what it\n" +
+      "changed in /run/tilenet/.configure/; fini undoes exactly that.\n" +
+      "exit 0 nothing differs, 1 something differs (init: something could not be set), 2 usage or config, 4 not root",
+    run: configureCommand,
+  },
   cleanup: {
     summary: "remove what dead instances left behind (run directories, staged runtimes, namespaces)",
     flags: {},
@@ -197,6 +209,23 @@ async function runCommand(args: ParsedArgs): Promise<number> {
   if (timer) clearTimeout(timer);
   await output.flush();
   return code;
+}
+
+async function configureCommand(args: ParsedArgs): Promise<number> {
+  const { ACTIONS, renderReports, runConfigure, selectStages } = await import("./configure/run");
+  const [action, ...stageNames] = args.positionals;
+  const known: readonly string[] = ACTIONS;
+  if (action === undefined || !known.includes(action))
+    throw new UsageError(
+      `configure needs an action: ${ACTIONS.join(", ")}${action ? suggestion(action, ACTIONS) : ""}`,
+    );
+  const stages = selectStages(stageNames);
+  const config = args.options.has("config") ? loadConfigFile(args.options.get("config") ?? "") : defaultConfig();
+  const reports = await runConfigure({ action: action as (typeof ACTIONS)[number], stages, config });
+  if (args.flags.has("json"))
+    out(`${JSON.stringify({ action, interface: config.net.interface, stages: reports }, null, 2)}\n`);
+  else out(renderReports(reports));
+  return reports.some((r) => r.status === "differs") ? ExitCode.unhealthy : ExitCode.ok;
 }
 
 async function fuzzCommand(args: ParsedArgs): Promise<number> {

@@ -92,6 +92,10 @@ export interface NativeAddon {
   netnsUnmount(file: string): void;
   ifNameToIndex(name: string): number;
 
+  // ---- openat2 (native/openat2.cc), for the launcher's sysfs layer ----
+  /** openat2(dirfd, path, {flags | O_CLOEXEC, resolve}) -> fd; throws naming the path and errno. */
+  openat2(dirfd: number, path: string, flags: number, resolve: number): number;
+
   // ---- sandbox, in-process part (native/sandbox.cc) ----
   /** prctl(NO_NEW_PRIVS) then seccomp(SET_MODE_FILTER, TSYNC) with the given sock_filter array. */
   installSeccomp(program: Uint8Array): void;
