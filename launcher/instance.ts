@@ -27,6 +27,7 @@ import {
 import { executeOnlyNode } from "./node-binary";
 import { loadAppDataFiles, provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from "./plan";
 import { groupIdOf, RegionSet } from "./regions";
+import { SdNotifier } from "./sd-notify";
 import { describeSigsys } from "./sigsys";
 import { removeStagedRuntime, stageRuntime } from "./stage";
 import { AppSupervisor } from "./supervise";
@@ -76,6 +77,8 @@ class InstanceRun {
   private exitCode = 0;
   private manifestDirty = false;
   private metricsServer: { close(): Promise<void> | void } | undefined;
+  /** systemd's notify socket, when the launcher runs as a Type=notify unit. */
+  private readonly notifier: SdNotifier | undefined;
   private resolveDone: (code: number) => void = () => {};
   private readonly done = new Promise<number>((r) => {
     this.resolveDone = r;
@@ -85,6 +88,7 @@ class InstanceRun {
     this.log = opts.log;
     this.runRoot = opts.runRoot ?? RUN_ROOT;
     this.config = opts.config;
+    this.notifier = SdNotifier.fromEnv(process.env, this.log);
     for (const dir of reclaimStale(this.runRoot).reclaimed) this.log.warn({ dir }, "reclaimed a stale instance");
     this.instance = this.config.instance.name || newInstanceName(opts.lab);
     this.manifest = {
@@ -338,6 +342,13 @@ class InstanceRun {
       },
       "all tiles running",
     );
+    this.manifest.readyAt = new Date().toISOString();
+    this.writeManifest();
+    this.notifier?.notify({ READY: "1", STATUS: `${this.manifest.tiles.length} tiles running` });
+    // The watchdog is petted on the health `status` reports, so a stale tile stops the pings.
+    this.notifier?.startWatchdog(() =>
+      collectStatus(this.manifest).tiles.flatMap((t) => t.problems.map((p) => `${t.name}: ${p}`)),
+    );
     this.opts.onReady?.(this.manifest, startupMs);
   }
 
@@ -347,6 +358,8 @@ class InstanceRun {
     this.exitCode = code;
     const { tiles, log } = this;
     log.info({ reason }, "stopping");
+    this.notifier?.stopWatchdog();
+    this.notifier?.notify({ STOPPING: "1", STATUS: `stopping: ${reason}` });
     const alive = (t: TileProcess): boolean => t.child.exitCode === null && t.child.signalCode === null;
     for (const t of tiles) if (alive(t)) t.child.kill("SIGTERM");
     await Promise.race([Promise.all(tiles.map((t) => t.exited)), new Promise((r) => setTimeout(r, GRACEFUL_STOP_MS))]);

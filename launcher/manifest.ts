@@ -97,6 +97,8 @@ export interface Manifest {
   sandbox?: { unshare: string[]; landlock: boolean };
   lab?: LabInfo;
   xdp?: XdpAttachment;
+  /** When every tile first ran (`tilenet ready` and systemd's READY=1 wait for it). */
+  readyAt?: string;
 }
 
 export function runDirOf(instance: string, runRoot = RUN_ROOT): string {
