@@ -13,6 +13,7 @@ import { reclaimStale } from "./cleanup";
 import { ConfigError, type InstanceConfig } from "./config";
 import { startMetricsServer } from "./health/prometheus";
 import { collectStatus } from "./health/status";
+import { effectiveHugePagesMode } from "./huge-pages";
 import { createLab, destroyLab, netnsPath } from "./lab";
 import { LogRelay } from "./log-relay";
 import {
@@ -156,7 +157,7 @@ class InstanceRun {
     this.writeManifest();
 
     const published = new Map([["netbase", { path: join(manifest.runDir, NETBASE_FILE), readersGid }]]);
-    const regions = new RegionSet(instance, published);
+    const regions = new RegionSet(instance, published, effectiveHugePagesMode(config.memory.hugePages));
     undo.push("close regions", () => regions.closeAll());
     const runtimeDir = manifest.runtimeDir;
     const topology = describeInstance({ instance, config, runtimeDir, interfaces: resolveInterfaces(config) });
@@ -169,9 +170,19 @@ class InstanceRun {
     loadAppDataFiles(config, topology);
     const { launches, attachments } = provisionInstance(topology, regions, undo, this.log);
     manifest.regions = regions.entries();
+    this.reportHugePages(regions);
     // One net tile today: the manifest names its attachment (several come with several net tiles).
     if (attachments[0]) manifest.xdp = attachments[0];
     return { launches, regions };
+  }
+
+  /** Huge pages in the manifest (status shows them) and in the log, fallbacks as warnings. */
+  private reportHugePages(regions: RegionSet): void {
+    const hp = regions.hugePages;
+    if (hp.mode === "off") return;
+    this.manifest.hugePages = hp;
+    if (hp.regions.length > 0) this.log.info({ regions: hp.regions }, "regions on 2 MiB huge pages");
+    for (const why of hp.fallbacks) this.log.warn({ fallback: why }, `huge pages: normal pages for ${why}`);
   }
 
   private async createLab(): Promise<void> {
