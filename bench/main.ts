@@ -13,6 +13,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   "netbase-capacity": async () => (await import("./netbase-capacity")).netbaseCapacityBench,
   netstate: async () => (await import("./netstate")).netstateBench,
   "netbase-client": async () => (await import("./netbase-client")).netbaseClientBench,
+  "netbase-hugepages": async () => (await import("./netbase-hugepages")).netbaseHugePagesBench,
 };
 
 async function main(): Promise<void> {

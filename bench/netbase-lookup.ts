@@ -128,7 +128,7 @@ function regionBuffer(size: number): ArrayBuffer {
 }
 
 /** One lookupRoute per destination; reads what a sender needs (nexthop, interface). */
-function lookupLoop(reader: NetbaseReader, dsts: Uint32Array, n: number, out: RouteResult): number {
+export function lookupLoop(reader: NetbaseReader, dsts: Uint32Array, n: number, out: RouteResult): number {
   const mask = dsts.length - 1;
   let sum = 0;
   for (let i = 0; i < n; i++) if (reader.lookupRoute(dsts[i & mask], out)) sum = (sum + out.nexthop + out.ifindex) | 0;
@@ -136,7 +136,7 @@ function lookupLoop(reader: NetbaseReader, dsts: Uint32Array, n: number, out: Ro
 }
 
 /** lookupRoutes over batches of 64 (an AF_XDP receive batch). */
-function batchLoop(reader: NetbaseReader, dsts: Uint32Array, n: number, out: RouteBatch): number {
+export function batchLoop(reader: NetbaseReader, dsts: Uint32Array, n: number, out: RouteBatch): number {
   const mask = dsts.length - 1;
   let sum = 0;
   for (let i = 0; i < n; i += 64) {
@@ -185,7 +185,7 @@ function cpuSeconds(from: NodeJS.CpuUsage): number {
 
 /** Rate of `run(n)` per CPU second: a warm-up, then the median of `reps` timed runs. The loops do
  *  not allocate, so the only thread running is the one measured. */
-function rate(run: (n: number) => number, n: number, reps: number): number {
+export function rate(run: (n: number) => number, n: number, reps: number): number {
   run(Math.max(1, n >> 2));
   const rates: number[] = [];
   for (let r = 0; r < reps; r++) {

@@ -86,6 +86,9 @@ export function reclaimInstance(stale: StaleInstance): string[] {
   } catch (e) {
     problems.push((e as Error).message);
   }
+  // netbase on huge pages lives on the hugetlbfs mount: its pages go back to the pool only when
+  // the file goes (the run directory held a symlink to it).
+  rmSync(join(dirname(stale.dir), ".hugetlbfs", `${name}.netbase`), { force: true });
   rmSync(stale.dir, { recursive: true, force: true });
   return problems;
 }

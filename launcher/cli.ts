@@ -55,6 +55,13 @@ const commands: Record<string, Command> = {
       return statusExitCode(report);
     },
   },
+  ready: {
+    summary: "wait until the instance runs every tile and all are healthy (for scripts)",
+    flags: {},
+    options: { ...INSTANCE_OPTION, timeout: ["SECONDS", "give up after this long (default 30)"] },
+    details: "exit 0 ready, 1 running but not healthy at the deadline, 3 not running at the deadline",
+    run: readyCommand,
+  },
   list: {
     summary: "running instances",
     flags: JSON_FLAG,
@@ -226,6 +233,15 @@ async function configureCommand(args: ParsedArgs): Promise<number> {
     out(`${JSON.stringify({ action, interface: config.net.interface, stages: reports }, null, 2)}\n`);
   else out(renderReports(reports));
   return reports.some((r) => r.status === "differs") ? ExitCode.unhealthy : ExitCode.ok;
+}
+
+async function readyCommand(args: ParsedArgs): Promise<number> {
+  const { waitReady } = await import("./health/ready");
+  const timeoutS = intOption(args, "timeout", 30, 0, 86400);
+  const answer = await waitReady({ instance: args.options.get("instance"), timeoutMs: timeoutS * 1000 });
+  if (answer.code === ExitCode.ok) out("ready\n");
+  else for (const reason of answer.reasons) err(`not ready: ${reason}\n`);
+  return answer.code;
 }
 
 async function fuzzCommand(args: ParsedArgs): Promise<number> {

@@ -93,6 +93,9 @@ export interface InstanceConfig {
   rings: { depth: number };
   apps: AppConfig[];
   metrics: { listen?: { host: string; port: number }; allowNonLoopback: boolean };
+  /** [memory] huge_pages: 2 MiB pages for the large regions (netbase, UMEM, big rings). Unset:
+   *  "auto" when the hugetlbfs stage mounted /run/tilenet/.hugetlbfs, else "off". */
+  memory: { hugePages?: "auto" | "on" | "off" };
 }
 
 export const defaultConfig = (): InstanceConfig => ({
@@ -117,6 +120,7 @@ export const defaultConfig = (): InstanceConfig => ({
   rings: { depth: 4096 },
   apps: [],
   metrics: { allowNonLoopback: false },
+  memory: {},
 });
 
 type Table = Record<string, unknown>;
@@ -329,6 +333,11 @@ export function validateConfig(doc: unknown): InstanceConfig {
   const listen = metrics.optStr("listen");
   if (listen) d.metrics.listen = parseListen(listen, "metrics.listen", d.metrics.allowNonLoopback);
   metrics.done();
+
+  const memory = top.sub("memory");
+  if (memory.optStr("huge_pages") !== undefined)
+    d.memory.hugePages = memory.oneOf("huge_pages", "auto", ["auto", "on", "off"] as const);
+  memory.done();
 
   top.done();
   return d;

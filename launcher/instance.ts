@@ -13,6 +13,7 @@ import { reclaimStale } from "./cleanup";
 import { ConfigError, type InstanceConfig } from "./config";
 import { startMetricsServer } from "./health/prometheus";
 import { collectStatus } from "./health/status";
+import { effectiveHugePagesMode } from "./huge-pages";
 import { createLab, destroyLab, netnsPath } from "./lab";
 import { LogRelay } from "./log-relay";
 import {
@@ -27,6 +28,7 @@ import {
 import { executeOnlyNode } from "./node-binary";
 import { loadAppDataFiles, provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from "./plan";
 import { groupIdOf, RegionSet } from "./regions";
+import { SdNotifier } from "./sd-notify";
 import { describeSigsys } from "./sigsys";
 import { removeStagedRuntime, stageRuntime } from "./stage";
 import { AppSupervisor } from "./supervise";
@@ -76,6 +78,8 @@ class InstanceRun {
   private exitCode = 0;
   private manifestDirty = false;
   private metricsServer: { close(): Promise<void> | void } | undefined;
+  /** systemd's notify socket, when the launcher runs as a Type=notify unit. */
+  private readonly notifier: SdNotifier | undefined;
   private resolveDone: (code: number) => void = () => {};
   private readonly done = new Promise<number>((r) => {
     this.resolveDone = r;
@@ -85,6 +89,7 @@ class InstanceRun {
     this.log = opts.log;
     this.runRoot = opts.runRoot ?? RUN_ROOT;
     this.config = opts.config;
+    this.notifier = SdNotifier.fromEnv(process.env, this.log);
     for (const dir of reclaimStale(this.runRoot).reclaimed) this.log.warn({ dir }, "reclaimed a stale instance");
     this.instance = this.config.instance.name || newInstanceName(opts.lab);
     this.manifest = {
@@ -152,7 +157,7 @@ class InstanceRun {
     this.writeManifest();
 
     const published = new Map([["netbase", { path: join(manifest.runDir, NETBASE_FILE), readersGid }]]);
-    const regions = new RegionSet(instance, published);
+    const regions = new RegionSet(instance, published, effectiveHugePagesMode(config.memory.hugePages));
     undo.push("close regions", () => regions.closeAll());
     const runtimeDir = manifest.runtimeDir;
     const topology = describeInstance({ instance, config, runtimeDir, interfaces: resolveInterfaces(config) });
@@ -165,9 +170,19 @@ class InstanceRun {
     loadAppDataFiles(config, topology);
     const { launches, attachments } = provisionInstance(topology, regions, undo, this.log);
     manifest.regions = regions.entries();
+    this.reportHugePages(regions);
     // One net tile today: the manifest names its attachment (several come with several net tiles).
     if (attachments[0]) manifest.xdp = attachments[0];
     return { launches, regions };
+  }
+
+  /** Huge pages in the manifest (status shows them) and in the log, fallbacks as warnings. */
+  private reportHugePages(regions: RegionSet): void {
+    const hp = regions.hugePages;
+    if (hp.mode === "off") return;
+    this.manifest.hugePages = hp;
+    if (hp.regions.length > 0) this.log.info({ regions: hp.regions }, "regions on 2 MiB huge pages");
+    for (const why of hp.fallbacks) this.log.warn({ fallback: why }, `huge pages: normal pages for ${why}`);
   }
 
   private async createLab(): Promise<void> {
@@ -338,6 +353,13 @@ class InstanceRun {
       },
       "all tiles running",
     );
+    this.manifest.readyAt = new Date().toISOString();
+    this.writeManifest();
+    this.notifier?.notify({ READY: "1", STATUS: `${this.manifest.tiles.length} tiles running` });
+    // The watchdog is petted on the health `status` reports, so a stale tile stops the pings.
+    this.notifier?.startWatchdog(() =>
+      collectStatus(this.manifest).tiles.flatMap((t) => t.problems.map((p) => `${t.name}: ${p}`)),
+    );
     this.opts.onReady?.(this.manifest, startupMs);
   }
 
@@ -347,6 +369,8 @@ class InstanceRun {
     this.exitCode = code;
     const { tiles, log } = this;
     log.info({ reason }, "stopping");
+    this.notifier?.stopWatchdog();
+    this.notifier?.notify({ STOPPING: "1", STATUS: `stopping: ${reason}` });
     const alive = (t: TileProcess): boolean => t.child.exitCode === null && t.child.signalCode === null;
     for (const t of tiles) if (alive(t)) t.child.kill("SIGTERM");
     await Promise.race([Promise.all(tiles.map((t) => t.exited)), new Promise((r) => setTimeout(r, GRACEFUL_STOP_MS))]);

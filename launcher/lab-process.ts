@@ -16,9 +16,12 @@ export async function startInstanceProcess(
   name: string,
   args: string[],
   timeoutMs = 30_000,
+  /** Added to the launcher's environment (e.g. NOTIFY_SOCKET, as systemd sets it). */
+  env: Record<string, string> = {},
 ): Promise<InstanceProcess> {
   const child = spawn(process.execPath, [cli, "run", "--instance", name, ...args], {
     stdio: ["ignore", "pipe", "pipe"],
+    env: { ...process.env, ...env },
   });
   const logs: string[] = [];
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>

@@ -4,6 +4,7 @@
 // launcher/regions.ts); root inspectors reach them read-only through /proc/<launcherPid>/fd/<launcherFd>.
 
 import type { PublishedInstance } from "../shared/netbase/client";
+import type { HugePagesReport } from "./huge-pages";
 
 export const MANIFEST_VERSION = 1;
 /**
@@ -97,6 +98,10 @@ export interface Manifest {
   sandbox?: { unshare: string[]; landlock: boolean };
   lab?: LabInfo;
   xdp?: XdpAttachment;
+  /** Which regions are on 2 MiB pages and which fell back (launcher/huge-pages.ts). */
+  hugePages?: HugePagesReport;
+  /** When every tile first ran (`tilenet ready` and systemd's READY=1 wait for it). */
+  readyAt?: string;
 }
 
 export function runDirOf(instance: string, runRoot = RUN_ROOT): string {

@@ -116,6 +116,7 @@ function openSockets(topology: InstanceTopology, undo: Undo): Map<string, number
 /** Attaches XDP and makes each AF_XDP socket; its UMEM becomes a region only its net tile maps. */
 function attachXdp(
   topology: InstanceTopology,
+  regions: RegionSet,
   sockets: Map<string, number>,
   undo: Undo,
   log: Logger,
@@ -124,7 +125,9 @@ function attachXdp(
   const handles: XdpHandles[] = [];
   const attachments: XdpAttachment[] = [];
   for (const x of topology.xsks) {
-    const xdp = setUpXdp(x.options);
+    // Huge pages for the UMEM when the instance has them; setUpXdp owns the fd (closes it with the rest).
+    const umemFd = regions.hugeMemfd(x.umem.name, "umem", x.umem.size);
+    const xdp = setUpXdp(umemFd === undefined ? x.options : { ...x.options, umemFd });
     undo.push("detach XDP and close the AF_XDP socket", () => tearDownXdp(xdp));
     const attachment = attachmentOf(x.options, xdp);
     if (xdp.fallbackReason !== undefined)
@@ -199,7 +202,7 @@ export function provisionInstance(
 ): ProvisionedInstance {
   for (const group of topology.groups) createGroup(group, regions);
   const sockets = openSockets(topology, undo);
-  const { umems, xdp, attachments } = attachXdp(topology, sockets, undo, log);
+  const { umems, xdp, attachments } = attachXdp(topology, regions, sockets, undo, log);
   const launches = topology.tiles.map((t) => launchOf(t, regions, sockets, umems));
   log.debug({ tiles: launches.map((t) => t.name) }, "provisioned");
   return { launches, xdp, attachments };

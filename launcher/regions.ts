@@ -22,9 +22,22 @@ import {
   ftruncateSync,
   openSync,
   readFileSync,
+  rmSync,
+  symlinkSync,
 } from "node:fs";
 import { native } from "../shared/native";
 import { ConfigError } from "./config";
+import {
+  createHugetlbfsFile,
+  freeHugePages,
+  HUGE_PAGE_BYTES,
+  HUGETLBFS_MOUNT,
+  type HugePagesMode,
+  type HugePagesReport,
+  hugetlbfsMounted,
+  roundUpToHugePage,
+  wantsHugePages,
+} from "./huge-pages";
 import type { RegionEntry, RegionKind } from "./manifest";
 
 export interface Region {
@@ -46,21 +59,90 @@ export interface PublishedFile {
 export class RegionSet {
   private readonly regions = new Map<string, Region>();
   private readonly readOnly = new Map<string, number>();
+  /** Files this set made on the hugetlbfs mount: removed with the regions (their pages go back). */
+  private readonly hugetlbfsFiles: string[] = [];
+  readonly hugePages: HugePagesReport;
 
-  /** `published`: regions (by name) backed by a file readers open by path instead of a memfd. */
+  /** `published`: regions (by name) backed by a file readers open by path instead of a memfd.
+   *  `hugePagesMode`: whether the large regions go on 2 MiB pages (launcher/huge-pages.ts). */
   constructor(
     private readonly instance: string,
     private readonly published: ReadonlyMap<string, PublishedFile> = new Map(),
-  ) {}
+    hugePagesMode: HugePagesMode = "off",
+  ) {
+    this.hugePages = { mode: hugePagesMode, pageBytes: HUGE_PAGE_BYTES, regions: [], fallbacks: [] };
+  }
 
   create(name: string, kind: RegionKind, size: number): Region {
     if (this.regions.has(name)) throw new Error(`region ${name} created twice`);
+    const huge =
+      this.hugePages.mode !== "off" && wantsHugePages(kind, size) ? this.createHuge(name, kind, size) : undefined;
+    if (huge) return huge;
     const addon = native();
     const file = this.published.get(name);
     const fd = file ? createPublishedFile(file, size) : addon.memfdCreate(`tilenet:${this.instance}:${name}`, size);
     const region: Region = { name, kind, fd, size, buf: addon.mapFd(fd, size, true) };
     this.regions.set(name, region);
     return region;
+  }
+
+  /** The region on 2 MiB pages (size rounded up), or undefined after a fallback ("auto"); "on"
+   *  throws. The pool is reserved at mmap, so a short pool fails here, not later in a tile. */
+  private createHuge(name: string, kind: RegionKind, size: number): Region | undefined {
+    const addon = native();
+    const hugeSize = roundUpToHugePage(size);
+    const file = this.published.get(name);
+    let fd = -1;
+    let path: string | undefined;
+    try {
+      if (file) {
+        if (!hugetlbfsMounted())
+          throw new Error(`no hugetlbfs mounted at ${HUGETLBFS_MOUNT} (tilenet configure init hugetlbfs)`);
+        ({ fd, path } = createHugetlbfsFile(this.instance, file.readersGid));
+        this.hugetlbfsFiles.push(path);
+        ftruncateSync(fd, hugeSize);
+      } else fd = addon.memfdCreate(`tilenet:${this.instance}:${name}`, hugeSize, true);
+      const buf = addon.mapFd(fd, hugeSize, true);
+      // Readers keep opening <runDir>/netbase: a root-made symlink in the root-only run directory.
+      if (file && path) symlinkSync(path, file.path);
+      const region: Region = { name, kind, fd, size: hugeSize, buf };
+      this.regions.set(name, region);
+      this.hugePages.regions.push(name);
+      return region;
+    } catch (e) {
+      if (fd >= 0) addon.closeFd(fd);
+      return this.fellBack(name, hugeSize, (e as Error).message);
+    }
+  }
+
+  /** A memfd on 2 MiB pages, already reserved (mapped once), for a region another part of the
+   *  launcher owns (UMEM: setUpXdp closes it); undefined when off, not wanted or fallen back. */
+  hugeMemfd(name: string, kind: RegionKind, size: number): number | undefined {
+    if (this.hugePages.mode === "off" || !wantsHugePages(kind, size)) return undefined;
+    // The UMEM's size is its frame geometry: it is not rounded, so it must be whole pages already.
+    if (size % HUGE_PAGE_BYTES !== 0) return this.fellBack(name, size, "size is not a multiple of 2 MiB");
+    const addon = native();
+    let fd = -1;
+    try {
+      fd = addon.memfdCreate(`tilenet:${this.instance}:${name}`, size, true);
+      addon.mapFd(fd, size, true); // hugetlb reserves a shared mapping's pages at mmap, for the file
+      this.hugePages.regions.push(name);
+      return fd;
+    } catch (e) {
+      if (fd >= 0) addon.closeFd(fd);
+      return this.fellBack(name, size, (e as Error).message);
+    }
+  }
+
+  /** "on": the error that stops the start; "auto": the fallback recorded for the log and status. */
+  private fellBack(name: string, size: number, reason: string): undefined {
+    const why = `${name} (${(size / 2 ** 20).toFixed(0)} MiB): ${reason}; ${freeHugePages()} huge pages free`;
+    if (this.hugePages.mode === "on")
+      throw new Error(
+        `[memory] huge_pages = "on" but no huge pages for ${why} (reserve them: sysctl vm.nr_hugepages, or tilenet configure init hugetlbfs)`,
+      );
+    this.hugePages.fallbacks.push(why);
+    return undefined;
   }
 
   get(name: string): Region {
@@ -89,6 +171,7 @@ export class RegionSet {
     for (const r of this.regions.values()) addon.closeFd(r.fd);
     this.readOnly.clear();
     this.regions.clear();
+    for (const path of this.hugetlbfsFiles.splice(0)) rmSync(path, { force: true });
   }
 }
 

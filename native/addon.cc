@@ -12,6 +12,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tilenet::InitXsk(env, exports);
   tilenet::InitNetns(env, exports);
   tilenet::InitOpenat2(env, exports);
+  tilenet::InitUnixDgram(env, exports);
   return exports;
 }
 

@@ -33,5 +33,6 @@ void InitBpf(Napi::Env env, Napi::Object exports);
 void InitXsk(Napi::Env env, Napi::Object exports);
 void InitNetns(Napi::Env env, Napi::Object exports);
 void InitOpenat2(Napi::Env env, Napi::Object exports);
+void InitUnixDgram(Napi::Env env, Napi::Object exports);
 
 }  // namespace tilenet

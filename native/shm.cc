@@ -13,14 +13,23 @@ namespace {
 #define F_SEAL_FUTURE_WRITE 0x0010
 #endif
 
-// memfdCreate(name, size) -> fd. CLOEXEC so it is never inherited by accident.
+#ifndef MFD_HUGE_2MB
+#define MFD_HUGE_2MB (21 << 26)
+#endif
+
+// memfdCreate(name, size, hugePages?) -> fd. CLOEXEC so it is never inherited by accident.
+// hugePages: backed by 2 MiB pages (MFD_HUGETLB); size must then be a multiple of 2 MiB, and the
+// pages come from the reserved pool (vm.nr_hugepages): ENOMEM at ftruncate/mmap when it is short.
 Napi::Value MemfdCreate(const Napi::CallbackInfo& info) {
   std::string name;
   int64_t size;
+  bool huge = false;
   if (!ArgString(info, 0, "name", &name) || !ArgInt(info, 1, "size", &size)) return info.Env().Undefined();
+  if (info.Length() > 2 && !info[2].IsUndefined() && !ArgBool(info, 2, "hugePages", &huge)) return info.Env().Undefined();
   if (size <= 0) return ThrowType(info.Env(), "memfdCreate: size must be positive");
-  int fd = memfd_create(name.c_str(), MFD_CLOEXEC | MFD_ALLOW_SEALING);
-  if (fd < 0) return ThrowErrno(info.Env(), "memfd_create(" + name + ")", errno);
+  unsigned flags = MFD_CLOEXEC | MFD_ALLOW_SEALING | (huge ? MFD_HUGETLB | MFD_HUGE_2MB : 0);
+  int fd = memfd_create(name.c_str(), flags);
+  if (fd < 0) return ThrowErrno(info.Env(), std::string(huge ? "memfd_create(MFD_HUGETLB, " : "memfd_create(") + name + ")", errno);
   if (ftruncate(fd, (off_t)size) != 0) {
     int err = errno;
     close(fd);

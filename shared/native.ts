@@ -60,8 +60,9 @@ export interface BpfTestRunResult {
 
 export interface NativeAddon {
   // ---- shared memory (native/shm.cc) ----
-  /** memfd_create(MFD_CLOEXEC | MFD_ALLOW_SEALING) + ftruncate(size). */
-  memfdCreate(name: string, size: number): number;
+  /** memfd_create(MFD_CLOEXEC | MFD_ALLOW_SEALING) + ftruncate(size); hugePages adds
+   *  MFD_HUGETLB | MFD_HUGE_2MB (size must be a multiple of 2 MiB). */
+  memfdCreate(name: string, size: number, hugePages?: boolean): number;
   /** F_SEAL_FUTURE_WRITE | SHRINK | GROW | SEAL: later mappings can only be read-only. */
   sealReadOnly(fd: number): void;
   getSeals(fd: number): number;
@@ -73,6 +74,14 @@ export interface NativeAddon {
   clearCloexec(fd: number): void;
   /** mmap(MAP_SHARED); size 0 = whole file. Read-only mappings are PROT_READ (a write is SIGSEGV). */
   mapFd(fd: number, size: number, writable: boolean): ArrayBuffer;
+
+  // ---- unix datagram sockets (native/unix_dgram.cc); '@' starts an abstract name ----
+  /** One datagram to a unix datagram socket (sd_notify's NOTIFY_SOCKET). Throws an Error with errno. */
+  unixDgramSend(path: string, bytes: Uint8Array): void;
+  /** A non-blocking receiving socket bound to path (tests stand in for systemd with it). */
+  unixDgramBind(path: string): number;
+  /** The next queued datagram, or null when none is. */
+  unixDgramRecv(fd: number): Buffer | null;
 
   // ---- futex (native/futex.cc) ----
   /** Returns FUTEX_WOKEN, FUTEX_TIMED_OUT or FUTEX_VALUE_CHANGED; retries EINTR. */

@@ -23,6 +23,8 @@ describe("config validation names the key and what was expected", () => {
     [{ netbase: { routes: "many" } }, "netbase.routes", "an integer from 16 to 4000000"],
     [{ netbase: { neighbors: 1000 } }, "netbase.neighbors", "a power of two"],
     [{ net: { xdp_mode: "turbo" } }, "net.xdp_mode", "one of auto, drv, skb"],
+    [{ memory: { huge_pages: "always" } }, "memory.huge_pages", "one of auto, on, off"],
+    [{ memory: { huge_pages: true } }, "memory.huge_pages", "a string"],
     [{ net: { interface: "a-very-long-interface-name" } }, "net.interface", "an interface name"],
     [{ net: { dst_ip: "300.1.1.1" } }, "net.dst_ip", "a dotted-quad IPv4 address"],
     [{ solicit: { rate_per_s: -1 } }, "solicit.rate_per_s", "a number from"],

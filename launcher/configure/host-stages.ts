@@ -95,7 +95,7 @@ function hugetlbfsSetting(ctx: ConfigureContext, key: string): Setting | undefin
         // util-linux mount(8): the addon stays thin, and this runs once at set-up.
         if (v === true) {
           mkdirSync(ctx.hugetlbfsDir, { recursive: true, mode: 0o700 });
-          const options = "pagesize=2M,mode=0700";
+          const options = "pagesize=2M,mode=0711"; // search, no listing: readers_group members reach netbase through its symlink
           execFileSync("mount", ["-t", "hugetlbfs", "-o", options, "tilenet-hugetlbfs", ctx.hugetlbfsDir]);
         } else execFileSync("umount", [ctx.hugetlbfsDir]);
       },

@@ -1,10 +1,12 @@
 // `tilenet status`: one report per instance, built from the manifest, each tile's metrics region
 // (read-only) and /proc. JSON for machines (the shape below is a contract), a table for people,
 // and an exit code for scripts.
+
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { CommonMetric, commonMetricDecls } from "../../shared/metrics/common";
 import type { MetricsReader } from "../../shared/metrics/reader";
 import type { MetricDecl } from "../../shared/metrics/schema";
+import type { HugePagesReport } from "../huge-pages";
 import type { Manifest, XdpAttachment } from "../manifest";
 import { isPidAlive, openMetricsReader } from "./instances";
 import {
@@ -81,6 +83,8 @@ export interface StatusReport {
   lab?: LabStatus;
   /** What the net tile's AF_XDP socket is attached to (absent without a net tile). */
   xdp?: XdpAttachment;
+  /** Regions on 2 MiB pages and those that fell back (absent when huge pages are off). */
+  hugePages?: HugePagesReport;
 }
 
 export interface CollectOptions {
@@ -311,6 +315,7 @@ export function collectStatus(manifest: Manifest, opts: CollectOptions = {}): St
     report.lab = { tileNetns, peerNetns, tileAddr, peerAddr, ports: [...ports] };
   }
   if (manifest.xdp) report.xdp = { ...manifest.xdp };
+  if (manifest.hugePages) report.hugePages = manifest.hugePages;
   return report;
 }
 
@@ -387,6 +392,13 @@ export function xdpText(x: XdpAttachment): string {
   return `${x.interface} queue ${x.queue}, ${x.mode} mode${how}, ${x.zeroCopy ? "zero-copy" : "copy"}`;
 }
 
+/** "huge pages (auto): netbase, umem on 2 MiB pages; normal pages for ..." */
+export function hugePagesText(hp: HugePagesReport): string {
+  const on = hp.regions.length > 0 ? `${hp.regions.join(", ")} on 2 MiB pages` : "no region on huge pages";
+  const fell = hp.fallbacks.length > 0 ? `; normal pages for ${hp.fallbacks.join("; ")}` : "";
+  return `huge pages (${hp.mode}): ${on}${fell}`;
+}
+
 /** The human view: a header line, one row per tile, then the problems. */
 export function renderStatusTable(report: StatusReport): string {
   const lines = [`instance ${report.instance} (launcher pid ${report.launcherPid})`];
@@ -395,6 +407,7 @@ export function renderStatusTable(report: StatusReport): string {
     lines.push(`lab: ${l.tileNetns} ${l.tileAddr} <-> ${l.peerNetns} ${l.peerAddr}, ports ${l.ports.join(",")}`);
   }
   if (report.xdp) lines.push(`xdp: ${xdpText(report.xdp)}`);
+  if (report.hugePages) lines.push(hugePagesText(report.hugePages));
   const rows: string[][] = [["TILE", "KIND", "PID", "STATE", "HEARTBEAT", "RESTARTS", "SANDBOX", "METRICS"]];
   for (const t of report.tiles) {
     const state = t.down ? "down" : t.state;

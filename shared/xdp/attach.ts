@@ -24,6 +24,9 @@ export interface XdpSetupOptions extends XskGeometry {
   queueId: number;
   /** Require zero-copy (fails where the driver has none, e.g. veth); copy mode by default. */
   zeroCopy?: boolean;
+  /** A UMEM memfd the caller made (frameSize * frameCount bytes; the launcher's on huge pages);
+   *  setUpXdp owns it from then on. Default: a fresh memfd on normal pages. */
+  umemFd?: number;
 }
 
 /** What setUpXdp made; the geometry is exactly the one asked for. */
@@ -104,7 +107,8 @@ export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
       const insns = generateXdpProgram({ ports: opts.ports, dstIp: opts.dstIp, xskMapFd });
       const progFd = addon.bpfProgLoadXdp(insns, "tn_xdp_udp", "Apache-2.0");
       opened.push(progFd);
-      const umemFd = addon.memfdCreate(opts.umemName ?? "tilenet-umem", opts.frameSize * opts.frameCount);
+      const umemFd =
+        opts.umemFd ?? addon.memfdCreate(opts.umemName ?? "tilenet-umem", opts.frameSize * opts.frameCount);
       opened.push(umemFd);
       const zeroCopy = opts.zeroCopy ?? false;
       xskFd = createSocketRetryingBusy(() =>

@@ -17,8 +17,13 @@ export function uniqueInstance(tag: string): string {
 export type RunningInstance = InstanceProcess;
 
 /** Starts `tilenet run` and resolves once it logs that every tile runs (or rejects with its logs). */
-export function startInstance(name: string, extra: string[] = ["--lab"], timeoutMs = 30_000): Promise<RunningInstance> {
-  return startInstanceProcess(CLI, name, extra, timeoutMs);
+export function startInstance(
+  name: string,
+  extra: string[] = ["--lab"],
+  timeoutMs = 30_000,
+  env: Record<string, string> = {},
+): Promise<RunningInstance> {
+  return startInstanceProcess(CLI, name, extra, timeoutMs, env);
 }
 
 export function cli(args: string[], timeoutMs = 30_000): { code: number | null; stdout: string; stderr: string } {
