@@ -12,7 +12,8 @@
         "native/netlink.cc",
         "native/sockets.cc",
         "native/bpf.cc",
-        "native/xsk.cc"
+        "native/xsk.cc",
+        "native/idle.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

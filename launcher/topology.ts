@@ -20,7 +20,7 @@ import {
 } from "../shared/udp/channel";
 import type { XdpSetupOptions } from "../shared/xdp/attach";
 import { umemBytes } from "../shared/xdp/geometry";
-import { type AppTileConfig, appMetrics, appRegions } from "../tiles/app/definition";
+import { APP_FDS, type AppTileConfig, appMetrics, appRegions } from "../tiles/app/definition";
 import { NET_FDS, type NetTileConfig, netMetrics, netRegions } from "../tiles/net/definition";
 import {
   NETLINK_FDS,
@@ -59,7 +59,9 @@ export type RegionGroup =
 export type SocketDesc =
   | { name: string; kind: "netlink"; groups: number; rcvbufBytes: number }
   /** bindIfindex: the one interface probes may leave through (0 = unbound: several net tiles). */
-  | { name: string; kind: "probe"; bindIfindex: number };
+  | { name: string; kind: "probe"; bindIfindex: number }
+  /** Not a socket: the eventfd a net tile sleeps on with its AF_XDP socket; its apps signal it. */
+  | { name: string; kind: "eventfd" };
 
 /** An AF_XDP socket with the XDP program feeding it; its UMEM is a region of its own. */
 export interface XskDesc {
@@ -208,6 +210,11 @@ function describeNetlink(input: DescribeInput, into: InstanceTopology): void {
   });
 }
 
+/** The wake eventfd of net tile `index` (granted to it and to the apps it serves). */
+export function netWakeName(index: number): string {
+  return index === 0 ? "net.wake" : `net-${index}.wake`;
+}
+
 /** Net tile `index` on `iface`; it serves `apps` (all of them on the first net tile, for now). */
 function describeNet(
   input: DescribeInput,
@@ -251,7 +258,10 @@ function describeNet(
       solicitRing: solicitRingName(index),
       apps: apps.map((a) => a.name),
     }),
-    fds: [{ role: NET_FDS.xsk, socket }],
+    fds: [
+      { role: NET_FDS.xsk, socket },
+      { role: NET_FDS.wake, socket: netWakeName(index) },
+    ],
     files: [],
     config: {
       ifindex: iface.ifindex,
@@ -278,7 +288,8 @@ export function describeApp(
     kind: "app",
     bundle: stagedBundlePath(runtimeDir, "app"),
     regions: appRegions(app.name),
-    fds: [],
+    // Apps are served by the first net tile (describeInstance).
+    fds: [{ role: APP_FDS.wake, socket: netWakeName(0) }],
     files: builtin ? [] : [{ source: app.module, target }],
     config: {
       name: app.name,
@@ -317,6 +328,7 @@ export function describeInstance(input: DescribeInput): InstanceTopology {
   const channel = { depth: config.rings.depth, maxPayload: UDP_DEFAULT_MAX_PAYLOAD };
   input.interfaces.forEach((iface, i) => {
     const { tile, xsk } = describeNet(input, i, iface, i === 0 ? config.apps : []);
+    topology.sockets.push({ name: netWakeName(i), kind: "eventfd" });
     topology.xsks.push(xsk);
     topology.groups.push(metricsGroup(tile.name, "net", netMetrics));
     topology.tiles.push(tile);

@@ -11,6 +11,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tilenet::InitBpf(env, exports);
   tilenet::InitXsk(env, exports);
   tilenet::InitNetns(env, exports);
+  tilenet::InitIdle(env, exports);
   return exports;
 }
 

@@ -32,5 +32,6 @@ void InitSockets(Napi::Env env, Napi::Object exports);
 void InitBpf(Napi::Env env, Napi::Object exports);
 void InitXsk(Napi::Env env, Napi::Object exports);
 void InitNetns(Napi::Env env, Napi::Object exports);
+void InitIdle(Napi::Env env, Napi::Object exports);
 
 }  // namespace tilenet

@@ -62,7 +62,15 @@ describe("instance description", () => {
     expect(byName.get("echo")?.files).toEqual([]);
     const netlink = byName.get("netlink");
     expect(netlink?.kind === "netlink" && netlink.config.solicit.netIfindexes).toEqual([7]);
-    expect(topology.sockets.map((s) => s.name).sort()).toEqual(["netlink.events", "netlink.requests", "probe"]);
+    expect(topology.sockets.map((s) => s.name).sort()).toEqual([
+      "net.wake",
+      "netlink.events",
+      "netlink.requests",
+      "probe",
+    ]);
+    // The net tile and its apps share the wake eventfd (the apps signal it when the net tile sleeps).
+    expect(byName.get("net")?.fds.map((f) => f.socket)).toContain("net.wake");
+    expect(byName.get("dns")?.fds).toEqual([{ role: "wake", socket: "net.wake" }]);
     expect(topology.xsks.map((x) => x.options.ports)).toEqual([[7000, 53]]);
   });
 
@@ -92,9 +100,9 @@ describe("instance description", () => {
     const input = { instance: "t3", config: config(), runtimeDir: "/tmp/r", interfaces: [{ name: "v", ifindex: 2 }] };
     const a = describeInstance(input);
     expect(describeInstance(input)).toEqual(a);
-    const tuned = withTileSettings(a, "net", { napWindowMs: 5 });
-    expect(tuned.tiles.find((t) => t.name === "net")?.config).toMatchObject({ napWindowMs: 5 });
-    expect(a.tiles.find((t) => t.name === "net")?.config).not.toHaveProperty("napWindowMs");
+    const tuned = withTileSettings(a, "net", { spinUs: 5 });
+    expect(tuned.tiles.find((t) => t.name === "net")?.config).toMatchObject({ spinUs: 5 });
+    expect(a.tiles.find((t) => t.name === "net")?.config).not.toHaveProperty("spinUs");
     expect(() => withTileSettings(a, "nope", {})).toThrow(/no tile named nope/);
   });
 

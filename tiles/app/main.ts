@@ -2,9 +2,11 @@
 // channel regions into the body and runs it. Inside the sandbox (every thread under the filter),
 // before the tile reports "running", the module is compiled, its top level run and its init
 // called: the launcher's "all tiles running" means every app is initialised.
+import { native } from "../../shared/native";
+import { applyPlacement } from "../../shared/tile/idle";
 import { runTile } from "../../shared/tile/runtime";
 import { AppInitError, AppTileBody } from "./body";
-import { type AppTileConfig, appMetrics, appPolicy } from "./definition";
+import { APP_FDS, type AppTileConfig, appMetrics, appPolicy } from "./definition";
 import { instantiateAppModule, readAppSource } from "./loader";
 
 runTile<AppTileConfig>({
@@ -15,7 +17,11 @@ runTile<AppTileConfig>({
   spinUs: 0,
   setup(ctx) {
     const c = ctx.config;
+    const pinned = applyPlacement(c);
+    if (pinned > 0) ctx.log.info({ cpu: c.cpu, threads: pinned }, "pinned");
     const buf = (role: string): ArrayBuffer => ctx.region(role).buf;
+    const wakeFd = ctx.hasFd(APP_FDS.wake) ? ctx.fd(APP_FDS.wake) : -1;
+    const addon = native();
     const body = new AppTileBody({
       config: c,
       metrics: ctx.metrics,
@@ -26,6 +32,7 @@ runTile<AppTileConfig>({
       log: ctx.log,
       rx: { producer: buf("rx.producer"), consumer: buf("rx.consumer"), data: buf("rx.data") },
       tx: { producer: buf("tx.producer"), consumer: buf("tx.consumer"), data: buf("tx.data") },
+      ...(wakeFd >= 0 ? { wakeNet: () => addon.eventfdSignal(wakeFd) } : {}),
     });
     ctx.log.info({ app: c.name, module: c.modulePath, ports: c.ports }, "app module read (it runs once sandboxed)");
     return {

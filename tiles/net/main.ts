@@ -1,6 +1,7 @@
 // The net tile process: maps the AF_XDP socket's rings (before the sandbox; nothing can be mapped
 // after it), wires the granted regions into the body, and runs it. See body.ts for the work.
 import { native } from "../../shared/native";
+import { applyPlacement } from "../../shared/tile/idle";
 import { runTile } from "../../shared/tile/runtime";
 import { NetTileBody } from "./body";
 import { NET_FDS, type NetTileConfig, netAppRegionRoles, netMetrics, netPolicy } from "./definition";
@@ -13,6 +14,8 @@ runTile<NetTileConfig>({
   spinUs: 0,
   setup(ctx) {
     const c = ctx.config;
+    const pinned = applyPlacement(c);
+    if (pinned > 0) ctx.log.info({ cpu: c.cpu, threads: pinned }, "pinned");
     const fd = ctx.fd(NET_FDS.xsk);
     const xskRings = native().xskMapRings(fd, c.fillDepth, c.completionDepth, c.rxDepth, c.txDepth);
     const buf = (role: string): ArrayBuffer => ctx.region(role).buf;
@@ -23,6 +26,7 @@ runTile<NetTileConfig>({
       netbase: buf("netbase"),
       umem: buf("umem"),
       xskFd: fd,
+      ...(ctx.hasFd(NET_FDS.wake) ? { wakeFd: ctx.fd(NET_FDS.wake) } : {}),
       xskRings,
       solicit: { producer: buf("solicit.producer"), consumer: buf("solicit.consumer") },
       apps: c.apps.map((app) => {
