@@ -11,6 +11,7 @@ import { RTMGRP_TILENET } from "../shared/netlink/constants";
 import { parseIp } from "../shared/netmodel";
 import { type RingSpec, ringRegionSizes } from "../shared/ring/layout";
 import { SOLICIT_BYTES } from "../shared/solicit/message";
+import type { IdleMode, TilePlacement } from "../shared/tile/idle";
 import { metricsRegionName, type RegionUse } from "../shared/tile/regions";
 import {
   UDP_DEFAULT_MAX_PAYLOAD,
@@ -271,15 +272,22 @@ function describeNet(
       channelDepth: config.rings.depth,
       maxPayload: UDP_DEFAULT_MAX_PAYLOAD,
       solicitRing: solicitRingSpec(config),
+      ...placementOf(net.placement, config.tiles.idle),
     },
   };
   return { tile, xsk: { socket, umem, options } };
+}
+
+/** A tile's idle mode (its own, else the [tiles] default) and its CPU, if pinned. */
+function placementOf(p: TilePlacement | undefined, defaultIdle: IdleMode): TilePlacement {
+  return { idle: p?.idle ?? defaultIdle, ...(p?.cpu !== undefined ? { cpu: p.cpu } : {}) };
 }
 
 export function describeApp(
   app: InstanceConfig["apps"][number],
   channel: { depth: number; maxPayload: number },
   runtimeDir: string,
+  defaultIdle: IdleMode = "adaptive",
 ): TileDesc {
   const builtin = app.module.startsWith("builtin:");
   const target = builtin ? app.module : stagedAppModulePath(runtimeDir, app.name, app.module);
@@ -298,6 +306,7 @@ export function describeApp(
       settings: app.settings,
       channelDepth: channel.depth,
       maxPayload: channel.maxPayload,
+      ...placementOf(app.placement, defaultIdle),
     },
   };
 }
@@ -336,7 +345,7 @@ export function describeInstance(input: DescribeInput): InstanceTopology {
   for (const app of config.apps) {
     topology.groups.push(...channelGroups(app.name, channel.depth, channel.maxPayload));
     topology.groups.push(metricsGroup(app.name, "app", appMetrics));
-    topology.tiles.push(describeApp(app, channel, input.runtimeDir));
+    topology.tiles.push(describeApp(app, channel, input.runtimeDir, config.tiles.idle));
   }
   return topology;
 }

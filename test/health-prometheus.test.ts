@@ -173,6 +173,7 @@ describe("Prometheus rendering", () => {
           heartbeatAgeMs: null,
           sandbox: null,
           metrics,
+          idle: null,
           problems: [],
         },
       ],

@@ -96,6 +96,22 @@ describe("instance description", () => {
     describedRegions(two);
   });
 
+  it("gives the net and app tiles their idle mode ([tiles] idle unless their own) and CPU", () => {
+    const c = config([{ ...labEchoApp(), placement: { idle: "adaptive", cpu: 0 } }]);
+    c.tiles.idle = "spin";
+    c.net.placement = { cpu: 1 };
+    const t = describeInstance({
+      instance: "t4",
+      config: c,
+      runtimeDir: "/tmp/r",
+      interfaces: [{ name: "v", ifindex: 2 }],
+    });
+    expect(t.tiles.find((x) => x.name === "net")?.config).toMatchObject({ idle: "spin", cpu: 1 });
+    expect(t.tiles.find((x) => x.kind === "app")?.config).toMatchObject({ idle: "adaptive", cpu: 0 });
+    expect(topology.tiles.find((x) => x.name === "dns")?.config).toMatchObject({ idle: "adaptive" });
+    expect(topology.tiles.find((x) => x.name === "dns")?.config).not.toHaveProperty("cpu");
+  });
+
   it("is data: describing twice gives equal descriptions, and tuning returns a new one", () => {
     const input = { instance: "t3", config: config(), runtimeDir: "/tmp/r", interfaces: [{ name: "v", ifindex: 2 }] };
     const a = describeInstance(input);

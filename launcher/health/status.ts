@@ -45,6 +45,9 @@ export interface TileStatus {
   sandbox: SandboxSummary | null;
   /** Every metric of the region by name. */
   metrics: Record<string, number>;
+  /** How the tile idles ([tiles] idle) and what it costs: the CPU its process used over the last
+   *  sampling interval (about 250 ms), % of one core; null when its region does not say. */
+  idle: { mode: "adaptive" | "spin"; cpuPct: number } | null;
   /** Times the launcher restarted this (app) tile; why it last died; down = left down for good. */
   restarts: number;
   logLinesDropped: number;
@@ -161,6 +164,7 @@ export function collectTileStatus(
     heartbeatAgeMs,
     sandbox,
     metrics,
+    idle: idleOf(metrics),
     restarts: entry.restarts ?? 0,
     logLinesDropped: entry.logLinesDropped ?? 0,
     ...(entry.lastExit !== undefined ? { lastExit: entry.lastExit } : {}),
@@ -169,6 +173,18 @@ export function collectTileStatus(
   };
   if (entry.down) problems.unshift(`down: its restart limit was reached (last: ${entry.lastExit ?? "?"})`);
   return attachDetail(tile, { decls: reader ? reader.metrics : [], alive, sandboxed });
+}
+
+/** The idle mode and recent CPU from the common metrics (runtime-sampled getrusage). */
+function idleOf(metrics: Record<string, number>): TileStatus["idle"] {
+  const spin = metrics[CommonMetric.idleSpin];
+  const pct = metrics[CommonMetric.cpuUsedPct];
+  if (spin === undefined || pct === undefined) return null;
+  return { mode: spin === 1 ? "spin" : "adaptive", cpuPct: Math.round(pct * 10) / 10 };
+}
+
+function idleCell(t: TileStatus): string {
+  return t.idle ? `${t.idle.mode} ${t.idle.cpuPct.toFixed(1)}%` : "-";
 }
 
 /** What a tile's own gauges say is wrong with the state it keeps (netbase that lost entries). */
@@ -336,7 +352,10 @@ export function renderStatusTable(report: StatusReport): string {
     lines.push(`lab: ${l.tileNetns} ${l.tileAddr} <-> ${l.peerNetns} ${l.peerAddr}, ports ${l.ports.join(",")}`);
   }
   if (report.xdp) lines.push(`xdp: ${xdpText(report.xdp)}`);
-  const rows: string[][] = [["TILE", "KIND", "PID", "STATE", "HEARTBEAT", "RESTARTS", "SANDBOX", "METRICS"]];
+  // IDLE: the idle mode and the CPU the tile used lately (what idling costs when there is no traffic).
+  const rows: string[][] = [
+    ["TILE", "KIND", "PID", "STATE", "HEARTBEAT", "RESTARTS", "SANDBOX", "IDLE CPU", "METRICS"],
+  ];
   for (const t of report.tiles) {
     const state = t.down ? "down" : t.state;
     const restarts = String(t.restarts ?? 0);
@@ -348,6 +367,7 @@ export function renderStatusTable(report: StatusReport): string {
       ageCell(t.heartbeatAgeMs),
       restarts,
       sandboxCell(t),
+      idleCell(t),
       keyMetrics(t),
     ]);
   }

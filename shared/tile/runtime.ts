@@ -3,13 +3,14 @@
 // idle waits) until SIGTERM asks it to halt. States: booting -> running -> halting (or failed).
 import { createLogger, type Logger } from "../log";
 import { monotonicNs } from "../metrics/clock";
-import { CommonMetricsSampler, Regime, RegimeClock } from "../metrics/common";
+import { CommonMetric, CommonMetricsSampler, Regime, RegimeClock } from "../metrics/common";
 import type { MetricDecl } from "../metrics/schema";
 import { MetricsWriter } from "../metrics/writer";
 import { native } from "../native";
 import { enterSandbox } from "../sandbox/enter";
 import type { SeccompPolicy } from "../seccomp/policy";
 import { type Bootstrap, readBootstrap } from "./bootstrap";
+import { applyPlacement, type TilePlacement } from "./idle";
 
 export interface MappedRegion {
   buf: ArrayBuffer;
@@ -56,6 +57,9 @@ export interface TileDefinition<Config> {
   housekeepingMs?: number;
   /** How long to spin on an empty poll before idleWait, default 200 µs. */
   spinUs?: number;
+  /** The tile's idle mode and CPU from its config (data-plane tiles): pinned before setup, and
+   *  the mode published as the idle_spin gauge. */
+  placement?(config: Config): TilePlacement;
 }
 
 const SLICE_NS = 20e6;
@@ -90,6 +94,10 @@ export function runTile<Config>(def: TileDefinition<Config>): void {
     metrics = new MetricsWriter(metricsRegion.buf, `tile ${boot.tileName} metrics`);
     metrics.setState("booting");
     metrics.heartbeat();
+    const placement = def.placement?.(boot.config) ?? {};
+    metrics.set(metrics.index(CommonMetric.idleSpin), placement.idle === "spin" ? 1 : 0);
+    const pinned = applyPlacement(placement); // before the sandbox: it reads /proc/self/task
+    if (pinned > 0) log.info({ cpu: placement.cpu, threads: pinned }, "threads pinned");
     const ctx: TileContext<Config> = {
       boot,
       config: boot.config,

@@ -3,7 +3,6 @@
 // before the tile reports "running", the module is compiled, its top level run and its init
 // called: the launcher's "all tiles running" means every app is initialised.
 import { native } from "../../shared/native";
-import { applyPlacement } from "../../shared/tile/idle";
 import { runTile } from "../../shared/tile/runtime";
 import { AppInitError, AppTileBody } from "./body";
 import { APP_FDS, type AppTileConfig, appMetrics, appPolicy } from "./definition";
@@ -15,10 +14,9 @@ runTile<AppTileConfig>({
   policy: (fds) => appPolicy(fds),
   // The body decides how long to spin (config spinUs): the runtime calls idleWait at once.
   spinUs: 0,
+  placement: (c) => ({ idle: c.idle, cpu: c.cpu }),
   setup(ctx) {
     const c = ctx.config;
-    const pinned = applyPlacement(c);
-    if (pinned > 0) ctx.log.info({ cpu: c.cpu, threads: pinned }, "pinned");
     const buf = (role: string): ArrayBuffer => ctx.region(role).buf;
     const wakeFd = ctx.hasFd(APP_FDS.wake) ? ctx.fd(APP_FDS.wake) : -1;
     const addon = native();

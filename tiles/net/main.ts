@@ -1,7 +1,6 @@
 // The net tile process: maps the AF_XDP socket's rings (before the sandbox; nothing can be mapped
 // after it), wires the granted regions into the body, and runs it. See body.ts for the work.
 import { native } from "../../shared/native";
-import { applyPlacement } from "../../shared/tile/idle";
 import { runTile } from "../../shared/tile/runtime";
 import { NetTileBody } from "./body";
 import { NET_FDS, type NetTileConfig, netAppRegionRoles, netMetrics, netPolicy } from "./definition";
@@ -12,10 +11,9 @@ runTile<NetTileConfig>({
   policy: (fds) => netPolicy(fds),
   // The body decides how long to spin (config spinUs): the runtime calls idleWait at once.
   spinUs: 0,
+  placement: (c) => ({ idle: c.idle, cpu: c.cpu }),
   setup(ctx) {
     const c = ctx.config;
-    const pinned = applyPlacement(c);
-    if (pinned > 0) ctx.log.info({ cpu: c.cpu, threads: pinned }, "pinned");
     const fd = ctx.fd(NET_FDS.xsk);
     const xskRings = native().xskMapRings(fd, c.fillDepth, c.completionDepth, c.rxDepth, c.txDepth);
     const buf = (role: string): ArrayBuffer => ctx.region(role).buf;
