@@ -138,6 +138,7 @@ export class NetTileBody {
   private readonly maxPayload: number;
   private readonly maxIdleMs: number;
   private readonly spinMs: number;
+  private readonly replySpinMs: number;
   private readonly spin: boolean;
   private readonly wakeFd: number;
   private lastWorkAt = Number.NEGATIVE_INFINITY;
@@ -179,6 +180,7 @@ export class NetTileBody {
     this.maxPayload = c.maxPayload;
     this.maxIdleMs = c.maxIdleMs ?? NET_DEFAULTS.maxIdleMs;
     this.spinMs = (c.spinUs ?? NET_DEFAULTS.spinUs) / 1000;
+    this.replySpinMs = (c.replySpinUs ?? NET_DEFAULTS.replySpinUs) / 1000;
     this.spin = c.idle === "spin";
     this.wakeFd = res.wakeFd ?? -1;
     this.kickDelayMs = (c.kickDelayUs ?? NET_DEFAULTS.kickDelayUs) / 1000;
@@ -262,14 +264,16 @@ export class NetTileBody {
 
   /**
    * Idle (called by the runtime after every empty poll). Adaptive: return at once (the runtime
-   * polls again) for spinUs after the last work; then raise the sleeping flag of every app's tx
+   * polls again) for spinUs after the last work, replySpinUs while an app holds datagrams this
+   * tile delivered (its answer comes next); then raise the sleeping flag of every app's tx
    * ring and poll(2) the socket and the wake eventfd together. A received frame makes the socket
    * readable; an app that publishes while its ring's flag is up signals the eventfd (RingProducer's
    * wake), so neither waits for a timer. The timeout is only the runtime's housekeeping (or
    * maxIdleMs while frames wait in the TX ring for the kernel). Spin: never sleeps.
    */
   idleWait(timeoutMs: number): void {
-    if (this.spin || this.now - this.lastWorkAt < this.spinMs) return; // poll clock: the runtime polls right before
+    const idleMs = this.now - this.lastWorkAt; // poll clock: the runtime polls right before
+    if (this.spin || idleMs < this.spinMs || (idleMs < this.replySpinMs && this.answerPending())) return;
     const tx = this.rings.tx;
     const txWaiting = tx.free(tx.depth) !== tx.depth;
     const ms = Math.max(1, Math.ceil(txWaiting ? Math.min(this.maxIdleMs, timeoutMs) : timeoutMs));
@@ -285,6 +289,13 @@ export class NetTileBody {
       if ((woke & 2) !== 0) mx.add(this.m.idleWakesApp, 1);
     }
     for (let a = 0; a < armed; a++) readers[a].disarmSleep();
+  }
+
+  /** An app holds datagrams this tile delivered (it returns credits once it published its answers). */
+  private answerPending(): boolean {
+    const writers = this.writers;
+    for (let a = 0; a < writers.length; a++) if (writers[a].unconsumed() > 0) return true;
+    return false;
   }
 
   /** Unmaps the rings (the socket is released once its fds are closed too). */

@@ -39,6 +39,9 @@ export interface NetTileConfig extends XskGeometry, TilePlacement {
   maxIdleMs?: number;
   /** After the last work, keep polling this long before sleeping (adaptive idle). Default 50. */
   spinUs?: number;
+  /** ... and this long while an app holds datagrams this tile delivered (its answer is what comes
+   *  next: catching it spinning saves a wake-up of this tile per request). Default 200. */
+  replySpinUs?: number;
   /** Longest a submitted frame waits for more to share its TX kick (while apps keep adding). Default 20. */
   kickDelayUs?: number;
   /** IPv4 TTL of sent datagrams. Default 64. */
@@ -51,6 +54,7 @@ export const NET_DEFAULTS = {
   resolicitMs: 100,
   maxIdleMs: 1,
   spinUs: 50,
+  replySpinUs: 200,
   kickDelayUs: 20,
   ttl: 64,
 } as const;
