@@ -695,7 +695,9 @@ async function measureWorld(
   const tilenetKey = mode === "adaptive" ? "tilenet" : `tilenet_${mode}`;
   const refs = first ? await startReferences(t, w, budgetS) : undefined;
   try {
-    const servers = [{ key: tilenetKey, port: ECHO_PORT, pids: w.pids }];
+    // CPU per echo counts the tiles on the echo's path (net, echo); the others' idle cost is reported apart.
+    const echoPids = w.tilePids.filter((p) => p.name === "net" || p.name === "echo").map((p) => p.pid);
+    const servers = [{ key: tilenetKey, port: ECHO_PORT, pids: echoPids }];
     if (refs) {
       const ports: Record<string, number> = { node_dgram: NODE_PORT, c: C_PORT };
       for (const s of t.opts.servers)

@@ -12,6 +12,8 @@ runTile<NetTileConfig>({
   // The body decides how long to spin (config spinUs): the runtime calls idleWait at once.
   spinUs: 0,
   placement: (c) => ({ idle: c.idle, cpu: c.cpu }),
+  // Idle for a second: heartbeat and metrics every 100 ms (the socket and the apps still wake it at once).
+  idleHousekeepingMs: 100,
   setup(ctx) {
     const c = ctx.config;
     const fd = ctx.fd(NET_FDS.xsk);
