@@ -225,9 +225,9 @@ describeAsRoot("net and app tiles as sandboxed processes (needs root)", () => {
     expect(netM.tx_completed).toBe(COUNT);
     expect(netM.xsk_tx_kicks).toBeGreaterThan(0);
     expect(netM.xsk_idle_polls).toBeGreaterThan(0);
-    // Woken by received frames and by the app's answers (the eventfd: the app's write passed its filter).
+    // Woken by received frames (answers mostly arrive while it still spins; the app's eventfd
+    // signal is proven by net-wakes-for-unprompted-send.test.ts).
     expect(netM.idle_wakes_socket).toBeGreaterThan(0);
-    expect(netM.idle_wakes_app).toBeGreaterThan(0);
     expect(appM.rx_packets).toBe(COUNT);
     expect(appM.tx_packets).toBe(COUNT);
     expect(appM.handler_exceptions).toBe(0);
