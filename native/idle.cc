@@ -99,6 +99,39 @@ Napi::Value PinThreads(const Napi::CallbackInfo& info) {
   return Napi::Number::New(info.Env(), pinned);
 }
 
+// The kernel's struct sched_attr (uapi linux/sched/types.h), declared here: glibc has no wrapper.
+struct SchedAttr {
+  uint32_t size;
+  uint32_t sched_policy;
+  uint64_t sched_flags;
+  int32_t sched_nice;
+  uint32_t sched_priority;
+  uint64_t sched_runtime;
+  uint64_t sched_deadline;
+  uint64_t sched_period;
+  uint32_t sched_util_min;
+  uint32_t sched_util_max;
+};
+
+// setSchedSlice(sliceUs) -> 0, or -errno (EINVAL: a kernel before 6.12's custom EEVDF slices).
+// sched_setattr(0) on the calling thread: SCHED_OTHER, nice unchanged (read first), sched_runtime
+// = the requested slice. A task with a shorter slice gets an earlier virtual deadline, so when it
+// wakes it preempts a task that is using a longer one (PREEMPT_SHORT) instead of waiting for that
+// task's slice to end. No privilege needed; before the sandbox.
+Napi::Value SetSchedSlice(const Napi::CallbackInfo& info) {
+  int64_t sliceUs;
+  if (!ArgInt(info, 0, "sliceUs", &sliceUs)) return info.Env().Undefined();
+  if (sliceUs < 100 || sliceUs > 100000) return ThrowType(info.Env(), "setSchedSlice: sliceUs must be 100 to 100000");
+  SchedAttr attr = {};
+  if (syscall(SYS_sched_getattr, 0, &attr, sizeof attr, 0) != 0) return Napi::Number::New(info.Env(), -errno);
+  if (attr.sched_policy != 0) return Napi::Number::New(info.Env(), -EPERM);  // not SCHED_OTHER: leave it
+  attr.size = sizeof attr;
+  attr.sched_flags = 0;
+  attr.sched_runtime = (uint64_t)sliceUs * 1000;
+  if (syscall(SYS_sched_setattr, 0, &attr, 0) != 0) return Napi::Number::New(info.Env(), -errno);
+  return Napi::Number::New(info.Env(), 0);
+}
+
 }  // namespace
 
 void InitIdle(Napi::Env env, Napi::Object exports) {
@@ -106,6 +139,7 @@ void InitIdle(Napi::Env env, Napi::Object exports) {
   exports.Set("eventfdSignal", Napi::Function::New(env, EventfdSignal));
   exports.Set("pollWake", Napi::Function::New(env, PollWake));
   exports.Set("pinThreads", Napi::Function::New(env, PinThreads));
+  exports.Set("setSchedSlice", Napi::Function::New(env, SetSchedSlice));
 }
 
 }  // namespace tilenet

@@ -178,6 +178,9 @@ export interface NativeAddon {
   pollWake(fd: number, eventFd: number, timeoutMs: number): number;
   /** sched_setaffinity of every thread of the process to one CPU; returns how many (before the sandbox). */
   pinThreads(cpu: number): number;
+  /** Asks the scheduler for a shorter slice for the calling thread (EEVDF custom slice, Linux
+   *  6.12+): 0, or -errno when the kernel does not take it. */
+  setSchedSlice(sliceUs: number): number;
 }
 
 let cached: NativeAddon | undefined;

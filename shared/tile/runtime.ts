@@ -104,8 +104,11 @@ export function runTile<Config>(def: TileDefinition<Config>): void {
     metrics.heartbeat();
     const placement = def.placement?.(boot.config) ?? {};
     metrics.set(metrics.index(CommonMetric.idleSpin), placement.idle === "spin" ? 1 : 0);
-    const pinned = applyPlacement(placement); // before the sandbox: it reads /proc/self/task
+    // Before the sandbox: it reads /proc/self/task and calls sched_setattr.
+    const { pinned, sliceRc } = applyPlacement(placement);
     if (pinned > 0) log.info({ cpu: placement.cpu, threads: pinned }, "threads pinned");
+    if (sliceRc !== 0)
+      log.info({ errno: -sliceRc }, "the kernel keeps its default scheduler slice (no EEVDF custom slices)");
     const ctx: TileContext<Config> = {
       boot,
       config: boot.config,
@@ -194,13 +197,16 @@ function runLoop<Config>(
         if (idleSince < 0) idleSince = t0;
         if (body.idleWait && t1 - idleSince >= spinNs) {
           clock.enter(Regime.idle, t1);
-          body.idleWait(Math.ceil(Math.max(0, Math.min(Math.max(housekeepingNs, idleHousekeepingNs), nextHousekeeping - t1)) / 1e6));
+          body.idleWait(
+            Math.ceil(Math.max(0, Math.min(Math.max(housekeepingNs, idleHousekeepingNs), nextHousekeeping - t1)) / 1e6),
+          );
           t1 = monotonicNs();
         }
       }
       if (t1 >= nextHousekeeping) {
         clock.enter(Regime.housekeeping, t1);
-        nextHousekeeping = t1 + (idleSince >= 0 && t1 - idleSince >= IDLE_AFTER_NS ? idleHousekeepingNs : housekeepingNs);
+        nextHousekeeping =
+          t1 + (idleSince >= 0 && t1 - idleSince >= IDLE_AFTER_NS ? idleHousekeepingNs : housekeepingNs);
         body.housekeeping?.(t1 / 1e6);
         if (t1 >= nextSample) {
           nextSample = t1 + SAMPLE_NS;
