@@ -23,7 +23,6 @@ import {
   type InstanceTopology,
   metricsGroup,
   netWakeName,
-  withTileSettings,
 } from "../launcher/topology";
 import { MetricsReader } from "../shared/metrics/reader";
 import { native } from "../shared/native";
