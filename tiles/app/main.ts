@@ -15,6 +15,8 @@ runTile<AppTileConfig>({
   // The body decides how long to spin (config spinUs): the runtime calls idleWait at once.
   spinUs: 0,
   placement: (c) => ({ idle: c.idle, cpu: c.cpu }),
+  // Idle for a second and no timer pending: heartbeat every 100 ms (datagrams still wake it at once).
+  idleHousekeepingMs: 100,
   setup(ctx) {
     const c = ctx.config;
     const buf = (role: string): ArrayBuffer => ctx.region(role).buf;
@@ -46,6 +48,8 @@ runTile<AppTileConfig>({
       },
       poll: (nowMs) => body.poll(nowMs),
       idleWait: (ms) => body.idleWait(ms),
+      // The module's timers run between slices: with one pending, slices end every 10-20 ms.
+      slowIdleOk: () => !process.getActiveResourcesInfo().includes("Timeout"),
     };
   },
 });
