@@ -14,7 +14,8 @@
         "native/bpf.cc",
         "native/xsk.cc",
         "native/openat2.cc",
-        "native/unix_dgram.cc"
+        "native/unix_dgram.cc",
+        "native/idle.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

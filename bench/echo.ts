@@ -6,18 +6,25 @@
 // in flight measures the unloaded round trip. Servers are measured in turn, the order rotating
 // each run so machine noise hits all alike; figures are medians over runs.
 //
+// tilenet is measured once per idle mode (`--idle-modes adaptive,spin`), each in an instance of
+// its own (spin: net tile pinned to CPU 1, echo app to CPU 0); the reference servers run in the
+// first one. Per mode also: the CPU the tiles use over an idle interval (/proc), and the
+// unprompted-send latency: an app (test/fixtures/apps/unprompted-sender.js) sends stamped
+// datagrams from a timer, so the net tile is asleep when each is sent; the peer measures
+// send -> arrival. The kernel-path reference is the same sender on a dgram socket.
+//
 // Topology: `--via launcher` runs `tilenet run --lab` and finds its namespaces with `tilenet
 // status --json`; `--via direct` builds its own two namespaces and starts the net and app tile
 // programs itself exactly as the launcher does (staged runtime, tilenet-exec, seccomp); `auto`
 // (default) uses the launcher when its lab runs a net tile, else direct. Traffic stays between
 // the two namespaces the run made; everything is removed at the end, also on failure.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import pino from "pino";
 import { defaultConfig, defaultRestartPolicy, type InstanceConfig } from "../launcher/config";
-import { provisionInstance, resolveInterfaces, UndoStack } from "../launcher/plan";
+import { provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from "../launcher/plan";
 import { RegionSet } from "../launcher/regions";
 import { stageRuntime } from "../launcher/stage";
 import { spawnTile, type TileLaunch, type TileProcess } from "../launcher/tile-process";
@@ -26,6 +33,7 @@ import { MetricsReader } from "../shared/metrics/reader";
 import { inNetns, native } from "../shared/native";
 import { NetbaseWriter } from "../shared/netbase/writer";
 import { NetlinkClient } from "../shared/netlink";
+import { IDLE_MODES, type IdleMode } from "../shared/tile/idle";
 import { metricsRegionName } from "../shared/tile/regions";
 import type { Bench } from "./types";
 
@@ -45,8 +53,14 @@ interface Options {
   via: Via;
   xdpMode: "auto" | "skb" | "drv";
   servers: ServerName[];
+  /** tilenet is measured once per mode, each in its own instance; the first hosts the references. */
+  modes: IdleMode[];
+  /** Length of the idle interval whose CPU is measured, per mode. */
+  idleCpuSeconds: number;
+  /** Unprompted datagrams per measurement (one every UNPROMPTED_INTERVAL_MS). */
+  unprompted: number;
   /** Direct topology only: idle tuning of the tiles (defaults: the tiles' own). */
-  tune: { netSpinUs?: number; appSpinUs?: number; napUs?: number; napWindowMs?: number; maxIdleMs?: number };
+  tune: { netSpinUs?: number; netReplySpinUs?: number; appSpinUs?: number };
 }
 
 const TARGET_PPS_OVER_NODE = 3;
@@ -54,6 +68,12 @@ const TARGET_PPS_OVER_C = 1;
 const ECHO_PORT = 7000;
 const NODE_PORT = 7100;
 const C_PORT = 7200;
+const TICKER_PORT = 7001;
+const DGRAM_TICKER_PORT = 7300;
+const UNPROMPTED_INTERVAL_MS = 20;
+/** Spin mode's pinning: one core each for the net tile and the echo app (2-core machine). */
+const SPIN_NET_CPU = 1;
+const SPIN_APP_CPU = 0;
 
 function parseOptions(args: string[]): Options {
   const o: Options = {
@@ -68,6 +88,9 @@ function parseOptions(args: string[]): Options {
     via: "auto",
     xdpMode: "auto",
     servers: [...SERVERS],
+    modes: [...IDLE_MODES],
+    idleCpuSeconds: 2,
+    unprompted: 50,
     tune: {},
   };
   const num = (key: string, v: string | undefined, min: number, max: number): number => {
@@ -90,15 +113,17 @@ function parseOptions(args: string[]): Options {
     else if (key === "--via" && (v === "auto" || v === "launcher" || v === "direct")) o.via = v;
     else if (key === "--xdp-mode" && (v === "auto" || v === "skb" || v === "drv")) o.xdpMode = v;
     else if (key === "--net-spin-us") o.tune.netSpinUs = num(key, v, 0, 100_000);
+    else if (key === "--net-reply-spin-us") o.tune.netReplySpinUs = num(key, v, 0, 100_000);
     else if (key === "--app-spin-us") o.tune.appSpinUs = num(key, v, 0, 100_000);
-    else if (key === "--nap-us") o.tune.napUs = num(key, v, 1, 1000);
-    else if (key === "--nap-window-ms") o.tune.napWindowMs = num(key, v, 0, 1000);
-    else if (key === "--max-idle-ms") o.tune.maxIdleMs = num(key, v, 0, 100);
+    else if (key === "--idle-cpu-seconds") o.idleCpuSeconds = num(key, v, 0.5, 10);
+    else if (key === "--unprompted") o.unprompted = num(key, v, 5, 1000);
+    else if (key === "--idle-modes" && v && v.split(",").every((x) => (IDLE_MODES as readonly string[]).includes(x)))
+      o.modes = v.split(",") as IdleMode[];
     else if (key === "--servers" && v && v.split(",").every((x) => (SERVERS as readonly string[]).includes(x)))
       o.servers = v.split(",") as ServerName[];
     else
       throw new Error(
-        `echo bench: unknown option ${key} ${v ?? ""} (--seconds --warmup --idle-seconds --runs --size --window --burst --max-packets --via auto|launcher|direct --xdp-mode auto|skb|drv --servers tilenet,node_dgram,c --net-spin-us --app-spin-us --nap-us --nap-window-ms --max-idle-ms)`,
+        `echo bench: unknown option ${key} ${v ?? ""} (--seconds --warmup --idle-seconds --runs --size --window --burst --max-packets --via auto|launcher|direct --xdp-mode auto|skb|drv --servers tilenet,node_dgram,c --idle-modes adaptive,spin --idle-cpu-seconds --unprompted --net-spin-us --net-reply-spin-us --app-spin-us)`,
       );
   }
   if (o.warmup >= o.seconds) throw new Error("echo bench: --warmup must be shorter than --seconds");
@@ -187,22 +212,9 @@ interface World {
   metrics(): { net?: Record<string, number>; app?: Record<string, number> };
   /** Processes doing tilenet's work (the tiles), for CPU accounting. */
   pids: number[];
+  /** The same, by tile name (idle CPU per tile). */
+  tilePids: { name: string; pid: number }[];
   stop(): Promise<void>;
-}
-
-/** CPU seconds (user + system) used so far by the processes (gone ones count 0). */
-function cpuSeconds(pids: readonly number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-      const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      ticks += Number(fields[11]) + Number(fields[12]);
-    } catch {
-      // exited
-    }
-  }
-  return ticks / 100; // USER_HZ
 }
 
 interface LoadResult {
@@ -251,16 +263,58 @@ function vethPair(tag: string, cleanups: Cleanups): { tileNs: string; peerNs: st
   return { tileNs, peerNs, tileIp };
 }
 
+/** The bench's apps: the echo app and the unprompted sender (which never spins: it is not
+ *  what is measured in spin mode, and a third spinning process would starve the 2 cores). */
+function benchApps(root: string, mode: IdleMode): InstanceConfig["apps"] {
+  const pinned = mode === "spin" ? { cpu: SPIN_APP_CPU } : {};
+  return [
+    {
+      name: "echo",
+      module: "builtin:echo",
+      ports: [ECHO_PORT],
+      settings: {},
+      restart: defaultRestartPolicy(),
+      placement: pinned,
+    },
+    {
+      name: "ticker",
+      module: tickerModule(root),
+      ports: [TICKER_PORT],
+      settings: {},
+      restart: defaultRestartPolicy(),
+      placement: { idle: "adaptive" },
+    },
+  ];
+}
+
+function tickerModule(root: string): string {
+  return join(root, "test", "fixtures", "apps", "unprompted-sender.js");
+}
+
 /** The instance as the launcher would describe it (default geometry and rings), without a
- *  netlink tile, with the bench's idle tuning applied. */
-function benchTopology(opts: Options, tileNs: string, stageDir: string): InstanceTopology {
+ *  netlink tile, in the given idle mode, with the bench's idle tuning applied. */
+function benchTopology(
+  opts: Options,
+  mode: IdleMode,
+  root: string,
+  tileNs: string,
+  stageDir: string,
+): InstanceTopology {
   const d = defaultConfig();
   const config: InstanceConfig = {
     ...d,
-    net: { ...d.net, interface: "t0", netns: `/run/netns/${tileNs}`, xdpMode: opts.xdpMode, queue: 0 },
+    tiles: { idle: mode },
+    net: {
+      ...d.net,
+      interface: "t0",
+      netns: `/run/netns/${tileNs}`,
+      xdpMode: opts.xdpMode,
+      queue: 0,
+      placement: mode === "spin" ? { cpu: SPIN_NET_CPU } : {},
+    },
     netbase: { routes: 1024, neighbors: 1024, interfaces: 16, addrsPerInterface: 4 },
     netlink: { ...d.netlink, enabled: false },
-    apps: [{ name: "echo", module: "builtin:echo", ports: [ECHO_PORT], settings: {}, restart: defaultRestartPolicy() }],
+    apps: benchApps(root, mode),
   };
   const t = opts.tune;
   const described = describeInstance({
@@ -272,9 +326,7 @@ function benchTopology(opts: Options, tileNs: string, stageDir: string): Instanc
   return withTileSettings(
     withTileSettings(described, "net", {
       ...(t.netSpinUs !== undefined ? { spinUs: t.netSpinUs } : {}),
-      ...(t.napUs !== undefined ? { napUs: t.napUs } : {}),
-      ...(t.napWindowMs !== undefined ? { napWindowMs: t.napWindowMs } : {}),
-      ...(t.maxIdleMs !== undefined ? { maxIdleMs: t.maxIdleMs } : {}),
+      ...(t.netReplySpinUs !== undefined ? { replySpinUs: t.netReplySpinUs } : {}),
     }),
     "echo",
     t.appSpinUs !== undefined ? { spinUs: t.appSpinUs } : {},
@@ -312,17 +364,18 @@ async function startTiles(launches: TileLaunch[], regions: RegionSet, cleanups: 
   return tiles;
 }
 
-async function directWorld(opts: Options, cleanups: Cleanups): Promise<World> {
+async function directWorld(opts: Options, mode: IdleMode, root: string, cleanups: Cleanups): Promise<World> {
   const addon = native();
   const tag = `${process.pid}-${Math.floor(Math.random() * 0xffffff).toString(16)}`;
   const { tileNs, peerNs, tileIp } = vethPair(tag, cleanups);
   const stageDir = mkdtempSync(join(tmpdir(), "tn-bench-stage-"));
   cleanups.push(() => rmSync(stageDir, { recursive: true, force: true }));
-  const topology = benchTopology(opts, tileNs, stageDir);
-  stageRuntime(
+  const topology = benchTopology(opts, mode, root, tileNs, stageDir);
+  const staged = stageRuntime(
     stageDir,
     topology.tiles.map((x) => x.kind),
   );
+  stageTileFiles(staged, topology);
   const regions = new RegionSet(`bench-${tag}`);
   const undo = new UndoStack();
   cleanups.push(() => {
@@ -348,6 +401,7 @@ async function directWorld(opts: Options, cleanups: Cleanups): Promise<World> {
     tileIp,
     metrics: () => ({ net: readers[0]?.snapshot(), app: readers[1]?.snapshot() }),
     pids: tiles.map((t) => t.pid),
+    tilePids: tiles.map((t) => ({ name: t.name, pid: t.pid })),
     async stop() {
       for (const t of tiles) t.child.kill("SIGTERM");
       await Promise.race([Promise.all(tiles.map((t) => t.exited)), sleep(3000)]);
@@ -362,19 +416,47 @@ interface StatusJson {
   lab?: { tileNetns: string; peerNetns: string; tileAddr: string; peerAddr: string; ports: number[] };
 }
 
+/** The lab's config in one idle mode (the same apps as the direct topology's benchApps). */
+function launcherToml(root: string, mode: IdleMode): string {
+  const spin = mode === "spin";
+  return [
+    "[tiles]",
+    `idle = "${mode}"`,
+    ...(spin ? ["[net]", `cpu = ${SPIN_NET_CPU}`] : []),
+    "[[app]]",
+    'name = "echo"',
+    'module = "builtin:echo"',
+    `ports = [${ECHO_PORT}]`,
+    ...(spin ? [`cpu = ${SPIN_APP_CPU}`] : []),
+    "[[app]]",
+    'name = "ticker"',
+    `module = "${tickerModule(root)}"`,
+    `ports = [${TICKER_PORT}]`,
+    'idle = "adaptive"',
+    "",
+  ].join("\n");
+}
+
 // Longer than 70 lines: one script (a lab instance for the bench, then its figures and cleanup).
 async function launcherWorld(
   root: string,
+  mode: IdleMode,
   budgetS: number,
   cleanups: (() => void | Promise<void>)[],
 ): Promise<World | string> {
   const cli = join(root, "dist", "cli.js");
   if (!existsSync(cli)) return "dist/cli.js missing";
-  const instance = `bench${process.pid}`.slice(0, 24);
+  const instance = `bench${process.pid}${mode.slice(0, 1)}`.slice(0, 24);
+  const dir = mkdtempSync(join(tmpdir(), "tn-bench-cfg-"));
+  cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+  const config = join(dir, "tilenet.toml");
+  writeFileSync(config, launcherToml(root, mode));
   const launcher = new Child(process.execPath, [
     cli,
     "run",
     "--lab",
+    "--config",
+    config,
     "--instance",
     instance,
     "--duration",
@@ -423,11 +505,12 @@ async function launcherWorld(
           const now = status()?.tiles ?? [];
           return {
             net: now.find((t) => t.kind === "net")?.metrics,
-            app: now.find((t) => t.kind === "app")?.metrics,
+            app: now.find((t) => t.name === "echo")?.metrics,
           };
         },
         stop: stopLauncher,
-        pids: (s.tiles ?? []).flatMap((t) => ((t as { pid?: number }).pid ? [(t as { pid: number }).pid] : [])),
+        pids: tiles.flatMap((t) => (t.pid ? [t.pid] : [])),
+        tilePids: tiles.flatMap((t) => (t.pid ? [{ name: t.name, pid: t.pid }] : [])),
       };
     }
     const exited = await Promise.race([launcher.exited, sleep(100).then(() => null)]);
@@ -481,165 +564,337 @@ function runLoad(
   return r;
 }
 
-// Longer than 70 lines: one sequential script (set-up, servers measured in rotating order, report)
-// whose steps share the options, the cleanups and the figures gathered so far.
+/** CPU time (ns) the processes used so far, every thread: the first field of
+ *  /proc/PID/task/TID/schedstat (nanoseconds, unlike /proc/PID/stat's 10 ms ticks). */
+function cpuNs(pids: readonly number[]): number {
+  let ns = 0;
+  for (const pid of pids) {
+    try {
+      for (const tid of readdirSync(`/proc/${pid}/task`))
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+    } catch {
+      // exited
+    }
+  }
+  return ns;
+}
+
+interface StampResult {
+  received: number;
+  expected: number;
+  p50_us: number;
+  p99_us: number;
+  max_us: number;
+}
+
+/** The unprompted-send latency of the sender on `port` in the tile namespace (stamp-peer). */
+function unpromptedLatency(root: string, w: World, port: number, count: number): StampResult {
+  const peer = join(root, "dist", "test", "fixtures", "stamp-peer.js");
+  const timeoutMs = count * UNPROMPTED_INTERVAL_MS + 8000;
+  const args = { host: w.tileIp, port, count, intervalMs: UNPROMPTED_INTERVAL_MS, timeoutMs };
+  const out = execFileSync("ip", ["netns", "exec", w.peerNs, process.execPath, peer, JSON.stringify(args)], {
+    encoding: "utf8",
+    timeout: timeoutMs + 5000,
+  });
+  return JSON.parse(out.trim().split("\n").at(-1) ?? "{}") as StampResult;
+}
+
+/** What one measured server or tilenet mode gave. */
+interface Gathered {
+  loaded: LoadResult[];
+  idle: LoadResult[];
+  /** CPU over the idle interval, % of one core, in total and per process name. */
+  idleCpuPct?: number;
+  idleCpuBy?: string;
+  unprompted?: StampResult;
+}
+
+interface Tools {
+  root: string;
+  loadExe: string;
+  serverExe: string;
+  opts: Options;
+}
+
+/** The reference servers in the tile namespace of `w` (killed by the returned stop). */
+async function startReferences(
+  t: Tools,
+  w: World,
+  budgetS: number,
+): Promise<{ pids: Record<string, number>; stop(): void }> {
+  const inNs = (argv: string[]): Child => new Child("ip", ["netns", "exec", w.tileNs, ...argv]);
+  const children = (dist: string): string => join(t.root, "dist", "bench", "children", dist);
+  const node = inNs([process.execPath, children("echo-node-server.js"), String(NODE_PORT), String(budgetS)]);
+  const c = inNs([t.serverExe, String(C_PORT), String(budgetS)]);
+  const ticker = inNs([
+    process.execPath,
+    children("stamp-ticker-dgram.js"),
+    String(DGRAM_TICKER_PORT),
+    String(budgetS),
+  ]);
+  const stop = (): void => {
+    for (const k of [node, c, ticker]) k.kill();
+  };
+  try {
+    await node.waitFor((l) => l.ready === true, 10_000, "node dgram echo server");
+    await c.waitFor((l) => l.ready === true, 10_000, "C echo server");
+    await ticker.waitFor((l) => l.ready === true, 10_000, "dgram unprompted sender");
+  } catch (e) {
+    stop();
+    throw e;
+  }
+  return { pids: { node_dgram: node.pid, c: c.pid, dgram_ticker: ticker.pid }, stop };
+}
+
+/** Loaded + one-at-a-time phases for each server key, in rotating order, opts.runs times. */
+function measureEcho(
+  t: Tools,
+  w: World,
+  servers: { key: string; port: number; pids: number[] }[],
+  into: Map<string, Gathered>,
+): void {
+  const o = t.opts;
+  for (const s of servers) runLoad(t.loadExe, w, s.port, 1, 0.5, 8, 8, o); // neighbors resolved, JIT warm
+  for (let run = 0; run < o.runs; run++) {
+    for (let i = 0; i < servers.length; i++) {
+      const s = servers[(i + run) % servers.length] as (typeof servers)[number];
+      const g = into.get(s.key) ?? { loaded: [], idle: [] };
+      into.set(s.key, g);
+      const cpu0 = cpuNs(s.pids);
+      const t0 = performance.now();
+      const loaded = runLoad(t.loadExe, w, s.port, o.seconds, o.warmup, o.window, o.burst, o);
+      const cpu = (cpuNs(s.pids) - cpu0) / 1e9;
+      loaded.server_cpu_pct = Math.round((cpu / ((performance.now() - t0) / 1000)) * 100);
+      loaded.server_cpu_us_per_echo = Math.round((cpu / Math.max(1, loaded.received)) * 1e7) / 10;
+      g.loaded.push(loaded);
+      g.idle.push(runLoad(t.loadExe, w, s.port, o.idleSeconds, Math.min(0.2, o.idleSeconds / 4), 1, 1, o));
+    }
+  }
+}
+
+/** CPU each named process uses over an idle interval (no traffic), % of one core. */
+async function idleCpu(named: { name: string; pid: number }[], seconds: number): Promise<Map<string, number>> {
+  const before = named.map((p) => cpuNs([p.pid]));
+  const t0 = performance.now();
+  await sleep(seconds * 1000);
+  const wallNs = (performance.now() - t0) * 1e6;
+  return new Map(named.map((p, i) => [p.name, (100 * (cpuNs([p.pid]) - (before[i] ?? 0))) / wallNs]));
+}
+
+const round1 = (x: number): number => Math.round(x * 10) / 10;
+
+/** Everything measured in one tilenet instance (mode); the first also measures the references. */
+async function measureWorld(
+  t: Tools,
+  w: World,
+  mode: IdleMode,
+  first: boolean,
+  budgetS: number,
+  into: Map<string, Gathered>,
+): Promise<void> {
+  const tilenetKey = mode === "adaptive" ? "tilenet" : `tilenet_${mode}`;
+  const refs = first ? await startReferences(t, w, budgetS) : undefined;
+  try {
+    // CPU per echo counts the tiles on the echo's path (net, echo); the others' idle cost is reported apart.
+    const echoPids = w.tilePids.filter((p) => p.name === "net" || p.name === "echo").map((p) => p.pid);
+    const servers = [{ key: tilenetKey, port: ECHO_PORT, pids: echoPids }];
+    if (refs) {
+      const ports: Record<string, number> = { node_dgram: NODE_PORT, c: C_PORT };
+      for (const s of t.opts.servers)
+        if (s !== "tilenet") servers.push({ key: s, port: ports[s] as number, pids: [refs.pids[s] as number] });
+    }
+    if (!t.opts.servers.includes("tilenet")) servers.shift();
+    measureEcho(t, w, servers, into);
+    const named = [...w.tilePids, ...(refs ? Object.entries(refs.pids).map(([name, pid]) => ({ name, pid })) : [])];
+    const idle = await idleCpu(named, t.opts.idleCpuSeconds);
+    const tiles = w.tilePids.map((p) => p.name);
+    const g = into.get(tilenetKey) ?? { loaded: [], idle: [] };
+    into.set(tilenetKey, g);
+    g.idleCpuPct = round1(tiles.reduce((a, n) => a + (idle.get(n) ?? 0), 0));
+    g.idleCpuBy = tiles.map((n) => `${n} ${round1(idle.get(n) ?? 0)}`).join(", ");
+    g.unprompted = unpromptedLatency(t.root, w, TICKER_PORT, t.opts.unprompted);
+    if (refs) {
+      for (const key of ["node_dgram", "c"]) {
+        const r = into.get(key);
+        if (r) r.idleCpuPct = round1(idle.get(key) ?? 0);
+      }
+      const kernel: Gathered = { loaded: [], idle: [], idleCpuPct: round1(idle.get("dgram_ticker") ?? 0) };
+      kernel.unprompted = unpromptedLatency(t.root, w, DGRAM_TICKER_PORT, t.opts.unprompted);
+      into.set("kernel_dgram_send", kernel);
+    }
+  } finally {
+    refs?.stop();
+  }
+}
+
+/** A tilenet instance in `mode`: the launcher's lab unless --via direct (or the lab is unusable). */
+async function startWorld(
+  t: Tools,
+  mode: IdleMode,
+  budgetS: number,
+  cleanups: Cleanups,
+  lines: string[],
+): Promise<World> {
+  if (t.opts.via !== "direct") {
+    const got = await launcherWorld(t.root, mode, budgetS, cleanups);
+    if (typeof got !== "string") return got;
+    if (t.opts.via === "launcher") throw new Error(`echo bench: --via launcher: ${got}`);
+    lines.push(`(launcher not usable: ${got}; using the direct topology)`);
+  }
+  return directWorld(t.opts, mode, t.root, cleanups);
+}
+
+async function runCleanups(cleanups: Cleanups): Promise<void> {
+  const errors: string[] = [];
+  for (const c of cleanups.reverse()) {
+    try {
+      await c();
+    } catch (e) {
+      errors.push((e as Error).message);
+    }
+  }
+  cleanups.length = 0;
+  if (errors.length > 0) process.stderr.write(`echo bench clean-up problems: ${errors.join("; ")}\n`);
+}
+
+function compileTools(root: string, opts: Options, cleanups: Cleanups): Tools {
+  const bin = mkdtempSync(join(tmpdir(), "tn-bench-echo-"));
+  cleanups.push(() => rmSync(bin, { recursive: true, force: true }));
+  const loadExe = join(bin, "echo_load");
+  const serverExe = join(bin, "echo_server");
+  for (const [src, exe] of [
+    ["echo_load.c", loadExe],
+    ["echo_server.c", serverExe],
+  ] as const)
+    execFileSync("cc", ["-O2", "-Wall", "-Wextra", "-o", exe, join(root, "bench", "c", src)], {
+      stdio: ["ignore", "inherit", "inherit"],
+    });
+  return { root, loadExe, serverExe, opts };
+}
+
 export const echoBench: Bench = async (args) => {
   const opts = parseOptions(args);
   if (process.getuid?.() !== 0) throw new Error("echo bench: must run as root (namespaces, XDP)");
   const root = findRoot();
-  const cleanups: (() => void | Promise<void>)[] = [];
-  const results: Record<ServerName, { loaded: LoadResult[]; idle: LoadResult[] }> = {
-    tilenet: { loaded: [], idle: [] },
-    node_dgram: { loaded: [], idle: [] },
-    c: { loaded: [], idle: [] },
-  };
+  const toolCleanups: Cleanups = [];
+  const gathered = new Map<string, Gathered>();
   const lines: string[] = [];
-  let world: World | undefined;
-  let after: ReturnType<World["metrics"]> = {};
+  const after = new Map<IdleMode, ReturnType<World["metrics"]>>();
   try {
-    const bin = mkdtempSync(join(tmpdir(), "tn-bench-echo-"));
-    cleanups.push(() => rmSync(bin, { recursive: true, force: true }));
-    const loadExe = join(bin, "echo_load");
-    const serverExe = join(bin, "echo_server");
-    for (const [src, exe] of [
-      ["echo_load.c", loadExe],
-      ["echo_server.c", serverExe],
-    ] as const)
-      execFileSync("cc", ["-O2", "-Wall", "-Wextra", "-o", exe, join(root, "bench", "c", src)], {
-        stdio: ["ignore", "inherit", "inherit"],
-      });
-
-    const perServerS = opts.seconds + opts.idleSeconds + 1;
-    const budgetS = Math.ceil(opts.runs * SERVERS.length * perServerS + 30);
-    if (opts.via !== "direct") {
-      const got = await launcherWorld(root, budgetS, cleanups);
-      if (typeof got === "string") {
-        if (opts.via === "launcher") throw new Error(`echo bench: --via launcher: ${got}`);
-        lines.push(`(launcher not usable: ${got}; using the direct topology)`);
-      } else world = got;
-    }
-    world ??= await directWorld(opts, cleanups);
-    const w = world;
-    lines.push(`topology: ${w.how}`);
-
-    const nodeServer = new Child("ip", [
-      "netns",
-      "exec",
-      w.tileNs,
-      process.execPath,
-      join(root, "dist", "bench", "children", "echo-node-server.js"),
-      String(NODE_PORT),
-      String(budgetS),
-    ]);
-    const cServer = new Child("ip", ["netns", "exec", w.tileNs, serverExe, String(C_PORT), String(budgetS)]);
-    cleanups.push(() => {
-      nodeServer.kill();
-      cServer.kill();
-    });
-    await nodeServer.waitFor((l) => l.ready === true, 10_000, "node dgram echo server");
-    await cServer.waitFor((l) => l.ready === true, 10_000, "C echo server");
-    // Neighbors resolved, JIT warm: a short unmeasured pass on each server.
-    const ports: Record<ServerName, number> = { tilenet: ECHO_PORT, node_dgram: NODE_PORT, c: C_PORT };
-    const servers = opts.servers;
-    for (const s of servers) runLoad(loadExe, w, ports[s], 1, 0.5, 8, 8, opts);
-
-    const serverPids: Record<ServerName, number[]> = {
-      tilenet: w.pids,
-      node_dgram: [nodeServer.pid],
-      c: [cServer.pid],
-    };
-    for (let run = 0; run < opts.runs; run++) {
-      const order = servers.map((_, i) => servers[(i + run) % servers.length] as ServerName);
-      for (const s of order) {
-        const cpu0 = cpuSeconds(serverPids[s]);
-        const t0 = performance.now();
-        const loaded = runLoad(loadExe, w, ports[s], opts.seconds, opts.warmup, opts.window, opts.burst, opts);
-        const cpu = cpuSeconds(serverPids[s]) - cpu0;
-        loaded.server_cpu_pct = Math.round((cpu / ((performance.now() - t0) / 1000)) * 100);
-        loaded.server_cpu_us_per_echo = Math.round((cpu / Math.max(1, loaded.received)) * 1e7) / 10;
-        results[s].loaded.push(loaded);
-        results[s].idle.push(
-          runLoad(loadExe, w, ports[s], opts.idleSeconds, Math.min(0.2, opts.idleSeconds / 4), 1, 1, opts),
-        );
+    const tools = compileTools(root, opts, toolCleanups);
+    const perServerS = opts.seconds + opts.idleSeconds + 2;
+    const budgetS = Math.ceil(opts.runs * SERVERS.length * perServerS + opts.idleCpuSeconds + 40);
+    for (const [i, mode] of opts.modes.entries()) {
+      const cleanups: Cleanups = [];
+      let world: World | undefined;
+      try {
+        world = await startWorld(tools, mode, budgetS, cleanups, lines);
+        lines.push(`${mode}: ${world.how}`);
+        await measureWorld(tools, world, mode, i === 0, budgetS, gathered);
+        after.set(mode, world.metrics());
+      } finally {
+        if (world) await world.stop().catch((e: Error) => process.stderr.write(`stop: ${e.message}\n`));
+        await runCleanups(cleanups);
       }
     }
-    after = w.metrics();
   } finally {
-    const errors: string[] = [];
-    if (world) {
-      try {
-        await world.stop();
-      } catch (e) {
-        errors.push((e as Error).message);
-      }
-    }
-    for (const c of cleanups.reverse()) {
-      try {
-        await c();
-      } catch (e) {
-        errors.push((e as Error).message);
-      }
-    }
-    if (errors.length > 0) process.stderr.write(`echo bench clean-up problems: ${errors.join("; ")}\n`);
+    await runCleanups(toolCleanups);
   }
+  return report(opts, gathered, after, lines);
+};
 
+/** Figures (medians) and the printed table with the issue's targets. */
+function report(
+  opts: Options,
+  gathered: Map<string, Gathered>,
+  after: Map<IdleMode, ReturnType<World["metrics"]>>,
+  lines: string[],
+): { figures: Record<string, number>; lines: string[] } {
   const figures: Record<string, number> = {};
-  for (const s of opts.servers) {
-    const r = results[s];
-    figures[`${s}_pps`] = Math.round(median(r.loaded.map((x) => x.pps)));
-    figures[`${s}_p50_us`] = median(r.loaded.map((x) => x.p50_us));
-    figures[`${s}_p99_us`] = median(r.loaded.map((x) => x.p99_us));
-    figures[`${s}_rtt_p50_us`] = median(r.idle.map((x) => x.p50_us));
-    figures[`${s}_rtt_p99_us`] = median(r.idle.map((x) => x.p99_us));
-    figures[`${s}_lost`] = r.loaded.reduce((a, x) => a + x.lost, 0) + r.idle.reduce((a, x) => a + x.lost, 0);
-    figures[`${s}_cpu_pct`] = median(r.loaded.map((x) => x.server_cpu_pct ?? Number.NaN));
-    figures[`${s}_cpu_us_per_echo`] = median(r.loaded.map((x) => x.server_cpu_us_per_echo ?? Number.NaN));
+  for (const [key, r] of gathered) {
+    if (r.loaded.length > 0) {
+      figures[`${key}_pps`] = Math.round(median(r.loaded.map((x) => x.pps)));
+      figures[`${key}_p50_us`] = median(r.loaded.map((x) => x.p50_us));
+      figures[`${key}_p99_us`] = median(r.loaded.map((x) => x.p99_us));
+      figures[`${key}_rtt_p50_us`] = median(r.idle.map((x) => x.p50_us));
+      figures[`${key}_rtt_p99_us`] = median(r.idle.map((x) => x.p99_us));
+      figures[`${key}_lost`] = r.loaded.reduce((a, x) => a + x.lost, 0) + r.idle.reduce((a, x) => a + x.lost, 0);
+      figures[`${key}_cpu_pct`] = median(r.loaded.map((x) => x.server_cpu_pct ?? Number.NaN));
+      figures[`${key}_cpu_us_per_echo`] = median(r.loaded.map((x) => x.server_cpu_us_per_echo ?? Number.NaN));
+    }
+    if (r.idleCpuPct !== undefined) figures[`${key}_idle_cpu_pct`] = r.idleCpuPct;
+    if (r.unprompted) {
+      figures[`${key}_unprompted_p50_us`] = round1(r.unprompted.p50_us);
+      figures[`${key}_unprompted_p99_us`] = round1(r.unprompted.p99_us);
+      figures[`${key}_unprompted_max_us`] = round1(r.unprompted.max_us);
+      figures[`${key}_unprompted_received`] = r.unprompted.received;
+    }
   }
-  const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
-  const has = (s: ServerName): boolean => opts.servers.includes(s);
   const f = (k: string): number => figures[k] ?? Number.NaN;
-  if (has("tilenet") && has("node_dgram")) {
-    figures.tilenet_over_node_pps = ratio(f("tilenet_pps"), f("node_dgram_pps"));
-    figures.tilenet_over_node_p99 = ratio(f("tilenet_p99_us"), f("node_dgram_p99_us"));
-    figures.tilenet_over_node_rtt_p99 = ratio(f("tilenet_rtt_p99_us"), f("node_dgram_rtt_p99_us"));
-  }
-  if (has("tilenet") && has("c")) figures.tilenet_over_c_pps = ratio(f("tilenet_pps"), f("c_pps"));
-
+  const ratio = (a: number, b: number): number => Math.round((a / b) * 100) / 100;
   lines.push(
     `${opts.runs} runs x ${opts.seconds} s loaded (window ${opts.window}, bursts of ${opts.burst}, ${opts.size}-byte payloads) + ${opts.idleSeconds} s one-at-a-time, per server; medians`,
   );
-  lines.push("server       pps(loaded)  p50 us  p99 us | rtt p50 us  rtt p99 us | lost | server cpu %  cpu us/echo");
-  for (const s of opts.servers) {
+  lines.push(
+    "server          pps(loaded)  p50 us  p99 us | rtt p50 us  rtt p99 us | lost | cpu %  cpu us/echo | idle cpu %",
+  );
+  for (const [key, r] of gathered) {
+    if (r.loaded.length === 0) continue;
     lines.push(
-      `${s.padEnd(12)} ${String(f(`${s}_pps`)).padStart(11)} ${f(`${s}_p50_us`).toFixed(1).padStart(7)} ${f(`${s}_p99_us`).toFixed(1).padStart(7)} | ${f(`${s}_rtt_p50_us`).toFixed(1).padStart(10)} ${f(`${s}_rtt_p99_us`).toFixed(1).padStart(11)} | ${String(f(`${s}_lost`)).padStart(4)} | ${String(f(`${s}_cpu_pct`)).padStart(12)} ${f(`${s}_cpu_us_per_echo`).toFixed(1).padStart(12)}`,
+      `${key.padEnd(15)} ${String(f(`${key}_pps`)).padStart(11)} ${f(`${key}_p50_us`).toFixed(1).padStart(7)} ${f(`${key}_p99_us`).toFixed(1).padStart(7)} | ${f(`${key}_rtt_p50_us`).toFixed(1).padStart(10)} ${f(`${key}_rtt_p99_us`).toFixed(1).padStart(11)} | ${String(f(`${key}_lost`)).padStart(4)} | ${String(f(`${key}_cpu_pct`)).padStart(5)} ${f(`${key}_cpu_us_per_echo`).toFixed(1).padStart(12)} | ${String(r.idleCpuPct ?? "-").padStart(10)}`,
     );
   }
+  for (const [key, r] of gathered)
+    if (r.idleCpuBy)
+      lines.push(`idle CPU over ${opts.idleCpuSeconds} s, ${key}: ${r.idleCpuPct}% of one core (${r.idleCpuBy})`);
+  for (const [key, r] of gathered) {
+    const u = r.unprompted;
+    if (u)
+      lines.push(
+        `unprompted send -> peer, ${key}: p50 ${u.p50_us.toFixed(1)} us, p99 ${u.p99_us.toFixed(1)} us, max ${u.max_us.toFixed(1)} us (${u.received}/${u.expected} arrived, one every ${UNPROMPTED_INTERVAL_MS} ms)`,
+      );
+  }
+  targets(figures, f, ratio, lines);
+  tileCounters(after, lines);
+  return { figures, lines };
+}
+
+/** The issue's targets, each against the reference of the same run. */
+function targets(
+  figures: Record<string, number>,
+  f: (k: string) => number,
+  ratio: (a: number, b: number) => number,
+  lines: string[],
+): void {
   const verdict = (ok: boolean): string => (ok ? "PASS" : "MISS");
-  if (figures.tilenet_over_node_pps !== undefined) {
-    lines.push(
-      `tilenet/node pps ${figures.tilenet_over_node_pps}x (target >= ${TARGET_PPS_OVER_NODE}x: ${verdict(figures.tilenet_over_node_pps >= TARGET_PPS_OVER_NODE)})`,
-    );
-    lines.push(
-      `tilenet/node p99 loaded ${figures.tilenet_over_node_p99}x, one-at-a-time ${figures.tilenet_over_node_rtt_p99}x (target <= 1x: ${verdict(f("tilenet_over_node_p99") <= 1 && f("tilenet_over_node_rtt_p99") <= 1)})`,
-    );
-  }
-  if (figures.tilenet_over_c_pps !== undefined)
-    lines.push(
-      `tilenet/C pps ${figures.tilenet_over_c_pps}x (target >= ${TARGET_PPS_OVER_C}x: ${verdict(figures.tilenet_over_c_pps >= TARGET_PPS_OVER_C)})`,
-    );
-  const net = after.net;
-  const app = after.app;
-  if (net && app) {
+  const check = (name: string, value: number, target: string, ok: boolean): void => {
+    if (Number.isNaN(value)) return;
+    figures[name] = value;
+    lines.push(`${name} ${value}x (target ${target}: ${verdict(ok)})`);
+  };
+  const overNodeRtt = ratio(f("tilenet_rtt_p99_us"), f("node_dgram_rtt_p99_us"));
+  check("tilenet_over_node_rtt_p99", overNodeRtt, "<= 1", overNodeRtt <= 1);
+  const spinOverC = ratio(f("tilenet_spin_rtt_p99_us"), f("c_rtt_p99_us"));
+  check("tilenet_spin_over_c_rtt_p99", spinOverC, "<= 1.2", spinOverC <= 1.2);
+  const cpuOverC = ratio(f("tilenet_cpu_us_per_echo"), f("c_cpu_us_per_echo"));
+  check("tilenet_over_c_cpu_per_echo", cpuOverC, "<= 1.2", cpuOverC <= 1.2);
+  const ppsOverNode = ratio(f("tilenet_pps"), f("node_dgram_pps"));
+  check("tilenet_over_node_pps", ppsOverNode, `>= ${TARGET_PPS_OVER_NODE}`, ppsOverNode >= TARGET_PPS_OVER_NODE);
+  const ppsOverC = ratio(f("tilenet_pps"), f("c_pps"));
+  check("tilenet_over_c_pps", ppsOverC, `>= ${TARGET_PPS_OVER_C}`, ppsOverC >= TARGET_PPS_OVER_C);
+  const loadedOverNode = ratio(f("tilenet_p99_us"), f("node_dgram_p99_us"));
+  check("tilenet_over_node_p99", loadedOverNode, "<= 1", loadedOverNode <= 1);
+}
+
+/** The tiles' own view after each mode: time per datagram, context switches, idle wake causes. */
+function tileCounters(after: Map<IdleMode, ReturnType<World["metrics"]>>, lines: string[]): void {
+  for (const [mode, m] of after) {
+    const { net, app } = m;
+    if (!net || !app) continue;
     const ns = (v: number | undefined, n: number | undefined): string => ((v ?? 0) / Math.max(1, n ?? 0)).toFixed(0);
-    lines.push(
-      `tile time per datagram (busy polls only): net ${ns(net.busy_ns, net.rx_packets)} ns, app ${ns(app.busy_ns, app.rx_packets)} ns; context switches net ${net.context_switches_voluntary}/${net.context_switches_involuntary} app ${app.context_switches_voluntary}/${app.context_switches_involuntary} (voluntary/involuntary); net idle: ${net.idle_naps} naps, ${net.idle_app_waits} app waits, ${net.xsk_idle_polls} socket polls`,
-    );
-  }
-  if (net) {
     const per = (k: string): string => ((net[k] ?? 0) / Math.max(1, net.tx_packets ?? 0)).toFixed(3);
     lines.push(
-      `net tile: rx ${net.rx_packets} tx ${net.tx_packets}, app ring full ${net.rx_app_ring_full}, no neighbor ${net.tx_no_neighbor}, tx ring full ${net.tx_ring_full}, kicks/packet ${per("xsk_tx_kicks")}, kernel rx drops ${net.xsk_rx_dropped} (ring full ${net.xsk_rx_ring_full}, fill empty ${net.xsk_rx_fill_ring_empty})`,
+      `${mode}: tile time per datagram (busy polls only) net ${ns(net.busy_ns, net.rx_packets)} ns, echo ${ns(app.busy_ns, app.rx_packets)} ns; context switches net ${net.context_switches_voluntary}/${net.context_switches_involuntary} echo ${app.context_switches_voluntary}/${app.context_switches_involuntary} (voluntary/involuntary); net idle waits ${net.xsk_idle_polls}: woken by the socket ${net.idle_wakes_socket}, by an app ${net.idle_wakes_app}, timeouts ${net.idle_timeouts}; kicks/packet ${per("xsk_tx_kicks")}, app ring full ${net.rx_app_ring_full}, kernel rx drops ${net.xsk_rx_dropped}`,
     );
   }
-  return { figures, lines };
-};
+}

@@ -2,6 +2,7 @@
 // names the key and what was expected; the CLI exits 2 on any of them.
 import { readFileSync } from "node:fs";
 import { parse as parseToml, TomlError } from "smol-toml";
+import { IDLE_MODES, type IdleMode, type TilePlacement } from "../shared/tile/idle";
 import {
   checkSetting,
   type SettingSpec,
@@ -50,6 +51,8 @@ export interface AppConfig {
    *  backoff, at most `limit` times within `windowS` seconds; then it stays down (the instance and
    *  the other apps keep running; status reports it). */
   restart: AppRestartPolicy;
+  /** idle: overrides [tiles] idle for this app; cpu: pin it (see TilePlacement). */
+  placement?: TilePlacement;
 }
 
 export interface AppRestartPolicy {
@@ -77,7 +80,11 @@ export interface InstanceConfig {
     ringDepth: number;
     /** Optional destination address filter for the XDP program. */
     dstIp?: string;
+    /** idle: overrides [tiles] idle for the net tile; cpu: pin it (see TilePlacement). */
+    placement?: TilePlacement;
   };
+  /** [tiles] idle: how the net and app tiles wait for work unless their own section says. */
+  tiles: { idle: IdleMode };
   netbase: {
     routes: number;
     neighbors: number;
@@ -113,7 +120,9 @@ export const defaultConfig = (): InstanceConfig => ({
     frameSize: 2048,
     frameCount: 4096,
     ringDepth: 2048,
+    placement: {},
   },
+  tiles: { idle: "adaptive" },
   netbase: { routes: 65536, neighbors: 65536, interfaces: 256, addrsPerInterface: 16 },
   netlink: { enabled: true, rcvbufBytes: 8 << 20, verifyIntervalS: 60, keepNetAdmin: false },
   solicit: solicitSectionDefaults(),
@@ -271,6 +280,10 @@ export function validateConfig(doc: unknown): InstanceConfig {
   d.instance.logLevel = inst.oneOf("log_level", "info", ["trace", "debug", "info", "warn", "error"]);
   inst.done();
 
+  const tiles = top.sub("tiles");
+  d.tiles.idle = tiles.oneOf("idle", d.tiles.idle, IDLE_MODES);
+  tiles.done();
+
   const sb = top.sub("sandbox");
   d.sandbox.unshare = sb.list("unshare", d.sandbox.unshare, (v, key) => {
     const ns = NAMESPACES.find((n) => n === v);
@@ -298,6 +311,7 @@ export function validateConfig(doc: unknown): InstanceConfig {
   d.net.ringDepth = net.int("ring_depth", d.net.ringDepth, 64, 1 << 16, powerOfTwo);
   const dst = net.optStr("dst_ip");
   if (dst) d.net.dstIp = ipv4(dst, "net.dst_ip");
+  d.net.placement = readPlacement(net);
   net.done();
 
   const nb = top.sub("netbase");
@@ -343,6 +357,16 @@ export function validateConfig(doc: unknown): InstanceConfig {
   return d;
 }
 
+/** A data-plane tile's own `idle` (unset: [tiles] idle) and `cpu` (unset: not pinned). */
+function readPlacement(t: TableReader): TilePlacement {
+  const out: TilePlacement = {};
+  if (t.has("idle")) out.idle = t.oneOf("idle", "adaptive", IDLE_MODES);
+  else t.raw("idle");
+  if (t.has("cpu")) out.cpu = t.int("cpu", 0, 0, 1023);
+  else t.raw("cpu");
+  return out;
+}
+
 /** One [[app]] table. */
 function readApp(v: unknown, key: string): AppConfig {
   if (!isTable(v)) throw new ConfigError(key, "a table ([[app]])", v);
@@ -353,6 +377,7 @@ function readApp(v: unknown, key: string): AppConfig {
     ports: a.list("ports", [], port),
     settings: {},
     restart: defaultRestartPolicy(),
+    placement: readPlacement(a),
   };
   const restart = a.sub("restart");
   app.restart.limit = restart.int("limit", app.restart.limit, 0, 1000);

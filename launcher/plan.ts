@@ -104,9 +104,12 @@ function openSockets(topology: InstanceTopology, undo: Undo): Map<string, number
   const addon = native();
   const fds = new Map<string, number>();
   for (const s of topology.sockets) {
-    const fd = inNetns(topology.netns, () =>
-      s.kind === "netlink" ? addon.netlinkOpen(s.groups, s.rcvbufBytes) : addon.probeSocketOpen(s.bindIfindex),
-    );
+    const fd =
+      s.kind === "eventfd"
+        ? addon.eventfdOpen()
+        : inNetns(topology.netns, () =>
+            s.kind === "netlink" ? addon.netlinkOpen(s.groups, s.rcvbufBytes) : addon.probeSocketOpen(s.bindIfindex),
+          );
     undo.push(`close socket ${s.name}`, () => addon.closeFd(fd));
     fds.set(s.name, fd);
   }

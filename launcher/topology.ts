@@ -11,6 +11,7 @@ import { RTMGRP_TILENET } from "../shared/netlink/constants";
 import { parseIp } from "../shared/netmodel";
 import { type RingSpec, ringRegionSizes } from "../shared/ring/layout";
 import { SOLICIT_BYTES } from "../shared/solicit/message";
+import type { IdleMode, TilePlacement } from "../shared/tile/idle";
 import { metricsRegionName, type RegionUse } from "../shared/tile/regions";
 import {
   UDP_DEFAULT_MAX_PAYLOAD,
@@ -20,7 +21,7 @@ import {
 } from "../shared/udp/channel";
 import type { XdpSetupOptions } from "../shared/xdp/attach";
 import { umemBytes } from "../shared/xdp/geometry";
-import { type AppTileConfig, appMetrics, appRegions } from "../tiles/app/definition";
+import { APP_FDS, type AppTileConfig, appMetrics, appRegions } from "../tiles/app/definition";
 import { NET_FDS, type NetTileConfig, netMetrics, netRegions } from "../tiles/net/definition";
 import {
   NETLINK_FDS,
@@ -59,7 +60,9 @@ export type RegionGroup =
 export type SocketDesc =
   | { name: string; kind: "netlink"; groups: number; rcvbufBytes: number }
   /** bindIfindex: the one interface probes may leave through (0 = unbound: several net tiles). */
-  | { name: string; kind: "probe"; bindIfindex: number };
+  | { name: string; kind: "probe"; bindIfindex: number }
+  /** Not a socket: the eventfd a net tile sleeps on with its AF_XDP socket; its apps signal it. */
+  | { name: string; kind: "eventfd" };
 
 /** An AF_XDP socket with the XDP program feeding it; its UMEM is a region of its own. */
 export interface XskDesc {
@@ -208,6 +211,11 @@ function describeNetlink(input: DescribeInput, into: InstanceTopology): void {
   });
 }
 
+/** The wake eventfd of net tile `index` (granted to it and to the apps it serves). */
+export function netWakeName(index: number): string {
+  return index === 0 ? "net.wake" : `net-${index}.wake`;
+}
+
 /** Net tile `index` on `iface`; it serves `apps` (all of them on the first net tile, for now). */
 function describeNet(
   input: DescribeInput,
@@ -251,7 +259,10 @@ function describeNet(
       solicitRing: solicitRingName(index),
       apps: apps.map((a) => a.name),
     }),
-    fds: [{ role: NET_FDS.xsk, socket }],
+    fds: [
+      { role: NET_FDS.xsk, socket },
+      { role: NET_FDS.wake, socket: netWakeName(index) },
+    ],
     files: [],
     config: {
       ifindex: iface.ifindex,
@@ -261,15 +272,22 @@ function describeNet(
       channelDepth: config.rings.depth,
       maxPayload: UDP_DEFAULT_MAX_PAYLOAD,
       solicitRing: solicitRingSpec(config),
+      ...placementOf(net.placement, config.tiles.idle),
     },
   };
   return { tile, xsk: { socket, umem, options } };
+}
+
+/** A tile's idle mode (its own, else the [tiles] default) and its CPU, if pinned. */
+function placementOf(p: TilePlacement | undefined, defaultIdle: IdleMode): TilePlacement {
+  return { idle: p?.idle ?? defaultIdle, ...(p?.cpu !== undefined ? { cpu: p.cpu } : {}) };
 }
 
 export function describeApp(
   app: InstanceConfig["apps"][number],
   channel: { depth: number; maxPayload: number },
   runtimeDir: string,
+  defaultIdle: IdleMode = "adaptive",
 ): TileDesc {
   const builtin = app.module.startsWith("builtin:");
   const target = builtin ? app.module : stagedAppModulePath(runtimeDir, app.name, app.module);
@@ -278,7 +296,8 @@ export function describeApp(
     kind: "app",
     bundle: stagedBundlePath(runtimeDir, "app"),
     regions: appRegions(app.name),
-    fds: [],
+    // Apps are served by the first net tile (describeInstance).
+    fds: [{ role: APP_FDS.wake, socket: netWakeName(0) }],
     files: builtin ? [] : [{ source: app.module, target }],
     config: {
       name: app.name,
@@ -287,6 +306,7 @@ export function describeApp(
       settings: app.settings,
       channelDepth: channel.depth,
       maxPayload: channel.maxPayload,
+      ...placementOf(app.placement, defaultIdle),
     },
   };
 }
@@ -317,6 +337,7 @@ export function describeInstance(input: DescribeInput): InstanceTopology {
   const channel = { depth: config.rings.depth, maxPayload: UDP_DEFAULT_MAX_PAYLOAD };
   input.interfaces.forEach((iface, i) => {
     const { tile, xsk } = describeNet(input, i, iface, i === 0 ? config.apps : []);
+    topology.sockets.push({ name: netWakeName(i), kind: "eventfd" });
     topology.xsks.push(xsk);
     topology.groups.push(metricsGroup(tile.name, "net", netMetrics));
     topology.tiles.push(tile);
@@ -324,7 +345,7 @@ export function describeInstance(input: DescribeInput): InstanceTopology {
   for (const app of config.apps) {
     topology.groups.push(...channelGroups(app.name, channel.depth, channel.maxPayload));
     topology.groups.push(metricsGroup(app.name, "app", appMetrics));
-    topology.tiles.push(describeApp(app, channel, input.runtimeDir));
+    topology.tiles.push(describeApp(app, channel, input.runtimeDir, config.tiles.idle));
   }
   return topology;
 }

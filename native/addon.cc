@@ -13,6 +13,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tilenet::InitNetns(env, exports);
   tilenet::InitOpenat2(env, exports);
   tilenet::InitUnixDgram(env, exports);
+  tilenet::InitIdle(env, exports);
   return exports;
 }
 

@@ -34,5 +34,6 @@ void InitXsk(Napi::Env env, Napi::Object exports);
 void InitNetns(Napi::Env env, Napi::Object exports);
 void InitOpenat2(Napi::Env env, Napi::Object exports);
 void InitUnixDgram(Napi::Env env, Napi::Object exports);
+void InitIdle(Napi::Env env, Napi::Object exports);
 
 }  // namespace tilenet

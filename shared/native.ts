@@ -180,6 +180,20 @@ export interface NativeAddon {
   xskWakeup(fd: number): number;
   /** The socket's kernel drop counters (housekeeping, not per packet). */
   xskStatistics(fd: number): XskStatistics;
+
+  // ---- idle waits and placement (native/idle.cc) ----
+  /** A non-blocking eventfd (launcher side): app tiles signal it when their net tile sleeps. */
+  eventfdOpen(): number;
+  /** write(fd, 1 as u64, 8): wakes a poll on the eventfd. 0, or -EAGAIN when already saturated. */
+  eventfdSignal(fd: number): number;
+  /** poll(2) on fd and eventFd for POLLIN: bit 1 fd readable, bit 2 eventFd signalled (drained by
+   *  one read), 0 on timeout. */
+  pollWake(fd: number, eventFd: number, timeoutMs: number): number;
+  /** sched_setaffinity of every thread of the process to one CPU; returns how many (before the sandbox). */
+  pinThreads(cpu: number): number;
+  /** Asks the scheduler for a shorter slice for the calling thread (EEVDF custom slice, Linux
+   *  6.12+): 0, or -errno when the kernel does not take it. */
+  setSchedSlice(sliceUs: number): number;
 }
 
 let cached: NativeAddon | undefined;

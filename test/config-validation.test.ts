@@ -45,11 +45,28 @@ describe("config validation names the key and what was expected", () => {
     ],
     [{ sandbox: { unshare: ["user"] } }, "sandbox.unshare[0]", 'one of "mount"'],
     [{ rings: 5 }, "rings", "a table"],
+    [{ tiles: { idle: "busy" } }, "tiles.idle", "one of adaptive, spin"],
+    [{ tiles: { spin: true } }, "tiles.spin", "no such key"],
+    [{ net: { idle: "sleepy" } }, "net.idle", "one of adaptive, spin"],
+    [{ net: { cpu: -1 } }, "net.cpu", "an integer from 0 to 1023"],
+    [{ app: [{ name: "echo", ports: [7], cpu: 1.5 }] }, "app[0].cpu", "an integer from 0 to 1023"],
   ])("%j -> %s", (doc, key, expected) => {
     const e = errorOf(doc);
     expect(e.key).toBe(key);
     expect(e.message).toContain(expected);
     expect(e.message).toContain(key);
+  });
+
+  it("idle modes: [tiles] idle is the default of the net and app tiles, each may override it and be pinned", () => {
+    const c = validateConfig({
+      tiles: { idle: "spin" },
+      net: { cpu: 1 },
+      app: [{ name: "echo", ports: [7], idle: "adaptive", cpu: 0 }],
+    });
+    expect(c.tiles.idle).toBe("spin");
+    expect(c.net.placement).toEqual({ cpu: 1 });
+    expect(c.apps[0]?.placement).toEqual({ idle: "adaptive", cpu: 0 });
+    expect(defaultConfig().tiles.idle).toBe("adaptive");
   });
 
   it("reports TOML syntax errors and unreadable files as config errors", () => {

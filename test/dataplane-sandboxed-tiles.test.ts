@@ -22,7 +22,7 @@ import {
   describeInstance,
   type InstanceTopology,
   metricsGroup,
-  withTileSettings,
+  netWakeName,
 } from "../launcher/topology";
 import { MetricsReader } from "../shared/metrics/reader";
 import { native } from "../shared/native";
@@ -120,7 +120,8 @@ describeAsRoot("net and app tiles as sandboxed processes (needs root)", () => {
     const launches = provision({
       instance: "dptest",
       groups: [...channelGroups(name, DEPTH, MAX_PAYLOAD), metricsGroup(name, "app", appMetrics)],
-      sockets: [],
+      // The wake eventfd an app is granted (no net tile sleeps on it here).
+      sockets: [{ name: netWakeName(0), kind: "eventfd" }],
       xsks: [],
       tiles: [describeApp(app, channel, stageDir)],
     });
@@ -152,12 +153,12 @@ describeAsRoot("net and app tiles as sandboxed processes (needs root)", () => {
     if (!topo || !staged) throw new Error("no set-up");
     const t = topo;
     const config = dataplaneConfig(t);
-    // Naps are off by default; on here to prove Atomics.wait passes the filter too.
-    const topology = withTileSettings(
-      describeInstance({ instance: "dptest", config, runtimeDir: stageDir, interfaces: resolveInterfaces(config) }),
-      "net",
-      { napWindowMs: 5 },
-    );
+    const topology = describeInstance({
+      instance: "dptest",
+      config,
+      runtimeDir: stageDir,
+      interfaces: resolveInterfaces(config),
+    });
     const launches = provision(topology);
     // No netlink tile here: the test mirrors the tile namespace into netbase once, after the
     // client's address is resolved (nothing changes during the run).
@@ -212,8 +213,8 @@ describeAsRoot("net and app tiles as sandboxed processes (needs root)", () => {
       firstEchoSeq: 0,
     });
 
-    // Idle for a while: the net tile naps (Atomics.wait) then polls the socket, the app sleeps on
-    // its ring; statistics are read in housekeeping. All of it inside the filters (a denied call
+    // Idle for a while: the net tile sleeps in poll(2) on its socket and the wake eventfd, the app
+    // sleeps on its ring; statistics are read in housekeeping. All of it inside the filters (a denied call
     // would kill with SIGSYS).
     await new Promise((r) => setTimeout(r, 600));
     alive();
@@ -223,7 +224,9 @@ describeAsRoot("net and app tiles as sandboxed processes (needs root)", () => {
     expect(netM.tx_completed).toBe(COUNT);
     expect(netM.xsk_tx_kicks).toBeGreaterThan(0);
     expect(netM.xsk_idle_polls).toBeGreaterThan(0);
-    expect(netM.idle_naps).toBeGreaterThan(0);
+    // Woken by received frames (answers mostly arrive while it still spins; the app's eventfd
+    // signal is proven by net-wakes-for-unprompted-send.test.ts).
+    expect(netM.idle_wakes_socket).toBeGreaterThan(0);
     expect(appM.rx_packets).toBe(COUNT);
     expect(appM.tx_packets).toBe(COUNT);
     expect(appM.handler_exceptions).toBe(0);

@@ -174,6 +174,7 @@ describe("Prometheus rendering", () => {
           heartbeatAgeMs: null,
           sandbox: null,
           metrics,
+          idle: null,
           problems: [],
         },
       ],

@@ -129,6 +129,7 @@ describe("status of a running instance", () => {
         "sandbox",
         "pidNamespace",
         "metrics",
+        "idle",
         "restarts",
         "logLinesDropped",
         "problems",
@@ -201,11 +202,11 @@ describe("status of a running instance", () => {
     const lines = text.split("\n");
     expect(lines[0]).toBe(`instance lab1 (launcher pid ${process.pid})`);
     expect(lines[1]).toBe("lab: tn-tile 198.18.0.1 <-> tn-peer 198.18.0.2, ports 9000,9001");
-    expect(lines[2]).toMatch(/^TILE\s+KIND\s+PID\s+STATE\s+HEARTBEAT\s+RESTARTS\s+SANDBOX\s+METRICS$/);
+    expect(lines[2]).toMatch(/^TILE\s+KIND\s+PID\s+STATE\s+HEARTBEAT\s+RESTARTS\s+SANDBOX\s+IDLE CPU\s+METRICS$/);
     const netRow = lines.find((l) => l.startsWith("net "));
     expect(netRow).toMatch(
       new RegExp(
-        `^net\\s+net\\s+${net.pid}\\s+running\\s+\\d+ ms\\s+0\\s+NO: seccomp 0, no nnp, caps, uid 0, gid 0\\s+busy \\d+\\.\\d%`,
+        `^net\\s+net\\s+${net.pid}\\s+running\\s+\\d+ ms\\s+0\\s+NO: seccomp 0, no nnp, caps, uid 0, gid 0\\s+(?:-|(?:adaptive|spin) \\d+\\.\\d%)\\s+busy \\d+\\.\\d%`,
       ),
     );
     expect(netRow).toContain("queue_depth=42");

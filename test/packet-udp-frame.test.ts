@@ -15,10 +15,10 @@ import {
 } from "../shared/packet/udp-frame";
 
 // Reference checksum written independently of shared/packet: BigInt sum of DataView words.
-function refChecksum(bytes: number[]): number {
+function refChecksum(bytes: number[], initial = 0): number {
   const padded = bytes.length % 2 ? [...bytes, 0] : bytes;
   const view = new DataView(Uint8Array.from(padded).buffer);
-  let sum = 0n;
+  let sum = BigInt(initial);
   for (let i = 0; i < padded.length; i += 2) sum += BigInt(view.getUint16(i));
   while (sum >> 16n) sum = (sum & 0xffffn) + (sum >> 16n);
   return Number(~sum & 0xffffn);
@@ -106,6 +106,24 @@ describe("internet checksum", () => {
         expect(checksumOf(onesSum(bytes, 0, bytes.length, 0))).toBe(refChecksum([...bytes]));
       }),
       { numRuns: 300 },
+    );
+  });
+
+  it("sums four bytes at a time at any offset, in views at any alignment, as the byte-pair reference does", () => {
+    fc.assert(
+      fc.property(
+        fc.uint8Array({ minLength: 1, maxLength: 400 }),
+        fc.nat(7),
+        fc.nat(7),
+        fc.nat(0xffff),
+        (bytes, viewAt, pad, seed) => {
+          // The data at offset `pad` inside a view that starts `viewAt` bytes into its buffer.
+          const view = new Uint8Array(new ArrayBuffer(viewAt + pad + bytes.length + 8), viewAt);
+          view.set(bytes, pad);
+          expect(checksumOf(onesSum(view, pad, bytes.length, seed))).toBe(refChecksum([...bytes], seed));
+        },
+      ),
+      { numRuns: 500 },
     );
   });
 });

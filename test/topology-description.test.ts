@@ -62,7 +62,15 @@ describe("instance description", () => {
     expect(byName.get("echo")?.files).toEqual([]);
     const netlink = byName.get("netlink");
     expect(netlink?.kind === "netlink" && netlink.config.solicit.netIfindexes).toEqual([7]);
-    expect(topology.sockets.map((s) => s.name).sort()).toEqual(["netlink.events", "netlink.requests", "probe"]);
+    expect(topology.sockets.map((s) => s.name).sort()).toEqual([
+      "net.wake",
+      "netlink.events",
+      "netlink.requests",
+      "probe",
+    ]);
+    // The net tile and its apps share the wake eventfd (the apps signal it when the net tile sleeps).
+    expect(byName.get("net")?.fds.map((f) => f.socket)).toContain("net.wake");
+    expect(byName.get("dns")?.fds).toEqual([{ role: "wake", socket: "net.wake" }]);
     expect(topology.xsks.map((x) => x.options.ports)).toEqual([[7000, 53]]);
   });
 
@@ -88,13 +96,29 @@ describe("instance description", () => {
     describedRegions(two);
   });
 
+  it("gives the net and app tiles their idle mode ([tiles] idle unless their own) and CPU", () => {
+    const c = config([{ ...labEchoApp(), placement: { idle: "adaptive", cpu: 0 } }]);
+    c.tiles.idle = "spin";
+    c.net.placement = { cpu: 1 };
+    const t = describeInstance({
+      instance: "t4",
+      config: c,
+      runtimeDir: "/tmp/r",
+      interfaces: [{ name: "v", ifindex: 2 }],
+    });
+    expect(t.tiles.find((x) => x.name === "net")?.config).toMatchObject({ idle: "spin", cpu: 1 });
+    expect(t.tiles.find((x) => x.kind === "app")?.config).toMatchObject({ idle: "adaptive", cpu: 0 });
+    expect(topology.tiles.find((x) => x.name === "dns")?.config).toMatchObject({ idle: "adaptive" });
+    expect(topology.tiles.find((x) => x.name === "dns")?.config).not.toHaveProperty("cpu");
+  });
+
   it("is data: describing twice gives equal descriptions, and tuning returns a new one", () => {
     const input = { instance: "t3", config: config(), runtimeDir: "/tmp/r", interfaces: [{ name: "v", ifindex: 2 }] };
     const a = describeInstance(input);
     expect(describeInstance(input)).toEqual(a);
-    const tuned = withTileSettings(a, "net", { napWindowMs: 5 });
-    expect(tuned.tiles.find((t) => t.name === "net")?.config).toMatchObject({ napWindowMs: 5 });
-    expect(a.tiles.find((t) => t.name === "net")?.config).not.toHaveProperty("napWindowMs");
+    const tuned = withTileSettings(a, "net", { spinUs: 5 });
+    expect(tuned.tiles.find((t) => t.name === "net")?.config).toMatchObject({ spinUs: 5 });
+    expect(a.tiles.find((t) => t.name === "net")?.config).not.toHaveProperty("spinUs");
     expect(() => withTileSettings(a, "nope", {})).toThrow(/no tile named nope/);
   });
 

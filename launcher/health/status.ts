@@ -51,6 +51,9 @@ export interface TileStatus {
   pidNamespace: PidNamespaceFacts | null;
   /** Every metric of the region by name. */
   metrics: Record<string, number>;
+  /** How the tile idles ([tiles] idle) and what it costs: the CPU its process used over the last
+   *  sampling interval (about 250 ms), % of one core; null when its region does not say. */
+  idle: { mode: "adaptive" | "spin"; cpuPct: number } | null;
   /** Times the launcher restarted this (app) tile; why it last died; down = left down for good. */
   restarts: number;
   logLinesDropped: number;
@@ -178,6 +181,7 @@ export function collectTileStatus(
     sandbox,
     pidNamespace,
     metrics,
+    idle: idleOf(metrics),
     restarts: entry.restarts ?? 0,
     logLinesDropped: entry.logLinesDropped ?? 0,
     ...(entry.lastExit !== undefined ? { lastExit: entry.lastExit } : {}),
@@ -186,6 +190,18 @@ export function collectTileStatus(
   };
   if (entry.down) problems.unshift(`down: its restart limit was reached (last: ${entry.lastExit ?? "?"})`);
   return attachDetail(tile, { decls: reader ? reader.metrics : [], alive, sandboxed });
+}
+
+/** The idle mode and recent CPU from the common metrics (runtime-sampled getrusage). */
+function idleOf(metrics: Record<string, number>): TileStatus["idle"] {
+  const spin = metrics[CommonMetric.idleSpin];
+  const pct = metrics[CommonMetric.cpuUsedPct];
+  if (spin === undefined || pct === undefined) return null;
+  return { mode: spin === 1 ? "spin" : "adaptive", cpuPct: Math.round(pct * 10) / 10 };
+}
+
+function idleCell(t: TileStatus): string {
+  return t.idle ? `${t.idle.mode} ${t.idle.cpuPct.toFixed(1)}%` : "-";
 }
 
 /** What a tile's own gauges say is wrong with the state it keeps (netbase that lost entries). */
@@ -408,7 +424,10 @@ export function renderStatusTable(report: StatusReport): string {
   }
   if (report.xdp) lines.push(`xdp: ${xdpText(report.xdp)}`);
   if (report.hugePages) lines.push(hugePagesText(report.hugePages));
-  const rows: string[][] = [["TILE", "KIND", "PID", "STATE", "HEARTBEAT", "RESTARTS", "SANDBOX", "METRICS"]];
+  // IDLE: the idle mode and the CPU the tile used lately (what idling costs when there is no traffic).
+  const rows: string[][] = [
+    ["TILE", "KIND", "PID", "STATE", "HEARTBEAT", "RESTARTS", "SANDBOX", "IDLE CPU", "METRICS"],
+  ];
   for (const t of report.tiles) {
     const state = t.down ? "down" : t.state;
     const restarts = String(t.restarts ?? 0);
@@ -420,6 +439,7 @@ export function renderStatusTable(report: StatusReport): string {
       ageCell(t.heartbeatAgeMs),
       restarts,
       sandboxCell(t),
+      idleCell(t),
       keyMetrics(t),
     ]);
   }

@@ -17,6 +17,9 @@ export const CommonMetric = {
   backpressureNs: "backpressure_ns",
   heapUsedBytes: "heap_used_bytes",
   maxRssBytes: "max_rss_bytes",
+  cpuNs: "cpu_ns",
+  cpuUsedPct: "cpu_used_pct",
+  idleSpin: "idle_spin",
 } as const;
 
 export const commonMetricDecls: readonly MetricDecl[] = [
@@ -49,6 +52,21 @@ export const commonMetricDecls: readonly MetricDecl[] = [
     name: CommonMetric.maxRssBytes,
     kind: "gauge",
     help: "Peak resident set size, bytes (getrusage ru_maxrss; current RSS needs /proc, closed to tiles)",
+  },
+  {
+    name: CommonMetric.cpuNs,
+    kind: "counter",
+    help: "CPU time of the tile process, user + system, all threads (getrusage), nanoseconds",
+  },
+  {
+    name: CommonMetric.cpuUsedPct,
+    kind: "gauge",
+    help: "CPU the tile process used over the last sampling interval (about 250 ms), % of one core",
+  },
+  {
+    name: CommonMetric.idleSpin,
+    kind: "gauge",
+    help: "1 when the tile never sleeps (idle = spin), 0 when it sleeps once idle (adaptive)",
   },
 ];
 
@@ -120,16 +138,30 @@ export class CommonMetricsSampler {
   private readonly involuntaryIdx: number;
   private readonly heapIdx: number;
   private readonly maxRssIdx: number;
+  private readonly cpuIdx: number;
+  private readonly cpuPctIdx: number;
+  private lastCpuUs = -1;
+  private lastAtNs = 0;
 
   constructor(private readonly writer: MetricsWriter) {
     this.voluntaryIdx = writer.index(CommonMetric.contextSwitchesVoluntary);
     this.involuntaryIdx = writer.index(CommonMetric.contextSwitchesInvoluntary);
     this.heapIdx = writer.index(CommonMetric.heapUsedBytes);
     this.maxRssIdx = writer.index(CommonMetric.maxRssBytes);
+    this.cpuIdx = writer.index(CommonMetric.cpuNs);
+    this.cpuPctIdx = writer.index(CommonMetric.cpuUsedPct);
   }
 
   sample(): void {
     const usage = process.resourceUsage();
+    // What idling costs shows here: a spinning tile uses a whole core even with no traffic.
+    const cpuUs = usage.userCPUTime + usage.systemCPUTime;
+    const nowNs = monotonicNs();
+    this.writer.set(this.cpuIdx, cpuUs * 1000);
+    if (this.lastCpuUs >= 0 && nowNs > this.lastAtNs)
+      this.writer.set(this.cpuPctIdx, (100 * (cpuUs - this.lastCpuUs) * 1000) / (nowNs - this.lastAtNs));
+    this.lastCpuUs = cpuUs;
+    this.lastAtNs = nowNs;
     this.writer.set(this.voluntaryIdx, usage.voluntaryContextSwitches);
     this.writer.set(this.involuntaryIdx, usage.involuntaryContextSwitches);
     this.writer.set(this.maxRssIdx, usage.maxRSS * 1024);

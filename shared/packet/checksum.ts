@@ -1,8 +1,43 @@
 // The Internet checksum (RFC 1071) over a byte view, allocation-free.
 
+/** Below this many bytes the word loop's set-up costs more than it saves. */
+const WORDS_MIN_LEN = 24;
+
+// The 16-bit view of the last byte view summed (the net tile sums in one UMEM view, always).
+let wordsOf: Uint8Array | undefined;
+let words: Uint16Array<ArrayBufferLike> = new Uint16Array(0);
+
+/** A Uint16Array over u8's memory from the same start, or undefined when it starts at an odd address. */
+function wordView(u8: Uint8Array): Uint16Array<ArrayBufferLike> | undefined {
+  if (u8 === wordsOf) return words;
+  if ((u8.byteOffset & 1) !== 0) return undefined;
+  words = new Uint16Array(u8.buffer, u8.byteOffset, u8.length >> 1);
+  wordsOf = u8;
+  return words;
+}
+
 /** Adds the big-endian 16-bit words of u8[off, off+len) to sum (an odd last byte is padded with
- *  zero). The result is an unfolded sum; it stays exact in a double for any IPv4 datagram. */
+ *  zero). The result is an unfolded sum; it stays exact in a double for any IPv4 datagram.
+ *  One 16-bit load per word where it can (RFC 1071: the ones' complement sum does not depend on
+ *  byte order, so words are summed as the CPU loads them, little-endian, and the folded result
+ *  is byte-swapped). */
 export function onesSum(u8: Uint8Array, off: number, len: number, sum: number): number {
+  if (len < WORDS_MIN_LEN || (off & 1) !== 0) return onesSumPairs(u8, off, len, sum);
+  const w = wordView(u8);
+  if (w === undefined) return onesSumPairs(u8, off, len, sum);
+  const end = off + len;
+  const wordsEnd = end >> 1;
+  let le = 0;
+  for (let k = off >> 1; k < wordsEnd; k++) le += w[k];
+  le = (le & 0xffff) + (le >>> 16); // le < 2^31 for any datagram: one fold, then one more carry
+  le = (le & 0xffff) + (le >>> 16);
+  sum += ((le & 0xff) << 8) | (le >>> 8);
+  if ((len & 1) !== 0) sum += u8[end - 1] << 8;
+  return sum;
+}
+
+/** The byte-pair loop (any offset; short spans). */
+function onesSumPairs(u8: Uint8Array, off: number, len: number, sum: number): number {
   const end = off + len;
   const pairsEnd = end - (len & 1);
   let i = off;

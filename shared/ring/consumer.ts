@@ -297,6 +297,32 @@ export class RingConsumer {
     }
   }
 
+  /**
+   * For a consumer that sleeps somewhere else than on this ring's futex (the net tile in poll(2)
+   * over its socket and an eventfd its producers signal): returns credits, raises the sleeping flag
+   * (the producer then wakes it through its `wake`), and re-checks. Returns false, flag lowered,
+   * when data is available already (do not sleep). Call disarmSleep after the wait.
+   */
+  armSleep(): boolean {
+    if (this.next !== this.released) this.release();
+    const published = Atomics.load(this.prod, PUBLISHED);
+    if (this.slotCaughtUp() || ((published - this.next) | 0) > 0) return false;
+    // Dekker with the producer's publish(), as in sleepUntilData.
+    this.cons[CONS_SLEEP_EXPECT] = published;
+    Atomics.store(this.cons, CONS_SLEEPING, 1);
+    if (Atomics.load(this.prod, PUBLISHED) === published) {
+      this.counters[CNT_SLEEPS]++;
+      return true;
+    }
+    Atomics.store(this.cons, CONS_SLEEPING, 0);
+    return false;
+  }
+
+  /** Lowers the sleeping flag raised by armSleep. */
+  disarmSleep(): void {
+    Atomics.store(this.cons, CONS_SLEEPING, 0);
+  }
+
   /** Stores the consumer position now (returns credits; wakes a producer sleeping on a full ring). */
   release(): void {
     const next = this.next;

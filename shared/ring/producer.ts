@@ -59,9 +59,19 @@ export class RingProducer {
   private limit: number;
   /** The `published` value a sleeping consumer was last woken from (NaN: none yet). */
   private lastWokenFrom = Number.NaN;
+  /** How a sleeping consumer is woken: FUTEX_WAKE on `published` unless the consumer sleeps
+   *  elsewhere (the net tile sleeps in poll(2) on its socket and an eventfd this signals). */
+  private readonly wake: (() => void) | undefined;
 
   /** producerBuf must be mapped read-write, consumerBuf read-only. Validates both headers. */
-  constructor(name: string, producerBuf: ArrayBuffer, consumerBuf: ArrayBuffer, expected?: RingSpec) {
+  constructor(
+    name: string,
+    producerBuf: ArrayBuffer,
+    consumerBuf: ArrayBuffer,
+    expected?: RingSpec,
+    wake?: () => void,
+  ) {
+    this.wake = wake;
     const header = checkRingPair(name, producerBuf, consumerBuf, expected);
     this.name = name;
     this.spec = { kind: header.kind, depth: header.depth, slotSize: header.slotSize };
@@ -164,7 +174,8 @@ export class RingProducer {
     if (expect === published || expect === this.lastWokenFrom) return;
     this.lastWokenFrom = expect;
     this.f64[CNT_WAKES]++;
-    native().futexWake(this.i32, PUBLISHED, 1);
+    if (this.wake !== undefined) this.wake();
+    else native().futexWake(this.i32, PUBLISHED, 1);
   }
 
   /** Free slots: for a reliable ring the credits (re-read from the consumer); otherwise depth. */

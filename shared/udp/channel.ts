@@ -202,10 +202,18 @@ export class UdpChannelWriter {
   private readonly depth: number;
   private slotWord = -1;
 
-  constructor(name: string, direction: UdpDirection, regions: UdpChannelRegions, depth: number, maxPayload: number) {
+  /** wake: how a sleeping consumer is woken (default: FUTEX_WAKE; see RingProducer). */
+  constructor(
+    name: string,
+    direction: UdpDirection,
+    regions: UdpChannelRegions,
+    depth: number,
+    maxPayload: number,
+    wake?: () => void,
+  ) {
     this.name = name;
     const layout = validateUdpDataRegion(regions.data, name, direction, depth, maxPayload);
-    this.ring = new RingProducer(name, regions.producer, regions.consumer, udpRingSpec(depth));
+    this.ring = new RingProducer(name, regions.producer, regions.consumer, udpRingSpec(depth), wake);
     this.meta = this.ring.i32;
     this.data = new ByteRegion(regions.data, 0, layout.regionBytes);
     this.chunkBytes = layout.chunkBytes;
@@ -341,6 +349,15 @@ export class UdpChannelReader {
   /** Returns the credits of everything delivered so far now (instead of in batches). */
   release(): void {
     this.ring.release();
+  }
+
+  /** See RingConsumer.armSleep: false when a message is there already (do not sleep). */
+  armSleep(): boolean {
+    return this.ring.armSleep();
+  }
+
+  disarmSleep(): void {
+    this.ring.disarmSleep();
   }
 
   /** Futex sleep until a message arrives or timeoutMs passes (see RingConsumer.sleepUntilData). */

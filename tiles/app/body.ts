@@ -21,6 +21,8 @@ export interface AppTileResources {
   /** rx: this tile consumes; tx: this tile produces. */
   rx: UdpChannelRegions;
   tx: UdpChannelRegions;
+  /** Wakes the net tile when it sleeps (signals its eventfd); absent: FUTEX_WAKE on the tx ring. */
+  wakeNet?: () => void;
 }
 
 const DEFAULT_BATCH = 64;
@@ -59,6 +61,7 @@ export class AppTileBody {
   private readonly maxPayload: number;
   private readonly onMessage: (msg: UdpMessage) => void;
   private readonly spinMs: number;
+  private readonly spin: boolean;
   private lastWorkAt = Number.NEGATIVE_INFINITY;
   private started = false;
   private exceptionsSinceLog = 0;
@@ -82,9 +85,10 @@ export class AppTileBody {
     this.log = res.log;
     this.batch = c.batch ?? DEFAULT_BATCH;
     this.spinMs = (c.spinUs ?? DEFAULT_SPIN_US) / 1000;
+    this.spin = c.idle === "spin";
     this.maxPayload = c.maxPayload;
     this.reader = new UdpChannelReader(`rx.${c.name}`, "rx", res.rx, c.channelDepth, c.maxPayload);
-    this.writer = new UdpChannelWriter(`tx.${c.name}`, "tx", res.tx, c.channelDepth, c.maxPayload);
+    this.writer = new UdpChannelWriter(`tx.${c.name}`, "tx", res.tx, c.channelDepth, c.maxPayload, res.wakeNet);
     this.rxData = this.reader.data;
     this.txData = this.writer.data;
     this.packet = new ReceivedPacket(this.rxData.u8);
@@ -162,10 +166,11 @@ export class AppTileBody {
     return n;
   }
 
-  /** Called after every empty poll: keeps polling for spinUs after the last datagram, then sleeps
-   *  on the rx ring (futex, woken by the net tile's publish) until one arrives or timeoutMs passes. */
+  /** Called after every empty poll: keeps polling for spinUs after the last datagram (always, in
+   *  spin mode), then sleeps on the rx ring (futex, woken by the net tile's publish) until one
+   *  arrives or timeoutMs passes. */
   idleWait(timeoutMs: number): void {
-    if (this.now - this.lastWorkAt < this.spinMs) return; // the poll clock (the runtime polls right before)
+    if (this.spin || this.now - this.lastWorkAt < this.spinMs) return; // the poll clock (the runtime polls right before)
     this.reader.sleepUntilData(0, timeoutMs);
   }
 

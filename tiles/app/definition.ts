@@ -2,11 +2,12 @@
 // effects so the launcher can import it.
 import { counter } from "../../shared/metrics/schema";
 import type { SeccompPolicy } from "../../shared/seccomp/policy";
+import type { TilePlacement } from "../../shared/tile/idle";
 import { metricsRegionName, type RegionUse } from "../../shared/tile/regions";
 import { udpChannelRegionNames } from "../../shared/udp/channel";
 import { appSeccompPolicy } from "./seccomp";
 
-export interface AppTileConfig {
+export interface AppTileConfig extends TilePlacement {
   name: string;
   /** "builtin:echo", or the absolute path of the staged single-file CommonJS module. */
   modulePath: string;
@@ -24,6 +25,9 @@ export interface AppTileConfig {
    *  publish wakes it at once, and a spinning app takes the CPU the net tile and the kernel need. */
   spinUs?: number;
 }
+
+/** Descriptor roles: the net tile's wake eventfd (signalled when the net tile sleeps). */
+export const APP_FDS = { wake: "wake" } as const;
 
 export const BUILTIN_MODULES = ["builtin:echo", "builtin:dns"] as const;
 
@@ -56,7 +60,8 @@ export const appMetrics = [
   counter("handler_exceptions", "Exceptions thrown by onPacket (caught)"),
 ];
 
-/** The Node baseline covers ring wake-ups (futex) and timers; seccomp.ts adds randomness. */
-export function appPolicy(_fds: Record<string, number>): SeccompPolicy {
-  return appSeccompPolicy();
+/** The Node baseline covers ring wake-ups (futex) and timers; seccomp.ts adds randomness and the
+ *  8-byte write that signals the net tile's wake eventfd (that fd only). */
+export function appPolicy(fds: Record<string, number>): SeccompPolicy {
+  return appSeccompPolicy(fds[APP_FDS.wake]);
 }

@@ -2,9 +2,10 @@
 // channel regions into the body and runs it. Inside the sandbox (every thread under the filter),
 // before the tile reports "running", the module is compiled, its top level run and its init
 // called: the launcher's "all tiles running" means every app is initialised.
+import { native } from "../../shared/native";
 import { runTile } from "../../shared/tile/runtime";
 import { AppInitError, AppTileBody } from "./body";
-import { type AppTileConfig, appMetrics, appPolicy } from "./definition";
+import { APP_FDS, type AppTileConfig, appMetrics, appPolicy } from "./definition";
 import { instantiateAppModule, readAppSource } from "./loader";
 
 runTile<AppTileConfig>({
@@ -13,9 +14,14 @@ runTile<AppTileConfig>({
   policy: (fds) => appPolicy(fds),
   // The body decides how long to spin (config spinUs): the runtime calls idleWait at once.
   spinUs: 0,
+  placement: (c) => ({ idle: c.idle, cpu: c.cpu }),
+  // Idle for a second and no timer pending: heartbeat every 100 ms (datagrams still wake it at once).
+  idleHousekeepingMs: 100,
   setup(ctx) {
     const c = ctx.config;
     const buf = (role: string): ArrayBuffer => ctx.region(role).buf;
+    const wakeFd = ctx.hasFd(APP_FDS.wake) ? ctx.fd(APP_FDS.wake) : -1;
+    const addon = native();
     const body = new AppTileBody({
       config: c,
       metrics: ctx.metrics,
@@ -26,6 +32,7 @@ runTile<AppTileConfig>({
       log: ctx.log,
       rx: { producer: buf("rx.producer"), consumer: buf("rx.consumer"), data: buf("rx.data") },
       tx: { producer: buf("tx.producer"), consumer: buf("tx.consumer"), data: buf("tx.data") },
+      ...(wakeFd >= 0 ? { wakeNet: () => addon.eventfdSignal(wakeFd) } : {}),
     });
     ctx.log.info({ app: c.name, module: c.modulePath, ports: c.ports }, "app module read (it runs once sandboxed)");
     return {
@@ -41,6 +48,8 @@ runTile<AppTileConfig>({
       },
       poll: (nowMs) => body.poll(nowMs),
       idleWait: (ms) => body.idleWait(ms),
+      // The module's timers run between slices: with one pending, slices end every 10-20 ms.
+      slowIdleOk: () => !process.getActiveResourcesInfo().includes("Timeout"),
     };
   },
 });

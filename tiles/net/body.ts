@@ -8,8 +8,8 @@
 // Nothing waits on an app: a full rx channel drops (counted); a message stays in an app's tx
 // channel while the TX ring or UMEM is full.
 //
-// Idle: see idleWait (a short spin, then a futex sleep on an app that is about to answer, or
-// poll(2) on the socket).
+// Idle: see idleWait (adaptive: a short spin, then one poll(2) on the socket and the eventfd the
+// apps signal when they publish to a sleeping net tile; spin: never sleeps).
 //
 // Route, source, neighbor and the solicit on a neighbor miss: next-hop.ts.
 
@@ -38,7 +38,8 @@ import { NextHopCache } from "./next-hop";
 export interface XskSyscalls {
   xskKick(fd: number): number;
   xskWakeup(fd: number): number;
-  pollIn(fd: number, timeoutMs: number): boolean;
+  /** poll(2) on the socket and the wake eventfd (-1: none); bit 1 socket, bit 2 eventfd, 0 timeout. */
+  pollWake(fd: number, eventFd: number, timeoutMs: number): number;
   xskStatistics(fd: number): XskStatistics;
 }
 
@@ -51,6 +52,9 @@ export interface NetTileResources {
   /** The UMEM memfd, mapped read-write (frameSize * frameCount bytes). */
   umem: ArrayBuffer;
   xskFd: number;
+  /** The eventfd the apps signal when this tile sleeps (see idleWait); absent: only the socket
+   *  wakes the tile, and an app's own send waits for the next housekeeping (tests). */
+  wakeFd?: number;
   /** The socket's four rings, mapped by the caller (xskMapRings) before any sandbox. */
   xskRings: XskRings;
   solicit: { producer: ArrayBuffer; consumer: ArrayBuffer };
@@ -92,8 +96,9 @@ function bodyMetrics(ix: MetricIndexes<typeof netMetrics>) {
     kickErrors: ix.xsk_tx_kick_errors,
     wakeups: ix.xsk_rx_wakeups,
     idlePolls: ix.xsk_idle_polls,
-    idleAppWaits: ix.idle_app_waits,
-    idleNaps: ix.idle_naps,
+    idleWakesSocket: ix.idle_wakes_socket,
+    idleWakesApp: ix.idle_wakes_app,
+    idleTimeouts: ix.idle_timeouts,
     kRxDropped: ix.xsk_rx_dropped,
     kRxRingFull: ix.xsk_rx_ring_full,
     kFillEmpty: ix.xsk_rx_fill_ring_empty,
@@ -132,10 +137,10 @@ export class NetTileBody {
   private readonly batch: number;
   private readonly maxPayload: number;
   private readonly maxIdleMs: number;
-  private readonly napWindowMs: number;
   private readonly spinMs: number;
-  private readonly napMs: number;
-  private readonly napWord = new Int32Array(new SharedArrayBuffer(4));
+  private readonly replySpinMs: number;
+  private readonly spin: boolean;
+  private readonly wakeFd: number;
   private lastWorkAt = Number.NEGATIVE_INFINITY;
   private readonly kickDelayMs: number;
   /** Poll time of the oldest frame submitted and not yet kicked (-1: none). */
@@ -174,10 +179,11 @@ export class NetTileBody {
     this.batch = c.batch ?? NET_DEFAULTS.batch;
     this.maxPayload = c.maxPayload;
     this.maxIdleMs = c.maxIdleMs ?? NET_DEFAULTS.maxIdleMs;
-    this.napWindowMs = c.napWindowMs ?? NET_DEFAULTS.napWindowMs;
     this.spinMs = (c.spinUs ?? NET_DEFAULTS.spinUs) / 1000;
+    this.replySpinMs = (c.replySpinUs ?? NET_DEFAULTS.replySpinUs) / 1000;
+    this.spin = c.idle === "spin";
+    this.wakeFd = res.wakeFd ?? -1;
     this.kickDelayMs = (c.kickDelayUs ?? NET_DEFAULTS.kickDelayUs) / 1000;
-    this.napMs = (c.napUs ?? NET_DEFAULTS.napUs) / 1000;
     this.fields.ttl = c.ttl ?? NET_DEFAULTS.ttl;
 
     const umemBytes = c.frameSize * c.frameCount;
@@ -257,36 +263,39 @@ export class NetTileBody {
   }
 
   /**
-   * Idle (called by the runtime after every empty poll). No single primitive waits for both a
-   * received frame (the socket) and an app's message (a futex), and the addon's waits have
-   * millisecond granularity, so, in order:
-   *  - for spinUs after the last work: return at once (the runtime polls again);
-   *  - while an app still holds datagrams this tile delivered, its answer is what comes next:
-   *    sleep on its tx ring, woken by its publish (a received frame waits at most maxIdleMs);
-   *  - for napWindowMs after the last work: nap napUs (a futex sleep on a private word: the CPU
-   *    goes to others, both inputs are looked at again within napUs plus the timer slack);
-   *  - then poll(2) the socket, woken by a received frame (an app's own sends wait at most
-   *    maxIdleMs).
+   * Idle (called by the runtime after every empty poll). Adaptive: return at once (the runtime
+   * polls again) for spinUs after the last work, replySpinUs while an app holds datagrams this
+   * tile delivered (its answer comes next); then raise the sleeping flag of every app's tx
+   * ring and poll(2) the socket and the wake eventfd together. A received frame makes the socket
+   * readable; an app that publishes while its ring's flag is up signals the eventfd (RingProducer's
+   * wake), so neither waits for a timer. The timeout is only the runtime's housekeeping (or
+   * maxIdleMs while frames wait in the TX ring for the kernel). Spin: never sleeps.
    */
   idleWait(timeoutMs: number): void {
-    const idleFor = this.now - this.lastWorkAt; // both on the poll clock (the runtime polls right before)
-    if (idleFor < this.spinMs) return;
-    const ms = Math.max(1, Math.min(this.maxIdleMs, Math.ceil(timeoutMs)));
+    const idleMs = this.now - this.lastWorkAt; // poll clock: the runtime polls right before
+    if (this.spin || idleMs < this.spinMs || (idleMs < this.replySpinMs && this.answerPending())) return;
+    const tx = this.rings.tx;
+    const txWaiting = tx.free(tx.depth) !== tx.depth;
+    const ms = Math.max(1, Math.ceil(txWaiting ? Math.min(this.maxIdleMs, timeoutMs) : timeoutMs));
+    const readers = this.readers;
+    let armed = 0;
+    for (; armed < readers.length; armed++) if (!readers[armed].armSleep()) break;
+    if (armed === readers.length) {
+      const mx = this.metrics;
+      mx.add(this.m.idlePolls, 1);
+      const woke = this.sys.pollWake(this.fd, this.wakeFd, ms);
+      if (woke === 0) mx.add(this.m.idleTimeouts, 1);
+      if ((woke & 1) !== 0) mx.add(this.m.idleWakesSocket, 1);
+      if ((woke & 2) !== 0) mx.add(this.m.idleWakesApp, 1);
+    }
+    for (let a = 0; a < armed; a++) readers[a].disarmSleep();
+  }
+
+  /** An app holds datagrams this tile delivered (it returns credits once it published its answers). */
+  private answerPending(): boolean {
     const writers = this.writers;
-    for (let a = 0; a < writers.length; a++) {
-      if (writers[a].unconsumed() > 0) {
-        this.metrics.add(this.m.idleAppWaits, 1);
-        this.readers[a].sleepUntilData(0, ms);
-        return;
-      }
-    }
-    if (idleFor < this.napWindowMs) {
-      this.metrics.add(this.m.idleNaps, 1);
-      Atomics.wait(this.napWord, 0, 0, this.napMs);
-      return;
-    }
-    this.metrics.add(this.m.idlePolls, 1);
-    this.sys.pollIn(this.fd, ms);
+    for (let a = 0; a < writers.length; a++) if (writers[a].unconsumed() > 0) return true;
+    return false;
   }
 
   /** Unmaps the rings (the socket is released once its fds are closed too). */

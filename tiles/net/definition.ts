@@ -6,6 +6,7 @@ import { MSG_DONTWAIT } from "../../shared/native";
 import { UDP_PARSE_RESULT_NAMES } from "../../shared/packet/udp-frame";
 import type { RingSpec } from "../../shared/ring/layout";
 import type { ArgCheck, SeccompPolicy } from "../../shared/seccomp/policy";
+import { isIdleMode, type TilePlacement } from "../../shared/tile/idle";
 import { metricsRegionName, type RegionUse } from "../../shared/tile/regions";
 import { udpChannelRegionNames } from "../../shared/udp/channel";
 import { XSK_GEOMETRY_FIELDS, type XskGeometry } from "../../shared/xdp/geometry";
@@ -16,7 +17,7 @@ export interface NetAppPorts {
 }
 
 /** The geometry (UMEM and ring depths) is exactly the one the socket was created with (setUpXdp). */
-export interface NetTileConfig extends XskGeometry {
+export interface NetTileConfig extends XskGeometry, TilePlacement {
   /** Interface the AF_XDP socket is bound to (routes must leave through it). */
   ifindex: number;
   queueId: number;
@@ -34,15 +35,13 @@ export interface NetTileConfig extends XskGeometry {
   batch?: number;
   /** The same next hop is solicited again only after this many ms. Default 100. */
   resolicitMs?: number;
-  /** Longest deep idle wait (see NetTileBody.idleWait), which bounds the delay of an app's send while idle. Default 1. */
+  /** Longest idle wait while frames wait in the TX ring for the kernel (EAGAIN kicks). Default 1. */
   maxIdleMs?: number;
-  /** After the last work, keep polling this long before napping. Default 50. */
+  /** After the last work, keep polling this long before sleeping (adaptive idle). Default 50. */
   spinUs?: number;
-  /** After the last work, idle in naps of napUs for this long before sleeping deeply. Default 0:
-   *  measured on veth, naps cost more tail latency than the deep waits (see NetTileBody.idleWait). */
-  napWindowMs?: number;
-  /** Length of one idle nap. Default 20 (the kernel adds its timer slack, 50 µs by default). */
-  napUs?: number;
+  /** ... and this long while an app holds datagrams this tile delivered (its answer is what comes
+   *  next: catching it spinning saves a wake-up of this tile per request). Default 200. */
+  replySpinUs?: number;
   /** Longest a submitted frame waits for more to share its TX kick (while apps keep adding). Default 20. */
   kickDelayUs?: number;
   /** IPv4 TTL of sent datagrams. Default 64. */
@@ -55,14 +54,17 @@ export const NET_DEFAULTS = {
   resolicitMs: 100,
   maxIdleMs: 1,
   spinUs: 50,
-  napWindowMs: 0,
-  napUs: 20,
+  replySpinUs: 200,
   kickDelayUs: 20,
   ttl: 64,
 } as const;
 
 /** Descriptor roles the launcher grants the net tile. */
-export const NET_FDS = { xsk: "xsk" } as const;
+export const NET_FDS = {
+  xsk: "xsk",
+  /** An eventfd the tile's apps signal when it sleeps (optional: without it, only the socket wakes it). */
+  wake: "wake",
+} as const;
 
 /** Region roles of one app's channels as the net tile sees them (the channel's region names). */
 export function netAppRegionRoles(app: string): {
@@ -154,9 +156,10 @@ export const netMetrics = [
   counter("xsk_tx_kick_busy", "TX kicks answered EAGAIN/EBUSY/ENOBUFS (retried)"),
   counter("xsk_tx_kick_errors", "TX kicks failing otherwise"),
   counter("xsk_rx_wakeups", "Fill/RX wakeup syscalls (recvfrom) asked for by the ring flag"),
-  counter("xsk_idle_polls", "Idle waits on the socket (poll)"),
-  counter("idle_app_waits", "Idle waits on an app's tx ring (futex), while it held delivered datagrams"),
-  counter("idle_naps", "Short idle naps (shortly after work)"),
+  counter("xsk_idle_polls", "Idle waits: poll(2) on the socket and the apps' eventfd"),
+  counter("idle_wakes_socket", "Idle waits ended by the socket (a received frame)"),
+  counter("idle_wakes_app", "Idle waits ended by an app's send (its eventfd signal)"),
+  counter("idle_timeouts", "Idle waits ended by their timeout (housekeeping due, or a TX kick to retry)"),
   counter("xsk_rx_dropped", "Kernel: frames dropped for this socket (XDP_STATISTICS rx_dropped)"),
   counter("xsk_rx_ring_full", "Kernel: frames dropped because the RX ring was full"),
   counter("xsk_rx_fill_ring_empty", "Kernel: times the fill ring was empty on receive"),
@@ -206,6 +209,8 @@ export function validateNetTileConfig(c: NetTileConfig): void {
     throw new Error(`net tile config: ${what}`);
   };
   if (!Number.isInteger(c.ifindex) || c.ifindex <= 0) fail(`ifindex ${c.ifindex} must be a positive integer`);
+  if (c.idle !== undefined && !isIdleMode(c.idle)) fail(`idle ${String(c.idle)} must be "adaptive" or "spin"`);
+  if (c.cpu !== undefined && (!Number.isInteger(c.cpu) || c.cpu < 0)) fail(`cpu ${c.cpu} must be a CPU number`);
   for (const k of XSK_GEOMETRY_FIELDS) if (!isPowerOfTwo(c[k])) fail(`${k} ${c[k]} must be a power of two`);
   const rxFrames = c.rxFrames ?? c.frameCount / 2;
   if (!Number.isInteger(rxFrames) || rxFrames < 1 || rxFrames >= c.frameCount)

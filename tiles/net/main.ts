@@ -11,6 +11,9 @@ runTile<NetTileConfig>({
   policy: (fds) => netPolicy(fds),
   // The body decides how long to spin (config spinUs): the runtime calls idleWait at once.
   spinUs: 0,
+  placement: (c) => ({ idle: c.idle, cpu: c.cpu }),
+  // Idle for a second: heartbeat and metrics every 100 ms (the socket and the apps still wake it at once).
+  idleHousekeepingMs: 100,
   setup(ctx) {
     const c = ctx.config;
     const fd = ctx.fd(NET_FDS.xsk);
@@ -23,6 +26,7 @@ runTile<NetTileConfig>({
       netbase: buf("netbase"),
       umem: buf("umem"),
       xskFd: fd,
+      ...(ctx.hasFd(NET_FDS.wake) ? { wakeFd: ctx.fd(NET_FDS.wake) } : {}),
       xskRings,
       solicit: { producer: buf("solicit.producer"), consumer: buf("solicit.consumer") },
       apps: c.apps.map((app) => {

@@ -24,6 +24,8 @@ runTile<NetlinkTileConfig>({
   kind: "netlink",
   metrics: netlinkMetrics,
   policy: (fds) => netlinkPolicy(fds),
+  // Idle for a second: heartbeat and solicit expiries every 100 ms (the event socket still wakes it at once).
+  idleHousekeepingMs: 100,
   setup(ctx) {
     const { config, metrics, log } = ctx;
     const addon = native();
