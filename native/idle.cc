@@ -4,7 +4,9 @@
 #include <dirent.h>
 #include <poll.h>
 #include <sched.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <time.h>
@@ -75,6 +77,26 @@ Napi::Value PollWake(const Napi::CallbackInfo& info) {
   }
 }
 
+// A thread's id as this process's PID namespace numbers it: /proc is the host's mount (a tile in
+// its own PID namespace keeps it), so /proc/self/task lists host tids, while sched_setaffinity
+// takes ids of the caller's namespace. NSpid's last field is that one; -1 when unreadable.
+static pid_t OwnNamespaceTid(const char* hostTid) {
+  char path[300];  // d_name is at most 255 bytes
+  snprintf(path, sizeof path, "/proc/self/task/%s/status", hostTid);
+  FILE* f = fopen(path, "re");
+  if (!f) return -1;
+  char line[256];
+  pid_t tid = -1;
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "NSpid:", 6) != 0) continue;
+    char* last = strrchr(line, '\t');
+    if (last) tid = (pid_t)atoi(last + 1);
+    break;
+  }
+  fclose(f);
+  return tid;
+}
+
 // pinThreads(cpu) -> number of threads pinned: every thread of the process (the main thread and
 // V8's helpers, listed in /proc/self/task) to one CPU. Before the sandbox (it reads /proc).
 Napi::Value PinThreads(const Napi::CallbackInfo& info) {
@@ -90,7 +112,8 @@ Napi::Value PinThreads(const Napi::CallbackInfo& info) {
   int err = 0;
   while (struct dirent* e = readdir(dir)) {
     if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
-    pid_t tid = (pid_t)atoi(e->d_name);
+    pid_t tid = OwnNamespaceTid(e->d_name);
+    if (tid <= 0) continue;  // the thread ended meanwhile
     if (sched_setaffinity(tid, sizeof set, &set) == 0) pinned++;
     else if (errno != ESRCH) err = errno;  // ESRCH: the thread ended meanwhile
   }
