@@ -1,8 +1,8 @@
 // An app's unprompted send (from a timer, long after the datagram that asked for it, so the net
 // tile has gone to sleep) wakes the net tile through the wake eventfd and reaches the peer: every
 // datagram arrives, and the net tile's wake-ups by an app's signal grew with them (nearly one
-// each). Timing is asserted only with a generous bound (this box is shared): the behaviour proven is that the wake
-// came from the app, not from the net tile's timeout.
+// each). Timing is asserted only with a generous bound (this box is shared): the behaviour
+// proven is that the wake came from the app, not from the net tile's timeout.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
