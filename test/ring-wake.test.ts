@@ -45,9 +45,10 @@ describe("ring sleep and wake", () => {
         expect(side.timeouts).toBe(0); // a lost wake-up would sleep until waitMs
         expect(side.sleeps).toBeGreaterThan(0);
       }
-      // The pinger sleeps waiting for nearly every reply, and the ponger wakes it.
-      expect(pinger.sleeps).toBeGreaterThan(ROUND_TRIPS / 2);
-      expect(ponger.wakes).toBeGreaterThan(ROUND_TRIPS / 2);
+      // The pinger sleeps waiting for most replies, and the ponger wakes it (on a loaded box a
+      // reply can land before the pinger sleeps: 998 of 2,000 seen; a broken wake path gives ~0).
+      expect(pinger.sleeps).toBeGreaterThan(ROUND_TRIPS / 4);
+      expect(ponger.wakes).toBeGreaterThan(ROUND_TRIPS / 4);
       expect(pinger.wakes).toBeGreaterThan(0);
     } finally {
       ab.close();
