@@ -1,21 +1,45 @@
 // Which syscall killed a tile: seccomp's kill actions are logged by the kernel as audit records
 // ("type=1326 ... pid=N ... syscall=NR ..."), readable from the kernel log by root.
-import { execFileSync } from "node:child_process";
+import { closeSync, constants, openSync, readSync } from "node:fs";
 import { syscallNames } from "../shared/seccomp/syscalls-x86_64";
 
 export function sigsysSyscall(pid: number, kernelLog?: string): number | undefined {
-  let text = kernelLog;
-  if (text === undefined) {
-    try {
-      text = execFileSync("dmesg", [], { encoding: "utf8", stdio: ["ignore", "pipe", "ignore"], maxBuffer: 64 << 20 });
-    } catch {
-      return undefined;
-    }
-  }
+  const text = kernelLog ?? readKernelLog();
+  if (text === undefined) return undefined;
   let found: number | undefined;
   const re = new RegExp(`type=1326\\b[^\\n]*\\bpid=${pid}\\b[^\\n]*\\bsyscall=(\\d+)`, "g");
   for (let m = re.exec(text); m; m = re.exec(text)) found = Number(m[1]);
   return found;
+}
+
+/** The kernel log's records as text, read from /dev/kmsg (root) without an external program:
+ *  one record per read, oldest first, until EAGAIN; undefined when it cannot be opened. */
+function readKernelLog(maxRecords = 100_000): string | undefined {
+  let fd: number;
+  try {
+    fd = openSync("/dev/kmsg", constants.O_RDONLY | constants.O_NONBLOCK);
+  } catch {
+    return undefined;
+  }
+  const buf = Buffer.alloc(8192); // a record is at most about 1 KiB plus its dictionary
+  const lines: string[] = [];
+  try {
+    for (let i = 0; i < maxRecords; i++) {
+      let n: number;
+      try {
+        n = readSync(fd, buf, 0, buf.length, null);
+      } catch (err) {
+        // EPIPE: a record was overwritten while we read (the next read goes on); EAGAIN: the end.
+        if ((err as NodeJS.ErrnoException).code === "EPIPE") continue;
+        break;
+      }
+      if (n <= 0) break;
+      lines.push(buf.toString("utf8", 0, n));
+    }
+  } finally {
+    closeSync(fd);
+  }
+  return lines.join("");
 }
 
 /** " (syscall openat, nr 257)" or "" when the kernel log does not say. */
