@@ -12,7 +12,7 @@ import { metricsRegionName } from "../shared/tile/regions";
 import { reclaimStale } from "./cleanup";
 import { ConfigError, type InstanceConfig } from "./config";
 import { startMetricsServer } from "./health/prometheus";
-import { collectStatus } from "./health/status";
+import { collectStatus, problemLines } from "./health/status";
 import { effectiveHugePagesMode } from "./huge-pages";
 import { createLab, destroyLab, netnsPath } from "./lab";
 import { LogRelay } from "./log-relay";
@@ -357,9 +357,7 @@ class InstanceRun {
     this.writeManifest();
     this.notifier?.notify({ READY: "1", STATUS: `${this.manifest.tiles.length} tiles running` });
     // The watchdog is petted on the health `status` reports, so a stale tile stops the pings.
-    this.notifier?.startWatchdog(() =>
-      collectStatus(this.manifest).tiles.flatMap((t) => t.problems.map((p) => `${t.name}: ${p}`)),
-    );
+    this.notifier?.startWatchdog(() => problemLines(collectStatus(this.manifest)));
     this.opts.onReady?.(this.manifest, startupMs);
   }
 

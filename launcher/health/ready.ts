@@ -4,7 +4,7 @@
 // 3 when no such instance runs.
 import { type CliError, ExitCode, NotRunningError } from "../errors";
 import { RUN_ROOT } from "../manifest";
-import { collectStatus, loadManifest, statusExitCode } from "./status";
+import { collectStatus, loadManifest, problemLines, statusExitCode } from "./status";
 
 export interface ReadyOptions {
   instance?: string;
@@ -35,7 +35,7 @@ export function readyOnce(instance: string | undefined, runRoot: string): ReadyA
   if (statusExitCode(report) === 0) return { code: ExitCode.ok, reasons: [] };
   return {
     code: ExitCode.unhealthy,
-    reasons: report.tiles.flatMap((t) => t.problems.map((p) => `${t.name}: ${p}`)),
+    reasons: problemLines(report),
   };
 }
 

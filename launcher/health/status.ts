@@ -448,7 +448,12 @@ export function renderStatusTable(report: StatusReport): string {
   if (sick.length === 0) lines.push("all tiles healthy");
   else {
     lines.push("problems:");
-    for (const t of sick) for (const p of t.problems) lines.push(`  ${t.name}: ${p}`);
+    for (const line of problemLines(report)) lines.push(`  ${line}`);
   }
   return `${lines.join("\n")}\n`;
+}
+
+/** Every tile's problems as "tile: problem" lines (the table, `tilenet ready`, the systemd watchdog). */
+export function problemLines(report: StatusReport): string[] {
+  return report.tiles.flatMap((t) => t.problems.map((p) => `${t.name}: ${p}`));
 }
