@@ -15,7 +15,8 @@
         "native/xsk.cc",
         "native/openat2.cc",
         "native/unix_dgram.cc",
-        "native/idle.cc"
+        "native/idle.cc",
+        "native/privdrop.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],
@@ -26,6 +27,12 @@
       "target_name": "tilenet-exec",
       "type": "executable",
       "sources": ["native/sandbox_exec.c"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra"]
+    },
+    {
+      "target_name": "tilenet-keeper",
+      "type": "executable",
+      "sources": ["native/keeper.c"],
       "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra"]
     }
   ]

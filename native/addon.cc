@@ -14,6 +14,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tilenet::InitOpenat2(env, exports);
   tilenet::InitUnixDgram(env, exports);
   tilenet::InitIdle(env, exports);
+  tilenet::InitPrivdrop(env, exports);
   return exports;
 }
 

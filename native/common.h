@@ -35,5 +35,6 @@ void InitNetns(Napi::Env env, Napi::Object exports);
 void InitOpenat2(Napi::Env env, Napi::Object exports);
 void InitUnixDgram(Napi::Env env, Napi::Object exports);
 void InitIdle(Napi::Env env, Napi::Object exports);
+void InitPrivdrop(Napi::Env env, Napi::Object exports);
 
 }  // namespace tilenet

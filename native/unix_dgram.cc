@@ -48,6 +48,24 @@ Napi::Value UnixDgramSend(const Napi::CallbackInfo& info) {
   return info.Env().Undefined();
 }
 
+// unixDgramConnect(path) -> fd: a socket connected to path, so sends need no permission on the
+// path any more (the launcher connects while root, and notifies after its privilege drop).
+Napi::Value UnixDgramConnect(const Napi::CallbackInfo& info) {
+  std::string path;
+  if (!ArgString(info, 0, "path", &path)) return info.Env().Undefined();
+  struct sockaddr_un addr;
+  socklen_t addrLen = UnixAddress(info.Env(), path, &addr);
+  if (addrLen == 0) return info.Env().Undefined();
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return ThrowErrno(info.Env(), "socket(AF_UNIX, SOCK_DGRAM)", errno);
+  if (connect(fd, (struct sockaddr*)&addr, addrLen) != 0) {
+    int err = errno;
+    close(fd);
+    return ThrowErrno(info.Env(), "connect(" + path + ")", err);
+  }
+  return Napi::Number::New(info.Env(), fd);
+}
+
 // unixDgramBind(path) -> fd: a non-blocking receiving socket bound to path (tests: systemd's side).
 Napi::Value UnixDgramBind(const Napi::CallbackInfo& info) {
   std::string path;
@@ -83,6 +101,7 @@ Napi::Value UnixDgramRecv(const Napi::CallbackInfo& info) {
 void InitUnixDgram(Napi::Env env, Napi::Object exports) {
   exports.Set("unixDgramSend", Napi::Function::New(env, UnixDgramSend));
   exports.Set("unixDgramBind", Napi::Function::New(env, UnixDgramBind));
+  exports.Set("unixDgramConnect", Napi::Function::New(env, UnixDgramConnect));
   exports.Set("unixDgramRecv", Napi::Function::New(env, UnixDgramRecv));
 }
 

@@ -78,10 +78,24 @@ export interface NativeAddon {
   // ---- unix datagram sockets (native/unix_dgram.cc); '@' starts an abstract name ----
   /** One datagram to a unix datagram socket (sd_notify's NOTIFY_SOCKET). Throws an Error with errno. */
   unixDgramSend(path: string, bytes: Uint8Array): void;
+  /** A datagram socket connected to path: later sends (sendWithFds with no fds) need no
+   *  permission on the path, so they work after the launcher's privilege drop. */
+  unixDgramConnect(path: string): number;
   /** A non-blocking receiving socket bound to path (tests stand in for systemd with it). */
   unixDgramBind(path: string): number;
   /** The next queued datagram, or null when none is. */
   unixDgramRecv(fd: number): Buffer | null;
+
+  // ---- handing privileges to the keeper, then dropping them (native/privdrop.cc) ----
+  /** socketpair(AF_UNIX, SOCK_STREAM | CLOEXEC): [fdA, fdB]. */
+  streamSocketPair(): [number, number];
+  /** pipe2(O_CLOEXEC): [readFd, writeFd]. */
+  pipe(): [number, number];
+  /** All of bytes in one blocking sendmsg with the descriptors attached (SCM_RIGHTS, at most 64). */
+  sendWithFds(socketFd: number, bytes: Uint8Array, fds: readonly number[]): void;
+  /** setgroups([]), setresgid(gid x3), setresuid(uid x3) on every thread (glibc's setxid
+   *  broadcast); the kernel empties each thread's capabilities as its uids leave 0. */
+  dropToIds(uid: number, gid: number): void;
 
   // ---- futex (native/futex.cc) ----
   /** Returns FUTEX_WOKEN, FUTEX_TIMED_OUT or FUTEX_VALUE_CHANGED; retries EINTR. */
@@ -250,6 +264,11 @@ export function inNetns<T>(nsPath: string | undefined, fn: () => T): T {
   } finally {
     addon.netnsRestore(saved);
   }
+}
+
+/** Path of the keeper (build/Release/tilenet-keeper), the launcher's privileged helper. */
+export function keeperPath(): string {
+  return join(dirname(addonPath()), "tilenet-keeper");
 }
 
 /** Path of the sandbox exec helper (build/Release/tilenet-exec) next to the addon. */
