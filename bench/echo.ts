@@ -24,10 +24,11 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import pino from "pino";
 import { defaultConfig, defaultRestartPolicy, type InstanceConfig } from "../launcher/config";
+import { Keeper } from "../launcher/keeper";
 import { provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from "../launcher/plan";
 import { RegionSet } from "../launcher/regions";
 import { stageRuntime } from "../launcher/stage";
-import { spawnTile, type TileLaunch, type TileProcess } from "../launcher/tile-process";
+import { spawnTile, type TileCommon, type TileLaunch, type TileProcess, tileExecArgv } from "../launcher/tile-process";
 import { describeInstance, type InstanceTopology, withTileSettings } from "../launcher/topology";
 import { MetricsReader } from "../shared/metrics/reader";
 import { inNetns, native } from "../shared/native";
@@ -337,11 +338,13 @@ function benchTopology(
 async function startTiles(launches: TileLaunch[], regions: RegionSet, cleanups: Cleanups): Promise<TileProcess[]> {
   const logs: string[] = [];
   const tiles: TileProcess[] = [];
+  const keeper = Keeper.start();
   cleanups.push(async () => {
-    for (const t of tiles) if (t.child.exitCode === null && t.child.signalCode === null) t.child.kill("SIGKILL");
+    for (const t of tiles) if (t.exit === null) t.signal("SIGKILL");
     await Promise.all(tiles.map((t) => t.exited));
+    await keeper.tearDown();
   });
-  const common = {
+  const common: TileCommon = {
     instance: "bench",
     uid: 65534,
     gid: 65534,
@@ -351,13 +354,15 @@ async function startTiles(launches: TileLaunch[], regions: RegionSet, cleanups: 
     logLevel: "warn",
     onLogLine: (tile: string, line: string) => logs.push(`${tile}: ${line}`),
   };
-  for (const launch of launches) tiles.push(spawnTile(launch, common));
+  launches.forEach((launch, slot) => {
+    keeper.register(slot, tileExecArgv(launch, common, keeper.pid));
+    tiles.push(spawnTile(launch, common, keeper, slot));
+  });
   const readers = launches.map((l) => new MetricsReader(regions.get(metricsRegionName(l.name)).buf));
   const deadline = Date.now() + 20_000;
   while (!readers.every((r) => r.state === "running")) {
     for (const t of tiles)
-      if (t.child.exitCode !== null || t.child.signalCode !== null)
-        throw new Error(`echo bench: tile ${t.name} died at start-up\n${logs.join("\n")}`);
+      if (t.exit !== null) throw new Error(`echo bench: tile ${t.name} died at start-up\n${logs.join("\n")}`);
     if (Date.now() > deadline) throw new Error(`echo bench: tiles not running\n${logs.join("\n")}`);
     await sleep(20);
   }
@@ -403,7 +408,7 @@ async function directWorld(opts: Options, mode: IdleMode, root: string, cleanups
     pids: tiles.map((t) => t.pid),
     tilePids: tiles.map((t) => ({ name: t.name, pid: t.pid })),
     async stop() {
-      for (const t of tiles) t.child.kill("SIGTERM");
+      for (const t of tiles) t.signal("SIGTERM");
       await Promise.race([Promise.all(tiles.map((t) => t.exited)), sleep(3000)]);
     },
   };

@@ -159,9 +159,20 @@ const commands: Record<string, Command> = {
   cleanup: {
     summary: "remove what dead instances left behind (run directories, staged runtimes, namespaces)",
     flags: {},
-    options: {},
-    run: async () => {
-      const { reclaimStale } = await import("./cleanup");
+    options: {
+      record: [
+        "FILE",
+        "tear down the one instance this teardown record names, even while its unprivileged launcher runs (what the launcher's keeper runs at the stop)",
+      ],
+    },
+    run: async (args: ParsedArgs) => {
+      const { reclaimStale, tearDownFromRecord } = await import("./cleanup");
+      const record = args.options.get("record");
+      if (record !== undefined) {
+        const problems = tearDownFromRecord(record);
+        for (const p of problems) err(`problem: ${p}\n`);
+        return problems.length > 0 ? ExitCode.unhealthy : ExitCode.ok;
+      }
       const { reclaimed, problems } = reclaimStale();
       for (const dir of reclaimed) out(`reclaimed ${dir}\n`);
       for (const p of problems) err(`problem: ${p}\n`);

@@ -3,18 +3,20 @@
 // point (or a tile's death, or SIGINT/SIGTERM) unwinds exactly what was made, newest first.
 import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type Logger, stdoutLogOutput } from "../shared/log";
 import { MetricsReader } from "../shared/metrics/reader";
 import { NETBASE_FILE } from "../shared/netbase/client";
 import { metricsRegionName } from "../shared/tile/regions";
-import { reclaimStale } from "./cleanup";
+import { reclaimStale, teardownRecordPath, writeTeardownRecord } from "./cleanup";
 import { ConfigError, type InstanceConfig } from "./config";
 import { startMetricsServer } from "./health/prometheus";
 import { collectStatus, problemLines } from "./health/status";
 import { effectiveHugePagesMode } from "./huge-pages";
+import { Keeper } from "./keeper";
 import { createLab, destroyLab, netnsPath } from "./lab";
+import { dropLauncherPrivileges } from "./launcher-sandbox";
 import { LogRelay } from "./log-relay";
 import {
   MANIFEST_VERSION,
@@ -29,10 +31,10 @@ import { executeOnlyNode } from "./node-binary";
 import { loadAppDataFiles, provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from "./plan";
 import { groupIdOf, RegionSet } from "./regions";
 import { SdNotifier } from "./sd-notify";
-import { describeSigsys } from "./sigsys";
+import { describeSigsys, holdKernelLog } from "./sigsys";
 import { removeStagedRuntime, stageRuntime } from "./stage";
 import { AppSupervisor } from "./supervise";
-import { killTile, spawnTile, type TileLaunch, type TileProcess } from "./tile-process";
+import { killTile, spawnTile, type TileCommon, type TileLaunch, type TileProcess, tileExecArgv } from "./tile-process";
 import { describeInstance, labConfig, labEchoApp } from "./topology";
 import { TileIdAllocator, type TileIds } from "./users";
 
@@ -78,6 +80,11 @@ class InstanceRun {
   private exitCode = 0;
   private manifestDirty = false;
   private metricsServer: { close(): Promise<void> | void } | undefined;
+  /** The privileged helper every tile is started by (launcher/keeper.ts). */
+  private keeper: Keeper | undefined;
+  private idAllocator: TileIdAllocator | undefined;
+  /** True once the launcher runs unprivileged: privileged undo steps are the keeper's then. */
+  private dropped = false;
   /** systemd's notify socket, when the launcher runs as a Type=notify unit. */
   private readonly notifier: SdNotifier | undefined;
   private resolveDone: (code: number) => void = () => {};
@@ -114,7 +121,7 @@ class InstanceRun {
     process.on("SIGTERM", onSignal);
     try {
       const { launches, regions } = await this.setUp();
-      this.startTiles(launches, regions);
+      await this.startTiles(launches, regions);
       await this.waitUntilRunning(launches, regions);
       if (!this.stopping) await this.announceReady();
     } catch (e) {
@@ -142,7 +149,7 @@ class InstanceRun {
     mkdirSync(this.runRoot, { recursive: true, mode: 0o755 });
     chmodSync(this.runRoot, 0o755);
     mkdirSync(manifest.runDir, { mode: 0o700 });
-    undo.push(`remove ${manifest.runDir}`, () => rmSync(manifest.runDir, { recursive: true, force: true }));
+    undo.push(`remove ${manifest.runDir}`, () => rmSync(manifest.runDir, { recursive: true, force: true }), true);
     const readersGroup = this.config.netbase.readersGroup;
     const readersGid = readersGroup === undefined ? undefined : groupIdOf(readersGroup);
     if (readersGid !== undefined) {
@@ -165,7 +172,7 @@ class InstanceRun {
       runtimeDir,
       topology.tiles.map((t) => t.kind),
     );
-    undo.push(`remove ${runtimeDir}`, () => removeStagedRuntime(runtimeDir));
+    undo.push(`remove ${runtimeDir}`, () => removeStagedRuntime(runtimeDir), true);
     stageTileFiles(staged, topology);
     loadAppDataFiles(config, topology);
     const { launches, attachments } = provisionInstance(topology, regions, undo, this.log);
@@ -193,10 +200,14 @@ class InstanceRun {
     );
     this.manifest.lab = lab;
     this.manifest.createdNetns.push(lab.tileNetns, lab.peerNetns);
-    this.undo.push("delete lab namespaces", () => {
-      const problems = destroyLab(lab);
-      if (problems.length > 0) throw new Error(problems.join("; "));
-    });
+    this.undo.push(
+      "delete lab namespaces",
+      () => {
+        const problems = destroyLab(lab);
+        if (problems.length > 0) throw new Error(problems.join("; "));
+      },
+      true,
+    );
     this.config = labConfig(this.config, apps, lab.tileIf, netnsPath(lab.tileNetns));
   }
 
@@ -227,15 +238,17 @@ class InstanceRun {
     };
   }
 
-  /** Spawns every tile; an app's death restarts it under its policy, any other tile's stops all. */
-  private startTiles(launches: TileLaunch[], regions: RegionSet): void {
+  /** Spawns every tile through the keeper; an app's death restarts it under its policy, any other
+   *  tile's stops all. */
+  private async startTiles(launches: TileLaunch[], regions: RegionSet): Promise<void> {
     const { config, undo, manifest } = this;
     const idAllocator = new TileIdAllocator(this.runRoot, config.sandbox.ids, {
       instance: this.instance,
       launcherPid: process.pid,
       launcherStartTicks: manifest.launcherStartTicks,
     });
-    undo.push("release tile ids", () => idAllocator.releaseAll());
+    this.idAllocator = idAllocator;
+    undo.push("release tile ids", () => idAllocator.releaseAll(), true);
     const common = {
       instance: this.instance,
       // Tiles hold sockets made in the instance's namespace; they themselves live in a fresh,
@@ -255,16 +268,18 @@ class InstanceRun {
       () => this.writeManifest(),
     );
     undo.push("stop app restarts", () => supervisor.stop());
-    const tileIds = new Map<string, TileIds>();
+    // No realGid: a real gid unlike the effective one makes the exec "secure", and the kernel then
+    // clears the parent-death signal (measured: tiles outlived a SIGKILLed launcher).
+    const tileIds = new Map(launches.map((l) => [l.name, idAllocator.allocate(l.name)]));
+    const commonOf = (launch: TileLaunch) => {
+      const ids = tileIds.get(launch.name) as TileIds;
+      return { ...common, uid: ids.uid, gid: ids.gid };
+    };
+    const keeper = this.startKeeper(launches, commonOf);
+    const sealed = keeper.seal();
     const start = (launch: TileLaunch, entry: TileEntry | undefined): void => {
-      let ids = tileIds.get(launch.name);
-      if (!ids) {
-        ids = idAllocator.allocate(launch.name);
-        tileIds.set(launch.name, ids);
-      }
-      // No realGid: a real gid unlike the effective one makes the exec "secure", and the kernel then
-      // clears the parent-death signal (measured: tiles outlived a SIGKILLed launcher).
-      const tp = spawnTile(launch, { ...common, uid: ids.uid, gid: ids.gid });
+      const ids = tileIds.get(launch.name) as TileIds;
+      const tp = spawnTile(launch, commonOf(launch), keeper, launches.indexOf(launch));
       const old = this.tiles.findIndex((t) => t.name === launch.name);
       if (old >= 0) this.tiles[old] = tp;
       else this.tiles.push(tp);
@@ -295,6 +310,30 @@ class InstanceRun {
       start(launch, undefined);
     }
     this.writeManifest();
+    await sealed;
+  }
+
+  /** The keeper, with a slot per tile (its exec-helper command line) and the teardown command:
+   *  what it will run for the launcher, fixed before the launcher drops its privileges. */
+  private startKeeper(launches: TileLaunch[], commonOf: (l: TileLaunch) => TileCommon): Keeper {
+    const keeper = Keeper.start();
+    this.keeper = keeper;
+    this.manifest.keeperPid = keeper.pid;
+    launches.forEach((launch, slot) => {
+      keeper.register(slot, tileExecArgv(launch, commonOf(launch), keeper.pid));
+    });
+    const cli = resolve(process.argv[1] ?? "");
+    keeper.registerTeardown([
+      process.execPath,
+      cli,
+      "cleanup",
+      "--record",
+      teardownRecordPath(this.instance, this.runRoot),
+    ]);
+    void keeper.gone.then(() => {
+      if (!this.stopping) void this.stopAll("the keeper died", 1);
+    });
+    return keeper;
   }
 
   /** The manifest's entry of a tile (new, or the one a restarted app keeps). */
@@ -309,7 +348,7 @@ class InstanceRun {
     current.pid = tp.tilePid;
     if (tp.tilePid === tp.pid) delete current.waiterPid;
     void tp.tilePidKnown.then((pid) => {
-      if (current.pid !== tp.pid && current.pid !== tp.tilePid) return; // restarted meanwhile
+      if (!this.tiles.includes(tp)) return; // restarted meanwhile
       current.pid = pid;
       if (pid !== tp.pid) current.waiterPid = tp.pid;
       if (!this.stopping) this.writeManifest();
@@ -343,6 +382,7 @@ class InstanceRun {
       this.metricsServer = await startMetricsServer(host, port, () => collectStatus(this.manifest));
       this.log.info({ url: `http://${host}:${port}/metrics` }, "serving Prometheus metrics");
     }
+    this.dropPrivileges();
     this.ready = true;
     const startupMs = performance.now() - this.t0;
     this.log.info(
@@ -361,6 +401,34 @@ class InstanceRun {
     this.opts.onReady?.(this.manifest, startupMs);
   }
 
+  /** From here on the launcher is an unprivileged process of its own uid under its own filter;
+   *  the keeper (root) restarts apps and tears down. What the teardown removes is recorded first,
+   *  as root, where the unprivileged launcher cannot change it. */
+  private dropPrivileges(): void {
+    const allocator = this.idAllocator;
+    if (!allocator) throw new Error("no tile ids allocated");
+    const ids = allocator.allocate("launcher");
+    writeTeardownRecord(
+      {
+        version: 1,
+        instance: this.instance,
+        createdNetns: [...this.manifest.createdNetns],
+        idLocks: [...this.manifest.tiles.map((t) => t.uid ?? 0).filter((u) => u > 0), ids.uid],
+      },
+      this.runRoot,
+    );
+    // Its manifest stays the launcher's to rewrite; the netbase readers' group stays the directory's.
+    const runDir = this.manifest.runDir;
+    const readersGroup = this.config.netbase.readersGroup;
+    chownSync(runDir, ids.uid, readersGroup === undefined ? ids.gid : groupIdOf(readersGroup));
+    chownSync(join(runDir, "manifest.json"), ids.uid, ids.gid);
+    holdKernelLog();
+    const sandbox = dropLauncherPrivileges(ids.uid, ids.gid);
+    this.dropped = true;
+    this.manifest.launcherSandbox = sandbox;
+    this.log.info(sandbox, "launcher dropped its privileges: no capability, its own uid, its own seccomp filter");
+  }
+
   private async stopAll(reason: string, code: number): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
@@ -369,8 +437,8 @@ class InstanceRun {
     log.info({ reason }, "stopping");
     this.notifier?.stopWatchdog();
     this.notifier?.notify({ STOPPING: "1", STATUS: `stopping: ${reason}` });
-    const alive = (t: TileProcess): boolean => t.child.exitCode === null && t.child.signalCode === null;
-    for (const t of tiles) if (alive(t)) t.child.kill("SIGTERM");
+    const alive = (t: TileProcess): boolean => t.exit === null;
+    for (const t of tiles) if (alive(t)) t.signal("SIGTERM");
     await Promise.race([Promise.all(tiles.map((t) => t.exited)), new Promise((r) => setTimeout(r, GRACEFUL_STOP_MS))]);
     for (const t of tiles) {
       if (alive(t)) {
@@ -380,7 +448,16 @@ class InstanceRun {
     }
     await Promise.race([Promise.all(tiles.map((t) => t.exited)), new Promise((r) => setTimeout(r, 500))]);
     if (this.metricsServer) await this.metricsServer.close();
-    this.undo.unwind(log);
+    this.undo.unwind(log, this.dropped);
+    await this.keeperTeardown();
     this.resolveDone(this.exitCode);
+  }
+
+  /** The keeper kills what is left and, after a drop, runs the recorded teardown as root. */
+  private async keeperTeardown(): Promise<void> {
+    if (!this.keeper) return;
+    const status = await this.keeper.tearDown();
+    if (status !== 0 && this.dropped)
+      this.log.error({ status }, "teardown by the keeper reported problems (its lines are on stderr)");
   }
 }

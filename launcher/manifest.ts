@@ -5,6 +5,7 @@
 
 import type { PublishedInstance } from "../shared/netbase/client";
 import type { HugePagesReport } from "./huge-pages";
+import type { LauncherSandbox } from "./launcher-sandbox";
 
 export const MANIFEST_VERSION = 1;
 /**
@@ -96,6 +97,10 @@ export interface Manifest {
   tiles: TileEntry[];
   /** The sandbox the config asked for ([sandbox]); status checks every tile against the full one. */
   sandbox?: { unshare: string[]; landlock: boolean };
+  /** The launcher's own sandbox once it has dropped its privileges (launcher/launcher-sandbox.ts). */
+  launcherSandbox?: LauncherSandbox;
+  /** The keeper: the root helper that starts every tile and tears the instance down (launcher/keeper.ts). */
+  keeperPid?: number;
   lab?: LabInfo;
   xdp?: XdpAttachment;
   /** Which regions are on 2 MiB pages and which fell back (launcher/huge-pages.ts). */

@@ -21,17 +21,20 @@ export interface Undo {
   push(what: string, run: () => void): void;
 }
 
-/** Undo steps run newest first; every step runs even when an earlier one fails. */
+/** Undo steps run newest first; every step runs even when an earlier one fails. A privileged
+ *  step (a namespace, a root-owned directory) is skipped once the launcher has dropped its
+ *  privileges: the keeper's teardown (launcher/keeper.ts) does it then. */
 export class UndoStack implements Undo {
-  private readonly steps: { what: string; run: () => void }[] = [];
-  push(what: string, run: () => void): void {
-    this.steps.push({ what, run });
+  private readonly steps: { what: string; run: () => void; privileged: boolean }[] = [];
+  push(what: string, run: () => void, privileged = false): void {
+    this.steps.push({ what, run, privileged });
   }
-  unwind(log: Pick<Logger, "error">): string[] {
+  unwind(log: Pick<Logger, "error">, privilegesDropped = false): string[] {
     const problems: string[] = [];
     while (this.steps.length > 0) {
       const step = this.steps.pop();
       if (!step) break;
+      if (step.privileged && privilegesDropped) continue;
       try {
         step.run();
       } catch (e) {

@@ -171,7 +171,14 @@ export class RegionSet {
     for (const r of this.regions.values()) addon.closeFd(r.fd);
     this.readOnly.clear();
     this.regions.clear();
-    for (const path of this.hugetlbfsFiles.splice(0)) rmSync(path, { force: true });
+    for (const path of this.hugetlbfsFiles.splice(0)) {
+      try {
+        rmSync(path, { force: true });
+      } catch (e) {
+        // After the launcher's privilege drop the keeper's teardown removes it.
+        if ((e as NodeJS.ErrnoException).code !== "EACCES") throw e;
+      }
+    }
   }
 }
 

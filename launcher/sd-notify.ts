@@ -26,7 +26,7 @@ export class SdNotifier {
     /** Half of WATCHDOG_USEC in ms, or undefined when systemd asked for no watchdog. */
     readonly watchdogIntervalMs: number | undefined,
     private readonly log: Logger,
-    private readonly send: NotifySend = (p, b) => native().unixDgramSend(p, b),
+    private readonly send: NotifySend = connectedSend(socketPath),
   ) {}
 
   /** A notifier when systemd (or a test) set NOTIFY_SOCKET, else undefined. */
@@ -78,6 +78,18 @@ export class SdNotifier {
     if (this.watchdog) clearInterval(this.watchdog);
     this.watchdog = undefined;
   }
+}
+
+/** Sends through a socket connected now (the launcher is still root: after its privilege drop the
+ *  socket's directory may be closed to it); per message by path when connecting failed. */
+function connectedSend(path: string): NotifySend {
+  let fd = -1;
+  try {
+    fd = native().unixDgramConnect(path);
+  } catch {
+    // reported by the first failed send
+  }
+  return (p, b) => (fd >= 0 ? native().sendWithFds(fd, b, []) : native().unixDgramSend(p, b));
 }
 
 /** Half of WATCHDOG_USEC (sd_watchdog_enabled(3)'s advice), when it is meant for this process. */

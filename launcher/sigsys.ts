@@ -12,32 +12,55 @@ export function sigsysSyscall(pid: number, kernelLog?: string): number | undefin
   return found;
 }
 
-/** The kernel log's records as text, read from /dev/kmsg (root) without an external program:
- *  one record per read, oldest first, until EAGAIN; undefined when it cannot be opened. */
-function readKernelLog(maxRecords = 100_000): string | undefined {
-  let fd: number;
+/** A /dev/kmsg descriptor opened while the launcher was root (reading it needs CAP_SYSLOG at open
+ *  only), and the records read from it so far: after the privilege drop new records come from it. */
+let held: { fd: number; text: string } | undefined;
+const HELD_TEXT_MAX = 4 << 20;
+
+/** Opens the kernel log for later reads; false when it cannot be opened. */
+export function holdKernelLog(): boolean {
+  if (held) return true;
   try {
-    fd = openSync("/dev/kmsg", constants.O_RDONLY | constants.O_NONBLOCK);
+    held = { fd: openSync("/dev/kmsg", constants.O_RDONLY | constants.O_NONBLOCK), text: "" };
+    return true;
   } catch {
-    return undefined;
+    return false;
   }
+}
+
+function readKernelLog(): string | undefined {
+  if (!held) {
+    let fd: number;
+    try {
+      fd = openSync("/dev/kmsg", constants.O_RDONLY | constants.O_NONBLOCK);
+    } catch {
+      return undefined;
+    }
+    try {
+      return readRecords(fd);
+    } finally {
+      closeSync(fd);
+    }
+  }
+  held.text = (held.text + readRecords(held.fd)).slice(-HELD_TEXT_MAX);
+  return held.text;
+}
+
+/** The records from fd's position on, as text: one record per read, until EAGAIN. */
+function readRecords(fd: number, maxRecords = 100_000): string {
   const buf = Buffer.alloc(8192); // a record is at most about 1 KiB plus its dictionary
   const lines: string[] = [];
-  try {
-    for (let i = 0; i < maxRecords; i++) {
-      let n: number;
-      try {
-        n = readSync(fd, buf, 0, buf.length, null);
-      } catch (err) {
-        // EPIPE: a record was overwritten while we read (the next read goes on); EAGAIN: the end.
-        if ((err as NodeJS.ErrnoException).code === "EPIPE") continue;
-        break;
-      }
-      if (n <= 0) break;
-      lines.push(buf.toString("utf8", 0, n));
+  for (let i = 0; i < maxRecords; i++) {
+    let n: number;
+    try {
+      n = readSync(fd, buf, 0, buf.length, null);
+    } catch (err) {
+      // EPIPE: a record was overwritten while we read (the next read goes on); EAGAIN: the end.
+      if ((err as NodeJS.ErrnoException).code === "EPIPE") continue;
+      break;
     }
-  } finally {
-    closeSync(fd);
+    if (n <= 0) break;
+    lines.push(buf.toString("utf8", 0, n));
   }
   return lines.join("");
 }

@@ -41,7 +41,7 @@ export class AppSupervisor {
 
   private checkHeartbeats(): void {
     for (const { tp, metrics, policy } of this.watched.values()) {
-      if (tp.child.exitCode !== null || tp.child.signalCode !== null) continue;
+      if (tp.exit !== null) continue;
       if (metrics.state !== "running") continue; // booting has its own deadline; halting is on its way
       const age = metrics.heartbeatAgeMs();
       if (age !== null && age > policy.heartbeatTimeoutMs) {

@@ -12,10 +12,11 @@ import { join } from "node:path";
 import pino from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { defaultConfig, defaultRestartPolicy, type InstanceConfig } from "../launcher/config";
+import { Keeper } from "../launcher/keeper";
 import { provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from "../launcher/plan";
 import { RegionSet } from "../launcher/regions";
 import { type StagedRuntime, stageRuntime } from "../launcher/stage";
-import { spawnTile, type TileLaunch, type TileProcess } from "../launcher/tile-process";
+import { spawnTile, type TileCommon, type TileLaunch, type TileProcess, tileExecArgv } from "../launcher/tile-process";
 import {
   channelGroups,
   describeApp,
@@ -80,8 +81,10 @@ describeAsRoot("net and app tiles as sandboxed processes (needs root)", () => {
     stageTileFiles(staged as StagedRuntime, topology);
     return provisionInstance(topology, regions, undo, log).launches;
   };
+  let keeperStarted: Keeper | undefined;
+  let nextSlot = 0;
   const spawn = (launch: TileLaunch): TileProcess => {
-    const tp = spawnTile(launch, {
+    const common: TileCommon = {
       instance: "dptest",
       uid: 65534,
       gid: 65534,
@@ -91,16 +94,20 @@ describeAsRoot("net and app tiles as sandboxed processes (needs root)", () => {
       landlock: true,
       logLevel: "info",
       onLogLine: (tile, line) => logs.push(`${tile}: ${line}`),
-    });
+    };
+    const slot = nextSlot++;
+    keeperStarted ??= Keeper.start();
+    const keeper = keeperStarted;
+    keeper.register(slot, tileExecArgv(launch, common, keeper.pid));
+    const tp = spawnTile(launch, common, keeper, slot);
     tiles.push(tp);
     return tp;
   };
   /** Throws naming any tile that died (exit code or signal) with the logs so far. */
   const alive = (): void => {
     for (const t of tiles) {
-      const { exitCode, signalCode } = t.child;
-      if (exitCode !== null || signalCode !== null)
-        throw new Error(`tile ${t.name} died (code ${exitCode}, signal ${signalCode})\n${logs.join("\n")}`);
+      if (t.exit !== null)
+        throw new Error(`tile ${t.name} died (code ${t.exit.code}, signal ${t.exit.signal})\n${logs.join("\n")}`);
     }
   };
   const running = async (names: string[], timeoutMs: number): Promise<void> => {
@@ -137,8 +144,9 @@ describeAsRoot("net and app tiles as sandboxed processes (needs root)", () => {
 
   afterAll(async () => {
     for (const k of kids) k.kill();
-    for (const t of tiles) if (t.child.exitCode === null && t.child.signalCode === null) t.child.kill("SIGKILL");
+    for (const t of tiles) if (t.exit === null) t.signal("SIGKILL");
     await Promise.all(tiles.map((t) => t.exited));
+    await keeperStarted?.tearDown();
     try {
       undo.unwind(console);
     } finally {
@@ -230,11 +238,11 @@ describeAsRoot("net and app tiles as sandboxed processes (needs root)", () => {
     expect(appM.rx_packets).toBe(COUNT);
     expect(appM.tx_packets).toBe(COUNT);
     expect(appM.handler_exceptions).toBe(0);
-    expect(net.child.exitCode).toBeNull();
-    expect(app.child.exitCode).toBeNull();
+    expect(net.exit).toBeNull();
+    expect(app.exit).toBeNull();
 
-    net.child.kill("SIGTERM");
-    app.child.kill("SIGTERM");
+    net.signal("SIGTERM");
+    app.signal("SIGTERM");
     expect(await net.exited).toEqual({ code: 0, signal: null });
     expect(await app.exited).toEqual({ code: 0, signal: null });
   });
@@ -258,7 +266,7 @@ describeAsRoot("net and app tiles as sandboxed processes (needs root)", () => {
       await new Promise((r) => setTimeout(r, 20));
     const line = logs.find((l) => l.startsWith("probe:") && l.includes("top level:")) ?? logs.join("\n");
     expect(line).toContain("top level: read failed: EPERM; require refused: true");
-    probe.child.kill("SIGTERM");
+    probe.signal("SIGTERM");
     expect(await probe.exited).toEqual({ code: 0, signal: null });
   });
 });

@@ -162,6 +162,7 @@ describe("Prometheus rendering", () => {
     const report = (tileName: string, kind: string, metrics: Record<string, number>): StatusReport => ({
       instance: 'a"b\\c',
       launcherPid: 1,
+      launcher: { pid: 1, keeperPid: null, dropped: null, sandbox: null, sandboxed: false, problems: [] },
       tiles: [
         {
           name: tileName,

@@ -91,7 +91,7 @@ describeAsRoot(`supervision (${ROOT_REASON})`, () => {
     expect((await inst.exit).code).toBe(0);
   });
 
-  it("a launcher killed with SIGKILL takes its tiles with it; cleanup reclaims the rest", async () => {
+  it("a launcher killed with SIGKILL: its keeper kills the tiles and removes everything the instance made", async () => {
     const name = uniqueInstance("l9");
     // A run root of its own: another test's `run` would otherwise reclaim the killed instance first.
     const runRoot = `/run/tilenet-test-${name}`;
@@ -100,14 +100,38 @@ describeAsRoot(`supervision (${ROOT_REASON})`, () => {
       delete process.env.TILENET_RUN_ROOT;
       rmSync(runRoot, { recursive: true, force: true });
     });
-    inst = await startInstance(name);
+    inst = await startInstance(name, ["--lab"]);
     const { report } = status(name);
     const pids = report.tiles.map((t) => t.pid);
+    expect(leftovers(name, [])).not.toEqual([]);
     inst.child.kill("SIGKILL");
     await inst.exit;
-    // Parent-death signal: every tile dies at once.
-    await waitFor(() => pids.every((p) => !pidAlive(p)), 3000, "tiles to die with their launcher");
-    // Named namespaces and the run directory outlive a SIGKILL: cleanup reclaims them.
+    // The keeper sees its socket close: it kills the tiles and runs the recorded teardown as root.
+    await waitFor(() => leftovers(name, pids).length === 0, 15_000, `the keeper's teardown: ${leftovers(name, pids)}`);
+    const r = cli(["cleanup"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("nothing to clean up");
+  });
+
+  it("launcher and keeper both killed with SIGKILL: the tiles die with the keeper; cleanup reclaims the rest from the teardown record", async () => {
+    const name = uniqueInstance("k9");
+    const runRoot = `/run/tilenet-test-${name}`;
+    process.env.TILENET_RUN_ROOT = runRoot;
+    onTestFinished(() => {
+      delete process.env.TILENET_RUN_ROOT;
+      rmSync(runRoot, { recursive: true, force: true });
+    });
+    inst = await startInstance(name, ["--lab"]);
+    const { report } = status(name);
+    const pids = report.tiles.map((t) => t.pid);
+    const keeperPid = report.launcher.keeperPid ?? 0;
+    expect(keeperPid).toBeGreaterThan(0);
+    process.kill(keeperPid, "SIGKILL");
+    inst.child.kill("SIGKILL");
+    await inst.exit;
+    // Parent-death signal (the keeper is every tile's parent): every tile dies at once.
+    await waitFor(() => pids.every((p) => !pidAlive(p)), 3000, "tiles to die with their keeper");
+    // The lab's namespaces and the run directory outlive both: cleanup reclaims them.
     expect(leftovers(name, [])).not.toEqual([]);
     const r = cli(["cleanup"]);
     expect(r.code).toBe(0);

@@ -43,6 +43,8 @@ export interface ProcessSandboxFacts {
   /** Main thread first, then the others by tid. */
   threads: ThreadSandboxFacts[];
   fds: FdEntry[];
+  /** The reader may not list the descriptors (another uid's non-dumpable process). */
+  fdsUnreadable?: true;
 }
 
 function field(fields: Map<string, string>, key: string, where: string): string {
@@ -129,7 +131,9 @@ export function readProcessSandbox(pid: number, procRoot = "/proc"): ProcessSand
   try {
     names = readdirSync(`${base}/fd`);
   } catch (err) {
-    // A zombie has no fd table any more; report no descriptors rather than fail.
+    // A zombie has no fd table any more; report no descriptors rather than fail. An unprivileged
+    // reader (the launcher after its drop, looking at its tiles) may not list them: said so.
+    if ((err as NodeJS.ErrnoException).code === "EACCES") return { pid, threads, fds: [], fdsUnreadable: true };
     if (!isNoEntry(err)) throw err;
   }
   for (const name of names) {
@@ -241,10 +245,15 @@ const threadLabel = (t: ThreadSandboxFacts) => `thread ${t.tid} (${t.name})`;
  *  filter mode with no_new_privs, all five capability sets empty, no id 0 among uid/gid (real,
  *  effective, saved, fs) nor among supplementary groups). Also names threads whose value differs
  *  from the main thread's, since the main thread's /proc/PID/status hides them. */
-export function sandboxProblems(facts: ProcessSandboxFacts, allowedCaps = "0"): string[] {
+export function sandboxProblems(
+  facts: ProcessSandboxFacts,
+  allowedCaps = "0",
+  exempt: readonly CapSetName[] = [],
+): string[] {
   const problems: string[] = [];
   const [main, ...others] = facts.threads;
   for (const rule of rulesAllowing(allowedCaps)) {
+    if ((exempt as readonly string[]).includes(rule.label)) continue;
     const mainValue = rule.value(main);
     const differing = others.filter((t) => rule.value(t) !== mainValue);
     const badThreads = facts.threads.filter((t) => !rule.ok(t));

@@ -179,9 +179,16 @@ export function renderPrometheus(reports: readonly StatusReport[]): string {
   const families = new Families();
   const build = families.get(`${PREFIX}build_info`, "tilenet's version and the Node.js running the launcher", "gauge");
   build.samples.push(`${build.name}${labelText({ version, node_version: process.version })} 1`);
+  const launcher = families.get(
+    `${PREFIX}launcher_sandboxed`,
+    "1 when the launcher runs as its own uid with no capability under its seccomp filter (after set-up)",
+    "gauge",
+  );
   for (const report of reports) {
     for (const tile of report.tiles) addHealthSeries(families, report, tile);
     if (report.xdp) addXdpInfo(families, report.instance, report.xdp);
+    const sandboxed = report.launcher.sandboxed && report.launcher.dropped !== null;
+    launcher.samples.push(`${launcher.name}${labelText({ tilenet_instance: report.instance })} ${sandboxed ? 1 : 0}`);
   }
   for (const report of reports) for (const tile of report.tiles) addTileMetrics(families, report, tile);
   return families.render();
@@ -199,6 +206,7 @@ export function healthAnswer(
       if (what === "health") for (const p of t.problems) problems.push(`${r.instance}/${t.name}: ${p}`);
       else if (t.state !== "running") problems.push(`${r.instance}/${t.name}: state is ${t.state}`);
     }
+    if (what === "health") for (const p of r.launcher.problems) problems.push(`${r.instance}/launcher: ${p}`);
   }
   if (reports.every((r) => r.tiles.length === 0)) problems.push("no tiles");
   return { ok: problems.length === 0, body: problems.length === 0 ? "ok\n" : `${problems.join("\n")}\n` };

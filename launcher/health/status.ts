@@ -9,6 +9,7 @@ import type { MetricDecl } from "../../shared/metrics/schema";
 import type { HugePagesReport } from "../huge-pages";
 import type { Manifest, XdpAttachment } from "../manifest";
 import { isPidAlive, openMetricsReader } from "./instances";
+import { collectLauncherStatus, type LauncherStatus } from "./launcher-status";
 import {
   type ProcessSandboxFacts,
   readProcessSandbox,
@@ -82,6 +83,8 @@ export interface LabStatus {
 export interface StatusReport {
   instance: string;
   launcherPid: number;
+  /** The launcher's own sandbox, judged like a tile's (health/launcher-status.ts). */
+  launcher: LauncherStatus;
   tiles: TileStatus[];
   lab?: LabStatus;
   /** What the net tile's AF_XDP socket is attached to (absent without a net tile). */
@@ -324,6 +327,7 @@ export function collectStatus(manifest: Manifest, opts: CollectOptions = {}): St
   const report: StatusReport = {
     instance: manifest.instance,
     launcherPid: manifest.launcherPid,
+    launcher: collectLauncherStatus(manifest, opts.procRoot),
     tiles: manifest.tiles.map((t) => collectTileStatus(manifest, t, opts)),
   };
   if (manifest.lab) {
@@ -335,9 +339,10 @@ export function collectStatus(manifest: Manifest, opts: CollectOptions = {}): St
   return report;
 }
 
-/** 0 when every tile is running, heartbeating, alive and fully sandboxed; 1 otherwise. */
+/** 0 when every tile is running, heartbeating, alive and fully sandboxed, and the launcher has
+ *  dropped its privileges; 1 otherwise. */
 export function statusExitCode(report: StatusReport): number {
-  return report.tiles.some((t) => t.problems.length > 0) ? 1 : 0;
+  return problemLines(report).length > 0 ? 1 : 0;
 }
 
 const COMMON_NAMES = new Set(commonMetricDecls.map((d) => d.name));
@@ -359,10 +364,9 @@ export function formatCount(n: number): string {
   return n.toFixed(Math.abs(n) >= 100 ? 0 : 2);
 }
 
-function sandboxCell(t: TileStatus): string {
-  const s = t.sandbox;
+function sandboxCell(s: SandboxSummary | null, sandboxed: boolean): string {
   if (!s) return "-";
-  if (t.detail?.sandboxed) return `ok (${s.threads} thr, ${s.fds.length} fds)`;
+  if (sandboxed) return `ok (${s.threads} thr, ${s.fds.length} fds)`;
   const bad: string[] = [];
   if (s.seccomp !== 2) bad.push(`seccomp ${s.seccomp}`);
   if (s.noNewPrivs !== 1) bad.push("no nnp");
@@ -438,14 +442,14 @@ export function renderStatusTable(report: StatusReport): string {
       state,
       ageCell(t.heartbeatAgeMs),
       restarts,
-      sandboxCell(t),
+      sandboxCell(t.sandbox, t.detail?.sandboxed ?? false),
       idleCell(t),
       keyMetrics(t),
     ]);
   }
+  rows.push(launcherRow(report.launcher));
   lines.push(...renderColumns(rows));
-  const sick = report.tiles.filter((t) => t.problems.length > 0);
-  if (sick.length === 0) lines.push("all tiles healthy");
+  if (problemLines(report).length === 0) lines.push("all tiles healthy");
   else {
     lines.push("problems:");
     for (const line of problemLines(report)) lines.push(`  ${line}`);
@@ -453,7 +457,30 @@ export function renderStatusTable(report: StatusReport): string {
   return `${lines.join("\n")}\n`;
 }
 
-/** Every tile's problems as "tile: problem" lines (the table, `tilenet ready`, the systemd watchdog). */
+/** The launcher as the table's last row: its uid and filter where a tile shows its metrics. */
+function launcherRow(l: LauncherStatus): string[] {
+  const d = l.dropped;
+  const what = d
+    ? `uid ${d.uid}, filter ${d.seccompPolicy} (${d.syscallsDenied} syscalls denied)`
+    : "privileged (set-up)";
+  return [
+    "launcher",
+    "launcher",
+    String(l.pid),
+    d ? "running" : "set-up",
+    "-",
+    "-",
+    sandboxCell(l.sandbox, l.sandboxed),
+    "-",
+    what,
+  ];
+}
+
+/** Every problem as "tile: problem" lines, the launcher's too (the table, `tilenet ready`, the
+ *  systemd watchdog). */
 export function problemLines(report: StatusReport): string[] {
-  return report.tiles.flatMap((t) => t.problems.map((p) => `${t.name}: ${p}`));
+  return [
+    ...report.tiles.flatMap((t) => t.problems.map((p) => `${t.name}: ${p}`)),
+    ...report.launcher.problems.map((p) => `launcher: ${p}`),
+  ];
 }

@@ -2,7 +2,7 @@
 // what it leaves on the machine. Integration tests need root (namespaces, XDP, uid switches).
 import { execFileSync, spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { createServer } from "node:net";
 import { join } from "node:path";
 import { type InstanceProcess, startInstanceProcess } from "../../launcher/lab-process";
@@ -62,6 +62,14 @@ export interface StatusJson {
     problems: string[];
   }[];
   lab?: { tileNetns: string; peerNetns: string; tileAddr: string; peerAddr: string; ports: number[] };
+  launcher: {
+    pid: number;
+    keeperPid: number | null;
+    dropped: { uid: number; gid: number; seccompPolicy: string; syscallsDenied: number } | null;
+    sandbox: { seccomp: number; noNewPrivs: number; capEff: string; capPrm: string; uid: { effective: number } } | null;
+    sandboxed: boolean;
+    problems: string[];
+  };
 }
 
 export function status(name: string): { code: number | null; report: StatusJson } {
@@ -90,6 +98,11 @@ export function leftovers(name: string, pids: number[]): string[] {
   if (existsSync(`${root}/.rt-${name}`)) out.push(`runtime dir ${root}/.rt-${name}`);
   for (const ns of existsSync("/run/netns") ? readdirSync("/run/netns") : [])
     if (ns.startsWith(`tn-${name}-`)) out.push(`netns ${ns}`);
+  if (existsSync(`${root}/.teardown/${name}.json`)) out.push(`teardown record ${root}/.teardown/${name}.json`);
+  for (const lock of existsSync(`${root}/.ids`) ? readdirSync(`${root}/.ids`) : []) {
+    const holder = readFileSync(`${root}/.ids/${lock}`, "utf8");
+    if (holder.includes(`"instance":"${name}"`)) out.push(`id lock ${root}/.ids/${lock}`);
+  }
   for (const pid of pids) if (pidAlive(pid)) out.push(`process ${pid}`);
   for (const f of existsSync("/dev/shm") ? readdirSync("/dev/shm") : [])
     if (f.includes(name)) out.push(`/dev/shm/${f}`);
