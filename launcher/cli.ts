@@ -209,6 +209,8 @@ async function runCommand(args: ParsedArgs): Promise<number> {
       "must run as root (it creates namespaces, XDP and sockets, then drops privileges per tile)",
     );
   }
+  // Before anything is made: the launcher re-executes itself if libuv opened io_uring rings.
+  (await import("./no-io-uring")).restartWithoutIoUring();
   const { runInstance } = await import("./instance");
   const { createLauncherLogger, stdoutLogOutput } = await import("../shared/log");
   const output = stdoutLogOutput();

@@ -58,6 +58,7 @@ export class Keeper {
   private sealWaiter: ((refusals: string[]) => void) | undefined;
   private tornDown: ((status: number) => void) | undefined;
   private closed = false;
+  private readonly socket: Socket;
   /** Resolves when the keeper's socket closes (it exited, or was killed). */
   readonly gone: Promise<void>;
 
@@ -66,6 +67,7 @@ export class Keeper {
     private readonly fd: number,
   ) {
     const socket = new Socket({ fd, readable: true, writable: false });
+    this.socket = socket;
     // The keeper's socket alone does not keep the launcher's event loop alive.
     socket.unref();
     this.gone = new Promise((resolve) => socket.once("close", () => resolve()));
@@ -168,6 +170,12 @@ export class Keeper {
     const payload = new Uint8Array(tilePid === undefined ? 0 : 4);
     if (tilePid !== undefined) new DataView(payload.buffer).setInt32(0, tilePid, true);
     this.send(OP_SIGNAL, slot, SIGNALS[sig], payload);
+  }
+
+  /** Closes the launcher's end, as a launcher that dies does: the keeper then kills every tile and
+   *  runs the teardown command without answering. */
+  close(): void {
+    this.socket.destroy();
   }
 
   /** Kills every tile, runs the teardown command, and resolves with its exit status. */

@@ -10,6 +10,7 @@ import {
   collectStatus,
   listInstances,
   loadManifest,
+  problemLines,
   renderStatusTable,
   STALE_AFTER_MS,
   type StatusReport,
@@ -108,7 +109,8 @@ describe("status of a running instance", () => {
   it("reports exactly the documented JSON shape", () => {
     const report = collectStatus(loadManifest("lab1", launcher.runRoot));
     const json = JSON.parse(JSON.stringify(report)) as StatusReport;
-    expect(Object.keys(json)).toEqual(["instance", "launcherPid", "tiles", "lab"]);
+    expect(Object.keys(json)).toEqual(["instance", "launcherPid", "launcher", "tiles", "lab"]);
+    expect(Object.keys(json.launcher)).toEqual(["pid", "keeperPid", "dropped", "sandbox", "sandboxed", "problems"]);
     expect(json.instance).toBe("lab1");
     expect(json.launcherPid).toBe(process.pid);
     expect(json.lab).toEqual({
@@ -214,6 +216,22 @@ describe("status of a running instance", () => {
     expect(lines.find((l) => l.startsWith("app0 "))).toMatch(/running\s+\d+\.\d s\s+0\s+NO:/);
     expect(text).toContain("problems:\n");
     expect(text).toMatch(/ {2}app0: heartbeat stale/);
+  });
+
+  it("judges the launcher once every tile runs: still privileged then is a problem of the instance", () => {
+    const setUp = collectStatus(manifest);
+    expect(setUp.launcher.problems).toEqual([]);
+    expect(setUp.launcher.sandbox?.uid.effective).toBe(0);
+    const ready = collectStatus({ ...manifest, readyAt: new Date().toISOString() });
+    expect(ready.launcher.problems).toContain("still privileged after set-up");
+    expect(ready.launcher.problems).toContain(
+      `not sandboxed: seccomp 0 on all ${ready.launcher.sandbox?.threads} threads (need 2 (filter))`,
+    );
+    expect(problemLines(ready)).toContain("launcher: still privileged after set-up");
+    expect(statusExitCode(ready)).toBe(1);
+    expect(renderStatusTable(ready)).toMatch(
+      new RegExp(`\\nlauncher\\s+launcher\\s+${process.pid}\\s+set-up\\s+-\\s+-\\s+NO:`),
+    );
   });
 
   it("reports a tile whose process died, without failing the others", async () => {

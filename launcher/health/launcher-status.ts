@@ -26,22 +26,23 @@ export interface LauncherStatus {
 }
 
 export function collectLauncherStatus(manifest: Manifest, procRoot = "/proc"): LauncherStatus {
+  // While it sets up it is root on purpose: it is judged once every tile runs (readyAt).
+  const judged = manifest.readyAt !== undefined;
   const problems: string[] = [];
   let facts: ProcessSandboxFacts | undefined;
   try {
     facts = readProcessSandbox(manifest.launcherPid, procRoot);
   } catch (err) {
-    problems.push(`sandbox facts unavailable: ${(err as Error).message}`);
+    if (judged) problems.push(`sandbox facts unavailable: ${(err as Error).message}`);
   }
   const dropped = manifest.launcherSandbox ?? null;
   let sandboxed = false;
   if (facts) {
     const why = sandboxProblems(facts, "0", ["CapBnd"]);
     sandboxed = why.length === 0;
-    // While it sets up it is root on purpose; once every tile runs it must not be.
-    if (manifest.readyAt !== undefined) for (const p of why) problems.push(`not sandboxed: ${p}`);
+    if (judged) for (const p of why) problems.push(`not sandboxed: ${p}`);
   }
-  if (manifest.readyAt !== undefined && !dropped) problems.push("still privileged after set-up");
+  if (judged && !dropped) problems.push("still privileged after set-up");
   return {
     pid: manifest.launcherPid,
     keeperPid: manifest.keeperPid ?? null,

@@ -291,9 +291,16 @@ export function isolationProblems(manifest: Manifest, entry: Manifest["tiles"][n
       return [];
     }
   })();
+  // A tile has what its keeper has (the launcher's io_uring refusal, inherited), the exec
+  // helper's filter, and its own.
+  const filtersOf = (path: string): number | undefined => {
+    const m = /^Seccomp_filters:\s+(\d+)$/m.exec(read(path) ?? "");
+    return m ? Number(m[1]) : undefined;
+  };
+  const inherited = manifest.keeperPid ? (filtersOf(`${procRoot}/${manifest.keeperPid}/status`) ?? 0) : 0;
   const thin = tasks.filter((tid) => {
-    const m = /^Seccomp_filters:\s+(\d+)$/m.exec(read(`${procRoot}/${entry.pid}/task/${tid}/status`) ?? "");
-    return m !== null && Number(m[1]) < 2;
+    const n = filtersOf(`${procRoot}/${entry.pid}/task/${tid}/status`);
+    return n !== undefined && n < inherited + 2;
   });
   if (thin.length > 0) out.push(`the tile's own seccomp filter is missing on thread(s) ${thin.join(", ")}`);
   const asked = manifest.sandbox?.unshare ?? [];
