@@ -16,7 +16,8 @@
         "native/openat2.cc",
         "native/unix_dgram.cc",
         "native/idle.cc",
-        "native/privdrop.cc"
+        "native/privdrop.cc",
+        "native/udp_batch.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

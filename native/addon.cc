@@ -15,6 +15,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tilenet::InitUnixDgram(env, exports);
   tilenet::InitIdle(env, exports);
   tilenet::InitPrivdrop(env, exports);
+  tilenet::InitUdpBatch(env, exports);
   return exports;
 }
 

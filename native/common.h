@@ -36,5 +36,6 @@ void InitOpenat2(Napi::Env env, Napi::Object exports);
 void InitUnixDgram(Napi::Env env, Napi::Object exports);
 void InitIdle(Napi::Env env, Napi::Object exports);
 void InitPrivdrop(Napi::Env env, Napi::Object exports);
+void InitUdpBatch(Napi::Env env, Napi::Object exports);
 
 }  // namespace tilenet

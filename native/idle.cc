@@ -48,23 +48,41 @@ Napi::Value EventfdSignal(const Napi::CallbackInfo& info) {
   }
 }
 
-// pollWake(fd, eventFd, timeoutMs) -> bit 1: fd readable, bit 2: the eventfd was signalled (and
-// is drained here, one read), 0: timed out. EINTR restarts with the time that is left.
+// pollWake(fds, eventFd, timeoutMs) -> bit 1: a socket is readable, bit 2: the eventfd was
+// signalled (and is drained here, one read), 0: timed out. fds is one fd (the AF_XDP socket) or an
+// Int32Array of them (the socket provider's UDP sockets, up to 64). EINTR restarts with the time
+// that is left.
 Napi::Value PollWake(const Napi::CallbackInfo& info) {
-  int64_t fd, efd, timeoutMs;
-  if (!ArgInt(info, 0, "fd", &fd) || !ArgInt(info, 1, "eventFd", &efd) || !ArgInt(info, 2, "timeoutMs", &timeoutMs))
-    return info.Env().Undefined();
+  constexpr size_t kMaxFds = 64;
+  struct pollfd p[kMaxFds + 1];
+  size_t nfds = 0;
+  int64_t efd, timeoutMs;
+  if (info.Length() > 0 && info[0].IsTypedArray() && info[0].As<Napi::TypedArray>().TypedArrayType() == napi_int32_array) {
+    Napi::Int32Array fds = info[0].As<Napi::Int32Array>();
+    if (fds.ElementLength() < 1 || fds.ElementLength() > kMaxFds) return ThrowType(info.Env(), "pollWake: 1 to 64 fds");
+    for (size_t i = 0; i < fds.ElementLength(); i++) p[nfds++] = {fds[i], POLLIN, 0};
+  } else {
+    int64_t fd;
+    if (!ArgInt(info, 0, "fd", &fd)) return info.Env().Undefined();
+    p[nfds++] = {(int)fd, POLLIN, 0};
+  }
+  if (!ArgInt(info, 1, "eventFd", &efd) || !ArgInt(info, 2, "timeoutMs", &timeoutMs)) return info.Env().Undefined();
+  struct pollfd& wake = p[nfds];
   int64_t deadline = NowMs() + (timeoutMs > 0 ? timeoutMs : 0);
   for (;;) {
-    struct pollfd p[2] = {{(int)fd, POLLIN, 0}, {(int)efd, POLLIN, 0}};
+    for (size_t i = 0; i <= nfds; i++) p[i].revents = 0;
+    wake = {(int)efd, POLLIN, 0};
     int64_t left = timeoutMs > 0 ? deadline - NowMs() : 0;
     if (left < 0) left = 0;
-    int rc = poll(p, 2, (int)(left > 2147483647 ? 2147483647 : left));
+    int rc = poll(p, nfds + 1, (int)(left > 2147483647 ? 2147483647 : left));
     if (rc > 0) {
-      if ((p[0].revents | p[1].revents) & POLLNVAL)
-        return ThrowErrno(info.Env(), "poll(fds " + std::to_string(fd) + ", " + std::to_string(efd) + ")", EBADF);
-      int out = (p[0].revents & POLLIN) ? 1 : 0;
-      if (p[1].revents & POLLIN) {
+      int out = 0;
+      for (size_t i = 0; i <= nfds; i++)
+        if (p[i].revents & POLLNVAL)
+          return ThrowErrno(info.Env(), "poll(fd " + std::to_string(p[i].fd) + ")", EBADF);
+      for (size_t i = 0; i < nfds; i++)
+        if (p[i].revents & POLLIN) out = 1;
+      if (wake.revents & POLLIN) {
         uint64_t v;
         if (read((int)efd, &v, sizeof v) < 0 && errno != EAGAIN)
           return ThrowErrno(info.Env(), "read(eventfd " + std::to_string(efd) + ")", errno);

@@ -167,6 +167,27 @@ export interface NativeAddon {
   /** poll(2) on one fd for POLLIN; returns true when readable. */
   pollIn(fd: number, timeoutMs: number): boolean;
 
+  // ---- the socket provider's UDP sockets (native/udp_batch.cc; layout: shared/udp/socket-batch.ts) ----
+  /** A non-blocking, close-on-exec UDP socket with SO_REUSEPORT and IP_PKTINFO, bound to
+   *  interface `ifindex` (0: any) and bindIp:port; bufferBytes > 0 forces both buffer sizes (root). */
+  udpSocketOpen(bindIpHostOrder: number, port: number, ifindex: number, bufferBytes: number): number;
+  /** One recvmmsg(MSG_DONTWAIT) of up to maxMessages datagrams into slots of buf, metadata into
+   *  meta. Returns how many (0 when none waits), or -errno. */
+  udpRecvBatch(fd: number, buf: Uint8Array, slotBytes: number, meta: Uint32Array, maxMessages: number): number;
+  /** One sendmmsg(MSG_DONTWAIT) of slots [first, first + count). Returns how many were sent (the
+   *  one after them failed), or -errno when the first fails (-EAGAIN: socket buffer full). */
+  udpSendBatch(fd: number, buf: Uint8Array, slotBytes: number, meta: Uint32Array, first: number, count: number): number;
+  /** The metadata layout the addon was built with (must equal shared/udp/socket-batch.ts). */
+  udpBatchLayout(): {
+    metaWords: number;
+    length: number;
+    peerIp: number;
+    peerPort: number;
+    localIp: number;
+    truncated: number;
+    maxBatch: number;
+  };
+
   // ---- eBPF / XDP (native/bpf.cc), used by the launcher ----
   /** BPF_PROG_LOAD of an XDP program; on failure the verifier log is in the error message. */
   bpfProgLoadXdp(insns: Uint8Array, name: string, license: string): number;
@@ -200,9 +221,9 @@ export interface NativeAddon {
   eventfdOpen(): number;
   /** write(fd, 1 as u64, 8): wakes a poll on the eventfd. 0, or -EAGAIN when already saturated. */
   eventfdSignal(fd: number): number;
-  /** poll(2) on fd and eventFd for POLLIN: bit 1 fd readable, bit 2 eventFd signalled (drained by
-   *  one read), 0 on timeout. */
-  pollWake(fd: number, eventFd: number, timeoutMs: number): number;
+  /** poll(2) on fd (or up to 64 fds) and eventFd for POLLIN: bit 1 a socket readable, bit 2
+   *  eventFd signalled (drained by one read), 0 on timeout. */
+  pollWake(fds: number | Int32Array, eventFd: number, timeoutMs: number): number;
   /** sched_setaffinity of every thread of the process to one CPU; returns how many (before the sandbox). */
   pinThreads(cpu: number): number;
   /** Asks the scheduler for a shorter slice for the calling thread (EEVDF custom slice, Linux
