@@ -63,6 +63,9 @@ export interface AppRestartPolicy {
 
 export const defaultRestartPolicy = (): AppRestartPolicy => ({ limit: 5, windowS: 60, heartbeatTimeoutMs: 5000 });
 
+export const NET_PROVIDERS = ["auto", "xdp", "socket"] as const;
+export type NetProvider = (typeof NET_PROVIDERS)[number];
+
 export interface InstanceConfig {
   instance: { name: string; logLevel: string };
   /** ids: the range tile uids/gids are allocated from (launcher/users.ts). */
@@ -73,6 +76,9 @@ export interface InstanceConfig {
     interface: string;
     /** Network namespace path of the interface (undefined = the launcher's). */
     netns?: string;
+    /** The data plane: "xdp" (AF_XDP net tile), "socket" (UDP sockets, tiles/net-socket), "auto"
+     *  (XDP, else the socket provider when XDP does not attach). */
+    provider: NetProvider;
     xdpMode: "auto" | "drv" | "skb";
     queue: number;
     frameSize: number;
@@ -115,6 +121,7 @@ export const defaultConfig = (): InstanceConfig => ({
   net: {
     enabled: true,
     interface: "",
+    provider: "auto",
     xdpMode: "auto",
     queue: 0,
     frameSize: 2048,
@@ -304,6 +311,7 @@ export function validateConfig(doc: unknown): InstanceConfig {
   d.net.interface = net.str("interface", "", /^[A-Za-z0-9_.:-]{1,15}$/, "an interface name (1-15 characters)");
   const ns = net.optStr("netns", /^\/\S+$/, "an absolute path such as /run/netns/NAME");
   if (ns) d.net.netns = ns;
+  d.net.provider = net.oneOf("provider", d.net.provider, NET_PROVIDERS);
   d.net.xdpMode = net.oneOf("xdp_mode", d.net.xdpMode, ["auto", "drv", "skb"] as const);
   d.net.queue = net.int("queue", 0, 0, 1023);
   d.net.frameSize = net.int("frame_size", d.net.frameSize, 2048, 4096, powerOfTwo);

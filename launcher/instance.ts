@@ -28,7 +28,14 @@ import {
   type TileEntry,
 } from "./manifest";
 import { executeOnlyNode } from "./node-binary";
-import { loadAppDataFiles, provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from "./plan";
+import {
+  chooseProvider,
+  loadAppDataFiles,
+  provisionInstance,
+  resolveInterfaces,
+  stageTileFiles,
+  UndoStack,
+} from "./plan";
 import { groupIdOf, RegionSet } from "./regions";
 import { SdNotifier } from "./sd-notify";
 import { describeSigsys, holdKernelLog } from "./sigsys";
@@ -167,7 +174,14 @@ class InstanceRun {
     const regions = new RegionSet(instance, published, effectiveHugePagesMode(config.memory.hugePages));
     undo.push("close regions", () => regions.closeAll());
     const runtimeDir = manifest.runtimeDir;
-    const topology = describeInstance({ instance, config, runtimeDir, interfaces: resolveInterfaces(config) });
+    const interfaces = resolveInterfaces(config);
+    const { topology, provider, reason, xdp } = chooseProvider(
+      config.net.provider,
+      (p) => describeInstance({ instance, config, runtimeDir, interfaces, provider: p }),
+      regions,
+      undo,
+      this.log,
+    );
     const staged = stageRuntime(
       runtimeDir,
       topology.tiles.map((t) => t.kind),
@@ -175,7 +189,11 @@ class InstanceRun {
     undo.push(`remove ${runtimeDir}`, () => removeStagedRuntime(runtimeDir), true);
     stageTileFiles(staged, topology);
     loadAppDataFiles(config, topology);
-    const { launches, attachments } = provisionInstance(topology, regions, undo, this.log);
+    const { launches, attachments } = provisionInstance(topology, regions, undo, this.log, xdp);
+    if (topology.tiles.some((t) => t.kind === "net" || t.kind === "net-socket")) {
+      manifest.netProvider = { provider, configured: config.net.provider, reason };
+      this.log.info(manifest.netProvider, `net provider: ${provider} (${reason})`);
+    }
     manifest.regions = regions.entries();
     this.reportHugePages(regions);
     // One net tile today: the manifest names its attachment (several come with several net tiles).

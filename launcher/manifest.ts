@@ -79,6 +79,14 @@ export interface XdpAttachment {
   fallbackReason?: string;
 }
 
+/** The data plane the net tile runs on ([net] provider) and why: "configured", "auto: XDP
+ *  attached", or "auto: XDP attach failed: <the kernel's answer>". */
+export interface NetProviderReport {
+  provider: "xdp" | "socket";
+  configured: "auto" | "xdp" | "socket";
+  reason: string;
+}
+
 export interface Manifest {
   version: number;
   instance: string;
@@ -103,6 +111,8 @@ export interface Manifest {
   keeperPid?: number;
   lab?: LabInfo;
   xdp?: XdpAttachment;
+  /** Present when a net tile runs. */
+  netProvider?: NetProviderReport;
   /** Which regions are on 2 MiB pages and which fell back (launcher/huge-pages.ts). */
   hugePages?: HugePagesReport;
   /** When every tile first ran (`tilenet ready` and systemd's READY=1 wait for it). */

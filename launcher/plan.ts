@@ -10,12 +10,19 @@ import { initRingRegions } from "../shared/ring/layout";
 import { initUdpChannel } from "../shared/udp/channel";
 import { setUpXdp, tearDownXdp, type XdpHandles, type XdpSetupOptions } from "../shared/xdp/attach";
 import { readAppFiles } from "./app-files";
-import type { InstanceConfig } from "./config";
+import type { InstanceConfig, NetProvider } from "./config";
 import type { XdpAttachment } from "./manifest";
 import type { RegionSet } from "./regions";
 import type { StagedRuntime } from "./stage";
 import type { TileLaunch, TileRegionGrant } from "./tile-process";
-import type { InstanceTopology, NetInterface, RegionGroup, TileDesc } from "./topology";
+import type {
+  InstanceTopology,
+  NetInterface,
+  RegionGroup,
+  ResolvedNetProvider,
+  SocketDesc,
+  TileDesc,
+} from "./topology";
 
 export interface Undo {
   push(what: string, run: () => void): void;
@@ -102,38 +109,58 @@ function createGroup(group: RegionGroup, regions: RegionSet): void {
   }
 }
 
+/** One socket of the description, in the calling thread's namespace. */
+function openSocket(s: Exclude<SocketDesc, { kind: "eventfd" }>): number {
+  const addon = native();
+  switch (s.kind) {
+    case "netlink":
+      return addon.netlinkOpen(s.groups, s.rcvbufBytes);
+    case "probe":
+      return addon.probeSocketOpen(s.bindIfindex);
+    case "udp":
+      return addon.udpSocketOpen(s.bindIp, s.port, s.ifindex, s.bufferBytes);
+  }
+}
+
 /** Opens the description's sockets in its namespace; returns their descriptors by name. */
 function openSockets(topology: InstanceTopology, undo: Undo): Map<string, number> {
   const addon = native();
   const fds = new Map<string, number>();
   for (const s of topology.sockets) {
-    const fd =
-      s.kind === "eventfd"
-        ? addon.eventfdOpen()
-        : inNetns(topology.netns, () =>
-            s.kind === "netlink" ? addon.netlinkOpen(s.groups, s.rcvbufBytes) : addon.probeSocketOpen(s.bindIfindex),
-          );
+    const fd = s.kind === "eventfd" ? addon.eventfdOpen() : inNetns(topology.netns, () => openSocket(s));
     undo.push(`close socket ${s.name}`, () => addon.closeFd(fd));
     fds.set(s.name, fd);
   }
   return fds;
 }
 
+/** setUpXdp refused (the kernel, the driver, a missing capability): what [net] provider "auto"
+ *  falls back on. Other set-up errors (huge pages required and missing) are not this. */
+export class XdpAttachError extends Error {}
+
+/** AF_XDP sockets by name, their UMEMs by region name, and what each is attached to. */
+export interface AttachedXdp {
+  sockets: Map<string, number>;
+  umems: Map<string, { fd: number; size: number }>;
+  xdp: XdpHandles[];
+  attachments: XdpAttachment[];
+}
+
 /** Attaches XDP and makes each AF_XDP socket; its UMEM becomes a region only its net tile maps. */
-function attachXdp(
-  topology: InstanceTopology,
-  regions: RegionSet,
-  sockets: Map<string, number>,
-  undo: Undo,
-  log: Logger,
-): { umems: Map<string, { fd: number; size: number }>; xdp: XdpHandles[]; attachments: XdpAttachment[] } {
+export function attachXdp(topology: InstanceTopology, regions: RegionSet, undo: Undo, log: Logger): AttachedXdp {
+  const sockets = new Map<string, number>();
   const umems = new Map<string, { fd: number; size: number }>();
   const handles: XdpHandles[] = [];
   const attachments: XdpAttachment[] = [];
   for (const x of topology.xsks) {
     // Huge pages for the UMEM when the instance has them; setUpXdp owns the fd (closes it with the rest).
     const umemFd = regions.hugeMemfd(x.umem.name, "umem", x.umem.size);
-    const xdp = setUpXdp(umemFd === undefined ? x.options : { ...x.options, umemFd });
+    let xdp: XdpHandles;
+    try {
+      xdp = setUpXdp(umemFd === undefined ? x.options : { ...x.options, umemFd });
+    } catch (e) {
+      throw new XdpAttachError((e as Error).message);
+    }
     undo.push("detach XDP and close the AF_XDP socket", () => tearDownXdp(xdp));
     const attachment = attachmentOf(x.options, xdp);
     if (xdp.fallbackReason !== undefined)
@@ -144,7 +171,42 @@ function attachXdp(
     sockets.set(x.socket, xdp.xskFd);
     umems.set(x.umem.name, { fd: xdp.umemFd, size: x.umem.size });
   }
-  return { umems, xdp: handles, attachments };
+  return { sockets, umems, xdp: handles, attachments };
+}
+
+/** The data plane an instance runs, and why (manifest, status, metrics). */
+export interface ProviderChoice {
+  topology: InstanceTopology;
+  provider: ResolvedNetProvider;
+  reason: string;
+  /** XDP, attached (provider "xdp"). */
+  xdp?: AttachedXdp;
+}
+
+/**
+ * Resolves [net] provider: "socket" as configured; "xdp" attaches or fails; "auto" attaches XDP
+ * and, when setUpXdp refuses, describes the instance again with the socket provider (nothing of
+ * the XDP attempt is left: setUpXdp closes what it opened). Before anything else is provisioned,
+ * so the regions and sockets made are those of the provider that runs.
+ */
+export function chooseProvider(
+  configured: NetProvider,
+  describe: (provider: ResolvedNetProvider) => InstanceTopology,
+  regions: RegionSet,
+  undo: Undo,
+  log: Logger,
+): ProviderChoice {
+  if (configured === "socket") return { topology: describe("socket"), provider: "socket", reason: "configured" };
+  const topology = describe("xdp");
+  try {
+    const xdp = attachXdp(topology, regions, undo, log);
+    return { topology, provider: "xdp", reason: configured === "auto" ? "auto: XDP attached" : "configured", xdp };
+  } catch (e) {
+    if (configured !== "auto" || !(e instanceof XdpAttachError)) throw e;
+    const reason = `auto: XDP attach failed: ${e.message}`;
+    log.warn({ reason }, "XDP could not attach: the net tile runs over UDP sockets (provider socket)");
+    return { topology: describe("socket"), provider: "socket", reason };
+  }
 }
 
 /** What an AF_XDP socket is attached to, for the manifest, status and metrics. */
@@ -199,16 +261,20 @@ export interface ProvisionedInstance {
   attachments: XdpAttachment[];
 }
 
-/** Makes every resource the description names and returns the tiles' launches. */
+/** Makes every resource the description names and returns the tiles' launches (XDP attached
+ *  already by chooseProvider, or here). */
 export function provisionInstance(
   topology: InstanceTopology,
   regions: RegionSet,
   undo: Undo,
   log: Logger,
+  xdpAttached?: AttachedXdp,
 ): ProvisionedInstance {
   for (const group of topology.groups) createGroup(group, regions);
+  const attached = xdpAttached ?? attachXdp(topology, regions, undo, log);
   const sockets = openSockets(topology, undo);
-  const { umems, xdp, attachments } = attachXdp(topology, regions, sockets, undo, log);
+  for (const [name, fd] of attached.sockets) sockets.set(name, fd);
+  const { umems, xdp, attachments } = attached;
   const launches = topology.tiles.map((t) => launchOf(t, regions, sockets, umems));
   log.debug({ tiles: launches.map((t) => t.name) }, "provisioned");
   return { launches, xdp, attachments };

@@ -6,6 +6,7 @@ import { nodeBaselinePolicy } from "../shared/seccomp/node-baseline";
 import { mergePolicies, type SeccompPolicy } from "../shared/seccomp/policy";
 import { appPolicy } from "../tiles/app/definition";
 import { netPolicy } from "../tiles/net/definition";
+import { netSocketPolicy } from "../tiles/net-socket/definition";
 import { netlinkPolicy } from "../tiles/netlink/definition";
 import { UsageError } from "./args";
 import { defaultConfig } from "./config";
@@ -15,6 +16,7 @@ import { describeInstance, labConfig, labEchoApp } from "./topology";
 const policies: Record<string, (fds: Record<string, number>) => SeccompPolicy> = {
   netlink: netlinkPolicy,
   net: netPolicy,
+  "net-socket": netSocketPolicy,
   app: appPolicy,
 };
 
@@ -26,6 +28,7 @@ function labFds(kind: string): Record<string, number> {
     config,
     runtimeDir: "/run/tilenet/lab/runtime",
     interfaces: [{ name: "veth0", ifindex: 2 }],
+    provider: kind === "net-socket" ? "socket" : "xdp",
   });
   const tile = topology.tiles.find((t) => t.kind === kind);
   if (!tile) throw new Error(`the lab topology has no ${kind} tile`);

@@ -24,6 +24,13 @@ import { umemBytes } from "../shared/xdp/geometry";
 import { APP_FDS, type AppTileConfig, appMetrics, appRegions } from "../tiles/app/definition";
 import { NET_FDS, type NetTileConfig, netMetrics, netRegions } from "../tiles/net/definition";
 import {
+  NET_SOCKET_FDS,
+  type NetSocketTileConfig,
+  netSocketFdRole,
+  netSocketMetrics,
+  netSocketRegions,
+} from "../tiles/net-socket/definition";
+import {
   NETLINK_FDS,
   type NetlinkTileConfig,
   netlinkMetrics,
@@ -62,7 +69,10 @@ export type SocketDesc =
   /** bindIfindex: the one interface probes may leave through (0 = unbound: several net tiles). */
   | { name: string; kind: "probe"; bindIfindex: number }
   /** Not a socket: the eventfd a net tile sleeps on with its AF_XDP socket; its apps signal it. */
-  | { name: string; kind: "eventfd" };
+  | { name: string; kind: "eventfd" }
+  /** A socket provider's UDP socket for one app port: bound to bindIp (host order, 0: any) and
+   *  to interface ifindex, SO_REUSEPORT; bufferBytes forces its buffer sizes. */
+  | { name: string; kind: "udp"; port: number; bindIp: number; ifindex: number; bufferBytes: number };
 
 /** An AF_XDP socket with the XDP program feeding it; its UMEM is a region of its own. */
 export interface XskDesc {
@@ -94,6 +104,7 @@ interface TileCommonDesc {
 export type TileDesc =
   | (TileCommonDesc & { kind: "netlink"; config: NetlinkTileConfig })
   | (TileCommonDesc & { kind: "net"; config: NetTileConfig })
+  | (TileCommonDesc & { kind: "net-socket"; config: NetSocketTileConfig })
   | (TileCommonDesc & { kind: "app"; config: AppTileConfig });
 
 export interface InstanceTopology {
@@ -119,7 +130,16 @@ export interface DescribeInput {
   runtimeDir: string;
   /** The interfaces net tiles serve, one net tile each (the config names at most one today). */
   interfaces: NetInterface[];
+  /** The data plane, resolved: "auto" is decided by the launcher (it tries XDP first). Default:
+   *  "socket" when the config says so, else "xdp". */
+  provider?: ResolvedNetProvider;
 }
+
+export type ResolvedNetProvider = "xdp" | "socket";
+
+/** Socket buffers of the socket provider (both directions): a burst waits here while the tile
+ *  is descheduled. Forced (SO_*BUFFORCE) by the launcher, which is root at set-up. */
+export const NET_SOCKET_BUFFER_BYTES = 4 << 20;
 
 // ------------------------------------------------------------------------------ region groups
 
@@ -278,6 +298,49 @@ function describeNet(
   return { tile, xsk: { socket, umem, options } };
 }
 
+/** The socket provider's net tile `index` on `iface`: one UDP socket per port of `apps`. */
+function describeNetSocket(
+  input: DescribeInput,
+  index: number,
+  iface: NetInterface,
+  apps: InstanceConfig["apps"],
+): { tile: TileDesc; sockets: SocketDesc[] } {
+  const { config } = input;
+  const name = index === 0 ? "net" : `net-${index}`;
+  const bindIp = config.net.dstIp ? (parseIp(config.net.dstIp) ?? 0) : 0;
+  const ports = apps.flatMap((a) => a.ports);
+  const socketName = (port: number): string => `${name}.udp.${port}`;
+  const sockets: SocketDesc[] = ports.map((port) => ({
+    name: socketName(port),
+    kind: "udp",
+    port,
+    bindIp,
+    ifindex: iface.ifindex,
+    bufferBytes: NET_SOCKET_BUFFER_BYTES,
+  }));
+  const tile: TileDesc = {
+    name,
+    kind: "net-socket",
+    bundle: stagedBundlePath(input.runtimeDir, "net-socket"),
+    regions: netSocketRegions(
+      name,
+      apps.map((a) => a.name),
+    ),
+    fds: [
+      ...ports.map((port) => ({ role: netSocketFdRole(port), socket: socketName(port) })),
+      { role: NET_SOCKET_FDS.wake, socket: netWakeName(index) },
+    ],
+    files: [],
+    config: {
+      apps: apps.map((a) => ({ name: a.name, ports: a.ports })),
+      channelDepth: config.rings.depth,
+      maxPayload: UDP_DEFAULT_MAX_PAYLOAD,
+      ...placementOf(config.net.placement, config.tiles.idle),
+    },
+  };
+  return { tile, sockets };
+}
+
 /** A tile's idle mode (its own, else the [tiles] default) and its CPU, if pinned. */
 function placementOf(p: TilePlacement | undefined, defaultIdle: IdleMode): TilePlacement {
   return { idle: p?.idle ?? defaultIdle, ...(p?.cpu !== undefined ? { cpu: p.cpu } : {}) };
@@ -313,8 +376,9 @@ export function describeApp(
 
 /**
  * The whole instance: netbase, the netlink tile (if enabled), one solicit ring and one net tile
- * per interface (net tiles only when enabled), and per [[app]] an app tile joined to the first
- * net tile by a UDP channel each way.
+ * per interface (net tiles only when enabled; the AF_XDP one, or with provider "socket" the
+ * socket one and its UDP sockets), and per [[app]] an app tile joined to the first net tile by a
+ * UDP channel each way (the same channels whichever the provider).
  */
 export function describeInstance(input: DescribeInput): InstanceTopology {
   const { config, instance } = input;
@@ -335,9 +399,19 @@ export function describeInstance(input: DescribeInput): InstanceTopology {
 
   if (config.apps.length === 0) throw new Error("net tile without apps: add an [[app]] (or set net.enabled = false)");
   const channel = { depth: config.rings.depth, maxPayload: UDP_DEFAULT_MAX_PAYLOAD };
+  const provider = input.provider ?? (config.net.provider === "socket" ? "socket" : "xdp");
   input.interfaces.forEach((iface, i) => {
-    const { tile, xsk } = describeNet(input, i, iface, i === 0 ? config.apps : []);
+    const apps = i === 0 ? config.apps : [];
     topology.sockets.push({ name: netWakeName(i), kind: "eventfd" });
+    if (provider === "socket") {
+      if (apps.length === 0) return; // a socket net tile without ports has nothing to serve
+      const { tile, sockets } = describeNetSocket(input, i, iface, apps);
+      topology.sockets.push(...sockets);
+      topology.groups.push(metricsGroup(tile.name, "net-socket", netSocketMetrics));
+      topology.tiles.push(tile);
+      return;
+    }
+    const { tile, xsk } = describeNet(input, i, iface, apps);
     topology.xsks.push(xsk);
     topology.groups.push(metricsGroup(tile.name, "net", netMetrics));
     topology.tiles.push(tile);
@@ -354,7 +428,7 @@ export function describeInstance(input: DescribeInput): InstanceTopology {
 export function withTileSettings(
   topology: InstanceTopology,
   tile: string,
-  patch: Partial<NetTileConfig> | Partial<AppTileConfig>,
+  patch: Partial<NetTileConfig> | Partial<NetSocketTileConfig> | Partial<AppTileConfig>,
 ): InstanceTopology {
   if (!topology.tiles.some((t) => t.name === tile)) throw new Error(`no tile named ${tile}`);
   const tiles = topology.tiles.map((t) =>

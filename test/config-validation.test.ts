@@ -23,6 +23,9 @@ describe("config validation names the key and what was expected", () => {
     [{ netbase: { routes: "many" } }, "netbase.routes", "an integer from 16 to 4000000"],
     [{ netbase: { neighbors: 1000 } }, "netbase.neighbors", "a power of two"],
     [{ net: { xdp_mode: "turbo" } }, "net.xdp_mode", "one of auto, drv, skb"],
+    [{ net: { provider: "dpdk" } }, "net.provider", "one of auto, xdp, socket"],
+    [{ net: { provider: 1 } }, "net.provider", "a string"],
+    [{ net: { provider: "Socket" } }, "net.provider", "one of auto, xdp, socket"],
     [{ memory: { huge_pages: "always" } }, "memory.huge_pages", "one of auto, on, off"],
     [{ memory: { huge_pages: true } }, "memory.huge_pages", "a string"],
     [{ net: { interface: "a-very-long-interface-name" } }, "net.interface", "an interface name"],
@@ -55,6 +58,12 @@ describe("config validation names the key and what was expected", () => {
     expect(e.key).toBe(key);
     expect(e.message).toContain(expected);
     expect(e.message).toContain(key);
+  });
+
+  it("[net] provider: auto by default, xdp and socket accepted as written", () => {
+    expect(validateConfig({}).net.provider).toBe("auto");
+    for (const provider of ["auto", "xdp", "socket"])
+      expect(validateConfig({ net: { provider } }).net.provider).toBe(provider);
   });
 
   it("idle modes: [tiles] idle is the default of the net and app tiles, each may override it and be pinned", () => {

@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from "node:ht
 import type { AddressInfo } from "node:net";
 import { version } from "../../package.json";
 import type { MetricKind } from "../../shared/metrics/schema";
-import type { XdpAttachment } from "../manifest";
+import type { NetProviderReport, XdpAttachment } from "../manifest";
 import { summaryIsSandboxed } from "./procfs";
 import type { StatusReport, TileStatus } from "./status";
 
@@ -172,6 +172,18 @@ function addXdpInfo(families: Families, instance: string, xdp: XdpAttachment): v
   f.samples.push(`${f.name}${lbl} 1`);
 }
 
+/** tilenet_net_provider_info: the data plane the net tile runs on (xdp or socket), what the
+ *  config asked for and why this one (e.g. "auto: XDP attach failed: ..."), as labels (value 1). */
+function addNetProviderInfo(families: Families, instance: string, p: NetProviderReport): void {
+  const f = families.get(
+    `${PREFIX}net_provider_info`,
+    "The net tile's data plane: provider running (xdp or socket), the one configured, and why",
+    "gauge",
+  );
+  const lbl = labelText({ tilenet_instance: instance, provider: p.provider, configured: p.configured, reason: p.reason });
+  f.samples.push(`${f.name}${lbl} 1`);
+}
+
 /** Renders reports (one per instance) as exposition text. Families are grouped so each name has
  *  one HELP and TYPE line before its samples; a tile metric whose kind conflicts with the first
  *  declaration of that name is exposed as tilenet_<tile kind>_<name> instead. */
@@ -187,6 +199,7 @@ export function renderPrometheus(reports: readonly StatusReport[]): string {
   for (const report of reports) {
     for (const tile of report.tiles) addHealthSeries(families, report, tile);
     if (report.xdp) addXdpInfo(families, report.instance, report.xdp);
+    if (report.netProvider) addNetProviderInfo(families, report.instance, report.netProvider);
     const sandboxed = report.launcher.sandboxed && report.launcher.dropped !== null;
     launcher.samples.push(`${launcher.name}${labelText({ tilenet_instance: report.instance })} ${sandboxed ? 1 : 0}`);
   }

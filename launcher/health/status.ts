@@ -7,7 +7,7 @@ import { CommonMetric, commonMetricDecls } from "../../shared/metrics/common";
 import type { MetricsReader } from "../../shared/metrics/reader";
 import type { MetricDecl } from "../../shared/metrics/schema";
 import type { HugePagesReport } from "../huge-pages";
-import type { Manifest, XdpAttachment } from "../manifest";
+import type { Manifest, NetProviderReport, XdpAttachment } from "../manifest";
 import { isPidAlive, openMetricsReader } from "./instances";
 import { collectLauncherStatus, type LauncherStatus } from "./launcher-status";
 import {
@@ -89,6 +89,8 @@ export interface StatusReport {
   lab?: LabStatus;
   /** What the net tile's AF_XDP socket is attached to (absent without a net tile). */
   xdp?: XdpAttachment;
+  /** The data plane the net tile runs on and why (absent without a net tile). */
+  netProvider?: NetProviderReport;
   /** Regions on 2 MiB pages and those that fell back (absent when huge pages are off). */
   hugePages?: HugePagesReport;
 }
@@ -342,6 +344,7 @@ export function collectStatus(manifest: Manifest, opts: CollectOptions = {}): St
     report.lab = { tileNetns, peerNetns, tileAddr, peerAddr, ports: [...ports] };
   }
   if (manifest.xdp) report.xdp = { ...manifest.xdp };
+  if (manifest.netProvider) report.netProvider = { ...manifest.netProvider };
   if (manifest.hugePages) report.hugePages = manifest.hugePages;
   return report;
 }
@@ -419,6 +422,11 @@ export function xdpText(x: XdpAttachment): string {
   return `${x.interface} queue ${x.queue}, ${x.mode} mode${how}, ${x.zeroCopy ? "zero-copy" : "copy"}`;
 }
 
+/** "provider: socket (auto: XDP attach failed: ...)". */
+export function netProviderText(p: NetProviderReport): string {
+  return `provider: ${p.provider} (${p.reason})`;
+}
+
 /** "huge pages (auto): netbase, umem on 2 MiB pages; normal pages for ..." */
 export function hugePagesText(hp: HugePagesReport): string {
   const on = hp.regions.length > 0 ? `${hp.regions.join(", ")} on 2 MiB pages` : "no region on huge pages";
@@ -433,6 +441,7 @@ export function renderStatusTable(report: StatusReport): string {
     const l = report.lab;
     lines.push(`lab: ${l.tileNetns} ${l.tileAddr} <-> ${l.peerNetns} ${l.peerAddr}, ports ${l.ports.join(",")}`);
   }
+  if (report.netProvider) lines.push(netProviderText(report.netProvider));
   if (report.xdp) lines.push(`xdp: ${xdpText(report.xdp)}`);
   if (report.hugePages) lines.push(hugePagesText(report.hugePages));
   // IDLE: the idle mode and the CPU the tile used lately (what idling costs when there is no traffic).
