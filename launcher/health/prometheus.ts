@@ -180,7 +180,12 @@ function addNetProviderInfo(families: Families, instance: string, p: NetProvider
     "The net tile's data plane: provider running (xdp or socket), the one configured, and why",
     "gauge",
   );
-  const lbl = labelText({ tilenet_instance: instance, provider: p.provider, configured: p.configured, reason: p.reason });
+  const lbl = labelText({
+    tilenet_instance: instance,
+    provider: p.provider,
+    configured: p.configured,
+    reason: p.reason,
+  });
   f.samples.push(`${f.name}${lbl} 1`);
 }
 

@@ -62,6 +62,9 @@ export interface StatusJson {
     problems: string[];
   }[];
   lab?: { tileNetns: string; peerNetns: string; tileAddr: string; peerAddr: string; ports: number[] };
+  /** The net tile's data plane and why ([net] provider). */
+  netProvider?: { provider: string; configured: string; reason: string };
+  xdp?: { interface: string; mode: string };
   launcher: {
     pid: number;
     keeperPid: number | null;

@@ -1,0 +1,48 @@
+// The UDP peer fixture (test/fixtures/net-udp-peer.ts) run in a lab namespace, its JSON lines
+// collected: how the launcher-level data plane tests send bounded traffic and count echoes.
+import { spawn } from "node:child_process";
+import { join } from "node:path";
+
+const PEER = join(__dirname, "..", "..", "dist", "test", "fixtures", "net-udp-peer.js");
+
+export interface PeerResult {
+  lines: Record<string, unknown>[];
+  code: number | null;
+}
+
+/** Runs the peer in namespace `ns` with `args` (its modes: echo, recv, send); killed after timeoutMs. */
+export function runLabPeer(ns: string, args: object, timeoutMs = 30_000): Promise<PeerResult> {
+  return new Promise((resolve) => {
+    const child = spawn("ip", ["netns", "exec", ns, process.execPath, PEER, JSON.stringify(args)], {
+      stdio: ["ignore", "pipe", "inherit"],
+    });
+    let text = "";
+    child.stdout.on("data", (c: Buffer) => {
+      text += c.toString();
+    });
+    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      const lines = text
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l) as Record<string, unknown>);
+      resolve({ lines, code });
+    });
+  });
+}
+
+/** Echo `count` datagrams of `size` bytes through host:port (32 in flight); the peer's final line. */
+export async function echoThrough(ns: string, host: string, port: number, count: number, size = 200) {
+  const r = await runLabPeer(ns, {
+    mode: "echo",
+    host,
+    port,
+    count,
+    size,
+    intervalMs: 0,
+    window: 32,
+    timeoutMs: 20_000,
+  });
+  return { done: r.lines.find((l) => l.done === true), tail: JSON.stringify(r.lines.slice(-3)) };
+}
