@@ -46,7 +46,7 @@ Napi::Value CloseAndThrow(Napi::Env env, int fd, const std::string& what) {
 
 // udpSocketOpen(bindIpHostOrder, port, ifindex, bufferBytes) -> fd of a non-blocking,
 // close-on-exec UDP socket with SO_REUSEPORT and IP_PKTINFO, bound to interface `ifindex` (when
-// not 0) and to bindIp:port. bufferBytes > 0 sets SO_RCVBUFFORCE and SO_SNDBUFFORCE (root).
+// not 0) and to bindIp:port. bufferBytes > 0 sizes both buffers (forced when CAP_NET_ADMIN allows).
 Napi::Value UdpSocketOpen(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t ip, port, ifindex, bufferBytes;
@@ -67,10 +67,15 @@ Napi::Value UdpSocketOpen(const Napi::CallbackInfo& info) {
   int bound = (int)ifindex;
   if (bound != 0 && setsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &bound, sizeof bound) != 0)
     return CloseAndThrow(env, fd, "setsockopt(SO_BINDTOIFINDEX " + std::to_string(bound) + ")");
+  // Forcing needs CAP_NET_ADMIN (a container may not have it): then the plain options, which
+  // net.core.rmem_max / wmem_max cap.
   int bytes = (int)bufferBytes;
-  if (bytes > 0 && (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) != 0 ||
-                    setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes) != 0))
-    return CloseAndThrow(env, fd, "setsockopt(SO_RCVBUFFORCE/SO_SNDBUFFORCE " + std::to_string(bytes) + ")");
+  const int options[2][2] = {{SO_RCVBUFFORCE, SO_RCVBUF}, {SO_SNDBUFFORCE, SO_SNDBUF}};
+  for (int k = 0; k < 2 && bytes > 0; k++) {
+    if (setsockopt(fd, SOL_SOCKET, options[k][0], &bytes, sizeof bytes) == 0) continue;
+    if (errno != EPERM || setsockopt(fd, SOL_SOCKET, options[k][1], &bytes, sizeof bytes) != 0)
+      return CloseAndThrow(env, fd, "setsockopt(socket buffer " + std::to_string(bytes) + " bytes)");
+  }
   struct sockaddr_in sin = {};
   sin.sin_family = AF_INET;
   sin.sin_port = htons((uint16_t)port);
