@@ -8,7 +8,9 @@
 //
 // tilenet is measured once per idle mode (`--idle-modes adaptive,spin`), each in an instance of
 // its own (spin: net tile pinned to CPU 1, echo app to CPU 0); the reference servers run in the
-// first one. Per mode also: the CPU the tiles use over an idle interval (/proc), and the
+// first one. With `--providers xdp,socket` (the default) the socket provider ([net] provider =
+// "socket": UDP sockets, recvmmsg/sendmmsg) is measured too, adaptive, in an instance of its own
+// (key tilenet_socket; target: 2x Node dgram's pps). Per mode also: the CPU the tiles use over an idle interval (/proc), and the
 // unprompted-send latency: an app (test/fixtures/apps/unprompted-sender.js) sends stamped
 // datagrams from a timer, so the net tile is asleep when each is sent; the peer measures
 // send -> arrival. The kernel-path reference is the same sender on a dgram socket.
@@ -29,7 +31,12 @@ import { provisionInstance, resolveInterfaces, stageTileFiles, UndoStack } from 
 import { RegionSet } from "../launcher/regions";
 import { stageRuntime } from "../launcher/stage";
 import { spawnTile, type TileCommon, type TileLaunch, type TileProcess, tileExecArgv } from "../launcher/tile-process";
-import { describeInstance, type InstanceTopology, withTileSettings } from "../launcher/topology";
+import {
+  describeInstance,
+  type InstanceTopology,
+  type ResolvedNetProvider,
+  withTileSettings,
+} from "../launcher/topology";
 import { MetricsReader } from "../shared/metrics/reader";
 import { inNetns, native } from "../shared/native";
 import { NetbaseWriter } from "../shared/netbase/writer";
@@ -56,6 +63,8 @@ interface Options {
   servers: ServerName[];
   /** tilenet is measured once per mode, each in its own instance; the first hosts the references. */
   modes: IdleMode[];
+  /** Data planes measured: xdp in every mode, socket in adaptive mode (an instance of its own). */
+  providers: ResolvedNetProvider[];
   /** Length of the idle interval whose CPU is measured, per mode. */
   idleCpuSeconds: number;
   /** Unprompted datagrams per measurement (one every UNPROMPTED_INTERVAL_MS). */
@@ -65,6 +74,7 @@ interface Options {
 }
 
 const TARGET_PPS_OVER_NODE = 3;
+const TARGET_SOCKET_PPS_OVER_NODE = 2;
 const TARGET_PPS_OVER_C = 1;
 const ECHO_PORT = 7000;
 const NODE_PORT = 7100;
@@ -90,6 +100,7 @@ function parseOptions(args: string[]): Options {
     xdpMode: "auto",
     servers: [...SERVERS],
     modes: [...IDLE_MODES],
+    providers: ["xdp", "socket"],
     idleCpuSeconds: 2,
     unprompted: 50,
     tune: {},
@@ -122,9 +133,11 @@ function parseOptions(args: string[]): Options {
       o.modes = v.split(",") as IdleMode[];
     else if (key === "--servers" && v && v.split(",").every((x) => (SERVERS as readonly string[]).includes(x)))
       o.servers = v.split(",") as ServerName[];
+    else if (key === "--providers" && v && v.split(",").every((x) => x === "xdp" || x === "socket"))
+      o.providers = v.split(",") as ResolvedNetProvider[];
     else
       throw new Error(
-        `echo bench: unknown option ${key} ${v ?? ""} (--seconds --warmup --idle-seconds --runs --size --window --burst --max-packets --via auto|launcher|direct --xdp-mode auto|skb|drv --servers tilenet,node_dgram,c --idle-modes adaptive,spin --idle-cpu-seconds --unprompted --net-spin-us --net-reply-spin-us --app-spin-us)`,
+        `echo bench: unknown option ${key} ${v ?? ""} (--seconds --warmup --idle-seconds --runs --size --window --burst --max-packets --via auto|launcher|direct --xdp-mode auto|skb|drv --servers tilenet,node_dgram,c --idle-modes adaptive,spin --providers xdp,socket --idle-cpu-seconds --unprompted --net-spin-us --net-reply-spin-us --app-spin-us)`,
       );
   }
   if (o.warmup >= o.seconds) throw new Error("echo bench: --warmup must be shorter than --seconds");
@@ -202,6 +215,26 @@ class Child {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** One tilenet instance measured: its idle mode and its data plane. */
+interface Variant {
+  mode: IdleMode;
+  provider: ResolvedNetProvider;
+}
+
+/** tilenet, tilenet_spin, tilenet_socket, ...: the figures' prefix of a variant. */
+function variantKey(v: Variant): string {
+  return `tilenet${v.provider === "socket" ? "_socket" : ""}${v.mode === "adaptive" ? "" : `_${v.mode}`}`;
+}
+
+/** xdp in every mode, then socket in adaptive mode (in every mode when it is the only provider). */
+function variantsOf(opts: Options): Variant[] {
+  const xdp = opts.providers.includes("xdp");
+  const out: Variant[] = xdp ? opts.modes.map((mode) => ({ mode, provider: "xdp" })) : [];
+  if (opts.providers.includes("socket"))
+    out.push(...(xdp ? (["adaptive"] as const) : opts.modes).map((mode) => ({ mode, provider: "socket" as const })));
+  return out;
+}
 
 /** The tile side as the bench sees it. */
 interface World {
@@ -296,7 +329,7 @@ function tickerModule(root: string): string {
  *  netlink tile, in the given idle mode, with the bench's idle tuning applied. */
 function benchTopology(
   opts: Options,
-  mode: IdleMode,
+  { mode, provider }: Variant,
   root: string,
   tileNs: string,
   stageDir: string,
@@ -323,6 +356,7 @@ function benchTopology(
     config,
     runtimeDir: stageDir,
     interfaces: resolveInterfaces(config),
+    provider,
   });
   return withTileSettings(
     withTileSettings(described, "net", {
@@ -369,13 +403,13 @@ async function startTiles(launches: TileLaunch[], regions: RegionSet, cleanups: 
   return tiles;
 }
 
-async function directWorld(opts: Options, mode: IdleMode, root: string, cleanups: Cleanups): Promise<World> {
+async function directWorld(opts: Options, variant: Variant, root: string, cleanups: Cleanups): Promise<World> {
   const addon = native();
   const tag = `${process.pid}-${Math.floor(Math.random() * 0xffffff).toString(16)}`;
   const { tileNs, peerNs, tileIp } = vethPair(tag, cleanups);
   const stageDir = mkdtempSync(join(tmpdir(), "tn-bench-stage-"));
   cleanups.push(() => rmSync(stageDir, { recursive: true, force: true }));
-  const topology = benchTopology(opts, mode, root, tileNs, stageDir);
+  const topology = benchTopology(opts, variant, root, tileNs, stageDir);
   const staged = stageRuntime(
     stageDir,
     topology.tiles.map((x) => x.kind),
@@ -400,7 +434,7 @@ async function directWorld(opts: Options, mode: IdleMode, root: string, cleanups
   const tiles = await startTiles(launches, regions, cleanups);
   const readers = ["net", "echo"].map((n) => new MetricsReader(regions.get(metricsRegionName(n)).buf));
   return {
-    how: `direct: sandboxed net + echo app tiles, XDP ${xdp.map((x) => x.mode).join(",")} mode, ${tileNs} <-> ${peerNs}`,
+    how: `direct: sandboxed net + echo app tiles, ${variant.provider === "socket" ? "UDP sockets" : `XDP ${xdp.map((x) => x.mode).join(",")} mode`}, ${tileNs} <-> ${peerNs}`,
     tileNs,
     peerNs,
     tileIp,
@@ -422,12 +456,14 @@ interface StatusJson {
 }
 
 /** The lab's config in one idle mode (the same apps as the direct topology's benchApps). */
-function launcherToml(root: string, mode: IdleMode): string {
+function launcherToml(root: string, { mode, provider }: Variant): string {
   const spin = mode === "spin";
   return [
     "[tiles]",
     `idle = "${mode}"`,
-    ...(spin ? ["[net]", `cpu = ${SPIN_NET_CPU}`] : []),
+    "[net]",
+    `provider = "${provider}"`,
+    ...(spin ? [`cpu = ${SPIN_NET_CPU}`] : []),
     "[[app]]",
     'name = "echo"',
     'module = "builtin:echo"',
@@ -445,17 +481,17 @@ function launcherToml(root: string, mode: IdleMode): string {
 // Longer than 70 lines: one script (a lab instance for the bench, then its figures and cleanup).
 async function launcherWorld(
   root: string,
-  mode: IdleMode,
+  variant: Variant,
   budgetS: number,
   cleanups: (() => void | Promise<void>)[],
 ): Promise<World | string> {
   const cli = join(root, "dist", "cli.js");
   if (!existsSync(cli)) return "dist/cli.js missing";
-  const instance = `bench${process.pid}${mode.slice(0, 1)}`.slice(0, 24);
+  const instance = `bench${process.pid}${variant.mode.slice(0, 1)}${variant.provider.slice(0, 1)}`.slice(0, 24);
   const dir = mkdtempSync(join(tmpdir(), "tn-bench-cfg-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const config = join(dir, "tilenet.toml");
-  writeFileSync(config, launcherToml(root, mode));
+  writeFileSync(config, launcherToml(root, variant));
   const launcher = new Child(process.execPath, [
     cli,
     "run",
@@ -496,7 +532,7 @@ async function launcherWorld(
     const s = status();
     const tiles = s?.tiles ?? [];
     if (s?.lab && tiles.length > 0 && tiles.every((t) => t.state === "running")) {
-      if (!tiles.some((t) => t.kind === "net")) {
+      if (!tiles.some((t) => t.name === "net")) {
         await stopLauncher();
         return `the launcher's lab runs no net tile (tiles: ${tiles.map((t) => t.kind).join(", ")})`;
       }
@@ -509,7 +545,7 @@ async function launcherWorld(
         metrics: () => {
           const now = status()?.tiles ?? [];
           return {
-            net: now.find((t) => t.kind === "net")?.metrics,
+            net: now.find((t) => t.name === "net")?.metrics,
             app: now.find((t) => t.name === "echo")?.metrics,
           };
         },
@@ -692,12 +728,12 @@ const round1 = (x: number): number => Math.round(x * 10) / 10;
 async function measureWorld(
   t: Tools,
   w: World,
-  mode: IdleMode,
+  variant: Variant,
   first: boolean,
   budgetS: number,
   into: Map<string, Gathered>,
 ): Promise<void> {
-  const tilenetKey = mode === "adaptive" ? "tilenet" : `tilenet_${mode}`;
+  const tilenetKey = variantKey(variant);
   const refs = first ? await startReferences(t, w, budgetS) : undefined;
   try {
     // CPU per echo counts the tiles on the echo's path (net, echo); the others' idle cost is reported apart.
@@ -735,18 +771,18 @@ async function measureWorld(
 /** A tilenet instance in `mode`: the launcher's lab unless --via direct (or the lab is unusable). */
 async function startWorld(
   t: Tools,
-  mode: IdleMode,
+  variant: Variant,
   budgetS: number,
   cleanups: Cleanups,
   lines: string[],
 ): Promise<World> {
   if (t.opts.via !== "direct") {
-    const got = await launcherWorld(t.root, mode, budgetS, cleanups);
+    const got = await launcherWorld(t.root, variant, budgetS, cleanups);
     if (typeof got !== "string") return got;
     if (t.opts.via === "launcher") throw new Error(`echo bench: --via launcher: ${got}`);
     lines.push(`(launcher not usable: ${got}; using the direct topology)`);
   }
-  return directWorld(t.opts, mode, t.root, cleanups);
+  return directWorld(t.opts, variant, t.root, cleanups);
 }
 
 async function runCleanups(cleanups: Cleanups): Promise<void> {
@@ -784,19 +820,19 @@ export const echoBench: Bench = async (args) => {
   const toolCleanups: Cleanups = [];
   const gathered = new Map<string, Gathered>();
   const lines: string[] = [];
-  const after = new Map<IdleMode, ReturnType<World["metrics"]>>();
+  const after = new Map<string, ReturnType<World["metrics"]>>();
   try {
     const tools = compileTools(root, opts, toolCleanups);
     const perServerS = opts.seconds + opts.idleSeconds + 2;
     const budgetS = Math.ceil(opts.runs * SERVERS.length * perServerS + opts.idleCpuSeconds + 40);
-    for (const [i, mode] of opts.modes.entries()) {
+    for (const [i, variant] of variantsOf(opts).entries()) {
       const cleanups: Cleanups = [];
       let world: World | undefined;
       try {
-        world = await startWorld(tools, mode, budgetS, cleanups, lines);
-        lines.push(`${mode}: ${world.how}`);
-        await measureWorld(tools, world, mode, i === 0, budgetS, gathered);
-        after.set(mode, world.metrics());
+        world = await startWorld(tools, variant, budgetS, cleanups, lines);
+        lines.push(`${variantKey(variant)}: ${world.how}`);
+        await measureWorld(tools, world, variant, i === 0, budgetS, gathered);
+        after.set(variantKey(variant), world.metrics());
       } finally {
         if (world) await world.stop().catch((e: Error) => process.stderr.write(`stop: ${e.message}\n`));
         await runCleanups(cleanups);
@@ -812,7 +848,7 @@ export const echoBench: Bench = async (args) => {
 function report(
   opts: Options,
   gathered: Map<string, Gathered>,
-  after: Map<IdleMode, ReturnType<World["metrics"]>>,
+  after: Map<string, ReturnType<World["metrics"]>>,
   lines: string[],
 ): { figures: Record<string, number>; lines: string[] } {
   const figures: Record<string, number> = {};
@@ -889,13 +925,23 @@ function targets(
   check("tilenet_over_c_pps", ppsOverC, `>= ${TARGET_PPS_OVER_C}`, ppsOverC >= TARGET_PPS_OVER_C);
   const loadedOverNode = ratio(f("tilenet_p99_us"), f("node_dgram_p99_us"));
   check("tilenet_over_node_p99", loadedOverNode, "<= 1", loadedOverNode <= 1);
+  const socketOverNode = ratio(f("tilenet_socket_pps"), f("node_dgram_pps"));
+  const socketTarget = TARGET_SOCKET_PPS_OVER_NODE;
+  check("tilenet_socket_over_node_pps", socketOverNode, `>= ${socketTarget}`, socketOverNode >= socketTarget);
 }
 
 /** The tiles' own view after each mode: time per datagram, context switches, idle wake causes. */
-function tileCounters(after: Map<IdleMode, ReturnType<World["metrics"]>>, lines: string[]): void {
+function tileCounters(after: Map<string, ReturnType<World["metrics"]>>, lines: string[]): void {
   for (const [mode, m] of after) {
     const { net, app } = m;
     if (!net || !app) continue;
+    if (net.recvmmsg_calls !== undefined) {
+      const per = (k: string, n: number | undefined): string => ((net[k] ?? 0) / Math.max(1, n ?? 0)).toFixed(1);
+      lines.push(
+        `${mode}: datagrams per recvmmsg call (empty polls included) ${per("rx_packets", net.recvmmsg_calls)}, per sendmmsg ${per("tx_packets", net.sendmmsg_calls)}; net idle waits ${net.idle_polls}: woken by a socket ${net.idle_wakes_socket}, by an app ${net.idle_wakes_app}, timeouts ${net.idle_timeouts}; app ring full ${net.rx_app_ring_full}, socket full ${net.tx_socket_full}`,
+      );
+      continue;
+    }
     const ns = (v: number | undefined, n: number | undefined): string => ((v ?? 0) / Math.max(1, n ?? 0)).toFixed(0);
     const per = (k: string): string => ((net[k] ?? 0) / Math.max(1, net.tx_packets ?? 0)).toFixed(3);
     lines.push(
