@@ -159,6 +159,9 @@ export function attachXdp(topology: InstanceTopology, regions: RegionSet, undo: 
     try {
       xdp = setUpXdp(umemFd === undefined ? x.options : { ...x.options, umemFd });
     } catch (e) {
+      // setUpXdp closed the UMEM memfd: it is no longer a region on huge pages.
+      const huge = regions.hugePages.regions;
+      if (umemFd !== undefined && huge.includes(x.umem.name)) huge.splice(huge.indexOf(x.umem.name), 1);
       throw new XdpAttachError((e as Error).message);
     }
     undo.push("detach XDP and close the AF_XDP socket", () => tearDownXdp(xdp));

@@ -159,6 +159,8 @@ export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
       };
     } catch (e) {
       if (xskFd >= 0) addon.xskClose(xskFd);
+      // A caller's UMEM fd is ours even when the failure came before it was used.
+      if (opts.umemFd !== undefined && !opened.includes(opts.umemFd)) opened.push(opts.umemFd);
       for (const fd of opened.reverse()) addon.closeFd(fd);
       throw e;
     }
