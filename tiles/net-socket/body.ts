@@ -21,6 +21,7 @@ import {
   UdpChannelWriter,
   type UdpMessage,
 } from "../../shared/udp/channel";
+import { ChannelIdle } from "../../shared/udp/channel-idle";
 import { ByteRegion, copyRegion } from "../../shared/udp/copy";
 import {
   SOCKET_BATCH_LENGTH,
@@ -126,10 +127,10 @@ export class NetSocketTileBody {
   private readonly tx: AlignedBatch;
   private readonly batch: number;
   private readonly maxPayload: number;
-  private readonly spinMs: number;
-  private readonly replySpinMs: number;
-  private readonly spin: boolean;
-  private readonly wakeFd: number;
+  private readonly idle: ChannelIdle;
+  /** The idle poll, bound once (no closure per wait); idleMs is its timeout. */
+  private readonly pollWake: () => number;
+  private idleMs = 1;
   private now = 0;
   private lastWorkAt = Number.NEGATIVE_INFINITY;
   private startApp = 0;
@@ -156,10 +157,8 @@ export class NetSocketTileBody {
     this.fds = Int32Array.from(res.socketFds);
     this.batch = c.batch ?? NET_SOCKET_DEFAULTS.batch;
     this.maxPayload = c.maxPayload;
-    this.spinMs = (c.spinUs ?? NET_SOCKET_DEFAULTS.spinUs) / 1000;
-    this.replySpinMs = (c.replySpinUs ?? NET_SOCKET_DEFAULTS.replySpinUs) / 1000;
-    this.spin = c.idle === "spin";
-    this.wakeFd = res.wakeFd ?? -1;
+    const wakeFd = res.wakeFd ?? -1;
+    this.pollWake = () => this.sys.pollWake(this.fds, wakeFd, this.idleMs);
     this.socketPort = Uint16Array.from(ports);
     this.socketApp = new Uint8Array(ports.length);
     let s = 0;
@@ -179,6 +178,11 @@ export class NetSocketTileBody {
     this.rx = new AlignedBatch(this.batch, slotBytes);
     this.tx = new AlignedBatch(this.batch, slotBytes);
     this.onTxMessage = (msg) => this.stageOne(msg);
+    this.idle = new ChannelIdle(this.readers, this.writers, {
+      spin: c.idle === "spin",
+      spinMs: (c.spinUs ?? NET_SOCKET_DEFAULTS.spinUs) / 1000,
+      replySpinMs: (c.replySpinUs ?? NET_SOCKET_DEFAULTS.replySpinUs) / 1000,
+    });
     res.log?.info(
       { apps: c.apps.map((a) => `${a.name}:${a.ports.join(",")}`), batch: this.batch },
       "net-socket tile ready",
@@ -196,29 +200,17 @@ export class NetSocketTileBody {
     return work;
   }
 
-  /** See the file comment. */
+  /** See the file comment (the policy is shared/udp/channel-idle.ts, the XDP net tile's too). */
   idleWait(timeoutMs: number): void {
-    const idleMs = this.now - this.lastWorkAt;
-    if (this.spin || idleMs < this.spinMs || (idleMs < this.replySpinMs && this.answerPending())) return;
-    const ms = Math.max(1, Math.ceil(timeoutMs));
-    const readers = this.readers;
-    let armed = 0;
-    for (; armed < readers.length; armed++) if (!readers[armed].armSleep()) break;
-    if (armed === readers.length) {
-      const mx = this.metrics;
-      mx.add(this.m.idlePolls, 1);
-      const woke = this.sys.pollWake(this.fds, this.wakeFd, ms);
-      if (woke === 0) mx.add(this.m.idleTimeouts, 1);
-      if ((woke & 1) !== 0) mx.add(this.m.idleWakesSocket, 1);
-      if ((woke & 2) !== 0) mx.add(this.m.idleWakesApp, 1);
-    }
-    for (let a = 0; a < armed; a++) readers[a].disarmSleep();
-  }
-
-  private answerPending(): boolean {
-    const writers = this.writers;
-    for (let a = 0; a < writers.length; a++) if (writers[a].unconsumed() > 0) return true;
-    return false;
+    if (this.idle.keepSpinning(this.now - this.lastWorkAt)) return;
+    this.idleMs = Math.max(1, Math.ceil(timeoutMs));
+    const woke = this.idle.sleep(this.pollWake);
+    if (woke < 0) return;
+    const mx = this.metrics;
+    mx.add(this.m.idlePolls, 1);
+    if (woke === 0) mx.add(this.m.idleTimeouts, 1);
+    if ((woke & 1) !== 0) mx.add(this.m.idleWakesSocket, 1);
+    if ((woke & 2) !== 0) mx.add(this.m.idleWakesApp, 1);
   }
 
   // ---------------------------------------------------------------- receive

@@ -29,6 +29,7 @@ import {
 } from "../../shared/packet/udp-frame";
 import { RingProducer } from "../../shared/ring/producer";
 import { UdpChannelReader, type UdpChannelRegions, UdpChannelWriter, type UdpMessage } from "../../shared/udp/channel";
+import { ChannelIdle } from "../../shared/udp/channel-idle";
 import { ByteRegion, copyRegion } from "../../shared/udp/copy";
 import { openXskRings, UmemFramePool, type XskRingSet } from "../../shared/xdp/xsk-ring";
 import { NET_DEFAULTS, type NetTileConfig, netMetrics, RX_PARSE_DROP_NAMES, validateNetTileConfig } from "./definition";
@@ -137,10 +138,10 @@ export class NetTileBody {
   private readonly batch: number;
   private readonly maxPayload: number;
   private readonly maxIdleMs: number;
-  private readonly spinMs: number;
-  private readonly replySpinMs: number;
-  private readonly spin: boolean;
-  private readonly wakeFd: number;
+  private readonly idle: ChannelIdle;
+  /** The idle poll, bound once (no closure per wait); idleMs is its timeout. */
+  private readonly pollWake: () => number;
+  private idleMs = 1;
   private lastWorkAt = Number.NEGATIVE_INFINITY;
   private readonly kickDelayMs: number;
   /** Poll time of the oldest frame submitted and not yet kicked (-1: none). */
@@ -179,10 +180,8 @@ export class NetTileBody {
     this.batch = c.batch ?? NET_DEFAULTS.batch;
     this.maxPayload = c.maxPayload;
     this.maxIdleMs = c.maxIdleMs ?? NET_DEFAULTS.maxIdleMs;
-    this.spinMs = (c.spinUs ?? NET_DEFAULTS.spinUs) / 1000;
-    this.replySpinMs = (c.replySpinUs ?? NET_DEFAULTS.replySpinUs) / 1000;
-    this.spin = c.idle === "spin";
-    this.wakeFd = res.wakeFd ?? -1;
+    const wakeFd = res.wakeFd ?? -1;
+    this.pollWake = () => this.sys.pollWake(this.fd, wakeFd, this.idleMs);
     this.kickDelayMs = (c.kickDelayUs ?? NET_DEFAULTS.kickDelayUs) / 1000;
     this.fields.ttl = c.ttl ?? NET_DEFAULTS.ttl;
 
@@ -222,6 +221,11 @@ export class NetTileBody {
       resolicitMs: c.resolicitMs ?? NET_DEFAULTS.resolicitMs,
     });
     this.onTxMessage = (msg) => this.transmitOne(msg);
+    this.idle = new ChannelIdle(this.readers, this.writers, {
+      spin: c.idle === "spin",
+      spinMs: (c.spinUs ?? NET_DEFAULTS.spinUs) / 1000,
+      replySpinMs: (c.replySpinUs ?? NET_DEFAULTS.replySpinUs) / 1000,
+    });
 
     // Give the kernel every receive frame now: the socket receives from the moment the program
     // redirects, which the launcher arranged before this tile started.
@@ -272,30 +276,18 @@ export class NetTileBody {
    * maxIdleMs while frames wait in the TX ring for the kernel). Spin: never sleeps.
    */
   idleWait(timeoutMs: number): void {
-    const idleMs = this.now - this.lastWorkAt; // poll clock: the runtime polls right before
-    if (this.spin || idleMs < this.spinMs || (idleMs < this.replySpinMs && this.answerPending())) return;
+    // Poll clock: the runtime polls right before. The policy: shared/udp/channel-idle.ts.
+    if (this.idle.keepSpinning(this.now - this.lastWorkAt)) return;
     const tx = this.rings.tx;
     const txWaiting = tx.free(tx.depth) !== tx.depth;
-    const ms = Math.max(1, Math.ceil(txWaiting ? Math.min(this.maxIdleMs, timeoutMs) : timeoutMs));
-    const readers = this.readers;
-    let armed = 0;
-    for (; armed < readers.length; armed++) if (!readers[armed].armSleep()) break;
-    if (armed === readers.length) {
-      const mx = this.metrics;
-      mx.add(this.m.idlePolls, 1);
-      const woke = this.sys.pollWake(this.fd, this.wakeFd, ms);
-      if (woke === 0) mx.add(this.m.idleTimeouts, 1);
-      if ((woke & 1) !== 0) mx.add(this.m.idleWakesSocket, 1);
-      if ((woke & 2) !== 0) mx.add(this.m.idleWakesApp, 1);
-    }
-    for (let a = 0; a < armed; a++) readers[a].disarmSleep();
-  }
-
-  /** An app holds datagrams this tile delivered (it returns credits once it published its answers). */
-  private answerPending(): boolean {
-    const writers = this.writers;
-    for (let a = 0; a < writers.length; a++) if (writers[a].unconsumed() > 0) return true;
-    return false;
+    this.idleMs = Math.max(1, Math.ceil(txWaiting ? Math.min(this.maxIdleMs, timeoutMs) : timeoutMs));
+    const woke = this.idle.sleep(this.pollWake);
+    if (woke < 0) return;
+    const mx = this.metrics;
+    mx.add(this.m.idlePolls, 1);
+    if (woke === 0) mx.add(this.m.idleTimeouts, 1);
+    if ((woke & 1) !== 0) mx.add(this.m.idleWakesSocket, 1);
+    if ((woke & 2) !== 0) mx.add(this.m.idleWakesApp, 1);
   }
 
   /** Unmaps the rings (the socket is released once its fds are closed too). */
