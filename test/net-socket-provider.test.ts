@@ -97,6 +97,8 @@ describeAsRoot(`provider "socket" (${ROOT_REASON})`, () => {
       expect(net.sendmmsg_calls).toBeLessThanOrEqual(net.tx_packets);
       const text = cli(["status", "--instance", name]);
       expect(text.stdout).toContain("provider: socket (configured)");
+      const listed = JSON.parse(cli(["list", "--json"]).stdout) as { instance: string; provider?: string }[];
+      expect(listed.find((e) => e.instance === name)?.provider).toBe("socket");
     } finally {
       await stop(inst);
     }

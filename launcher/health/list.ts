@@ -14,6 +14,8 @@ export interface InstanceListEntry {
   lab: boolean;
   /** What the net tile's socket is attached to, when there is one. */
   xdp?: { interface: string; queue: number; mode: string; zeroCopy: boolean };
+  /** The net tile's data plane ([net] provider as resolved), when there is a net tile. */
+  provider?: "xdp" | "socket";
 }
 
 export function listEntries(runRoot: string = RUN_ROOT): { entries: InstanceListEntry[]; forbidden: string[] } {
@@ -27,6 +29,7 @@ export function listEntries(runRoot: string = RUN_ROOT): { entries: InstanceList
     ...(m.xdp
       ? { xdp: { interface: m.xdp.interface, queue: m.xdp.queue, mode: m.xdp.mode, zeroCopy: m.xdp.zeroCopy } }
       : {}),
+    ...(m.netProvider ? { provider: m.netProvider.provider } : {}),
   }));
   return { entries, forbidden: scan.forbidden };
 }
@@ -43,7 +46,9 @@ export function listCommand(json: boolean, runRoot: string = RUN_ROOT): number {
     for (const e of entries) {
       const xdp = e.xdp
         ? `${e.xdp.interface} queue ${e.xdp.queue} ${e.xdp.mode} ${e.xdp.zeroCopy ? "zero-copy" : "copy"}`
-        : "-";
+        : e.provider === "socket"
+          ? "none (socket provider)"
+          : "-";
       rows.push([e.instance, String(e.launcherPid), e.startedAt, e.tiles.map((t) => t.name).join(","), xdp]);
     }
     out(`${renderColumns(rows).join("\n")}\n`);
