@@ -107,8 +107,9 @@ describeAsRoot(`provider "socket" (${ROOT_REASON})`, () => {
 });
 
 describeAsRoot(`provider "auto" when XDP cannot attach (${ROOT_REASON})`, () => {
-  // The lab's veth has one queue: an AF_XDP socket bound to queue 7 is refused by the kernel.
-  const unattachable = "[net]\nqueue = 7\n";
+  // The lab's veth has one queue: an AF_XDP socket bound to queue 1023 (the highest the config
+  // takes) is refused by the kernel.
+  const unattachable = "[net]\nqueue = 1023\n";
 
   it("falls back to the socket provider, warns with the kernel's reason, reports it, and echoes", async () => {
     const name = uniqueInstance("au");
@@ -122,7 +123,7 @@ describeAsRoot(`provider "auto" when XDP cannot attach (${ROOT_REASON})`, () => 
       const provider = report.netProvider;
       expect(provider?.provider).toBe("socket");
       expect(provider?.configured).toBe("auto");
-      expect(provider?.reason).toMatch(/^auto: XDP attach failed: .*queue 7.*EINVAL/);
+      expect(provider?.reason).toMatch(/^auto: XDP attach failed: .*queue 1023.*EINVAL/);
       expect(report.xdp).toBeUndefined();
       expectSandboxedSocketTile(report);
       const tileIp = report.lab?.tileAddr.split("/")[0] ?? "";
@@ -140,7 +141,7 @@ describeAsRoot(`provider "auto" when XDP cannot attach (${ROOT_REASON})`, () => 
     const config = configFile(`${unattachable}provider = "xdp"\n`);
     const r = cli(["run", "--lab", "--instance", name, "--config", config, "--duration", "2"], 60_000);
     expect(r.code, r.stdout + r.stderr).toBe(1);
-    expect(r.stdout).toMatch(/bind\(AF_XDP.*queue 7.*EINVAL/);
+    expect(r.stdout).toMatch(/bind\(AF_XDP.*queue 1023.*EINVAL/);
     expect(r.stdout).not.toContain("provider socket");
     expect(leftovers(name, [])).toEqual([]);
   }, 60_000);
