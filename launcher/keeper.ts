@@ -86,7 +86,9 @@ export class Keeper {
   /** Starts the keeper as this (root) process's child. Its stderr is the launcher's. */
   static start(): Keeper {
     const [mine, theirs] = native().streamSocketPair();
-    const child = spawn(keeperPath(), ["3"], { stdio: ["ignore", "ignore", "inherit", theirs], cwd: "/", env: {} });
+    // The keeper's environment is every tile's: libuv must not use io_uring (see tilenet-exec).
+    const env = { UV_USE_IO_URING: "0" };
+    const child = spawn(keeperPath(), ["3"], { stdio: ["ignore", "ignore", "inherit", theirs], cwd: "/", env });
     native().closeFd(theirs);
     if (child.pid === undefined) throw new Error(`keeper: could not start ${keeperPath()}`);
     child.unref();
