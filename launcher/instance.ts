@@ -475,7 +475,8 @@ class InstanceRun {
   private async keeperTeardown(): Promise<void> {
     if (!this.keeper) return;
     const status = await this.keeper.tearDown();
-    if (status !== 0 && this.dropped)
-      this.log.error({ status }, "teardown by the keeper reported problems (its lines are on stderr)");
+    if (!this.dropped || status === 0) return;
+    if (status < 0) this.log.error("the keeper is gone: `tilenet cleanup` removes what the instance left");
+    else this.log.error({ status }, "teardown by the keeper reported problems (its lines are on stderr)");
   }
 }

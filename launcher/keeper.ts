@@ -59,6 +59,7 @@ export class Keeper {
   private tornDown: ((status: number) => void) | undefined;
   private closed = false;
   private readonly socket: Socket;
+  private awaited = 0;
   /** Resolves when the keeper's socket closes (it exited, or was killed). */
   readonly gone: Promise<void>;
 
@@ -68,7 +69,8 @@ export class Keeper {
   ) {
     const socket = new Socket({ fd, readable: true, writable: false });
     this.socket = socket;
-    // The keeper's socket alone does not keep the launcher's event loop alive.
+    // The keeper's socket keeps the launcher's event loop alive only while an answer is awaited
+    // (a spawn, the teardown): a launcher waiting for nothing else must not exit before it.
     socket.unref();
     this.gone = new Promise((resolve) => socket.once("close", () => resolve()));
     socket.on("error", () => {
@@ -86,11 +88,20 @@ export class Keeper {
   /** Starts the keeper as this (root) process's child. Its stderr is the launcher's. */
   static start(): Keeper {
     const [mine, theirs] = native().streamSocketPair();
-    const child = spawn(keeperPath(), ["3"], { stdio: ["ignore", "ignore", "inherit", theirs], cwd: "/", env: {} });
+    // The keeper's environment is every tile's: libuv must not use io_uring (see tilenet-exec).
+    const env = { UV_USE_IO_URING: "0" };
+    const child = spawn(keeperPath(), ["3"], { stdio: ["ignore", "ignore", "inherit", theirs], cwd: "/", env });
     native().closeFd(theirs);
     if (child.pid === undefined) throw new Error(`keeper: could not start ${keeperPath()}`);
     child.unref();
     return new Keeper(child.pid, mine);
+  }
+
+  /** One more (+1) or one fewer (-1) answer awaited. */
+  private awaiting(delta: 1 | -1): void {
+    this.awaited += delta;
+    if (this.awaited > 0) this.socket.ref();
+    else this.socket.unref();
   }
 
   private onLine(line: string): void {
@@ -147,6 +158,9 @@ export class Keeper {
   spawn(slot: number, fds: readonly number[]): Promise<number> {
     const pid = new Promise<number>((resolve, reject) => this.spawns.push({ resolve, reject }));
     this.send(OP_SPAWN, slot, 0, new Uint8Array(0), fds);
+    this.awaiting(1);
+    const settled = (): void => this.awaiting(-1);
+    pid.then(settled, settled);
     return pid;
   }
 
@@ -185,6 +199,7 @@ export class Keeper {
       this.tornDown = resolve;
     });
     this.send(OP_TEARDOWN, 0, 0, new Uint8Array(0));
-    return done;
+    this.awaiting(1);
+    return done.finally(() => this.awaiting(-1));
   }
 }

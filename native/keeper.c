@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/capability.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -273,6 +274,34 @@ static int handle(const struct request* rq, int* fds, int nfds, const sigset_t* 
   }
 }
 
+// Of root's capabilities the keeper and everything it runs (the exec helper, the teardown) keep
+// only these: the exec helper switches uids and groups (SETUID, SETGID), empties the tile's
+// bounding set (SETPCAP), makes namespaces, joins [net] netns and keeps the netlink tile's
+// NET_ADMIN (SYS_ADMIN, NET_ADMIN); the keeper signals tiles of other uids (KILL); the teardown
+// unmounts namespaces (SYS_ADMIN) and takes the run directory back (CHOWN). Root's exec computes
+// a program's capabilities from the bounding set, so dropping there bounds every child too.
+static const int KEPT_CAPS[] = {CAP_CHOWN, CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SETPCAP, CAP_NET_ADMIN, CAP_SYS_ADMIN};
+
+static void keep_needed_caps(void) {
+  if (geteuid() != 0) return;  // an unprivileged keeper (tests) holds nothing to drop
+  uint64_t keep = 0;
+  for (size_t i = 0; i < sizeof KEPT_CAPS / sizeof KEPT_CAPS[0]; i++) keep |= 1ULL << KEPT_CAPS[i];
+  for (int cap = 0; cap < 64; cap++) {
+    if (keep & (1ULL << cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) != 0 && errno != EINVAL) fail("prctl(PR_CAPBSET_DROP)");
+  }
+  struct __user_cap_header_struct hdr = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  if (syscall(SYS_capget, &hdr, data) != 0) fail("capget");
+  for (int i = 0; i < 2; i++) {
+    uint32_t mask = (uint32_t)(keep >> (32 * i));
+    data[i].effective &= mask;
+    data[i].permitted &= mask;
+    data[i].inheritable &= mask;
+  }
+  if (syscall(SYS_capset, &hdr, data) != 0) fail("capset");
+}
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: tilenet-keeper SOCKET_FD\n");
@@ -289,6 +318,7 @@ int main(int argc, char** argv) {
   signal(SIGHUP, SIG_IGN);
   signal(SIGPIPE, SIG_IGN);
   if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0) fail("prctl(PR_SET_DUMPABLE)");
+  keep_needed_caps();
   sigset_t chld, original;
   sigemptyset(&chld);
   sigaddset(&chld, SIGCHLD);

@@ -153,6 +153,10 @@ describeAsRoot("a running instance's launcher (needs root: builds a lab)", () =>
     const keeper = l.keeperPid ?? 0;
     const parentOf = (pid: number): number => Number(field(readFileSync(`/proc/${pid}/status`, "utf8"), "PPid"));
     expect(parentOf(keeper)).toBe(l.pid);
+    // The keeper, still root, holds 7 capabilities: CHOWN, KILL, SETGID, SETUID, SETPCAP,
+    // NET_ADMIN, SYS_ADMIN (bits 0, 5, 6, 7, 8, 12, 21), its bounding set too.
+    const keeperStatus = readFileSync(`/proc/${keeper}/status`, "utf8");
+    for (const set of ["CapEff", "CapPrm", "CapBnd"]) expect(field(keeperStatus, set), set).toBe("00000000002011e1");
     for (const t of report.tiles) {
       // In its own PID namespace a tile's parent is its waiter, whose parent is the keeper.
       const parent = parentOf(t.pid);

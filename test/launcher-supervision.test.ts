@@ -91,9 +91,10 @@ describeAsRoot(`supervision (${ROOT_REASON})`, () => {
     expect((await inst.exit).code).toBe(0);
   });
 
-  it("a launcher killed with SIGKILL: its keeper kills the tiles and removes everything the instance made", async () => {
-    const name = uniqueInstance("l9");
-    // A run root of its own: another test's `run` would otherwise reclaim the killed instance first.
+  /** A lab in a run root of its own (another test's `run` would otherwise reclaim a killed
+   *  instance first); its tiles' pids and its keeper's. */
+  const labInOwnRunRoot = async (tag: string): Promise<{ name: string; pids: number[]; keeperPid: number }> => {
+    const name = uniqueInstance(tag);
     const runRoot = `/run/tilenet-test-${name}`;
     process.env.TILENET_RUN_ROOT = runRoot;
     onTestFinished(() => {
@@ -102,29 +103,25 @@ describeAsRoot(`supervision (${ROOT_REASON})`, () => {
     });
     inst = await startInstance(name, ["--lab"]);
     const { report } = status(name);
-    const pids = report.tiles.map((t) => t.pid);
     expect(leftovers(name, [])).not.toEqual([]);
+    return { name, pids: report.tiles.map((t) => t.pid), keeperPid: report.launcher.keeperPid ?? 0 };
+  };
+
+  it("a launcher killed with SIGKILL: its keeper kills the tiles and removes everything the instance made", async () => {
+    const { name, pids } = await labInOwnRunRoot("l9");
+    if (!inst) throw new Error("no instance");
     inst.child.kill("SIGKILL");
     await inst.exit;
     // The keeper sees its socket close: it kills the tiles and runs the recorded teardown as root.
-    await waitFor(() => leftovers(name, pids).length === 0, 15_000, `the keeper's teardown: ${leftovers(name, pids)}`);
+    await waitFor(() => leftovers(name, pids).length === 0, 15_000, "the keeper's teardown");
     const r = cli(["cleanup"]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("nothing to clean up");
   });
 
   it("launcher and keeper both killed with SIGKILL: the tiles die with the keeper; cleanup reclaims the rest from the teardown record", async () => {
-    const name = uniqueInstance("k9");
-    const runRoot = `/run/tilenet-test-${name}`;
-    process.env.TILENET_RUN_ROOT = runRoot;
-    onTestFinished(() => {
-      delete process.env.TILENET_RUN_ROOT;
-      rmSync(runRoot, { recursive: true, force: true });
-    });
-    inst = await startInstance(name, ["--lab"]);
-    const { report } = status(name);
-    const pids = report.tiles.map((t) => t.pid);
-    const keeperPid = report.launcher.keeperPid ?? 0;
+    const { name, pids, keeperPid } = await labInOwnRunRoot("k9");
+    if (!inst) throw new Error("no instance");
     expect(keeperPid).toBeGreaterThan(0);
     process.kill(keeperPid, "SIGKILL");
     inst.child.kill("SIGKILL");
