@@ -13,7 +13,7 @@ import {
 import { pcapGlobalHeader, pcapRecord } from "../shared/capture/pcap";
 import { CaptureAttachError, type CapturedFrame, CaptureReader } from "../shared/capture/reader";
 import { native } from "../shared/native";
-import { parseIp } from "../shared/netmodel";
+import { ipToString, parseIp } from "../shared/netmodel";
 import { type ArgSpec, intOption, parseArgs, UsageError } from "./args";
 import { asPermissionError, CliError, ExitCode } from "./errors";
 import { isPidAlive, loadManifest, regionPath } from "./health/instances";
@@ -195,6 +195,14 @@ async function pump(reader: CaptureReader, sink: PcapSink, o: DumpOptions, stop:
   return written;
 }
 
+function describeFilter(f: CaptureFilter): string {
+  const parts: string[] = [];
+  if (f.port !== 0) parts.push(`port ${f.port}`);
+  if (f.ipv4 !== 0) parts.push(`host ${ipToString(f.ipv4)}`);
+  if (f.directions !== DIRECTIONS_BOTH) parts.push(f.directions === DIRECTION_RX ? "rx only" : "tx only");
+  return parts.length > 0 ? ` (${parts.join(", ")})` : "";
+}
+
 /** Runs a dump; the summary goes to stderr (stdout may be the pcap). */
 export async function runDump(o: DumpOptions): Promise<number> {
   const manifest = loadManifest(o.instance);
@@ -216,6 +224,10 @@ export async function runDump(o: DumpOptions): Promise<number> {
       if (e instanceof CaptureAttachError) throw new CliError(e.message, ExitCode.unhealthy, "failed");
       throw e;
     }
+    // What tcpdump says too: scripts wait for this line before sending.
+    err(
+      `capturing on ${tile.name} of ${manifest.instance}${describeFilter(o.filter)}, snap ${reader.snapBytes} bytes\n`,
+    );
     written = await pump(reader, sink, o, stop.signal);
   } finally {
     reader.detach();

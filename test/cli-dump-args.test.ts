@@ -1,0 +1,56 @@
+// `tilenet dump` refuses bad command lines with exit 2 (before touching any instance), never
+// writes binary pcap to a terminal, says "not running" with exit 3, and documents itself in help.
+import { describe, expect, it } from "vitest";
+import { UsageError } from "../launcher/args";
+import { parseDumpArgs } from "../launcher/dump-cli";
+import { DIRECTION_RX, DIRECTIONS_BOTH } from "../shared/capture/layout";
+import { cli } from "./support/launcher-harness";
+
+describe("tilenet dump command line", () => {
+  it.each([
+    [["--count", "0"], /--count must be an integer from 1/],
+    [["--count", "many"], /--count must be an integer/],
+    [["--port", "70000"], /--port must be an integer from 1 to 65535/],
+    [["--host", "198.18.0"], /--host must be an IPv4 address/],
+    [["--host", "0.0.0.0"], /--host must be an IPv4 address/],
+    [["--direction", "up"], /--direction must be rx, tx or both/],
+    [["--seconds", "-1"], /--seconds/],
+    [["--bogus"], /unknown option --bogus/],
+    [["extra"], /takes no argument/],
+  ])("exits 2 on %j", (argv, message) => {
+    const r = cli(["dump", "--instance", "nosuch-dump", ...argv, "-w", "/dev/null"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(message);
+  });
+
+  it("exits 2 when -w has no value", () => {
+    const r = cli(["dump", "--instance", "nosuch-dump", "-w"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--write needs a value/);
+  });
+
+  it("refuses to write pcap to a terminal unless -w names a file", () => {
+    expect(() => parseDumpArgs([], true)).toThrow(UsageError);
+    expect(() => parseDumpArgs(["-w", "-"], true)).toThrow(/stdout is a terminal/);
+    expect(parseDumpArgs(["-w", "out.pcap"], true).write).toBe("out.pcap");
+  });
+
+  it("parses the filter: port, host (host order) and direction; -w is --write", () => {
+    const o = parseDumpArgs(["--port", "7000", "--host", "198.18.0.1", "--direction", "rx", "-w", "-"], false);
+    expect(o.filter).toEqual({ port: 7000, ipv4: 0xc6120001, directions: DIRECTION_RX });
+    expect(o.write).toBe("-");
+    expect(parseDumpArgs(["--count", "5"], false)).toMatchObject({
+      count: 5,
+      seconds: 0,
+      filter: { port: 0, ipv4: 0, directions: DIRECTIONS_BOTH },
+    });
+  });
+
+  it("exits 3 when the instance is not running, and has help", () => {
+    expect(cli(["dump", "--instance", "nosuch-dump", "-w", "/dev/null"]).code).toBe(3);
+    const help = cli(["help", "dump"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/--count N/);
+    expect(help.stdout).toMatch(/socket provider has no capture/);
+  });
+});
