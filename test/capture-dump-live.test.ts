@@ -164,4 +164,18 @@ describeAsRoot(`tilenet dump on a lab (${ROOT_REASON}; reads the pcap with Debia
       expect(netMetrics(status(name).report).capture_frames).toBe(before);
     },
   );
+
+  it("detaches on SIGINT (exit 0): the net tile stops copying", async () => {
+    const dump = await startDump(
+      `exec ${process.execPath} ${CLI} dump --instance ${name} --seconds 30 -w ${join(dir, "int.pcap")}`,
+    );
+    expect(dump.stderr()).toMatch(/capturing on net of/);
+    await echoFromPeer(peerNs, tileIp, 5);
+    dump.child.kill("SIGINT");
+    expect(await dump.exit).toBe(0);
+    expect(dump.stderr()).toMatch(/10 frames written/);
+    const before = netMetrics(status(name).report).capture_frames;
+    await echoFromPeer(peerNs, tileIp, 10);
+    expect(netMetrics(status(name).report).capture_frames).toBe(before);
+  });
 });

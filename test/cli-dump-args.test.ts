@@ -2,7 +2,8 @@
 // writes binary pcap to a terminal, says "not running" with exit 3, and documents itself in help.
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../launcher/args";
-import { parseDumpArgs } from "../launcher/dump-cli";
+import { parseDumpArgs, pickNetTile } from "../launcher/dump-cli";
+import type { Manifest } from "../launcher/manifest";
 import { DIRECTION_RX, DIRECTIONS_BOTH } from "../shared/capture/layout";
 import { cli } from "./support/launcher-harness";
 
@@ -52,5 +53,20 @@ describe("tilenet dump command line", () => {
     expect(help.code).toBe(0);
     expect(help.stdout).toMatch(/--count N/);
     expect(help.stdout).toMatch(/socket provider has no capture/);
+  });
+
+  it("picks the only net tile, and refuses the socket provider's (no capture) with exit 1", () => {
+    const tile = (name: string, kind: string) => ({ name, kind, pid: 1, metricsRegion: `metrics.${name}` });
+    const manifest = (tiles: ReturnType<typeof tile>[]) => ({ instance: "i", tiles }) as unknown as Manifest;
+    expect(pickNetTile(manifest([tile("netlink", "netlink"), tile("net", "net")])).name).toBe("net");
+    expect(() => pickNetTile(manifest([tile("net", "net")]), "net-1")).toThrow(UsageError);
+    expect(() => pickNetTile(manifest([tile("net", "net"), tile("net-1", "net")]))).toThrow(/name one with --tile/);
+    const socket = () => pickNetTile(manifest([tile("net", "net-socket")]));
+    expect(socket).toThrow(/socket provider's net tile: it has no capture/);
+    try {
+      socket();
+    } catch (e) {
+      expect((e as { exitCode: number }).exitCode).toBe(1);
+    }
   });
 });
