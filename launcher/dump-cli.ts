@@ -170,12 +170,16 @@ class PcapSink {
 
 /** Frames handed over per read of the ring (one write to the sink per read). */
 const READ_BATCH = 256;
-const IDLE_SLEEP_MS = 2;
+/** Sleep after an empty read, doubling while nothing comes (an idle dump costs little CPU) up to
+ *  the longest, at which the 1024-slot ring still holds about 60k frames/s. */
+const IDLE_SLEEP_MIN_MS = 1;
+const IDLE_SLEEP_MAX_MS = 16;
 
 /** Copies frames from the ring to the sink until count, seconds, a signal or the reader's leave. */
 async function pump(reader: CaptureReader, sink: PcapSink, o: DumpOptions, stop: AbortSignal): Promise<number> {
   const deadline = o.seconds > 0 ? Date.now() + o.seconds * 1000 : Number.POSITIVE_INFINITY;
   let written = 0;
+  let idleMs = IDLE_SLEEP_MIN_MS;
   const records: Buffer[] = [];
   const toRecord = (f: CapturedFrame) => records.push(pcapRecord(f.tsSec, f.tsNsec, f.origLen, f.bytes));
   await sink.write(pcapGlobalHeader(reader.snapBytes));
@@ -183,9 +187,11 @@ async function pump(reader: CaptureReader, sink: PcapSink, o: DumpOptions, stop:
     const want = o.count > 0 ? Math.min(READ_BATCH, o.count - written) : READ_BATCH;
     reader.poll(want, toRecord);
     if (records.length === 0) {
-      await new Promise((r) => setTimeout(r, IDLE_SLEEP_MS));
+      await new Promise((r) => setTimeout(r, idleMs));
+      idleMs = Math.min(IDLE_SLEEP_MAX_MS, idleMs * 2);
       continue;
     }
+    idleMs = IDLE_SLEEP_MIN_MS;
     written += records.length;
     const last = o.count > 0 && written >= o.count;
     if (last) reader.detach(); // stop the copying before the final write
