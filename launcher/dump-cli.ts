@@ -147,18 +147,20 @@ class PcapSink {
     return new PcapSink(file);
   }
 
-  /** Waits while the reader is slower (the net tile drops meanwhile, counted). */
-  async write(bytes: Buffer): Promise<void> {
+  /** Waits while the reader is slower (the net tile drops meanwhile, counted), or until stop. */
+  async write(bytes: Buffer, stop: AbortSignal): Promise<void> {
     if (this.gone) return;
-    if (this.stream.write(bytes)) return;
+    if (this.stream.write(bytes) || stop.aborted) return;
     await new Promise<void>((resolve) => {
       const done = () => {
         this.stream.off("drain", done);
         this.stream.off("error", done);
+        stop.removeEventListener("abort", done);
         resolve();
       };
       this.stream.once("drain", done);
       this.stream.once("error", done);
+      stop.addEventListener("abort", done);
     });
   }
 
@@ -182,7 +184,7 @@ async function pump(reader: CaptureReader, sink: PcapSink, o: DumpOptions, stop:
   let idleMs = IDLE_SLEEP_MIN_MS;
   const records: Buffer[] = [];
   const toRecord = (f: CapturedFrame) => records.push(pcapRecord(f.tsSec, f.tsNsec, f.origLen, f.bytes));
-  await sink.write(pcapGlobalHeader(reader.snapBytes));
+  await sink.write(pcapGlobalHeader(reader.snapBytes), stop);
   while (!stop.aborted && !sink.gone && Date.now() < deadline) {
     const want = o.count > 0 ? Math.min(READ_BATCH, o.count - written) : READ_BATCH;
     reader.poll(want, toRecord);
@@ -195,7 +197,7 @@ async function pump(reader: CaptureReader, sink: PcapSink, o: DumpOptions, stop:
     written += records.length;
     const last = o.count > 0 && written >= o.count;
     if (last) reader.detach(); // stop the copying before the final write
-    await sink.write(Buffer.concat(records.splice(0)));
+    await sink.write(Buffer.concat(records.splice(0)), stop);
     if (last) break;
   }
   return written;

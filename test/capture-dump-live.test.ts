@@ -178,4 +178,18 @@ describeAsRoot(`tilenet dump on a lab (${ROOT_REASON}; reads the pcap with Debia
     await echoFromPeer(peerNs, tileIp, 10);
     expect(netMetrics(status(name).report).capture_frames).toBe(before);
   });
+
+  it("ends cleanly (exit 0, detached) when the pipe's reader leaves early", async () => {
+    const dump = await startDump(
+      `{ ${process.execPath} ${CLI} dump --instance ${name} --seconds 20 -w -; echo "dump exit $?" >&2; } | head -c 100 > /dev/null`,
+    );
+    expect(dump.stderr()).toMatch(/capturing on net/);
+    await echoFromPeer(peerNs, tileIp, 20);
+    expect(await dump.exit).toBe(0);
+    expect(dump.stderr()).toMatch(/frames written from net/);
+    expect(dump.stderr()).toMatch(/dump exit 0/);
+    const before = netMetrics(status(name).report).capture_frames;
+    await echoFromPeer(peerNs, tileIp, 10);
+    expect(netMetrics(status(name).report).capture_frames).toBe(before);
+  });
 });
