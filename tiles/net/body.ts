@@ -12,6 +12,9 @@
 // apps signal when they publish to a sleeping net tile; spin: never sleeps).
 //
 // Route, source, neighbor and the solicit on a neighbor miss: next-hop.ts.
+//
+// Capture (tilenet dump, shared/capture/): one read of the attached flag per batch of received
+// frames and per transmit pass; only while a dump is attached are frames tested and copied.
 
 import { DIRECTION_RX, DIRECTION_TX } from "../../shared/capture/layout";
 import { CaptureWriter, OFFER_CAPTURED, OFFER_DROPPED } from "../../shared/capture/writer";
