@@ -1,11 +1,14 @@
 // `tilenet dump` refuses bad command lines with exit 2 (before touching any instance), never
 // writes binary pcap to a terminal, says "not running" with exit 3, and documents itself in help.
+import { spawnSync } from "node:child_process";
 import { describe, expect, it } from "vitest";
 import { UsageError } from "../launcher/args";
 import { parseDumpArgs, pickNetTile } from "../launcher/dump-cli";
 import type { Manifest } from "../launcher/manifest";
 import { DIRECTION_RX, DIRECTIONS_BOTH } from "../shared/capture/layout";
-import { cli } from "./support/launcher-harness";
+import { CLI, cli } from "./support/launcher-harness";
+
+const hasScript = spawnSync("script", ["--version"]).status === 0;
 
 describe("tilenet dump command line", () => {
   it.each([
@@ -34,6 +37,15 @@ describe("tilenet dump command line", () => {
     expect(() => parseDumpArgs([], true)).toThrow(UsageError);
     expect(() => parseDumpArgs(["-w", "-"], true)).toThrow(/stdout is a terminal/);
     expect(parseDumpArgs(["-w", "out.pcap"], true).write).toBe("out.pcap");
+  });
+
+  it.skipIf(!hasScript)("exits 2 on a real terminal without -w (util-linux script gives it a pty)", () => {
+    const r = spawnSync("script", ["-qec", `${process.execPath} ${CLI} dump --instance nosuch-dump`, "/dev/null"], {
+      encoding: "utf8",
+      timeout: 20_000,
+    });
+    expect(r.status).toBe(2);
+    expect(r.stdout).toMatch(/stdout is a terminal/);
   });
 
   it("parses the filter: port, host (host order) and direction; -w is --write", () => {
