@@ -1,9 +1,10 @@
 // `tilenet dump` on a running lab: with no dump attached the net tile copies nothing (its capture
 // counters stay zero); `dump --count N -w FILE` while the peer sends echo requests writes a pcap
 // that Debian's tshark reads back with both directions of every datagram (addresses, ports,
-// payloads); piped (`-w - | tshark -r -`) it is complete too; a second dump at once is refused.
+// payloads); piped (`-w - | tshark -r -`) it is complete too; a second dump at once is refused;
+// SIGINT and a pipe reader leaving end it cleanly, detached; the socket provider is refused.
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
@@ -191,5 +192,34 @@ describeAsRoot(`tilenet dump on a lab (${ROOT_REASON}; reads the pcap with Debia
     const before = netMetrics(status(name).report).capture_frames;
     await echoFromPeer(peerNs, tileIp, 10);
     expect(netMetrics(status(name).report).capture_frames).toBe(before);
+  });
+});
+
+describeAsRoot(`tilenet dump on the socket provider (${ROOT_REASON})`, () => {
+  it("says the socket provider's net tile has no capture, exit 1", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tilenet-dump-socket-"));
+    const config = join(dir, "c.toml");
+    writeFileSync(
+      config,
+      `[net]\nprovider = "socket"\n[[app]]\nname = "echo"\nmodule = "builtin:echo"\nports = [7000]\n`,
+    );
+    const name = uniqueInstance("ps");
+    let inst: RunningInstance | undefined;
+    try {
+      inst = await startInstance(name, ["--lab", "--config", config]);
+      const r = spawnSync(process.execPath, [CLI, "dump", "--instance", name, "-w", join(dir, "x.pcap")], {
+        encoding: "utf8",
+        timeout: 10_000,
+      });
+      expect(r.status).toBe(1);
+      expect(r.stderr).toMatch(/socket provider's net tile: it has no capture/);
+    } finally {
+      if (inst && inst.child.exitCode === null) {
+        inst.child.kill("SIGTERM");
+        await inst.exit;
+      }
+      await forceCleanup(inst);
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
