@@ -8,6 +8,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   solicit: async () => (await import("./solicit")).solicitBench,
   netbase: async () => (await import("./netbase")).netbaseBench,
   echo: async () => (await import("./echo")).echoBench,
+  capture: async () => (await import("./capture")).captureBench,
   dns: async () => (await import("./dns")).dnsBench,
   churn: async () => (await import("./netbase-churn")).churnBench,
   "netbase-capacity": async () => (await import("./netbase-capacity")).netbaseCapacityBench,

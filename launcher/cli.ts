@@ -13,6 +13,7 @@ import {
   UsageError,
 } from "./args";
 import { ConfigError, defaultConfig, loadConfigFile, parseListen } from "./config";
+import { DUMP_SPEC } from "./dump-cli";
 import { CliError, ExitCode } from "./errors";
 import { drainStdio, err, guardStdio, out } from "./output";
 
@@ -90,6 +91,20 @@ const commands: Record<string, Command> = {
         signal: stop.signal,
       });
       return ExitCode.ok;
+    },
+  },
+  dump: {
+    summary: "pcap of what a net tile receives and sends (AF_XDP frames tcpdump cannot see), as root",
+    ...DUMP_SPEC,
+    details:
+      "-w - or no -w writes to stdout (a pipe: tilenet dump -w - | tshark -r -; not a terminal).\n" +
+      "Ends at --count, --seconds, SIGINT/SIGTERM or when the pipe's reader leaves; the summary goes to stderr.\n" +
+      "One dump per net tile at a time (a second one fails). The socket provider has no capture.\n" +
+      "exit 0 done, 1 failed (another dump attached, socket provider), 2 usage, 3 not running, 4 not root",
+    rawArgs: true,
+    run: async (args) => {
+      const { parseDumpArgs, runDump } = await import("./dump-cli");
+      return runDump(parseDumpArgs(args.positionals, process.stdout.isTTY === true));
     },
   },
   netbase: {

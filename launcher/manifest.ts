@@ -21,7 +21,15 @@ function runRootFromEnv(value: string | undefined): string {
   return value.replace(/\/+$/, "") || "/";
 }
 
-export type RegionKind = "metrics" | "ring-producer" | "ring-consumer" | "netbase" | "umem" | "data";
+export type RegionKind =
+  | "metrics"
+  | "ring-producer"
+  | "ring-consumer"
+  | "netbase"
+  | "umem"
+  | "data"
+  | "capture-control"
+  | "capture-ring";
 
 export interface RegionEntry {
   name: string;

@@ -2,6 +2,7 @@
 // shared regions (created, initialised), rtnetlink and probe sockets in the instance's network
 // namespace, AF_XDP sockets with their XDP programs; then each tile's launch with the descriptors
 // it is granted. Each resource is registered with the undo stack as soon as it exists.
+import { initCaptureRegions } from "../shared/capture/layout";
 import type { Logger } from "../shared/log";
 import { initMetricsRegion } from "../shared/metrics/region";
 import { inNetns, native } from "../shared/native";
@@ -95,6 +96,9 @@ function createGroup(group: RegionGroup, regions: RegionSet): void {
       return;
     case "ring":
       initRingRegions(make(group.producer), make(group.consumer), group.spec);
+      return;
+    case "capture":
+      initCaptureRegions(make(group.control), make(group.ring), group.shape);
       return;
     case "udp-channel":
       initUdpChannel(

@@ -3,6 +3,15 @@
 // file, no namespace is touched); plan.ts turns a description into resources. The launcher,
 // `npm run bench -- echo` and the sandboxed data-plane test all start tiles from a description,
 // so they wire tiles the same way. N tiles of a kind is a matter of the lists below.
+
+import {
+  CAPTURE_CONTROL_BYTES,
+  CAPTURE_DEFAULT_SLOTS,
+  CAPTURE_DEFAULT_SNAP_BYTES,
+  type CaptureShape,
+  captureRegionNames,
+  captureRingBytes,
+} from "../shared/capture/layout";
 import { withCommonMetrics } from "../shared/metrics/common";
 import { metricsRegionSize } from "../shared/metrics/region";
 import type { MetricDecl } from "../shared/metrics/schema";
@@ -53,6 +62,8 @@ export type RegionGroup =
   | { kind: "metrics"; region: RegionDesc; tile: string; tileKind: string; decls: readonly MetricDecl[] }
   | { kind: "netbase"; region: RegionDesc; caps: Partial<NetbaseCapacities> }
   | { kind: "ring"; producer: RegionDesc; consumer: RegionDesc; spec: RingSpec }
+  /** A net tile's capture (tilenet dump): made at start, since the launcher drops privileges. */
+  | { kind: "capture"; control: RegionDesc; ring: RegionDesc; shape: CaptureShape }
   | {
       kind: "udp-channel";
       producer: RegionDesc;
@@ -179,6 +190,18 @@ export function channelGroups(app: string, depth: number, maxPayload: number): R
       maxPayload,
     };
   });
+}
+
+/** The capture regions of net tile `tile` (about 2 MiB: the ring's slots; untouched while idle). */
+export function captureGroup(tile: string): RegionGroup {
+  const names = captureRegionNames(tile);
+  const shape: CaptureShape = { slotCount: CAPTURE_DEFAULT_SLOTS, snapBytes: CAPTURE_DEFAULT_SNAP_BYTES };
+  return {
+    kind: "capture",
+    control: { name: names.control, kind: "capture-control", size: CAPTURE_CONTROL_BYTES },
+    ring: { name: names.ring, kind: "capture-ring", size: captureRingBytes(shape) },
+    shape,
+  };
 }
 
 /** The solicit ring of net tile `index` (producer: that net tile; consumer: the netlink tile). */
@@ -414,6 +437,7 @@ export function describeInstance(input: DescribeInput): InstanceTopology {
     const { tile, xsk } = describeNet(input, i, iface, apps);
     topology.xsks.push(xsk);
     topology.groups.push(metricsGroup(tile.name, "net", netMetrics));
+    topology.groups.push(captureGroup(tile.name));
     topology.tiles.push(tile);
   });
   for (const app of config.apps) {

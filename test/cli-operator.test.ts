@@ -24,7 +24,19 @@ import {
   uniqueInstance,
 } from "./support/launcher-harness";
 
-const COMMANDS = ["run", "status", "list", "monitor", "netbase", "ip", "seccomp", "fuzz", "configure", "cleanup"];
+const COMMANDS = [
+  "run",
+  "status",
+  "list",
+  "monitor",
+  "netbase",
+  "ip",
+  "seccomp",
+  "fuzz",
+  "configure",
+  "cleanup",
+  "dump",
+];
 
 /** Keys that appear twice in one JSON object anywhere in the text (JSON.parse would hide them). */
 function duplicateKeys(text: string): string[] {

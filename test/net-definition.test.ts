@@ -69,12 +69,16 @@ describe("net tile definition", () => {
       { role: "tx.echo.consumer", region: "tx.echo.consumer", access: "write" },
       { role: "tx.echo.data", region: "tx.echo.data", access: "read" },
     ]);
-    expect(uses).toHaveLength(17);
+    expect(uses).toHaveLength(19);
+    expect(uses.slice(17)).toEqual([
+      { role: "capture.control", region: "capture.net.control", access: "read" },
+      { role: "capture.ring", region: "capture.net.ring", access: "write" },
+    ]);
     const layout = tileFdLayout(
       uses.map((r) => r.role),
       ["xsk"],
     );
-    expect(layout.fds.xsk).toBe(4 + 17);
+    expect(layout.fds.xsk).toBe(4 + 19);
     // The app side of the same channels: the opposite access.
     expect(appRegions("echo")).toEqual([
       { role: "metrics", region: "metrics.echo", access: "write" },

@@ -13,7 +13,12 @@ function config(apps = [labEchoApp()]): InstanceConfig {
 function describedRegions(t: InstanceTopology): Map<string, number> {
   const sizes = new Map<string, number>();
   for (const g of t.groups) {
-    const regions = g.kind === "metrics" || g.kind === "netbase" ? [g.region] : [g.producer, g.consumer];
+    const regions =
+      g.kind === "metrics" || g.kind === "netbase"
+        ? [g.region]
+        : g.kind === "capture"
+          ? [g.control, g.ring]
+          : [g.producer, g.consumer];
     if (g.kind === "udp-channel") regions.push(g.data);
     for (const r of regions) {
       expect(sizes.has(r.name), `region ${r.name} described twice`).toBe(false);
@@ -46,10 +51,15 @@ describe("instance description", () => {
         if (use.access === "write") writers.set(use.region, [...(writers.get(use.region) ?? []), tile.name]);
       }
     }
-    for (const name of regions.keys()) expect(writers.get(name), `writers of ${name}`).toHaveLength(1);
+    // The capture control region is written by the dump CLI only: no tile may write it.
+    const cliWritten = (name: string) => name.startsWith("capture.") && name.endsWith(".control");
+    for (const name of regions.keys())
+      expect(writers.get(name) ?? [], `writers of ${name}`).toHaveLength(cliWritten(name) ? 0 : 1);
+    expect(regions.has("capture.net.control")).toBe(true);
     expect(writers.get("netbase")).toEqual(["netlink"]);
     expect(writers.get("solicit.0.producer")).toEqual(["net"]);
     expect(writers.get("rx.dns.producer")).toEqual(["net"]);
+    expect(writers.get("capture.net.ring")).toEqual(["net"]);
     expect(writers.get("tx.dns.producer")).toEqual(["dns"]);
   });
 

@@ -11,6 +11,8 @@ function regionsOf(t: InstanceTopology): RegionDesc[] {
   for (const g of t.groups) {
     if (g.kind === "metrics" || g.kind === "netbase") regions.push(g.region);
     else if (g.kind === "ring") regions.push(g.producer, g.consumer);
+    else if (g.kind === "capture")
+      continue; // never on huge pages (huge-pages.ts HUGE_KINDS)
     else regions.push(g.producer, g.consumer, g.data);
   }
   for (const x of t.xsks) regions.push(x.umem);

@@ -12,7 +12,12 @@
 // apps signal when they publish to a sleeping net tile; spin: never sleeps).
 //
 // Route, source, neighbor and the solicit on a neighbor miss: next-hop.ts.
+//
+// Capture (tilenet dump, shared/capture/): one read of the attached flag per batch of received
+// frames and per transmit pass; only while a dump is attached are frames tested and copied.
 
+import { DIRECTION_RX, DIRECTION_TX } from "../../shared/capture/layout";
+import { CaptureWriter, OFFER_CAPTURED, OFFER_DROPPED } from "../../shared/capture/writer";
 import { type MetricIndexes, metricIndexes } from "../../shared/metrics/keys";
 import type { MetricsWriter } from "../../shared/metrics/writer";
 import { native, type XskRings, type XskStatistics } from "../../shared/native";
@@ -61,6 +66,8 @@ export interface NetTileResources {
   solicit: { producer: ArrayBuffer; consumer: ArrayBuffer };
   /** Per app, in config order: rx (this tile produces) and tx (this tile consumes). */
   apps: { rx: UdpChannelRegions; tx: UdpChannelRegions }[];
+  /** The capture regions (tilenet dump): control mapped read-only, ring read-write. Absent: no capture. */
+  capture?: { control: ArrayBuffer; ring: ArrayBuffer };
   syscalls?: XskSyscalls;
 }
 
@@ -105,6 +112,8 @@ function bodyMetrics(ix: MetricIndexes<typeof netMetrics>) {
     kFillEmpty: ix.xsk_rx_fill_ring_empty,
     kRxInvalid: ix.xsk_rx_invalid_descs,
     kTxInvalid: ix.xsk_tx_invalid_descs,
+    captureFrames: ix.capture_frames,
+    captureDrops: ix.capture_drops,
     rxFree: ix.rx_frames_free,
     txFree: ix.tx_frames_free,
   };
@@ -147,6 +156,9 @@ export class NetTileBody {
   /** Poll time of the oldest frame submitted and not yet kicked (-1: none). */
   private kickPendingSince = -1;
   private readonly log: NetTileResources["log"];
+  private readonly capture: CaptureWriter | undefined;
+  /** Whether this batch copies frames into the capture ring (the flag is read once per batch). */
+  private capturing = false;
 
   // Parsing and building state, reused for every frame.
   private readonly info: UdpFrameInfo = newUdpFrameInfo();
@@ -220,6 +232,7 @@ export class NetTileBody {
       solicitRing,
       resolicitMs: c.resolicitMs ?? NET_DEFAULTS.resolicitMs,
     });
+    this.capture = res.capture ? new CaptureWriter(res.capture.control, res.capture.ring) : undefined;
     this.onTxMessage = (msg) => this.transmitOne(msg);
     this.idle = new ChannelIdle(this.readers, this.writers, {
       spin: c.idle === "spin",
@@ -317,6 +330,7 @@ export class NetTileBody {
     const rx = this.rings.rx;
     const n = rx.peek(this.batch);
     if (n === 0) return 0;
+    this.capturing = this.capture?.attached() === true;
     let bytes = 0;
     for (let i = 0; i < n; i++) {
       const addr = rx.addr(i);
@@ -339,6 +353,7 @@ export class NetTileBody {
     const info = this.info;
     const mx = this.metrics;
     const r = parseUdpFrame(this.umem.u8, addr, len, info);
+    if (this.capturing) this.captureRx(addr, len, r === PARSE_OK);
     if (r !== PARSE_OK) {
       mx.add(this.parseDrop[r], 1);
       return;
@@ -381,6 +396,7 @@ export class NetTileBody {
     const tx = this.rings.tx;
     const mx = this.metrics;
     this.nextHops.startPass(this.now);
+    this.capturing = this.capture?.attached() === true;
     const readers = this.readers;
     const apps = readers.length;
     let handled = 0;
@@ -475,8 +491,34 @@ export class NetTileBody {
     f.dstPort = msg.dstPort;
     f.ipId = this.ipId = (this.ipId + 1) & 0xffff;
     const len = buildUdpFrame(u8, addr, f, msg.length);
+    if (this.capturing) this.captureTx(addr, len);
     this.rings.tx.setDesc(this.txFill++, addr, len);
     this.txBytes += len;
+  }
+
+  // ---------------------------------------------------------------- capture (tilenet dump)
+
+  /** A received frame, after parsing (info holds its addresses when parsed). */
+  private captureRx(addr: number, len: number, parsed: boolean): void {
+    const cap = this.capture as CaptureWriter;
+    const u8 = this.umem.u8;
+    const i = this.info;
+    const r = parsed
+      ? cap.offerUdp(DIRECTION_RX, u8, addr, len, i.srcIp, i.dstIp, i.srcPort, i.dstPort)
+      : cap.offerUnparsed(DIRECTION_RX, u8, addr, len);
+    this.countCapture(r);
+  }
+
+  /** A frame built for sending, before it is submitted. */
+  private captureTx(addr: number, len: number): void {
+    const f = this.fields;
+    const cap = this.capture as CaptureWriter;
+    this.countCapture(cap.offerUdp(DIRECTION_TX, this.umem.u8, addr, len, f.srcIp, f.dstIp, f.srcPort, f.dstPort));
+  }
+
+  private countCapture(result: number): void {
+    if (result === OFFER_CAPTURED) this.metrics.add(this.m.captureFrames, 1);
+    else if (result === OFFER_DROPPED) this.metrics.add(this.m.captureDrops, 1);
   }
 
   // ---------------------------------------------------------------- introspection (tests, logs)

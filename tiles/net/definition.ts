@@ -1,6 +1,7 @@
 // The net tile's declared surface: config, region and fd roles, metrics, seccomp policy. Free of
 // side effects so the launcher can import it to plan regions and print policies.
 import { isPowerOfTwo } from "../../shared/bits";
+import { captureRegionNames } from "../../shared/capture/layout";
 import { counter, gauge } from "../../shared/metrics/schema";
 import { MSG_DONTWAIT } from "../../shared/native";
 import { UDP_PARSE_RESULT_NAMES } from "../../shared/packet/udp-frame";
@@ -74,6 +75,9 @@ export function netAppRegionRoles(app: string): {
   return { rx: udpChannelRegionNames("rx", app), tx: udpChannelRegionNames("tx", app) };
 }
 
+/** Region roles of the tile's capture (tilenet dump): the CLI writes the control, the tile the ring. */
+export const NET_CAPTURE_ROLES = { control: "capture.control", ring: "capture.ring" } as const;
+
 /** Which of the instance's regions one net tile is wired to. */
 export interface NetTileWiring {
   tile: string;
@@ -88,7 +92,8 @@ export interface NetTileWiring {
 /**
  * The regions, in grant order: metrics W, netbase R, umem W, solicit.producer W, solicit.consumer R,
  * then per app rx.<a>.producer W, rx.<a>.consumer R, rx.<a>.data W, tx.<a>.producer R,
- * tx.<a>.consumer W, tx.<a>.data R (the net tile writes what it produces and reads the rest).
+ * tx.<a>.consumer W, tx.<a>.data R (the net tile writes what it produces and reads the rest),
+ * then its capture: capture.<tile>.control R (the dump CLI writes it), capture.<tile>.ring W.
  */
 export function netRegions(w: NetTileWiring): RegionUse[] {
   const uses: RegionUse[] = [
@@ -104,6 +109,9 @@ export function netRegions(w: NetTileWiring): RegionUse[] {
     uses.push(use(rx.producer, "write"), use(rx.consumer, "read"), use(rx.data, "write"));
     uses.push(use(tx.producer, "read"), use(tx.consumer, "write"), use(tx.data, "read"));
   }
+  const capture = captureRegionNames(w.tile);
+  uses.push({ role: NET_CAPTURE_ROLES.control, region: capture.control, access: "read" });
+  uses.push({ role: NET_CAPTURE_ROLES.ring, region: capture.ring, access: "write" });
   return uses;
 }
 
@@ -165,6 +173,8 @@ export const netMetrics = [
   counter("xsk_rx_fill_ring_empty", "Kernel: times the fill ring was empty on receive"),
   counter("xsk_rx_invalid_descs", "Kernel: invalid RX descriptors"),
   counter("xsk_tx_invalid_descs", "Kernel: invalid TX descriptors"),
+  counter("capture_frames", "Frames copied into the capture ring (tilenet dump attached)"),
+  counter("capture_drops", "Frames a capture matched but dropped: its ring was full (the reader lags)"),
   gauge("rx_frames_free", "UMEM receive frames not given to the kernel"),
   gauge("tx_frames_free", "UMEM transmit frames free"),
 ];

@@ -3,7 +3,7 @@
 import { native } from "../../shared/native";
 import { runTile } from "../../shared/tile/runtime";
 import { NetTileBody } from "./body";
-import { NET_FDS, type NetTileConfig, netAppRegionRoles, netMetrics, netPolicy } from "./definition";
+import { NET_CAPTURE_ROLES, NET_FDS, type NetTileConfig, netAppRegionRoles, netMetrics, netPolicy } from "./definition";
 
 runTile<NetTileConfig>({
   kind: "net",
@@ -29,6 +29,9 @@ runTile<NetTileConfig>({
       ...(ctx.hasFd(NET_FDS.wake) ? { wakeFd: ctx.fd(NET_FDS.wake) } : {}),
       xskRings,
       solicit: { producer: buf("solicit.producer"), consumer: buf("solicit.consumer") },
+      ...(ctx.hasRegion(NET_CAPTURE_ROLES.ring)
+        ? { capture: { control: buf(NET_CAPTURE_ROLES.control), ring: buf(NET_CAPTURE_ROLES.ring) } }
+        : {}),
       apps: c.apps.map((app) => {
         const r = netAppRegionRoles(app.name);
         return {
