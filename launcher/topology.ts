@@ -266,6 +266,8 @@ function describeNet(
     ports,
     dstIp: net.dstIp ? parseIp(net.dstIp) : undefined,
     mode: net.xdpMode,
+    zeroCopy: net.xdpZeroCopy,
+    ...(net.busyPoll ? { busyPoll: net.busyPoll } : {}),
     queueId: net.queue,
     ...geometry,
   };
