@@ -171,7 +171,9 @@ export function attachXdp(topology: InstanceTopology, regions: RegionSet, undo: 
       if (umemFd !== undefined && huge.includes(x.umem.name)) huge.splice(huge.indexOf(x.umem.name), 1);
       // Asked for explicitly: no fallback to the socket provider either.
       if (e instanceof ZeroCopyRefusedError)
-        throw new Error(`[net] xdp_zero_copy = true on ${x.options.ifname}: ${e.message} (use "auto" to fall back to copy)`);
+        throw new Error(
+          `[net] xdp_zero_copy = true on ${x.options.ifname}: ${e.message} (use "auto" to fall back to copy)`,
+        );
       throw new XdpAttachError((e as Error).message);
     }
     undo.push("detach XDP and close the AF_XDP socket", () => tearDownXdp(xdp));

@@ -45,7 +45,9 @@ describeAsRoot("AF_XDP zero-copy and busy polling at set-up (needs root)", () =>
       caught = e;
     }
     expect(caught).toBeInstanceOf(ZeroCopyRefusedError);
-    expect((caught as Error).message).toMatch(/^zero-copy refused: bind\(AF_XDP, ifindex \d+, queue 0, zero-copy\): ENOTSUP /);
+    expect((caught as Error).message).toMatch(
+      /^zero-copy refused: bind\(AF_XDP, ifindex \d+, queue 0, zero-copy\): ENOTSUP /,
+    );
     expect(openFds()).toBe(before);
     expect(xdpAttachment(p.nsA, p.ifA)).toBe("");
   });

@@ -158,7 +158,8 @@ function attachProgram(
   progFd: number,
   ifindex: number,
 ): { linkFd: number; mode: XdpMode; fallbackReason?: string } {
-  if (opts.mode !== "auto") return { linkFd: addon.bpfLinkCreateXdp(progFd, ifindex, XDP_FLAGS[opts.mode]), mode: opts.mode };
+  if (opts.mode !== "auto")
+    return { linkFd: addon.bpfLinkCreateXdp(progFd, ifindex, XDP_FLAGS[opts.mode]), mode: opts.mode };
   try {
     return { linkFd: addon.bpfLinkCreateXdp(progFd, ifindex, XDP_FLAGS.drv), mode: "drv" };
   } catch (drvError) {
