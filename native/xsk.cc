@@ -361,7 +361,8 @@ Napi::Value XskSocketOptions(const Napi::CallbackInfo& info) {
 }
 
 // xskSetBusyPoll(fd, {prefer, usecs, budget}): SO_PREFER_BUSY_POLL, SO_BUSY_POLL and
-// SO_BUSY_POLL_BUDGET. Raising any of them needs CAP_NET_ADMIN (the launcher has it at set-up).
+// SO_BUSY_POLL_BUDGET. Prefer and budget need CAP_NET_ADMIN (EPERM on 6.18 without; the launcher
+// has it at set-up, the tiles never do).
 Napi::Value XskSetBusyPoll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t fd, usecs, budget;

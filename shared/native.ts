@@ -226,7 +226,7 @@ export interface NativeAddon {
   xskStatistics(fd: number): XskStatistics;
   /** What the kernel holds for the socket: zero-copy (XDP_OPTIONS) and busy polling (getsockopt). */
   xskSocketOptions(fd: number): XskKernelOptions;
-  /** SO_PREFER_BUSY_POLL, SO_BUSY_POLL (usecs) and SO_BUSY_POLL_BUDGET; raising them needs CAP_NET_ADMIN. */
+  /** SO_PREFER_BUSY_POLL, SO_BUSY_POLL (usecs) and SO_BUSY_POLL_BUDGET; prefer and budget need CAP_NET_ADMIN. */
   xskSetBusyPoll(fd: number, opts: { prefer: boolean; usecs: number; budget: number }): void;
 
   // ---- idle waits and placement (native/idle.cc) ----
