@@ -1,43 +1,56 @@
-// The interface's napi_defer_hard_irqs and gro_flush_timeout, read at set-up for the manifest:
-// SO_PREFER_BUSY_POLL relies on them (deferred interrupts leave the NAPI context to the busy
-// poller). Read only, never written here: that is `tilenet configure`'s job.
+// The interface's napi_defer_hard_irqs and gro_flush_timeout: SO_PREFER_BUSY_POLL relies on them
+// (deferred interrupts leave the NAPI context to the busy poller). The launcher reads them at
+// set-up for the manifest and never writes them; `tilenet configure`'s busy-poll stage does.
 import { execFileSync } from "node:child_process";
-import { SysfsRoot } from "./sysfs";
+import { checkInterfaceName, NET_DEVICE_ATTRS, SysfsRoot } from "./sysfs";
 
 export interface NapiSettings {
   deferHardIrqs: number | null;
   groFlushTimeoutNs: number | null;
 }
 
-const UNKNOWN: NapiSettings = { deferHardIrqs: null, groFlushTimeoutNs: null };
+export type NapiAttr = "napiDeferHardIrqs" | "groFlushTimeoutNs";
 
-/** From the launcher's /sys when the interface is in its namespace; from a named namespace
- *  (/run/netns/NAME) through `ip netns exec`, which mounts that namespace's sysfs. Unreadable:
- *  nulls (status says unknown). */
-export function readNapiSettings(ifname: string, netnsPath: string | undefined): NapiSettings {
-  try {
-    if (netnsPath === undefined) return fromSysfs(ifname);
-    const name = /^\/run\/netns\/([A-Za-z0-9_.-]+)$/.exec(netnsPath)?.[1];
-    if (name === undefined || !/^[A-Za-z0-9_.:-]{1,15}$/.test(ifname)) return UNKNOWN;
-    const dir = `/sys/class/net/${ifname}`;
-    const text = execFileSync(
-      "ip",
-      ["netns", "exec", name, "cat", `${dir}/napi_defer_hard_irqs`, `${dir}/gro_flush_timeout`],
-      { encoding: "utf8", timeout: 2000, stdio: ["ignore", "pipe", "ignore"] },
-    );
-    const [defer, gro] = text.trim().split("\n").map(Number);
-    return { deferHardIrqs: intOrNull(defer), groFlushTimeoutNs: intOrNull(gro) };
-  } catch {
-    return UNKNOWN;
-  }
+/** The namespace name of /run/netns/NAME (what `ip netns exec` takes), else undefined. */
+function netnsName(netnsPath: string): string | undefined {
+  return /^\/run\/netns\/([A-Za-z0-9_.-]+)$/.exec(netnsPath)?.[1];
 }
 
-function fromSysfs(ifname: string): NapiSettings {
+/** Sysfs shows the namespace it was mounted in: the launcher's /sys for its own interfaces; for a
+ *  named namespace `ip netns exec`, which mounts that namespace's sysfs for the command it runs. */
+function viaNetns(netnsPath: string, ifname: string, attr: NapiAttr, argv: string[], input?: string): string {
+  const name = netnsName(netnsPath);
+  if (name === undefined) throw new Error(`${netnsPath}: not a named namespace (/run/netns/NAME)`);
+  const file = `/sys/class/net/${checkInterfaceName(ifname)}/${NET_DEVICE_ATTRS[attr].file}`;
+  return execFileSync("ip", ["netns", "exec", name, ...argv, file], {
+    encoding: "utf8",
+    timeout: 5000,
+    input,
+    stdio: [input === undefined ? "ignore" : "pipe", "pipe", "pipe"],
+  });
+}
+
+export function readNapiAttr(ifname: string, netnsPath: string | undefined, attr: NapiAttr): number {
+  if (netnsPath !== undefined) {
+    const n = Number(viaNetns(netnsPath, ifname, attr, ["cat"]).trim());
+    if (!Number.isInteger(n) || n < 0) throw new Error(`${ifname} ${attr}: not a count`);
+    return n;
+  }
+  return withNetDevice(ifname, (dev) => dev.read(attr));
+}
+
+export function writeNapiAttr(ifname: string, netnsPath: string | undefined, attr: NapiAttr, value: number): void {
+  if (!Number.isInteger(value) || value < 0) throw new RangeError(`${attr}: ${value} is not a count`);
+  if (netnsPath !== undefined) viaNetns(netnsPath, ifname, attr, ["tee"], `${value}\n`);
+  else withNetDevice(ifname, (dev) => dev.write(attr, value));
+}
+
+function withNetDevice<T>(ifname: string, fn: (dev: ReturnType<SysfsRoot["netDevice"]>) => T): T {
   const sys = SysfsRoot.open();
   try {
     const dev = sys.netDevice(ifname);
     try {
-      return { deferHardIrqs: dev.read("napiDeferHardIrqs"), groFlushTimeoutNs: dev.read("groFlushTimeoutNs") };
+      return fn(dev);
     } finally {
       dev.close();
     }
@@ -46,6 +59,14 @@ function fromSysfs(ifname: string): NapiSettings {
   }
 }
 
-function intOrNull(n: number | undefined): number | null {
-  return n !== undefined && Number.isInteger(n) && n >= 0 ? n : null;
+/** Both, for the manifest; null for what cannot be read (status says unknown). */
+export function readNapiSettings(ifname: string, netnsPath: string | undefined): NapiSettings {
+  const read = (attr: NapiAttr): number | null => {
+    try {
+      return readNapiAttr(ifname, netnsPath, attr);
+    } catch {
+      return null;
+    }
+  };
+  return { deferHardIrqs: read("napiDeferHardIrqs"), groFlushTimeoutNs: read("groFlushTimeoutNs") };
 }
