@@ -180,8 +180,9 @@ export function attachXdp(topology: InstanceTopology, regions: RegionSet, undo: 
     const attachment = attachmentOf(x.options, xdp);
     if (xdp.fallbackReason !== undefined)
       log.warn({ reason: xdp.fallbackReason }, "native XDP (drv) refused: attached in generic (skb) mode");
+    // Info, not a warning: with the default "auto" most drivers (virtio, veth) end here.
     if (xdp.zeroCopyFallback !== undefined)
-      log.warn({ reason: xdp.zeroCopyFallback }, "AF_XDP zero-copy not available: bound in copy mode");
+      log.info({ reason: xdp.zeroCopyFallback }, "AF_XDP zero-copy not available: bound in copy mode");
     log.info({ ...attachment, ports: x.options.ports }, "XDP attached");
     handles.push(xdp);
     attachments.push(attachment);
