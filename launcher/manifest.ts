@@ -97,6 +97,9 @@ export interface NetProviderReport {
   provider: "xdp" | "socket";
   configured: "auto" | "xdp" | "socket";
   reason: string;
+  /** Provider socket: the busy-polling options set on its UDP sockets (setsockopt took them, or
+   *  the start failed); with XDP they are in the attachment, read back. */
+  busyPoll?: { prefer: boolean; usecs: number; budget: number };
 }
 
 export interface Manifest {

@@ -124,8 +124,16 @@ function openSocket(s: Exclude<SocketDesc, { kind: "eventfd" }>): number {
       return addon.netlinkOpen(s.groups, s.rcvbufBytes);
     case "probe":
       return addon.probeSocketOpen(s.bindIfindex);
-    case "udp":
-      return addon.udpSocketOpen(s.bindIp, s.port, s.ifindex, s.bufferBytes);
+    case "udp": {
+      const fd = addon.udpSocketOpen(s.bindIp, s.port, s.ifindex, s.bufferBytes);
+      try {
+        if (s.busyPoll) addon.socketSetBusyPoll(fd, s.busyPoll);
+      } catch (e) {
+        addon.closeFd(fd);
+        throw e;
+      }
+      return fd;
+    }
   }
 }
 

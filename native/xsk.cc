@@ -32,25 +32,27 @@ struct UmemMapping {
 std::mutex umemMutex;
 std::unordered_map<int, UmemMapping> umemBySocket;
 
-bool ArgObjInt(Napi::Env env, const Napi::Object& obj, const char* key, int64_t* out) {
+bool ArgObjInt(Napi::Env env, const Napi::Object& obj, const char* key, int64_t* out,
+               const char* fn = "xskCreate") {
   Napi::Value v = obj.Get(key);
   if (!v.IsNumber()) {
-    ThrowType(env, std::string("xskCreate: option '") + key + "' must be a number");
+    ThrowType(env, std::string(fn) + ": option '" + key + "' must be a number");
     return false;
   }
   double d = v.As<Napi::Number>().DoubleValue();
   if (d != d || d < 0 || d > 9007199254740991.0 || d != (double)(int64_t)d) {
-    ThrowType(env, std::string("xskCreate: option '") + key + "' must be a non-negative integer");
+    ThrowType(env, std::string(fn) + ": option '" + key + "' must be a non-negative integer");
     return false;
   }
   *out = (int64_t)d;
   return true;
 }
 
-bool ArgObjBool(Napi::Env env, const Napi::Object& obj, const char* key, bool* out) {
+bool ArgObjBool(Napi::Env env, const Napi::Object& obj, const char* key, bool* out,
+                const char* fn = "xskCreate") {
   Napi::Value v = obj.Get(key);
   if (!v.IsBoolean()) {
-    ThrowType(env, std::string("xskCreate: option '") + key + "' must be a boolean");
+    ThrowType(env, std::string(fn) + ": option '" + key + "' must be a boolean");
     return false;
   }
   *out = v.As<Napi::Boolean>().Value();
@@ -360,20 +362,22 @@ Napi::Value XskSocketOptions(const Napi::CallbackInfo& info) {
   return o;
 }
 
-// xskSetBusyPoll(fd, {prefer, usecs, budget}): SO_PREFER_BUSY_POLL, SO_BUSY_POLL and
+// socketSetBusyPoll(fd, {prefer, usecs, budget}) on any socket (the AF_XDP one, the socket
+// provider's UDP ones): SO_PREFER_BUSY_POLL, SO_BUSY_POLL and
 // SO_BUSY_POLL_BUDGET. Prefer and budget need CAP_NET_ADMIN (EPERM on 6.18 without; the launcher
 // has it at set-up, the tiles never do).
-Napi::Value XskSetBusyPoll(const Napi::CallbackInfo& info) {
+Napi::Value SocketSetBusyPoll(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   int64_t fd, usecs, budget;
   bool prefer;
   if (!ArgInt(info, 0, "fd", &fd)) return env.Undefined();
-  if (info.Length() < 2 || !info[1].IsObject()) return ThrowType(env, "xskSetBusyPoll: options object required");
+  if (info.Length() < 2 || !info[1].IsObject()) return ThrowType(env, "socketSetBusyPoll: options object required");
   Napi::Object o = info[1].As<Napi::Object>();
-  if (!ArgObjBool(env, o, "prefer", &prefer) || !ArgObjInt(env, o, "usecs", &usecs) ||
-      !ArgObjInt(env, o, "budget", &budget))
+  const char* fn = "socketSetBusyPoll";
+  if (!ArgObjBool(env, o, "prefer", &prefer, fn) || !ArgObjInt(env, o, "usecs", &usecs, fn) ||
+      !ArgObjInt(env, o, "budget", &budget, fn))
     return env.Undefined();
-  if (usecs > INT32_MAX || budget > UINT16_MAX) return ThrowType(env, "xskSetBusyPoll: usecs or budget too large");
+  if (usecs > INT32_MAX || budget > UINT16_MAX) return ThrowType(env, "socketSetBusyPoll: usecs or budget too large");
   struct {
     int opt;
     const char* name;
@@ -399,7 +403,7 @@ void InitXsk(Napi::Env env, Napi::Object exports) {
   exports.Set("xskWakeup", Napi::Function::New(env, XskWakeup));
   exports.Set("xskStatistics", Napi::Function::New(env, XskStatistics));
   exports.Set("xskSocketOptions", Napi::Function::New(env, XskSocketOptions));
-  exports.Set("xskSetBusyPoll", Napi::Function::New(env, XskSetBusyPoll));
+  exports.Set("socketSetBusyPoll", Napi::Function::New(env, SocketSetBusyPoll));
 }
 
 }  // namespace tilenet

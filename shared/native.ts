@@ -226,8 +226,9 @@ export interface NativeAddon {
   xskStatistics(fd: number): XskStatistics;
   /** What the kernel holds for the socket: zero-copy (XDP_OPTIONS) and busy polling (getsockopt). */
   xskSocketOptions(fd: number): XskKernelOptions;
-  /** SO_PREFER_BUSY_POLL, SO_BUSY_POLL (usecs) and SO_BUSY_POLL_BUDGET; prefer and budget need CAP_NET_ADMIN. */
-  xskSetBusyPoll(fd: number, opts: { prefer: boolean; usecs: number; budget: number }): void;
+  /** SO_PREFER_BUSY_POLL, SO_BUSY_POLL (usecs) and SO_BUSY_POLL_BUDGET on any socket (AF_XDP,
+   *  the socket provider's UDP); prefer and budget need CAP_NET_ADMIN. */
+  socketSetBusyPoll(fd: number, opts: { prefer: boolean; usecs: number; budget: number }): void;
 
   // ---- idle waits and placement (native/idle.cc) ----
   /** A non-blocking eventfd (launcher side): app tiles signal it when their net tile sleeps. */

@@ -1,7 +1,7 @@
 // `tilenet run --lab --config` with [net] xdp_zero_copy and busy polling: status (JSON and text)
 // reports what the kernel took (copy on veth, with its refusal of zero-copy as the reason; the
 // busy-polling options read back; need-wakeup), echo still works; xdp_zero_copy = true fails the
-// start with the kernel's reason and cleans up.
+// start with the kernel's reason and cleans up. The socket provider takes the busy-poll keys too.
 import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -112,5 +112,48 @@ describeAsRoot(`xdp_zero_copy = true where the driver has none (${ROOT_REASON})`
       /\[net\] xdp_zero_copy = true on \S+: zero-copy refused: bind\(AF_XDP, ifindex \d+, queue 0, zero-copy\): ENOTSUP/,
     );
     expect(leftovers(name, [])).toEqual([]);
+  }, 90_000);
+});
+
+describeAsRoot(`busy polling with the socket provider (${ROOT_REASON})`, () => {
+  let inst: RunningInstance | undefined;
+  afterAll(async () => {
+    if (inst && inst.child.exitCode === null) {
+      inst.child.kill("SIGTERM");
+      await inst.exit;
+    }
+    await forceCleanup(inst);
+  });
+
+  it("sets the busy-poll options on the UDP sockets: status says so, echo works", async () => {
+    const name = uniqueInstance("xs");
+    const config = configFile(
+      'provider = "socket"\nbusy_poll_prefer = true\nbusy_poll_usecs = 20\nbusy_poll_budget = 64',
+    );
+    inst = await startInstance(name, ["--lab", "--config", config]);
+    const { code, report } = status(name);
+    expect(code).toBe(0);
+    expect(report.netProvider).toMatchObject({
+      provider: "socket",
+      busyPoll: { prefer: true, usecs: 20, budget: 64 },
+    });
+    expect(report.xdp).toBeUndefined();
+    expect(cli(["status", "--instance", name]).stdout).toContain(
+      "provider: socket (configured), busy poll prefer usecs 20 budget 64",
+    );
+    const lab = report.lab;
+    if (!lab) throw new Error("no lab in status");
+    const count = 300;
+    const done = await peerEcho(lab.peerNetns, {
+      mode: "echo",
+      host: lab.tileAddr.split("/")[0],
+      port: 7000,
+      count,
+      size: 200,
+      intervalMs: 0,
+      window: 32,
+      timeoutMs: 20_000,
+    });
+    expect(done).toMatchObject({ done: true, sent: count, received: count, mismatched: 0 });
   }, 90_000);
 });

@@ -440,14 +440,14 @@ function zeroCopyText(x: XdpAttachment): string {
 }
 
 /** "busy poll prefer usecs 20 budget 64" ("no prefer" when off; budget 0 is the kernel's 8). */
-function busyPollText(b: NonNullable<XdpAttachment["busyPoll"]>): string {
+function busyPollText(b: { prefer: boolean; usecs: number; budget: number }): string {
   const budget = b.budget === 0 ? "default" : String(b.budget);
   return `busy poll ${b.prefer ? "prefer" : "no prefer"} usecs ${b.usecs} budget ${budget}`;
 }
 
-/** "provider: socket (auto: XDP attach failed: ...)". */
+/** "provider: socket (auto: XDP attach failed: ...)[, busy poll prefer usecs 20 budget 64]". */
 export function netProviderText(p: NetProviderReport): string {
-  return `provider: ${p.provider} (${p.reason})`;
+  return `provider: ${p.provider} (${p.reason})${p.busyPoll ? `, ${busyPollText(p.busyPoll)}` : ""}`;
 }
 
 /** "huge pages (auto): netbase, umem on 2 MiB pages; normal pages for ..." */

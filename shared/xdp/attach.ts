@@ -195,7 +195,7 @@ export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
       opened.push(umemFd);
       const bound = bindSocket(addon, opts, ifindex, umemFd);
       xskFd = bound.xskFd;
-      if (opts.busyPoll) addon.xskSetBusyPoll(xskFd, opts.busyPoll);
+      if (opts.busyPoll) addon.socketSetBusyPoll(xskFd, opts.busyPoll);
       addon.bpfMapUpdate(xskMapFd, u32le(opts.queueId), u32le(xskFd));
       const attached = attachProgram(addon, opts, progFd, ifindex);
       opened.push(attached.linkFd);
