@@ -69,6 +69,8 @@ interface Options {
   idleCpuSeconds: number;
   /** Unprompted datagrams per measurement (one every UNPROMPTED_INTERVAL_MS). */
   unprompted: number;
+  /** Also measure xdp adaptive with preferred busy polling on the AF_XDP socket (`--busy-poll on`). */
+  busyPoll: boolean;
   /** Direct topology only: idle tuning of the tiles (defaults: the tiles' own). */
   tune: { netSpinUs?: number; netReplySpinUs?: number; appSpinUs?: number };
 }
@@ -103,6 +105,7 @@ function parseOptions(args: string[]): Options {
     providers: ["xdp", "socket"],
     idleCpuSeconds: 2,
     unprompted: 50,
+    busyPoll: false,
     tune: {},
   };
   const num = (key: string, v: string | undefined, min: number, max: number): number => {
@@ -124,6 +127,7 @@ function parseOptions(args: string[]): Options {
     else if (key === "--max-packets") o.maxPackets = num(key, v, 1000, 20_000_000);
     else if (key === "--via" && (v === "auto" || v === "launcher" || v === "direct")) o.via = v;
     else if (key === "--xdp-mode" && (v === "auto" || v === "skb" || v === "drv")) o.xdpMode = v;
+    else if (key === "--busy-poll" && (v === "on" || v === "off")) o.busyPoll = v === "on";
     else if (key === "--net-spin-us") o.tune.netSpinUs = num(key, v, 0, 100_000);
     else if (key === "--net-reply-spin-us") o.tune.netReplySpinUs = num(key, v, 0, 100_000);
     else if (key === "--app-spin-us") o.tune.appSpinUs = num(key, v, 0, 100_000);
@@ -137,7 +141,7 @@ function parseOptions(args: string[]): Options {
       o.providers = v.split(",") as ResolvedNetProvider[];
     else
       throw new Error(
-        `echo bench: unknown option ${key} ${v ?? ""} (--seconds --warmup --idle-seconds --runs --size --window --burst --max-packets --via auto|launcher|direct --xdp-mode auto|skb|drv --servers tilenet,node_dgram,c --idle-modes adaptive,spin --providers xdp,socket --idle-cpu-seconds --unprompted --net-spin-us --net-reply-spin-us --app-spin-us)`,
+        `echo bench: unknown option ${key} ${v ?? ""} (--seconds --warmup --idle-seconds --runs --size --window --burst --max-packets --via auto|launcher|direct --xdp-mode auto|skb|drv --servers tilenet,node_dgram,c --idle-modes adaptive,spin --providers xdp,socket --busy-poll on|off --idle-cpu-seconds --unprompted --net-spin-us --net-reply-spin-us --app-spin-us)`,
       );
   }
   if (o.warmup >= o.seconds) throw new Error("echo bench: --warmup must be shorter than --seconds");
@@ -220,11 +224,17 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 interface Variant {
   mode: IdleMode;
   provider: ResolvedNetProvider;
+  /** The AF_XDP socket with preferred busy polling (BUSY_POLL below). */
+  busyPoll?: boolean;
 }
+
+/** `--busy-poll on`: an extra xdp adaptive variant, tilenet_busypoll, with these [net] keys. */
+const BUSY_POLL = { prefer: true, usecs: 20, budget: 64 };
 
 /** tilenet, tilenet_spin, tilenet_socket, ...: the figures' prefix of a variant. */
 function variantKey(v: Variant): string {
-  return `tilenet${v.provider === "socket" ? "_socket" : ""}${v.mode === "adaptive" ? "" : `_${v.mode}`}`;
+  const base = `tilenet${v.provider === "socket" ? "_socket" : ""}${v.mode === "adaptive" ? "" : `_${v.mode}`}`;
+  return v.busyPoll ? `${base}_busypoll` : base;
 }
 
 /** xdp in every mode, then socket in adaptive mode (in every mode when it is the only provider). */
@@ -233,6 +243,8 @@ function variantsOf(opts: Options): Variant[] {
   const out: Variant[] = xdp ? opts.modes.map((mode) => ({ mode, provider: "xdp" })) : [];
   if (opts.providers.includes("socket"))
     out.push(...(xdp ? (["adaptive"] as const) : opts.modes).map((mode) => ({ mode, provider: "socket" as const })));
+  // Right after plain adaptive xdp would be fairer to machine noise; last keeps the other keys' order.
+  if (xdp && opts.busyPoll) out.push({ mode: "adaptive", provider: "xdp", busyPoll: true });
   return out;
 }
 
@@ -329,7 +341,7 @@ function tickerModule(root: string): string {
  *  netlink tile, in the given idle mode, with the bench's idle tuning applied. */
 function benchTopology(
   opts: Options,
-  { mode, provider }: Variant,
+  { mode, provider, busyPoll }: Variant,
   root: string,
   tileNs: string,
   stageDir: string,
@@ -343,6 +355,7 @@ function benchTopology(
       interface: "t0",
       netns: `/run/netns/${tileNs}`,
       xdpMode: opts.xdpMode,
+      ...(busyPoll ? { busyPoll: BUSY_POLL } : {}),
       queue: 0,
       placement: mode === "spin" ? { cpu: SPIN_NET_CPU } : {},
     },
@@ -456,13 +469,17 @@ interface StatusJson {
 }
 
 /** The lab's config in one idle mode (the same apps as the direct topology's benchApps). */
-function launcherToml(root: string, { mode, provider }: Variant): string {
+function launcherToml(root: string, { mode, provider, busyPoll }: Variant): string {
   const spin = mode === "spin";
+  const bp = BUSY_POLL;
   return [
     "[tiles]",
     `idle = "${mode}"`,
     "[net]",
     `provider = "${provider}"`,
+    ...(busyPoll
+      ? [`busy_poll_prefer = ${bp.prefer}`, `busy_poll_usecs = ${bp.usecs}`, `busy_poll_budget = ${bp.budget}`]
+      : []),
     ...(spin ? [`cpu = ${SPIN_NET_CPU}`] : []),
     "[[app]]",
     'name = "echo"',
@@ -487,7 +504,11 @@ async function launcherWorld(
 ): Promise<World | string> {
   const cli = join(root, "dist", "cli.js");
   if (!existsSync(cli)) return "dist/cli.js missing";
-  const instance = `bench${process.pid}${variant.mode.slice(0, 1)}${variant.provider.slice(0, 1)}`.slice(0, 24);
+  const instance =
+    `bench${process.pid}${variant.mode.slice(0, 1)}${variant.provider.slice(0, 1)}${variant.busyPoll ? "b" : ""}`.slice(
+      0,
+      24,
+    );
   const dir = mkdtempSync(join(tmpdir(), "tn-bench-cfg-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const config = join(dir, "tilenet.toml");

@@ -80,6 +80,10 @@ export interface InstanceConfig {
      *  (XDP, else the socket provider when XDP does not attach). */
     provider: NetProvider;
     xdpMode: "auto" | "drv" | "skb";
+    /** AF_XDP zero-copy: true requires it, "auto" where the driver takes it (else copy, with why). */
+    xdpZeroCopy: "auto" | boolean;
+    /** busy_poll_prefer / _usecs / _budget: set on the AF_XDP socket when any is given (kernel defaults otherwise). */
+    busyPoll?: { prefer: boolean; usecs: number; budget: number };
     queue: number;
     frameSize: number;
     frameCount: number;
@@ -123,6 +127,7 @@ export const defaultConfig = (): InstanceConfig => ({
     interface: "",
     provider: "auto",
     xdpMode: "auto",
+    xdpZeroCopy: "auto",
     queue: 0,
     frameSize: 2048,
     frameCount: 4096,
@@ -313,6 +318,7 @@ export function validateConfig(doc: unknown): InstanceConfig {
   if (ns) d.net.netns = ns;
   d.net.provider = net.oneOf("provider", d.net.provider, NET_PROVIDERS);
   d.net.xdpMode = net.oneOf("xdp_mode", d.net.xdpMode, ["auto", "drv", "skb"] as const);
+  readXskOptions(net, d.net);
   d.net.queue = net.int("queue", 0, 0, 1023);
   d.net.frameSize = net.int("frame_size", d.net.frameSize, 2048, 4096, powerOfTwo);
   d.net.frameCount = net.int("frame_count", d.net.frameCount, 64, 1 << 20, powerOfTwo);
@@ -366,6 +372,25 @@ export function validateConfig(doc: unknown): InstanceConfig {
 }
 
 /** A data-plane tile's own `idle` (unset: [tiles] idle) and `cpu` (unset: not pinned). */
+/** [net] xdp_zero_copy and the busy-polling keys (flat, like idle and cpu). */
+function readXskOptions(t: TableReader, net: InstanceConfig["net"]): void {
+  const zc = t.raw("xdp_zero_copy");
+  if (zc === "auto" || typeof zc === "boolean") net.xdpZeroCopy = zc;
+  else if (zc !== undefined) throw new ConfigError("net.xdp_zero_copy", '"auto", true or false', zc);
+  const keys = ["busy_poll_prefer", "busy_poll_usecs", "busy_poll_budget"];
+  if (!keys.some((k) => t.has(k))) {
+    for (const k of keys) t.raw(k);
+    return;
+  }
+  net.busyPoll = {
+    prefer: t.bool("busy_poll_prefer", false),
+    // SO_BUSY_POLL: how long a recvfrom/sendto may spin on the NAPI context; 0 = none.
+    usecs: t.int("busy_poll_usecs", 0, 0, 1_000_000),
+    // SO_BUSY_POLL_BUDGET: packets per busy poll; 0 = the kernel's default (8). The kernel's limit is 65535.
+    budget: t.int("busy_poll_budget", 0, 0, 65535),
+  };
+}
+
 function readPlacement(t: TableReader): TilePlacement {
   const out: TilePlacement = {};
   if (t.has("idle")) out.idle = t.oneOf("idle", "adaptive", IDLE_MODES);

@@ -191,7 +191,12 @@ class InstanceRun {
     loadAppDataFiles(config, topology);
     const { launches, attachments } = provisionInstance(topology, regions, undo, this.log, xdp);
     if (topology.tiles.some((t) => t.kind === "net" || t.kind === "net-socket")) {
-      manifest.netProvider = { provider, configured: config.net.provider, reason };
+      manifest.netProvider = {
+        provider,
+        configured: config.net.provider,
+        reason,
+        ...(provider === "socket" && config.net.busyPoll ? { busyPoll: config.net.busyPoll } : {}),
+      };
       this.log.info(manifest.netProvider, `net provider: ${provider} (${reason})`);
     }
     manifest.regions = regions.entries();

@@ -81,8 +81,20 @@ export interface XdpAttachment {
   mode: "drv" | "skb";
   /** What the configuration asked for; "auto" tries drv, then skb. */
   requestedMode: "auto" | "drv" | "skb";
-  /** AF_XDP bound zero-copy (true) or copy mode (false). */
+  /** AF_XDP bound zero-copy (true) or copy mode (false), as the kernel holds it (XDP_OPTIONS). */
   zeroCopy: boolean;
+  /** [net] xdp_zero_copy. Absent in manifests written before it existed. */
+  requestedZeroCopy?: "auto" | boolean;
+  /** With "auto": why the socket is in copy mode (the kernel's answer to XDP_ZEROCOPY, or skb mode). */
+  zeroCopyFallback?: string;
+  /** XDP_USE_NEED_WAKEUP (always asked for). */
+  needWakeup?: boolean;
+  /** The busy-polling options read back from the socket; absent when the config sets none. The
+   *  budget is what setsockopt took (the kernel has no getsockopt for it). */
+  busyPoll?: { prefer: boolean; usecs: number; budget: number };
+  /** The interface's napi_defer_hard_irqs and gro_flush_timeout (ns) at set-up, which prefer-busy-poll
+   *  relies on; null when unreadable. */
+  napi?: { deferHardIrqs: number | null; groFlushTimeoutNs: number | null };
   /** Why auto fell back to skb (the kernel's answer to the native attach). */
   fallbackReason?: string;
 }
@@ -93,6 +105,9 @@ export interface NetProviderReport {
   provider: "xdp" | "socket";
   configured: "auto" | "xdp" | "socket";
   reason: string;
+  /** Provider socket: the busy-polling options set on its UDP sockets (setsockopt took them, or
+   *  the start failed); with XDP they are in the attachment, read back. */
+  busyPoll?: { prefer: boolean; usecs: number; budget: number };
 }
 
 export interface Manifest {

@@ -9,10 +9,17 @@ import { inNetns, native } from "../shared/native";
 import { initNetbase } from "../shared/netbase/layout";
 import { initRingRegions } from "../shared/ring/layout";
 import { initUdpChannel } from "../shared/udp/channel";
-import { setUpXdp, tearDownXdp, type XdpHandles, type XdpSetupOptions } from "../shared/xdp/attach";
+import {
+  setUpXdp,
+  tearDownXdp,
+  type XdpHandles,
+  type XdpSetupOptions,
+  ZeroCopyRefusedError,
+} from "../shared/xdp/attach";
 import { readAppFiles } from "./app-files";
 import type { InstanceConfig, NetProvider } from "./config";
 import type { XdpAttachment } from "./manifest";
+import { readNapiSettings } from "./napi-settings";
 import type { RegionSet } from "./regions";
 import type { StagedRuntime } from "./stage";
 import type { TileLaunch, TileRegionGrant } from "./tile-process";
@@ -121,8 +128,16 @@ function openSocket(s: Exclude<SocketDesc, { kind: "eventfd" }>): number {
       return addon.netlinkOpen(s.groups, s.rcvbufBytes);
     case "probe":
       return addon.probeSocketOpen(s.bindIfindex);
-    case "udp":
-      return addon.udpSocketOpen(s.bindIp, s.port, s.ifindex, s.bufferBytes);
+    case "udp": {
+      const fd = addon.udpSocketOpen(s.bindIp, s.port, s.ifindex, s.bufferBytes);
+      try {
+        if (s.busyPoll) addon.socketSetBusyPoll(fd, s.busyPoll);
+      } catch (e) {
+        addon.closeFd(fd);
+        throw e;
+      }
+      return fd;
+    }
   }
 }
 
@@ -166,12 +181,20 @@ export function attachXdp(topology: InstanceTopology, regions: RegionSet, undo: 
       // setUpXdp closed the UMEM memfd: it is no longer a region on huge pages.
       const huge = regions.hugePages.regions;
       if (umemFd !== undefined && huge.includes(x.umem.name)) huge.splice(huge.indexOf(x.umem.name), 1);
+      // Asked for explicitly: no fallback to the socket provider either.
+      if (e instanceof ZeroCopyRefusedError)
+        throw new Error(
+          `[net] xdp_zero_copy = true on ${x.options.ifname}: ${e.message} (use "auto" to fall back to copy)`,
+        );
       throw new XdpAttachError((e as Error).message);
     }
     undo.push("detach XDP and close the AF_XDP socket", () => tearDownXdp(xdp));
     const attachment = attachmentOf(x.options, xdp);
     if (xdp.fallbackReason !== undefined)
       log.warn({ reason: xdp.fallbackReason }, "native XDP (drv) refused: attached in generic (skb) mode");
+    // Info, not a warning: with the default "auto" most drivers (virtio, veth) end here.
+    if (xdp.zeroCopyFallback !== undefined)
+      log.info({ reason: xdp.zeroCopyFallback }, "AF_XDP zero-copy not available: bound in copy mode");
     log.info({ ...attachment, ports: x.options.ports }, "XDP attached");
     handles.push(xdp);
     attachments.push(attachment);
@@ -225,7 +248,12 @@ function attachmentOf(options: XdpSetupOptions, xdp: XdpHandles): XdpAttachment 
     mode: xdp.mode,
     requestedMode: options.mode,
     zeroCopy: xdp.zeroCopy,
+    requestedZeroCopy: options.zeroCopy ?? false,
+    ...(xdp.zeroCopyFallback !== undefined ? { zeroCopyFallback: xdp.zeroCopyFallback } : {}),
+    needWakeup: xdp.needWakeup,
+    ...(options.busyPoll ? { busyPoll: xdp.busyPoll } : {}),
     ...(xdp.fallbackReason !== undefined ? { fallbackReason: xdp.fallbackReason } : {}),
+    napi: readNapiSettings(options.ifname, options.netnsPath),
   };
 }
 

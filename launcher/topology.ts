@@ -83,7 +83,16 @@ export type SocketDesc =
   | { name: string; kind: "eventfd" }
   /** A socket provider's UDP socket for one app port: bound to bindIp (host order, 0: any) and
    *  to interface ifindex, SO_REUSEPORT; bufferBytes forces its buffer sizes. */
-  | { name: string; kind: "udp"; port: number; bindIp: number; ifindex: number; bufferBytes: number };
+  | {
+      name: string;
+      kind: "udp";
+      port: number;
+      bindIp: number;
+      ifindex: number;
+      bufferBytes: number;
+      /** [net] busy_poll_*: set on the socket when configured. */
+      busyPoll?: { prefer: boolean; usecs: number; budget: number };
+    };
 
 /** An AF_XDP socket with the XDP program feeding it; its UMEM is a region of its own. */
 export interface XskDesc {
@@ -289,6 +298,8 @@ function describeNet(
     ports,
     dstIp: net.dstIp ? parseIp(net.dstIp) : undefined,
     mode: net.xdpMode,
+    zeroCopy: net.xdpZeroCopy,
+    ...(net.busyPoll ? { busyPoll: net.busyPoll } : {}),
     queueId: net.queue,
     ...geometry,
   };
@@ -340,6 +351,7 @@ function describeNetSocket(
     bindIp,
     ifindex: iface.ifindex,
     bufferBytes: NET_SOCKET_BUFFER_BYTES,
+    ...(config.net.busyPoll ? { busyPoll: config.net.busyPoll } : {}),
   }));
   const tile: TileDesc = {
     name,

@@ -32,25 +32,27 @@ struct UmemMapping {
 std::mutex umemMutex;
 std::unordered_map<int, UmemMapping> umemBySocket;
 
-bool ArgObjInt(Napi::Env env, const Napi::Object& obj, const char* key, int64_t* out) {
+bool ArgObjInt(Napi::Env env, const Napi::Object& obj, const char* key, int64_t* out,
+               const char* fn = "xskCreate") {
   Napi::Value v = obj.Get(key);
   if (!v.IsNumber()) {
-    ThrowType(env, std::string("xskCreate: option '") + key + "' must be a number");
+    ThrowType(env, std::string(fn) + ": option '" + key + "' must be a number");
     return false;
   }
   double d = v.As<Napi::Number>().DoubleValue();
   if (d != d || d < 0 || d > 9007199254740991.0 || d != (double)(int64_t)d) {
-    ThrowType(env, std::string("xskCreate: option '") + key + "' must be a non-negative integer");
+    ThrowType(env, std::string(fn) + ": option '" + key + "' must be a non-negative integer");
     return false;
   }
   *out = (int64_t)d;
   return true;
 }
 
-bool ArgObjBool(Napi::Env env, const Napi::Object& obj, const char* key, bool* out) {
+bool ArgObjBool(Napi::Env env, const Napi::Object& obj, const char* key, bool* out,
+                const char* fn = "xskCreate") {
   Napi::Value v = obj.Get(key);
   if (!v.IsBoolean()) {
-    ThrowType(env, std::string("xskCreate: option '") + key + "' must be a boolean");
+    ThrowType(env, std::string(fn) + ": option '" + key + "' must be a boolean");
     return false;
   }
   *out = v.As<Napi::Boolean>().Value();
@@ -316,6 +318,80 @@ Napi::Value XskStatistics(const Napi::CallbackInfo& info) {
   return o;
 }
 
+// Busy-polling socket options (not in every libc's headers).
+#ifndef SO_BUSY_POLL
+#define SO_BUSY_POLL 46
+#endif
+#ifndef SO_PREFER_BUSY_POLL
+#define SO_PREFER_BUSY_POLL 69
+#endif
+#ifndef SO_BUSY_POLL_BUDGET
+#define SO_BUSY_POLL_BUDGET 70
+#endif
+
+bool GetIntOpt(int fd, int level, int opt, int* out) {
+  socklen_t len = sizeof(*out);
+  return getsockopt(fd, level, opt, out, &len) == 0;
+}
+
+// xskSocketOptions(fd) -> what the kernel holds for the socket: zero-copy (XDP_OPTIONS) and the
+// busy-polling options, read back so status reports what was taken rather than what was asked.
+Napi::Value XskSocketOptions(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd;
+  if (!ArgInt(info, 0, "fd", &fd)) return env.Undefined();
+  struct xdp_options xo;
+  memset(&xo, 0, sizeof(xo));
+  socklen_t len = sizeof(xo);
+  if (getsockopt((int)fd, SOL_XDP, XDP_OPTIONS, &xo, &len) != 0)
+    return ThrowErrno(env, "getsockopt(XDP_OPTIONS, fd " + std::to_string(fd) + ")", errno);
+  int prefer = 0, usecs = 0, budget = 0;
+  if (!GetIntOpt((int)fd, SOL_SOCKET, SO_PREFER_BUSY_POLL, &prefer))
+    return ThrowErrno(env, "getsockopt(SO_PREFER_BUSY_POLL, fd " + std::to_string(fd) + ")", errno);
+  if (!GetIntOpt((int)fd, SOL_SOCKET, SO_BUSY_POLL, &usecs))
+    return ThrowErrno(env, "getsockopt(SO_BUSY_POLL, fd " + std::to_string(fd) + ")", errno);
+  // The kernel has no getsockopt for SO_BUSY_POLL_BUDGET (ENOPROTOOPT): null, the caller knows what it set.
+  bool budgetKnown = GetIntOpt((int)fd, SOL_SOCKET, SO_BUSY_POLL_BUDGET, &budget);
+  if (!budgetKnown && errno != ENOPROTOOPT)
+    return ThrowErrno(env, "getsockopt(SO_BUSY_POLL_BUDGET, fd " + std::to_string(fd) + ")", errno);
+  Napi::Object o = Napi::Object::New(env);
+  o.Set("zeroCopy", Napi::Boolean::New(env, (xo.flags & XDP_OPTIONS_ZEROCOPY) != 0));
+  o.Set("preferBusyPoll", Napi::Boolean::New(env, prefer != 0));
+  o.Set("busyPollUsecs", Napi::Number::New(env, usecs));
+  o.Set("busyPollBudget", budgetKnown ? Napi::Value(Napi::Number::New(env, budget)) : env.Null());
+  return o;
+}
+
+// socketSetBusyPoll(fd, {prefer, usecs, budget}) on any socket (the AF_XDP one, the socket
+// provider's UDP ones): SO_PREFER_BUSY_POLL, SO_BUSY_POLL and
+// SO_BUSY_POLL_BUDGET. Prefer and budget need CAP_NET_ADMIN (EPERM on 6.18 without; the launcher
+// has it at set-up, the tiles never do).
+Napi::Value SocketSetBusyPoll(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int64_t fd, usecs, budget;
+  bool prefer;
+  if (!ArgInt(info, 0, "fd", &fd)) return env.Undefined();
+  if (info.Length() < 2 || !info[1].IsObject()) return ThrowType(env, "socketSetBusyPoll: options object required");
+  Napi::Object o = info[1].As<Napi::Object>();
+  const char* fn = "socketSetBusyPoll";
+  if (!ArgObjBool(env, o, "prefer", &prefer, fn) || !ArgObjInt(env, o, "usecs", &usecs, fn) ||
+      !ArgObjInt(env, o, "budget", &budget, fn))
+    return env.Undefined();
+  if (usecs > INT32_MAX || budget > UINT16_MAX) return ThrowType(env, "socketSetBusyPoll: usecs or budget too large");
+  struct {
+    int opt;
+    const char* name;
+    int value;
+  } opts[] = {{SO_PREFER_BUSY_POLL, "SO_PREFER_BUSY_POLL", prefer ? 1 : 0},
+              {SO_BUSY_POLL, "SO_BUSY_POLL", (int)usecs},
+              {SO_BUSY_POLL_BUDGET, "SO_BUSY_POLL_BUDGET", (int)budget}};
+  for (auto& s : opts) {
+    if (setsockopt((int)fd, SOL_SOCKET, s.opt, &s.value, sizeof(s.value)) != 0)
+      return ThrowErrno(env, std::string("setsockopt(") + s.name + ", " + std::to_string(s.value) + ")", errno);
+  }
+  return env.Undefined();
+}
+
 }  // namespace
 
 void InitXsk(Napi::Env env, Napi::Object exports) {
@@ -326,6 +402,8 @@ void InitXsk(Napi::Env env, Napi::Object exports) {
   exports.Set("xskKick", Napi::Function::New(env, XskKick));
   exports.Set("xskWakeup", Napi::Function::New(env, XskWakeup));
   exports.Set("xskStatistics", Napi::Function::New(env, XskStatistics));
+  exports.Set("xskSocketOptions", Napi::Function::New(env, XskSocketOptions));
+  exports.Set("socketSetBusyPoll", Napi::Function::New(env, SocketSetBusyPoll));
 }
 
 }  // namespace tilenet

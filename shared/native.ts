@@ -42,6 +42,15 @@ export interface XskSocketOptions extends XskGeometry {
   needWakeup: boolean;
 }
 
+/** An AF_XDP socket's options as the kernel holds them (xskSocketOptions). */
+export interface XskKernelOptions {
+  zeroCopy: boolean;
+  preferBusyPoll: boolean;
+  busyPollUsecs: number;
+  /** null: the kernel has no getsockopt for SO_BUSY_POLL_BUDGET (6.18 has none). */
+  busyPollBudget: number | null;
+}
+
 /** Kernel drop counters of an AF_XDP socket (getsockopt XDP_STATISTICS). */
 export interface XskStatistics {
   rxDropped: number;
@@ -215,6 +224,11 @@ export interface NativeAddon {
   xskWakeup(fd: number): number;
   /** The socket's kernel drop counters (housekeeping, not per packet). */
   xskStatistics(fd: number): XskStatistics;
+  /** What the kernel holds for the socket: zero-copy (XDP_OPTIONS) and busy polling (getsockopt). */
+  xskSocketOptions(fd: number): XskKernelOptions;
+  /** SO_PREFER_BUSY_POLL, SO_BUSY_POLL (usecs) and SO_BUSY_POLL_BUDGET on any socket (AF_XDP,
+   *  the socket provider's UDP); prefer and budget need CAP_NET_ADMIN. */
+  socketSetBusyPoll(fd: number, opts: { prefer: boolean; usecs: number; budget: number }): void;
 
   // ---- idle waits and placement (native/idle.cc) ----
   /** A non-blocking eventfd (launcher side): app tiles signal it when their net tile sleeps. */

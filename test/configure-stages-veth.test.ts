@@ -85,6 +85,7 @@ describeAsRoot("configure channels and offloads on a 4-queue veth (needs root: n
       "offloads",
       "sysctl",
       "irq-affinity",
+      "busy-poll",
       "hugetlbfs",
     ]);
     expect(r.stages.find((s) => s.stage === "irq-affinity")).toMatchObject({

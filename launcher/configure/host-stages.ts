@@ -26,8 +26,8 @@ function withDir<D extends { close(): void }, T>(dir: D, fn: (d: D) => T): T {
 
 /** The netlink tile's socket asks for [netlink] rcvbuf_bytes with SO_RCVBUFFORCE, which root
  *  gets whatever rmem_max says; without CAP_NET_ADMIN it falls back to SO_RCVBUF, capped at
- *  rmem_max, and a small buffer means ENOBUFS and full resyncs under churn. Busy polling: the net
- *  tile does not use SO_BUSY_POLL, so net.core.busy_poll and busy_read are left alone. */
+ *  rmem_max, and a small buffer means ENOBUFS and full resyncs under churn. Busy polling is per
+ *  socket ([net] busy_poll_*, set by the launcher), so net.core.busy_poll and busy_read are left alone. */
 export const sysctlStage: Stage = {
   name: "sysctl",
   summary: "net.core.rmem_max at least [netlink] rcvbuf_bytes (/proc/sys)",

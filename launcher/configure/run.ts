@@ -8,6 +8,7 @@ import { ConfigError, type InstanceConfig } from "../config";
 import { PermissionError } from "../errors";
 import { ProcRoot, SysfsRoot } from "../sysfs";
 import { hugetlbfsStage, irqAffinityStage, sysctlStage } from "./host-stages";
+import { busyPollStage } from "./napi-stage";
 import { channelsStage, driverStage, offloadsStage } from "./nic-stages";
 import { type ConfigureContext, type Plan, type Stage, sameValue, satisfied, showValue, type Value } from "./stage";
 import { type ConfigureState, loadState, recordChange, saveState, statePath } from "./state";
@@ -18,6 +19,7 @@ export const STAGES: readonly Stage[] = [
   offloadsStage,
   sysctlStage,
   irqAffinityStage,
+  busyPollStage,
   hugetlbfsStage,
 ];
 export const ACTIONS = ["check", "init", "fini"] as const;

@@ -158,7 +158,7 @@ function addTileMetrics(families: Families, report: StatusReport, tile: TileStat
 function addXdpInfo(families: Families, instance: string, xdp: XdpAttachment): void {
   const f = families.get(
     `${PREFIX}xdp_info`,
-    "The XDP attachment of the instance: interface, queue, mode actually attached (drv or skb), copy or zero-copy",
+    "The XDP attachment of the instance: interface, queue, mode actually attached (drv or skb), copy or zero-copy and why, need-wakeup, busy polling",
     "gauge",
   );
   const lbl = labelText({
@@ -168,8 +168,21 @@ function addXdpInfo(families: Families, instance: string, xdp: XdpAttachment): v
     mode: xdp.mode,
     requested_mode: xdp.requestedMode,
     zero_copy: xdp.zeroCopy ? "true" : "false",
+    requested_zero_copy: String(xdp.requestedZeroCopy ?? false),
+    zero_copy_fallback: xdp.zeroCopyFallback ?? "",
+    need_wakeup: xdp.needWakeup ? "true" : "false",
+    busy_poll_prefer: xdp.busyPoll?.prefer ? "true" : "false",
+    busy_poll_usecs: String(xdp.busyPoll?.usecs ?? 0),
+    busy_poll_budget: String(xdp.busyPoll?.budget ?? 0),
+    napi_defer_hard_irqs: napiLabel(xdp.napi?.deferHardIrqs),
+    gro_flush_timeout_ns: napiLabel(xdp.napi?.groFlushTimeoutNs),
   });
   f.samples.push(`${f.name}${lbl} 1`);
+}
+
+/** A sysfs figure as a label: "" when unknown. */
+function napiLabel(v: number | null | undefined): string {
+  return v === null || v === undefined ? "" : String(v);
 }
 
 /** tilenet_net_provider_info: the data plane the net tile runs on (xdp or socket), what the

@@ -415,16 +415,39 @@ export function renderColumns(rows: readonly (readonly string[])[]): string[] {
   );
 }
 
-/** "veth0 queue 0, skb mode (auto: drv refused: ...), copy". */
+/** "veth0 queue 0, drv mode (auto), copy (zero-copy auto: bind(...): ENOTSUP ...), need-wakeup,
+ *  busy poll prefer usecs 20 budget 64, napi_defer_hard_irqs 0 gro_flush_timeout 0". */
 export function xdpText(x: XdpAttachment): string {
   const how =
     x.requestedMode === "auto" ? ` (auto${x.fallbackReason ? `: drv refused: ${x.fallbackReason}` : ""})` : "";
-  return `${x.interface} queue ${x.queue}, ${x.mode} mode${how}, ${x.zeroCopy ? "zero-copy" : "copy"}`;
+  const parts = [`${x.interface} queue ${x.queue}`, `${x.mode} mode${how}`, zeroCopyText(x)];
+  if (x.needWakeup) parts.push("need-wakeup");
+  if (x.busyPoll) parts.push(busyPollText(x.busyPoll));
+  if (x.napi) {
+    const known = (v: number | null): string => (v === null ? "unknown" : String(v));
+    parts.push(
+      `napi_defer_hard_irqs ${known(x.napi.deferHardIrqs)} gro_flush_timeout ${known(x.napi.groFlushTimeoutNs)}`,
+    );
+  }
+  return parts.join(", ");
 }
 
-/** "provider: socket (auto: XDP attach failed: ...)". */
+function zeroCopyText(x: XdpAttachment): string {
+  const copy = x.zeroCopy ? "zero-copy" : "copy";
+  if (x.requestedZeroCopy === undefined) return copy;
+  const asked = `zero-copy ${String(x.requestedZeroCopy)}`;
+  return `${copy} (${asked}${x.zeroCopyFallback ? `: ${x.zeroCopyFallback}` : ""})`;
+}
+
+/** "busy poll prefer usecs 20 budget 64" ("no prefer" when off; budget 0 is the kernel's 8). */
+function busyPollText(b: { prefer: boolean; usecs: number; budget: number }): string {
+  const budget = b.budget === 0 ? "default" : String(b.budget);
+  return `busy poll ${b.prefer ? "prefer" : "no prefer"} usecs ${b.usecs} budget ${budget}`;
+}
+
+/** "provider: socket (auto: XDP attach failed: ...)[, busy poll prefer usecs 20 budget 64]". */
 export function netProviderText(p: NetProviderReport): string {
-  return `provider: ${p.provider} (${p.reason})`;
+  return `provider: ${p.provider} (${p.reason})${p.busyPoll ? `, ${busyPollText(p.busyPoll)}` : ""}`;
 }
 
 /** "huge pages (auto): netbase, umem on 2 MiB pages; normal pages for ..." */

@@ -9,6 +9,13 @@ import { generateXdpProgram } from "./program";
 
 export type XdpMode = "drv" | "skb";
 
+/** SO_PREFER_BUSY_POLL, SO_BUSY_POLL (usecs) and SO_BUSY_POLL_BUDGET, the kernel's names. */
+export interface BusyPollOptions {
+  prefer: boolean;
+  usecs: number;
+  budget: number;
+}
+
 export interface XdpSetupOptions extends XskGeometry {
   /** Name of the UMEM memfd as /proc shows it (default "tilenet-umem"). */
   umemName?: string;
@@ -22,8 +29,11 @@ export interface XdpSetupOptions extends XskGeometry {
   /** "auto" tries native (driver) mode, then generic (skb) mode. */
   mode: "auto" | XdpMode;
   queueId: number;
-  /** Require zero-copy (fails where the driver has none, e.g. veth); copy mode by default. */
-  zeroCopy?: boolean;
+  /** true: require zero-copy (fails where the driver has none, e.g. veth); "auto": zero-copy
+   *  where the driver takes it (not with mode "skb"), else copy with the reason; default false. */
+  zeroCopy?: boolean | "auto";
+  /** Busy-polling socket options set on the AF_XDP socket; the kernel's defaults when omitted. */
+  busyPoll?: BusyPollOptions;
   /** A UMEM memfd the caller made (frameSize * frameCount bytes; the launcher's on huge pages);
    *  setUpXdp owns it from then on. Default: a fresh memfd on normal pages. */
   umemFd?: number;
@@ -42,7 +52,14 @@ export interface XdpHandles extends XskGeometry {
   mode: XdpMode;
   /** With mode "auto": why the native (drv) attach was refused before falling back to skb. */
   fallbackReason?: string;
+  /** Zero-copy as the kernel holds it (XDP_OPTIONS). */
   zeroCopy: boolean;
+  /** With zeroCopy "auto": why the socket is in copy mode. */
+  zeroCopyFallback?: string;
+  /** XDP_USE_NEED_WAKEUP: always asked for (the net tile kicks only when the kernel says so). */
+  needWakeup: true;
+  /** The busy-polling options as read back from the socket. */
+  busyPoll: BusyPollOptions;
   queueId: number;
 }
 
@@ -64,6 +81,13 @@ function validate(o: XdpSetupOptions): void {
   if (!Number.isInteger(o.queueId) || o.queueId < 0 || o.queueId > 1023)
     throw new RangeError(`setUpXdp: queueId ${o.queueId} out of range`);
   if (!["auto", "drv", "skb"].includes(o.mode)) throw new RangeError(`setUpXdp: unknown mode ${o.mode}`);
+  if (o.busyPoll) {
+    const { usecs, budget } = o.busyPoll;
+    if (!Number.isInteger(usecs) || usecs < 0 || usecs > 2 ** 31 - 1)
+      throw new RangeError(`setUpXdp: busy-poll usecs ${usecs} out of range`);
+    if (!Number.isInteger(budget) || budget < 0 || budget > 65535)
+      throw new RangeError(`setUpXdp: busy-poll budget ${budget} out of range`);
+  }
 }
 
 function u32le(v: number): Uint8Array {
@@ -91,7 +115,66 @@ function createSocketRetryingBusy(create: () => number): number {
   }
 }
 
-// Just over 70 lines: every descriptor opened is closed on any failure, so the steps stay in one try.
+/** Binds the AF_XDP socket (need-wakeup always), zero-copy as asked: true fails with the
+ *  kernel's answer, "auto" tries it unless the program goes in generic mode and falls back to
+ *  copy with that answer as the reason. */
+function bindSocket(
+  addon: ReturnType<typeof native>,
+  opts: XdpSetupOptions,
+  ifindex: number,
+  umemFd: number,
+): { xskFd: number; zeroCopyFallback?: string } {
+  const asked = opts.zeroCopy ?? false;
+  const create = (zeroCopy: boolean): number =>
+    createSocketRetryingBusy(() =>
+      addon.xskCreate({ ifindex, queueId: opts.queueId, umemFd, ...xskGeometryOf(opts), zeroCopy, needWakeup: true }),
+    );
+  if (asked === "auto" && opts.mode === "skb") return { xskFd: create(false), zeroCopyFallback: SKB_HAS_NO_ZERO_COPY };
+  if (asked !== "auto") {
+    try {
+      return { xskFd: create(asked) };
+    } catch (e) {
+      if (asked) throw new ZeroCopyRefusedError(`zero-copy refused: ${(e as Error).message}`);
+      throw e;
+    }
+  }
+  try {
+    return { xskFd: create(true) };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EBUSY") throw e; // the queue, not zero-copy
+    return { xskFd: create(false), zeroCopyFallback: (e as Error).message };
+  }
+}
+
+const SKB_HAS_NO_ZERO_COPY = "generic (skb) mode: no zero-copy";
+
+/** xdp_zero_copy = true could not be had: the start fails (no fallback to another provider). */
+export class ZeroCopyRefusedError extends Error {}
+
+/** Attaches the program: drv, skb, or with "auto" drv and then skb with the reason. */
+function attachProgram(
+  addon: ReturnType<typeof native>,
+  opts: XdpSetupOptions,
+  progFd: number,
+  ifindex: number,
+): { linkFd: number; mode: XdpMode; fallbackReason?: string } {
+  if (opts.mode !== "auto")
+    return { linkFd: addon.bpfLinkCreateXdp(progFd, ifindex, XDP_FLAGS[opts.mode]), mode: opts.mode };
+  try {
+    return { linkFd: addon.bpfLinkCreateXdp(progFd, ifindex, XDP_FLAGS.drv), mode: "drv" };
+  } catch (drvError) {
+    try {
+      const linkFd = addon.bpfLinkCreateXdp(progFd, ifindex, XDP_FLAGS.skb);
+      return { linkFd, mode: "skb", fallbackReason: (drvError as Error).message };
+    } catch (skbError) {
+      throw new Error(
+        `setUpXdp(${opts.ifname}): native attach failed (${(drvError as Error).message}) and generic attach failed (${(skbError as Error).message})`,
+      );
+    }
+  }
+}
+
+// Every descriptor opened is closed on any failure, so the steps stay in one try.
 export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
   validate(opts);
   const addon = native();
@@ -110,50 +193,31 @@ export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
       const umemFd =
         opts.umemFd ?? addon.memfdCreate(opts.umemName ?? "tilenet-umem", opts.frameSize * opts.frameCount);
       opened.push(umemFd);
-      const zeroCopy = opts.zeroCopy ?? false;
-      xskFd = createSocketRetryingBusy(() =>
-        addon.xskCreate({
-          ifindex,
-          queueId: opts.queueId,
-          umemFd,
-          ...xskGeometryOf(opts),
-          zeroCopy,
-          needWakeup: true,
-        }),
-      );
+      const bound = bindSocket(addon, opts, ifindex, umemFd);
+      xskFd = bound.xskFd;
+      if (opts.busyPoll) addon.socketSetBusyPoll(xskFd, opts.busyPoll);
       addon.bpfMapUpdate(xskMapFd, u32le(opts.queueId), u32le(xskFd));
-      let mode: XdpMode;
-      let linkFd: number;
-      let fallbackReason: string | undefined;
-      if (opts.mode === "auto") {
-        try {
-          linkFd = addon.bpfLinkCreateXdp(progFd, ifindex, XDP_FLAGS.drv);
-          mode = "drv";
-        } catch (drvError) {
-          try {
-            linkFd = addon.bpfLinkCreateXdp(progFd, ifindex, XDP_FLAGS.skb);
-          } catch (skbError) {
-            throw new Error(
-              `setUpXdp(${opts.ifname}): native attach failed (${(drvError as Error).message}) and generic attach failed (${(skbError as Error).message})`,
-            );
-          }
-          mode = "skb";
-          fallbackReason = (drvError as Error).message;
-        }
-      } else {
-        mode = opts.mode;
-        linkFd = addon.bpfLinkCreateXdp(progFd, ifindex, XDP_FLAGS[mode]);
-      }
+      const attached = attachProgram(addon, opts, progFd, ifindex);
+      opened.push(attached.linkFd);
+      const kernel = addon.xskSocketOptions(xskFd);
       return {
         progFd,
         xskMapFd,
-        linkFd,
+        linkFd: attached.linkFd,
         xskFd,
         umemFd,
         ifindex,
-        mode,
-        ...(fallbackReason !== undefined ? { fallbackReason } : {}),
-        zeroCopy,
+        mode: attached.mode,
+        ...(attached.fallbackReason !== undefined ? { fallbackReason: attached.fallbackReason } : {}),
+        zeroCopy: kernel.zeroCopy,
+        ...(bound.zeroCopyFallback !== undefined ? { zeroCopyFallback: bound.zeroCopyFallback } : {}),
+        needWakeup: true,
+        busyPoll: {
+          prefer: kernel.preferBusyPoll,
+          usecs: kernel.busyPollUsecs,
+          // Not readable on this kernel: what setsockopt accepted (0, the default, when unset).
+          budget: kernel.busyPollBudget ?? opts.busyPoll?.budget ?? 0,
+        },
         queueId: opts.queueId,
         ...xskGeometryOf(opts),
       };
