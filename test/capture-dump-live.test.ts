@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { warmUpEcho } from "./support/lab-peer";
 import {
   CLI,
   forceCleanup,
@@ -94,6 +95,7 @@ describeAsRoot(`tilenet dump on a lab (${ROOT_REASON}; reads the pcap with Debia
     tileIp = lab.tileAddr.split("/")[0] ?? "";
     peerIp = lab.peerAddr.split("/")[0] ?? "";
     peerNs = lab.peerNetns;
+    await warmUpEcho(peerNs, tileIp, 7000);
   });
   afterAll(async () => {
     if (inst && inst.child.exitCode === null) {

@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { warmUpEcho } from "./support/lab-peer";
 import {
   cli,
   forceCleanup,
@@ -72,20 +73,7 @@ describeAsRoot(`the lab data plane (${ROOT_REASON})`, () => {
     expect(report.tiles.map((t) => t.kind).sort()).toEqual(["app", "net", "netlink"]);
     const tileIp = lab.tileAddr.split("/")[0] ?? "";
 
-    // The first reply may find the peer's MAC not yet in netbase (the net tile drops it and
-    // solicits; on a loaded machine the netlink tile's mirror can lag the first datagram): a few
-    // datagrams first, so that the counted run below meets a known neighbor.
-    const warmUp = await peer(lab.peerNetns, {
-      mode: "echo",
-      host: tileIp,
-      port: 7000,
-      count: 10,
-      size: 200,
-      intervalMs: 0,
-      window: 10,
-      timeoutMs: 5000,
-    });
-    expect(warmUp.lines.find((l) => l.done === true)?.received).toBeGreaterThan(0);
+    await warmUpEcho(lab.peerNetns, tileIp, 7000);
     await new Promise((r) => setTimeout(r, 300));
     const metricsOf = (r: ReturnType<typeof status>["report"], kind: string) =>
       r.tiles.find((t) => t.kind === kind)?.metrics ?? {};

@@ -7,6 +7,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { warmUpEcho } from "./support/lab-peer";
 import {
   cli,
   forceCleanup,
@@ -87,6 +88,7 @@ describeAsRoot(`AF_XDP zero-copy and busy polling in the lab (${ROOT_REASON})`, 
 
     const lab = report.lab;
     if (!lab) throw new Error("no lab in status");
+    await warmUpEcho(lab.peerNetns, lab.tileAddr.split("/")[0] ?? "", 7000);
     const count = 500;
     const done = await peerEcho(lab.peerNetns, {
       mode: "echo",

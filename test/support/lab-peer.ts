@@ -46,3 +46,12 @@ export async function echoThrough(ns: string, host: string, port: number, count:
   });
   return { done: r.lines.find((l) => l.done === true), tail: JSON.stringify(r.lines.slice(-3)) };
 }
+
+/** A few echoes until one comes back. The first reply may meet a peer MAC the netlink tile has
+ *  not mirrored into netbase yet (the net tile drops it and solicits, by design; on a loaded
+ *  machine the mirror can lag the first datagram): counted runs start after this. */
+export async function warmUpEcho(ns: string, host: string, port: number): Promise<void> {
+  const r = await echoThrough(ns, host, port, 10, 24);
+  if (typeof r.done?.received !== "number" || r.done.received < 1)
+    throw new Error(`no echo while warming up: ${r.tail}`);
+}
