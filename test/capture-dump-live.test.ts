@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { warmUpEcho } from "./support/lab-peer";
+import { runLabPeer, warmUpEcho } from "./support/lab-peer";
 import {
   CLI,
   forceCleanup,
@@ -21,22 +21,12 @@ import {
 } from "./support/launcher-harness";
 import { describeAsRoot } from "./support/root";
 
-const PEER = join(__dirname, "..", "dist", "test", "fixtures", "net-udp-peer.js");
 const hasTshark = spawnSync("tshark", ["--version"]).status === 0;
 
 /** The peer fixture's echo mode: count requests, one per intervalMs; resolves with its last line. */
-function echoFromPeer(ns: string, host: string, count: number): Promise<Record<string, unknown>> {
+async function echoFromPeer(ns: string, host: string, count: number): Promise<Record<string, unknown>> {
   const args = { mode: "echo", host, port: 7000, count, size: 24, intervalMs: 5, window: 1, timeoutMs: 10_000 };
-  return new Promise((resolve) => {
-    const child = spawn("ip", ["netns", "exec", ns, process.execPath, PEER, JSON.stringify(args)], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let text = "";
-    child.stdout.on("data", (c: Buffer) => {
-      text += c.toString();
-    });
-    child.once("exit", () => resolve(JSON.parse(text.trim().split("\n").pop() ?? "{}") as Record<string, unknown>));
-  });
+  return (await runLabPeer(ns, args)).lines.at(-1) ?? {};
 }
 
 interface Dump {

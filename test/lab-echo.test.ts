@@ -2,12 +2,12 @@
 // through the sandboxed net and echo tiles; the kernel keeps answering ping and ARP, and UDP to
 // a port no tile owns reaches a kernel socket; counters match the datagrams sent. An app that
 // makes a forbidden syscall dies of SIGSYS, and the launcher names the syscall and cleans up.
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { warmUpEcho } from "./support/lab-peer";
+import { runLabPeer, warmUpEcho } from "./support/lab-peer";
 import {
   cli,
   forceCleanup,
@@ -20,35 +20,6 @@ import {
   waitFor,
 } from "./support/launcher-harness";
 import { describeAsRoot } from "./support/root";
-
-const PEER = join(__dirname, "..", "dist", "test", "fixtures", "net-udp-peer.js");
-
-interface PeerResult {
-  lines: Record<string, unknown>[];
-  code: number | null;
-}
-
-/** Runs the UDP peer fixture in a namespace and collects its JSON lines. */
-function peer(ns: string, args: object, timeoutMs = 30_000): Promise<PeerResult> {
-  return new Promise((resolve) => {
-    const child = spawn("ip", ["netns", "exec", ns, process.execPath, PEER, JSON.stringify(args)], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let text = "";
-    child.stdout.on("data", (c: Buffer) => {
-      text += c.toString();
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      const lines = text
-        .split("\n")
-        .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l) as Record<string, unknown>);
-      resolve({ lines, code });
-    });
-  });
-}
 
 describeAsRoot(`the lab data plane (${ROOT_REASON})`, () => {
   let inst: RunningInstance | undefined;
@@ -79,7 +50,7 @@ describeAsRoot(`the lab data plane (${ROOT_REASON})`, () => {
       r.tiles.find((t) => t.kind === kind)?.metrics ?? {};
     const before = status(name).report;
     const count = 2000;
-    const echo = await peer(lab.peerNetns, {
+    const echo = await runLabPeer(lab.peerNetns, {
       mode: "echo",
       host: tileIp,
       port: 7000,
@@ -101,9 +72,9 @@ describeAsRoot(`the lab data plane (${ROOT_REASON})`, () => {
     expect(neigh).toMatch(/lladdr [0-9a-f:]{17}/);
 
     // A port no tile owns reaches a kernel socket in the tile namespace.
-    const receiver = peer(lab.tileNetns, { mode: "recv", ports: [7001], expected: 50, timeoutMs: 10_000 });
+    const receiver = runLabPeer(lab.tileNetns, { mode: "recv", ports: [7001], expected: 50, timeoutMs: 10_000 });
     await new Promise((r) => setTimeout(r, 500));
-    await peer(lab.peerNetns, { mode: "send", host: tileIp, port: 7001, count: 50 });
+    await runLabPeer(lab.peerNetns, { mode: "send", host: tileIp, port: 7001, count: 50 });
     const got = await receiver;
     const recvDone = got.lines.find((l) => l.done === true);
     expect(JSON.stringify(recvDone)).toContain('"7001":50');

@@ -1,13 +1,8 @@
-// `tilenet run --lab --config` with [net] xdp_zero_copy and busy polling: status (JSON and text)
-// reports what the kernel took (copy on veth, with its refusal of zero-copy as the reason; the
-// busy-polling options read back; need-wakeup), echo still works; xdp_zero_copy = true fails the
-// start with the kernel's reason and cleans up. The socket provider takes the busy-poll keys too.
-import { spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { warmUpEcho } from "./support/lab-peer";
+import { runLabPeer, warmUpEcho } from "./support/lab-peer";
 import {
   cli,
   forceCleanup,
@@ -20,25 +15,9 @@ import {
 } from "./support/launcher-harness";
 import { describeAsRoot } from "./support/root";
 
-const PEER = join(__dirname, "..", "dist", "test", "fixtures", "net-udp-peer.js");
-
 /** Runs the UDP peer fixture in a namespace; resolves with its last JSON line. */
-function peerEcho(ns: string, args: object, timeoutMs = 30_000): Promise<Record<string, unknown> | undefined> {
-  return new Promise((resolve) => {
-    const child = spawn("ip", ["netns", "exec", ns, process.execPath, PEER, JSON.stringify(args)], {
-      stdio: ["ignore", "pipe", "inherit"],
-    });
-    let text = "";
-    child.stdout.on("data", (c: Buffer) => {
-      text += c.toString();
-    });
-    const timer = setTimeout(() => child.kill("SIGKILL"), timeoutMs);
-    child.once("exit", () => {
-      clearTimeout(timer);
-      const lines = text.split("\n").filter((l) => l.startsWith("{"));
-      resolve(lines.length ? (JSON.parse(lines[lines.length - 1] as string) as Record<string, unknown>) : undefined);
-    });
-  });
+async function peerEcho(ns: string, args: object): Promise<Record<string, unknown> | undefined> {
+  return (await runLabPeer(ns, args)).lines.at(-1);
 }
 
 function configFile(net: string): string {

@@ -1,33 +1,20 @@
 // Launcher-side XDP set-up on a veth in a fresh namespace: mode selection, failure clean-up and
 // argument validation.
-import { readdirSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { setUpXdp, tearDownXdp, type XdpSetupOptions } from "../shared/xdp/attach";
 import { describeAsRoot } from "./support/root";
-import { destroyVethPair, makeVethPair, type VethPair, xdpAttachment } from "./support/xdp-netns";
-
-function openFds(): number {
-  return readdirSync("/proc/self/fd").length;
-}
+import {
+  destroyVethPair,
+  makeVethPair,
+  openFdCount,
+  smallXdpOptions,
+  type VethPair,
+  xdpAttachment,
+} from "./support/xdp-netns";
 
 describeAsRoot("XDP set-up and tear-down (needs root)", () => {
   let pair: VethPair | undefined;
-  const base = (): XdpSetupOptions => {
-    if (!pair) throw new Error("no namespaces");
-    return {
-      netnsPath: pair.pathA,
-      ifname: pair.ifA,
-      ports: [7000],
-      mode: "auto",
-      queueId: 0,
-      frameSize: 2048,
-      frameCount: 64,
-      fillDepth: 32,
-      completionDepth: 32,
-      rxDepth: 32,
-      txDepth: 32,
-    };
-  };
+  const base = (): XdpSetupOptions => smallXdpOptions(pair, "auto");
 
   beforeAll(async () => {
     pair = await makeVethPair("xa", 4);
@@ -50,16 +37,16 @@ describeAsRoot("XDP set-up and tear-down (needs root)", () => {
 
   it("refuses zero-copy on veth (EOPNOTSUPP, named ENOTSUP: same number on Linux) and leaves no attachment or open fd behind", () => {
     const p = pair as VethPair;
-    const before = openFds();
+    const before = openFdCount();
     expect(() => setUpXdp({ ...base(), zeroCopy: true })).toThrow(
       /bind\(AF_XDP, ifindex \d+, queue 0, zero-copy\): ENOTSUP /,
     );
-    expect(openFds()).toBe(before);
+    expect(openFdCount()).toBe(before);
     expect(xdpAttachment(p.nsA, p.ifA)).toBe("");
   });
 
   it("names a missing interface and validates geometry and ports before touching the kernel", () => {
-    const before = openFds();
+    const before = openFdCount();
     expect(() => setUpXdp({ ...base(), ifname: "nope0" })).toThrow(/no interface 'nope0' in \/run\/netns\/tn-/);
     expect(() => setUpXdp({ ...base(), frameSize: 3000 })).toThrow(/frameSize 3000 must be a power of two/);
     expect(() => setUpXdp({ ...base(), rxDepth: 100 })).toThrow(/rxDepth 100/);
@@ -67,7 +54,7 @@ describeAsRoot("XDP set-up and tear-down (needs root)", () => {
     expect(() => setUpXdp({ ...base(), ports: Array.from({ length: 17 }, (_, i) => 1000 + i) })).toThrow(/17 ports/);
     expect(() => setUpXdp({ ...base(), ports: [53, 53] })).toThrow(/duplicate ports/);
     expect(() => setUpXdp({ ...base(), ports: [70000] })).toThrow(/bad UDP port 70000/);
-    expect(openFds()).toBe(before);
+    expect(openFdCount()).toBe(before);
   });
 
   it("a second attachment on the same interface fails while the first stays", () => {

@@ -1,34 +1,21 @@
 // AF_XDP zero-copy and busy-polling options at set-up, on a veth in a fresh namespace: what the
 // kernel's veth driver does with XDP_ZEROCOPY, the "auto" fallback to copy with its reason, and
 // the busy-polling socket options read back from the kernel.
-import { readdirSync } from "node:fs";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { setUpXdp, tearDownXdp, type XdpSetupOptions, ZeroCopyRefusedError } from "../shared/xdp/attach";
 import { describeAsRoot } from "./support/root";
-import { destroyVethPair, makeVethPair, type VethPair, xdpAttachment } from "./support/xdp-netns";
-
-function openFds(): number {
-  return readdirSync("/proc/self/fd").length;
-}
+import {
+  destroyVethPair,
+  makeVethPair,
+  openFdCount,
+  smallXdpOptions,
+  type VethPair,
+  xdpAttachment,
+} from "./support/xdp-netns";
 
 describeAsRoot("AF_XDP zero-copy and busy polling at set-up (needs root)", () => {
   let pair: VethPair | undefined;
-  const base = (): XdpSetupOptions => {
-    if (!pair) throw new Error("no namespaces");
-    return {
-      netnsPath: pair.pathA,
-      ifname: pair.ifA,
-      ports: [7000],
-      mode: "drv",
-      queueId: 0,
-      frameSize: 2048,
-      frameCount: 64,
-      fillDepth: 32,
-      completionDepth: 32,
-      rxDepth: 32,
-      txDepth: 32,
-    };
-  };
+  const base = (): XdpSetupOptions => smallXdpOptions(pair, "drv");
 
   beforeAll(async () => {
     pair = await makeVethPair("xz", 2);
@@ -37,7 +24,7 @@ describeAsRoot("AF_XDP zero-copy and busy polling at set-up (needs root)", () =>
 
   it("zero-copy true on veth in drv mode is refused with the kernel's errno, as a ZeroCopyRefusedError, leaving nothing behind", () => {
     const p = pair as VethPair;
-    const before = openFds();
+    const before = openFdCount();
     let caught: unknown;
     try {
       setUpXdp({ ...base(), zeroCopy: true });
@@ -48,7 +35,7 @@ describeAsRoot("AF_XDP zero-copy and busy polling at set-up (needs root)", () =>
     expect((caught as Error).message).toMatch(
       /^zero-copy refused: bind\(AF_XDP, ifindex \d+, queue 0, zero-copy\): ENOTSUP /,
     );
-    expect(openFds()).toBe(before);
+    expect(openFdCount()).toBe(before);
     expect(xdpAttachment(p.nsA, p.ifA)).toBe("");
   });
 
@@ -94,13 +81,13 @@ describeAsRoot("AF_XDP zero-copy and busy polling at set-up (needs root)", () =>
   });
 
   it("validates the busy-poll ranges before touching the kernel", () => {
-    const before = openFds();
+    const before = openFdCount();
     expect(() => setUpXdp({ ...base(), busyPoll: { prefer: true, usecs: 0, budget: 70000 } })).toThrow(
       /busy-poll budget 70000 out of range/,
     );
     expect(() => setUpXdp({ ...base(), busyPoll: { prefer: true, usecs: -1, budget: 8 } })).toThrow(
       /busy-poll usecs -1 out of range/,
     );
-    expect(openFds()).toBe(before);
+    expect(openFdCount()).toBe(before);
   });
 });

@@ -4,8 +4,10 @@
 // XDP attachments.
 import { execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
+import { readdirSync } from "node:fs";
 import { parseMac } from "../../shared/netlink/address-text";
 import { createNetnsSync, deleteNetnsSync, NetState, netnsExists } from "../../shared/netstate";
+import type { XdpSetupOptions } from "../../shared/xdp/attach";
 
 export interface VethPair {
   nsA: string;
@@ -106,3 +108,26 @@ export function xdpAttachment(ns: string, ifname: string): string {
 }
 
 export { isRoot } from "./root";
+
+/** Set-up options for a small AF_XDP socket on side A of the pair (64 frames, rings of 32). */
+export function smallXdpOptions(pair: VethPair | undefined, mode: XdpSetupOptions["mode"]): XdpSetupOptions {
+  if (!pair) throw new Error("no namespaces");
+  return {
+    netnsPath: pair.pathA,
+    ifname: pair.ifA,
+    ports: [7000],
+    mode,
+    queueId: 0,
+    frameSize: 2048,
+    frameCount: 64,
+    fillDepth: 32,
+    completionDepth: 32,
+    rxDepth: 32,
+    txDepth: 32,
+  };
+}
+
+/** How many descriptors this process holds (a failed set-up must leave none behind). */
+export function openFdCount(): number {
+  return readdirSync("/proc/self/fd").length;
+}
