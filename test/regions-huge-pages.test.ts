@@ -8,9 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { HUGE_PAGE_BYTES, roundUpToHugePage } from "../launcher/huge-pages";
-import { stopInstanceProcess } from "../launcher/lab-process";
+import { type InstanceProcess, stopInstanceProcess } from "../launcher/lab-process";
 import { RegionSet } from "../launcher/regions";
 import { native } from "../shared/native";
+import { warmUpEcho } from "./support/lab-peer";
 import { CLI, startInstance } from "./support/launcher-harness";
 import { describeAsRoot } from "./support/root";
 
@@ -72,13 +73,14 @@ describeAsRoot("regions on huge pages (root: reserves vm.nr_hugepages)", () => {
     const mount = join(runRoot, ".hugetlbfs");
     mkdirSync(mount, { mode: 0o755 });
     execFileSync("mount", ["-t", "hugetlbfs", "-o", "mode=0755,pagesize=2M", "tilenet-test", mount]);
+    let inst: InstanceProcess | undefined;
     try {
       expect(reserveHugePages(96)).toBeGreaterThanOrEqual(60); // netbase ~66 MiB, UMEM 8 MiB, rings
       const config = join(runRoot, "thp.toml");
       writeFileSync(config, '[memory]\nhuge_pages = "on"\n');
       const name = `tthp-${process.pid.toString(36)}`;
       const env = { TILENET_RUN_ROOT: runRoot };
-      const inst = await startInstance(name, ["--lab", "--config", config], 30_000, env);
+      inst = await startInstance(name, ["--lab", "--config", config], 30_000, env);
       // Datagrams through the UMEM on huge pages: the peer fixture of the lab echo test.
       const lab = JSON.parse(
         spawnSync(process.execPath, [CLI, "status", "--instance", name, "--json"], {
@@ -86,6 +88,7 @@ describeAsRoot("regions on huge pages (root: reserves vm.nr_hugepages)", () => {
           encoding: "utf8",
         }).stdout,
       ) as { lab: { peerNetns: string; tileAddr: string } };
+      await warmUpEcho(lab.lab.peerNetns, lab.lab.tileAddr.split("/")[0] ?? "", 7000);
       const peerArgs = { mode: "echo", host: lab.lab.tileAddr.split("/")[0], port: 7000, count: 200, size: 200 };
       const echo = spawnSync(
         "ip",
@@ -116,6 +119,8 @@ describeAsRoot("regions on huge pages (root: reserves vm.nr_hugepages)", () => {
       // Stopped: the netbase file is gone from the mount, so its pages are back in the pool.
       expect(execFileSync("ls", ["-A", mount], { encoding: "utf8" })).toBe("");
     } finally {
+      // A failed expectation above leaves the instance running on the mount: stop it first.
+      if (inst && inst.child.exitCode === null) await stopInstanceProcess(inst);
       execFileSync("umount", [mount]);
       rmSync(runRoot, { recursive: true, force: true });
     }
