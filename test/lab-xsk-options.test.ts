@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { runLabPeer, warmUpEcho } from "./support/lab-peer";
+import { echoThrough, warmUpEcho } from "./support/lab-peer";
 import {
   cli,
   forceCleanup,
@@ -14,11 +14,6 @@ import {
   uniqueInstance,
 } from "./support/launcher-harness";
 import { describeAsRoot } from "./support/root";
-
-/** Runs the UDP peer fixture in a namespace; resolves with its last JSON line. */
-async function peerEcho(ns: string, args: object): Promise<Record<string, unknown> | undefined> {
-  return (await runLabPeer(ns, args)).lines.at(-1);
-}
 
 function configFile(net: string): string {
   const dir = mkdtempSync(join(tmpdir(), "tilenet-xsk-"));
@@ -69,16 +64,7 @@ describeAsRoot(`AF_XDP zero-copy and busy polling in the lab (${ROOT_REASON})`, 
     if (!lab) throw new Error("no lab in status");
     await warmUpEcho(lab.peerNetns, lab.tileAddr.split("/")[0] ?? "", 7000);
     const count = 500;
-    const done = await peerEcho(lab.peerNetns, {
-      mode: "echo",
-      host: lab.tileAddr.split("/")[0],
-      port: 7000,
-      count,
-      size: 200,
-      intervalMs: 0,
-      window: 32,
-      timeoutMs: 20_000,
-    });
+    const { done } = await echoThrough(lab.peerNetns, lab.tileAddr.split("/")[0] ?? "", 7000, count);
     expect(done).toMatchObject({ done: true, sent: count, received: count, mismatched: 0 });
   }, 90_000);
 });
@@ -125,16 +111,7 @@ describeAsRoot(`busy polling with the socket provider (${ROOT_REASON})`, () => {
     const lab = report.lab;
     if (!lab) throw new Error("no lab in status");
     const count = 300;
-    const done = await peerEcho(lab.peerNetns, {
-      mode: "echo",
-      host: lab.tileAddr.split("/")[0],
-      port: 7000,
-      count,
-      size: 200,
-      intervalMs: 0,
-      window: 32,
-      timeoutMs: 20_000,
-    });
+    const { done } = await echoThrough(lab.peerNetns, lab.tileAddr.split("/")[0] ?? "", 7000, count);
     expect(done).toMatchObject({ done: true, sent: count, received: count, mismatched: 0 });
   }, 90_000);
 });
