@@ -76,21 +76,23 @@ Napi::Value ProgLoadXdp(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// bpfMapCreate(mapType, keySize, valueSize, maxEntries, name) -> map fd.
+// bpfMapCreate(mapType, keySize, valueSize, maxEntries, name, mapFlags = 0) -> map fd.
 Napi::Value MapCreate(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int64_t type, keySize, valueSize, maxEntries;
+  int64_t type, keySize, valueSize, maxEntries, mapFlags = 0;
   std::string name;
   if (!ArgInt(info, 0, "mapType", &type) || !ArgInt(info, 1, "keySize", &keySize) ||
       !ArgInt(info, 2, "valueSize", &valueSize) || !ArgInt(info, 3, "maxEntries", &maxEntries) ||
       !ArgString(info, 4, "name", &name))
     return env.Undefined();
+  if (info.Length() > 5 && !info[5].IsUndefined() && !ArgInt(info, 5, "mapFlags", &mapFlags)) return env.Undefined();
   union bpf_attr attr;
   memset(&attr, 0, sizeof(attr));
   attr.map_type = static_cast<uint32_t>(type);
   attr.key_size = static_cast<uint32_t>(keySize);
   attr.value_size = static_cast<uint32_t>(valueSize);
   attr.max_entries = static_cast<uint32_t>(maxEntries);
+  attr.map_flags = static_cast<uint32_t>(mapFlags);
   CopyObjName(attr.map_name, name);
   long fd = Bpf(BPF_MAP_CREATE, &attr);
   if (fd < 0)

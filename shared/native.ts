@@ -200,8 +200,15 @@ export interface NativeAddon {
   // ---- eBPF / XDP (native/bpf.cc), used by the launcher ----
   /** BPF_PROG_LOAD of an XDP program; on failure the verifier log is in the error message. */
   bpfProgLoadXdp(insns: Uint8Array, name: string, license: string): number;
-  /** BPF_MAP_CREATE; mapType is the kernel's BPF_MAP_TYPE_* number. */
-  bpfMapCreate(mapType: number, keySize: number, valueSize: number, maxEntries: number, name: string): number;
+  /** BPF_MAP_CREATE; mapType is the kernel's BPF_MAP_TYPE_* number, mapFlags its BPF_F_* bits (default 0). */
+  bpfMapCreate(
+    mapType: number,
+    keySize: number,
+    valueSize: number,
+    maxEntries: number,
+    name: string,
+    mapFlags?: number,
+  ): number;
   bpfMapUpdate(mapFd: number, key: Uint8Array, value: Uint8Array): void;
   bpfMapDelete(mapFd: number, key: Uint8Array): void;
   /** BPF_LINK_CREATE(BPF_XDP) with XDP_FLAGS_* (2 = skb, 4 = drv); returns the link fd (closing it detaches). */

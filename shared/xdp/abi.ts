@@ -6,11 +6,18 @@ export const XdpAction = { aborted: 0, drop: 1, pass: 2, tx: 3, redirect: 4 } as
 /** BPF_MAP_TYPE_XSKMAP: array of AF_XDP sockets indexed by RX queue. */
 export const BPF_MAP_TYPE_XSKMAP = 17;
 
+/** BPF_MAP_TYPE_ARRAY: fixed array of values indexed by a u32 (the per-queue miss counters). */
+export const BPF_MAP_TYPE_ARRAY = 2;
+
+/** BPF_F_MMAPABLE: an array map whose values user space can mmap (the counters read without syscalls). */
+export const BPF_F_MMAPABLE = 1024;
+
 /** XDP_FLAGS_* for BPF_LINK_CREATE. */
 export const XDP_FLAGS_SKB_MODE = 2;
 export const XDP_FLAGS_DRV_MODE = 4;
 
 /** Helper ids (enum bpf_func_id). */
+export const BPF_FUNC_map_lookup_elem = 1;
 export const BPF_FUNC_redirect_map = 51;
 
 /** struct xdp_md field offsets (the program's context). */

@@ -16,6 +16,9 @@ export const BpfClass = { ld: 0x00, ldx: 0x01, st: 0x02, stx: 0x03, alu: 0x04, j
 const SIZE_CODE: Record<MemSize, number> = { u32: 0x00, u16: 0x08, u8: 0x10, u64: 0x18 };
 const MODE_IMM = 0x00;
 const MODE_MEM = 0x60;
+/** BPF_ATOMIC mode of a STX; imm selects the operation (BPF_ADD = 0x00, without BPF_FETCH). */
+export const MODE_ATOMIC = 0xc0;
+export const ATOMIC_ADD = 0x00;
 const SRC_K = 0x00;
 const SRC_X = 0x08;
 export const ALU_CODE: Record<AluOp, number> = {
@@ -158,6 +161,11 @@ export class BpfAssembler {
   /** *(size *)(dst + off) = imm. */
   st(size: MemSize, dst: Reg, off: number, imm: number): this {
     return this.emit(BpfClass.st | SIZE_CODE[size] | MODE_MEM, dst, 0, off, size === "u64" ? imm64(imm) : imm32(imm));
+  }
+
+  /** lock *(size *)(dst + off) += src: an atomic add without fetch (u32 or u64 only). */
+  atomicAdd(size: "u32" | "u64", dst: Reg, off: number, src: Reg): this {
+    return this.emit(BpfClass.stx | SIZE_CODE[size] | MODE_ATOMIC, dst, src, off, ATOMIC_ADD);
   }
 
   /** if (dst op imm) goto label, 64-bit compare (imm sign-extended). */
@@ -316,6 +324,8 @@ export function disassemble(bytes: Uint8Array): string[] {
       text = `r${dst} = ${memRef(code & 0x18, src, off)}`;
     } else if (cls === BpfClass.stx && (code & 0xe0) === MODE_MEM) {
       text = `${memRef(code & 0x18, dst, off)} = r${src}`;
+    } else if (cls === BpfClass.stx && (code & 0xe0) === MODE_ATOMIC && imm === ATOMIC_ADD) {
+      text = `lock ${memRef(code & 0x18, dst, off)} += r${src}`;
     } else if (cls === BpfClass.st && (code & 0xe0) === MODE_MEM) {
       text = `${memRef(code & 0x18, dst, off)} = ${hex(imm)}`;
     } else if (code === (BpfClass.ld | SIZE_CODE.u64 | MODE_IMM) && pc + 1 < insns.length) {

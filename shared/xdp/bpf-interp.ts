@@ -4,25 +4,43 @@
 // outside the context, the packet or the stack is a fault (an Error): in the kernel the
 // verifier would have rejected the program, so a fault means a missing bounds check. Not for
 // hot paths (BigInt registers).
-import { BPF_FUNC_redirect_map, XdpMd } from "./abi";
-import { ALU_CODE, BPF_PSEUDO_MAP_FD, BpfClass, decodeInsns, JMP_CODE } from "./bpf-asm";
+import { BPF_FUNC_map_lookup_elem, BPF_FUNC_redirect_map, XdpAction, XdpMd } from "./abi";
+import { ALU_CODE, ATOMIC_ADD, BPF_PSEUDO_MAP_FD, BpfClass, decodeInsns, JMP_CODE, MODE_ATOMIC } from "./bpf-asm";
+
+/** An array map as bpf_map_lookup_elem sees it: value i at data[i * valueBytes]. */
+export interface XdpArrayMap {
+  valueBytes: number;
+  data: Uint8Array;
+}
 
 export interface XdpRunContext {
   rxQueueIndex: number;
   ingressIfindex: number;
   /** bpf_redirect_map(mapFd, key, flags): the action returned to the program. */
   redirectMap: (mapFd: number, key: number, flags: number) => number;
+  /** Array maps by fd, for bpf_map_lookup_elem (values are written in place, e.g. by atomic adds). */
+  arrayMaps?: ReadonlyMap<number, XdpArrayMap>;
   /** Instruction budget; exceeding it is a fault (a loop the verifier would refuse). */
   maxSteps?: number;
 }
 
 export class BpfFault extends Error {}
 
+/** The low bits of bpf_redirect_map's flags (BPF_F_ACTION_MASK): the action when the key is empty. */
+const REDIRECT_ACTION_MASK = 3;
+
+/** An XSKMAP's bpf_redirect_map: redirect when the queue has a socket, else the flags' action. */
+export function xskMapRedirect(boundQueues: ReadonlySet<number>): XdpRunContext["redirectMap"] {
+  return (_fd, key, flags) => (boundQueues.has(key) ? XdpAction.redirect : flags & REDIRECT_ACTION_MASK);
+}
+
 const CTX_BASE = 0x1_0000_0000n;
 const PKT_BASE = 0x2_0000_0100n;
 const STACK_BASE = 0x3_0000_0000n;
 const STACK_SIZE = 512n;
 const MAP_BASE = 0x4_0000_0000n;
+/** Map values: VALUE_BASE + (fd << 32) + byte offset in the map's data. */
+const VALUE_BASE = 1n << 48n;
 const CTX_SIZE = 24n;
 
 const u64 = (v: bigint): bigint => BigInt.asUintN(64, v);
@@ -103,6 +121,15 @@ function compare(op: number, a: bigint, b: bigint, wide: boolean): boolean {
   }
 }
 
+/** bpf_map_lookup_elem on an array map: the value's address, or 0 (NULL) past the last entry. */
+function lookupArray(ctx: XdpRunContext, mapFd: number, key: number): bigint {
+  const map = ctx.arrayMaps?.get(mapFd);
+  if (!map) throw new BpfFault(`bpf interp: map lookup on fd ${mapFd}, which is not an array map here`);
+  const at = key * map.valueBytes;
+  if (at + map.valueBytes > map.data.length) return 0n;
+  return VALUE_BASE + (BigInt(mapFd) << 32n) + BigInt(at);
+}
+
 /** Runs an XDP program on one packet; returns the program's return value (the XDP action).
  *  Longer than 70 lines: an interpreter loop, one case per instruction class over shared registers. */
 export function runXdp(program: Uint8Array, packet: Uint8Array, ctx: XdpRunContext): number {
@@ -117,7 +144,12 @@ export function runXdp(program: Uint8Array, packet: Uint8Array, ctx: XdpRunConte
     const end = addr + BigInt(size);
     if (addr >= PKT_BASE && end <= pktEnd) return { mem: packet, at: Number(addr - PKT_BASE) };
     if (addr >= STACK_BASE && end <= STACK_BASE + STACK_SIZE) return { mem: stack, at: Number(addr - STACK_BASE) };
-    throw new BpfFault(`bpf interp: pc ${pc}: ${size}-byte access at 0x${addr.toString(16)} outside packet and stack`);
+    const value = addr >= VALUE_BASE ? ctx.arrayMaps?.get(Number((addr - VALUE_BASE) >> 32n)) : undefined;
+    const at = Number(addr & 0xffff_ffffn);
+    if (value && at + size <= value.data.length) return { mem: value.data, at };
+    throw new BpfFault(
+      `bpf interp: pc ${pc}: ${size}-byte access at 0x${addr.toString(16)} outside packet and stack or map values`,
+    );
   };
   const load = (addr: bigint, size: number, pc: number): bigint => {
     if (addr >= CTX_BASE && addr < CTX_BASE + CTX_SIZE) {
@@ -161,6 +193,11 @@ export function runXdp(program: Uint8Array, packet: Uint8Array, ctx: XdpRunConte
       r[dst] = alu(code & 0xf0, r[dst], operand, wide);
     } else if (cls === BpfClass.ldx) {
       r[dst] = load(u64(r[src] + BigInt(off)), SIZE_BYTES[code & 0x18], pc);
+    } else if (cls === BpfClass.stx && (code & 0xe0) === MODE_ATOMIC) {
+      if (imm !== ATOMIC_ADD) throw new BpfFault(`bpf interp: pc ${pc}: atomic op 0x${imm.toString(16)} not supported`);
+      const size = SIZE_BYTES[code & 0x18];
+      const addr = u64(r[dst] + BigInt(off));
+      store(addr, size, BigInt.asUintN(size * 8, load(addr, size, pc) + r[src]), pc);
     } else if (cls === BpfClass.stx) {
       store(u64(r[dst] + BigInt(off)), SIZE_BYTES[code & 0x18], r[src], pc);
     } else if (cls === BpfClass.st) {
@@ -178,9 +215,11 @@ export function runXdp(program: Uint8Array, packet: Uint8Array, ctx: XdpRunConte
       }
       if (cls === BpfClass.jmp && op === 0x90) return Number(u32(r[0]));
       if (cls === BpfClass.jmp && op === 0x80) {
-        if (imm !== BPF_FUNC_redirect_map) throw new BpfFault(`bpf interp: helper ${imm} not supported`);
-        if (r[1] < MAP_BASE) throw new BpfFault(`bpf interp: pc ${pc}: r1 is not a map`);
-        r[0] = BigInt(ctx.redirectMap(Number(r[1] - MAP_BASE), Number(u32(r[2])), Number(u64(r[3]))));
+        if (r[1] < MAP_BASE || r[1] >= VALUE_BASE) throw new BpfFault(`bpf interp: pc ${pc}: r1 is not a map`);
+        const mapFd = Number(r[1] - MAP_BASE);
+        if (imm === BPF_FUNC_redirect_map) r[0] = BigInt(ctx.redirectMap(mapFd, Number(u32(r[2])), Number(u64(r[3]))));
+        else if (imm === BPF_FUNC_map_lookup_elem) r[0] = lookupArray(ctx, mapFd, Number(load(r[2], 4, pc)));
+        else throw new BpfFault(`bpf interp: helper ${imm} not supported`);
         // r1-r5 are clobbered by a call.
         for (let i = 1; i <= 5; i++) r[i] = 0xdeadn;
       } else {

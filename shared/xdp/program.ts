@@ -4,7 +4,7 @@
 //
 // Packet bytes are loaded little-endian, so network-order constants are byte-swapped here once
 // instead of swapping every loaded field at run time.
-import { BPF_FUNC_redirect_map, XdpAction, XdpMd } from "./abi";
+import { BPF_FUNC_map_lookup_elem, BPF_FUNC_redirect_map, XdpAction, XdpMd } from "./abi";
 import { BpfAssembler } from "./bpf-asm";
 
 export interface XdpProgramSpec {
@@ -14,6 +14,10 @@ export interface XdpProgramSpec {
   dstIp?: number;
   /** fd of the XSKMAP (BPF_MAP_TYPE_XSKMAP) indexed by RX queue. */
   xskMapFd: number;
+  /** fd of the per-queue miss counters (BPF_MAP_TYPE_ARRAY of u64, queue-misses.ts). When given,
+   *  a datagram for an owned port on a queue with no socket is dropped and counted there instead
+   *  of going to the kernel. */
+  missMapFd?: number;
 }
 
 export const XDP_MAX_PORTS = 16;
@@ -43,10 +47,13 @@ export function validateXdpProgramSpec(spec: XdpProgramSpec): void {
   if (dstIp !== undefined && (!Number.isInteger(dstIp) || dstIp < 0 || dstIp > 0xffffffff))
     throw new RangeError(`xdp program: bad IPv4 address ${dstIp}`);
   if (!Number.isInteger(xskMapFd) || xskMapFd < 0) throw new RangeError(`xdp program: bad XSKMAP fd ${xskMapFd}`);
+  const { missMapFd } = spec;
+  if (missMapFd !== undefined && (!Number.isInteger(missMapFd) || missMapFd < 0))
+    throw new RangeError(`xdp program: bad miss map fd ${missMapFd}`);
 }
 
 /**
- * Registers: r6 = ctx, r2 = data, r3 = data_end, r4/r5 scratch, r7 = UDP header.
+ * Registers: r6 = ctx, r2 = data, r3 = data_end, r4/r5 scratch, r7 = UDP header, r8 = queue.
  * Every packet access is preceded by a `data + n > data_end` check the verifier can follow.
  */
 export function generateXdpProgram(spec: XdpProgramSpec): Uint8Array {
@@ -82,13 +89,43 @@ export function generateXdpProgram(spec: XdpProgramSpec): Uint8Array {
   for (const port of spec.ports) a.jmpImm("jeq", 4, bswap16(port), "redirect");
   a.label("pass").mov64Imm(0, XdpAction.pass).exit();
 
-  // bpf_redirect_map(xskmap, rx_queue_index, XDP_PASS): the flags' low bits are the action
-  // when the queue has no socket, so an unbound queue still reaches the kernel.
-  a.label("redirect");
-  a.ldx("u32", 2, 6, XdpMd.rxQueueIndex);
-  a.ldMapFd(1, spec.xskMapFd);
-  a.mov64Imm(3, XdpAction.pass);
-  a.call(BPF_FUNC_redirect_map);
-  a.exit();
+  if (spec.missMapFd === undefined) {
+    // bpf_redirect_map(xskmap, rx_queue_index, XDP_PASS): the flags' low bits are the action
+    // when the queue has no socket, so an unbound queue still reaches the kernel.
+    a.label("redirect");
+    a.ldx("u32", 2, 6, XdpMd.rxQueueIndex);
+    a.ldMapFd(1, spec.xskMapFd);
+    a.mov64Imm(3, XdpAction.pass);
+    a.call(BPF_FUNC_redirect_map);
+    a.exit();
+  } else {
+    emitRedirectOrCountMiss(a, spec.xskMapFd, spec.missMapFd);
+  }
   return a.assemble();
+}
+
+/**
+ * bpf_redirect_map(xskmap, rx_queue_index, XDP_DROP); when that did not redirect (no socket on
+ * the queue), lock-add 1 to misses[rx_queue_index] and drop. The queue index lives in r8
+ * (callee-saved) across both calls; the lookup key is a u32 on the stack, as the verifier wants.
+ * A queue beyond the map's entries finds no counter and is dropped uncounted.
+ */
+function emitRedirectOrCountMiss(a: BpfAssembler, xskMapFd: number, missMapFd: number): void {
+  a.label("redirect");
+  a.ldx("u32", 8, 6, XdpMd.rxQueueIndex);
+  a.ldMapFd(1, xskMapFd);
+  a.mov64Reg(2, 8);
+  a.mov64Imm(3, XdpAction.drop);
+  a.call(BPF_FUNC_redirect_map);
+  a.jmpImm("jne", 0, XdpAction.redirect, "miss");
+  a.exit();
+  a.label("miss");
+  a.stx("u32", 10, -4, 8);
+  a.mov64Reg(2, 10).alu64Imm("add", 2, -4);
+  a.ldMapFd(1, missMapFd);
+  a.call(BPF_FUNC_map_lookup_elem);
+  a.jmpImm("jeq", 0, 0, "drop");
+  a.mov64Imm(1, 1);
+  a.atomicAdd("u64", 0, 0, 1);
+  a.label("drop").mov64Imm(0, XdpAction.drop).exit();
 }
