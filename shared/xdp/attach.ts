@@ -1,11 +1,14 @@
 // Launcher side (root): everything privileged about XDP, done in the interface's namespace.
-// Order: XSKMAP, program (it references the map), UMEM memfd, AF_XDP socket bound to the queue,
-// socket into the map at the queue index, then the BPF link that attaches the program (last, so
-// no packet is redirected before a socket is there). Closing the link fd detaches.
+// Per interface: XSKMAP and miss counters (one entry per receive queue), then the program (it
+// references both maps). Per queue: UMEM memfd, AF_XDP socket bound to the queue, socket into the
+// map at the queue index. Last, once every queue is bound, the BPF link that attaches the program
+// (so no packet is redirected before its socket is there). Closing the link fd detaches.
+// setUpXdp/tearDownXdp are the one-queue shorthand over the same steps.
 import { inNetns, native } from "../native";
-import { BPF_MAP_TYPE_XSKMAP, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE } from "./abi";
+import { BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_XSKMAP, XDP_FLAGS_DRV_MODE, XDP_FLAGS_SKB_MODE } from "./abi";
 import { type XskGeometry, xskGeometryOf } from "./geometry";
-import { generateXdpProgram } from "./program";
+import { generateXdpProgram, validateXdpProgramSpec } from "./program";
+import { QUEUE_MISS_COUNTER_BYTES, QUEUE_MISS_MAX_QUEUES } from "./queue-misses";
 
 export type XdpMode = "drv" | "skb";
 
@@ -16,42 +19,61 @@ export interface BusyPollOptions {
   budget: number;
 }
 
-export interface XdpSetupOptions extends XskGeometry {
-  /** Name of the UMEM memfd as /proc shows it (default "tilenet-umem"). */
-  umemName?: string;
+/** One interface: the program and its maps, shared by every queue's socket. */
+export interface XdpInterfaceOptions {
   /** Network namespace of the interface (e.g. /run/netns/NAME); the caller's own when omitted. */
   netnsPath?: string;
   ifname: string;
-  /** UDP destination ports redirected to the socket (1..16). */
+  /** UDP destination ports redirected to the sockets (1..16). */
   ports: number[];
   /** Redirect only datagrams to this IPv4 address (host-order u32). */
   dstIp?: number;
   /** "auto" tries native (driver) mode, then generic (skb) mode. */
   mode: "auto" | XdpMode;
+  /** Receive queues the program serves: entries of the XSKMAP and of the miss counters
+   *  (1..QUEUE_MISS_MAX_QUEUES). */
+  queueCount: number;
+}
+
+/** What setUpXdpInterface made; linkFd, mode and fallbackReason once attachXdpInterface ran. */
+export interface XdpInterfaceHandles {
+  readonly options: Readonly<XdpInterfaceOptions>;
+  ifindex: number;
+  xskMapFd: number;
+  /** BPF array (BPF_F_MMAPABLE) of one u64 per queue: owned-port datagrams dropped on a queue
+   *  with no socket (layout: queue-misses.ts). */
+  missMapFd: number;
+  progFd: number;
+  queueCount: number;
+  linkFd?: number;
+  /** The attach mode actually in use. */
+  mode?: XdpMode;
+  /** With mode "auto": why the native (drv) attach was refused before falling back to skb. */
+  fallbackReason?: string;
+}
+
+/** One receive queue's AF_XDP socket and UMEM. */
+export interface XdpQueueOptions extends XskGeometry {
+  /** Below the interface's queueCount. */
   queueId: number;
+  /** Name of the UMEM memfd as /proc shows it (default "tilenet-umem"). */
+  umemName?: string;
+  /** A UMEM memfd the caller made (frameSize * frameCount bytes; the launcher's on huge pages);
+   *  bindXskQueue owns it from then on, also when it fails. Default: a fresh memfd on normal pages. */
+  umemFd?: number;
   /** true: require zero-copy (fails where the driver has none, e.g. veth); "auto": zero-copy
    *  where the driver takes it (not with mode "skb"), else copy with the reason; default false. */
   zeroCopy?: boolean | "auto";
   /** Busy-polling socket options set on the AF_XDP socket; the kernel's defaults when omitted. */
   busyPoll?: BusyPollOptions;
-  /** A UMEM memfd the caller made (frameSize * frameCount bytes; the launcher's on huge pages);
-   *  setUpXdp owns it from then on. Default: a fresh memfd on normal pages. */
-  umemFd?: number;
 }
 
-/** What setUpXdp made; the geometry is exactly the one asked for. */
-export interface XdpHandles extends XskGeometry {
-  progFd: number;
-  xskMapFd: number;
-  linkFd: number;
+/** What bindXskQueue made; the geometry is exactly the one asked for. */
+export interface XdpQueueHandles extends XskGeometry {
+  queueId: number;
   xskFd: number;
   /** memfd backing UMEM (frameSize * frameCount bytes): the net tile maps it read-write. */
   umemFd: number;
-  ifindex: number;
-  /** The attach mode actually in use. */
-  mode: XdpMode;
-  /** With mode "auto": why the native (drv) attach was refused before falling back to skb. */
-  fallbackReason?: string;
   /** Zero-copy as the kernel holds it (XDP_OPTIONS). */
   zeroCopy: boolean;
   /** With zeroCopy "auto": why the socket is in copy mode. */
@@ -60,33 +82,55 @@ export interface XdpHandles extends XskGeometry {
   needWakeup: true;
   /** The busy-polling options as read back from the socket. */
   busyPoll: BusyPollOptions;
-  queueId: number;
+}
+
+/** setUpXdp: one interface serving one queue (XSKMAP and miss counters sized queueId + 1). */
+export interface XdpSetupOptions extends Omit<XdpInterfaceOptions, "queueCount">, XdpQueueOptions {}
+
+/** What setUpXdp made; the geometry is exactly the one asked for. */
+export interface XdpHandles extends XdpQueueHandles {
+  progFd: number;
+  xskMapFd: number;
+  missMapFd: number;
+  linkFd: number;
+  ifindex: number;
+  /** The attach mode actually in use. */
+  mode: XdpMode;
+  /** With mode "auto": why the native (drv) attach was refused before falling back to skb. */
+  fallbackReason?: string;
 }
 
 const XDP_FLAGS: Record<XdpMode, number> = { drv: XDP_FLAGS_DRV_MODE, skb: XDP_FLAGS_SKB_MODE };
 
-function checkPowerOfTwo(name: string, v: number, min: number, max: number): void {
+function checkPowerOfTwo(who: string, name: string, v: number, min: number, max: number): void {
   if (!Number.isInteger(v) || v < min || v > max || (v & (v - 1)) !== 0)
-    throw new RangeError(`setUpXdp: ${name} ${v} must be a power of two in ${min}..${max}`);
+    throw new RangeError(`${who}: ${name} ${v} must be a power of two in ${min}..${max}`);
 }
 
-function validate(o: XdpSetupOptions): void {
-  checkPowerOfTwo("frameSize", o.frameSize, 2048, 4096);
+function validateInterface(who: string, o: Omit<XdpInterfaceOptions, "queueCount">, queueCount: number): void {
+  if (!["auto", "drv", "skb"].includes(o.mode)) throw new RangeError(`${who}: unknown mode ${o.mode}`);
+  if (!Number.isInteger(queueCount) || queueCount < 1 || queueCount > QUEUE_MISS_MAX_QUEUES)
+    throw new RangeError(`${who}: queueCount ${queueCount} must be in 1..${QUEUE_MISS_MAX_QUEUES}`);
+  // Ports and address before any map exists (the fds are placeholders).
+  validateXdpProgramSpec({ ports: o.ports, dstIp: o.dstIp, xskMapFd: 0 });
+}
+
+function validateQueue(who: string, o: XdpQueueOptions, queueCount: number): void {
+  checkPowerOfTwo(who, "frameSize", o.frameSize, 2048, 4096);
   if (!Number.isInteger(o.frameCount) || o.frameCount < 1 || o.frameSize * o.frameCount > 2 ** 32)
-    throw new RangeError(`setUpXdp: frameCount ${o.frameCount} must be >= 1 with UMEM <= 4 GiB`);
-  checkPowerOfTwo("fillDepth", o.fillDepth, 1, 1 << 20);
-  checkPowerOfTwo("completionDepth", o.completionDepth, 1, 1 << 20);
-  checkPowerOfTwo("rxDepth", o.rxDepth, 1, 1 << 20);
-  checkPowerOfTwo("txDepth", o.txDepth, 1, 1 << 20);
-  if (!Number.isInteger(o.queueId) || o.queueId < 0 || o.queueId > 1023)
-    throw new RangeError(`setUpXdp: queueId ${o.queueId} out of range`);
-  if (!["auto", "drv", "skb"].includes(o.mode)) throw new RangeError(`setUpXdp: unknown mode ${o.mode}`);
+    throw new RangeError(`${who}: frameCount ${o.frameCount} must be >= 1 with UMEM <= 4 GiB`);
+  checkPowerOfTwo(who, "fillDepth", o.fillDepth, 1, 1 << 20);
+  checkPowerOfTwo(who, "completionDepth", o.completionDepth, 1, 1 << 20);
+  checkPowerOfTwo(who, "rxDepth", o.rxDepth, 1, 1 << 20);
+  checkPowerOfTwo(who, "txDepth", o.txDepth, 1, 1 << 20);
+  if (!Number.isInteger(o.queueId) || o.queueId < 0 || o.queueId >= queueCount)
+    throw new RangeError(`${who}: queueId ${o.queueId} out of range (queueCount ${queueCount})`);
   if (o.busyPoll) {
     const { usecs, budget } = o.busyPoll;
     if (!Number.isInteger(usecs) || usecs < 0 || usecs > 2 ** 31 - 1)
-      throw new RangeError(`setUpXdp: busy-poll usecs ${usecs} out of range`);
+      throw new RangeError(`${who}: busy-poll usecs ${usecs} out of range`);
     if (!Number.isInteger(budget) || budget < 0 || budget > 65535)
-      throw new RangeError(`setUpXdp: busy-poll budget ${budget} out of range`);
+      throw new RangeError(`${who}: busy-poll budget ${budget} out of range`);
   }
 }
 
@@ -96,7 +140,7 @@ function u32le(v: number): Uint8Array {
   return b;
 }
 
-/** How long setUpXdp retries a bind refused with EBUSY. */
+/** How long bindXskQueue retries a bind refused with EBUSY. */
 export const XSK_BIND_BUSY_RETRY_MS = 2000;
 
 /** The kernel releases a closed socket's hold on its queue from a workqueue, tens of ms later:
@@ -120,16 +164,24 @@ function createSocketRetryingBusy(create: () => number): number {
  *  copy with that answer as the reason. */
 function bindSocket(
   addon: ReturnType<typeof native>,
-  opts: XdpSetupOptions,
-  ifindex: number,
+  q: XdpQueueOptions,
+  iface: XdpInterfaceHandles,
   umemFd: number,
 ): { xskFd: number; zeroCopyFallback?: string } {
-  const asked = opts.zeroCopy ?? false;
+  const asked = q.zeroCopy ?? false;
   const create = (zeroCopy: boolean): number =>
     createSocketRetryingBusy(() =>
-      addon.xskCreate({ ifindex, queueId: opts.queueId, umemFd, ...xskGeometryOf(opts), zeroCopy, needWakeup: true }),
+      addon.xskCreate({
+        ifindex: iface.ifindex,
+        queueId: q.queueId,
+        umemFd,
+        ...xskGeometryOf(q),
+        zeroCopy,
+        needWakeup: true,
+      }),
     );
-  if (asked === "auto" && opts.mode === "skb") return { xskFd: create(false), zeroCopyFallback: SKB_HAS_NO_ZERO_COPY };
+  if (asked === "auto" && iface.options.mode === "skb")
+    return { xskFd: create(false), zeroCopyFallback: SKB_HAS_NO_ZERO_COPY };
   if (asked !== "auto") {
     try {
       return { xskFd: create(asked) };
@@ -154,12 +206,11 @@ export class ZeroCopyRefusedError extends Error {}
 /** Attaches the program: drv, skb, or with "auto" drv and then skb with the reason. */
 function attachProgram(
   addon: ReturnType<typeof native>,
-  opts: XdpSetupOptions,
-  progFd: number,
-  ifindex: number,
+  iface: XdpInterfaceHandles,
 ): { linkFd: number; mode: XdpMode; fallbackReason?: string } {
-  if (opts.mode !== "auto")
-    return { linkFd: addon.bpfLinkCreateXdp(progFd, ifindex, XDP_FLAGS[opts.mode]), mode: opts.mode };
+  const { progFd, ifindex, options } = iface;
+  if (options.mode !== "auto")
+    return { linkFd: addon.bpfLinkCreateXdp(progFd, ifindex, XDP_FLAGS[options.mode]), mode: options.mode };
   try {
     return { linkFd: addon.bpfLinkCreateXdp(progFd, ifindex, XDP_FLAGS.drv), mode: "drv" };
   } catch (drvError) {
@@ -168,47 +219,93 @@ function attachProgram(
       return { linkFd, mode: "skb", fallbackReason: (drvError as Error).message };
     } catch (skbError) {
       throw new Error(
-        `setUpXdp(${opts.ifname}): native attach failed (${(drvError as Error).message}) and generic attach failed (${(skbError as Error).message})`,
+        `attachXdpInterface(${options.ifname}): native attach failed (${(drvError as Error).message}) and generic attach failed (${(skbError as Error).message})`,
       );
     }
   }
 }
 
-// Every descriptor opened is closed on any failure, so the steps stay in one try.
-export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
-  validate(opts);
+function closeAll(fds: number[]): void {
+  const addon = native();
+  for (const fd of fds.reverse()) {
+    try {
+      addon.closeFd(fd);
+    } catch {
+      // already reporting the failure that brought us here
+    }
+  }
+}
+
+/** XSKMAP, miss counters and program for one interface; nothing attached yet. */
+export function setUpXdpInterface(opts: XdpInterfaceOptions): XdpInterfaceHandles {
+  return setUpInterfaceAs("setUpXdpInterface", opts);
+}
+
+function setUpInterfaceAs(who: string, opts: XdpInterfaceOptions): XdpInterfaceHandles {
+  validateInterface(who, opts, opts.queueCount);
   const addon = native();
   return inNetns(opts.netnsPath, () => {
     const ifindex = addon.ifNameToIndex(opts.ifname);
     if (ifindex === 0)
-      throw new Error(`setUpXdp: no interface '${opts.ifname}' in ${opts.netnsPath ?? "this namespace"}`);
+      throw new Error(`${who}: no interface '${opts.ifname}' in ${opts.netnsPath ?? "this namespace"}`);
     const opened: number[] = [];
-    let xskFd = -1;
     try {
-      const xskMapFd = addon.bpfMapCreate(BPF_MAP_TYPE_XSKMAP, 4, 4, opts.queueId + 1, "tn_xsks");
+      const xskMapFd = addon.bpfMapCreate(BPF_MAP_TYPE_XSKMAP, 4, 4, opts.queueCount, "tn_xsks");
       opened.push(xskMapFd);
-      const insns = generateXdpProgram({ ports: opts.ports, dstIp: opts.dstIp, xskMapFd });
+      const missMapFd = addon.bpfMapCreate(
+        BPF_MAP_TYPE_ARRAY,
+        4,
+        QUEUE_MISS_COUNTER_BYTES,
+        opts.queueCount,
+        "tn_xsk_misses",
+        BPF_F_MMAPABLE,
+      );
+      opened.push(missMapFd);
+      const insns = generateXdpProgram({ ports: opts.ports, dstIp: opts.dstIp, xskMapFd, missMapFd });
       const progFd = addon.bpfProgLoadXdp(insns, "tn_xdp_udp", "Apache-2.0");
       opened.push(progFd);
-      const umemFd =
-        opts.umemFd ?? addon.memfdCreate(opts.umemName ?? "tilenet-umem", opts.frameSize * opts.frameCount);
-      opened.push(umemFd);
-      const bound = bindSocket(addon, opts, ifindex, umemFd);
+      return {
+        options: { ...opts, ports: [...opts.ports] },
+        ifindex,
+        xskMapFd,
+        missMapFd,
+        progFd,
+        queueCount: opts.queueCount,
+      };
+    } catch (e) {
+      closeAll(opened);
+      throw e;
+    }
+  });
+}
+
+/** Makes (or takes) the queue's UMEM, binds its AF_XDP socket and puts it in the XSKMAP. */
+export function bindXskQueue(iface: XdpInterfaceHandles, q: XdpQueueOptions): XdpQueueHandles {
+  try {
+    validateQueue("bindXskQueue", q, iface.queueCount);
+  } catch (e) {
+    if (q.umemFd !== undefined) closeAll([q.umemFd]); // ours even when refused before use
+    throw e;
+  }
+  return bindQueueValidated(iface, q);
+}
+
+function bindQueueValidated(iface: XdpInterfaceHandles, q: XdpQueueOptions): XdpQueueHandles {
+  const addon = native();
+  return inNetns(iface.options.netnsPath, () => {
+    let umemFd = q.umemFd ?? -1;
+    let xskFd = -1;
+    try {
+      if (umemFd < 0) umemFd = addon.memfdCreate(q.umemName ?? "tilenet-umem", q.frameSize * q.frameCount);
+      const bound = bindSocket(addon, q, iface, umemFd);
       xskFd = bound.xskFd;
-      if (opts.busyPoll) addon.socketSetBusyPoll(xskFd, opts.busyPoll);
-      addon.bpfMapUpdate(xskMapFd, u32le(opts.queueId), u32le(xskFd));
-      const attached = attachProgram(addon, opts, progFd, ifindex);
-      opened.push(attached.linkFd);
+      if (q.busyPoll) addon.socketSetBusyPoll(xskFd, q.busyPoll);
+      addon.bpfMapUpdate(iface.xskMapFd, u32le(q.queueId), u32le(xskFd));
       const kernel = addon.xskSocketOptions(xskFd);
       return {
-        progFd,
-        xskMapFd,
-        linkFd: attached.linkFd,
+        queueId: q.queueId,
         xskFd,
         umemFd,
-        ifindex,
-        mode: attached.mode,
-        ...(attached.fallbackReason !== undefined ? { fallbackReason: attached.fallbackReason } : {}),
         zeroCopy: kernel.zeroCopy,
         ...(bound.zeroCopyFallback !== undefined ? { zeroCopyFallback: bound.zeroCopyFallback } : {}),
         needWakeup: true,
@@ -216,39 +313,115 @@ export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
           prefer: kernel.preferBusyPoll,
           usecs: kernel.busyPollUsecs,
           // Not readable on this kernel: what setsockopt accepted (0, the default, when unset).
-          budget: kernel.busyPollBudget ?? opts.busyPoll?.budget ?? 0,
+          budget: kernel.busyPollBudget ?? q.busyPoll?.budget ?? 0,
         },
-        queueId: opts.queueId,
-        ...xskGeometryOf(opts),
+        ...xskGeometryOf(q),
       };
     } catch (e) {
+      // Closing the socket also takes it out of the XSKMAP.
       if (xskFd >= 0) addon.xskClose(xskFd);
-      // A caller's UMEM fd is ours even when the failure came before it was used.
-      if (opts.umemFd !== undefined && !opened.includes(opts.umemFd)) opened.push(opts.umemFd);
-      for (const fd of opened.reverse()) addon.closeFd(fd);
+      if (umemFd >= 0) closeAll([umemFd]);
       throw e;
     }
   });
 }
 
-/** Detaches (closes the link) first, then releases the socket, map, program and UMEM. Throws the
- *  first failure after trying every step. */
-export function tearDownXdp(h: XdpHandles): void {
-  const addon = native();
-  const steps: Array<[string, () => void]> = [
-    ["link", () => addon.closeFd(h.linkFd)],
-    ["xsk", () => addon.xskClose(h.xskFd)],
-    ["xskmap", () => addon.closeFd(h.xskMapFd)],
-    ["prog", () => addon.closeFd(h.progFd)],
-    ["umem", () => addon.closeFd(h.umemFd)],
-  ];
+/** Creates the BPF link (last: every queue's socket is in the map by now); sets and returns
+ *  linkFd, mode and fallbackReason on the handles. */
+export function attachXdpInterface(iface: XdpInterfaceHandles): {
+  linkFd: number;
+  mode: XdpMode;
+  fallbackReason?: string;
+} {
+  if (iface.linkFd !== undefined) throw new Error(`attachXdpInterface(${iface.options.ifname}): already attached`);
+  const attached = inNetns(iface.options.netnsPath, () => attachProgram(native(), iface));
+  iface.linkFd = attached.linkFd;
+  iface.mode = attached.mode;
+  if (attached.fallbackReason !== undefined) iface.fallbackReason = attached.fallbackReason;
+  return attached;
+}
+
+/** Runs every step, then throws the first failure. */
+function runAll(who: string, steps: Array<[string, () => void]>): void {
   let first: Error | undefined;
   for (const [name, step] of steps) {
     try {
       step();
     } catch (e) {
-      first ??= new Error(`tearDownXdp: closing ${name} failed: ${(e as Error).message}`);
+      first ??= new Error(`${who}: closing ${name} failed: ${(e as Error).message}`);
     }
   }
   if (first) throw first;
+}
+
+/** Closes the queue's socket (which leaves the XSKMAP with it) and its UMEM. */
+export function tearDownXdpQueue(q: XdpQueueHandles): void {
+  const addon = native();
+  runAll("tearDownXdpQueue", [
+    ["xsk", () => addon.xskClose(q.xskFd)],
+    ["umem", () => addon.closeFd(q.umemFd)],
+  ]);
+}
+
+/** Detaches (closes the link) first, then the XSKMAP, program and miss counters. */
+export function tearDownXdpInterface(iface: XdpInterfaceHandles): void {
+  const addon = native();
+  const { linkFd } = iface;
+  runAll("tearDownXdpInterface", [
+    ["link", () => (linkFd === undefined ? undefined : addon.closeFd(linkFd))],
+    ["xskmap", () => addon.closeFd(iface.xskMapFd)],
+    ["prog", () => addon.closeFd(iface.progFd)],
+    ["miss map", () => addon.closeFd(iface.missMapFd)],
+  ]);
+}
+
+/** One interface serving one queue, attached: the three steps above in order. Every descriptor
+ *  opened is closed on any failure. */
+export function setUpXdp(opts: XdpSetupOptions): XdpHandles {
+  try {
+    validateQueue("setUpXdp", opts, QUEUE_MISS_MAX_QUEUES);
+  } catch (e) {
+    if (opts.umemFd !== undefined) closeAll([opts.umemFd]);
+    throw e;
+  }
+  let iface: XdpInterfaceHandles;
+  try {
+    iface = setUpInterfaceAs("setUpXdp", { ...opts, queueCount: opts.queueId + 1 });
+  } catch (e) {
+    if (opts.umemFd !== undefined) closeAll([opts.umemFd]);
+    throw e;
+  }
+  let queue: XdpQueueHandles | undefined;
+  try {
+    queue = bindQueueValidated(iface, opts);
+    const attached = attachXdpInterface(iface);
+    const { progFd, xskMapFd, missMapFd, ifindex } = iface;
+    return { ...queue, progFd, xskMapFd, missMapFd, ifindex, ...attached };
+  } catch (e) {
+    if (queue) tearDownQuietly(() => tearDownXdpQueue(queue as XdpQueueHandles));
+    tearDownQuietly(() => tearDownXdpInterface(iface));
+    throw e;
+  }
+}
+
+function tearDownQuietly(tearDown: () => void): void {
+  try {
+    tearDown();
+  } catch {
+    // the set-up failure is the one to report
+  }
+}
+
+/** Detaches first, then releases the socket, UMEM, map, program and miss counters. Throws the
+ *  first failure after trying every step. */
+export function tearDownXdp(h: XdpHandles): void {
+  const addon = native();
+  runAll("tearDownXdp", [
+    ["link", () => addon.closeFd(h.linkFd)],
+    ["xsk", () => addon.xskClose(h.xskFd)],
+    ["umem", () => addon.closeFd(h.umemFd)],
+    ["xskmap", () => addon.closeFd(h.xskMapFd)],
+    ["prog", () => addon.closeFd(h.progFd)],
+    ["miss map", () => addon.closeFd(h.missMapFd)],
+  ]);
 }
