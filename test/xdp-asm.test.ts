@@ -50,6 +50,20 @@ describe("eBPF assembler encoding", () => {
     ]);
   });
 
+  it("encodes an atomic add like BPF_ATOMIC_OP(BPF_DW, BPF_ADD, ...), disassembles and interprets it", () => {
+    const a = new BpfAssembler()
+      .st("u64", 10, -8, 5)
+      .mov64Imm(1, 3)
+      .atomicAdd("u64", 10, -8, 1)
+      .atomicAdd("u32", 10, -8, 1)
+      .ldx("u64", 0, 10, -8)
+      .exit();
+    const bytes = a.assemble();
+    expect(hexOf(bytes).slice(2, 4)).toEqual(["db1af8ff00000000", "c31af8ff00000000"]);
+    expect(disassemble(bytes)[2]).toBe("2: lock *(u64 *)(r10 - 8) += r1");
+    expect(runXdp(bytes, new Uint8Array(64), noRedirect)).toBe(11);
+  });
+
   it("resolves labels forward and backward, counting LD_IMM64 as two slots", () => {
     const a = new BpfAssembler();
     a.label("top");

@@ -1,21 +1,23 @@
 // The generated XDP program run by the kernel (BPF_PROG_TEST_RUN) on frames built here, with a
 // real XSKMAP holding a bound AF_XDP socket at queue 0, and by the reference interpreter where
 // the kernel refuses the input (frames shorter than 14 bytes).
+import { spawnSync } from "node:child_process";
 import fc from "fast-check";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { native } from "../shared/native";
+import { addonPath, native } from "../shared/native";
 import { buildUdpFrame, newUdpFrameFields, UDP_PAYLOAD_OFFSET } from "../shared/packet/udp-frame";
-import { BPF_MAP_TYPE_XSKMAP, XdpAction } from "../shared/xdp/abi";
+import { BPF_F_MMAPABLE, BPF_MAP_TYPE_ARRAY, BPF_MAP_TYPE_XSKMAP, XdpAction } from "../shared/xdp/abi";
 import { setUpXdp, tearDownXdp, type XdpHandles } from "../shared/xdp/attach";
-import { runXdp } from "../shared/xdp/bpf-interp";
+import { runXdp, xskMapRedirect } from "../shared/xdp/bpf-interp";
 import { generateXdpProgram } from "../shared/xdp/program";
+import { QUEUE_MISS_COUNTER_BYTES, queueMissMapBytes, readQueueMisses } from "../shared/xdp/queue-misses";
 import { describeAsRoot } from "./support/root";
 import { destroyVethPair, makeVethPair, type VethPair } from "./support/xdp-netns";
 
 const OWNED = [9000, 9001, 12345];
 const NOT_OWNED = 9002;
 const OUR_IP = 0xc6120101; // 198.18.1.1 (high bit set: exercises the 32-bit compare)
-const { pass: PASS, redirect: REDIRECT } = XdpAction;
+const { pass: PASS, redirect: REDIRECT, drop: DROP } = XdpAction;
 
 function udp(dstPort: number, opts: { dstIp?: number; payload?: number } = {}): Uint8Array {
   const payloadLen = opts.payload ?? 16;
@@ -112,6 +114,10 @@ describeAsRoot("generated XDP program under BPF_PROG_TEST_RUN (needs root)", () 
   let progOurIp = -1;
   let emptyMap = -1;
   let progEmptyMap = -1;
+  let missMap = -1;
+  let progMiss = -1;
+  let progMissEmpty = -1;
+  let misses: DataView;
   const addon = native();
   const run = (prog: number, frame: Uint8Array) => addon.bpfProgTestRun(prog, frame, 1).retval;
 
@@ -139,10 +145,17 @@ describeAsRoot("generated XDP program under BPF_PROG_TEST_RUN (needs root)", () 
     );
     emptyMap = addon.bpfMapCreate(BPF_MAP_TYPE_XSKMAP, 4, 4, 1, "tn_empty");
     progEmptyMap = addon.bpfProgLoadXdp(generateXdpProgram({ ports: OWNED, xskMapFd: emptyMap }), "tn_xdp_e", "GPL");
+    // Miss counters for 4 queues, mapped read-only exactly as a net tile maps its regions.
+    missMap = addon.bpfMapCreate(BPF_MAP_TYPE_ARRAY, 4, QUEUE_MISS_COUNTER_BYTES, 4, "tn_misses", BPF_F_MMAPABLE);
+    misses = new DataView(addon.mapFd(missMap, queueMissMapBytes(4), false));
+    const withMisses = (xskMapFd: number) => generateXdpProgram({ ports: OWNED, xskMapFd, missMapFd: missMap });
+    progMiss = addon.bpfProgLoadXdp(withMisses(xdp.xskMapFd), "tn_xdp_m", "GPL");
+    progMissEmpty = addon.bpfProgLoadXdp(withMisses(emptyMap), "tn_xdp_me", "GPL");
   });
 
   afterAll(() => {
-    for (const fd of [progOurIp, progEmptyMap, emptyMap]) if (fd >= 0) addon.closeFd(fd);
+    for (const fd of [progOurIp, progEmptyMap, emptyMap, progMiss, progMissEmpty, missMap])
+      if (fd >= 0) addon.closeFd(fd);
     try {
       if (xdp) tearDownXdp(xdp);
     } finally {
@@ -216,6 +229,100 @@ describeAsRoot("generated XDP program under BPF_PROG_TEST_RUN (needs root)", () 
 
   it("falls back to XDP_PASS when the queue has no socket in the XSKMAP", () => {
     expect(run(progEmptyMap, udp(9000))).toBe(PASS);
+  });
+
+  it("with miss counters: redirects on a queue with a socket, drops and counts on a queue without, passes the rest", () => {
+    const count = () => readQueueMisses(misses, 0);
+    expect(count()).toBe(0);
+    expect(run(progMiss, udp(9000))).toBe(REDIRECT);
+    expect(count()).toBe(0);
+    for (let i = 1; i <= 3; i++) {
+      expect(run(progMissEmpty, udp(9001))).toBe(DROP);
+      expect(count(), "the read-only mapping shows the program's count").toBe(i);
+    }
+    for (const frame of [
+      udp(NOT_OWNED),
+      arp(),
+      icmpEcho(),
+      withProtocol(udp(9000), 6),
+      withFragment(udp(9000), 0x2000),
+    ])
+      expect(run(progMissEmpty, frame)).toBe(PASS);
+    expect(count()).toBe(3);
+    for (let q = 1; q < 4; q++) expect(readQueueMisses(misses, q), `queue ${q}`).toBe(0);
+    // Drain the counter for the next test: the map is read-only here, so through the syscall.
+    addon.bpfMapUpdate(missMap, new Uint8Array(4), new Uint8Array(8));
+    expect(count()).toBe(0);
+  });
+
+  it("another process that receives the miss map fd maps it read-only and reads the program's count", () => {
+    for (let i = 0; i < 5; i++) expect(run(progMissEmpty, udp(9000))).toBe(DROP);
+    // The child gets the fd as its fd 3 (spawn dups it without CLOEXEC), as a tile gets a region.
+    const child = `
+      const m = { exports: {} };
+      process.dlopen(m, process.argv[1]);
+      const v = new DataView(m.exports.mapFd(3, Number(process.argv[2]), false));
+      process.stdout.write(String(v.getUint32(0, true) + v.getUint32(4, true) * 2 ** 32));`;
+    const r = spawnSync(process.execPath, ["-e", child, addonPath(), String(queueMissMapBytes(4))], {
+      stdio: ["ignore", "pipe", "pipe", missMap],
+      encoding: "utf8",
+      timeout: 15_000,
+    });
+    expect(r.stderr).toBe("");
+    expect(Number(r.stdout)).toBe(5);
+    addon.bpfMapUpdate(missMap, new Uint8Array(4), new Uint8Array(8));
+  });
+
+  it("with miss counters under the interpreter: the queue's own counter, nothing past the last entry", () => {
+    const prog = generateXdpProgram({ ports: OWNED, xskMapFd: 3, missMapFd: 4 });
+    const data = new Uint8Array(4 * QUEUE_MISS_COUNTER_BYTES);
+    const counters = new DataView(data.buffer);
+    const ctxOn = (rxQueueIndex: number) => ({
+      rxQueueIndex,
+      ingressIfindex: 1,
+      redirectMap: xskMapRedirect(new Set([0, 1])),
+      arrayMaps: new Map([[4, { valueBytes: QUEUE_MISS_COUNTER_BYTES, data }]]),
+    });
+    expect(runXdp(prog, udp(9000), ctxOn(0))).toBe(REDIRECT);
+    expect(runXdp(prog, udp(9000), ctxOn(1))).toBe(REDIRECT);
+    for (let i = 0; i < 3; i++) expect(runXdp(prog, udp(12345), ctxOn(2))).toBe(DROP);
+    expect(runXdp(prog, udp(9001), ctxOn(3))).toBe(DROP);
+    expect(runXdp(prog, udp(9001), ctxOn(7))).toBe(DROP); // beyond the map: dropped, not counted
+    for (const q of [0, 1, 2, 3]) {
+      expect(runXdp(prog, udp(NOT_OWNED), ctxOn(q))).toBe(PASS);
+      expect(runXdp(prog, arp(), ctxOn(q))).toBe(PASS);
+      expect(runXdp(prog, withProtocol(udp(9000), 6), ctxOn(q))).toBe(PASS);
+    }
+    expect([0, 1, 2, 3].map((q) => readQueueMisses(counters, q))).toEqual([0, 0, 3, 1]);
+  });
+
+  it("with miss counters: kernel and interpreter agree on random and mutated frames", () => {
+    const prog = generateXdpProgram({ ports: OWNED, xskMapFd: 3, missMapFd: 4 });
+    const data = new Uint8Array(4 * QUEUE_MISS_COUNTER_BYTES);
+    // Queue 0 of the kernel's maps: a socket behind progMiss, none behind progMissEmpty.
+    const ctxWith = (bound: boolean) => ({
+      rxQueueIndex: 0,
+      ingressIfindex: 1,
+      redirectMap: xskMapRedirect(new Set(bound ? [0] : [])),
+      arrayMaps: new Map([[4, { valueBytes: QUEUE_MISS_COUNTER_BYTES, data }]]),
+    });
+    const bases = [udp(9000), withOptions(udp(9001), 7, 1), icmpEcho(), arp()];
+    fc.assert(
+      fc.property(
+        fc.nat({ max: bases.length - 1 }),
+        fc.array(fc.tuple(fc.nat({ max: 70 }), fc.nat({ max: 255 })), { maxLength: 3 }),
+        fc.boolean(),
+        (which, edits, bound) => {
+          const frame = bases[which].slice();
+          for (const [at, v] of edits) if (at < frame.length) frame[at] = v;
+          const before = readQueueMisses(misses, 0);
+          const kernel = run(bound ? progMiss : progMissEmpty, frame);
+          expect(runXdp(prog, frame, ctxWith(bound))).toBe(kernel);
+          expect(readQueueMisses(misses, 0) - before).toBe(kernel === DROP ? 1 : 0);
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 
   it("leaves the packet unchanged", () => {
