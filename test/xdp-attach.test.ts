@@ -1,7 +1,17 @@
 // Launcher-side XDP set-up on a veth in a fresh namespace: mode selection, failure clean-up and
 // argument validation.
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { setUpXdp, tearDownXdp, type XdpSetupOptions } from "../shared/xdp/attach";
+import {
+  attachXdpInterface,
+  bindXskQueue,
+  setUpXdp,
+  setUpXdpInterface,
+  tearDownXdp,
+  tearDownXdpInterface,
+  tearDownXdpQueue,
+  type XdpSetupOptions,
+} from "../shared/xdp/attach";
+import { xskGeometryOf } from "../shared/xdp/geometry";
 import { describeAsRoot } from "./support/root";
 import {
   destroyVethPair,
@@ -70,5 +80,33 @@ describeAsRoot("XDP set-up and tear-down (needs root)", () => {
       tearDownXdp(h);
     }
     expect(xdpAttachment(p.nsA, p.ifA)).toBe("");
+  });
+
+  it("per interface and per queue: a refused bind closes its socket and UMEM, the interface stays, nothing attaches before attachXdpInterface", () => {
+    const p = pair as VethPair;
+    const o = base();
+    const before = openFdCount();
+    expect(() => setUpXdpInterface({ ...o, queueCount: 0 })).toThrow(/queueCount 0 must be in 1\.\.1024/);
+    expect(() => setUpXdpInterface({ ...o, ifname: "nope0", queueCount: 1 })).toThrow(
+      /setUpXdpInterface: no interface 'nope0'/,
+    );
+    expect(openFdCount()).toBe(before);
+    const iface = setUpXdpInterface({ ...o, queueCount: 1 });
+    try {
+      const withIface = openFdCount();
+      expect(() => bindXskQueue(iface, { queueId: 0, ...xskGeometryOf(o), zeroCopy: true })).toThrow(/zero-copy/);
+      expect(() => bindXskQueue(iface, { queueId: 1, ...xskGeometryOf(o) })).toThrow(/queueId 1 out of range/);
+      expect(openFdCount()).toBe(withIface);
+      const q = bindXskQueue(iface, { queueId: 0, ...xskGeometryOf(o) });
+      expect(xdpAttachment(p.nsA, p.ifA)).toBe("");
+      expect(attachXdpInterface(iface).mode).toBe("drv");
+      expect(() => attachXdpInterface(iface)).toThrow(/already attached/);
+      expect(xdpAttachment(p.nsA, p.ifA)).toMatch(/prog\/xdp id \d+/);
+      tearDownXdpQueue(q);
+    } finally {
+      tearDownXdpInterface(iface);
+    }
+    expect(xdpAttachment(p.nsA, p.ifA)).toBe("");
+    expect(openFdCount()).toBe(before);
   });
 });
