@@ -268,10 +268,12 @@ export class AppTileBody {
     // Credits go back only after the answers are published: the net tile reads "nothing
     // unconsumed" as "nothing more is coming from what it delivered" (see its idleWait).
     if (n > 0) {
-      for (let k = 0; k < count; k++) if (taken[k] > 0) readers[k].release();
+      for (let k = 0; k < count; k++) {
+        if (taken[k] > 0) readers[k].release();
+        taken[k] = 0;
+      }
       this.lastWorkAt = nowMs;
     }
-    taken.fill(0);
     return n;
   }
 
