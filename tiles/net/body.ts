@@ -38,7 +38,7 @@ import { ChannelIdle } from "../../shared/udp/channel-idle";
 import { ByteRegion, copyRegion } from "../../shared/udp/copy";
 import { doorbellView, ringDoorbell } from "../../shared/udp/doorbell";
 import { flowReplica } from "../../shared/udp/flow-hash";
-import { readQueueMisses } from "../../shared/xdp/queue-misses";
+import { QUEUE_MISS_COUNTER_BYTES, readQueueMisses } from "../../shared/xdp/queue-misses";
 import { openXskRings, UmemFramePool, type XskRingSet } from "../../shared/xdp/xsk-ring";
 import {
   NET_DEFAULTS,
@@ -243,6 +243,14 @@ export class NetTileBody {
     this.channelApp = channels.channelApp;
     this.appFirst = channels.appFirst;
     this.appReplicas = channels.appReplicas;
+    if (
+      res.queueMisses &&
+      c.queueMisses &&
+      res.queueMisses.byteLength < c.queueMisses.queueCount * QUEUE_MISS_COUNTER_BYTES
+    )
+      throw new Error(
+        `net tile: queue-miss region of ${res.queueMisses.byteLength} bytes for ${c.queueMisses.queueCount} queues`,
+      );
     this.queueMisses = res.queueMisses && c.queueMisses ? new DataView(res.queueMisses) : undefined;
     this.queueMissesSeen = this.sumQueueMisses();
 
