@@ -2,9 +2,13 @@
 // batch layout, real app channels in memory): each socket's datagrams reach the app owning its
 // port with the addresses the app replies to; a reply leaves through the socket of its source
 // port, from the address it arrived on, in one sendmmsg per batch; what cannot be delivered or
-// sent is dropped and counted by reason; a full app channel bounds what is taken from a socket.
+// sent is dropped and counted by reason; a full app channel bounds what is taken from a socket;
+// an app with replicas gets each flow on one replica (flowReplica, as the XDP net tiles), and
+// each replica sends from its app's ports only.
 import { describe, expect, it } from "vitest";
 import { UdpChannelReader, UdpChannelWriter, type UdpMessage } from "../shared/udp/channel";
+import { DOORBELL_BYTES } from "../shared/udp/doorbell";
+import { flowReplica } from "../shared/udp/flow-hash";
 import {
   SOCKET_BATCH_LENGTH,
   SOCKET_BATCH_LOCAL_IP,
@@ -206,5 +210,56 @@ describe("socket net tile body", () => {
     expect(metric(w.metrics, "rx_app_ring_full")).toBe(2);
     expect(w.kernel.waiting.get(FD_A)).toHaveLength(1);
     expect(w.received(0)).toHaveLength(DEPTH);
+  });
+
+  it("spreads an app's flows over its replicas, one replica per flow, and checks each replica's source ports", () => {
+    const kernel = new FakeKernel();
+    const depth = 64;
+    const config: NetSocketTileConfig = {
+      apps: [
+        { name: "a", ports: [7000], replicas: [{ channel: "a.0" }, { channel: "a.1", doorbell: "bell.a.1" }] },
+        { name: "b", ports: [7001] },
+      ],
+      channelDepth: depth,
+      maxPayload: MAX_PAYLOAD,
+      batch: 16,
+      idle: "spin",
+    };
+    const regions = [0, 1, 2].map((i) => ({
+      rx: makeChannel("rx", depth, MAX_PAYLOAD),
+      tx: makeChannel("tx", depth, MAX_PAYLOAD),
+      ...(i === 1 ? { doorbell: new ArrayBuffer(DOORBELL_BYTES) } : {}),
+    }));
+    const metrics = makeMetrics("net", "net-socket", netSocketMetrics);
+    const body = new NetSocketTileBody({ config, metrics, socketFds: [FD_A, FD_B], apps: regions, syscalls: kernel });
+    const readers = regions.map((r, i) => new UdpChannelReader(`rx.${i}`, "rx", r.rx, depth, MAX_PAYLOAD));
+    for (let round = 0; round < 2; round++) for (let p = 0; p < 20; p++) kernel.arrive(FD_A, 1, 8, 6000 + p);
+    kernel.arrive(FD_B, 1, 8, 6000);
+    body.poll(1);
+    body.poll(2);
+    body.poll(3);
+    const got = readers.map((r) => {
+      const ports: number[] = [];
+      r.poll(depth, (m) => ports.push(m.srcPort));
+      return ports;
+    });
+    expect(got[0].length + got[1].length).toBe(40);
+    for (let p = 0; p < 20; p++) {
+      const k = flowReplica(PEER, 6000 + p, LOCAL, 7000, 2);
+      expect(got[k].filter((x) => x === 6000 + p)).toHaveLength(2);
+    }
+    expect(got[0].length).toBeGreaterThan(0);
+    expect(got[1].length).toBeGreaterThan(0);
+    expect(got[2]).toEqual([6000]);
+    // Replica 1 of a sends from a's port (out of FD_A) and from b's port (refused).
+    const tx = new UdpChannelWriter("tx.1", "tx", regions[1].tx, depth, MAX_PAYLOAD, () => {});
+    for (const srcPort of [7000, 7001]) {
+      tx.begin();
+      tx.finish(LOCAL, PEER, srcPort, 6000, 4);
+    }
+    tx.flush();
+    body.poll(4);
+    expect(kernel.sent.map((d) => d.fd)).toEqual([FD_A]);
+    expect(metric(metrics, "tx_bad_source_port")).toBe(1);
   });
 });

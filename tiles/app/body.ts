@@ -1,12 +1,27 @@
-// The app tile's work, independent of how its memory arrived: read the rx channel, call the
-// module's onPacket with one reused packet object whose payload lies in place in the rx data
-// region, and let reply/send copy payloads into the tx channel (published once per poll).
+// The app tile's work, independent of how its memory arrived: read the rx channels, call the
+// module's onPacket with one reused packet object per channel whose payload lies in place in that
+// channel's rx data region, and let reply/send copy payloads into a tx channel (published once per
+// poll). A replica has one channel per net tile feeding it: reply() answers on the channel the
+// packet came in on; send() picks one by flow hash (among the channels of the route's interface
+// when routeByNetbase), so one flow keeps one channel. With several channels it sleeps on its
+// doorbell (shared/udp/doorbell.ts), since one futex cannot watch several rings.
 import { metricIndexes } from "../../shared/metrics/keys";
 import type { MetricsWriter } from "../../shared/metrics/writer";
+import { NetbaseReader, RouteResult } from "../../shared/netbase/reader";
 import { UdpChannelReader, type UdpChannelRegions, UdpChannelWriter, type UdpMessage } from "../../shared/udp/channel";
 import { type ByteRegion, copyIntoRegion, copyRegion } from "../../shared/udp/copy";
+import { doorbellView, sleepOnDoorbell } from "../../shared/udp/doorbell";
+import { flowReplica } from "../../shared/udp/flow-hash";
 import type { AppApi, AppLog, AppModule, UdpPacket } from "./api";
-import { type AppTileConfig, appMetrics } from "./definition";
+import { type AppTileConfig, appChannels, appMetrics } from "./definition";
+
+/** One channel as this tile maps it: rx (it consumes), tx (it produces), and how to wake the
+ *  net tile at its other end when that sleeps (its eventfd; absent: FUTEX_WAKE on the tx ring). */
+export interface AppChannelResources {
+  rx: UdpChannelRegions;
+  tx: UdpChannelRegions;
+  wakeNet?: () => void;
+}
 
 export interface AppTileResources {
   config: AppTileConfig;
@@ -18,12 +33,28 @@ export interface AppTileResources {
     warn(obj: object, msg?: string): void;
     error(obj: object, msg?: string): void;
   };
-  /** rx: this tile consumes; tx: this tile produces. */
-  rx: UdpChannelRegions;
-  tx: UdpChannelRegions;
+  /** The channels in config order (appChannels). Or, for one channel, rx / tx / wakeNet below. */
+  channels?: AppChannelResources[];
+  /** One channel: rx (this tile consumes), tx (this tile produces). */
+  rx?: UdpChannelRegions;
+  tx?: UdpChannelRegions;
   /** Wakes the net tile when it sleeps (signals its eventfd); absent: FUTEX_WAKE on the tx ring. */
   wakeNet?: () => void;
+  /** The doorbell (read-only), required with several channels. */
+  doorbell?: ArrayBuffer;
+  /** netbase (read-only), required with routeByNetbase. */
+  netbase?: ArrayBuffer;
 }
+
+/** The channels of a resources object, one-channel shorthand expanded. */
+function channelResources(res: AppTileResources): AppChannelResources[] {
+  if (res.channels !== undefined) return res.channels;
+  if (res.rx === undefined || res.tx === undefined) throw new Error("app tile: no channel regions");
+  return [{ rx: res.rx, tx: res.tx, ...(res.wakeNet ? { wakeNet: res.wakeNet } : {}) }];
+}
+
+/** Route cache slots of send() with routeByNetbase (direct-mapped by destination). */
+const ROUTE_CACHE_SLOTS = 256;
 
 const DEFAULT_BATCH = 64;
 const DEFAULT_SPIN_US = 0;
@@ -36,7 +67,11 @@ class ReceivedPacket implements UdpPacket {
   dstPort = 0;
   offset = 0;
   length = 0;
-  constructor(readonly data: Uint8Array) {}
+  /** data: the rx data region of channel `channel`, the one reply() answers on. */
+  constructor(
+    readonly data: Uint8Array,
+    readonly channel: number,
+  ) {}
   get payload(): Uint8Array {
     return this.data.subarray(this.offset, this.offset + this.length);
   }
@@ -51,17 +86,32 @@ export class AppTileBody {
   private module: AppModule | (() => AppModule);
   private readonly metrics: MetricsWriter;
   private readonly log: AppTileResources["log"];
-  private readonly reader: UdpChannelReader;
-  private readonly writer: UdpChannelWriter;
-  private readonly rxData: ByteRegion;
-  private readonly txData: ByteRegion;
-  private readonly packet: ReceivedPacket;
+  /** Per channel: reader, writer, its rx data and the packet object delivered from it. */
+  private readonly readers: UdpChannelReader[] = [];
+  private readonly writers: UdpChannelWriter[] = [];
+  private readonly rxData: ByteRegion[] = [];
+  private readonly packets: ReceivedPacket[] = [];
+  /** Per channel: messages taken in this poll (credits go back after the answers are published). */
+  private readonly taken: Int32Array;
+  private readonly doorbell: Int32Array | undefined;
   private readonly ownsPort = new Uint8Array(65536);
   private readonly batch: number;
   private readonly maxPayload: number;
   private readonly onMessage: (msg: UdpMessage) => void;
   private readonly spinMs: number;
   private readonly spin: boolean;
+  /** Channel being read (deliver's packet) and the first channel read next poll (fairness). */
+  private rxChannel = 0;
+  private startChannel = 0;
+  /** send() candidates: all channels, and (routeByNetbase) the channels of each interface. */
+  private readonly allChannels: Int32Array;
+  private readonly channelsByIfindex = new Map<number, Int32Array>();
+  private readonly netbase: NetbaseReader | undefined;
+  private readonly route = new RouteResult();
+  private readonly routeCacheIp = new Int32Array(ROUTE_CACHE_SLOTS);
+  /** Cached egress ifindex (0: none), valid while its generation + 1 is the netbase's + 1. */
+  private readonly routeCacheIfindex = new Int32Array(ROUTE_CACHE_SLOTS);
+  private readonly routeCacheGen = new Float64Array(ROUTE_CACHE_SLOTS).fill(-1);
   private lastWorkAt = Number.NEGATIVE_INFINITY;
   private started = false;
   private exceptionsSinceLog = 0;
@@ -87,11 +137,16 @@ export class AppTileBody {
     this.spinMs = (c.spinUs ?? DEFAULT_SPIN_US) / 1000;
     this.spin = c.idle === "spin";
     this.maxPayload = c.maxPayload;
-    this.reader = new UdpChannelReader(`rx.${c.name}`, "rx", res.rx, c.channelDepth, c.maxPayload);
-    this.writer = new UdpChannelWriter(`tx.${c.name}`, "tx", res.tx, c.channelDepth, c.maxPayload, res.wakeNet);
-    this.rxData = this.reader.data;
-    this.txData = this.writer.data;
-    this.packet = new ReceivedPacket(this.rxData.u8);
+    this.openChannels(res);
+    const n = this.readers.length;
+    this.taken = new Int32Array(n);
+    if (n > 1 && res.doorbell === undefined) throw new Error(`app ${c.name}: ${n} channels need a doorbell`);
+    this.doorbell = n > 1 && res.doorbell ? doorbellView(res.doorbell) : undefined;
+    this.allChannels = Int32Array.from(this.readers, (_, k) => k);
+    if (c.routeByNetbase === true) {
+      if (res.netbase === undefined) throw new Error(`app ${c.name}: routeByNetbase needs netbase`);
+      this.netbase = new NetbaseReader(res.netbase);
+    }
     for (const p of c.ports) this.ownsPort[p] = 1;
     const ix = metricIndexes(res.metrics, appMetrics);
     this.m = {
@@ -104,30 +159,71 @@ export class AppTileBody {
       exceptions: ix.handler_exceptions,
     };
     this.onMessage = (msg) => this.deliver(msg);
-    const log = res.log;
+    this.api = this.makeApi();
+  }
+
+  /** A reader and a writer per configured channel, and the channels of each interface. */
+  private openChannels(res: AppTileResources): void {
+    const c = res.config;
+    const configured = appChannels(c);
+    const given = channelResources(res);
+    if (given.length !== configured.length)
+      throw new Error(`app ${c.name}: ${given.length} channel region sets for ${configured.length} channels`);
+    const byIfindex = new Map<number, number[]>();
+    configured.forEach((ch, k) => {
+      const r = given[k];
+      const reader = new UdpChannelReader(`rx.${ch.channel}`, "rx", r.rx, c.channelDepth, c.maxPayload);
+      this.readers.push(reader);
+      this.writers.push(new UdpChannelWriter(`tx.${ch.channel}`, "tx", r.tx, c.channelDepth, c.maxPayload, r.wakeNet));
+      this.rxData.push(reader.data);
+      this.packets.push(new ReceivedPacket(reader.data.u8, k));
+      byIfindex.set(ch.ifindex, [...(byIfindex.get(ch.ifindex) ?? []), k]);
+    });
+    for (const [ifindex, ks] of byIfindex) this.channelsByIfindex.set(ifindex, Int32Array.from(ks));
+  }
+
+  private makeApi(): AppApi {
+    const c = this.config;
+    const log = this.log;
     const appLog: AppLog = {
       info: (msg) => log.info({ app: c.name }, String(msg)),
       warn: (msg) => log.warn({ app: c.name }, String(msg)),
       error: (msg) => log.error({ app: c.name }, String(msg)),
     };
-    const ports = Object.freeze([...c.ports]);
-    const settings = Object.freeze({ ...c.settings });
-    const files = Object.freeze({ ...c.files });
-    this.api = {
+    return {
       name: c.name,
-      ports,
-      settings,
-      files,
+      ports: Object.freeze([...c.ports]),
+      settings: Object.freeze({ ...c.settings }),
+      files: Object.freeze({ ...c.files }),
       maxPayload: c.maxPayload,
       log: appLog,
+      // The channel the packet came in on (a packet-like object of the app's own: as send would).
       reply: (pkt, payload, offset = 0, length = payload.length - offset) =>
-        this.enqueue(pkt.dstIp, pkt.srcIp, pkt.dstPort, pkt.srcPort, payload, offset, length),
+        this.enqueue(
+          pkt instanceof ReceivedPacket ? pkt.channel : this.sendChannel(pkt.srcIp, pkt.dstPort, pkt.srcPort),
+          pkt.dstIp,
+          pkt.srcIp,
+          pkt.dstPort,
+          pkt.srcPort,
+          payload,
+          offset,
+          length,
+        ),
       send: (dstIp, dstPort, srcPort, payload, offset = 0, length = payload.length - offset) => {
         if (this.ownsPort[srcPort & 0xffff] !== 1 || srcPort !== (srcPort & 0xffff))
           throw new RangeError(
             `app ${c.name}: send from port ${srcPort}, which is not one of its ports (${c.ports.join(", ")})`,
           );
-        return this.enqueue(0, dstIp, srcPort, dstPort, payload, offset, length);
+        return this.enqueue(
+          this.sendChannel(dstIp, srcPort, dstPort),
+          0,
+          dstIp,
+          srcPort,
+          dstPort,
+          payload,
+          offset,
+          length,
+        );
       },
     };
   }
@@ -144,38 +240,82 @@ export class AppTileBody {
       const what = typeof this.module === "function" ? "loading the module" : "init";
       throw new AppInitError(`app ${this.config.name}: ${what} failed: ${(e as Error)?.stack ?? String(e)}`);
     }
-    this.writer.flush();
+    this.flushAll();
   }
 
+  /** Reads the channels, from a start that turns each poll, batch messages at most overall. */
   poll(nowMs: number): number {
     this.now = nowMs;
     if (!this.started) this.start();
-    const reader = this.reader;
-    const n = reader.poll(this.batch, this.onMessage);
-    if (reader.malformed !== 0) {
-      this.metrics.add(this.m.rxBad, reader.malformed);
-      reader.malformed = 0;
+    const readers = this.readers;
+    const count = readers.length;
+    const taken = this.taken;
+    let n = 0;
+    for (let i = 0; i < count && n < this.batch; i++) {
+      const k = (this.startChannel + i) % count;
+      const reader = readers[k];
+      this.rxChannel = k;
+      const got = reader.poll(this.batch - n, this.onMessage);
+      taken[k] = got;
+      n += got;
+      if (reader.malformed !== 0) {
+        this.metrics.add(this.m.rxBad, reader.malformed);
+        reader.malformed = 0;
+      }
     }
-    this.writer.flush();
+    if (count > 1) this.startChannel = (this.startChannel + 1) % count;
+    this.flushAll();
     // Credits go back only after the answers are published: the net tile reads "nothing
     // unconsumed" as "nothing more is coming from what it delivered" (see its idleWait).
     if (n > 0) {
-      reader.release();
+      for (let k = 0; k < count; k++) {
+        if (taken[k] > 0) readers[k].release();
+        taken[k] = 0;
+      }
       this.lastWorkAt = nowMs;
     }
     return n;
   }
 
   /** Called after every empty poll: keeps polling for spinUs after the last datagram (always, in
-   *  spin mode), then sleeps on the rx ring (futex, woken by the net tile's publish) until one
-   *  arrives or timeoutMs passes. */
+   *  spin mode), then sleeps until a datagram arrives or timeoutMs passes: on the rx ring (futex,
+   *  woken by the net tile's publish) with one channel, on the doorbell with several. */
   idleWait(timeoutMs: number): void {
     if (this.spin || this.now - this.lastWorkAt < this.spinMs) return; // the poll clock (the runtime polls right before)
-    this.reader.sleepUntilData(0, timeoutMs);
+    if (this.doorbell === undefined) this.readers[0].sleepUntilData(0, timeoutMs);
+    else sleepOnDoorbell(this.doorbell, this.readers, timeoutMs);
+  }
+
+  private flushAll(): void {
+    const writers = this.writers;
+    for (let k = 0; k < writers.length; k++) writers[k].flush();
+  }
+
+  /** The channel send() uses for a flow: among the route's interface's channels (routeByNetbase)
+   *  or all, by flow hash so one flow keeps one channel. */
+  private sendChannel(dstIp: number, srcPort: number, dstPort: number): number {
+    let candidates = this.allChannels;
+    if (candidates.length === 1) return 0;
+    if (this.netbase !== undefined) candidates = this.channelsByIfindex.get(this.egressIfindex(dstIp)) ?? candidates;
+    return candidates[flowReplica(0, srcPort, dstIp, dstPort, candidates.length)];
+  }
+
+  /** The route's egress ifindex for dst (0: none), cached per destination and netbase generation. */
+  private egressIfindex(dstIp: number): number {
+    const nb = this.netbase as NetbaseReader;
+    const gen = nb.syncGeneration();
+    const slot = (Math.imul(dstIp, 0x9e3779b1) >>> 24) & (ROUTE_CACHE_SLOTS - 1);
+    if (this.routeCacheGen[slot] === gen && this.routeCacheIp[slot] === (dstIp | 0))
+      return this.routeCacheIfindex[slot];
+    const ifindex = nb.lookupRoute(dstIp >>> 0, this.route) ? this.route.ifindex : 0;
+    this.routeCacheIp[slot] = dstIp | 0;
+    this.routeCacheIfindex[slot] = ifindex;
+    this.routeCacheGen[slot] = gen;
+    return ifindex;
   }
 
   private deliver(msg: UdpMessage): void {
-    const p = this.packet;
+    const p = this.packets[this.rxChannel];
     p.srcIp = msg.srcIp;
     p.dstIp = msg.dstIp;
     p.srcPort = msg.srcPort;
@@ -206,6 +346,7 @@ export class AppTileBody {
   }
 
   private enqueue(
+    channel: number,
     srcIp: number,
     dstIp: number,
     srcPort: number,
@@ -229,19 +370,30 @@ export class AppTileBody {
       throw new RangeError(`app ${this.config.name}: ${length}-byte payload exceeds maxPayload ${this.maxPayload}`);
     if (!Number.isInteger(dstPort) || dstPort < 1 || dstPort > 65535)
       throw new RangeError(`app ${this.config.name}: bad destination port ${dstPort}`);
-    const w = this.writer;
+    const w = this.writers[channel];
     const at = w.begin();
     if (at < 0) {
       this.metrics.add(this.m.txRingFull, 1);
       return false;
     }
-    const rx = this.rxData;
-    if (payload.buffer === rx.u8.buffer) copyRegion(rx, payload.byteOffset + offset, this.txData, at, length);
-    else copyIntoRegion(payload, offset, this.txData, at, length);
+    this.copyPayload(payload, offset, w.data, at, length);
     w.finish(srcIp, dstIp, srcPort, dstPort, length);
     const mx = this.metrics;
     mx.add(this.m.txPackets, 1);
     mx.add(this.m.txBytes, length);
     return true;
+  }
+
+  /** Payload bytes into a tx chunk: word copies when they lie in an rx region (an echo). */
+  private copyPayload(payload: Uint8Array, offset: number, to: ByteRegion, at: number, length: number): void {
+    const rxData = this.rxData;
+    for (let k = 0; k < rxData.length; k++) {
+      const rx = rxData[k];
+      if (payload.buffer === rx.u8.buffer) {
+        copyRegion(rx, payload.byteOffset + offset, to, at, length);
+        return;
+      }
+    }
+    copyIntoRegion(payload, offset, to, at, length);
   }
 }

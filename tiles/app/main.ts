@@ -5,7 +5,16 @@
 import { native } from "../../shared/native";
 import { runTile } from "../../shared/tile/runtime";
 import { AppInitError, AppTileBody } from "./body";
-import { APP_FDS, type AppTileConfig, appMetrics, appPolicy } from "./definition";
+import {
+  APP_DOORBELL_ROLE,
+  APP_NETBASE_ROLE,
+  type AppTileConfig,
+  appChannelRoles,
+  appChannels,
+  appMetrics,
+  appPolicy,
+  appWakeRole,
+} from "./definition";
 import { instantiateAppModule, readAppSource } from "./loader";
 
 runTile<AppTileConfig>({
@@ -20,8 +29,17 @@ runTile<AppTileConfig>({
   setup(ctx) {
     const c = ctx.config;
     const buf = (role: string): ArrayBuffer => ctx.region(role).buf;
-    const wakeFd = ctx.hasFd(APP_FDS.wake) ? ctx.fd(APP_FDS.wake) : -1;
     const addon = native();
+    // Channel k: its regions by appChannelRoles(k), its net tile's eventfd by appWakeRole(k).
+    const channels = appChannels(c).map((_, k) => {
+      const r = appChannelRoles(k);
+      const wakeFd = ctx.hasFd(appWakeRole(k)) ? ctx.fd(appWakeRole(k)) : -1;
+      return {
+        rx: { producer: buf(r.rx.producer), consumer: buf(r.rx.consumer), data: buf(r.rx.data) },
+        tx: { producer: buf(r.tx.producer), consumer: buf(r.tx.consumer), data: buf(r.tx.data) },
+        ...(wakeFd >= 0 ? { wakeNet: () => addon.eventfdSignal(wakeFd) } : {}),
+      };
+    });
     const body = new AppTileBody({
       config: c,
       metrics: ctx.metrics,
@@ -30,9 +48,9 @@ runTile<AppTileConfig>({
         return () => instantiateAppModule(source, c);
       })(),
       log: ctx.log,
-      rx: { producer: buf("rx.producer"), consumer: buf("rx.consumer"), data: buf("rx.data") },
-      tx: { producer: buf("tx.producer"), consumer: buf("tx.consumer"), data: buf("tx.data") },
-      ...(wakeFd >= 0 ? { wakeNet: () => addon.eventfdSignal(wakeFd) } : {}),
+      channels,
+      ...(ctx.hasRegion(APP_DOORBELL_ROLE) ? { doorbell: buf(APP_DOORBELL_ROLE) } : {}),
+      ...(c.routeByNetbase === true ? { netbase: buf(APP_NETBASE_ROLE) } : {}),
     });
     ctx.log.info({ app: c.name, module: c.modulePath, ports: c.ports }, "app module read (it runs once sandboxed)");
     return {

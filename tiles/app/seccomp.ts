@@ -5,21 +5,23 @@ import type { SeccompPolicy } from "../../shared/seccomp/policy";
 /** getrandom(2) flags: GRND_NONBLOCK = 1 (GRND_RANDOM = 2 and GRND_INSECURE = 4 stay forbidden). */
 export const GRND_NONBLOCK = 1;
 
-/** wakeFd: the net tile's wake eventfd, when granted. */
-export function appSeccompPolicy(wakeFd?: number): SeccompPolicy {
+/** wakeFds: the wake eventfds of the net tiles at the other end of the app's channels (granted ones). */
+export function appSeccompPolicy(wakeFds: readonly number[] = []): SeccompPolicy {
   return {
     name: "app",
     allow: [
-      // Waking the net tile: its idle wait is one poll(2) over its AF_XDP socket and an eventfd,
+      // Waking a net tile: its idle wait is one poll(2) over its AF_XDP socket and an eventfd,
       // which the app signals when it publishes to a sleeping net tile (native eventfdSignal:
-      // write(fd, &u64, 8)). Pinned to that fd and 8 bytes; the worst an app can do with it is
-      // wake the net tile needlessly, which its own traffic could do as well.
-      ...(wakeFd !== undefined
+      // write(fd, &u64, 8)). Pinned to those fds and 8 bytes; the worst an app can do with it is
+      // wake a net tile needlessly, which its own traffic could do as well.
+      ...(wakeFds.length > 0
         ? [
             {
               syscall: "write",
               args: [
-                { index: 0, op: "eq" as const, value: wakeFd },
+                wakeFds.length === 1
+                  ? { index: 0, op: "eq" as const, value: wakeFds[0] }
+                  : { index: 0, op: "in" as const, values: [...wakeFds] },
                 { index: 2, op: "eq" as const, value: 8 },
               ],
             },

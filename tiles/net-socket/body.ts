@@ -23,6 +23,9 @@ import {
 } from "../../shared/udp/channel";
 import { ChannelIdle } from "../../shared/udp/channel-idle";
 import { ByteRegion, copyRegion } from "../../shared/udp/copy";
+import { doorbellView, ringDoorbell } from "../../shared/udp/doorbell";
+import { flowReplica } from "../../shared/udp/flow-hash";
+import { netAppReplicas } from "../../shared/udp/replicas";
 import {
   SOCKET_BATCH_LENGTH,
   SOCKET_BATCH_LOCAL_IP,
@@ -54,8 +57,9 @@ export interface NetSocketTileResources {
   socketFds: number[];
   /** The eventfd the apps signal when this tile sleeps (absent: only the sockets wake it). */
   wakeFd?: number;
-  /** Per app, in config order: rx (this tile produces) and tx (this tile consumes). */
-  apps: { rx: UdpChannelRegions; tx: UdpChannelRegions }[];
+  /** Per app in config order, per replica in its order: rx (this tile produces), tx (this tile
+   *  consumes), and the replica's doorbell (read-write) when it has one. */
+  apps: { rx: UdpChannelRegions; tx: UdpChannelRegions; doorbell?: ArrayBuffer }[];
   syscalls?: SocketSyscalls;
 }
 
@@ -121,8 +125,13 @@ export class NetSocketTileBody {
   private readonly socketOfPort = new Uint8Array(65536);
   /** App index + 1 by port. */
   private readonly portOwner = new Uint8Array(65536);
+  /** Per channel (app by app, replica by replica): rx writer, tx reader, its app's index. */
   private readonly writers: UdpChannelWriter[] = [];
   private readonly readers: UdpChannelReader[] = [];
+  private readonly channelApp: Uint8Array;
+  /** Per app: its first channel and replica count. */
+  private readonly appFirst: Int32Array;
+  private readonly appReplicas: Int32Array;
   private readonly rx: AlignedBatch;
   private readonly tx: AlignedBatch;
   private readonly batch: number;
@@ -148,8 +157,9 @@ export class NetSocketTileBody {
     const ports = netSocketPorts(c);
     if (res.socketFds.length !== ports.length)
       throw new Error(`net-socket tile: ${res.socketFds.length} sockets for ${ports.length} ports`);
-    if (res.apps.length !== c.apps.length)
-      throw new Error(`net-socket tile: ${res.apps.length} app channel sets for ${c.apps.length} configured apps`);
+    const total = c.apps.reduce((n, app) => n + netAppReplicas(app).length, 0);
+    if (res.apps.length !== total)
+      throw new Error(`net-socket tile: ${res.apps.length} app channel sets for ${total} configured replica channels`);
     this.config = c;
     this.metrics = res.metrics;
     this.m = bodyMetrics(metricIndexes(res.metrics, netSocketMetrics));
@@ -161,11 +171,12 @@ export class NetSocketTileBody {
     this.pollWake = () => this.sys.pollWake(this.fds, wakeFd, this.idleMs);
     this.socketPort = Uint16Array.from(ports);
     this.socketApp = new Uint8Array(ports.length);
+    this.channelApp = new Uint8Array(total);
+    this.appFirst = new Int32Array(c.apps.length);
+    this.appReplicas = new Int32Array(c.apps.length);
     let s = 0;
     c.apps.forEach((app, a) => {
-      const regions = res.apps[a];
-      this.writers.push(new UdpChannelWriter(`rx.${app.name}`, "rx", regions.rx, c.channelDepth, c.maxPayload));
-      this.readers.push(new UdpChannelReader(`tx.${app.name}`, "tx", regions.tx, c.channelDepth, c.maxPayload));
+      this.openReplicas(res, a);
       for (const p of app.ports) {
         this.portOwner[p] = a + 1;
         this.socketApp[s] = a;
@@ -187,6 +198,32 @@ export class NetSocketTileBody {
       { apps: c.apps.map((a) => `${a.name}:${a.ports.join(",")}`), batch: this.batch },
       "net-socket tile ready",
     );
+  }
+
+  /** App a's replica channels, appended to writers/readers. */
+  private openReplicas(res: NetSocketTileResources, a: number): void {
+    const c = res.config;
+    const replicas = netAppReplicas(c.apps[a]);
+    this.appFirst[a] = this.writers.length;
+    this.appReplicas[a] = replicas.length;
+    for (const r of replicas) {
+      const regions = res.apps[this.writers.length];
+      // A replica reading several channels sleeps on its doorbell, not on this ring's futex.
+      const bell = regions.doorbell ? doorbellView(regions.doorbell) : undefined;
+      const wake = bell ? () => ringDoorbell(bell) : undefined;
+      this.channelApp[this.writers.length] = a;
+      this.writers.push(new UdpChannelWriter(`rx.${r.channel}`, "rx", regions.rx, c.channelDepth, c.maxPayload, wake));
+      this.readers.push(new UdpChannelReader(`tx.${r.channel}`, "tx", regions.tx, c.channelDepth, c.maxPayload));
+    }
+  }
+
+  /** Most credit any of app a's replicas has (a stuck replica must not throttle the others). */
+  private replicaRoom(a: number): number {
+    const first = this.appFirst[a];
+    const end = first + this.appReplicas[a];
+    let room = 0;
+    for (let ch = first; ch < end; ch++) room = Math.max(room, this.writers[ch].available());
+    return room;
   }
 
   /** One pass: a batch from each socket, a batch from each app's tx channel. */
@@ -215,15 +252,18 @@ export class NetSocketTileBody {
 
   // ---------------------------------------------------------------- receive
 
-  /** One recvmmsg on socket s, at most what the owning app's channel has credit for. */
+  /** One recvmmsg on socket s, at most what the owning app's channels have credit for; each
+   *  datagram to its flow's replica (flowReplica, as the XDP net tiles). */
   private receive(s: number): number {
-    const w = this.writers[this.socketApp[s]];
+    const app = this.socketApp[s];
+    const first = this.appFirst[app];
+    const replicas = this.appReplicas[app];
     const mx = this.metrics;
     const rx = this.rx;
-    // No more than the channel has credit for: the rest waits in the socket's buffer (it absorbs
+    // No more than the channels have credit for: the rest waits in the socket's buffer (it absorbs
     // the burst). At least one: a stuck app must not leave the socket readable for ever (the idle
     // poll would return at once and the tile spin); that one is dropped and counted.
-    const room = Math.max(1, Math.min(this.batch, w.available()));
+    const room = Math.max(1, Math.min(this.batch, this.replicaRoom(app)));
     mx.add(this.m.recvCalls, 1);
     const n = this.sys.udpRecvBatch(this.fds[s], rx.slotsView, rx.slotBytes, rx.meta, room);
     if (n <= 0) {
@@ -242,17 +282,21 @@ export class NetSocketTileBody {
         mx.add(this.m.oversize, 1);
         continue;
       }
+      const peerIp = meta[m + SOCKET_BATCH_PEER_IP];
+      const localIp = meta[m + SOCKET_BATCH_LOCAL_IP];
+      const replica = replicas === 1 ? 0 : flowReplica(peerIp, peerPort & 0xffff, localIp, port, replicas);
+      const w = this.writers[first + replica];
       const at = w.begin();
       if (at < 0) {
         mx.add(this.m.appRingFull, 1);
         continue;
       }
       copyRegion(rx.region, rx.at(i), w.data, at, length);
-      w.finish(meta[m + SOCKET_BATCH_PEER_IP], meta[m + SOCKET_BATCH_LOCAL_IP], peerPort & 0xffff, port, length);
+      w.finish(peerIp, localIp, peerPort & 0xffff, port, length);
       mx.add(this.m.rxDelivered, 1);
       mx.add(this.m.rxDeliveredBytes, length);
     }
-    w.flush();
+    for (let r = 0; r < replicas; r++) this.writers[first + r].flush();
     mx.add(this.m.rxPackets, n);
     mx.add(this.m.rxBytes, bytes);
     return n;
@@ -262,13 +306,13 @@ export class NetSocketTileBody {
 
   private transmit(): number {
     const readers = this.readers;
-    const apps = readers.length;
+    const channels = readers.length;
     const mx = this.metrics;
     let handled = 0;
-    for (let k = 0; k < apps; k++) {
-      const a = (this.startApp + k) % apps;
+    for (let k = 0; k < channels; k++) {
+      const a = (this.startApp + k) % channels;
       const reader = readers[a];
-      this.txApp = a;
+      this.txApp = this.channelApp[a];
       this.txReader = reader;
       const taken = reader.poll(this.batch, this.onTxMessage);
       this.flushTx();
@@ -280,7 +324,7 @@ export class NetSocketTileBody {
         reader.malformed = 0;
       }
     }
-    if (apps > 1) this.startApp = (this.startApp + 1) % apps;
+    if (channels > 1) this.startApp = (this.startApp + 1) % channels;
     if (handled > 0) mx.add(this.m.txMessages, handled);
     return handled;
   }

@@ -12,12 +12,15 @@ import { MSG_DONTWAIT } from "../../shared/native";
 import type { SeccompPolicy } from "../../shared/seccomp/policy";
 import { isIdleMode, type TilePlacement } from "../../shared/tile/idle";
 import { metricsRegionName, type RegionUse } from "../../shared/tile/regions";
-import { UDP_MAX_PAYLOAD_LIMIT, udpChannelRegionNames } from "../../shared/udp/channel";
+import { UDP_MAX_PAYLOAD_LIMIT } from "../../shared/udp/channel";
+import { channelUses, type NetReplicaChannel, validateReplicas } from "../../shared/udp/replicas";
 import { SOCKET_BATCH_MAX } from "../../shared/udp/socket-batch";
 
 export interface NetSocketAppPorts {
   name: string;
   ports: number[];
+  /** The app's replicas, in replica order (as the XDP net tile's). Absent: `[{ channel: name }]`. */
+  replicas?: NetReplicaChannel[];
 }
 
 export interface NetSocketTileConfig extends TilePlacement {
@@ -50,17 +53,15 @@ export function netSocketPorts(c: Pick<NetSocketTileConfig, "apps">): number[] {
   return c.apps.flatMap((a) => a.ports);
 }
 
-/** Regions in grant order: metrics W, then per app rx.<a>.producer W, rx.<a>.consumer R,
- *  rx.<a>.data W, tx.<a>.producer R, tx.<a>.consumer W, tx.<a>.data R. */
-export function netSocketRegions(tile: string, apps: readonly string[]): RegionUse[] {
+/** Regions in grant order: metrics W, then per app and replica channel c rx.<c>.producer W,
+ *  rx.<c>.consumer R, rx.<c>.data W, tx.<c>.producer R, tx.<c>.consumer W, tx.<c>.data R, and the
+ *  replica's doorbell W when it has one (as netRegions; a bare name is one replica on that channel). */
+export function netSocketRegions(
+  tile: string,
+  apps: readonly (string | { name: string; replicas: readonly NetReplicaChannel[] })[],
+): RegionUse[] {
   const uses: RegionUse[] = [{ role: "metrics", region: metricsRegionName(tile), access: "write" }];
-  const use = (name: string, access: RegionUse["access"]): RegionUse => ({ role: name, region: name, access });
-  for (const a of apps) {
-    const rx = udpChannelRegionNames("rx", a);
-    const tx = udpChannelRegionNames("tx", a);
-    uses.push(use(rx.producer, "write"), use(rx.consumer, "read"), use(rx.data, "write"));
-    uses.push(use(tx.producer, "read"), use(tx.consumer, "write"), use(tx.data, "read"));
-  }
+  for (const a of apps) uses.push(...channelUses(typeof a === "string" ? [{ channel: a }] : a.replicas));
   return uses;
 }
 
@@ -120,6 +121,7 @@ export function validateNetSocketTileConfig(c: NetSocketTileConfig): void {
   const batch = c.batch ?? NET_SOCKET_DEFAULTS.batch;
   if (!Number.isInteger(batch) || batch < 1 || batch > SOCKET_BATCH_MAX)
     fail(`batch ${batch} must be 1..${SOCKET_BATCH_MAX}`);
+  validateReplicas(c.apps, fail);
   const seen = new Map<number, string>();
   for (const app of c.apps) {
     for (const p of app.ports) {

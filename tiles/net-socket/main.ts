@@ -2,6 +2,7 @@
 // runs it. See definition.ts for why this is a tile of its own and body.ts for the work.
 import { runTile } from "../../shared/tile/runtime";
 import { udpChannelRegionNames } from "../../shared/udp/channel";
+import { netAppReplicas } from "../../shared/udp/replicas";
 import { NetSocketTileBody } from "./body";
 import {
   NET_SOCKET_FDS,
@@ -34,7 +35,14 @@ runTile<NetSocketTileConfig>({
       log: ctx.log,
       socketFds: netSocketPorts(c).map((p) => ctx.fd(netSocketFdRole(p))),
       ...(ctx.hasFd(NET_SOCKET_FDS.wake) ? { wakeFd: ctx.fd(NET_SOCKET_FDS.wake) } : {}),
-      apps: c.apps.map((app) => ({ rx: regionsOf("rx", app.name), tx: regionsOf("tx", app.name) })),
+      // Every replica of every app, in (app, replica) order: the body's channel order.
+      apps: c.apps.flatMap((app) =>
+        netAppReplicas(app).map((r) => ({
+          rx: regionsOf("rx", r.channel),
+          tx: regionsOf("tx", r.channel),
+          ...(r.doorbell !== undefined ? { doorbell: buf(r.doorbell) } : {}),
+        })),
+      ),
     });
     return { poll: (nowMs) => body.poll(nowMs), idleWait: (ms) => body.idleWait(ms) };
   },

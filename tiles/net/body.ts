@@ -36,8 +36,18 @@ import { RingProducer } from "../../shared/ring/producer";
 import { UdpChannelReader, type UdpChannelRegions, UdpChannelWriter, type UdpMessage } from "../../shared/udp/channel";
 import { ChannelIdle } from "../../shared/udp/channel-idle";
 import { ByteRegion, copyRegion } from "../../shared/udp/copy";
+import { doorbellView, ringDoorbell } from "../../shared/udp/doorbell";
+import { flowReplica } from "../../shared/udp/flow-hash";
+import { QUEUE_MISS_COUNTER_BYTES, readQueueMisses } from "../../shared/xdp/queue-misses";
 import { openXskRings, UmemFramePool, type XskRingSet } from "../../shared/xdp/xsk-ring";
-import { NET_DEFAULTS, type NetTileConfig, netMetrics, RX_PARSE_DROP_NAMES, validateNetTileConfig } from "./definition";
+import {
+  NET_DEFAULTS,
+  type NetTileConfig,
+  netAppReplicas,
+  netMetrics,
+  RX_PARSE_DROP_NAMES,
+  validateNetTileConfig,
+} from "./definition";
 import { NextHopCache } from "./next-hop";
 
 /** The kernel calls the body makes (the addon's; replaceable in tests). */
@@ -47,6 +57,13 @@ export interface XskSyscalls {
   /** poll(2) on the socket and the wake eventfd (-1: none); bit 1 socket, bit 2 eventfd, 0 timeout. */
   pollWake(fd: number, eventFd: number, timeoutMs: number): number;
   xskStatistics(fd: number): XskStatistics;
+}
+
+/** One replica's channel pair (and doorbell) as this tile maps it. */
+export interface NetChannelRegions {
+  rx: UdpChannelRegions;
+  tx: UdpChannelRegions;
+  doorbell?: ArrayBuffer;
 }
 
 export interface NetTileResources {
@@ -64,8 +81,11 @@ export interface NetTileResources {
   /** The socket's four rings, mapped by the caller (xskMapRings) before any sandbox. */
   xskRings: XskRings;
   solicit: { producer: ArrayBuffer; consumer: ArrayBuffer };
-  /** Per app, in config order: rx (this tile produces) and tx (this tile consumes). */
-  apps: { rx: UdpChannelRegions; tx: UdpChannelRegions }[];
+  /** Per app in config order, per replica in its order (netAppReplicas): rx (this tile
+   *  produces), tx (this tile consumes), and the replica's doorbell (read-write) when it has one. */
+  apps: NetChannelRegions[];
+  /** The interface's queue-miss counters, mapped read-only (config queueMisses). */
+  queueMisses?: ArrayBuffer;
   /** The capture regions (tilenet dump): control mapped read-only, ring read-write. Absent: no capture. */
   capture?: { control: ArrayBuffer; ring: ArrayBuffer };
   syscalls?: XskSyscalls;
@@ -90,6 +110,7 @@ function bodyMetrics(ix: MetricIndexes<typeof netMetrics>) {
     noApp: ix.rx_drop_no_app_for_port,
     oversize: ix.rx_drop_oversize,
     appRingFull: ix.rx_app_ring_full,
+    unservedQueue: ix.rx_drop_unserved_queue,
     txMessages: ix.tx_messages,
     txPackets: ix.tx_packets,
     txBytes: ix.tx_bytes,
@@ -140,10 +161,18 @@ export class NetTileBody {
   private readonly rxPool: UmemFramePool;
   private readonly txPool: UmemFramePool;
   private readonly nextHops: NextHopCache;
+  /** Per channel (app by app, replica by replica): rx writer and tx reader. */
   private readonly writers: UdpChannelWriter[];
   private readonly readers: UdpChannelReader[];
+  /** Per channel: its app's index. Per app: its first channel and replica count. */
+  private readonly channelApp: Uint8Array;
+  private readonly appFirst: Int32Array;
+  private readonly appReplicas: Int32Array;
   /** App index + 1 by UDP port (0: no app). */
   private readonly portOwner = new Uint8Array(65536);
+  /** Queue-miss counters and the sum last reported (config queueMisses). */
+  private readonly queueMisses: DataView | undefined;
+  private queueMissesSeen = 0;
   private readonly batch: number;
   private readonly maxPayload: number;
   private readonly maxIdleMs: number;
@@ -168,7 +197,7 @@ export class NetTileBody {
   private nextStatsAt = 0;
   private startApp = 0;
 
-  // TX pass state (set before each app's ring poll).
+  // TX pass state (set before each channel's ring poll; txApp is the channel's app).
   private txApp = 0;
   private txFill = 0;
   private txBytes = 0;
@@ -182,8 +211,6 @@ export class NetTileBody {
   constructor(res: NetTileResources) {
     const c = res.config;
     validateNetTileConfig(c);
-    if (res.apps.length !== c.apps.length)
-      throw new Error(`net tile: ${res.apps.length} app channel sets for ${c.apps.length} configured apps`);
     this.config = c;
     this.metrics = res.metrics;
     this.log = res.log;
@@ -210,14 +237,22 @@ export class NetTileBody {
     if (solicitRing.spec.kind !== "unreliable")
       throw new Error("net tile: the solicit ring must be unreliable (the net tile never waits for the netlink tile)");
 
-    this.writers = [];
-    this.readers = [];
-    c.apps.forEach((app, i) => {
-      const regions = res.apps[i];
-      this.writers.push(new UdpChannelWriter(`rx.${app.name}`, "rx", regions.rx, c.channelDepth, c.maxPayload));
-      this.readers.push(new UdpChannelReader(`tx.${app.name}`, "tx", regions.tx, c.channelDepth, c.maxPayload));
-      for (const p of app.ports) this.portOwner[p] = i + 1;
-    });
+    const channels = this.openChannels(res);
+    this.writers = channels.writers;
+    this.readers = channels.readers;
+    this.channelApp = channels.channelApp;
+    this.appFirst = channels.appFirst;
+    this.appReplicas = channels.appReplicas;
+    if (
+      res.queueMisses &&
+      c.queueMisses &&
+      res.queueMisses.byteLength < c.queueMisses.queueCount * QUEUE_MISS_COUNTER_BYTES
+    )
+      throw new Error(
+        `net tile: queue-miss region of ${res.queueMisses.byteLength} bytes for ${c.queueMisses.queueCount} queues`,
+      );
+    this.queueMisses = res.queueMisses && c.queueMisses ? new DataView(res.queueMisses) : undefined;
+    this.queueMissesSeen = this.sumQueueMisses();
 
     const mx = res.metrics;
     const ix = metricIndexes(mx, netMetrics);
@@ -255,6 +290,45 @@ export class NetTileBody {
     );
   }
 
+  /** The channels of every app's replicas, flattened in (app, replica) order; the port map. */
+  private openChannels(res: NetTileResources) {
+    const c = res.config;
+    const total = c.apps.reduce((n, app) => n + netAppReplicas(app).length, 0);
+    if (res.apps.length !== total)
+      throw new Error(`net tile: ${res.apps.length} app channel sets for ${total} configured replica channels`);
+    const writers: UdpChannelWriter[] = [];
+    const readers: UdpChannelReader[] = [];
+    const channelApp = new Uint8Array(total);
+    const appFirst = new Int32Array(c.apps.length);
+    const appReplicas = new Int32Array(c.apps.length);
+    c.apps.forEach((app, a) => {
+      const replicas = netAppReplicas(app);
+      appFirst[a] = writers.length;
+      appReplicas[a] = replicas.length;
+      for (const r of replicas) {
+        const regions = res.apps[writers.length];
+        // A replica reading several channels sleeps on its doorbell, not on this ring's futex.
+        const bell = regions.doorbell ? doorbellView(regions.doorbell) : undefined;
+        const wake = bell ? () => ringDoorbell(bell) : undefined;
+        channelApp[writers.length] = a;
+        writers.push(new UdpChannelWriter(`rx.${r.channel}`, "rx", regions.rx, c.channelDepth, c.maxPayload, wake));
+        readers.push(new UdpChannelReader(`tx.${r.channel}`, "tx", regions.tx, c.channelDepth, c.maxPayload));
+      }
+      for (const p of app.ports) this.portOwner[p] = a + 1;
+    });
+    return { writers, readers, channelApp, appFirst, appReplicas };
+  }
+
+  /** Sum of the unserved queues' miss counters (0 without them). */
+  private sumQueueMisses(): number {
+    const v = this.queueMisses;
+    const qm = this.config.queueMisses;
+    if (v === undefined || qm === undefined) return 0;
+    let sum = 0;
+    for (const q of qm.queues) sum += readQueueMisses(v, q);
+    return sum;
+  }
+
   /** One pass: completions, a batch of received frames, a batch of each app's messages. */
   poll(nowMs: number): number {
     this.now = nowMs;
@@ -277,6 +351,12 @@ export class NetTileBody {
     mx.set(this.m.kFillEmpty, s.rxFillRingEmptyDescs);
     mx.set(this.m.kRxInvalid, s.rxInvalidDescs);
     mx.set(this.m.kTxInvalid, s.txInvalidDescs);
+    if (this.queueMisses !== undefined) {
+      // The growth since the last look (a reset map restarts the count rather than going negative).
+      const sum = this.sumQueueMisses();
+      if (sum > this.queueMissesSeen) mx.add(this.m.unservedQueue, sum - this.queueMissesSeen);
+      this.queueMissesSeen = sum;
+    }
   }
 
   /**
@@ -368,7 +448,10 @@ export class NetTileBody {
       mx.add(this.m.oversize, 1);
       return;
     }
-    const w = this.writers[app - 1];
+    // The app's replica for this flow: every net tile picks the same one for the same 4-tuple.
+    const replicas = this.appReplicas[app - 1];
+    const replica = replicas === 1 ? 0 : flowReplica(info.srcIp, info.srcPort, info.dstIp, info.dstPort, replicas);
+    const w = this.writers[this.appFirst[app - 1] + replica];
     const at = w.begin();
     if (at < 0) {
       mx.add(this.m.appRingFull, 1);
@@ -398,11 +481,11 @@ export class NetTileBody {
     this.nextHops.startPass(this.now);
     this.capturing = this.capture?.attached() === true;
     const readers = this.readers;
-    const apps = readers.length;
+    const channels = readers.length;
     let handled = 0;
     let submitted = 0;
-    for (let k = 0; k < apps; k++) {
-      const a = (this.startApp + k) % apps;
+    for (let k = 0; k < channels; k++) {
+      const a = (this.startApp + k) % channels;
       const reader = readers[a];
       const frames = this.txPool.available;
       let room = Math.min(this.batch, frames, tx.free(this.batch));
@@ -411,7 +494,7 @@ export class NetTileBody {
         continue;
       }
       room = tx.reserve(room);
-      this.txApp = a;
+      this.txApp = this.channelApp[a];
       this.txFill = 0;
       this.txBytes = 0;
       this.txReader = reader;
@@ -431,7 +514,7 @@ export class NetTileBody {
         mx.add(this.m.txBytes, this.txBytes);
       }
     }
-    if (apps > 1) this.startApp = (this.startApp + 1) % apps;
+    if (channels > 1) this.startApp = (this.startApp + 1) % channels;
     if (handled > 0) mx.add(this.m.txMessages, handled);
     this.kick(submitted);
     return handled + submitted;

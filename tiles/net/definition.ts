@@ -10,11 +10,17 @@ import type { ArgCheck, SeccompPolicy } from "../../shared/seccomp/policy";
 import { isIdleMode, type TilePlacement } from "../../shared/tile/idle";
 import { metricsRegionName, type RegionUse } from "../../shared/tile/regions";
 import { udpChannelRegionNames } from "../../shared/udp/channel";
+import { channelUses, type NetReplicaChannel, netAppReplicas, validateReplicas } from "../../shared/udp/replicas";
 import { XSK_GEOMETRY_FIELDS, type XskGeometry } from "../../shared/xdp/geometry";
+import { QUEUE_MISS_MAX_QUEUES } from "../../shared/xdp/queue-misses";
+
+export { channelUses, type NetReplicaChannel, netAppReplicas, validateReplicas };
 
 export interface NetAppPorts {
   name: string;
   ports: number[];
+  /** The app's replicas this tile feeds, in replica order. Absent: one, `[{ channel: name }]`. */
+  replicas?: NetReplicaChannel[];
 }
 
 /** The geometry (UMEM and ring depths) is exactly the one the socket was created with (setUpXdp). */
@@ -47,7 +53,14 @@ export interface NetTileConfig extends XskGeometry, TilePlacement {
   kickDelayUs?: number;
   /** IPv4 TTL of sent datagrams. Default 64. */
   ttl?: number;
+  /** The interface's XDP queue-miss counters (shared/xdp/queue-misses.ts), mapped read-only at
+   *  NET_QUEUE_MISSES_ROLE: queueCount counters, of which `queues` are the ones no net tile serves
+   *  (their growth is counted as rx_drop_unserved_queue). Set on one net tile per interface. */
+  queueMisses?: { queueCount: number; queues: number[] };
 }
+
+/** Region role of the interface's queue-miss counters (read-only). */
+export const NET_QUEUE_MISSES_ROLE = "xdp.queue-misses";
 
 /** Defaults the launcher and tests share. */
 export const NET_DEFAULTS = {
@@ -85,15 +98,19 @@ export interface NetTileWiring {
   umem: string;
   /** Its solicit ring to the netlink tile: regions `<solicitRing>.producer` / `.consumer`. */
   solicitRing: string;
-  /** The apps it serves, in config order. */
-  apps: readonly string[];
+  /** The apps it serves, in config order, each with its replicas' channels (a bare name: one
+   *  replica on the channel named after the app, as before replicas). */
+  apps: readonly (string | { name: string; replicas: readonly NetReplicaChannel[] })[];
+  /** Region name of the interface's queue-miss counters, when this tile reports them. */
+  queueMisses?: string;
 }
 
 /**
  * The regions, in grant order: metrics W, netbase R, umem W, solicit.producer W, solicit.consumer R,
- * then per app rx.<a>.producer W, rx.<a>.consumer R, rx.<a>.data W, tx.<a>.producer R,
- * tx.<a>.consumer W, tx.<a>.data R (the net tile writes what it produces and reads the rest),
- * then its capture: capture.<tile>.control R (the dump CLI writes it), capture.<tile>.ring W.
+ * then per app and replica channel c: rx.<c>.producer W, rx.<c>.consumer R, rx.<c>.data W,
+ * tx.<c>.producer R, tx.<c>.consumer W, tx.<c>.data R (the net tile writes what it produces and
+ * reads the rest), then the replica's doorbell W when it has one; then the queue-miss counters R
+ * when wired; then its capture: capture.<tile>.control R (the dump CLI writes it), capture.<tile>.ring W.
  */
 export function netRegions(w: NetTileWiring): RegionUse[] {
   const uses: RegionUse[] = [
@@ -103,12 +120,8 @@ export function netRegions(w: NetTileWiring): RegionUse[] {
     { role: "solicit.producer", region: `${w.solicitRing}.producer`, access: "write" },
     { role: "solicit.consumer", region: `${w.solicitRing}.consumer`, access: "read" },
   ];
-  const use = (name: string, access: RegionUse["access"]): RegionUse => ({ role: name, region: name, access });
-  for (const a of w.apps) {
-    const { rx, tx } = netAppRegionRoles(a);
-    uses.push(use(rx.producer, "write"), use(rx.consumer, "read"), use(rx.data, "write"));
-    uses.push(use(tx.producer, "read"), use(tx.consumer, "write"), use(tx.data, "read"));
-  }
+  for (const a of w.apps) uses.push(...channelUses(typeof a === "string" ? [{ channel: a }] : a.replicas));
+  if (w.queueMisses !== undefined) uses.push({ role: NET_QUEUE_MISSES_ROLE, region: w.queueMisses, access: "read" });
   const capture = captureRegionNames(w.tile);
   uses.push({ role: NET_CAPTURE_ROLES.control, region: capture.control, access: "read" });
   uses.push({ role: NET_CAPTURE_ROLES.ring, region: capture.ring, access: "write" });
@@ -140,6 +153,10 @@ export const netMetrics = [
   counter("rx_drop_no_app_for_port", "Datagrams to a port no app owns"),
   counter("rx_drop_oversize", "Datagrams with a payload above the channels' maxPayload"),
   counter("rx_app_ring_full", "Datagrams dropped because the app's rx ring had no credit"),
+  counter(
+    "rx_drop_unserved_queue",
+    "Datagrams for an owned port dropped by the XDP program: they arrived on a receive queue no net tile serves (counted by the interface's first net tile)",
+  ),
   counter("tx_messages", "Messages taken from app tx rings"),
   counter("tx_packets", "Frames submitted to the AF_XDP TX ring"),
   counter("tx_bytes", "Bytes of those frames"),
@@ -231,6 +248,13 @@ export function validateNetTileConfig(c: NetTileConfig): void {
   const room = c.frameSize - 256 - 14 - 60 - 8;
   if (!Number.isInteger(c.maxPayload) || c.maxPayload < 1 || c.maxPayload > room)
     fail(`maxPayload ${c.maxPayload} must be from 1 to ${room} for ${c.frameSize}-byte frames`);
+  if (c.queueMisses !== undefined) {
+    const { queueCount, queues } = c.queueMisses;
+    if (!Number.isInteger(queueCount) || queueCount < 1 || queueCount > QUEUE_MISS_MAX_QUEUES)
+      fail(`queueMisses.queueCount ${queueCount} must be 1..${QUEUE_MISS_MAX_QUEUES}`);
+    for (const q of queues)
+      if (!Number.isInteger(q) || q < 0 || q >= queueCount) fail(`queueMisses: queue ${q} is not below ${queueCount}`);
+  }
   const seen = new Map<number, string>();
   const names = new Set<string>();
   for (const app of c.apps) {
@@ -243,4 +267,5 @@ export function validateNetTileConfig(c: NetTileConfig): void {
       seen.set(p, app.name);
     }
   }
+  validateReplicas(c.apps, fail);
 }

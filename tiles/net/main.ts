@@ -3,7 +3,16 @@
 import { native } from "../../shared/native";
 import { runTile } from "../../shared/tile/runtime";
 import { NetTileBody } from "./body";
-import { NET_CAPTURE_ROLES, NET_FDS, type NetTileConfig, netAppRegionRoles, netMetrics, netPolicy } from "./definition";
+import {
+  NET_CAPTURE_ROLES,
+  NET_FDS,
+  NET_QUEUE_MISSES_ROLE,
+  type NetTileConfig,
+  netAppRegionRoles,
+  netAppReplicas,
+  netMetrics,
+  netPolicy,
+} from "./definition";
 
 runTile<NetTileConfig>({
   kind: "net",
@@ -32,13 +41,18 @@ runTile<NetTileConfig>({
       ...(ctx.hasRegion(NET_CAPTURE_ROLES.ring)
         ? { capture: { control: buf(NET_CAPTURE_ROLES.control), ring: buf(NET_CAPTURE_ROLES.ring) } }
         : {}),
-      apps: c.apps.map((app) => {
-        const r = netAppRegionRoles(app.name);
-        return {
-          rx: { producer: buf(r.rx.producer), consumer: buf(r.rx.consumer), data: buf(r.rx.data) },
-          tx: { producer: buf(r.tx.producer), consumer: buf(r.tx.consumer), data: buf(r.tx.data) },
-        };
-      }),
+      ...(c.queueMisses !== undefined ? { queueMisses: buf(NET_QUEUE_MISSES_ROLE) } : {}),
+      // Every replica of every app, in (app, replica) order: the body's channel order.
+      apps: c.apps.flatMap((app) =>
+        netAppReplicas(app).map((replica) => {
+          const r = netAppRegionRoles(replica.channel);
+          return {
+            rx: { producer: buf(r.rx.producer), consumer: buf(r.rx.consumer), data: buf(r.rx.data) },
+            tx: { producer: buf(r.tx.producer), consumer: buf(r.tx.consumer), data: buf(r.tx.data) },
+            ...(replica.doorbell !== undefined ? { doorbell: buf(replica.doorbell) } : {}),
+          };
+        }),
+      ),
     });
     return {
       poll: (nowMs) => body.poll(nowMs),
