@@ -13,6 +13,7 @@ import {
   UsageError,
 } from "./args";
 import { ConfigError, defaultConfig, loadConfigFile, parseListen } from "./config";
+import type { StageReport } from "./configure/run";
 import { DUMP_SPEC } from "./dump-cli";
 import { CliError, ExitCode } from "./errors";
 import { drainStdio, err, guardStdio, out } from "./output";
@@ -200,7 +201,7 @@ const commands: Record<string, Command> = {
 async function runCommand(args: ParsedArgs): Promise<number> {
   const config = args.options.has("config") ? loadConfigFile(args.options.get("config") ?? "") : defaultConfig();
   const lab = args.flags.has("lab");
-  if (!lab && !config.net.interface && config.net.enabled)
+  if (!lab && config.net.interfaces.length === 0 && config.net.enabled)
     throw new ConfigError("net.interface", "an interface name (or run with --lab)");
   const instance = args.options.get("instance");
   if (instance !== undefined) {
@@ -254,13 +255,20 @@ async function configureCommand(args: ParsedArgs): Promise<number> {
     throw new UsageError(
       `configure needs an action: ${ACTIONS.join(", ")}${action ? suggestion(action, ACTIONS) : ""}`,
     );
-  const stages = selectStages(stageNames);
+  const selected = selectStages(stageNames);
   const config = args.options.has("config") ? loadConfigFile(args.options.get("config") ?? "") : defaultConfig();
-  const reports = await runConfigure({ action: action as (typeof ACTIONS)[number], stages, config });
-  if (args.flags.has("json"))
-    out(`${JSON.stringify({ action, interface: config.net.interface, stages: reports }, null, 2)}\n`);
-  else out(renderReports(reports));
-  return reports.some((r) => r.status === "differs") ? ExitCode.unhealthy : ExitCode.ok;
+  // Each interface in turn (host stages repeat: they are idempotent). One interface: one object;
+  // several: an array of them.
+  const runs: { action: string; interface: string | undefined; stages: StageReport[] }[] = [];
+  const interfaces = config.net.interfaces.length > 0 ? config.net.interfaces : [undefined];
+  for (const ifname of interfaces) {
+    const act = action as (typeof ACTIONS)[number];
+    const stages = await runConfigure({ action: act, stages: selected, config, ...(ifname ? { ifname } : {}) });
+    runs.push({ action, interface: ifname, stages });
+  }
+  if (args.flags.has("json")) out(`${JSON.stringify(runs.length === 1 ? runs[0] : runs, null, 2)}\n`);
+  else out(runs.map((r) => (runs.length > 1 ? `${r.interface}:\n` : "") + renderReports(r.stages)).join(""));
+  return runs.some((r) => r.stages.some((s) => s.status === "differs")) ? ExitCode.unhealthy : ExitCode.ok;
 }
 
 async function readyCommand(args: ParsedArgs): Promise<number> {

@@ -53,6 +53,8 @@ export interface AppConfig {
   restart: AppRestartPolicy;
   /** idle: overrides [tiles] idle for this app; cpu: pin it (see TilePlacement). */
   placement?: TilePlacement;
+  /** Tiles running this module (default 1); each datagram goes to the replica its flow hashes to. */
+  replicas?: number;
 }
 
 export interface AppRestartPolicy {
@@ -72,8 +74,9 @@ export interface InstanceConfig {
   sandbox: { unshare: Namespace[]; landlock: boolean; ids: { first: number; count: number } };
   net: {
     enabled: boolean;
-    /** Interface the net tile serves (the lab fills it in). */
-    interface: string;
+    /** Interfaces the net tiles serve, each with its own XDP program and net tiles ([net]
+     *  interface = "a" or interfaces = ["a", "b"]; the lab fills it in). */
+    interfaces: string[];
     /** Network namespace path of the interface (undefined = the launcher's). */
     netns?: string;
     /** The data plane: "xdp" (AF_XDP net tile), "socket" (UDP sockets, tiles/net-socket), "auto"
@@ -84,7 +87,11 @@ export interface InstanceConfig {
     xdpZeroCopy: "auto" | boolean;
     /** busy_poll_prefer / _usecs / _budget: set on the AF_XDP socket when any is given (kernel defaults otherwise). */
     busyPoll?: { prefer: boolean; usecs: number; budget: number };
+    /** The first receive queue served: net tiles serve queues queue .. queue + queues - 1. */
     queue: number;
+    /** Net tiles per interface, one per receive queue: a count, or "all" for the interface's
+     *  channel count (ethtool netlink, read at launch). */
+    queues: number | "all";
     frameSize: number;
     frameCount: number;
     ringDepth: number;
@@ -124,11 +131,12 @@ export const defaultConfig = (): InstanceConfig => ({
   },
   net: {
     enabled: true,
-    interface: "",
+    interfaces: [],
     provider: "auto",
     xdpMode: "auto",
     xdpZeroCopy: "auto",
     queue: 0,
+    queues: 1,
     frameSize: 2048,
     frameCount: 4096,
     ringDepth: 2048,
@@ -313,13 +321,14 @@ export function validateConfig(doc: unknown): InstanceConfig {
 
   const net = top.sub("net");
   d.net.enabled = net.bool("enabled", d.net.enabled);
-  d.net.interface = net.str("interface", "", /^[A-Za-z0-9_.:-]{1,15}$/, "an interface name (1-15 characters)");
+  d.net.interfaces = readInterfaces(net);
   const ns = net.optStr("netns", /^\/\S+$/, "an absolute path such as /run/netns/NAME");
   if (ns) d.net.netns = ns;
   d.net.provider = net.oneOf("provider", d.net.provider, NET_PROVIDERS);
   d.net.xdpMode = net.oneOf("xdp_mode", d.net.xdpMode, ["auto", "drv", "skb"] as const);
   readXskOptions(net, d.net);
-  d.net.queue = net.int("queue", 0, 0, 1023);
+  d.net.queue = net.int("queue", 0, 0, QUEUE_MAX);
+  d.net.queues = readQueues(net, d.net.queue);
   d.net.frameSize = net.int("frame_size", d.net.frameSize, 2048, 4096, powerOfTwo);
   d.net.frameCount = net.int("frame_count", d.net.frameCount, 64, 1 << 20, powerOfTwo);
   d.net.ringDepth = net.int("ring_depth", d.net.ringDepth, 64, 1 << 16, powerOfTwo);
@@ -371,6 +380,48 @@ export function validateConfig(doc: unknown): InstanceConfig {
   return d;
 }
 
+const IFNAME = /^[A-Za-z0-9_.:-]{1,15}$/;
+const IFNAME_WHAT = "an interface name (1-15 characters)";
+/** Receive queue ids the kernel takes (the XSKMAP is indexed by them). */
+const QUEUE_MAX = 1023;
+/** Replicas of one app: each is a tile and a channel pair per net tile. */
+export const MAX_REPLICAS = 64;
+/** Interfaces of one instance. */
+export const MAX_INTERFACES = 8;
+
+/** [net] interface = "a" (one) or interfaces = ["a", "b"] (several; not both keys). */
+function readInterfaces(net: TableReader): string[] {
+  if (net.has("interface") && net.has("interfaces"))
+    throw new ConfigError("net.interfaces", 'either interface = "a" or interfaces = ["a", "b"], not both');
+  const one = net.str("interface", "", IFNAME, IFNAME_WHAT);
+  const many = net.list("interfaces", one ? [one] : [], (v, key) => {
+    if (typeof v !== "string" || !IFNAME.test(v)) throw new ConfigError(key, IFNAME_WHAT, v);
+    return v;
+  });
+  if (net.has("interfaces") && (many.length === 0 || many.length > MAX_INTERFACES))
+    throw new ConfigError("net.interfaces", `1 to ${MAX_INTERFACES} interface names`, many);
+  if (new Set(many).size !== many.length) throw new ConfigError("net.interfaces", "distinct interface names", many);
+  return many;
+}
+
+/** [net] queues: a count of net tiles per interface, or "all" (the interface's channel count). */
+function readQueues(net: TableReader, first: number): number | "all" {
+  const v = net.raw("queues");
+  if (v === undefined) return 1;
+  if (v === "all") {
+    if (first !== 0) throw new ConfigError("net.queue", 'queue = 0 with queues = "all" (every queue is served)', first);
+    return "all";
+  }
+  const n = typeof v === "bigint" ? Number(v) : v;
+  if (typeof n !== "number" || !Number.isInteger(n) || n < 1 || first + n - 1 > QUEUE_MAX)
+    throw new ConfigError(
+      "net.queues",
+      `"all" or a count from 1 to ${QUEUE_MAX + 1 - first} (queues from net.queue = ${first})`,
+      v,
+    );
+  return n;
+}
+
 /** A data-plane tile's own `idle` (unset: [tiles] idle) and `cpu` (unset: not pinned). */
 /** [net] xdp_zero_copy and the busy-polling keys (flat, like idle and cpu). */
 function readXskOptions(t: TableReader, net: InstanceConfig["net"]): void {
@@ -411,6 +462,7 @@ function readApp(v: unknown, key: string): AppConfig {
     settings: {},
     restart: defaultRestartPolicy(),
     placement: readPlacement(a),
+    replicas: a.int("replicas", 1, 1, MAX_REPLICAS),
   };
   const restart = a.sub("restart");
   app.restart.limit = restart.int("limit", app.restart.limit, 0, 1000);
@@ -431,12 +483,21 @@ function readApp(v: unknown, key: string): AppConfig {
   return app;
 }
 
+/** Tile names the instance itself uses (generated names carry a '.', which app names cannot). */
+const RESERVED_TILE_NAMES = ["net", "netlink", "launcher"];
+
 /** App names are unique and each port has one owner; the XDP program matches at most 16 ports. */
 function checkAppOwnership(apps: readonly AppConfig[]): void {
   const owners = new Map<number, string>();
   const names = new Set<string>();
   for (const [i, app] of apps.entries()) {
     if (names.has(app.name)) throw new ConfigError(`app[${i}].name`, "a name not used by another app", app.name);
+    if (RESERVED_TILE_NAMES.includes(app.name))
+      throw new ConfigError(
+        `app[${i}].name`,
+        `a name other than ${RESERVED_TILE_NAMES.join(", ")} (tiles of the instance)`,
+        app.name,
+      );
     names.add(app.name);
     for (const p of app.ports) {
       const other = owners.get(p);

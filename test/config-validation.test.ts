@@ -14,6 +14,11 @@ function errorOf(doc: unknown): ConfigError {
   throw new Error("config was accepted");
 }
 
+/** The config is refused with this message (from the key on: "key: expected ..."). */
+function rejects(doc: unknown, message: string): void {
+  expect(errorOf(doc).message).toContain(message);
+}
+
 describe("config validation names the key and what was expected", () => {
   it("accepts an empty document as the defaults", () => {
     expect(validateConfig({})).toEqual(defaultConfig());
@@ -64,6 +69,26 @@ describe("config validation names the key and what was expected", () => {
     expect(validateConfig({}).net.provider).toBe("auto");
     for (const provider of ["auto", "xdp", "socket"])
       expect(validateConfig({ net: { provider } }).net.provider).toBe(provider);
+  });
+
+  it("[net] interfaces, queues and [[app]] replicas: read as written, refused with the key and what was expected", () => {
+    expect(validateConfig({ net: { interface: "eth0" } }).net.interfaces).toEqual(["eth0"]);
+    expect(validateConfig({ net: { interfaces: ["a", "b"] } }).net.interfaces).toEqual(["a", "b"]);
+    expect(validateConfig({}).net.queues).toBe(1);
+    expect(validateConfig({ net: { queues: 4 } }).net.queues).toBe(4);
+    expect(validateConfig({ net: { queues: "all" } }).net.queues).toBe("all");
+    const echo = { name: "echo", ports: [7] };
+    expect(validateConfig({ app: [{ ...echo, replicas: 3 }] }).apps[0]?.replicas).toBe(3);
+    expect(validateConfig({ app: [echo] }).apps[0]?.replicas).toBe(1);
+    rejects({ net: { interface: "a", interfaces: ["b"] } }, "net.interfaces: expected either interface");
+    rejects({ net: { interfaces: ["a", "a"] } }, "net.interfaces: expected distinct interface names");
+    rejects({ net: { interfaces: [] } }, "net.interfaces: expected 1 to 8 interface names");
+    rejects({ net: { interfaces: ["bad name"] } }, "net.interfaces[0]: expected an interface name");
+    rejects({ net: { queues: 0 } }, 'net.queues: expected "all" or a count from 1 to 1024');
+    rejects({ net: { queues: "some" } }, 'net.queues: expected "all" or a count');
+    rejects({ net: { queue: 2, queues: "all" } }, 'net.queue: expected queue = 0 with queues = "all"');
+    rejects({ app: [{ ...echo, replicas: 0 }] }, "app[0].replicas: expected an integer from 1 to 64");
+    rejects({ app: [{ name: "net", ports: [7] }] }, "app[0].name: expected a name other than net, netlink, launcher");
   });
 
   it("idle modes: [tiles] idle is the default of the net and app tiles, each may override it and be pinned", () => {

@@ -29,20 +29,24 @@ function channelSetting(ctx: ConfigureContext, key: ChannelKey): Setting {
   };
 }
 
-/** One net tile per interface (the config names one), so one queue: every packet reaches the
- *  queue the tile's AF_XDP socket is bound to, none is spread by RSS to a queue nobody reads. */
+/** As many queues as net tiles on the interface ([net] queue + queues): every packet reaches a
+ *  queue an AF_XDP socket is bound to, none is spread by RSS to a queue nobody reads. With
+ *  queues = "all" the tiles follow the interface, so there is nothing to set. */
 export const channelsStage: Stage = {
   name: "channels",
   summary: "queue count of the interface = number of net tiles (ethtool -L)",
   async plan(ctx): Promise<Plan> {
     if (!ctx.config.net.enabled) return { skipped: "[net] enabled = false: no net tile", wants: [], notes: [] };
-    const netTiles = 1;
-    if (ctx.config.net.queue >= netTiles)
+    const { queue, queues } = ctx.config.net;
+    if (queues === "all")
+      return { skipped: '[net] queues = "all": one net tile per existing queue', wants: [], notes: [] };
+    if (queue !== 0)
       throw new ConfigError(
         "net.queue",
-        `a queue below ${netTiles} (configure channels leaves ${netTiles})`,
-        ctx.config.net.queue,
+        `0 (configure channels leaves queues 0..${queues - 1}, one per net tile)`,
+        queue,
       );
+    const netTiles = queues;
     const ch = await ctx.net.getChannels(ctx.ifname);
     const why = `${netTiles} net tile(s): traffic on other queues would not reach AF_XDP`;
     // Drivers with combined channels (most NICs) are set through those; veth has rx and tx only.

@@ -118,11 +118,16 @@ export interface ConfigureRun {
   config: InstanceConfig;
   /** Override of the state file (tests); default under /run/tilenet/.configure. */
   statePath?: string;
+  /** The interface prepared (one of [net] interfaces); default the first. */
+  ifname?: string;
 }
 
 /** Opens the context (netstate session in [net] netns, /sys, /proc), runs fn, closes it. */
-export async function withContext<T>(config: InstanceConfig, fn: (ctx: ConfigureContext) => Promise<T>): Promise<T> {
-  const ifname = config.net.interface;
+export async function withContext<T>(
+  config: InstanceConfig,
+  fn: (ctx: ConfigureContext) => Promise<T>,
+  ifname: string | undefined = config.net.interfaces[0],
+): Promise<T> {
   if (!ifname) throw new ConfigError("net.interface", "the interface to prepare");
   const net = await NetState.open({ netns: config.net.netns });
   const sys = SysfsRoot.open();
@@ -146,23 +151,27 @@ export async function withContext<T>(config: InstanceConfig, fn: (ctx: Configure
 export async function runConfigure(run: ConfigureRun): Promise<StageReport[]> {
   if (process.getuid?.() !== 0)
     throw new PermissionError("configure must run as root (it reads and changes the interface's settings)");
-  return withContext(run.config, async (ctx) => {
-    const path = run.statePath ?? statePath(ctx.ifname, ctx.netns);
-    const state = loadState(path, ctx.ifname, ctx.netns);
-    const reports: StageReport[] = [];
-    const order = run.action === "fini" ? [...run.stages].reverse() : run.stages;
-    try {
-      for (const stage of order) {
-        if (run.action === "check") reports.push(await checkStage(ctx, stage));
-        else if (run.action === "init") reports.push(await initStage(ctx, stage, state));
-        else reports.push(await finiStage(ctx, stage, state));
+  return withContext(
+    run.config,
+    async (ctx) => {
+      const path = run.statePath ?? statePath(ctx.ifname, ctx.netns);
+      const state = loadState(path, ctx.ifname, ctx.netns);
+      const reports: StageReport[] = [];
+      const order = run.action === "fini" ? [...run.stages].reverse() : run.stages;
+      try {
+        for (const stage of order) {
+          if (run.action === "check") reports.push(await checkStage(ctx, stage));
+          else if (run.action === "init") reports.push(await initStage(ctx, stage, state));
+          else reports.push(await finiStage(ctx, stage, state));
+        }
+      } finally {
+        // Whatever happened, what was changed so far is on record.
+        if (run.action !== "check") saveState(path, state);
       }
-    } finally {
-      // Whatever happened, what was changed so far is on record.
-      if (run.action !== "check") saveState(path, state);
-    }
-    return reports;
-  });
+      return reports;
+    },
+    run.ifname,
+  );
 }
 
 /** Human text: one line per stage, then its differences, actions and notes indented. */

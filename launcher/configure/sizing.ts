@@ -2,7 +2,7 @@
 // description the launcher provisions from), each region rounded up to whole pages.
 import type { InstanceConfig } from "../config";
 import { defaultRestartPolicy } from "../config";
-import { describeInstance, type InstanceTopology, type RegionDesc } from "../topology";
+import { describeInstance, type InstanceTopology, type NetInterface, type RegionDesc } from "../topology";
 
 export const HUGEPAGE_BYTES = 2 << 20;
 
@@ -11,8 +11,8 @@ function regionsOf(t: InstanceTopology): RegionDesc[] {
   for (const g of t.groups) {
     if (g.kind === "metrics" || g.kind === "netbase") regions.push(g.region);
     else if (g.kind === "ring") regions.push(g.producer, g.consumer);
-    else if (g.kind === "capture")
-      continue; // never on huge pages (huge-pages.ts HUGE_KINDS)
+    else if (g.kind === "capture" || g.kind === "doorbell")
+      continue; // never on huge pages (huge-pages.ts HUGE_KINDS; a doorbell is one cache line)
     else regions.push(g.producer, g.consumer, g.data);
   }
   for (const x of t.xsks) regions.push(x.umem);
@@ -26,13 +26,29 @@ export function hugepagesNeeded(config: InstanceConfig, ifname: string): { pages
     instance: "configure",
     config: sized,
     runtimeDir: "/nonexistent",
-    interfaces: config.net.enabled ? [{ name: ifname, ifindex: 1 }] : [],
+    interfaces: config.net.enabled ? sizedInterfaces(config, ifname) : [],
   });
   const pages = regionsOf(topology).reduce((n, r) => n + Math.ceil(r.size / HUGEPAGE_BYTES), 0);
   return { pages, estimate: sized === config ? "" : " (no [[app]] in the config: sized with one app)" };
 }
 
 function withOneApp(config: InstanceConfig): InstanceConfig {
-  const app = { name: "echo", module: "builtin:echo", ports: [7], settings: {}, restart: defaultRestartPolicy() };
+  const app = {
+    name: "echo",
+    module: "builtin:echo",
+    ports: [7],
+    settings: {},
+    restart: defaultRestartPolicy(),
+    replicas: 1,
+  };
   return { ...config, apps: [app] };
+}
+
+/** Every configured interface (else the one prepared) with the queues its net tiles serve;
+ *  queues = "all" is sized as one queue per interface (the count is read at launch). */
+function sizedInterfaces(config: InstanceConfig, ifname: string): NetInterface[] {
+  const names = config.net.interfaces.length > 0 ? config.net.interfaces : [ifname];
+  const { queue, queues } = config.net;
+  const served = Array.from({ length: queues === "all" ? 1 : queues }, (_, i) => queue + i);
+  return names.map((name, i) => ({ name, ifindex: i + 1, queueCount: queue + served.length, queues: served }));
 }
