@@ -339,20 +339,20 @@ function tickerModule(root: string): string {
 
 /** The instance as the launcher would describe it (default geometry and rings), without a
  *  netlink tile, in the given idle mode, with the bench's idle tuning applied. */
-function benchTopology(
+async function benchTopology(
   opts: Options,
   { mode, provider, busyPoll }: Variant,
   root: string,
   tileNs: string,
   stageDir: string,
-): InstanceTopology {
+): Promise<InstanceTopology> {
   const d = defaultConfig();
   const config: InstanceConfig = {
     ...d,
     tiles: { idle: mode },
     net: {
       ...d.net,
-      interface: "t0",
+      interfaces: ["t0"],
       netns: `/run/netns/${tileNs}`,
       xdpMode: opts.xdpMode,
       ...(busyPoll ? { busyPoll: BUSY_POLL } : {}),
@@ -368,7 +368,7 @@ function benchTopology(
     instance: "bench",
     config,
     runtimeDir: stageDir,
-    interfaces: resolveInterfaces(config),
+    interfaces: await resolveInterfaces(config),
     provider,
   });
   return withTileSettings(
@@ -422,7 +422,7 @@ async function directWorld(opts: Options, variant: Variant, root: string, cleanu
   const { tileNs, peerNs, tileIp } = vethPair(tag, cleanups);
   const stageDir = mkdtempSync(join(tmpdir(), "tn-bench-stage-"));
   cleanups.push(() => rmSync(stageDir, { recursive: true, force: true }));
-  const topology = benchTopology(opts, variant, root, tileNs, stageDir);
+  const topology = await benchTopology(opts, variant, root, tileNs, stageDir);
   const staged = stageRuntime(
     stageDir,
     topology.tiles.map((x) => x.kind),

@@ -3,6 +3,7 @@
 // point (or a tile's death, or SIGINT/SIGTERM) unwinds exactly what was made, newest first.
 import { randomBytes } from "node:crypto";
 import { chmodSync, chownSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type Logger, stdoutLogOutput } from "../shared/log";
@@ -15,7 +16,7 @@ import { startMetricsServer } from "./health/prometheus";
 import { collectStatus, problemLines } from "./health/status";
 import { effectiveHugePagesMode } from "./huge-pages";
 import { Keeper } from "./keeper";
-import { createLab, destroyLab, netnsPath } from "./lab";
+import { createLab, destroyLab, labQueueCount, netnsPath } from "./lab";
 import { dropLauncherPrivileges } from "./launcher-sandbox";
 import { LogRelay } from "./log-relay";
 import {
@@ -42,7 +43,7 @@ import { describeSigsys, holdKernelLog } from "./sigsys";
 import { removeStagedRuntime, stageRuntime } from "./stage";
 import { AppSupervisor } from "./supervise";
 import { killTile, spawnTile, type TileCommon, type TileLaunch, type TileProcess, tileExecArgv } from "./tile-process";
-import { describeInstance, labConfig, labEchoApp } from "./topology";
+import { describeInstance, labConfig, labEchoApp, queueCoverage, replicaNames } from "./topology";
 import { TileIdAllocator, type TileIds } from "./users";
 
 export interface RunOptions {
@@ -174,7 +175,7 @@ class InstanceRun {
     const regions = new RegionSet(instance, published, effectiveHugePagesMode(config.memory.hugePages));
     undo.push("close regions", () => regions.closeAll());
     const runtimeDir = manifest.runtimeDir;
-    const interfaces = resolveInterfaces(config);
+    const interfaces = await resolveInterfaces(config);
     const { topology, provider, reason, xdp } = chooseProvider(
       config.net.provider,
       (p) => describeInstance({ instance, config, runtimeDir, interfaces, provider: p }),
@@ -201,8 +202,10 @@ class InstanceRun {
     }
     manifest.regions = regions.entries();
     this.reportHugePages(regions);
-    // One net tile today: the manifest names its attachment (several come with several net tiles).
     if (attachments[0]) manifest.xdp = attachments[0];
+    if (attachments.length > 0) manifest.xdpAttachments = attachments;
+    // Queues matter to AF_XDP only: the socket provider's SO_REUSEPORT sockets see every queue.
+    if (topology.xsks.length > 0) manifest.queues = queueCoverage(topology, interfaces);
     return { launches, regions };
   }
 
@@ -217,9 +220,11 @@ class InstanceRun {
 
   private async createLab(): Promise<void> {
     const apps = this.config.apps.length > 0 ? this.config.apps : [labEchoApp()];
+    const { queue, queues } = this.config.net;
     const lab = await createLab(
       this.instance,
       apps.flatMap((a) => a.ports),
+      labQueueCount(queue, queues, availableParallelism()),
     );
     this.manifest.lab = lab;
     this.manifest.createdNetns.push(lab.tileNetns, lab.peerNetns);
@@ -284,7 +289,8 @@ class InstanceRun {
       // Execute-only: the kernel makes each tile non-dumpable from its first instruction.
       nodeBinary: executeOnlyNode(),
     };
-    const restartPolicies = new Map(config.apps.map((a) => [a.name, a.restart]));
+    // By tile: every replica of an app restarts under the app's policy, on its own.
+    const restartPolicies = new Map(config.apps.flatMap((a) => replicaNames(a).map((tile) => [tile, a.restart])));
     const supervisor = new AppSupervisor(
       this.log,
       () => this.stopping,

@@ -28,9 +28,11 @@ export function deleteNetns(name: string): void {
   }
 }
 
-/** Creates the lab namespaces and veth pair through netstate (no `ip`, no `ethtool` needed); on
- *  any failure removes what it made and rethrows. */
-export async function createLab(instance: string, ports: number[]): Promise<LabInfo> {
+/** Creates the lab namespaces and veth pair through netstate (no `ip`, no `ethtool` needed), with
+ *  `queues` receive and transmit queues on each end (the peer's transmit queue, chosen by flow
+ *  hash, is the tile end's receive queue: flows spread over the net tiles); on any failure
+ *  removes what it made and rethrows. */
+export async function createLab(instance: string, ports: number[], queues = 1): Promise<LabInfo> {
   const tag = instance.slice(-8);
   const lab: LabInfo = {
     tileNetns: `tn-${instance}-tile`,
@@ -40,6 +42,7 @@ export async function createLab(instance: string, ports: number[]): Promise<LabI
     tileIf: `tnt${tag}`.slice(0, 15),
     peerIf: `tnp${tag}`.slice(0, 15),
     ports,
+    ...(queues > 1 ? { queues } : {}),
   };
   const made: string[] = [];
   try {
@@ -49,7 +52,8 @@ export async function createLab(instance: string, ports: number[]): Promise<LabI
       made.push(ns);
     }
     await NetState.in(lab.tileNetns, async (tile) => {
-      await tile.addVeth({ name: lab.tileIf }, { name: lab.peerIf, netns: lab.peerNetns });
+      const q = { numRxQueues: queues, numTxQueues: queues };
+      await tile.addVeth({ name: lab.tileIf, ...q }, { name: lab.peerIf, netns: lab.peerNetns, ...q });
       await configureEnd(tile, lab.tileIf, lab.tileAddr);
     });
     await NetState.in(lab.peerNetns, (peer) => configureEnd(peer, lab.peerIf, lab.peerAddr));
@@ -86,4 +90,13 @@ export function destroyLab(lab: LabInfo): string[] {
     }
   }
   return problems;
+}
+
+/** Most queues a lab veth end gets (each costs the kernel a ring and memory). */
+export const LAB_MAX_QUEUES = 64;
+
+/** Queues of the lab's veth for [net] queue + queues ("all": one per CPU, as NICs usually have),
+ *  at most LAB_MAX_QUEUES: a queue beyond them is refused by the kernel's bind, as on a NIC. */
+export function labQueueCount(queue: number, queues: number | "all", cpus: number): number {
+  return Math.min(LAB_MAX_QUEUES, queues === "all" ? Math.max(1, cpus) : queue + queues);
 }

@@ -70,6 +70,19 @@ export interface LabInfo {
   tileIf: string;
   peerIf: string;
   ports: number[];
+  /** Receive (and transmit) queues of each veth end; absent: 1. */
+  queues?: number;
+}
+
+/** One interface's receive queues and the net tiles serving them. */
+export interface QueueCoverage {
+  interface: string;
+  queueCount: number;
+  /** Where the count came from ("ethtool channels", "link rx queues"). */
+  source: string;
+  /** Served queue ids, and the net tile of each (same order). */
+  served: number[];
+  tiles: string[];
 }
 
 /** What the launcher attached for the net tile, as the kernel accepted it. */
@@ -133,7 +146,12 @@ export interface Manifest {
   /** The keeper: the root helper that starts every tile and tears the instance down (launcher/keeper.ts). */
   keeperPid?: number;
   lab?: LabInfo;
+  /** The first AF_XDP socket's attachment (as before several net tiles); all are in xdpAttachments. */
   xdp?: XdpAttachment;
+  /** Every net tile's AF_XDP socket, in tile order (tile names the net tile). */
+  xdpAttachments?: (XdpAttachment & { tile: string })[];
+  /** Per interface: its receive queues and which have a net tile (status warns of the others). */
+  queues?: QueueCoverage[];
   /** Present when a net tile runs. */
   netProvider?: NetProviderReport;
   /** Which regions are on 2 MiB pages and which fell back (launcher/huge-pages.ts). */

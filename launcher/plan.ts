@@ -7,15 +7,22 @@ import type { Logger } from "../shared/log";
 import { initMetricsRegion } from "../shared/metrics/region";
 import { inNetns, native } from "../shared/native";
 import { initNetbase } from "../shared/netbase/layout";
+import { NetState } from "../shared/netstate/session";
 import { initRingRegions } from "../shared/ring/layout";
 import { initUdpChannel } from "../shared/udp/channel";
 import {
-  setUpXdp,
-  tearDownXdp,
-  type XdpHandles,
+  attachXdpInterface,
+  bindXskQueue,
+  setUpXdpInterface,
+  tearDownXdpInterface,
+  tearDownXdpQueue,
+  type XdpInterfaceHandles,
+  type XdpQueueHandles,
   type XdpSetupOptions,
   ZeroCopyRefusedError,
 } from "../shared/xdp/attach";
+import { xskGeometryOf } from "../shared/xdp/geometry";
+import { queueMissMapBytes } from "../shared/xdp/queue-misses";
 import { readAppFiles } from "./app-files";
 import type { InstanceConfig, NetProvider } from "./config";
 import type { XdpAttachment } from "./manifest";
@@ -30,6 +37,7 @@ import type {
   ResolvedNetProvider,
   SocketDesc,
   TileDesc,
+  XskDesc,
 } from "./topology";
 
 export interface Undo {
@@ -61,21 +69,59 @@ export class UndoStack implements Undo {
   }
 }
 
-/** The interfaces the config's net tiles serve, looked up in the instance's namespace. */
-export function resolveInterfaces(config: InstanceConfig): NetInterface[] {
-  const name = config.net.interface;
-  if (!name) return [];
-  const ns = config.net.netns;
-  const ifindex = inNetns(ns, () => native().ifNameToIndex(name));
-  if (ifindex === 0) throw new Error(`net.interface: no interface named ${name}${ns ? ` in ${ns}` : ""}`);
-  return [{ name, ifindex }];
+/**
+ * The interfaces the config's net tiles serve, looked up in the instance's namespace, each with
+ * its receive queue count (ethtool netlink's channels: combined + rx; the link's allocated
+ * queues for drivers without channels) and the queues its net tiles serve ([net] queue, queues).
+ */
+export async function resolveInterfaces(config: InstanceConfig): Promise<NetInterface[]> {
+  const { interfaces, netns, queue, queues } = config.net;
+  if (interfaces.length === 0) return [];
+  const net = await NetState.open(netns ? { netns } : {});
+  try {
+    const out: NetInterface[] = [];
+    for (const name of interfaces) {
+      const link = await net.getLink(name).catch((e: unknown) => {
+        throw new Error(
+          `net.interfaces: no interface named ${name}${netns ? ` in ${netns}` : ""} (${(e as Error).message})`,
+        );
+      });
+      const { count, source } = await receiveQueueCount(net, name, link.numRxQueues);
+      // A queue beyond the count is not refused here: the kernel's bind refusal is the authority
+      // (a driver may report fewer channels than it takes), and provider "auto" falls back on it.
+      const served = queues === "all" ? count : queues;
+      const ids = Array.from({ length: served }, (_, i) => queue + i);
+      out.push({ name, ifindex: link.ifindex, queueCount: count, queues: ids, queueCountSource: source });
+    }
+    return out;
+  } finally {
+    net.close();
+  }
+}
+
+/** Receive queues in use: ethtool's channel counts when the driver reports them, else the
+ *  link's allocated queue count (IFLA_NUM_RX_QUEUES), else 1. */
+async function receiveQueueCount(
+  net: NetState,
+  name: string,
+  linkRxQueues: number | undefined,
+): Promise<{ count: number; source: string }> {
+  const ch = await net.getChannels(name).catch(() => undefined);
+  const fromChannels = (ch?.combinedCount ?? 0) + (ch?.rxCount ?? 0);
+  if (fromChannels > 0) return { count: fromChannels, source: "ethtool channels" };
+  if (linkRxQueues !== undefined && linkRxQueues > 0) return { count: linkRxQueues, source: "link rx queues" };
+  return { count: 1, source: "no queue count reported" };
 }
 
 /** Copies the files the description's tiles load (app modules) into the staged runtime. */
 export function stageTileFiles(staged: StagedRuntime, topology: InstanceTopology): void {
+  const done = new Set<string>();
   for (const tile of topology.tiles) {
     for (const file of tile.files) {
-      const at = staged.stageAppModule(tile.name, file.source);
+      // Replicas of an app load one staged copy (named after the app).
+      if (done.has(file.target)) continue;
+      done.add(file.target);
+      const at = staged.stageAppModule(tile.kind === "app" ? tile.config.name : tile.name, file.source);
       if (at !== file.target) throw new Error(`staged ${file.source} at ${at}, the description expects ${file.target}`);
     }
   }
@@ -103,6 +149,9 @@ function createGroup(group: RegionGroup, regions: RegionSet): void {
       return;
     case "ring":
       initRingRegions(make(group.producer), make(group.consumer), group.spec);
+      return;
+    case "doorbell":
+      make(group.region); // a fresh memfd: zero, as a doorbell starts
       return;
     case "capture":
       initCaptureRegions(make(group.control), make(group.ring), group.shape);
@@ -157,51 +206,110 @@ function openSockets(topology: InstanceTopology, undo: Undo): Map<string, number
  *  falls back on. Other set-up errors (huge pages required and missing) are not this. */
 export class XdpAttachError extends Error {}
 
-/** AF_XDP sockets by name, their UMEMs by region name, and what each is attached to. */
+/** AF_XDP sockets by name; their UMEMs and each interface's miss counters by region name (fds a
+ *  tile maps like regions); each interface's program; what each socket is attached to. */
 export interface AttachedXdp {
   sockets: Map<string, number>;
   umems: Map<string, { fd: number; size: number }>;
-  xdp: XdpHandles[];
-  attachments: XdpAttachment[];
+  xdp: XdpInterfaceHandles[];
+  attachments: (XdpAttachment & { tile: string })[];
 }
 
-/** Attaches XDP and makes each AF_XDP socket; its UMEM becomes a region only its net tile maps. */
+/** Per interface: its program and maps, then one AF_XDP socket per served queue (its UMEM a
+ *  region only its net tile maps), then the link (last: nothing is redirected before every
+ *  socket is in the map). */
 export function attachXdp(topology: InstanceTopology, regions: RegionSet, undo: Undo, log: Logger): AttachedXdp {
-  const sockets = new Map<string, number>();
-  const umems = new Map<string, { fd: number; size: number }>();
-  const handles: XdpHandles[] = [];
-  const attachments: XdpAttachment[] = [];
-  for (const x of topology.xsks) {
-    // Huge pages for the UMEM when the instance has them; setUpXdp owns the fd (closes it with the rest).
-    const umemFd = regions.hugeMemfd(x.umem.name, "umem", x.umem.size);
-    let xdp: XdpHandles;
+  // Its own stack: a refusal leaves nothing of the attempt behind (provider "auto" goes on).
+  const made = new UndoStack();
+  try {
+    const attached = attachEveryInterface(topology, regions, made, log);
+    undo.push("detach XDP and close the AF_XDP sockets", () => {
+      const problems = made.unwind(log);
+      if (problems.length > 0) throw new Error(problems.join("; "));
+    });
+    return attached;
+  } catch (e) {
+    made.unwind(log);
+    throw e;
+  }
+}
+
+function attachEveryInterface(topology: InstanceTopology, regions: RegionSet, undo: Undo, log: Logger): AttachedXdp {
+  const attached: AttachedXdp = { sockets: new Map(), umems: new Map(), xdp: [], attachments: [] };
+  for (const desc of topology.xdpInterfaces) {
+    const xsks = topology.xsks.filter((x) => x.options.ifname === desc.ifname);
+    const first = xsks[0];
+    if (!first) continue;
+    const { ifname, netnsPath, ports, dstIp, mode } = first.options;
+    let iface: XdpInterfaceHandles;
     try {
-      xdp = setUpXdp(umemFd === undefined ? x.options : { ...x.options, umemFd });
+      iface = setUpXdpInterface({ ifname, netnsPath, ports, dstIp, mode, queueCount: desc.queueCount });
     } catch (e) {
-      // setUpXdp closed the UMEM memfd: it is no longer a region on huge pages.
-      const huge = regions.hugePages.regions;
-      if (umemFd !== undefined && huge.includes(x.umem.name)) huge.splice(huge.indexOf(x.umem.name), 1);
-      // Asked for explicitly: no fallback to the socket provider either.
-      if (e instanceof ZeroCopyRefusedError)
-        throw new Error(
-          `[net] xdp_zero_copy = true on ${x.options.ifname}: ${e.message} (use "auto" to fall back to copy)`,
-        );
       throw new XdpAttachError((e as Error).message);
     }
-    undo.push("detach XDP and close the AF_XDP socket", () => tearDownXdp(xdp));
-    const attachment = attachmentOf(x.options, xdp);
-    if (xdp.fallbackReason !== undefined)
-      log.warn({ reason: xdp.fallbackReason }, "native XDP (drv) refused: attached in generic (skb) mode");
-    // Info, not a warning: with the default "auto" most drivers (virtio, veth) end here.
-    if (xdp.zeroCopyFallback !== undefined)
-      log.info({ reason: xdp.zeroCopyFallback }, "AF_XDP zero-copy not available: bound in copy mode");
-    log.info({ ...attachment, ports: x.options.ports }, "XDP attached");
-    handles.push(xdp);
-    attachments.push(attachment);
-    sockets.set(x.socket, xdp.xskFd);
-    umems.set(x.umem.name, { fd: xdp.umemFd, size: x.umem.size });
+    undo.push(`detach XDP from ${ifname}`, () => tearDownXdpInterface(iface));
+    attached.xdp.push(iface);
+    attached.umems.set(desc.missRegion, { fd: iface.missMapFd, size: queueMissMapBytes(desc.queueCount) });
+    const queues = xsks.map((x) => bindQueue(x, iface, regions, undo, attached));
+    try {
+      attachXdpInterface(iface);
+    } catch (e) {
+      throw new XdpAttachError((e as Error).message);
+    }
+    if (iface.fallbackReason !== undefined)
+      log.warn(
+        { interface: ifname, reason: iface.fallbackReason },
+        "native XDP (drv) refused: attached in generic (skb) mode",
+      );
+    xsks.forEach((x, i) => {
+      const q = queues[i];
+      if (!q) return;
+      const tile = topology.tiles.find((t) => t.fds.some((f) => f.socket === x.socket))?.name ?? x.socket;
+      const attachment = attachmentOf(x.options, iface, q);
+      // Info, not a warning: with the default "auto" most drivers (virtio, veth) end here.
+      if (q.zeroCopyFallback !== undefined)
+        log.info({ netTile: tile, reason: q.zeroCopyFallback }, "AF_XDP zero-copy not available: bound in copy mode");
+      log.info({ netTile: tile, ...attachment, ports }, "XDP attached");
+      attached.attachments.push({ tile, ...attachment });
+    });
   }
-  return { sockets, umems, xdp: handles, attachments };
+  return attached;
+}
+
+/** One queue's AF_XDP socket, its UMEM on huge pages when the instance has them. */
+function bindQueue(
+  x: XskDesc,
+  iface: XdpInterfaceHandles,
+  regions: RegionSet,
+  undo: Undo,
+  into: AttachedXdp,
+): XdpQueueHandles {
+  // bindXskQueue owns the UMEM fd from here, also when it fails.
+  const umemFd = regions.hugeMemfd(x.umem.name, "umem", x.umem.size);
+  const o = x.options;
+  let q: XdpQueueHandles;
+  try {
+    q = bindXskQueue(iface, {
+      queueId: o.queueId,
+      ...xskGeometryOf(o),
+      ...(o.umemName !== undefined ? { umemName: o.umemName } : {}),
+      ...(umemFd !== undefined ? { umemFd } : {}),
+      ...(o.zeroCopy !== undefined ? { zeroCopy: o.zeroCopy } : {}),
+      ...(o.busyPoll ? { busyPoll: o.busyPoll } : {}),
+    });
+  } catch (e) {
+    // The UMEM memfd is closed: it is no longer a region on huge pages.
+    const huge = regions.hugePages.regions;
+    if (umemFd !== undefined && huge.includes(x.umem.name)) huge.splice(huge.indexOf(x.umem.name), 1);
+    // Asked for explicitly: no fallback to the socket provider either.
+    if (e instanceof ZeroCopyRefusedError)
+      throw new Error(`[net] xdp_zero_copy = true on ${o.ifname}: ${e.message} (use "auto" to fall back to copy)`);
+    throw new XdpAttachError((e as Error).message);
+  }
+  undo.push(`close the AF_XDP socket of ${o.ifname} queue ${o.queueId}`, () => tearDownXdpQueue(q));
+  into.sockets.set(x.socket, q.xskFd);
+  into.umems.set(x.umem.name, { fd: q.umemFd, size: x.umem.size });
+  return q;
 }
 
 /** The data plane an instance runs, and why (manifest, status, metrics). */
@@ -240,19 +348,19 @@ export function chooseProvider(
 }
 
 /** What an AF_XDP socket is attached to, for the manifest, status and metrics. */
-function attachmentOf(options: XdpSetupOptions, xdp: XdpHandles): XdpAttachment {
+function attachmentOf(options: XdpSetupOptions, iface: XdpInterfaceHandles, xdp: XdpQueueHandles): XdpAttachment {
   return {
     interface: options.ifname,
-    ifindex: xdp.ifindex,
+    ifindex: iface.ifindex,
     queue: xdp.queueId,
-    mode: xdp.mode,
+    mode: iface.mode ?? "skb",
     requestedMode: options.mode,
     zeroCopy: xdp.zeroCopy,
     requestedZeroCopy: options.zeroCopy ?? false,
     ...(xdp.zeroCopyFallback !== undefined ? { zeroCopyFallback: xdp.zeroCopyFallback } : {}),
     needWakeup: xdp.needWakeup,
     ...(options.busyPoll ? { busyPoll: xdp.busyPoll } : {}),
-    ...(xdp.fallbackReason !== undefined ? { fallbackReason: xdp.fallbackReason } : {}),
+    ...(iface.fallbackReason !== undefined ? { fallbackReason: iface.fallbackReason } : {}),
     napi: readNapiSettings(options.ifname, options.netnsPath),
   };
 }
@@ -263,8 +371,12 @@ function launchOf(
   sockets: Map<string, number>,
   umems: Map<string, { fd: number; size: number }>,
 ): TileLaunch {
-  const grants = tile.regions.map(({ role, region, access }): TileRegionGrant => {
+  const grants = tile.regions.map(({ role, region, access, shared }): TileRegionGrant => {
     const writable = access === "write";
+    if (shared && writable) {
+      const r = regions.get(region);
+      return { role, launcherFd: r.fd, size: r.size, writable, shared };
+    }
     const umem = umems.get(region);
     if (umem) return { role, launcherFd: umem.fd, size: umem.size, writable };
     const r = regions.get(region);
@@ -290,10 +402,10 @@ function launchOf(
 export interface ProvisionedInstance {
   /** The tiles' launches, in the description's order. */
   launches: TileLaunch[];
-  /** The XDP attachments made (the mode actually in use is in each). */
-  xdp: XdpHandles[];
+  /** Each interface's XDP program as attached (the mode actually in use is in each). */
+  xdp: XdpInterfaceHandles[];
   /** What each AF_XDP socket is attached to (mode actually attached, queue, copy or zero-copy). */
-  attachments: XdpAttachment[];
+  attachments: (XdpAttachment & { tile: string })[];
 }
 
 /** Makes every resource the description names and returns the tiles' launches (XDP attached

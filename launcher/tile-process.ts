@@ -20,6 +20,8 @@ export interface TileRegionGrant {
   launcherFd: number;
   size: number;
   writable: boolean;
+  /** Several tiles write it (RegionUse.shared): the tile leaves it unsealed. */
+  shared?: boolean;
 }
 
 export interface TileLaunch {
@@ -164,7 +166,12 @@ export function spawnTile(launch: TileLaunch, common: TileCommon, keeper: Keeper
   );
   const regions: Bootstrap["regions"] = {};
   for (const r of launch.regions) {
-    regions[r.role] = { fd: layout.regions[r.role] ?? -1, size: r.size, writable: r.writable };
+    regions[r.role] = {
+      fd: layout.regions[r.role] ?? -1,
+      size: r.size,
+      writable: r.writable,
+      ...(r.shared ? { shared: true } : {}),
+    };
   }
   const withPidReport = common.unshare.includes("pid");
   const d = tileDescriptors(launch, withPidReport);

@@ -28,10 +28,11 @@ import {
   udpChannelRegionNames,
   udpChannelSizes,
 } from "../shared/udp/channel";
+import { DOORBELL_BYTES } from "../shared/udp/doorbell";
 import type { XdpSetupOptions } from "../shared/xdp/attach";
 import { umemBytes } from "../shared/xdp/geometry";
-import { APP_FDS, type AppTileConfig, appMetrics, appRegions } from "../tiles/app/definition";
-import { NET_FDS, type NetTileConfig, netMetrics, netRegions } from "../tiles/net/definition";
+import { type AppChannel, type AppTileConfig, appMetrics, appRegions, appWakeRole } from "../tiles/app/definition";
+import { NET_FDS, type NetAppPorts, type NetTileConfig, netMetrics, netRegions } from "../tiles/net/definition";
 import {
   NET_SOCKET_FDS,
   type NetSocketTileConfig,
@@ -48,7 +49,7 @@ import {
 } from "../tiles/netlink/definition";
 import { type AppConfig, defaultRestartPolicy, type InstanceConfig } from "./config";
 import { LAB_ECHO_PORT } from "./lab";
-import type { RegionKind } from "./manifest";
+import type { QueueCoverage, RegionKind } from "./manifest";
 import { stagedAppModulePath, stagedBundlePath } from "./stage";
 
 export interface RegionDesc {
@@ -62,6 +63,8 @@ export type RegionGroup =
   | { kind: "metrics"; region: RegionDesc; tile: string; tileKind: string; decls: readonly MetricDecl[] }
   | { kind: "netbase"; region: RegionDesc; caps: Partial<NetbaseCapacities> }
   | { kind: "ring"; producer: RegionDesc; consumer: RegionDesc; spec: RingSpec }
+  /** A replica's doorbell (zeroed at creation: nothing to initialise). */
+  | { kind: "doorbell"; region: RegionDesc }
   /** A net tile's capture (tilenet dump): made at start, since the launcher drops privileges. */
   | { kind: "capture"; control: RegionDesc; ring: RegionDesc; shape: CaptureShape }
   | {
@@ -94,7 +97,8 @@ export type SocketDesc =
       busyPoll?: { prefer: boolean; usecs: number; budget: number };
     };
 
-/** An AF_XDP socket with the XDP program feeding it; its UMEM is a region of its own. */
+/** An AF_XDP socket on one queue (options.queueId) of interface options.ifname; its UMEM is a
+ *  region of its own. */
 export interface XskDesc {
   socket: string;
   umem: RegionDesc;
@@ -133,14 +137,33 @@ export interface InstanceTopology {
   netns?: string;
   groups: RegionGroup[];
   sockets: SocketDesc[];
+  /** Per interface, its XDP program (provider xdp). */
+  xdpInterfaces: XdpInterfaceDesc[];
   xsks: XskDesc[];
   tiles: TileDesc[];
 }
 
-/** An interface a net tile serves, as found in the instance's namespace. */
+/** An interface net tiles serve, as found in the instance's namespace. */
 export interface NetInterface {
   name: string;
   ifindex: number;
+  /** Its receive queues (the XDP program's socket map and miss counters are this long). Default 1. */
+  queueCount?: number;
+  /** The queues served, one net tile each. Default [config.net.queue]. */
+  queues?: number[];
+  /** Where queueCount came from (ethtool channels, the link's queue count). */
+  queueCountSource?: string;
+}
+
+/** One interface's XDP program: it redirects owned ports to the socket of each served queue and
+ *  counts (region `missRegion`, the program's map) what arrives on the other queues. */
+export interface XdpInterfaceDesc {
+  ifname: string;
+  queueCount: number;
+  /** The queues with a net tile (and so a socket). */
+  served: number[];
+  /** Name under which the miss counters are granted to the interface's first net tile. */
+  missRegion: string;
 }
 
 export interface DescribeInput {
@@ -148,7 +171,7 @@ export interface DescribeInput {
   config: InstanceConfig;
   /** Where the runtime is staged (bundles and app modules are named inside it). */
   runtimeDir: string;
-  /** The interfaces net tiles serve, one net tile each (the config names at most one today). */
+  /** The interfaces net tiles serve, one net tile per served queue of each. */
   interfaces: NetInterface[];
   /** The data plane, resolved: "auto" is decided by the launcher (it tries XDP first). Default:
    *  "socket" when the config says so, else "xdp". */
@@ -184,11 +207,11 @@ export function ringGroup(name: string, spec: RingSpec): RegionGroup {
   };
 }
 
-/** Both directions of one app's UDP channel (udpChannelRegionNames names them). */
-export function channelGroups(app: string, depth: number, maxPayload: number): RegionGroup[] {
-  const sizes = udpChannelSizes(depth, maxPayload, app);
+/** Both directions of one UDP channel (udpChannelRegionNames names them; see channelKey). */
+export function channelGroups(channel: string, depth: number, maxPayload: number): RegionGroup[] {
+  const sizes = udpChannelSizes(depth, maxPayload, channel);
   return (["rx", "tx"] as const).map((dir) => {
-    const names = udpChannelRegionNames(dir, app);
+    const names = udpChannelRegionNames(dir, channel);
     return {
       kind: "udp-channel",
       producer: { name: names.producer, kind: "ring-producer", size: sizes.producerBytes },
@@ -213,6 +236,53 @@ export function captureGroup(tile: string): RegionGroup {
   };
 }
 
+/** A replica's doorbell: one zeroed cache line its net tiles ring (shared/udp/doorbell.ts). */
+export function doorbellGroup(name: string): RegionGroup {
+  return { kind: "doorbell", region: { name, kind: "data", size: DOORBELL_BYTES } };
+}
+
+// ------------------------------------------------------------------------------ tiles
+
+/** One net tile of the instance: interface `iface`, receive queue `queue`, `index` in tile order. */
+export interface NetTileSlot {
+  index: number;
+  name: string;
+  iface: NetInterface;
+  queue: number;
+  /** The first net tile of its interface reports the interface's queue misses. */
+  firstOfInterface: boolean;
+}
+
+/** Net tiles in order: per interface, per served queue. Names: "net" alone, else net.<index>
+ *  (a '.' no app name has, so tile names never collide). */
+export function netTileSlots(interfaces: readonly NetInterface[], defaultQueue: number): NetTileSlot[] {
+  const slots: Omit<NetTileSlot, "name">[] = [];
+  for (const iface of interfaces) {
+    const queues = iface.queues ?? [defaultQueue];
+    queues.forEach((queue, q) => {
+      slots.push({ index: slots.length, iface, queue, firstOfInterface: q === 0 });
+    });
+  }
+  return slots.map((s) => ({ ...s, name: slots.length === 1 ? "net" : `net.${s.index}` }));
+}
+
+/** The tiles of one [[app]]: its name alone, else <name>.<replica>. */
+export function replicaNames(app: Pick<AppConfig, "name" | "replicas">): string[] {
+  const n = app.replicas ?? 1;
+  return n === 1 ? [app.name] : Array.from({ length: n }, (_, r) => `${app.name}.${r}`);
+}
+
+/** The channel between replica tile `replica` and net tile `net`: named after the replica when
+ *  the instance has one net tile (as it always was), else <replica>_<net>. */
+export function channelKey(replica: string, net: string, netTiles: number): string {
+  return netTiles === 1 ? replica : `${replica}_${net}`;
+}
+
+/** The doorbell a replica served by several net tiles sleeps on (one futex for all its rx rings). */
+export function doorbellName(replica: string): string {
+  return `doorbell.${replica}`;
+}
+
 /** The solicit ring of net tile `index` (producer: that net tile; consumer: the netlink tile). */
 export function solicitRingName(index: number): string {
   return `solicit.${index}`;
@@ -222,16 +292,24 @@ export function solicitRingSpec(config: InstanceConfig): RingSpec {
   return { kind: "unreliable", depth: config.solicit.ringDepth, slotSize: SOLICIT_BYTES };
 }
 
-// ------------------------------------------------------------------------------ tiles
+/** The wake eventfd of net tile `name` (granted to it and to every replica it serves). */
+export function netWakeName(name: string): string {
+  return `${name}.wake`;
+}
 
-function describeNetlink(input: DescribeInput, into: InstanceTopology): void {
+/** The miss counters of interface `ifname`'s XDP program (a BPF map granted like a region). */
+export function queueMissRegionName(ifname: string): string {
+  return `xdp-misses.${ifname}`;
+}
+
+function describeNetlink(input: DescribeInput, nets: readonly NetTileSlot[], into: InstanceTopology): void {
   const { config, runtimeDir } = input;
-  const solicitRings = input.interfaces.map((_, i) => solicitRingName(i));
+  const solicitRings = nets.map((n) => solicitRingName(n.index));
   const { ringDepth: _ring, ...handlerSettings } = config.solicit;
   into.sockets.push(
     { name: "netlink.events", kind: "netlink", groups: RTMGRP_TILENET, rcvbufBytes: config.netlink.rcvbufBytes },
     { name: "netlink.requests", kind: "netlink", groups: 0, rcvbufBytes: 0 },
-    // Bound to the net tile's interface: probes leave through it only (see netlinkPolicy).
+    // Bound to the net tiles' interface: probes leave through it only (see netlinkPolicy).
     {
       name: "probe",
       kind: "probe",
@@ -263,21 +341,23 @@ function describeNetlink(input: DescribeInput, into: InstanceTopology): void {
   });
 }
 
-/** The wake eventfd of net tile `index` (granted to it and to the apps it serves). */
-export function netWakeName(index: number): string {
-  return index === 0 ? "net.wake" : `net-${index}.wake`;
+/** What every net tile serves: each app with the channel (and doorbell) of each of its replicas. */
+function servedApps(apps: InstanceConfig["apps"], net: string, netTiles: number): NetAppPorts[] {
+  return apps.map((a) => ({
+    name: a.name,
+    ports: a.ports,
+    replicas: replicaNames(a).map((r) => ({
+      channel: channelKey(r, net, netTiles),
+      ...(netTiles > 1 ? { doorbell: doorbellName(r) } : {}),
+    })),
+  }));
 }
 
-/** Net tile `index` on `iface`; it serves `apps` (all of them on the first net tile, for now). */
-function describeNet(
-  input: DescribeInput,
-  index: number,
-  iface: NetInterface,
-  apps: InstanceConfig["apps"],
-): { tile: TileDesc; xsk: XskDesc } {
+/** Net tile `slot`: an AF_XDP socket on its queue; it serves every replica of every app. */
+function describeNet(input: DescribeInput, slot: NetTileSlot, netTiles: number): { tile: TileDesc; xsk: XskDesc } {
   const { config, instance } = input;
-  const suffix = index === 0 ? "" : `-${index}`;
-  const name = `net${suffix}`;
+  const { name, iface } = slot;
+  const suffix = slot.index === 0 ? "" : `-${slot.index}`;
   const net = config.net;
   const geometry = {
     frameSize: net.frameSize,
@@ -289,20 +369,22 @@ function describeNet(
   };
   const umem: RegionDesc = { name: `umem${suffix}`, kind: "umem", size: umemBytes(geometry) };
   const socket = `xsk${suffix}`;
-  // One XDP program per interface: it redirects the ports of the apps this net tile serves.
-  const ports = apps.flatMap((a) => a.ports);
+  const apps = servedApps(config.apps, name, netTiles);
   const options: XdpSetupOptions = {
     umemName: `tilenet:${instance}:${umem.name}`,
     netnsPath: net.netns,
     ifname: iface.name,
-    ports,
+    ports: config.apps.flatMap((a) => a.ports),
     dstIp: net.dstIp ? parseIp(net.dstIp) : undefined,
     mode: net.xdpMode,
     zeroCopy: net.xdpZeroCopy,
     ...(net.busyPoll ? { busyPoll: net.busyPoll } : {}),
-    queueId: net.queue,
+    queueId: slot.queue,
     ...geometry,
   };
+  const queueCount = iface.queueCount ?? slot.queue + 1;
+  const served = iface.queues ?? [slot.queue];
+  const misses = slot.firstOfInterface ? queueMissRegionName(iface.name) : undefined;
   const tile: TileDesc = {
     name,
     kind: "net",
@@ -310,39 +392,48 @@ function describeNet(
     regions: netRegions({
       tile: name,
       umem: umem.name,
-      solicitRing: solicitRingName(index),
-      apps: apps.map((a) => a.name),
+      solicitRing: solicitRingName(slot.index),
+      apps: apps.map((a) => ({ name: a.name, replicas: a.replicas ?? [{ channel: a.name }] })),
+      ...(misses !== undefined ? { queueMisses: misses } : {}),
     }),
     fds: [
       { role: NET_FDS.xsk, socket },
-      { role: NET_FDS.wake, socket: netWakeName(index) },
+      { role: NET_FDS.wake, socket: netWakeName(name) },
     ],
     files: [],
     config: {
       ifindex: iface.ifindex,
-      queueId: net.queue,
+      queueId: slot.queue,
       ...geometry,
-      apps: apps.map((a) => ({ name: a.name, ports: a.ports })),
+      apps,
       channelDepth: config.rings.depth,
       maxPayload: UDP_DEFAULT_MAX_PAYLOAD,
       solicitRing: solicitRingSpec(config),
+      ...(misses !== undefined
+        ? { queueMisses: { queueCount, queues: range(queueCount).filter((q) => !served.includes(q)) } }
+        : {}),
       ...placementOf(net.placement, config.tiles.idle),
     },
   };
   return { tile, xsk: { socket, umem, options } };
 }
 
-/** The socket provider's net tile `index` on `iface`: one UDP socket per port of `apps`. */
+function range(n: number): number[] {
+  return Array.from({ length: n }, (_, i) => i);
+}
+
+/** The socket provider's net tile `slot`: one UDP socket per port (SO_REUSEPORT: with several
+ *  socket net tiles the kernel spreads flows over them). */
 function describeNetSocket(
   input: DescribeInput,
-  index: number,
-  iface: NetInterface,
-  apps: InstanceConfig["apps"],
+  slot: NetTileSlot,
+  netTiles: number,
 ): { tile: TileDesc; sockets: SocketDesc[] } {
   const { config } = input;
-  const name = index === 0 ? "net" : `net-${index}`;
+  const { name, iface } = slot;
   const bindIp = config.net.dstIp ? (parseIp(config.net.dstIp) ?? 0) : 0;
-  const ports = apps.flatMap((a) => a.ports);
+  const ports = config.apps.flatMap((a) => a.ports);
+  const apps = servedApps(config.apps, name, netTiles);
   const socketName = (port: number): string => `${name}.udp.${port}`;
   const sockets: SocketDesc[] = ports.map((port) => ({
     name: socketName(port),
@@ -359,15 +450,15 @@ function describeNetSocket(
     bundle: stagedBundlePath(input.runtimeDir, "net-socket"),
     regions: netSocketRegions(
       name,
-      apps.map((a) => a.name),
+      apps.map((a) => ({ name: a.name, replicas: a.replicas ?? [{ channel: a.name }] })),
     ),
     fds: [
       ...ports.map((port) => ({ role: netSocketFdRole(port), socket: socketName(port) })),
-      { role: NET_SOCKET_FDS.wake, socket: netWakeName(index) },
+      { role: NET_SOCKET_FDS.wake, socket: netWakeName(name) },
     ],
     files: [],
     config: {
-      apps: apps.map((a) => ({ name: a.name, ports: a.ports })),
+      apps,
       channelDepth: config.rings.depth,
       maxPayload: UDP_DEFAULT_MAX_PAYLOAD,
       ...placementOf(config.net.placement, config.tiles.idle),
@@ -381,21 +472,38 @@ function placementOf(p: TilePlacement | undefined, defaultIdle: IdleMode): TileP
   return { idle: p?.idle ?? defaultIdle, ...(p?.cpu !== undefined ? { cpu: p.cpu } : {}) };
 }
 
+/**
+ * Replica `replica` of `app` (its tile name; the app's name when it has one replica), joined to
+ * every net tile in `nets` by a channel pair; with several, it sleeps on a doorbell, and with
+ * several interfaces its send() routes through netbase to pick the interface's net tile.
+ */
 export function describeApp(
   app: InstanceConfig["apps"][number],
   channel: { depth: number; maxPayload: number },
   runtimeDir: string,
   defaultIdle: IdleMode = "adaptive",
+  replica: string = app.name,
+  nets: readonly Pick<NetTileSlot, "name" | "iface">[] = [{ name: "net", iface: { name: "", ifindex: 0 } }],
 ): TileDesc {
   const builtin = app.module.startsWith("builtin:");
   const target = builtin ? app.module : stagedAppModulePath(runtimeDir, app.name, app.module);
+  const channels: AppChannel[] = nets.map((n) => ({
+    channel: channelKey(replica, n.name, nets.length),
+    netTile: n.name,
+    ifindex: n.iface.ifindex,
+  }));
+  const routeByNetbase = new Set(channels.map((c) => c.ifindex)).size > 1;
+  const doorbell = nets.length > 1 ? doorbellName(replica) : undefined;
   return {
-    name: app.name,
+    name: replica,
     kind: "app",
     bundle: stagedBundlePath(runtimeDir, "app"),
-    regions: appRegions(app.name),
-    // Apps are served by the first net tile (describeInstance).
-    fds: [{ role: APP_FDS.wake, socket: netWakeName(0) }],
+    regions: appRegions(replica, {
+      channels: channels.map((c) => c.channel),
+      ...(doorbell !== undefined ? { doorbell } : {}),
+      ...(routeByNetbase ? { netbase: true } : {}),
+    }),
+    fds: nets.map((n, k) => ({ role: appWakeRole(k), socket: netWakeName(n.name) })),
     files: builtin ? [] : [{ source: app.module, target }],
     config: {
       name: app.name,
@@ -404,16 +512,43 @@ export function describeApp(
       settings: app.settings,
       channelDepth: channel.depth,
       maxPayload: channel.maxPayload,
+      channels,
+      ...(app.replicas !== undefined && app.replicas > 1
+        ? { replica: replicaNames(app).indexOf(replica), replicas: app.replicas }
+        : {}),
+      ...(doorbell !== undefined ? { doorbell } : {}),
+      ...(routeByNetbase ? { routeByNetbase } : {}),
       ...placementOf(app.placement, defaultIdle),
     },
   };
 }
 
+/** The XDP net tiles, their sockets and each interface's program (provider xdp). */
+function describeXdpPlane(input: DescribeInput, nets: readonly NetTileSlot[], topology: InstanceTopology): void {
+  for (const iface of input.interfaces) {
+    const served = nets.filter((n) => n.iface === iface).map((n) => n.queue);
+    const queueCount = Math.max(iface.queueCount ?? 1, ...served.map((q) => q + 1));
+    topology.xdpInterfaces.push({
+      ifname: iface.name,
+      queueCount,
+      served,
+      missRegion: queueMissRegionName(iface.name),
+    });
+  }
+  for (const slot of nets) {
+    const { tile, xsk } = describeNet(input, slot, nets.length);
+    topology.xsks.push(xsk);
+    topology.groups.push(metricsGroup(tile.name, "net", netMetrics));
+    topology.groups.push(captureGroup(tile.name));
+    topology.tiles.push(tile);
+  }
+}
+
 /**
- * The whole instance: netbase, the netlink tile (if enabled), one solicit ring and one net tile
- * per interface (net tiles only when enabled; the AF_XDP one, or with provider "socket" the
- * socket one and its UDP sockets), and per [[app]] an app tile joined to the first net tile by a
- * UDP channel each way (the same channels whichever the provider).
+ * The whole instance: netbase, the netlink tile (if enabled), one net tile per served queue of
+ * each interface with its solicit ring (the AF_XDP one with one XDP program per interface, or
+ * with provider "socket" the socket one and its UDP sockets), and per [[app]] replica an app tile
+ * joined to every net tile by a UDP channel each way (the same channels whichever the provider).
  */
 export function describeInstance(input: DescribeInput): InstanceTopology {
   const { config, instance } = input;
@@ -422,42 +557,57 @@ export function describeInstance(input: DescribeInput): InstanceTopology {
     netns: config.net.netns,
     groups: [],
     sockets: [],
+    xdpInterfaces: [],
     xsks: [],
     tiles: [],
   };
+  const nets = netTileSlots(input.interfaces, config.net.queue);
   topology.groups.push(netbaseGroup({ ...config.netbase }));
-  input.interfaces.forEach((_, i) => {
-    topology.groups.push(ringGroup(solicitRingName(i), solicitRingSpec(config)));
-  });
-  if (config.netlink.enabled) describeNetlink(input, topology);
-  if (!config.net.enabled || input.interfaces.length === 0) return topology;
+  for (const n of nets) topology.groups.push(ringGroup(solicitRingName(n.index), solicitRingSpec(config)));
+  if (config.netlink.enabled) describeNetlink(input, nets, topology);
+  if (!config.net.enabled || nets.length === 0) return topology;
 
   if (config.apps.length === 0) throw new Error("net tile without apps: add an [[app]] (or set net.enabled = false)");
   const channel = { depth: config.rings.depth, maxPayload: UDP_DEFAULT_MAX_PAYLOAD };
   const provider = input.provider ?? (config.net.provider === "socket" ? "socket" : "xdp");
-  input.interfaces.forEach((iface, i) => {
-    const apps = i === 0 ? config.apps : [];
-    topology.sockets.push({ name: netWakeName(i), kind: "eventfd" });
-    if (provider === "socket") {
-      if (apps.length === 0) return; // a socket net tile without ports has nothing to serve
-      const { tile, sockets } = describeNetSocket(input, i, iface, apps);
+  for (const n of nets) topology.sockets.push({ name: netWakeName(n.name), kind: "eventfd" });
+  if (provider === "socket") {
+    for (const slot of nets) {
+      const { tile, sockets } = describeNetSocket(input, slot, nets.length);
       topology.sockets.push(...sockets);
       topology.groups.push(metricsGroup(tile.name, "net-socket", netSocketMetrics));
       topology.tiles.push(tile);
-      return;
     }
-    const { tile, xsk } = describeNet(input, i, iface, apps);
-    topology.xsks.push(xsk);
-    topology.groups.push(metricsGroup(tile.name, "net", netMetrics));
-    topology.groups.push(captureGroup(tile.name));
-    topology.tiles.push(tile);
-  });
+  } else describeXdpPlane(input, nets, topology);
   for (const app of config.apps) {
-    topology.groups.push(...channelGroups(app.name, channel.depth, channel.maxPayload));
-    topology.groups.push(metricsGroup(app.name, "app", appMetrics));
-    topology.tiles.push(describeApp(app, channel, input.runtimeDir, config.tiles.idle));
+    for (const replica of replicaNames(app)) {
+      for (const n of nets) {
+        topology.groups.push(
+          ...channelGroups(channelKey(replica, n.name, nets.length), channel.depth, channel.maxPayload),
+        );
+      }
+      if (nets.length > 1) topology.groups.push(doorbellGroup(doorbellName(replica)));
+      topology.groups.push(metricsGroup(replica, "app", appMetrics));
+      topology.tiles.push(describeApp(app, channel, input.runtimeDir, config.tiles.idle, replica, nets));
+    }
   }
   return topology;
+}
+
+/** Per interface: its receive queues and the net tiles serving them (manifest, status). */
+export function queueCoverage(topology: InstanceTopology, interfaces: readonly NetInterface[]): QueueCoverage[] {
+  const nets = topology.tiles.filter((t) => t.kind === "net" || t.kind === "net-socket");
+  const slots = netTileSlots(interfaces, 0);
+  return interfaces.map((iface) => {
+    const mine = slots.filter((s) => s.iface === iface && nets.some((t) => t.name === s.name));
+    return {
+      interface: iface.name,
+      queueCount: iface.queueCount ?? 1,
+      source: iface.queueCountSource ?? "not read",
+      served: mine.map((s) => s.queue),
+      tiles: mine.map((s) => s.name),
+    };
+  });
 }
 
 /** The description with settings of one tile changed (benchmarks and tests tune tiles this way). */
@@ -481,10 +631,11 @@ export function labEchoApp(): AppConfig {
     ports: [LAB_ECHO_PORT],
     settings: {},
     restart: defaultRestartPolicy(),
+    replicas: 1,
   };
 }
 
 /** The config as `--lab` runs it: its apps, the net tile on the lab's interface and namespace. */
 export function labConfig(config: InstanceConfig, apps: AppConfig[], ifname: string, netns: string): InstanceConfig {
-  return { ...config, apps, net: { ...config.net, interface: ifname, netns } };
+  return { ...config, apps, net: { ...config.net, interfaces: [ifname], netns } };
 }

@@ -48,7 +48,7 @@ function dataplaneConfig(t: Topology): InstanceConfig {
     ...d,
     net: {
       ...d.net,
-      interface: t.tile.dev,
+      interfaces: [t.tile.dev],
       netns: t.tile.path,
       xdpMode: "skb",
       queue: 0,
@@ -128,7 +128,8 @@ describeAsRoot("net and app tiles as sandboxed processes (needs root)", () => {
       instance: "dptest",
       groups: [...channelGroups(name, DEPTH, MAX_PAYLOAD), metricsGroup(name, "app", appMetrics)],
       // The wake eventfd an app is granted (no net tile sleeps on it here).
-      sockets: [{ name: netWakeName(0), kind: "eventfd" }],
+      sockets: [{ name: netWakeName("net"), kind: "eventfd" }],
+      xdpInterfaces: [],
       xsks: [],
       tiles: [describeApp(app, channel, stageDir)],
     });
@@ -165,7 +166,7 @@ describeAsRoot("net and app tiles as sandboxed processes (needs root)", () => {
       instance: "dptest",
       config,
       runtimeDir: stageDir,
-      interfaces: resolveInterfaces(config),
+      interfaces: await resolveInterfaces(config),
     });
     const launches = provision(topology);
     // No netlink tile here: the test mirrors the tile namespace into netbase once, after the

@@ -11,6 +11,8 @@ function fakeApp(files: Record<string, Uint8Array>, settings: Record<string, unk
   const sent: Uint8Array[] = [];
   const api = {
     name: "dns",
+    replica: 0,
+    replicas: 1,
     ports: [53],
     settings,
     files,

@@ -89,7 +89,7 @@ describe.skipIf(SKIP)(`Prometheus on a live lab (${ROOT_REASON})`, () => {
     expect(body).toMatch(/^tilenet_build_info\{version="\d+\.\d+\.\d+[^"]*",node_version="v\d+[^"]*"\} 1$/m);
     expect(body).toMatch(
       new RegExp(
-        `^tilenet_xdp_info\\{tilenet_instance="${name}",interface="[^"]+",queue="0",mode="(drv|skb)",requested_mode="auto",zero_copy="false",requested_zero_copy="auto",zero_copy_fallback="[^"]*ENOTSUP[^"]*",need_wakeup="true",busy_poll_prefer="false",busy_poll_usecs="0",busy_poll_budget="0",napi_defer_hard_irqs="\\d*",gro_flush_timeout_ns="\\d*"\\} 1$`,
+        `^tilenet_xdp_info\\{tilenet_instance="${name}",tile="net",interface="[^"]+",queue="0",mode="(drv|skb)",requested_mode="auto",zero_copy="false",requested_zero_copy="auto",zero_copy_fallback="[^"]*ENOTSUP[^"]*",need_wakeup="true",busy_poll_prefer="false",busy_poll_usecs="0",busy_poll_budget="0",napi_defer_hard_irqs="\\d*",gro_flush_timeout_ns="\\d*"\\} 1$`,
         "m",
       ),
     );

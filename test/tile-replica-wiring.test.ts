@@ -62,6 +62,8 @@ describe("replica wiring", () => {
       role: "doorbell.svc.1",
       region: "doorbell.svc.1",
       access: "write",
+      // Every net tile of the replica rings it: left unsealed after mapping.
+      shared: true,
     });
     expect(uses.find((u) => u.role === NET_QUEUE_MISSES_ROLE)).toEqual({
       role: NET_QUEUE_MISSES_ROLE,

@@ -155,14 +155,15 @@ function addTileMetrics(families: Families, report: StatusReport, tile: TileStat
 }
 
 /** tilenet_xdp_info: what the net tile's socket is attached to, as labels (value 1). */
-function addXdpInfo(families: Families, instance: string, xdp: XdpAttachment): void {
+function addXdpInfo(families: Families, instance: string, xdp: XdpAttachment & { tile?: string }): void {
   const f = families.get(
     `${PREFIX}xdp_info`,
-    "The XDP attachment of the instance: interface, queue, mode actually attached (drv or skb), copy or zero-copy and why, need-wakeup, busy polling",
+    "Each AF_XDP socket of the instance: its net tile, interface, queue, mode actually attached (drv or skb), copy or zero-copy and why, need-wakeup, busy polling",
     "gauge",
   );
   const lbl = labelText({
     tilenet_instance: instance,
+    tile: xdp.tile ?? "net",
     interface: xdp.interface,
     queue: String(xdp.queue),
     mode: xdp.mode,
@@ -216,7 +217,8 @@ export function renderPrometheus(reports: readonly StatusReport[]): string {
   );
   for (const report of reports) {
     for (const tile of report.tiles) addHealthSeries(families, report, tile);
-    if (report.xdp) addXdpInfo(families, report.instance, report.xdp);
+    for (const xdp of report.xdpAttachments ?? (report.xdp ? [report.xdp] : []))
+      addXdpInfo(families, report.instance, xdp);
     if (report.netProvider) addNetProviderInfo(families, report.instance, report.netProvider);
     const sandboxed = report.launcher.sandboxed && report.launcher.dropped !== null;
     launcher.samples.push(`${launcher.name}${labelText({ tilenet_instance: report.instance })} ${sandboxed ? 1 : 0}`);

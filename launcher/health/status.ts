@@ -7,7 +7,7 @@ import { CommonMetric, commonMetricDecls } from "../../shared/metrics/common";
 import type { MetricsReader } from "../../shared/metrics/reader";
 import type { MetricDecl } from "../../shared/metrics/schema";
 import type { HugePagesReport } from "../huge-pages";
-import type { Manifest, NetProviderReport, XdpAttachment } from "../manifest";
+import type { Manifest, NetProviderReport, QueueCoverage, XdpAttachment } from "../manifest";
 import { isPidAlive, openMetricsReader } from "./instances";
 import { collectLauncherStatus, type LauncherStatus } from "./launcher-status";
 import {
@@ -87,8 +87,14 @@ export interface StatusReport {
   launcher: LauncherStatus;
   tiles: TileStatus[];
   lab?: LabStatus;
-  /** What the net tile's AF_XDP socket is attached to (absent without a net tile). */
+  /** What the (first) net tile's AF_XDP socket is attached to (absent without a net tile). */
   xdp?: XdpAttachment;
+  /** Every net tile's AF_XDP socket (xdp is the first of them). */
+  xdpAttachments?: (XdpAttachment & { tile: string })[];
+  /** Per interface: receive queues and the net tiles serving them (absent without net tiles). */
+  queues?: QueueCoverage[];
+  /** Worth an operator's look, not a failure: queues without a net tile, datagrams they cost. */
+  warnings?: string[];
   /** The data plane the net tile runs on and why (absent without a net tile). */
   netProvider?: NetProviderReport;
   /** Regions on 2 MiB pages and those that fell back (absent when huge pages are off). */
@@ -344,9 +350,33 @@ export function collectStatus(manifest: Manifest, opts: CollectOptions = {}): St
     report.lab = { tileNetns, peerNetns, tileAddr, peerAddr, ports: [...ports] };
   }
   if (manifest.xdp) report.xdp = { ...manifest.xdp };
+  if (manifest.xdpAttachments) report.xdpAttachments = manifest.xdpAttachments.map((a) => ({ ...a }));
+  if (manifest.queues) {
+    report.queues = manifest.queues.map((q) => ({ ...q, served: [...q.served], tiles: [...q.tiles] }));
+    report.warnings = queueWarnings(report.queues, report.tiles);
+  }
   if (manifest.netProvider) report.netProvider = { ...manifest.netProvider };
   if (manifest.hugePages) report.hugePages = manifest.hugePages;
   return report;
+}
+
+/** Queues without a net tile: owned ports arriving there are dropped by the XDP program and
+ *  counted (rx_drop_unserved_queue of the interface's first net tile). */
+export function queueWarnings(queues: readonly QueueCoverage[], tiles: readonly TileStatus[]): string[] {
+  const out: string[] = [];
+  for (const q of queues) {
+    const unserved = q.queueCount - q.served.length;
+    if (unserved <= 0) continue;
+    const first = tiles.find((t) => t.name === q.tiles[0]);
+    const dropped = first?.metrics.rx_drop_unserved_queue;
+    out.push(
+      `${q.interface}: ${q.queueCount} receive queues, ${q.served.length} net tile(s) (queues ${q.served.join(",")}): ` +
+        `datagrams for owned ports on the other ${unserved} are dropped and counted` +
+        (dropped !== undefined ? ` (${dropped} so far)` : "") +
+        ` (set [net] queues = "all", or run \`tilenet configure init channels\`)`,
+    );
+  }
+  return out;
 }
 
 /** 0 when every tile is running, heartbeating, alive and fully sandboxed, and the launcher has
@@ -466,6 +496,10 @@ export function renderStatusTable(report: StatusReport): string {
   }
   if (report.netProvider) lines.push(netProviderText(report.netProvider));
   if (report.xdp) lines.push(`xdp: ${xdpText(report.xdp)}`);
+  for (const q of report.queues ?? [])
+    lines.push(
+      `queues: ${q.interface} ${q.queueCount} (${q.source}), served ${q.served.map((id, i) => `${id}:${q.tiles[i]}`).join(" ")}`,
+    );
   if (report.hugePages) lines.push(hugePagesText(report.hugePages));
   // IDLE: the idle mode and the CPU the tile used lately (what idling costs when there is no traffic).
   const rows: string[][] = [
@@ -488,6 +522,10 @@ export function renderStatusTable(report: StatusReport): string {
   }
   rows.push(launcherRow(report.launcher));
   lines.push(...renderColumns(rows));
+  if ((report.warnings ?? []).length > 0) {
+    lines.push("warnings:");
+    for (const w of report.warnings ?? []) lines.push(`  ${w}`);
+  }
   if (problemLines(report).length === 0) lines.push("all tiles healthy");
   else {
     lines.push("problems:");

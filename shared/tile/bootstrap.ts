@@ -13,6 +13,8 @@ export interface RegionHandle {
   size: number;
   /** Mapped read-write (the tile is this region's only writer) or read-only. */
   writable: boolean;
+  /** Read-write for several tiles (a doorbell): not sealed after mapping. */
+  shared?: boolean;
 }
 
 export interface Bootstrap<Config = unknown> {

@@ -12,6 +12,9 @@ export interface RegionUse {
   /** The instance's region granted for it. */
   region: string;
   access: RegionAccess;
+  /** Written by several tiles (a replica's doorbell, rung by each of its net tiles with an atomic
+   *  add): not sealed after the tile maps it, or the second writer could not map it. */
+  shared?: boolean;
 }
 
 /** Every tile has its own metrics region, named after the tile. */

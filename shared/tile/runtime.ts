@@ -94,7 +94,7 @@ export function runTile<Config>(def: TileDefinition<Config>): void {
     const mapped = new Map<string, MappedRegion>();
     for (const [role, h] of Object.entries(boot.regions)) {
       const buf = addon.mapFd(h.fd, h.size, h.writable);
-      if (h.writable && !boot.restartable && sealable(h.fd)) addon.sealReadOnly(h.fd);
+      if (h.writable && !h.shared && !boot.restartable && sealable(h.fd)) addon.sealReadOnly(h.fd);
       mapped.set(role, { buf, fd: h.fd, size: h.size, writable: h.writable });
     }
     const metricsRegion = mapped.get("metrics");

@@ -30,7 +30,7 @@ export function channelUses(replicas: readonly NetReplicaChannel[]): RegionUse[]
     const tx = udpChannelRegionNames("tx", r.channel);
     uses.push(use(rx.producer, "write"), use(rx.consumer, "read"), use(rx.data, "write"));
     uses.push(use(tx.producer, "read"), use(tx.consumer, "write"), use(tx.data, "read"));
-    if (r.doorbell !== undefined) uses.push(use(r.doorbell, "write"));
+    if (r.doorbell !== undefined) uses.push({ ...use(r.doorbell, "write"), shared: true });
   }
   return uses;
 }

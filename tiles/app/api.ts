@@ -72,6 +72,10 @@ export interface AppLog {
 export interface AppApi {
   /** App name from the config. */
   readonly name: string;
+  /** Which replica this tile is (0-based) of `replicas` ([[app]] replicas; a flow always reaches
+   *  the same one): state sharded by flow needs no sharing between replicas. */
+  readonly replica: number;
+  readonly replicas: number;
   /** The UDP ports this app owns. */
   readonly ports: readonly number[];
   /** The [[app]].settings table from the config. */

@@ -192,6 +192,8 @@ export class AppTileBody {
     };
     return {
       name: c.name,
+      replica: c.replica ?? 0,
+      replicas: c.replicas ?? 1,
       ports: Object.freeze([...c.ports]),
       settings: Object.freeze({ ...c.settings }),
       files: Object.freeze({ ...c.files }),

@@ -32,6 +32,9 @@ export interface AppTileConfig extends TilePlacement {
   /** send() picks among the channels of the interface the route to the destination leaves
    *  through (netbase, region role "netbase"): set when the channels span several interfaces. */
   routeByNetbase?: boolean;
+  /** This tile's replica number (0-based) of the app's `replicas` (default 0 of 1). */
+  replica?: number;
+  replicas?: number;
 }
 
 /** One channel of an app replica: its key (`rx.<channel>.*`, `tx.<channel>.*`), the net tile at
