@@ -58,9 +58,11 @@ async function makeNamespaces(tag: string, roles: string[]): Promise<string[]> {
   }
 }
 
-/** A veth pair between two namespaces, tx checksum offload off on both ends, both up. */
-async function link(nsA: string, devA: string, nsB: string, devB: string): Promise<void> {
-  await NetState.in(nsA, (s) => s.addVeth({ name: devA }, { name: devB, netns: nsB }));
+/** A veth pair between two namespaces (`queues` receive and transmit queues per end), tx
+ *  checksum offload off on both ends, both up. */
+async function link(nsA: string, devA: string, nsB: string, devB: string, queues = 1): Promise<void> {
+  const q = { numRxQueues: queues, numTxQueues: queues };
+  await NetState.in(nsA, (s) => s.addVeth({ name: devA, ...q }, { name: devB, netns: nsB, ...q }));
   for (const [ns, dev] of [
     [nsA, devA],
     [nsB, devB],
@@ -146,6 +148,38 @@ export async function threeNamespaces(tag: string, a: number, b: number): Promis
         tileSideMac: await macOf(routerNs, "rt"),
       },
     };
+  } catch (e) {
+    destroyNamespaces(namespaces);
+    throw e;
+  }
+}
+
+/** A tile namespace with two interfaces, each a `queues`-queue veth to a client namespace of its
+ *  own: t0 198.18.<a>.1/24 <-> c0 198.18.<a>.2 (client 1), t1 198.18.<b>.1/24 <-> c0 198.18.<b>.2
+ *  (client 2). */
+export async function twoInterfaces(
+  tag: string,
+  a: number,
+  b: number,
+  queues: number,
+): Promise<{
+  namespaces: string[];
+  tileNs: string;
+  clients: { ns: string; tileIp: string; ip: string; dev: string }[];
+}> {
+  const namespaces = await makeNamespaces(tag, ["t", "1", "2"]);
+  const [tileNs, c1, c2] = namespaces as [string, string, string];
+  try {
+    const clients = [
+      { ns: c1, dev: "t0", tileIp: `198.18.${a}.1`, ip: `198.18.${a}.2` },
+      { ns: c2, dev: "t1", tileIp: `198.18.${b}.1`, ip: `198.18.${b}.2` },
+    ];
+    for (const c of clients) {
+      await link(tileNs, c.dev, c.ns, "c0", queues);
+      await addAddress(tileNs, c.dev, `${c.tileIp}/24`);
+      await addAddress(c.ns, "c0", `${c.ip}/24`);
+    }
+    return { namespaces, tileNs, clients };
   } catch (e) {
     destroyNamespaces(namespaces);
     throw e;

@@ -55,3 +55,33 @@ export async function warmUpEcho(ns: string, host: string, port: number): Promis
   if (typeof r.done?.received !== "number" || r.done.received < 1)
     throw new Error(`no echo while warming up: ${r.tail}`);
 }
+
+export interface FlowsResult {
+  done: true;
+  sent: number;
+  received: number;
+  mismatched: number;
+  flowsComplete: number;
+  /** Per flow, the distinct markers (byte 2 of the echoes: the replica, with the replica-echo app). */
+  markers: Record<string, number[]>;
+}
+
+/** `flows` flows (one source port each) of `perFlow` echoes through host:port, one in flight per
+ *  flow; the peer's final line. */
+export async function flowsThrough(
+  ns: string,
+  host: string,
+  port: number,
+  flows: number,
+  perFlow: number,
+  timeoutMs = 20_000,
+): Promise<FlowsResult> {
+  const r = await runLabPeer(
+    ns,
+    { mode: "flows", host, port, flows, perFlow, size: 64, timeoutMs },
+    timeoutMs + 10_000,
+  );
+  const done = r.lines.find((l) => l.done === true);
+  if (!done) throw new Error(`flows peer ended without a result (exit ${r.code})`);
+  return done as unknown as FlowsResult;
+}
