@@ -9,6 +9,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   netbase: async () => (await import("./netbase")).netbaseBench,
   echo: async () => (await import("./echo")).echoBench,
   capture: async () => (await import("./capture")).captureBench,
+  scale: async () => (await import("./scale")).scaleBench,
   dns: async () => (await import("./dns")).dnsBench,
   churn: async () => (await import("./netbase-churn")).churnBench,
   "netbase-capacity": async () => (await import("./netbase-capacity")).netbaseCapacityBench,
