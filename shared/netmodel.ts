@@ -84,19 +84,67 @@ export interface NeighRecord {
   flags: number;
 }
 
+// IPv6 records: addresses as four 32-bit words (shared/ip6.ts: word i = bytes 4i..4i+3 read
+// big-endian, unsigned), each record's own Uint32Array(4) (decoders allocate records anyway).
+
+export interface Addr6Record {
+  ifindex: number;
+  /** IFA_ADDRESS (IFA_LOCAL when present). */
+  address: Uint32Array;
+  prefixLen: number;
+  /** RT_SCOPE_*: 0 universe (global), 253 link (fe80::/10), 254 host. */
+  scope: number;
+  /** IFA_FLAGS (IFA_F_TENTATIVE, IFA_F_DADFAILED, IFA_F_DEPRECATED, IFA_F_NODAD, ...). */
+  flags: number;
+}
+
+export interface Route6Record {
+  table: number;
+  /** RouteType value. */
+  type: number;
+  dst: Uint32Array;
+  dstLen: number;
+  /** RTA_GATEWAY, all zero when on-link. */
+  gateway: Uint32Array;
+  /** RTA_OIF, 0 when none. */
+  oif: number;
+  /** RTA_PREFSRC, all zero when none. */
+  prefsrc: Uint32Array;
+  /** RTA_PRIORITY (the metric; IPv6 routes always carry one). */
+  priority: number;
+  protocol: number;
+}
+
+export interface Neigh6Record {
+  ifindex: number;
+  ip: Uint32Array;
+  /** NDA_LLADDR, null while unresolved. */
+  mac: Uint8Array | null;
+  /** NeighState bits. */
+  state: number;
+  /** NTF_* flags (NTF_ROUTER for routers). */
+  flags: number;
+}
+
 /** One change the kernel told us about (subscription event or dump entry). */
 export type NetEvent =
   | { kind: "link"; op: "new" | "del"; link: LinkRecord }
   | { kind: "addr"; op: "new" | "del"; addr: AddrRecord }
   | { kind: "route"; op: "new" | "del"; route: RouteRecord }
-  | { kind: "neigh"; op: "new" | "del"; neigh: NeighRecord };
+  | { kind: "neigh"; op: "new" | "del"; neigh: NeighRecord }
+  | { kind: "addr6"; op: "new" | "del"; addr: Addr6Record }
+  | { kind: "route6"; op: "new" | "del"; route: Route6Record }
+  | { kind: "neigh6"; op: "new" | "del"; neigh: Neigh6Record };
 
-/** Everything a full dump returns. */
+/** Everything a full dump returns (the IPv6 lists absent from producers that predate them). */
 export interface NetSnapshot {
   links: LinkRecord[];
   addrs: AddrRecord[];
   routes: RouteRecord[];
   neighs: NeighRecord[];
+  addrs6?: Addr6Record[];
+  routes6?: Route6Record[];
+  neighs6?: Neigh6Record[];
 }
 
 export function ipToString(ip: number): string {

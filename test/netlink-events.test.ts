@@ -40,6 +40,8 @@ function describeEvent(e: NetEvent): string {
       return `${e.op} route t${e.route.table} ${ipToString(e.route.dst)}/${e.route.dstLen} gw ${ipToString(e.route.gateway)}`;
     case "neigh":
       return `${e.op} neigh ${ipToString(e.neigh.ip)} ${macToString(e.neigh.mac)} ${e.neigh.state}`;
+    default:
+      return `${e.op} ${e.kind}`;
   }
 }
 

@@ -114,6 +114,10 @@ export class NetbaseWriter implements NetbaseWrites {
         return ev.op === "new" ? this.upsertRoute(ev.route) : this.deleteRoute(ev.route);
       case "neigh":
         return ev.op === "new" ? this.upsertNeighbor(ev.neigh) : this.deleteNeighbor(ev.neigh);
+      case "addr6":
+      case "route6":
+      case "neigh6":
+        return false; // IPv6 is not stored yet (issue 13)
     }
   }
 

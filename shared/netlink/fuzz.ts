@@ -66,7 +66,8 @@ export function fuzzDecodeCounted(bytes: Uint8Array): NetlinkCounters {
     } else if (cursor.type === NLMSG_DONE) decoder.done();
     else {
       const event = decoder.event();
-      if (event) counters[`events_${event.kind}`]++;
+      if (event && (event.kind === "link" || event.kind === "addr" || event.kind === "route" || event.kind === "neigh"))
+        counters[`events_${event.kind}`]++;
     }
     crossKind.link();
     crossKind.addr();
