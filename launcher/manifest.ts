@@ -67,6 +67,12 @@ export interface LabInfo {
   peerNetns: string;
   tileAddr: string;
   peerAddr: string;
+  /** IPv6 (2001:2::/64) of each end, and their link-local addresses (fe80::/64, on tileIf /
+   *  peerIf). Absent in manifests written before IPv6. */
+  tileAddr6?: string;
+  peerAddr6?: string;
+  tileLinkLocal?: string;
+  peerLinkLocal?: string;
   tileIf: string;
   peerIf: string;
   ports: number[];

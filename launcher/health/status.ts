@@ -78,6 +78,14 @@ export interface LabStatus {
   tileAddr: string;
   peerAddr: string;
   ports: number[];
+  /** IPv6: 2001:2::/64 addresses, and the link-local ones scoped as the other side reaches
+   *  them (tileLinkLocal: fe80::x%<peerIf>, what a client in the peer namespace sends to). */
+  tileAddr6?: string;
+  peerAddr6?: string;
+  tileLinkLocal?: string;
+  peerLinkLocal?: string;
+  tileIf?: string;
+  peerIf?: string;
 }
 
 export interface StatusReport {
@@ -346,8 +354,16 @@ export function collectStatus(manifest: Manifest, opts: CollectOptions = {}): St
     tiles: manifest.tiles.map((t) => collectTileStatus(manifest, t, opts)),
   };
   if (manifest.lab) {
-    const { tileNetns, peerNetns, tileAddr, peerAddr, ports } = manifest.lab;
-    report.lab = { tileNetns, peerNetns, tileAddr, peerAddr, ports: [...ports] };
+    const { tileNetns, peerNetns, tileAddr, peerAddr, ports, tileIf, peerIf } = manifest.lab;
+    report.lab = { tileNetns, peerNetns, tileAddr, peerAddr, ports: [...ports], tileIf, peerIf };
+    const l = manifest.lab;
+    if (l.tileAddr6 !== undefined) Object.assign(report.lab, { tileAddr6: l.tileAddr6, peerAddr6: l.peerAddr6 });
+    if (l.tileLinkLocal !== undefined)
+      // Scoped as each is reached from the other side: the peer sends to fe80::tile%<peerIf>.
+      Object.assign(report.lab, {
+        tileLinkLocal: `${l.tileLinkLocal}%${peerIf}`,
+        peerLinkLocal: `${l.peerLinkLocal}%${tileIf}`,
+      });
   }
   if (manifest.xdp) report.xdp = { ...manifest.xdp };
   if (manifest.xdpAttachments) report.xdpAttachments = manifest.xdpAttachments.map((a) => ({ ...a }));
@@ -493,6 +509,8 @@ export function renderStatusTable(report: StatusReport): string {
   if (report.lab) {
     const l = report.lab;
     lines.push(`lab: ${l.tileNetns} ${l.tileAddr} <-> ${l.peerNetns} ${l.peerAddr}, ports ${l.ports.join(",")}`);
+    if (l.tileAddr6 !== undefined)
+      lines.push(`lab ipv6: ${l.tileAddr6} ${l.tileLinkLocal ?? ""} <-> ${l.peerAddr6} ${l.peerLinkLocal ?? ""}`);
   }
   if (report.netProvider) lines.push(netProviderText(report.netProvider));
   if (report.xdp) lines.push(`xdp: ${xdpText(report.xdp)}`);
