@@ -116,6 +116,7 @@ export class NetlinkTileBody implements TileBody {
 
   private applyEvent(ev: NetEvent): void {
     this.p.writer.applyEvent(ev);
+    if (ev.kind === "addr6" || ev.kind === "route6" || ev.kind === "neigh6") return; // not mirrored yet
     this.p.metrics.add(this.idx[EVENT_METRIC[ev.kind]], 1);
     if (ev.kind === "link" && (ev.op === "del" || !ev.link.up)) {
       // The kernel flushes a downed or deleted link's routes without RTM_DELROUTE events.
