@@ -22,6 +22,8 @@ type LabV6 = NonNullable<StatusJson["lab"]> & {
   peerAddr6?: string;
   tileLinkLocal?: string;
   peerLinkLocal?: string;
+  tileIf?: string;
+  peerIf?: string;
 };
 
 /** The neighbor entries of a namespace, as `ip -6 -j neigh` lists them. */
