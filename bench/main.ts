@@ -10,6 +10,7 @@ const benches: Record<string, () => Promise<Bench>> = {
   echo: async () => (await import("./echo")).echoBench,
   capture: async () => (await import("./capture")).captureBench,
   scale: async () => (await import("./scale")).scaleBench,
+  ipv6: async () => (await import("./ipv6")).ipv6Bench,
   dns: async () => (await import("./dns")).dnsBench,
   churn: async () => (await import("./netbase-churn")).churnBench,
   "netbase-capacity": async () => (await import("./netbase-capacity")).netbaseCapacityBench,

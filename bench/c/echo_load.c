@@ -3,12 +3,13 @@
 // number and send time (CLOCK_MONOTONIC), so each echo gives one round-trip time. Bounded in
 // seconds and packets. Prints one JSON line.
 //
-//   echo_load <ipv4> <port> <seconds> <warmup_seconds> <max_packets> <size> <window> <burst>
+//   echo_load <ipv4|ipv6[%scope]> <port> <seconds> <warmup_seconds> <max_packets> <size> <window> <burst>
 //
 // Datagrams unanswered for 20 ms are counted lost (and their window slots reused). Echoes whose
 // payload differs from what was sent are counted `bad`.
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <net/if.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -68,16 +69,38 @@ int main(int argc, char** argv) {
     fprintf(stderr, "echo_load: argument out of range\n");
     return 2;
   }
-  struct sockaddr_in dst;
+  // IPv4, or IPv6 when the address has a ':' (a link-local one may carry its scope: fe80::1%eth0).
+  struct sockaddr_storage dst;
+  socklen_t dst_len;
   memset(&dst, 0, sizeof(dst));
-  dst.sin_family = AF_INET;
-  dst.sin_port = htons((uint16_t)port);
-  if (inet_pton(AF_INET, ip, &dst.sin_addr) != 1) {
-    fprintf(stderr, "echo_load: bad address %s\n", ip);
-    return 2;
+  if (strchr(ip, ':') != NULL) {
+    struct sockaddr_in6* d6 = (struct sockaddr_in6*)&dst;
+    char text[INET6_ADDRSTRLEN + IF_NAMESIZE + 2];
+    snprintf(text, sizeof(text), "%s", ip);
+    char* scope = strchr(text, '%');
+    if (scope != NULL) {
+      *scope++ = '\0';
+      d6->sin6_scope_id = if_nametoindex(scope);
+    }
+    d6->sin6_family = AF_INET6;
+    d6->sin6_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET6, text, &d6->sin6_addr) != 1 || (scope != NULL && d6->sin6_scope_id == 0)) {
+      fprintf(stderr, "echo_load: bad address %s\n", ip);
+      return 2;
+    }
+    dst_len = sizeof(*d6);
+  } else {
+    struct sockaddr_in* d4 = (struct sockaddr_in*)&dst;
+    d4->sin_family = AF_INET;
+    d4->sin_port = htons((uint16_t)port);
+    if (inet_pton(AF_INET, ip, &d4->sin_addr) != 1) {
+      fprintf(stderr, "echo_load: bad address %s\n", ip);
+      return 2;
+    }
+    dst_len = sizeof(*d4);
   }
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  if (fd < 0 || connect(fd, (struct sockaddr*)&dst, sizeof(dst)) != 0) {
+  int fd = socket(dst.ss_family, SOCK_DGRAM, 0);
+  if (fd < 0 || connect(fd, (struct sockaddr*)&dst, dst_len) != 0) {
     perror("echo_load: socket/connect");
     return 1;
   }
