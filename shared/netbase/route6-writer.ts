@@ -314,7 +314,11 @@ export class Route6Writer {
   }
 
   /** Routes to exactly `routes`: added and changed first, then the others removed (no hole). */
-  resync(routes: readonly Route6Record[], result: ResyncResult, upsert: (r: Route6Record) => boolean): void {
+  resync(
+    routes: readonly Route6Record[],
+    result: ResyncResult,
+    write: { upsert(r: Route6Record): boolean; remove(r: Route6Record): boolean },
+  ): void {
     const want = new Map<string, Route6Record>();
     for (const r of routes) if (r.table === RouteTable.local || r.table === RouteTable.main) want.set(route6Key(r), r);
     const have = new Map<string, Route6Record>();
@@ -325,13 +329,9 @@ export class Route6Writer {
     for (const [key, r] of want) {
       const cur = have.get(key);
       if (cur && sameRoute6(cur, r)) continue;
-      if (upsert(r)) result[cur ? "changed" : "added"]++;
+      if (write.upsert(r)) result[cur ? "changed" : "added"]++;
     }
-    for (const [key, r] of have) if (!want.has(key) && this.deleteQuiet(r)) result.removed++;
-  }
-
-  private deleteQuiet(r: Route6Record): boolean {
-    return this.delete(r);
+    for (const [key, r] of have) if (!want.has(key) && write.remove(r)) result.removed++;
   }
 }
 

@@ -219,7 +219,11 @@ export class NetbaseWriter implements NetbaseWrites {
         if (this.upsertAddr6(a)) result[cur ? "changed" : "added"]++;
       }
     }
-    if (snap.routes6) this.routes6.resync(snap.routes6, result, (r) => this.upsertRoute6(r));
+    if (snap.routes6)
+      this.routes6.resync(snap.routes6, result, {
+        upsert: (r) => this.upsertRoute6(r),
+        remove: (r) => this.deleteRoute6(r),
+      });
     if (snap.neighs6)
       this.neighbors6.resync(snap.neighs6, result, {
         upsert: (n) => this.upsertNeighbor6(n),
