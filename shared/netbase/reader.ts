@@ -90,12 +90,18 @@ import {
 } from "./layout";
 import { RegionListing, type StoredInterface } from "./listing";
 import { listAddresses6, listNeighbors6, listRoutes6 } from "./listing6";
-import { type InterfaceResult, type NeighborResult, type RouteBatch, RouteResult } from "./lookup-results";
+import {
+  type InterfaceResult,
+  type NeighborResult,
+  type Route6Batch,
+  type RouteBatch,
+  RouteResult,
+} from "./lookup-results";
 import { type NetbaseShow, netbaseShowOf, netSnapshotOf } from "./show";
 import { type Netbase6Lookups, Route6Result } from "./v6";
 
 export type { StoredInterface } from "./listing";
-export { InterfaceResult, NeighborResult, RouteBatch, RouteResult } from "./lookup-results";
+export { InterfaceResult, NeighborResult, Route6Batch, RouteBatch, RouteResult } from "./lookup-results";
 export type { NetbaseShow, ShowRoute } from "./show";
 export { neighStateName, routeTypeName } from "./show";
 export type { Netbase6Lookups } from "./v6";
@@ -493,6 +499,86 @@ export class NetbaseReader implements Netbase6Lookups {
       return true;
     }
     return false;
+  }
+
+  /**
+   * lookupRoute6 for the count destinations at dsts[4 * from ..] (count <= out.capacity) into out;
+   * returns how many have a route. The batch walks the trie one stride at a time for all its
+   * destinations, so that their cache misses (a full table does not fit in cache) overlap instead
+   * of following one another.
+   */
+  lookupRoutes6(dsts: Uint32Array, from: number, count: number, out: Route6Batch): number {
+    const v = this.v;
+    const nodes = this.lpm6Nodes;
+    const n = Math.min(count, out.capacity, (dsts.length >> 2) - from);
+    const e = out.entries;
+    let pending = false;
+    for (let i = 0; i < n; i++) {
+      const x = v[this.lpm6 + (dsts[4 * (from + i)] >>> 16)];
+      e[i] = x;
+      if (x < 0) pending = true;
+    }
+    for (let depth = 16; pending; depth += 8) {
+      pending = false;
+      const word = depth >>> 5;
+      const shift = 24 - (depth & 31);
+      for (let i = 0; i < n; i++) {
+        let x = e[i];
+        if (x >= 0) continue;
+        x = v[nodes + ((x & ~ENTRY_GROUP_FLAG) << 8) + ((dsts[4 * (from + i) + word] >>> shift) & 255)];
+        e[i] = x;
+        if (x < 0) pending = true;
+      }
+    }
+    let hits = 0;
+    for (let i = 0; i < n; i++) hits += this.batchAnswer6(dsts, 4 * (from + i), e[i], out, i);
+    return hits;
+  }
+
+  /** Entry i of a batch from its LPM entry x (the nexthop record read under its generation). */
+  private batchAnswer6(dsts: Uint32Array, at: number, x: number, out: Route6Batch, i: number): number {
+    const v = this.v;
+    const a0 = dsts[at];
+    if (x !== 0) {
+      const r = this.nh6 + (x - 1) * NH6_WORDS;
+      const gen = v[r];
+      const meta = v[r + NH6_META];
+      const g0 = v[r + NH6_GATEWAY];
+      const g1 = v[r + NH6_GATEWAY + 1];
+      const g2 = v[r + NH6_GATEWAY + 2];
+      const g3 = v[r + NH6_GATEWAY + 3];
+      const nh = out.nexthop;
+      const onLink = (g0 | g1 | g2 | g3) === 0;
+      nh[4 * i] = onLink ? a0 : g0;
+      nh[4 * i + 1] = onLink ? dsts[at + 1] : g1;
+      nh[4 * i + 2] = onLink ? dsts[at + 2] : g2;
+      nh[4 * i + 3] = onLink ? dsts[at + 3] : g3;
+      out.type[i] = meta;
+      out.table[i] = meta >>> 16;
+      out.ifindex[i] = v[r + NH6_OIF];
+      out.metric[i] = v[r + NH6_METRIC];
+      const src = out.src;
+      for (let w = 0; w < 4; w++) src[4 * i + w] = v[r + NH6_SRC + w];
+      if ((gen & 1) === 0 && v[r] === gen && a0 >>> 22 !== 0x3fa) {
+        out.found[i] = 1;
+        return 1;
+      }
+    }
+    if (x === 0) {
+      out.found[i] = 0;
+      return 0;
+    }
+    // Rare: a record reused under a stalled reader, or a link-local destination: the single lookup.
+    const one = this.scratch6;
+    const ok = this.lookupRoute6(a0, dsts[at + 1], dsts[at + 2], dsts[at + 3], one);
+    out.found[i] = ok ? 1 : 0;
+    out.type[i] = one.type;
+    out.table[i] = one.table;
+    out.ifindex[i] = one.ifindex;
+    out.metric[i] = one.metric;
+    out.nexthop.set(one.nexthop, 4 * i);
+    out.src.set(one.src, 4 * i);
+    return ok ? 1 : 0;
   }
 
   /** True when the address is one of this host's (a route of type `local` matches it). */
