@@ -4,8 +4,9 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { formatIp6 } from "../shared/ip6";
+import { initNetbase, netbaseRegionSize } from "../shared/netbase/layout";
 import { NeighborResult, Route6Result } from "../shared/netbase/reader";
-import type { NetbaseWriter } from "../shared/netbase/writer";
+import { NetbaseWriter } from "../shared/netbase/writer";
 import { type Neigh6Record, type Route6Record, RouteType } from "../shared/netmodel";
 import { ip6, newWriter6, reference6, route6 } from "./support/netbase6-helpers";
 
@@ -91,6 +92,50 @@ describe("netbase IPv6 routes: kernel semantics", () => {
       ),
       { numRuns: 150 },
     );
+  });
+
+  it("a restarted writer adopts the region and carries on (same answers, deltas still exact)", () => {
+    const caps = { routes: 16, routes6: 4096 };
+    const buf = new ArrayBuffer(netbaseRegionSize(caps));
+    initNetbase(buf, caps);
+    const first = new NetbaseWriter(buf);
+    const model = new Map<string, Route6Record>();
+    const out = new Route6Result();
+    const sample = fc.sample(routeArb, { numRuns: 80, seed: 7 });
+    for (const r of sample) {
+      first.upsertRoute6(r);
+      model.set(masked(r), r);
+    }
+    first.upsertRoute6(route6({ dst: ip6("::"), dstLen: 0, gateway: ip6("fe80::1") }));
+    model.set(
+      masked(route6({ dst: ip6("::"), dstLen: 0 })),
+      route6({ dst: ip6("::"), dstLen: 0, gateway: ip6("fe80::1") }),
+    );
+    const before = first.counters();
+    const second = new NetbaseWriter(buf);
+    const after = second.counters();
+    expect([after.lpm6_nodes_used, after.nexthops6_used, after.routes6_main, after.routes6_local]).toEqual([
+      before.lpm6_nodes_used,
+      before.nexthops6_used,
+      before.routes6_main,
+      before.routes6_local,
+    ]);
+    const probes = fc.sample(addr6Arb, { numRuns: 64, seed: 8 });
+    for (const a of probes) check(second, model, a, out);
+    // Deltas after adoption: delete half, add more, all still exact; then empty.
+    for (const r of [...model.values()].slice(0, 40)) {
+      expect(second.deleteRoute6(r)).toBe(true);
+      model.delete(masked(r));
+      for (const a of probes) check(second, model, a, out);
+    }
+    for (const r of fc.sample(routeArb, { numRuns: 40, seed: 9 })) {
+      second.upsertRoute6(r);
+      model.set(masked(r), r);
+      for (const a of probes) check(second, model, a, out);
+    }
+    for (const r of [...model.values()]) second.deleteRoute6(r);
+    expect(second.counters().lpm6_nodes_used).toBe(0);
+    expect(second.counters().nexthops6_used).toBe(0);
   });
 
   it("a throw in local continues in main; in main it is no route", () => {

@@ -155,7 +155,7 @@ export class Lpm6Table {
    * entries whose table-t route has length len (the prefix's last route was deleted; `route` is the
    * next covering one). The prefix's nodes exist (addPrefix before, removePrefix after).
    */
-  paint(dst: Uint32Array, len: number, t: number, route: number, replaceShorter: boolean): void {
+  paint(dst: Uint32Array, len: number, t: number, route: number, replaceShorter: boolean, store = true): void {
     let start = 0;
     let depth = 0;
     let span = 16;
@@ -171,26 +171,74 @@ export class Lpm6Table {
     const free = depth + span - len; // bits of the stride the prefix leaves free
     const first = depth === 0 ? (dst[0] >>> 16) & ~((1 << free) - 1) : g - start;
     const from = depth === 0 ? first : start + (first & ~((1 << free) - 1));
-    this.paintRange(from, 1 << free, t, route + 1, len, replaceShorter);
+    this.paintRange(from, 1 << free, t, route + 1, len, replaceShorter, store);
   }
 
-  private paintRange(from: number, count: number, t: number, rid: number, len: number, shorter: boolean): void {
+  private paintRange(
+    from: number,
+    count: number,
+    t: number,
+    rid: number,
+    len: number,
+    shorter: boolean,
+    store: boolean,
+  ): void {
     const v = this.v;
     const sh = this.shadow[t];
     const rlen = this.routes.len;
     for (let g = from; g < from + count; g++) {
       const e = v[this.base + g];
       if (e < 0) {
-        this.paintRange(this.nodeStart(e & ~ENTRY_GROUP_FLAG), LPM6_NODE_WORDS, t, rid, len, shorter);
+        this.paintRange(this.nodeStart(e & ~ENTRY_GROUP_FLAG), LPM6_NODE_WORDS, t, rid, len, shorter, store);
         continue;
       }
       const cur = sh[g];
       const curLen = cur === 0 ? -1 : rlen[cur - 1];
       if (shorter ? curLen > len : curLen !== len) continue;
       sh[g] = rid;
+      if (!store) continue;
       const answer = this.answer(this.shadow[T6_MAIN][g], this.shadow[T6_LOCAL][g]);
       if (answer !== e) v[this.base + g] = answer; // one aligned 32-bit store: old or new answer
     }
+  }
+
+  /**
+   * A region an earlier writer left: finds the nodes in use (linked from the root, down), counts the
+   * prefixes in each, and rebuilds the shadows by replaying the prefixes shortest first without
+   * writing the region (its answers are already right). Unlinked nodes wait out the reuse delay.
+   */
+  adopt(now: number, prefixes: { dst: Uint32Array; len: number; head: [number, number] }[]): void {
+    const v = this.v;
+    const linked = new Uint8Array(this.capacity);
+    const stack: number[] = [];
+    const visit = (g: number): void => {
+      const e = v[this.base + g];
+      if (e >= 0) return;
+      const n = e & ~ENTRY_GROUP_FLAG;
+      linked[n] = 1;
+      this.nodeParent[n] = g;
+      this.highWater = Math.max(this.highWater, n + 1);
+      this.used++;
+      stack.push(n);
+    };
+    for (let g = 0; g < LPM6_ROOT_ENTRIES; g++) visit(g);
+    while (stack.length > 0) {
+      const s = this.nodeStart(stack.pop() as number);
+      for (let g = s; g < s + LPM6_NODE_WORDS; g++) visit(g);
+    }
+    for (let n = 0; n < this.highWater; n++) if (!linked[n]) this.reuse.push(n, now);
+    const sorted = [...prefixes].sort((a, b) => a.len - b.len);
+    for (const p of sorted) {
+      let g = p.dst[0] >>> 16;
+      for (let depth = 16; depth < p.len; depth += 8) {
+        const e = v[this.base + g];
+        if (e >= 0) throw new Error("netbase: adopted IPv6 route without its LPM node");
+        this.nodeInner[e & ~ENTRY_GROUP_FLAG]++;
+        g = this.nodeStart(e & ~ENTRY_GROUP_FLAG) + strideIndex(p.dst, depth);
+      }
+      for (const t of [T6_MAIN, T6_LOCAL]) if (p.head[t] >= 0) this.paint(p.dst, p.len, t, p.head[t], true, false);
+    }
+    this.core.set("lpm6_nodes_used", this.used);
   }
 
   /** The lookup's answer for entries whose best routes are main/local (route id + 1, 0 = none). */

@@ -95,6 +95,36 @@ export class Nexthop6Pool {
     this.setLive(this.live - 1);
   }
 
+  // ---- adoption of a region an earlier writer left: adoptRecords, adoptRoute per route, adoptDone
+
+  /** Indexes every record ever written, by content. */
+  adoptRecords(): void {
+    const v = this.v;
+    for (let nh = 0; nh < this.capacity; nh++) {
+      const b = this.recordBase(nh);
+      if (v[b + NH6_GEN] === 0) continue;
+      this.highWater = nh + 1;
+      const w = (at: number): string => v.subarray(b + at, b + at + 4).join(",");
+      const key = `${v[b + NH6_META]} ${w(NH6_GATEWAY)} ${v[b + NH6_OIF]} ${w(NH6_PREFSRC)} ${v[b + NH6_METRIC]} ${w(NH6_SRC)}`;
+      this.keys[nh] = key;
+      if (!this.byKey.has(key)) this.byKey.set(key, nh);
+    }
+  }
+
+  adoptRoute(nh: number): void {
+    if (this.ref[nh]++ === 0) this.live++;
+  }
+
+  /** Records no adopted route references wait out the reuse delay from now. */
+  adoptDone(now: number): void {
+    for (let nh = 0; nh < this.highWater; nh++) {
+      if (this.ref[nh] !== 0) continue;
+      this.freedAt[nh] = now;
+      this.reuse.push(nh, now);
+    }
+    this.setLive(this.live);
+  }
+
   private setLive(n: number): void {
     this.live = n;
     this.core.set("nexthops6_used", n);

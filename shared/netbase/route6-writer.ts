@@ -181,7 +181,15 @@ export class Route6Writer {
     this.table[id] = t;
     this.prefixOf[id] = p;
     this.publish(id, p, nh);
-    // Ordered by metric: the head is the kernel's choice.
+    if (this.insertAlternative(p, t, id)) this.lpm.paint(p.dst, p.len, t, id, true);
+    this.live++;
+    this.tableRoutes[t]++;
+    this.updateCounters();
+  }
+
+  /** Keeps a prefix's alternatives ordered by metric (the head is the kernel's choice); true when id
+   *  became the head. */
+  private insertAlternative(p: Prefix6, t: number, id: number): boolean {
     let prev = NONE;
     let cur = p.head[t];
     while (cur !== NONE && this.metric[cur] <= this.metric[id]) {
@@ -191,9 +199,44 @@ export class Route6Writer {
     this.next[id] = cur;
     if (prev === NONE) p.head[t] = id;
     else this.next[prev] = id;
-    if (prev === NONE) this.lpm.paint(p.dst, p.len, t, id, true);
-    this.live++;
-    this.tableRoutes[t]++;
+    return prev === NONE;
+  }
+
+  /** Rebuilds the model from the region's route and nexthop records (a restarted writer), then the
+   *  LPM's bookkeeping; the region is not changed. */
+  adopt(now: number): void {
+    const v = this.v;
+    this.nexthops.adoptRecords();
+    for (let id = 0; id < this.capacity; id++) {
+      const b = this.rtBase + id * RT6_WORDS;
+      const meta = v[b + RT6_META];
+      if ((meta & RT_META_LIVE) === 0) continue;
+      this.highWater = id + 1;
+      const nh = v[b + RT6_NEXTHOP];
+      const nb = this.nexthops.recordBase(nh);
+      const dst = Uint32Array.from(v.subarray(b + RT6_DST, b + RT6_DST + 4));
+      const len = meta & 255;
+      const t = meta & RT_META_LOCAL ? T6_LOCAL : T6_MAIN;
+      const key = prefixKey(dst, len);
+      let p = this.prefixes.get(key);
+      if (p === undefined) {
+        p = { dst, len, head: [NONE, NONE] };
+        this.prefixes.set(key, p);
+      }
+      this.nh[id] = nh;
+      this.metric[id] = v[nb + NH6_METRIC] >>> 0;
+      this.type[id] = v[nb + NH6_META] & 255;
+      this.len[id] = len;
+      this.table[id] = t;
+      this.prefixOf[id] = p;
+      this.insertAlternative(p, t, id);
+      this.nexthops.adoptRoute(nh);
+      this.live++;
+      this.tableRoutes[t]++;
+    }
+    for (let id = this.highWater - 1; id >= 0; id--) if (this.prefixOf[id] === undefined) this.free.push(id);
+    this.nexthops.adoptDone(now);
+    this.lpm.adopt(now, [...this.prefixes.values()]);
     this.updateCounters();
   }
 

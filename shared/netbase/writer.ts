@@ -248,5 +248,7 @@ export class NetbaseWriter implements NetbaseWrites {
     this.interfaces.adopt();
     this.neighbors.adopt();
     this.routes.adopt(this.core.now());
+    this.neighbors6.adopt();
+    this.routes6.adopt(this.core.now());
   }
 }
