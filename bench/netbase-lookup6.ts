@@ -112,6 +112,16 @@ export function destinations6(routes: Route6Record[], n: number, seed = 2): Uint
   return out;
 }
 
+/** Destinations as traffic has them: 90% to 1% of the routes (the popular ones), 10% to any route. */
+export function skewedDestinations6(routes: Route6Record[], n: number, seed = 3): Uint32Array {
+  const next = rng(seed);
+  const popular = routes.filter(() => next() % 100 === 0);
+  const all = destinations6(routes, n, seed + 1);
+  const hot = destinations6(popular.length > 1 ? [routes[0], ...popular] : routes, n, seed + 2);
+  for (let i = 0; i < n; i++) if (next() % 10 !== 0) all.set(hot.subarray(4 * i, 4 * i + 4), 4 * i);
+  return all;
+}
+
 /** One lookupRoute6 per destination; reads what a sender needs (nexthop, interface). */
 export function lookupLoop6(reader: NetbaseReader, dsts: Uint32Array, n: number, out: Route6Result): number {
   const mask = dsts.length / 4 - 1;
@@ -184,6 +194,8 @@ function figures6(f: Record<string, number>, count: number, n: number, buf: Arra
   f[`lookups6_per_s_230k${sfx}`] = rate((k) => lookupLoop6(reader6, dsts6, k, out6), n, 5);
   const batch6 = new Route6Batch(64);
   f[`batch_lookups6_per_s_230k${sfx}`] = rate((k) => batchLoop6(reader6, dsts6, k, batch6), n, 5);
+  const skewed6 = skewedDestinations6(routes6, 1 << 20);
+  f[`skewed_lookups6_per_s_230k${sfx}`] = rate((k) => lookupLoop6(reader6, skewed6, k, out6), n, 5);
   let mismatches = 0;
   for (let i = 0; i < 4096; i += 64) {
     reader6.lookupRoutes6(dsts6, i, 64, batch6);
@@ -250,6 +262,7 @@ export function lookup6Lines(f: Record<string, number>): string[] {
           `  2 MiB pages, one at a time: IPv6 ${m(f.lookups6_per_s_230k_huge)}  IPv4 ${m(f.lookups4_per_s_230k_huge)}  ratio ${f.lookups6_to_4_ratio_230k_huge.toFixed(2)}`,
           `  2 MiB pages, batches of 64: IPv6 ${m(f.batch_lookups6_per_s_230k_huge)}  IPv4 ${m(f.batch_lookups4_per_s_230k_huge)}  ratio ${f.batch_lookups6_to_4_ratio_230k_huge.toFixed(2)}`,
         ]),
+    `  skewed traffic (90% to 1% of the routes), one at a time: IPv6 ${m(f.skewed_lookups6_per_s_230k)}`,
     `  load: IPv6 ${f.load6_230k_s.toFixed(2)} CPU s (${f.lpm6_nodes_230k} LPM nodes, ${f.routes6_dropped_230k} dropped), IPv4 ${f.load4_230k_s.toFixed(2)} CPU s`,
   ];
 }
