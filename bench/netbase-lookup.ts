@@ -11,6 +11,7 @@ import { initNetbase, netbaseRegionSize } from "../shared/netbase/layout";
 import { NetbaseReader, RouteBatch, RouteResult } from "../shared/netbase/reader";
 import { NetbaseWriter } from "../shared/netbase/writer";
 import { prefixMask, type RouteRecord, RouteType } from "../shared/netmodel";
+import { lookup6Figures, lookup6Lines } from "./netbase-lookup6";
 import type { BenchResult } from "./types";
 
 /** xorshift32. */
@@ -236,9 +237,9 @@ export async function lookupFigures(): Promise<Record<string, number>> {
   return figures;
 }
 
-/** The benchmark in the dispatcher's shape (figures + lines for people). */
+/** The benchmark in the dispatcher's shape (figures + lines for people), IPv6 beside IPv4 at 230k. */
 export async function netbaseLookupBench(): Promise<BenchResult> {
-  const f = await lookupFigures();
+  const f = { ...(await lookupFigures()), ...lookup6Figures() };
   const m = (x: number): string => `${(x / 1e6).toFixed(2)}M/s`;
   const lines = ["netbase route lookups (DIR-24-8, random destinations) vs linear scan, same run:"];
   for (const name of ["1k", "100k", "1m"]) {
@@ -252,5 +253,6 @@ export async function netbaseLookupBench(): Promise<BenchResult> {
   lines.push(
     `  load 1M routes: ${f.load_1m_s.toFixed(2)} CPU s   (rates per CPU second; target >= 20M lookups/s at 1M)`,
   );
+  lines.push(...lookup6Lines(f));
   return { figures: f, lines };
 }

@@ -125,6 +125,9 @@ describe("netbase resync and diff", () => {
         { ifindex: 1, ip: "198.18.0.254", mac: "02:01:02:03:04:fe", state: "REACHABLE" },
         { ifindex: 2, ip: "198.19.0.9", mac: "02:01:02:03:04:09", state: "STALE" },
       ],
+      addrs6: [],
+      routes6: { local: [], main: [] },
+      neighbors6: [],
     });
     expect(Object.keys(show.routes.main[1])).toEqual(["dst", "type", "gateway", "ifindex", "metric", "scope"]);
   });

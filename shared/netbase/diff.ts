@@ -1,15 +1,19 @@
 // Comparing netbase with a kernel dump: the normal form both sides are reduced to (what netbase
 // mirrors, keyed the way the kernel identifies objects), and human-readable differences. Used by the
 // writer's resync (to apply only the differences) and by `tilenet netbase verify` (any mapper).
+import { formatIp6 } from "../ip6";
 import {
+  type Addr6Record,
   type AddrRecord,
   ipToString,
   type LinkRecord,
   macToString,
+  type Neigh6Record,
   type NeighRecord,
   NeighState,
   type NetSnapshot,
   prefixMask,
+  type Route6Record,
   type RouteRecord,
   RouteTable,
 } from "../netmodel";
@@ -33,6 +37,9 @@ export function routeKey(r: RouteRecord): string {
 }
 export function addrKey(a: AddrRecord): string {
   return `${a.ifindex} ${a.address}/${a.prefixLen}`;
+}
+export function addr6Key(a: Addr6Record): string {
+  return `${a.ifindex} ${a.address[0]},${a.address[1]},${a.address[2]},${a.address[3]}/${a.prefixLen}`;
 }
 export function neighKey(n: NeighRecord): string {
   return `${n.ifindex} ${n.ip}`;
@@ -179,7 +186,73 @@ export function diffStates(region: NormalizedState, kernel: NormalizedState): st
   return out;
 }
 
-/** Differences between what a netbase region holds and a kernel dump; empty when equal. */
+/** Differences between what a netbase region holds and a kernel dump; empty when equal. IPv6
+ *  lists absent from the dump are not compared. */
 export function diffNetbase(reader: NetbaseReader, snap: NetSnapshot): string[] {
-  return diffStates(normalizeSnapshot(reader.toNetSnapshot()), normalizeSnapshot(snap));
+  const out = diffStates(normalizeSnapshot(reader.toNetSnapshot()), normalizeSnapshot(snap));
+  if (snap.addrs6) diff6(out, reader.addresses6(), snap.addrs6);
+  if (snap.routes6) diffRoutes6(out, reader.routes6(), snap.routes6);
+  if (snap.neighs6) diffNeighbors6(out, reader.neighbors6(), snap.neighs6);
+  return out;
+}
+
+const w6 = (a: Uint32Array): string => formatIp6(a[0], a[1], a[2], a[3]);
+
+function diffKeyed<T>(
+  out: string[],
+  region: T[],
+  kernel: T[],
+  key: (x: T) => string,
+  describe: (x: T) => string,
+  fields: [string, (x: T) => string][],
+): void {
+  const have = new Map(region.map((x) => [key(x), x]));
+  const want = new Map(kernel.map((x) => [key(x), x]));
+  for (const [k, w] of want) {
+    const h = have.get(k);
+    if (h === undefined) {
+      out.push(`${describe(w)}: missing in netbase`);
+      continue;
+    }
+    for (const [name, get] of fields)
+      if (get(h) !== get(w)) out.push(`${describe(w)}: ${name} ${get(h)} in netbase, ${get(w)} in kernel`);
+  }
+  for (const [k, h] of have) if (!want.has(k)) out.push(`${describe(h)}: only in netbase`);
+}
+
+function diff6(out: string[], region: Addr6Record[], kernel: Addr6Record[]): void {
+  diffKeyed(out, region, kernel, addr6Key, (a) => `addr ${w6(a.address)}/${a.prefixLen} on ${a.ifindex}`, [
+    ["scope", (a) => String(a.scope)],
+    ["flags", (a) => `0x${(a.flags >>> 0).toString(16)}`],
+  ]);
+}
+
+/** Masked key (table, prefix, metric), as the kernel identifies an IPv6 route. */
+function route6KeyOf(r: Route6Record): string {
+  const d = new Uint32Array(4);
+  for (let i = 0; i < 4; i++) {
+    const bits = Math.max(0, Math.min(32, r.dstLen - 32 * i));
+    d[i] = bits === 0 ? 0 : r.dst[i] & (-1 << (32 - bits));
+  }
+  return `${r.table} ${w6(d)}/${r.dstLen} ${r.priority >>> 0}`;
+}
+
+function diffRoutes6(out: string[], region: Route6Record[], kernel: Route6Record[]): void {
+  const mirrored = kernel.filter((r) => r.table === RouteTable.main || r.table === RouteTable.local);
+  diffKeyed(out, region, mirrored, route6KeyOf, (r) => `route6 ${tableName(r.table)} ${route6KeyOf(r).slice(4)}`, [
+    ["type", (r) => routeTypeName(r.type)],
+    ["gateway", (r) => w6(r.gateway)],
+    ["oif", (r) => String(r.oif >>> 0)],
+    ["prefsrc", (r) => w6(r.prefsrc)],
+  ]);
+}
+
+function diffNeighbors6(out: string[], region: Neigh6Record[], kernel: Neigh6Record[]): void {
+  const key = (n: Neigh6Record): string => `${n.ifindex >>> 0} ${w6(n.ip)}`;
+  const state = (n: Neigh6Record): string => neighStateName(normalMac(n.mac) ? n.state : unresolvedState(n.state));
+  diffKeyed(out, region, kernel, key, (n) => `neighbor6 ${w6(n.ip)} on ${n.ifindex}`, [
+    ["mac", (n) => macToString(normalMac(n.mac)) || "none"],
+    ["state", state],
+    ["flags", (n) => String(n.flags)],
+  ]);
 }

@@ -103,6 +103,11 @@ export class InterfaceWriter {
     return this.core.published(true);
   }
 
+  /** Whether the link is stored. */
+  has(ifindex: number): boolean {
+    return isU32(ifindex) && ifindex !== 0 && this.table.find(interfaceHash(ifindex | 0), ifindex | 0, 0) >= 0;
+  }
+
   /** Removes a link, its addresses, and (through linkGone) the routes and neighbors that use it. */
   deleteLink(ifindex: number): boolean {
     if (!isU32(ifindex) || ifindex === 0) return this.core.bad();

@@ -15,12 +15,20 @@
 //   nexthops    32-byte immutable records {gen, type/scope/table, gateway, oif, prefsrc, metric, src}
 //   routes      one 16-byte slot per route {seq, dst, len/table/live, nexthop}: listing only (show/diff)
 //
+// Version 4 adds IPv6 (see lpm6.ts for why the structure):
+//   addrs6      open-addressed table keyed by ifindex: the interface's IPv6 addresses, versioned entries
+//   neighbors6  open-addressed table keyed by (ifindex, address), double-buffered versioned entries
+//   lpm6 root   2^16 words: answer for each /16 (0 = no route, nexthop6 index + 1, or a node link)
+//   lpm6 nodes  nodes of 256 words, one per 8-bit stride (bits 16-23, 24-31, ... 120-127)
+//   nexthops6   64-byte immutable records {gen, meta, gateway x4, oif, prefsrc x4, metric, src x4}
+//   routes6     one 32-byte slot per IPv6 route {seq, dst x4, len/table/live, nexthop6}: listing only
+//
 // Lookups read tbl24 (and tbl8) then one nexthop record. Distinct routes that share the same answer
 // share one nexthop record (an Internet table has a handful), so that record stays in cache.
 
 /** "NBAS" */
 export const NETBASE_MAGIC = 0x5341424e;
-export const NETBASE_VERSION = 3;
+export const NETBASE_VERSION = 4;
 export const NETBASE_HEADER_BYTES = 4096;
 const SECTION_ALIGN = 4096;
 
@@ -56,6 +64,23 @@ export const H_NEIGHBOR_MOVE_SEQ = 33;
 export const H_INTERFACE_MOVE_SEQ = 34;
 /** pid of the process that last opened the region as writer (information only). */
 export const H_WRITER_PID = 35;
+/** Move sequences of the IPv6 tables (same protocol as H_NEIGHBOR_MOVE_SEQ). */
+export const H_NEIGHBOR6_MOVE_SEQ = 36;
+export const H_ADDR6_MOVE_SEQ = 37;
+// IPv6 capacities and sections (version 4).
+export const H_CAP_ROUTES6 = 40;
+export const H_CAP_NEXTHOPS6 = 41;
+export const H_CAP_LPM6_NODES = 42;
+export const H_CAP_NEIGHBORS6 = 43;
+export const H_NEIGHBOR6_SLOTS = 44;
+export const H_ADDRS6_PER_INTERFACE = 45;
+export const H_ADDR6_ENTRY_WORDS = 46;
+export const H_OFF_ADDRS6 = 48;
+export const H_OFF_NEIGHBORS6 = 49;
+export const H_OFF_LPM6_ROOT = 50;
+export const H_OFF_LPM6_NODES = 51;
+export const H_OFF_NEXTHOPS6 = 52;
+export const H_OFF_ROUTES6 = 53;
 /** Counters: Float64 (exact integers to 2^53) from this byte offset. */
 export const H_COUNTERS_BYTE = 512;
 
@@ -91,6 +116,25 @@ export const NETBASE_COUNTERS = [
   "flushed_neighbors",
   "tbl8_rows_used",
   "drop_tbl8_rows_full",
+  // IPv6 (version 4)
+  "addr6_updates",
+  "addr6_deletes",
+  "route6_updates",
+  "route6_deletes",
+  "neighbor6_updates",
+  "neighbor6_deletes",
+  "routes6_local",
+  "routes6_main",
+  "nexthops6_used",
+  "lpm6_nodes_used",
+  "neighbors6",
+  "drop_routes6_full",
+  "drop_nexthops6_full",
+  "drop_lpm6_nodes_full",
+  "drop_neighbors6_full",
+  "drop_addrs6_full",
+  "flushed_routes6",
+  "flushed_neighbors6",
 ] as const;
 export type NetbaseCounter = (typeof NETBASE_COUNTERS)[number];
 export const COUNTER_INDEX: Readonly<Record<NetbaseCounter, number>> = Object.fromEntries(
@@ -169,6 +213,59 @@ export const RT_NEXTHOP = 3;
 export const RT_WORDS = 4;
 export const RT_META_LOCAL = 1 << 8;
 export const RT_META_LIVE = 1 << 9;
+
+// ---- IPv6 address entry (addrs6 table): A6_SEQ, then two copies; copy (seq & 1) is current ----
+export const A6_SEQ = 0;
+export const A6_COPY = 1;
+/** Fields inside a copy. ifindex 0 = empty slot. */
+export const A6C_IFINDEX = 0;
+export const A6C_COUNT = 1;
+export const A6C_FIXED_WORDS = 2;
+/** Per address: 4 address words, prefixLen | scope << 8, IFA_F_* flags. */
+export const A6_ADDR_WORDS = 6;
+export const A6_PLEN_SCOPE = 4;
+export const A6_FLAGS = 5;
+
+// ---- IPv6 neighbor entry: NB6_SEQ, then two copies of NB6_COPY_WORDS; copy (seq & 1) is current ----
+export const NB6_SEQ = 0;
+export const NB6_COPY = 1;
+export const NB6_COPY_WORDS = 10;
+/** 32 words = two cache lines. */
+export const NB6_WORDS = 32;
+/** Fields inside a copy: key (ifindex, 4 address words) first. ifindex 0 = empty slot. */
+export const NB6C_IFINDEX = 0;
+export const NB6C_IP = 1;
+export const NB6C_MAC_HI = 5;
+export const NB6C_MAC_LO = 6;
+export const NB6C_STATE = 7;
+export const NB6C_FLAGS = 8;
+export const NB6C_INFO = 9;
+
+// ---- IPv6 LPM (lpm6.ts): entries as tbl24's (ENTRY_GROUP_FLAG | node, else nexthop6 + 1, 0 none) ----
+export const LPM6_ROOT_BITS = 16;
+export const LPM6_ROOT_ENTRIES = 1 << 16;
+export const LPM6_STRIDE_BITS = 8;
+export const LPM6_NODE_WORDS = 256;
+
+// ---- IPv6 nexthop record (words) ----
+export const NH6_GEN = 0;
+/** type | scope << 8 | table << 16 | protocol << 24 */
+export const NH6_META = 1;
+export const NH6_GATEWAY = 2;
+export const NH6_OIF = 6;
+export const NH6_PREFSRC = 7;
+export const NH6_METRIC = 11;
+/** Source: prefsrc, else the output interface's best address for the route's prefix, else zero. */
+export const NH6_SRC = 12;
+export const NH6_WORDS = 16;
+
+// ---- IPv6 route slot (words) ----
+export const RT6_SEQ = 0;
+export const RT6_DST = 1;
+/** prefix length | local << 8 | live << 9 (RT_META_LOCAL, RT_META_LIVE) */
+export const RT6_META = 5;
+export const RT6_NEXTHOP = 6;
+export const RT6_WORDS = 8;
 
 /** Constants grouped with their C prefix, so a C header can be generated from this module. */
 export const NETBASE_LAYOUT_CONSTANTS = {
@@ -254,6 +351,57 @@ export const NETBASE_LAYOUT_CONSTANTS = {
     RT_WORDS,
     RT_META_LOCAL,
     RT_META_LIVE,
+    H_NEIGHBOR6_MOVE_SEQ,
+    H_ADDR6_MOVE_SEQ,
+    H_CAP_ROUTES6,
+    H_CAP_NEXTHOPS6,
+    H_CAP_LPM6_NODES,
+    H_CAP_NEIGHBORS6,
+    H_NEIGHBOR6_SLOTS,
+    H_ADDRS6_PER_INTERFACE,
+    H_ADDR6_ENTRY_WORDS,
+    H_OFF_ADDRS6,
+    H_OFF_NEIGHBORS6,
+    H_OFF_LPM6_ROOT,
+    H_OFF_LPM6_NODES,
+    H_OFF_NEXTHOPS6,
+    H_OFF_ROUTES6,
+    A6_SEQ,
+    A6_COPY,
+    A6C_IFINDEX,
+    A6C_COUNT,
+    A6C_FIXED_WORDS,
+    A6_ADDR_WORDS,
+    A6_PLEN_SCOPE,
+    A6_FLAGS,
+    NB6_SEQ,
+    NB6_COPY,
+    NB6_COPY_WORDS,
+    NB6_WORDS,
+    NB6C_IFINDEX,
+    NB6C_IP,
+    NB6C_MAC_HI,
+    NB6C_MAC_LO,
+    NB6C_STATE,
+    NB6C_FLAGS,
+    NB6C_INFO,
+    LPM6_ROOT_BITS,
+    LPM6_ROOT_ENTRIES,
+    LPM6_STRIDE_BITS,
+    LPM6_NODE_WORDS,
+    NH6_GEN,
+    NH6_META,
+    NH6_GATEWAY,
+    NH6_OIF,
+    NH6_PREFSRC,
+    NH6_METRIC,
+    NH6_SRC,
+    NH6_WORDS,
+    RT6_SEQ,
+    RT6_DST,
+    RT6_META,
+    RT6_NEXTHOP,
+    RT6_WORDS,
   },
 } as const;
 
@@ -278,6 +426,18 @@ export interface NetbaseCapacities {
   tbl8Groups: number;
   /** tbl8 rows: one per /28 holding a route longer than /28. Default as tbl8Groups. 64 bytes each. */
   tbl8Rows: number;
+  /** Live IPv6 routes (local + main). Default 4096 (a host's own); a full IPv6 table is ~230,000. */
+  routes6: number;
+  /** IPv6 nexthop records (64 bytes each). Default: routes6 + max(1024, routes6 / 8). */
+  nexthops6: number;
+  /** IPv6 LPM nodes (1 KiB each): one per 8-bit stride that holds a longer prefix. An Internet
+   *  mix (mostly /32-/48) needs about one per route; a lone /128 needs 14. Default: routes6 +
+   *  max(1024, routes6 / 4). */
+  lpm6Nodes: number;
+  /** Live IPv6 neighbor entries; the table has twice as many slots. Default 4096. */
+  neighbors6: number;
+  /** IPv6 addresses kept per interface. Default 8. */
+  addrs6PerInterface: number;
 }
 
 const LIMITS: Record<keyof NetbaseCapacities, [number, number]> = {
@@ -289,11 +449,18 @@ const LIMITS: Record<keyof NetbaseCapacities, [number, number]> = {
   // Group index << 8 must stay a positive int32 index.
   tbl8Groups: [1, 1 << 22],
   tbl8Rows: [1, 1 << 22],
+  routes6: [1, 4_000_000],
+  nexthops6: [1, 8_000_000],
+  // Node index << 8 must stay a positive int32 index.
+  lpm6Nodes: [1, 1 << 22],
+  neighbors6: [1, 4_000_000],
+  addrs6PerInterface: [1, 64],
 };
 
 /** Fills derived defaults (nexthops, tbl8Groups follow routes) and validates every capacity. */
 export function netbaseCapacities(partial: Partial<NetbaseCapacities>): NetbaseCapacities {
   const routes = partial.routes ?? 65536;
+  const routes6 = partial.routes6 ?? 4096;
   const caps: NetbaseCapacities = {
     routes,
     neighbors: partial.neighbors ?? 65536,
@@ -302,6 +469,11 @@ export function netbaseCapacities(partial: Partial<NetbaseCapacities>): NetbaseC
     nexthops: partial.nexthops ?? routes + Math.max(1024, Math.ceil(routes / 8)),
     tbl8Groups: partial.tbl8Groups ?? Math.min(1 << 22, routes + Math.max(1024, Math.ceil(routes / 8))),
     tbl8Rows: partial.tbl8Rows ?? Math.min(1 << 22, routes + Math.max(1024, Math.ceil(routes / 8))),
+    routes6,
+    nexthops6: partial.nexthops6 ?? routes6 + Math.max(1024, Math.ceil(routes6 / 8)),
+    lpm6Nodes: partial.lpm6Nodes ?? Math.min(1 << 22, routes6 + Math.max(1024, Math.ceil(routes6 / 4))),
+    neighbors6: partial.neighbors6 ?? 4096,
+    addrs6PerInterface: partial.addrs6PerInterface ?? 8,
   };
   for (const [key, [min, max]] of Object.entries(LIMITS) as [keyof NetbaseCapacities, [number, number]][]) {
     const v = caps[key];
@@ -340,6 +512,16 @@ export interface NetbaseLayout {
   tbl8RowsOffset: number;
   nexthopsOffset: number;
   routesOffset: number;
+  /** IPv6 sections. */
+  addr6CopyWords: number;
+  addr6EntryWords: number;
+  neighbor6Slots: number;
+  addrs6Offset: number;
+  neighbors6Offset: number;
+  lpm6RootOffset: number;
+  lpm6NodesOffset: number;
+  nexthops6Offset: number;
+  routes6Offset: number;
 }
 
 export function netbaseLayout(capsIn: Partial<NetbaseCapacities>): NetbaseLayout {
@@ -363,7 +545,31 @@ export function netbaseLayout(capsIn: Partial<NetbaseCapacities>): NetbaseLayout
   at = align(at + caps.nexthops * NH_WORDS * 4);
   const routesOffset = at;
   at = align(at + caps.routes * RT_WORDS * 4);
+  const addr6CopyWords = A6C_FIXED_WORDS + A6_ADDR_WORDS * caps.addrs6PerInterface;
+  const addr6EntryWords = A6_COPY + 2 * addr6CopyWords;
+  const neighbor6Slots = Math.max(16, nextPow2(caps.neighbors6 * 2));
+  const addrs6Offset = at;
+  at = align(at + interfaceSlots * addr6EntryWords * 4);
+  const neighbors6Offset = at;
+  at = align(at + neighbor6Slots * NB6_WORDS * 4);
+  const lpm6RootOffset = at;
+  at = align(at + LPM6_ROOT_ENTRIES * 4);
+  const lpm6NodesOffset = at;
+  at = align(at + caps.lpm6Nodes * LPM6_NODE_WORDS * 4);
+  const nexthops6Offset = at;
+  at = align(at + caps.nexthops6 * NH6_WORDS * 4);
+  const routes6Offset = at;
+  at = align(at + caps.routes6 * RT6_WORDS * 4);
   return {
+    addr6CopyWords,
+    addr6EntryWords,
+    neighbor6Slots,
+    addrs6Offset,
+    neighbors6Offset,
+    lpm6RootOffset,
+    lpm6NodesOffset,
+    nexthops6Offset,
+    routes6Offset,
     caps,
     regionBytes: at,
     interfaceSlots,
@@ -421,6 +627,19 @@ export function initNetbase(
   h[H_OFF_TBL8_ROWS] = layout.tbl8RowsOffset;
   h[H_OFF_NEXTHOPS] = layout.nexthopsOffset;
   h[H_OFF_ROUTES] = layout.routesOffset;
+  h[H_CAP_ROUTES6] = c.routes6;
+  h[H_CAP_NEXTHOPS6] = c.nexthops6;
+  h[H_CAP_LPM6_NODES] = c.lpm6Nodes;
+  h[H_CAP_NEIGHBORS6] = c.neighbors6;
+  h[H_NEIGHBOR6_SLOTS] = layout.neighbor6Slots;
+  h[H_ADDRS6_PER_INTERFACE] = c.addrs6PerInterface;
+  h[H_ADDR6_ENTRY_WORDS] = layout.addr6EntryWords;
+  h[H_OFF_ADDRS6] = layout.addrs6Offset;
+  h[H_OFF_NEIGHBORS6] = layout.neighbors6Offset;
+  h[H_OFF_LPM6_ROOT] = layout.lpm6RootOffset;
+  h[H_OFF_LPM6_NODES] = layout.lpm6NodesOffset;
+  h[H_OFF_NEXTHOPS6] = layout.nexthops6Offset;
+  h[H_OFF_ROUTES6] = layout.routes6Offset;
   // Magic last: a mapper that sees it sees a complete header.
   Atomics.store(h, H_MAGIC, NETBASE_MAGIC | 0);
   return layout;
@@ -457,6 +676,11 @@ export function validateNetbase(buf: ArrayBuffer): NetbaseLayout {
       neighbors: h[H_CAP_NEIGHBORS],
       interfaces: h[H_CAP_INTERFACES],
       addrsPerInterface: h[H_ADDRS_PER_INTERFACE],
+      routes6: h[H_CAP_ROUTES6],
+      nexthops6: h[H_CAP_NEXTHOPS6],
+      lpm6Nodes: h[H_CAP_LPM6_NODES],
+      neighbors6: h[H_CAP_NEIGHBORS6],
+      addrs6PerInterface: h[H_ADDRS6_PER_INTERFACE],
     });
   } catch (e) {
     throw new Error(`netbase: header holds invalid capacities: ${(e as Error).message}`);
@@ -474,6 +698,14 @@ export function validateNetbase(buf: ArrayBuffer): NetbaseLayout {
     ["tbl8 rows offset", h[H_OFF_TBL8_ROWS], layout.tbl8RowsOffset],
     ["nexthops offset", h[H_OFF_NEXTHOPS], layout.nexthopsOffset],
     ["routes offset", h[H_OFF_ROUTES], layout.routesOffset],
+    ["neighbor6 slots", h[H_NEIGHBOR6_SLOTS], layout.neighbor6Slots],
+    ["addr6 entry words", h[H_ADDR6_ENTRY_WORDS], layout.addr6EntryWords],
+    ["addrs6 offset", h[H_OFF_ADDRS6], layout.addrs6Offset],
+    ["neighbors6 offset", h[H_OFF_NEIGHBORS6], layout.neighbors6Offset],
+    ["lpm6 root offset", h[H_OFF_LPM6_ROOT], layout.lpm6RootOffset],
+    ["lpm6 nodes offset", h[H_OFF_LPM6_NODES], layout.lpm6NodesOffset],
+    ["nexthops6 offset", h[H_OFF_NEXTHOPS6], layout.nexthops6Offset],
+    ["routes6 offset", h[H_OFF_ROUTES6], layout.routes6Offset],
   ];
   for (const [what, got, want] of checks) {
     if (got !== want) throw new Error(`netbase: header ${what} is ${got} but the capacities give ${want}`);
@@ -504,4 +736,13 @@ export function neighborHash(ifindex: number, ip: number): number {
 /** Home slot hash of an interface (mask with slots - 1). */
 export function interfaceHash(ifindex: number): number {
   return mix32(Math.imul(ifindex, 0x9e3779b1));
+}
+
+/** Home slot hash of an IPv6 neighbor key (mask with slots - 1). */
+export function neighbor6Hash(ifindex: number, a0: number, a1: number, a2: number, a3: number): number {
+  let h = Math.imul(ifindex, 0x9e3779b1) ^ a0;
+  h = Math.imul(h ^ (h >>> 15), 0x85ebca6b) ^ a1;
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35) ^ a2;
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b) ^ a3;
+  return mix32(h);
 }

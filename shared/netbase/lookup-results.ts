@@ -103,3 +103,32 @@ export class InterfaceResult {
     this.prefixLens = new Uint8Array(maxAddrs);
   }
 }
+
+/** Filled by lookupRoutes6: entry i answers the destination at dsts[4 * (from + i)]. Addresses are
+ *  four words per entry (nexthop[4 * i .. 4 * i + 3], src likewise). */
+export class Route6Batch {
+  readonly capacity: number;
+  /** 1 when the destination has a route. */
+  readonly found: Uint8Array;
+  readonly type: Uint8Array;
+  readonly table: Uint8Array;
+  readonly ifindex: Uint32Array;
+  readonly metric: Uint32Array;
+  /** Where to send: the gateway, or the destination itself when on-link (4 words each). */
+  readonly nexthop: Uint32Array;
+  /** The route's source (4 words each); for a link-local destination the interface's link-local. */
+  readonly src: Uint32Array;
+  /** Scratch: each destination's LPM entry, advanced one stride per pass for the whole batch. */
+  readonly entries: Int32Array;
+  constructor(capacity = 64) {
+    this.capacity = capacity;
+    this.found = new Uint8Array(capacity);
+    this.type = new Uint8Array(capacity);
+    this.table = new Uint8Array(capacity);
+    this.ifindex = new Uint32Array(capacity);
+    this.metric = new Uint32Array(capacity);
+    this.nexthop = new Uint32Array(capacity * 4);
+    this.src = new Uint32Array(capacity * 4);
+    this.entries = new Int32Array(capacity);
+  }
+}

@@ -7,13 +7,29 @@
 // merged nor reordered with each other (checked by test/netbase-concurrent-stress.test.ts). In Node 20
 // Atomics.load is an out-of-line call (~14 ns, 5x slower lookups, measured), so the hot paths do
 // not use it. The writer publishes with Atomics.store (a full fence on x86-64), see writer.ts and its parts.
-import { type NeighRecord, type NetSnapshot, type RouteRecord, RouteType } from "../netmodel";
 import {
+  type Addr6Record,
+  type Neigh6Record,
+  type NeighRecord,
+  type NetSnapshot,
+  type Route6Record,
+  type RouteRecord,
+  RouteType,
+} from "../netmodel";
+import {
+  A6_ADDR_WORDS,
+  A6_COPY,
+  A6_FLAGS,
+  A6C_COUNT,
+  A6C_FIXED_WORDS,
+  A6C_IFINDEX,
   COUNTER_INDEX,
   ENTRY_GROUP_FLAG,
+  H_ADDR6_MOVE_SEQ,
   H_COUNTERS_BYTE,
   H_INTERFACE_MOVE_SEQ,
   H_NEIGHBOR_MOVE_SEQ,
+  H_NEIGHBOR6_MOVE_SEQ,
   H_SYNC_GENERATION,
   IF_ADDR_WORDS,
   IF_COPY,
@@ -30,10 +46,21 @@ import {
   IFC_STATE,
   IFC_TYPE,
   interfaceHash,
+  LPM6_ROOT_ENTRIES,
   NB_COPY,
   NB_COPY_WORDS,
   NB_INFO_HAS_MAC,
   NB_WORDS,
+  NB6_COPY,
+  NB6_COPY_WORDS,
+  NB6_WORDS,
+  NB6C_FLAGS,
+  NB6C_IFINDEX,
+  NB6C_INFO,
+  NB6C_IP,
+  NB6C_MAC_HI,
+  NB6C_MAC_LO,
+  NB6C_STATE,
   NBC_FLAGS,
   NBC_IFINDEX,
   NBC_INFO,
@@ -51,17 +78,34 @@ import {
   NH_OIF,
   NH_SRC,
   NH_WORDS,
+  NH6_GATEWAY,
+  NH6_META,
+  NH6_METRIC,
+  NH6_OIF,
+  NH6_SRC,
+  NH6_WORDS,
+  neighbor6Hash,
   neighborHash,
   validateNetbase,
 } from "./layout";
 import { RegionListing, type StoredInterface } from "./listing";
-import { type InterfaceResult, type NeighborResult, type RouteBatch, RouteResult } from "./lookup-results";
+import { listAddresses6, listNeighbors6, listRoutes6 } from "./listing6";
+import {
+  type InterfaceResult,
+  type NeighborResult,
+  type Route6Batch,
+  type RouteBatch,
+  RouteResult,
+} from "./lookup-results";
 import { type NetbaseShow, netbaseShowOf, netSnapshotOf } from "./show";
+import { type Netbase6Lookups, Route6Result } from "./v6";
 
 export type { StoredInterface } from "./listing";
-export { InterfaceResult, NeighborResult, RouteBatch, RouteResult } from "./lookup-results";
+export { InterfaceResult, NeighborResult, Route6Batch, RouteBatch, RouteResult } from "./lookup-results";
 export type { NetbaseShow, ShowRoute } from "./show";
 export { neighStateName, routeTypeName } from "./show";
+export type { Netbase6Lookups } from "./v6";
+export { Route6Result } from "./v6";
 
 /** How often a lookup retries when it meets an entry being rewritten, before reporting a miss. */
 export const LOOKUP_RETRIES = 8;
@@ -74,6 +118,10 @@ export const NETBASE_STRUCTURES = [
   "tbl8_rows",
   "neighbors",
   "interfaces",
+  "routes6",
+  "nexthops6",
+  "lpm6_nodes",
+  "neighbors6",
 ] as const;
 export type StructureName = (typeof NETBASE_STRUCTURES)[number];
 
@@ -84,7 +132,7 @@ export interface StructureUse {
   pct: number;
 }
 
-export class NetbaseReader {
+export class NetbaseReader implements Netbase6Lookups {
   readonly layout: NetbaseLayout;
   readonly capacities: NetbaseCapacities;
   private readonly v: Int32Array;
@@ -100,6 +148,15 @@ export class NetbaseReader {
   private readonly ifWords: number;
   private readonly ifCopyWords: number;
   private readonly scratch = new RouteResult();
+  private readonly scratch6 = new Route6Result();
+  private readonly lpm6: number;
+  private readonly lpm6Nodes: number;
+  private readonly nh6: number;
+  private readonly nb6Base: number;
+  private readonly nb6Mask: number;
+  private readonly a6Base: number;
+  private readonly a6Words: number;
+  private readonly a6CopyWords: number;
   private readonly listing: RegionListing;
 
   /** buf: the whole region, mapped read-only (or the writer's own mapping). Validates the header. */
@@ -124,6 +181,14 @@ export class NetbaseReader {
     this.ifWords = layout.interfaceEntryWords;
     this.ifCopyWords = layout.interfaceCopyWords;
     this.listing = new RegionListing(buf, layout);
+    this.lpm6 = layout.lpm6RootOffset / 4;
+    this.lpm6Nodes = this.lpm6 + LPM6_ROOT_ENTRIES;
+    this.nh6 = layout.nexthops6Offset / 4;
+    this.nb6Base = layout.neighbors6Offset / 4;
+    this.nb6Mask = layout.neighbor6Slots - 1;
+    this.a6Base = layout.addrs6Offset / 4;
+    this.a6Words = layout.addr6EntryWords;
+    this.a6CopyWords = layout.addr6CopyWords;
   }
 
   /** Changes every time the writer applies an update. */
@@ -155,6 +220,10 @@ export class NetbaseReader {
       use("tbl8_rows", c.tbl8_rows_used, caps.tbl8Rows),
       use("neighbors", c.neighbors, caps.neighbors),
       use("interfaces", c.interfaces, caps.interfaces),
+      use("routes6", c.routes6_local + c.routes6_main, caps.routes6),
+      use("nexthops6", c.nexthops6_used, caps.nexthops6),
+      use("lpm6_nodes", c.lpm6_nodes_used, caps.lpm6Nodes),
+      use("neighbors6", c.neighbors6, caps.neighbors6),
     ];
   }
 
@@ -372,6 +441,260 @@ export class NetbaseReader {
     return false;
   }
 
+  // ---- IPv6 (Netbase6Lookups) ----
+
+  /** The LPM entry for the address: a nexthop6 record + 1, or 0 (root, then 8-bit strides). */
+  private entry6(a0: number, a1: number, a2: number, a3: number): number {
+    const v = this.v;
+    let e = v[this.lpm6 + (a0 >>> 16)];
+    if (e >= 0) return e;
+    e = v[this.lpm6Nodes + ((e & ~ENTRY_GROUP_FLAG) << 8) + ((a0 >>> 8) & 255)];
+    if (e >= 0) return e;
+    e = v[this.lpm6Nodes + ((e & ~ENTRY_GROUP_FLAG) << 8) + (a0 & 255)];
+    for (let depth = 32; e < 0; depth += 8) {
+      const w = depth < 64 ? a1 : depth < 96 ? a2 : a3;
+      e = v[this.lpm6Nodes + ((e & ~ENTRY_GROUP_FLAG) << 8) + ((w >>> (24 - (depth & 31))) & 255)];
+    }
+    return e;
+  }
+
+  /**
+   * Longest-prefix match of an IPv6 destination (four words) over tables local then main (a
+   * `throw` in local continues in main, in main it is no route), lowest metric among equal
+   * prefixes. Fills out (src: the route's source; for a link-local destination the output
+   * interface's link-local address). False when there is no route.
+   */
+  lookupRoute6(a0: number, a1: number, a2: number, a3: number, out: Route6Result): boolean {
+    const v = this.v;
+    for (let attempt = 0; attempt < LOOKUP_RETRIES; attempt++) {
+      const e = this.entry6(a0, a1, a2, a3);
+      if (e === 0) return false;
+      const r = this.nh6 + (e - 1) * NH6_WORDS;
+      const gen = v[r];
+      const g0 = v[r + NH6_GATEWAY];
+      const g1 = v[r + NH6_GATEWAY + 1];
+      const g2 = v[r + NH6_GATEWAY + 2];
+      const g3 = v[r + NH6_GATEWAY + 3];
+      out.rawMeta = v[r + NH6_META];
+      out.ifindex = v[r + NH6_OIF] >>> 0;
+      out.metric = v[r + NH6_METRIC] >>> 0;
+      const src = out.src;
+      src[0] = v[r + NH6_SRC];
+      src[1] = v[r + NH6_SRC + 1];
+      src[2] = v[r + NH6_SRC + 2];
+      src[3] = v[r + NH6_SRC + 3];
+      if ((gen & 1) !== 0 || v[r] !== gen) continue; // record reused under a stalled reader: again
+      const gw = out.gateway;
+      gw[0] = g0;
+      gw[1] = g1;
+      gw[2] = g2;
+      gw[3] = g3;
+      const onLink = (g0 | g1 | g2 | g3) === 0;
+      const nh = out.nexthop;
+      nh[0] = onLink ? a0 : g0;
+      nh[1] = onLink ? a1 : g1;
+      nh[2] = onLink ? a2 : g2;
+      nh[3] = onLink ? a3 : g3;
+      if (a0 >>> 22 === 0x3fa) this.linkLocalAddress6(out.ifindex, src);
+      return true;
+    }
+    return false;
+  }
+
+  /**
+   * lookupRoute6 for the count destinations at dsts[4 * from ..] (count <= out.capacity) into out;
+   * returns how many have a route. The batch walks the trie one stride at a time for all its
+   * destinations, so that their cache misses (a full table does not fit in cache) overlap instead
+   * of following one another.
+   */
+  lookupRoutes6(dsts: Uint32Array, from: number, count: number, out: Route6Batch): number {
+    const v = this.v;
+    const nodes = this.lpm6Nodes;
+    const n = Math.min(count, out.capacity, (dsts.length >> 2) - from);
+    const e = out.entries;
+    let pending = false;
+    for (let i = 0; i < n; i++) {
+      const x = v[this.lpm6 + (dsts[4 * (from + i)] >>> 16)];
+      e[i] = x;
+      if (x < 0) pending = true;
+    }
+    for (let depth = 16; pending; depth += 8) {
+      pending = false;
+      const word = depth >>> 5;
+      const shift = 24 - (depth & 31);
+      for (let i = 0; i < n; i++) {
+        let x = e[i];
+        if (x >= 0) continue;
+        x = v[nodes + ((x & ~ENTRY_GROUP_FLAG) << 8) + ((dsts[4 * (from + i) + word] >>> shift) & 255)];
+        e[i] = x;
+        if (x < 0) pending = true;
+      }
+    }
+    let hits = 0;
+    for (let i = 0; i < n; i++) hits += this.batchAnswer6(dsts, 4 * (from + i), e[i], out, i);
+    return hits;
+  }
+
+  /** Entry i of a batch from its LPM entry x (the nexthop record read under its generation). */
+  private batchAnswer6(dsts: Uint32Array, at: number, x: number, out: Route6Batch, i: number): number {
+    const v = this.v;
+    const a0 = dsts[at];
+    if (x !== 0) {
+      const r = this.nh6 + (x - 1) * NH6_WORDS;
+      const gen = v[r];
+      const meta = v[r + NH6_META];
+      const g0 = v[r + NH6_GATEWAY];
+      const g1 = v[r + NH6_GATEWAY + 1];
+      const g2 = v[r + NH6_GATEWAY + 2];
+      const g3 = v[r + NH6_GATEWAY + 3];
+      const nh = out.nexthop;
+      const onLink = (g0 | g1 | g2 | g3) === 0;
+      nh[4 * i] = onLink ? a0 : g0;
+      nh[4 * i + 1] = onLink ? dsts[at + 1] : g1;
+      nh[4 * i + 2] = onLink ? dsts[at + 2] : g2;
+      nh[4 * i + 3] = onLink ? dsts[at + 3] : g3;
+      out.type[i] = meta;
+      out.table[i] = meta >>> 16;
+      out.ifindex[i] = v[r + NH6_OIF];
+      out.metric[i] = v[r + NH6_METRIC];
+      const src = out.src;
+      for (let w = 0; w < 4; w++) src[4 * i + w] = v[r + NH6_SRC + w];
+      if ((gen & 1) === 0 && v[r] === gen && a0 >>> 22 !== 0x3fa) {
+        out.found[i] = 1;
+        return 1;
+      }
+    }
+    if (x === 0) {
+      out.found[i] = 0;
+      return 0;
+    }
+    // Rare: a record reused under a stalled reader, or a link-local destination: the single lookup.
+    const one = this.scratch6;
+    const ok = this.lookupRoute6(a0, dsts[at + 1], dsts[at + 2], dsts[at + 3], one);
+    out.found[i] = ok ? 1 : 0;
+    out.type[i] = one.type;
+    out.table[i] = one.table;
+    out.ifindex[i] = one.ifindex;
+    out.metric[i] = one.metric;
+    out.nexthop.set(one.nexthop, 4 * i);
+    out.src.set(one.src, 4 * i);
+    return ok ? 1 : 0;
+  }
+
+  /** True when the address is one of this host's (a route of type `local` matches it). */
+  isLocalAddress6(a0: number, a1: number, a2: number, a3: number): boolean {
+    return this.lookupRoute6(a0, a1, a2, a3, this.scratch6) && this.scratch6.type === RouteType.local;
+  }
+
+  /** IPv6 neighbor (ifindex, address): MAC, NUD state. Never a torn entry (see seqtable.ts). */
+  lookupNeighbor6(ifindex: number, a0: number, a1: number, a2: number, a3: number, out: NeighborResult): boolean {
+    const v = this.v;
+    const mask = this.nb6Mask;
+    ifindex |= 0;
+    a0 |= 0;
+    a1 |= 0;
+    a2 |= 0;
+    a3 |= 0;
+    const home = neighbor6Hash(ifindex, a0, a1, a2, a3) & mask;
+    attempts: for (let attempt = 0; attempt < LOOKUP_RETRIES; attempt++) {
+      const moveSeq = v[H_NEIGHBOR6_MOVE_SEQ];
+      for (let slot = home, n = 0; n <= mask; n++, slot = (slot + 1) & mask) {
+        const b = this.nb6Base + slot * NB6_WORDS;
+        const seq = v[b];
+        const c = b + NB6_COPY + (seq & 1) * NB6_COPY_WORDS;
+        const k = v[c + NB6C_IFINDEX];
+        if (
+          k === ifindex &&
+          v[c + NB6C_IP] === a0 &&
+          v[c + NB6C_IP + 1] === a1 &&
+          v[c + NB6C_IP + 2] === a2 &&
+          v[c + NB6C_IP + 3] === a3
+        ) {
+          const hi = v[c + NB6C_MAC_HI];
+          const lo = v[c + NB6C_MAC_LO];
+          const state = v[c + NB6C_STATE];
+          const flags = v[c + NB6C_FLAGS];
+          const info = v[c + NB6C_INFO];
+          if (v[b] !== seq) continue attempts;
+          const mac = out.mac;
+          mac[0] = hi >>> 24;
+          mac[1] = hi >>> 16;
+          mac[2] = hi >>> 8;
+          mac[3] = hi;
+          mac[4] = lo >>> 8;
+          mac[5] = lo;
+          out.state = state;
+          out.flags = flags;
+          out.hasMac = (info & NB_INFO_HAS_MAC) !== 0;
+          return true;
+        }
+        if (v[b] !== seq) continue attempts;
+        if (k === 0) {
+          if ((moveSeq & 1) === 0 && v[H_NEIGHBOR6_MOVE_SEQ] === moveSeq) return false;
+          continue attempts;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** The interface's first link-local (fe80::/10) address, not tentative, into out[0..3]. */
+  linkLocalAddress6(ifindex: number, out: Uint32Array): boolean {
+    const v = this.v;
+    const mask = this.ifMask;
+    ifindex |= 0;
+    const home = interfaceHash(ifindex) & mask;
+    attempts: for (let attempt = 0; attempt < LOOKUP_RETRIES; attempt++) {
+      const moveSeq = v[H_ADDR6_MOVE_SEQ];
+      for (let slot = home, n = 0; n <= mask; n++, slot = (slot + 1) & mask) {
+        const b = this.a6Base + slot * this.a6Words;
+        const seq = v[b];
+        const c = b + A6_COPY + (seq & 1) * this.a6CopyWords;
+        const k = v[c + A6C_IFINDEX];
+        if (k === ifindex) {
+          const count = Math.min(v[c + A6C_COUNT], this.capacities.addrs6PerInterface);
+          let found = -1;
+          for (let i = 0; i < count && found < 0; i++) {
+            const a = c + A6C_FIXED_WORDS + i * A6_ADDR_WORDS;
+            if (v[a] >>> 22 === 0x3fa && (v[a + A6_FLAGS] & 0x48) === 0) found = a; // not tentative/dadfailed
+          }
+          const w0 = found < 0 ? 0 : v[found];
+          const w1 = found < 0 ? 0 : v[found + 1];
+          const w2 = found < 0 ? 0 : v[found + 2];
+          const w3 = found < 0 ? 0 : v[found + 3];
+          if (v[b] !== seq) continue attempts;
+          if (found < 0) return false;
+          out[0] = w0;
+          out[1] = w1;
+          out[2] = w2;
+          out[3] = w3;
+          return true;
+        }
+        if (v[b] !== seq) continue attempts;
+        if (k === 0) {
+          if ((moveSeq & 1) === 0 && v[H_ADDR6_MOVE_SEQ] === moveSeq) return false;
+          continue attempts;
+        }
+      }
+    }
+    return false;
+  }
+
+  /** Every stored IPv6 address (allocates: show, diff, resync). */
+  addresses6(): Addr6Record[] {
+    return listAddresses6(this.v, this.layout);
+  }
+
+  /** Every stored IPv6 route, both tables (allocates). */
+  routes6(): Route6Record[] {
+    return listRoutes6(this.v, this.layout);
+  }
+
+  /** Every IPv6 neighbor entry (allocates). */
+  neighbors6(): Neigh6Record[] {
+    return listNeighbors6(this.v, this.layout);
+  }
+
   // ---- the whole region (show, diff, verify): allocates, not for hot paths ----
 
   /** Every interface with its addresses, by ifindex. */
@@ -391,11 +714,16 @@ export class NetbaseReader {
 
   /** The region's content in the shape of a kernel dump (for diff and verification). */
   toNetSnapshot(): NetSnapshot {
-    return netSnapshotOf(this.listing);
+    return {
+      ...netSnapshotOf(this.listing),
+      addrs6: this.addresses6(),
+      routes6: this.routes6(),
+      neighs6: this.neighbors6(),
+    };
   }
 
   /** JSON of `tilenet netbase show`. */
   snapshot(): NetbaseShow {
-    return netbaseShowOf(this.listing);
+    return netbaseShowOf(this.listing, this.addresses6(), this.routes6(), this.neighbors6());
   }
 }

@@ -48,8 +48,8 @@ export class SeqTableWriter {
     readonly copyWords: number,
     /** Word index of the table's move sequence in the header. */
     private readonly moveSeqWord: number,
-    /** Key words at the start of a copy: 1 (ifindex) or 2 (ifindex, ip). */
-    private readonly keyWords: 1 | 2,
+    /** Key words at the start of a copy: 1 (ifindex), 2 (ifindex, ip) or 5 (ifindex, IPv6 words). */
+    private readonly keyWords: 1 | 2 | 5,
     /** Hash of the key held by the copy at this word index. */
     private readonly homeOfCopy: (copy: number) => number,
     private readonly unsafe: SeqTableUnsafe = { skipVersioning: false, keyValueDelay: 0 },
@@ -79,6 +79,19 @@ export class SeqTableWriter {
       const k = this.v[c];
       if (k === 0) return -1;
       if (k === ifindex && (this.keyWords === 1 || this.v[c + 1] === ip)) return slot;
+    }
+    return -1;
+  }
+
+  /** Slot holding the key key[from .. from + keyWords), or -1 (any key width). */
+  findKey(hash: number, key: ArrayLike<number>, from = 0): number {
+    const v = this.v;
+    const kw = this.keyWords;
+    probe: for (let slot = hash & this.mask, n = 0; n < this.slots; n++, slot = (slot + 1) & this.mask) {
+      const c = this.current(slot);
+      if (v[c] === 0) return -1;
+      for (let i = 0; i < kw; i++) if (v[c + i] !== (key[from + i] | 0)) continue probe;
+      return slot;
     }
     return -1;
   }

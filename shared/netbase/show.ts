@@ -1,6 +1,17 @@
 // A netbase region as a whole: in the shape of a kernel dump (diff, verify) and as the JSON of
 // `tilenet netbase show`, with the names it uses for route types and neighbor states.
-import { ipToString, macToString, NeighState, type NetSnapshot, type RouteRecord, RouteType } from "../netmodel";
+import { formatIp6 } from "../ip6";
+import {
+  type Addr6Record,
+  ipToString,
+  macToString,
+  type Neigh6Record,
+  NeighState,
+  type NetSnapshot,
+  type Route6Record,
+  type RouteRecord,
+  RouteType,
+} from "../netmodel";
 import type { RegionListing } from "./listing";
 
 /** JSON of `tilenet netbase show`. */
@@ -8,6 +19,38 @@ export interface NetbaseShow {
   interfaces: { ifindex: number; name: string; mac: string; mtu: number; up: boolean; addrs: string[] }[];
   routes: { local: ShowRoute[]; main: ShowRoute[] };
   neighbors: { ifindex: number; ip: string; mac: string; state: string }[];
+  /** IPv6, in the shapes of `ip -6 -j addr|route|neigh` (keys named as iproute2 names them). */
+  addrs6: ShowAddr6[];
+  routes6: { local: ShowRoute6[]; main: ShowRoute6[] };
+  neighbors6: ShowNeighbor6[];
+}
+export interface ShowAddr6 {
+  ifindex: number;
+  family: "inet6";
+  local: string;
+  prefixlen: number;
+  /** "global", "link", "host" or the number. */
+  scope: string;
+  /** IFA_F_* bits. */
+  flags: number;
+}
+export interface ShowRoute6 {
+  /** "default" for ::/0, the bare address for a /128, else address/len (as `ip -6 route`). */
+  dst: string;
+  type: string;
+  gateway?: string;
+  ifindex: number;
+  prefsrc?: string;
+  metric: number;
+  protocol: number;
+}
+export interface ShowNeighbor6 {
+  ifindex: number;
+  dst: string;
+  /** "" while unresolved. */
+  lladdr: string;
+  state: string;
+  router: boolean;
 }
 export interface ShowRoute {
   dst: string;
@@ -53,8 +96,69 @@ export function netSnapshotOf(region: RegionListing): NetSnapshot {
   };
 }
 
+const w6 = (a: Uint32Array): string => formatIp6(a[0], a[1], a[2], a[3]);
+const zero6 = (a: Uint32Array): boolean => (a[0] | a[1] | a[2] | a[3]) === 0;
+
+export function scopeName(scope: number): string {
+  return scope === 0 ? "global" : scope === 253 ? "link" : scope === 254 ? "host" : String(scope);
+}
+
+/** `ip -6 route`'s text of a prefix. */
+export function prefix6Text(dst: Uint32Array, len: number): string {
+  if (len === 0) return "default";
+  return len === 128 ? w6(dst) : `${w6(dst)}/${len}`;
+}
+
+function showRoute6(r: Route6Record): ShowRoute6 {
+  return {
+    dst: prefix6Text(r.dst, r.dstLen),
+    type: routeTypeName(r.type),
+    ...(zero6(r.gateway) ? {} : { gateway: w6(r.gateway) }),
+    ifindex: r.oif,
+    ...(zero6(r.prefsrc) ? {} : { prefsrc: w6(r.prefsrc) }),
+    metric: r.priority,
+    protocol: r.protocol,
+  };
+}
+
+const NTF_ROUTER = 0x80;
+
+/** The IPv6 part of `tilenet netbase show`. */
+export function netbaseShow6Of(
+  addrs6: Addr6Record[],
+  routes6: Route6Record[],
+  neighs6: Neigh6Record[],
+): Pick<NetbaseShow, "addrs6" | "routes6" | "neighbors6"> {
+  return {
+    addrs6: addrs6.map((a) => ({
+      ifindex: a.ifindex,
+      family: "inet6",
+      local: w6(a.address),
+      prefixlen: a.prefixLen,
+      scope: scopeName(a.scope),
+      flags: a.flags,
+    })),
+    routes6: {
+      local: routes6.filter((r) => r.table === 255).map(showRoute6),
+      main: routes6.filter((r) => r.table === 254).map(showRoute6),
+    },
+    neighbors6: neighs6.map((n) => ({
+      ifindex: n.ifindex,
+      dst: w6(n.ip),
+      lladdr: macToString(n.mac),
+      state: neighStateName(n.state),
+      router: (n.flags & NTF_ROUTER) !== 0,
+    })),
+  };
+}
+
 /** JSON of `tilenet netbase show`. */
-export function netbaseShowOf(region: RegionListing): NetbaseShow {
+export function netbaseShowOf(
+  region: RegionListing,
+  addrs6: Addr6Record[] = [],
+  routes6: Route6Record[] = [],
+  neighs6: Neigh6Record[] = [],
+): NetbaseShow {
   const routes = region.routes();
   const show = (r: RouteRecord): ShowRoute => {
     // Key order as documented: dst, type, gateway?, ifindex, src?, metric, scope.
@@ -87,5 +191,6 @@ export function netbaseShowOf(region: RegionListing): NetbaseShow {
       mac: macToString(n.mac),
       state: neighStateName(n.state),
     })),
+    ...netbaseShow6Of(addrs6, routes6, neighs6),
   };
 }
