@@ -1,4 +1,5 @@
-// Reading the subscription socket (RTMGRP_LINK | NEIGH | IPV4_IFADDR | IPV4_ROUTE): decodes
+// Reading the subscription socket (RTMGRP_TILENET: links, neighbors, IPv4 and IPv6 addresses and
+// routes): decodes
 // every event of the datagrams waiting, into one reused buffer. An ENOBUFS means the kernel
 // dropped events for us: drain reports overrun and the caller must resynchronise everything.
 // Beware: the kernel sends no RTM_DELROUTE for the IPv4 routes it flushes when a link goes down
@@ -123,6 +124,15 @@ function countEvent(counters: NetlinkCounters, event: NetEvent): void {
       break;
     case "neigh":
       counters.events_neigh++;
+      break;
+    case "addr6":
+      counters.events_addr6++;
+      break;
+    case "route6":
+      counters.events_route6++;
+      break;
+    case "neigh6":
+      counters.events_neigh6++;
       break;
   }
 }

@@ -40,7 +40,24 @@ const EVENT_METRIC = {
   addr: "events_addr",
   route: "events_route",
   neigh: "events_neigh",
+  addr6: "events_addr6",
+  route6: "events_route6",
+  neigh6: "events_neigh6",
 } as const;
+
+/** What the solicit handler offers for IPv6 neighbor events (helper v6-solicit adds it to
+ *  SolicitHandler): optional, so this body works with a handler that predates it. */
+export interface Neighbor6EventSink extends Pick<SolicitHandler, "onNeighborEvent"> {
+  onNeighbor6Event?(
+    ifindex: number,
+    a0: number,
+    a1: number,
+    a2: number,
+    a3: number,
+    state: number,
+    deleted: boolean,
+  ): void;
+}
 
 export class NetlinkTileBody implements TileBody {
   readonly resync: ResyncController;
@@ -122,6 +139,11 @@ export class NetlinkTileBody implements TileBody {
       this.resync.request("link down or deleted", this.now);
     } else if (ev.kind === "neigh") {
       this.p.handler.onNeighborEvent(ev.neigh.ifindex, ev.neigh.ip | 0, ev.neigh.state, ev.op === "del");
+    } else if (ev.kind === "neigh6") {
+      const n = ev.neigh;
+      const ip = n.ip;
+      const sink: Neighbor6EventSink = this.p.handler;
+      sink.onNeighbor6Event?.(n.ifindex, ip[0] ?? 0, ip[1] ?? 0, ip[2] ?? 0, ip[3] ?? 0, n.state, ev.op === "del");
     }
   }
 
