@@ -376,10 +376,16 @@ export class NetlinkClient {
   }
 }
 
-/** How the kernel identifies IPv6 objects (the route's source prefix is always empty here). */
+/** How the kernel identifies IPv6 objects. Unlike IPv4, IPv6 keeps several routes of one table,
+ *  prefix and metric apart when their next hops differ (fe80::/64 and ff00::/8 on every
+ *  interface): a route's identity includes its output interface and gateway (the first hop's, for
+ *  a multipath route; the source prefix is always empty here). */
 export const addr6Key = (a: Addr6Record): string => `${a.ifindex}/${words(a.address)}/${a.prefixLen}`;
-export const route6Key = (r: Route6Record): string => `${r.table}/${words(r.dst)}/${r.dstLen}/${r.priority}`;
+export const route6Key = (r: Route6Record): string =>
+  `${r.table}/${words(r.dst)}/${r.dstLen}/${r.priority}/${r.oif}/${words(r.gateway)}`;
 export const neigh6Key = (n: Neigh6Record): string => `${n.ifindex}/${words(n.ip)}`;
+/** What an IPv6 route replace (isRoute6Replace) matches on: table, prefix and metric. */
+export const route6ReplaceKey = (r: Route6Record): string => `${r.table}/${words(r.dst)}/${r.dstLen}/${r.priority}`;
 const words = (w: Uint32Array): string => formatIp6(w[0] ?? 0, w[1] ?? 0, w[2] ?? 0, w[3] ?? 0);
 
 /** Both lists hold the same keys, each exactly once. */

@@ -66,7 +66,7 @@ export class ResyncController {
     private readonly client: NetlinkClient,
     private readonly events: EventReader,
     private readonly writer: NetbaseWriter,
-    private readonly onEvent: (ev: NetEvent) => void,
+    private readonly onEvent: (ev: NetEvent, nlmsgFlags: number) => void,
     options: ResyncOptions = {},
   ) {
     this.minBackoffMs = options.minBackoffMs ?? 10;
