@@ -93,7 +93,7 @@ describe("IPv6 rtnetlink decoding", () => {
     expect(n2.neigh.mac).toBeNull();
   });
 
-  it("keeps tables local and main (RTA_TABLE overrides rtm_table), ignores clones, source routes, proxies", () => {
+  it("keeps tables local and main (RTA_TABLE overrides rtm_table), ignores clones, source routes, proxies, tunnel neighbors", () => {
     const { events, counters } = decode(
       route6Message({ rtmTable: 252, rtaTable: 255, dst: "2001:2::1", dstLen: 128, type: 2 }),
       route6Message({ rtmTable: 100, dst: "2001:2:5::", dstLen: 48 }),
@@ -101,6 +101,7 @@ describe("IPv6 rtnetlink decoding", () => {
       route6Message({ rtmFlags: RTM_F_CLONED, dst: "2001:2::9", dstLen: 128 }),
       route6Message({ dst: "2001:2:7::", dstLen: 48, srcLen: 64 }),
       neigh6Message({ ip: "2001:2::8", flags: NTF_PROXY }),
+      neigh6Message({ ip: "2001:2::9", mac: Uint8Array.of(198, 18, 0, 9) }),
       route6Message({ dst: "2001:2:8::", dstLen: 48, hops: [{ oif: 3, gateway: "fe80::3" }, { oif: 4 }] }),
       route6Message({ dstLen: 0, gateway: "2001:2::fe", oif: 2 }),
     );
@@ -110,6 +111,7 @@ describe("IPv6 rtnetlink decoding", () => {
       ignored_cloned_route: 1,
       ignored_source_route: 1,
       ignored_proxy_neigh: 1,
+      ignored_non_ethernet_lladdr: 1,
       multipath_first_hop: 1,
     });
     expect(events).toHaveLength(3);
@@ -134,7 +136,7 @@ describe("IPv6 rtnetlink decoding", () => {
       [route6Message({ dst: "2001:2::", dstLen: 64, srcLen: 200 }), "bad_prefix_len"],
       [route6Message({ dst: "2001:2::", dstLen: 64, gateway: Uint8Array.of(198, 18, 0, 1) }), "bad_attr_size"],
       [route6Message({ dst: "2001:2::", dstLen: 64, hops: [{ oif: -1 }] }), "bad_multipath"],
-      [neigh6Message({ ip: "2001:2::2", mac: Uint8Array.of(1, 2, 3, 4) }), "bad_lladdr_size"],
+      [neigh6Message({ ip: "2001:2::2", mac: new Uint8Array(33) }), "bad_lladdr_size"],
       [neigh6Message({ ip: "2001:2::2", ifindex: 0 }), "bad_ifindex"],
       [neigh6Message({ ip: Uint8Array.of(198, 18, 0, 2) }), "bad_attr_size"],
       [neigh6Message({ mac }), "missing_attr"],

@@ -44,6 +44,8 @@ export const IGNORED_REASONS = [
   "cloned_route",
   /** A proxy-ARP / proxy-NDP entry (NTF_PROXY), not a neighbor. */
   "proxy_neigh",
+  /** An IPv6 neighbor whose hardware address is not 6 bytes (a tunnel's: sit, ip6gre...). */
+  "non_ethernet_lladdr",
   /** An IPv6 source-specific route (rtm_src_len > 0): the net tile routes by destination only. */
   "source_route",
 ] as const;

@@ -271,15 +271,18 @@ export class RecordDecoder {
     return { table, type, dst, dstLen, gateway, oif, prefsrc, priority: Math.max(s.priority, 0), protocol };
   }
 
-  /** ndmsg + NDA_* of AF_INET6 (no proxy entries, 6-byte hardware addresses): a projection of
-   *  NeighScan. */
+  /** ndmsg + NDA_* of AF_INET6 (no proxy entries; entries with a hardware address of another
+   *  length than Ethernet's are ignored, e.g. on ip6gre or sit tunnels): a projection of NeighScan. */
   neigh6(): Neigh6Record | undefined {
     const s = this.neighs;
     if (!s.fixed()) return this.drop("short_payload");
     if (s.af !== AF_INET6) return this.ignore("family");
     if ((s.flags & NTF_PROXY) !== 0) return this.ignore("proxy_neigh");
     if (s.ifindex < 1) return this.drop("bad_ifindex");
-    if (!s.walk(ETH_ALEN)) return this.drop(s.reason ?? "short_payload");
+    // Any hardware address length the kernel allows (a tunnel's is 4 or 16 bytes): not malformed,
+    // which would resync the tile after every dump, but not an Ethernet neighbor either.
+    if (!s.walk(0)) return this.drop(s.reason ?? "short_payload");
+    if (s.lladdrAt >= 0 && s.lladdrLength !== ETH_ALEN) return this.ignore("non_ethernet_lladdr");
     const mac = s.lladdrAt >= 0 ? this.bytes.slice(s.lladdrAt, s.lladdrAt + ETH_ALEN) : null;
     const ip = new Uint32Array(4);
     ip6WordsFromBytes(this.bytes, s.dstAt, ip);
