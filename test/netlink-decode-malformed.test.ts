@@ -133,13 +133,13 @@ describe("rtnetlink decoder: well-formed messages", () => {
     expect(counters.datagrams).toBe(1);
   });
 
-  it("lets RTA_TABLE override rtm_table, keeps local+main only, and ignores clones, IPv6, bridge and proxy entries", () => {
+  it("lets RTA_TABLE override rtm_table, keeps local+main only, and ignores clones, other families (MPLS, bridge) and proxy entries", () => {
     const { events, counters } = decode(
       routeMessage({ rtmTable: 252, rtaTable: 255, dst: ipv4("198.18.0.1"), dstLen: 32, type: 2 }),
       routeMessage({ rtmTable: 254, rtaTable: 1000, dst: ipv4("198.18.1.0") }),
       routeMessage({ rtmTable: 100, dst: ipv4("198.18.2.0") }),
       routeMessage({ msgType: RTM_DELROUTE, rtmFlags: RTM_F_CLONED, dst: ipv4("198.18.3.3"), dstLen: 32 }),
-      routeMessage({ family: 10, dstLen: 64 }),
+      routeMessage({ family: 28, dstLen: 64 }),
       linkMessage({ family: AF_BRIDGE }),
       neighMessage({ ip: ipv4("198.18.4.4"), flags: NTF_PROXY }),
     );

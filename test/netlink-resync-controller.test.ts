@@ -26,7 +26,7 @@ function fakes(script: Script): { client: NetlinkClient; events: EventReader } {
         script.failDumps--;
         throw new NetlinkDumpUnstableError("entries kept changing");
       }
-      return script.snapshot[kind];
+      return script.snapshot[kind] ?? [];
     },
   } as unknown as NetlinkClient;
   const events = {

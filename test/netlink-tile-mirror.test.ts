@@ -51,7 +51,7 @@ function show(name: string): Show {
       mac: a.address ?? "",
       mtu: a.mtu,
       up: a.flags.includes("UP"),
-      addrs: a.addr_info.map((i) => `${i.local}/${i.prefixlen}`),
+      addrs: a.addr_info.filter((i) => i.family === "inet").map((i) => `${i.local}/${i.prefixlen}`),
     })),
     routes: {
       local: doc.routes.filter((x) => x.table === "local").map(route),

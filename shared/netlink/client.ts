@@ -2,7 +2,17 @@
 // flags them inconsistent), acked requests, and a full snapshot of the state tilenet mirrors.
 // Every wait is bounded by the request timeout; nothing here can spin forever.
 import { getSystemErrorMap } from "node:util";
-import type { AddrRecord, LinkRecord, NeighRecord, NetSnapshot, RouteRecord } from "../netmodel";
+import { formatIp6 } from "../ip6";
+import type {
+  Addr6Record,
+  AddrRecord,
+  LinkRecord,
+  Neigh6Record,
+  NeighRecord,
+  NetSnapshot,
+  Route6Record,
+  RouteRecord,
+} from "../netmodel";
 import { NLM_F_DUMP_INTR, NLMSG_DONE, NLMSG_ERROR } from "./constants";
 import { createCounters, type NetlinkCounters } from "./counters";
 import { type AckInfo, RecordDecoder } from "./decode";
@@ -68,6 +78,9 @@ interface DumpRecordMap {
   addrs: AddrRecord;
   routes: RouteRecord;
   neighs: NeighRecord;
+  addrs6: Addr6Record;
+  routes6: Route6Record;
+  neighs6: Neigh6Record;
 }
 
 type ReceiveOutcome = "complete" | "overrun" | "damaged";
@@ -103,14 +116,24 @@ export class NetlinkClient {
     this.seq = (Date.now() & 0xffffff) + 1;
   }
 
-  /** All records of one kind (links of any family; IPv4 addresses, local+main routes, neighbors). */
+  /** All records of one kind (links of any family; addresses, local+main routes, neighbors of
+   *  IPv4, or of IPv6 for the kinds ending in 6). */
   dump(kind: "links"): LinkRecord[];
   dump(kind: "addrs"): AddrRecord[];
   dump(kind: "routes"): RouteRecord[];
   dump(kind: "neighs"): NeighRecord[];
+  dump(kind: "addrs6"): Addr6Record[];
+  dump(kind: "routes6"): Route6Record[];
+  dump(kind: "neighs6"): Neigh6Record[];
   dump(kind: DumpKind): DumpRecordMap[DumpKind][] {
     const d = this.decoder;
     switch (kind) {
+      case "addrs6":
+        return this.dumpRecords(kind, () => d.addr6());
+      case "routes6":
+        return this.dumpRecords(kind, () => d.route6());
+      case "neighs6":
+        return this.dumpRecords(kind, () => d.neigh6());
       case "links":
         return this.dumpRecords(kind, () => d.link());
       case "addrs":
@@ -131,8 +154,17 @@ export class NetlinkClient {
   dumpConfirmed(kind: "addrs"): AddrRecord[];
   dumpConfirmed(kind: "routes"): RouteRecord[];
   dumpConfirmed(kind: "neighs"): NeighRecord[];
+  dumpConfirmed(kind: "addrs6"): Addr6Record[];
+  dumpConfirmed(kind: "routes6"): Route6Record[];
+  dumpConfirmed(kind: "neighs6"): Neigh6Record[];
   dumpConfirmed(kind: DumpKind): DumpRecordMap[DumpKind][] {
     switch (kind) {
+      case "addrs6":
+        return this.confirmed(kind, () => this.dump(kind), addr6Key);
+      case "routes6":
+        return this.confirmed(kind, () => this.dump(kind), route6Key);
+      case "neighs6":
+        return this.confirmed(kind, () => this.dump(kind), neigh6Key);
       case "links":
         return this.confirmed(
           kind,
@@ -160,16 +192,20 @@ export class NetlinkClient {
     }
   }
 
-  /** Links, IPv4 addresses, IPv4 routes of tables local and main, IPv4 neighbors. Addresses and
-   *  neighbors are confirmed dumps (see dumpConfirmed); links and routes are resumed by key in the
-   *  kernel (ifindex, prefix), so one dump is whole. The four dumps are not one atomic view:
-   *  subscribe to events before taking it and apply them afterwards. */
+  /** Links, then addresses, routes of tables local and main and neighbors of both families.
+   *  Addresses, neighbors and IPv6 routes are confirmed dumps (see dumpConfirmed: the IPv6 route
+   *  dump restarts from the root and skips by count when the tree changes between parts); links
+   *  and IPv4 routes are resumed by key in the kernel (ifindex, prefix), so one dump is whole. The
+   *  dumps are not one atomic view: subscribe to events before taking it and apply them afterwards. */
   fullSnapshot(): NetSnapshot {
     return {
       links: this.dump("links"),
       addrs: this.dumpConfirmed("addrs"),
       routes: this.dump("routes"),
       neighs: this.dumpConfirmed("neighs"),
+      addrs6: this.dumpConfirmed("addrs6"),
+      routes6: this.dumpConfirmed("routes6"),
+      neighs6: this.dumpConfirmed("neighs6"),
     };
   }
 
@@ -339,6 +375,18 @@ export class NetlinkClient {
     }
   }
 }
+
+/** How the kernel identifies IPv6 objects. Unlike IPv4, IPv6 keeps several routes of one table,
+ *  prefix and metric apart when their next hops differ (fe80::/64 and ff00::/8 on every
+ *  interface): a route's identity includes its output interface and gateway (the first hop's, for
+ *  a multipath route; the source prefix is always empty here). */
+export const addr6Key = (a: Addr6Record): string => `${a.ifindex}/${words(a.address)}/${a.prefixLen}`;
+export const route6Key = (r: Route6Record): string =>
+  `${r.table}/${words(r.dst)}/${r.dstLen}/${r.priority}/${r.oif}/${words(r.gateway)}`;
+export const neigh6Key = (n: Neigh6Record): string => `${n.ifindex}/${words(n.ip)}`;
+/** What an IPv6 route replace (isRoute6Replace) matches on: table, prefix and metric. */
+export const route6ReplaceKey = (r: Route6Record): string => `${r.table}/${words(r.dst)}/${r.dstLen}/${r.priority}`;
+const words = (w: Uint32Array): string => formatIp6(w[0] ?? 0, w[1] ?? 0, w[2] ?? 0, w[3] ?? 0);
 
 /** Both lists hold the same keys, each exactly once. */
 function sameMembers(a: string[], b: string[]): boolean {

@@ -63,8 +63,12 @@ export const RTMGRP_LINK = 0x1;
 export const RTMGRP_NEIGH = 0x4;
 export const RTMGRP_IPV4_IFADDR = 0x10;
 export const RTMGRP_IPV4_ROUTE = 0x40;
-/** What the netlink tile's event socket subscribes to. */
-export const RTMGRP_TILENET = RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE;
+export const RTMGRP_IPV6_IFADDR = 0x100;
+export const RTMGRP_IPV6_ROUTE = 0x400;
+/** What the netlink tile's event socket subscribes to: links, neighbors of both families (one
+ *  group), IPv4 and IPv6 addresses and routes. */
+export const RTMGRP_TILENET =
+  RTMGRP_LINK | RTMGRP_NEIGH | RTMGRP_IPV4_IFADDR | RTMGRP_IPV4_ROUTE | RTMGRP_IPV6_IFADDR | RTMGRP_IPV6_ROUTE;
 
 /** rtattr: u16 len (header included), u16 type. */
 export const RTA_HDRLEN = 4;

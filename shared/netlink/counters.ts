@@ -13,13 +13,13 @@ export const MALFORMED_REASONS = [
   "bad_attr_len",
   /** rtattr extends past the end of its message (or nest). */
   "attr_past_end",
-  /** A fixed-size attribute (IPv4 address, u32) with the wrong size. */
+  /** A fixed-size attribute (an address of the message's family, u32) with the wrong size. */
   "bad_attr_size",
   /** An Ethernet hardware address that is not 6 bytes. */
   "bad_lladdr_size",
   /** IFLA_IFNAME empty, too long or without its terminating NUL. */
   "bad_ifname",
-  /** Prefix length above 32, or a route destination with bits set beyond its prefix. */
+  /** Prefix length above 32 (128 for IPv6), or a route destination with bits set beyond its prefix. */
   "bad_prefix_len",
   /** An interface index below 1 where one is required. */
   "bad_ifindex",
@@ -34,7 +34,7 @@ export type MalformedReason = (typeof MALFORMED_REASONS)[number];
 
 /** Why a well-formed message was not turned into a record. */
 export const IGNORED_REASONS = [
-  /** Address family we do not mirror (IPv6, bridge FDB...). */
+  /** Address family we do not mirror (bridge FDB, MPLS...). */
   "family",
   /** A route table other than local (255) and main (254). */
   "table",
@@ -42,8 +42,12 @@ export const IGNORED_REASONS = [
   "type",
   /** A cached route clone (RTM_F_CLONED), not configuration. */
   "cloned_route",
-  /** A proxy-ARP entry (NTF_PROXY), not a neighbor. */
+  /** A proxy-ARP / proxy-NDP entry (NTF_PROXY), not a neighbor. */
   "proxy_neigh",
+  /** An IPv6 neighbor whose hardware address is not 6 bytes (a tunnel's: sit, ip6gre...). */
+  "non_ethernet_lladdr",
+  /** An IPv6 source-specific route (rtm_src_len > 0): the net tile routes by destination only. */
+  "source_route",
 ] as const;
 export type IgnoredReason = (typeof IGNORED_REASONS)[number];
 
@@ -60,6 +64,9 @@ export interface BaseCounters {
   events_addr: number;
   events_route: number;
   events_neigh: number;
+  events_addr6: number;
+  events_route6: number;
+  events_neigh6: number;
   /** Multipath routes mirrored with their first next hop only. */
   multipath_first_hop: number;
   /** Records returned by dumps. */
@@ -99,6 +106,9 @@ export function createCounters(): NetlinkCounters {
     events_addr: 0,
     events_route: 0,
     events_neigh: 0,
+    events_addr6: 0,
+    events_route6: 0,
+    events_neigh6: 0,
     multipath_first_hop: 0,
     dump_records: 0,
     dumps: 0,

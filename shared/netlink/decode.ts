@@ -1,13 +1,27 @@
 // Decoding rtnetlink messages into the records of shared/netmodel.ts. Nothing here throws on bad
 // input: a message that cannot be trusted is dropped and counted by reason (malformed_*), a
-// well-formed message we do not mirror is counted as ignored_* (IPv6, other route tables...).
-import type { AddrRecord, LinkRecord, NeighRecord, NetEvent, RouteRecord } from "../netmodel";
+// well-formed message we do not mirror is counted as ignored_* (other families, route tables...).
+// IPv4 and IPv6 share each message kind's walk (AddrScan, RouteScan, NeighScan); the family byte
+// chooses the record: AF_INET -> AddrRecord..., AF_INET6 -> Addr6Record... (addresses as words).
+import { ip6WordsFromBytes } from "../ip6";
+import type {
+  Addr6Record,
+  AddrRecord,
+  LinkRecord,
+  Neigh6Record,
+  NeighRecord,
+  NetEvent,
+  Route6Record,
+  RouteRecord,
+} from "../netmodel";
 import { prefixMask } from "../netmodel";
 import { AddrScan } from "./addr-msg";
 import {
   AF_INET,
+  AF_INET6,
   AF_UNSPEC,
   ETH_ALEN,
+  IFA_FLAGS,
   IFF_LOWER_UP,
   IFF_UP,
   NLM_F_ACK_TLVS,
@@ -32,7 +46,22 @@ import type { IgnoredReason, MalformedReason, NetlinkCounters } from "./counters
 import { cStringAt, LinkScan } from "./link-msg";
 import { NeighScan } from "./neigh-msg";
 import { RouteScan } from "./route-msg";
-import { AttrCursor, align4, HOST_LITTLE_ENDIAN, type MessageCursor } from "./wire";
+import { AttrCursor, type AttrVisitor, align4, HOST_LITTLE_ENDIAN, type MessageCursor } from "./wire";
+
+/** IFA_FLAGS (u32, the full IFA_F_* set) of an address message: AddrScan leaves it to a visitor. */
+class IfaFlagsVisitor implements AttrVisitor {
+  /** IFA_FLAGS, -1 when absent. */
+  flags = -1;
+
+  constructor(private readonly view: DataView) {}
+
+  attr(type: number, start: number, length: number): boolean {
+    if (type !== IFA_FLAGS) return true;
+    if (length !== 4) return false;
+    this.flags = this.view.getUint32(start, HOST_LITTLE_ENDIAN);
+    return true;
+  }
+}
 
 /** The error code and extended-ack details of an NLMSG_ERROR (or NLMSG_DONE) message. */
 export interface AckInfo {
@@ -54,6 +83,7 @@ export class RecordDecoder {
   private readonly neighs: NeighScan;
   private readonly view: DataView;
   private readonly bytes: Uint8Array;
+  private readonly ifaFlags: IfaFlagsVisitor;
 
   constructor(
     readonly cursor: MessageCursor,
@@ -66,34 +96,59 @@ export class RecordDecoder {
     this.addrs = new AddrScan(cursor);
     this.routes = new RouteScan(cursor);
     this.neighs = new NeighScan(cursor);
+    this.ifaFlags = new IfaFlagsVisitor(this.view);
   }
 
   /** The current message as an event, or undefined when it was dropped (and counted). */
   event(): NetEvent | undefined {
-    switch (this.cursor.type) {
+    const type = this.cursor.type;
+    switch (type) {
       case RTM_NEWLINK:
       case RTM_DELLINK: {
         const link = this.link();
-        return link && { kind: "link", op: this.cursor.type === RTM_NEWLINK ? "new" : "del", link };
+        return link && { kind: "link", op: type === RTM_NEWLINK ? "new" : "del", link };
       }
       case RTM_NEWADDR:
       case RTM_DELADDR: {
+        const op = type === RTM_NEWADDR ? "new" : "del";
+        if (this.family() === AF_INET6) {
+          const addr = this.addr6();
+          return addr && { kind: "addr6", op, addr };
+        }
         const addr = this.addr();
-        return addr && { kind: "addr", op: this.cursor.type === RTM_NEWADDR ? "new" : "del", addr };
+        return addr && { kind: "addr", op, addr };
       }
       case RTM_NEWROUTE:
       case RTM_DELROUTE: {
+        const op = type === RTM_NEWROUTE ? "new" : "del";
+        if (this.family() === AF_INET6) {
+          const route = this.route6();
+          return route && { kind: "route6", op, route };
+        }
         const route = this.route();
-        return route && { kind: "route", op: this.cursor.type === RTM_NEWROUTE ? "new" : "del", route };
+        return route && { kind: "route", op, route };
       }
       case RTM_NEWNEIGH:
-      case RTM_DELNEIGH: {
-        const neigh = this.neigh();
-        return neigh && { kind: "neigh", op: this.cursor.type === RTM_NEWNEIGH ? "new" : "del", neigh };
-      }
+      case RTM_DELNEIGH:
+        return this.neighEvent(type === RTM_NEWNEIGH ? "new" : "del");
       default:
         return this.ignore("type");
     }
+  }
+
+  private neighEvent(op: "new" | "del"): NetEvent | undefined {
+    if (this.family() === AF_INET6) {
+      const neigh = this.neigh6();
+      return neigh && { kind: "neigh6", op, neigh };
+    }
+    const neigh = this.neigh();
+    return neigh && { kind: "neigh", op, neigh };
+  }
+
+  /** The first payload byte (every rtnetlink struct starts with its family), -1 when empty. */
+  private family(): number {
+    const { payloadStart: p, payloadEnd: end } = this.cursor;
+    return end > p ? this.view.getUint8(p) : -1;
   }
 
   /** ifinfomsg + IFLA_* (any link type; AF_UNSPEC messages only, AF_BRIDGE port info is ignored).
@@ -168,6 +223,72 @@ export class RecordDecoder {
     return { ifindex: s.ifindex, ip: this.view.getUint32(s.dstAt, false), mac, state: s.state, flags: s.flags };
   }
 
+  /** ifaddrmsg + IFA_* of AF_INET6: a projection of AddrScan (IFA_LOCAL when present, else
+   *  IFA_ADDRESS; IFA_FLAGS when present, else the 8-bit ifa_flags). */
+  addr6(): Addr6Record | undefined {
+    const s = this.addrs;
+    if (!s.fixed()) return this.drop("short_payload");
+    if (s.af !== AF_INET6) return this.ignore("family");
+    const f = this.ifaFlags;
+    f.flags = -1;
+    if (!s.walk(f)) return this.drop(s.reason ?? "short_payload");
+    const address = new Uint32Array(4);
+    ip6WordsFromBytes(this.bytes, s.localAt >= 0 ? s.localAt : s.addressAt, address);
+    return {
+      ifindex: s.ifindex,
+      address,
+      prefixLen: s.prefixLen,
+      scope: s.scope,
+      flags: f.flags >= 0 ? f.flags : s.flags,
+    };
+  }
+
+  /** rtmsg + RTA_* of AF_INET6, tables local and main, destination routes only (a source-specific
+   *  route is ignored: the net tile routes by destination). A multipath route is mirrored with its
+   *  first next hop, as for IPv4. */
+  route6(): Route6Record | undefined {
+    const s = this.routes;
+    if (!s.fixed()) return this.drop("short_payload");
+    if (s.af !== AF_INET6) return this.ignore("family");
+    if (s.srcLen > 128) return this.drop("bad_prefix_len");
+    if (!s.walk()) return this.drop(s.reason ?? "short_payload");
+    const dst = new Uint32Array(4);
+    if (s.dstAt >= 0) ip6WordsFromBytes(this.bytes, s.dstAt, dst);
+    if (!prefixOnly6(dst, s.dstLen)) return this.drop("bad_prefix_len");
+    if (s.table !== RT_TABLE_MAIN && s.table !== RT_TABLE_LOCAL) return this.ignore("table");
+    if ((s.flags & RTM_F_CLONED) !== 0) return this.ignore("cloned_route");
+    if (s.srcLen !== 0) return this.ignore("source_route");
+    const hop = s.firstHop;
+    const multipath = s.multipathAt >= 0;
+    const oif = multipath && s.multipathAt > s.oifAt ? hop.oif : Math.max(s.oif, 0);
+    const gatewayAt = multipath && s.multipathAt > s.gatewayAt ? hop.gatewayAt : s.gatewayAt;
+    if (multipath) this.counters.multipath_first_hop++;
+    const gateway = new Uint32Array(4);
+    if (gatewayAt >= 0) ip6WordsFromBytes(this.bytes, gatewayAt, gateway);
+    const prefsrc = new Uint32Array(4);
+    if (s.prefsrcAt >= 0) ip6WordsFromBytes(this.bytes, s.prefsrcAt, prefsrc);
+    const { table, type, dstLen, protocol } = s;
+    return { table, type, dst, dstLen, gateway, oif, prefsrc, priority: Math.max(s.priority, 0), protocol };
+  }
+
+  /** ndmsg + NDA_* of AF_INET6 (no proxy entries; entries with a hardware address of another
+   *  length than Ethernet's are ignored, e.g. on ip6gre or sit tunnels): a projection of NeighScan. */
+  neigh6(): Neigh6Record | undefined {
+    const s = this.neighs;
+    if (!s.fixed()) return this.drop("short_payload");
+    if (s.af !== AF_INET6) return this.ignore("family");
+    if ((s.flags & NTF_PROXY) !== 0) return this.ignore("proxy_neigh");
+    if (s.ifindex < 1) return this.drop("bad_ifindex");
+    // Any hardware address length the kernel allows (a tunnel's is 4 or 16 bytes): not malformed,
+    // which would resync the tile after every dump, but not an Ethernet neighbor either.
+    if (!s.walk(0)) return this.drop(s.reason ?? "short_payload");
+    if (s.lladdrAt >= 0 && s.lladdrLength !== ETH_ALEN) return this.ignore("non_ethernet_lladdr");
+    const mac = s.lladdrAt >= 0 ? this.bytes.slice(s.lladdrAt, s.lladdrAt + ETH_ALEN) : null;
+    const ip = new Uint32Array(4);
+    ip6WordsFromBytes(this.bytes, s.dstAt, ip);
+    return { ifindex: s.ifindex, ip, mac, state: s.state, flags: s.flags };
+  }
+
   /** NLMSG_ERROR: error code (0 = ack) and extended-ack attributes. */
   ack(): AckInfo | undefined {
     const { payloadStart: p, payloadEnd: end, flags } = this.cursor;
@@ -223,4 +344,13 @@ export class RecordDecoder {
     this.counters[`ignored_${reason}`]++;
     return undefined;
   }
+}
+
+/** No bit of dst set beyond its first dstLen bits (the kernel stores IPv6 prefixes masked). */
+function prefixOnly6(dst: Uint32Array, dstLen: number): boolean {
+  for (let i = 0; i < 4; i++) {
+    const bits = Math.min(32, Math.max(0, dstLen - i * 32));
+    if (((dst[i] ?? 0) & ~prefixMask(bits)) !== 0) return false;
+  }
+  return true;
 }

@@ -1,9 +1,11 @@
-// Reading the subscription socket (RTMGRP_LINK | NEIGH | IPV4_IFADDR | IPV4_ROUTE): decodes
+// Reading the subscription socket (RTMGRP_TILENET: links, neighbors, IPv4 and IPv6 addresses and
+// routes): decodes
 // every event of the datagrams waiting, into one reused buffer. An ENOBUFS means the kernel
 // dropped events for us: drain reports overrun and the caller must resynchronise everything.
 // Beware: the kernel sends no RTM_DELROUTE for the IPv4 routes it flushes when a link goes down
 // (or loses its last address); a link event with up=false must be followed by a route resync.
 import type { NetEvent } from "../netmodel";
+import { NLM_F_REPLACE } from "./constants";
 import { createCounters, type NetlinkCounters } from "./counters";
 import { RecordDecoder } from "./decode";
 import {
@@ -55,8 +57,10 @@ export class EventReader {
 
   /** Reads at most maxDatagrams datagrams (in batches: one native call for many datagrams),
    *  waiting up to timeoutMs for the first one only (0 = do not wait), and calls onEvent for each
-   *  decoded event in kernel order. */
-  drain(maxDatagrams: number, onEvent: (event: NetEvent) => void, timeoutMs = 0): DrainResult {
+   *  decoded event in kernel order, with its message's nlmsg_flags (NLM_F_REPLACE on an IPv6
+   *  route event: the kernel replaced a route of the same table, prefix and metric and sends no
+   *  RTM_DELROUTE for it, see isRoute6Replace). */
+  drain(maxDatagrams: number, onEvent: (event: NetEvent, nlmsgFlags: number) => void, timeoutMs = 0): DrainResult {
     const c = this.cursor;
     const view = c.view;
     const counters = this.counters;
@@ -100,13 +104,21 @@ export class EventReader {
           if (event === undefined) continue;
           countEvent(counters, event);
           events++;
-          onEvent(event);
+          onEvent(event, c.flags);
         }
         if (c.malformed) counters[`malformed_${c.malformed}`]++;
       }
     }
     return { events, datagrams, overrun };
   }
+}
+
+/** An IPv6 route event that replaced the first route of its (table, prefix, metric) in the kernel
+ *  (NLM_F_REPLACE), whatever that one's next hop was: no RTM_DELROUTE follows for the route it
+ *  replaced. (IPv4 identifies routes by table, prefix, TOS and metric, so there a replace is an
+ *  upsert; IPv6 keeps same-metric routes through different next hops apart.) */
+export function isRoute6Replace(event: NetEvent, nlmsgFlags: number): boolean {
+  return event.kind === "route6" && event.op === "new" && (nlmsgFlags & NLM_F_REPLACE) !== 0;
 }
 
 function countEvent(counters: NetlinkCounters, event: NetEvent): void {
@@ -123,6 +135,15 @@ function countEvent(counters: NetlinkCounters, event: NetEvent): void {
       break;
     case "neigh":
       counters.events_neigh++;
+      break;
+    case "addr6":
+      counters.events_addr6++;
+      break;
+    case "route6":
+      counters.events_route6++;
+      break;
+    case "neigh6":
+      counters.events_neigh6++;
       break;
   }
 }

@@ -1,6 +1,6 @@
 // Fuzz target for the rtnetlink decoder: any byte string, read as a datagram, must be walked and
-// decoded (as its type says, then as every other record kind, an error and a dump end) without
-// throwing. The netstate library's decoders (links, addresses, routes, neighbors, rules, generic
+// decoded (as its type says, then as every other record kind of both families, an error and a
+// dump end) without throwing. The netstate library's decoders (links, addresses, routes, neighbors, rules, generic
 // netlink and ethtool replies) are run on every message too: for links, addresses, routes and
 // neighbors both sides project the same walk (LinkScan... in *-msg.ts), which is fuzzed twice over.
 
@@ -66,13 +66,15 @@ export function fuzzDecodeCounted(bytes: Uint8Array): NetlinkCounters {
     } else if (cursor.type === NLMSG_DONE) decoder.done();
     else {
       const event = decoder.event();
-      if (event && (event.kind === "link" || event.kind === "addr" || event.kind === "route" || event.kind === "neigh"))
-        counters[`events_${event.kind}`]++;
+      if (event) counters[`events_${event.kind}`]++;
     }
     crossKind.link();
     crossKind.addr();
     crossKind.route();
     crossKind.neigh();
+    crossKind.addr6();
+    crossKind.route6();
+    crossKind.neigh6();
     crossKind.ack();
     crossKind.done();
     netstate.all();

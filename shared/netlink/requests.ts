@@ -1,7 +1,8 @@
-// Request messages the netlink tile sends: dumps of the four kinds of state we mirror, and
+// Request messages the netlink tile sends: dumps of the kinds of state we mirror, and
 // RTM_NEWNEIGH with NTF_USE (neighbor resolution when the tile keeps CAP_NET_ADMIN).
 import {
   AF_INET,
+  AF_INET6,
   AF_UNSPEC,
   IFADDRMSG_SIZE,
   IFINFOMSG_SIZE,
@@ -28,7 +29,7 @@ import {
 } from "./constants";
 import { RequestBuilder } from "./wire";
 
-export type DumpKind = "links" | "addrs" | "routes" | "neighs";
+export type DumpKind = "links" | "addrs" | "routes" | "neighs" | "addrs6" | "routes6" | "neighs6";
 
 /** The request type of each dump and the message type of its replies. */
 export const DUMP_TYPES: Record<DumpKind, { request: number; reply: number }> = {
@@ -36,9 +37,13 @@ export const DUMP_TYPES: Record<DumpKind, { request: number; reply: number }> = 
   addrs: { request: RTM_GETADDR, reply: RTM_NEWADDR },
   routes: { request: RTM_GETROUTE, reply: RTM_NEWROUTE },
   neighs: { request: RTM_GETNEIGH, reply: RTM_NEWNEIGH },
+  addrs6: { request: RTM_GETADDR, reply: RTM_NEWADDR },
+  routes6: { request: RTM_GETROUTE, reply: RTM_NEWROUTE },
+  neighs6: { request: RTM_GETNEIGH, reply: RTM_NEWNEIGH },
 };
 
-/** A dump request: all links (any family), or IPv4 addresses / routes (all tables) / neighbors. */
+/** A dump request: all links (any family), or the addresses / routes (all tables) / neighbors of
+ *  one family (IPv4, or IPv6 for the kinds ending in 6). */
 export function dumpRequest(kind: DumpKind, seq: number): Uint8Array {
   const b = new RequestBuilder(DUMP_TYPES[kind].request, NLM_F_REQUEST | NLM_F_DUMP, seq);
   switch (kind) {
@@ -50,14 +55,17 @@ export function dumpRequest(kind: DumpKind, seq: number): Uint8Array {
       break;
     }
     case "addrs":
-      b.u8(b.struct(IFADDRMSG_SIZE), AF_INET);
+    case "addrs6":
+      b.u8(b.struct(IFADDRMSG_SIZE), kind === "addrs" ? AF_INET : AF_INET6);
       break;
     case "routes":
+    case "routes6":
       // Tables are filtered when decoding (local and main only): works with or without strict checking.
-      b.u8(b.struct(RTMSG_SIZE), AF_INET);
+      b.u8(b.struct(RTMSG_SIZE), kind === "routes" ? AF_INET : AF_INET6);
       break;
     case "neighs":
-      b.u8(b.struct(NDMSG_SIZE), AF_INET);
+    case "neighs6":
+      b.u8(b.struct(NDMSG_SIZE), kind === "neighs" ? AF_INET : AF_INET6);
       break;
   }
   return b.finish();

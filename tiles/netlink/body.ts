@@ -5,8 +5,14 @@ import type { Logger } from "../../shared/log";
 import { type MetricIndexes, type MetricName, metricIndexes } from "../../shared/metrics/keys";
 import type { MetricsWriter } from "../../shared/metrics/writer";
 import type { NetbaseWriter } from "../../shared/netbase/writer";
-import { type EventReader, malformedTotal, type NetlinkClient, type NetlinkCounters } from "../../shared/netlink";
-import type { NetEvent } from "../../shared/netmodel";
+import {
+  type EventReader,
+  isRoute6Replace,
+  malformedTotal,
+  type NetlinkClient,
+  type NetlinkCounters,
+} from "../../shared/netlink";
+import type { NetEvent, Route6Record } from "../../shared/netmodel";
 import type { RingConsumer } from "../../shared/ring/consumer";
 import type { TileBody } from "../../shared/tile/runtime";
 import { netbaseFullness } from "./capacity";
@@ -40,7 +46,32 @@ const EVENT_METRIC = {
   addr: "events_addr",
   route: "events_route",
   neigh: "events_neigh",
+  addr6: "events_addr6",
+  route6: "events_route6",
+  neigh6: "events_neigh6",
 } as const;
+
+/** An optional writer operation (helper v6-netbase may add it to NetbaseWriter): apply an IPv6
+ *  route event the kernel flagged NLM_F_REPLACE, i.e. store `route` and remove the route of the
+ *  same (table, prefix, metric) it replaced; false when that cannot be told (several such routes
+ *  stored, or `route` dropped): the tile then resyncs. Without it, every replace is a resync. */
+export interface Route6ReplaceSink extends Pick<NetbaseWriter, "applyEvent"> {
+  replaceRoute6?(route: Route6Record): boolean;
+}
+
+/** What the solicit handler offers for IPv6 neighbor events (helper v6-solicit adds it to
+ *  SolicitHandler): optional, so this body works with a handler that predates it. */
+export interface Neighbor6EventSink extends Pick<SolicitHandler, "onNeighborEvent"> {
+  onNeighbor6Event?(
+    ifindex: number,
+    a0: number,
+    a1: number,
+    a2: number,
+    a3: number,
+    state: number,
+    deleted: boolean,
+  ): void;
+}
 
 export class NetlinkTileBody implements TileBody {
   readonly resync: ResyncController;
@@ -58,7 +89,7 @@ export class NetlinkTileBody implements TileBody {
   private readonly onSolicit = (offset: number): void => {
     if (this.ring) this.p.handler.handle(this.ring.dv, offset, this.now);
   };
-  private readonly onEvent = (ev: NetEvent): void => this.applyEvent(ev);
+  private readonly onEvent = (ev: NetEvent, nlmsgFlags: number): void => this.applyEvent(ev, nlmsgFlags);
 
   constructor(parts: NetlinkTileParts) {
     this.p = parts;
@@ -114,15 +145,26 @@ export class NetlinkTileBody implements TileBody {
     this.p.waitForEvents(this.resync.pending ? Math.min(timeoutMs, 5) : timeoutMs);
   }
 
-  private applyEvent(ev: NetEvent): void {
-    this.p.writer.applyEvent(ev);
-    if (ev.kind === "addr6" || ev.kind === "route6" || ev.kind === "neigh6") return; // not mirrored yet
+  private applyEvent(ev: NetEvent, nlmsgFlags: number): void {
+    const writer: Route6ReplaceSink = this.p.writer;
+    if (isRoute6Replace(ev, nlmsgFlags) && ev.kind === "route6") {
+      // The kernel replaced a route of this table, prefix and metric without a delete event.
+      if (writer.replaceRoute6 === undefined || !writer.replaceRoute6(ev.route)) {
+        this.p.writer.applyEvent(ev);
+        this.resync.request("IPv6 route replaced (the replaced next hop is unknown)", this.now);
+      }
+    } else this.p.writer.applyEvent(ev);
     this.p.metrics.add(this.idx[EVENT_METRIC[ev.kind]], 1);
     if (ev.kind === "link" && (ev.op === "del" || !ev.link.up)) {
       // The kernel flushes a downed or deleted link's routes without RTM_DELROUTE events.
       this.resync.request("link down or deleted", this.now);
     } else if (ev.kind === "neigh") {
       this.p.handler.onNeighborEvent(ev.neigh.ifindex, ev.neigh.ip | 0, ev.neigh.state, ev.op === "del");
+    } else if (ev.kind === "neigh6") {
+      const n = ev.neigh;
+      const ip = n.ip;
+      const sink: Neighbor6EventSink = this.p.handler;
+      sink.onNeighbor6Event?.(n.ifindex, ip[0] ?? 0, ip[1] ?? 0, ip[2] ?? 0, ip[3] ?? 0, n.state, ev.op === "del");
     }
   }
 

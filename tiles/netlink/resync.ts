@@ -2,8 +2,10 @@
 // events. One attempt:
 //   1. drain the event socket until it is empty, applying what it holds. Whatever was lost in an
 //      overrun was lost before this point, so the dump below covers it;
-//   2. dump links, addresses, routes, neighbors. Address and neighbor dumps are resumed by position
-//      in the kernel and can skip an entry that another change shifted: they are taken twice and
+//   2. dump links, then addresses, routes and neighbors of IPv4 and of IPv6. Address and neighbor
+//      dumps (and IPv6 route dumps, which restart from the root and skip by count when the tree
+//      changed) are resumed by position in the kernel and can skip an entry that another change
+//      shifted: they are taken twice and
 //      merged (an entry counts as present if either dump saw it), and the attempt is "confirmed"
 //      only when both saw the same entries;
 //   3. apply the merged dump as a diff (readers never see an emptied table);
@@ -16,7 +18,7 @@
 // the attempt is retried with exponential backoff (bounded, so that once the kernel stops changing
 // netbase is equal within about one attempt plus maxBackoffMs). No rate of change is an error.
 import type { NetbaseWriter } from "../../shared/netbase/writer";
-import type { EventReader, NetlinkClient } from "../../shared/netlink";
+import { addr6Key, type EventReader, type NetlinkClient, neigh6Key, route6Key } from "../../shared/netlink";
 import type { AddrRecord, NeighRecord, NetEvent, NetSnapshot } from "../../shared/netmodel";
 
 export interface ResyncOptions {
@@ -64,7 +66,7 @@ export class ResyncController {
     private readonly client: NetlinkClient,
     private readonly events: EventReader,
     private readonly writer: NetbaseWriter,
-    private readonly onEvent: (ev: NetEvent) => void,
+    private readonly onEvent: (ev: NetEvent, nlmsgFlags: number) => void,
     options: ResyncOptions = {},
   ) {
     this.minBackoffMs = options.minBackoffMs ?? 10;
@@ -172,13 +174,25 @@ export class ResyncController {
   }
 
   private dumpMerged(): { snap: NetSnapshot; confirmed: boolean } {
-    const links = this.client.dump("links");
-    const addrs = mergeDumps(this.client.dump("addrs"), this.client.dump("addrs"), addrKey);
-    const routes = this.client.dump("routes");
-    const neighs = mergeDumps(this.client.dump("neighs"), this.client.dump("neighs"), neighKey);
+    const c = this.client;
+    const links = c.dump("links");
+    const addrs = mergeDumps(c.dump("addrs"), c.dump("addrs"), addrKey);
+    const routes = c.dump("routes");
+    const neighs = mergeDumps(c.dump("neighs"), c.dump("neighs"), neighKey);
+    const addrs6 = mergeDumps(c.dump("addrs6"), c.dump("addrs6"), addr6Key);
+    const routes6 = mergeDumps(c.dump("routes6"), c.dump("routes6"), route6Key);
+    const neighs6 = mergeDumps(c.dump("neighs6"), c.dump("neighs6"), neigh6Key);
     return {
-      snap: { links, addrs: addrs.records, routes, neighs: neighs.records },
-      confirmed: addrs.confirmed && neighs.confirmed,
+      snap: {
+        links,
+        addrs: addrs.records,
+        routes,
+        neighs: neighs.records,
+        addrs6: addrs6.records,
+        routes6: routes6.records,
+        neighs6: neighs6.records,
+      },
+      confirmed: addrs.confirmed && neighs.confirmed && addrs6.confirmed && routes6.confirmed && neighs6.confirmed,
     };
   }
 }
