@@ -92,8 +92,22 @@ function mix(h: number, w: number, k: number): number {
   return (h << 15) | (h >>> 17);
 }
 
-/** The check word: a keyed 32-bit mix of the seven other words (murmur3 body and finalizer). */
+/** The check word: a keyed 32-bit mix of the seven other words (murmur3 body and finalizer), as a u32. */
 export function solicitCheck(
+  head: number,
+  ifindex: number,
+  a0: number,
+  a1: number,
+  a2: number,
+  a3: number,
+  reserved: number,
+): number {
+  return checkBits(head | 0, ifindex | 0, a0 | 0, a1 | 0, a2 | 0, a3 | 0, reserved | 0) >>> 0;
+}
+
+// Int32 in, int32 out: when V8 does not inline it (the handler's caller is large), a u32 above
+// 2^31 as an argument or a result would be boxed into a new HeapNumber per message.
+function checkBits(
   head: number,
   ifindex: number,
   a0: number,
@@ -115,7 +129,7 @@ export function solicitCheck(
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  return h | 0;
 }
 
 function spaceCode(view: SolicitView, byteOffset: number): SolicitCodeValue {
@@ -133,11 +147,7 @@ function spaceCode(view: SolicitView, byteOffset: number): SolicitCodeValue {
  * Writes eight raw words (the last one as given: tests and fuzzers forge messages with it).
  * Returns ok, truncated or misaligned; nothing is written unless ok.
  */
-export function writeSolicitWords(
-  view: SolicitView,
-  byteOffset: number,
-  words: ArrayLike<number>,
-): SolicitCodeValue {
+export function writeSolicitWords(view: SolicitView, byteOffset: number, words: ArrayLike<number>): SolicitCodeValue {
   const space = spaceCode(view, byteOffset);
   if (space !== SolicitCode.ok) return space;
   if (view instanceof Int32Array) {
@@ -161,7 +171,7 @@ function put(
 ): SolicitCodeValue {
   const space = spaceCode(view, byteOffset);
   if (space !== SolicitCode.ok) return space;
-  const check = solicitCheck(head, ifindex, a0, a1, a2, a3, 0);
+  const check = checkBits(head, ifindex | 0, a0 | 0, a1 | 0, a2 | 0, a3 | 0, 0);
   if (view instanceof Int32Array) {
     const w = byteOffset >>> 2;
     view[w] = head;
@@ -180,7 +190,7 @@ function put(
     view.setUint32(byteOffset + 16, a2 >>> 0, true);
     view.setUint32(byteOffset + 20, a3 >>> 0, true);
     view.setUint32(byteOffset + 24, 0, true);
-    view.setUint32(byteOffset + 28, check, true);
+    view.setUint32(byteOffset + 28, check >>> 0, true);
   }
   return SolicitCode.ok;
 }
@@ -207,15 +217,15 @@ export function encodeSolicit6(
   return put(view, byteOffset, HEAD_IPV6, ifindex, a0, a1, a2, a3);
 }
 
-/** Scratch for decode: reading into it first keeps `out` unchanged on a failure. */
-const scratch = new Uint32Array(8);
+/** Scratch for decode (int32 bits, never boxed): reading into it first keeps `out` unchanged on a failure. */
+const scratch = new Int32Array(8);
 
 function readWords(view: SolicitView, byteOffset: number): void {
   if (view instanceof Int32Array) {
     const w = byteOffset >>> 2;
     for (let i = 0; i < 8; i++) scratch[i] = view[w + i];
   } else {
-    for (let i = 0; i < 8; i++) scratch[i] = view.getUint32(byteOffset + i * 4, true);
+    for (let i = 0; i < 8; i++) scratch[i] = view.getInt32(byteOffset + i * 4, true);
   }
 }
 
@@ -230,7 +240,7 @@ export function decodeSolicit(view: SolicitView, byteOffset: number, out: Solici
   if (space !== SolicitCode.ok) return space;
   readWords(view, byteOffset);
   const s = scratch;
-  if (s[7] !== solicitCheck(s[0], s[1], s[2], s[3], s[4], s[5], s[6])) return SolicitCode.bad_check;
+  if (s[7] !== checkBits(s[0], s[1], s[2], s[3], s[4], s[5], s[6])) return SolicitCode.bad_check;
   const head = s[0];
   if (head >>> 8 !== SOLICIT_VERSION) return SolicitCode.bad_version;
   if (head !== HEAD_IPV4 && head !== HEAD_IPV6) return SolicitCode.bad_family;
@@ -238,11 +248,11 @@ export function decodeSolicit(view: SolicitView, byteOffset: number, out: Solici
   const v4 = head === HEAD_IPV4;
   if (v4 && (s[3] | s[4] | s[5]) !== 0) return SolicitCode.padding_nonzero;
   out.family = v4 ? SOLICIT_FAMILY_IPV4 : SOLICIT_FAMILY_IPV6;
-  out.ifindex = s[1];
-  out.ip = v4 ? s[2] : 0;
-  out.a0 = s[2];
-  out.a1 = s[3];
-  out.a2 = s[4];
-  out.a3 = s[5];
+  out.ifindex = s[1] >>> 0;
+  out.ip = v4 ? s[2] >>> 0 : 0;
+  out.a0 = s[2] >>> 0;
+  out.a1 = s[3] >>> 0;
+  out.a2 = s[4] >>> 0;
+  out.a3 = s[5] >>> 0;
   return SolicitCode.ok;
 }

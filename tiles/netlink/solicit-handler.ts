@@ -7,8 +7,9 @@
 // (unlike Firedancer, whose placeholders leak when its rate limiter refuses, PR 11211), per-host
 // suppression, a global token bucket, then probe. The hot path is allocation-free: the table is
 // an open-addressing hash index over a fixed pool of typed arrays, with a min-heap of deadlines.
-import { ipToString } from "../../shared/netmodel";
+
 import { formatIp6, isIp6LinkLocal } from "../../shared/ip6";
+import { ipToString } from "../../shared/netmodel";
 import {
   type Address6ClassValue,
   type AddressClassValue,
@@ -22,9 +23,9 @@ import {
 } from "../../shared/solicit/environment";
 import {
   createSolicitFields,
+  decodeSolicit,
   SOLICIT_FAMILY_IPV4,
   SOLICIT_FAMILY_IPV6,
-  decodeSolicit,
   SolicitCode,
   type SolicitCodeValue,
   type SolicitView,
