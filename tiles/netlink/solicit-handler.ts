@@ -2,11 +2,14 @@
 // untrusted traffic into the netlink tile, so it is a small pure state machine. The clock, the
 // view of the kernel's state and the probe sender are injected; nothing here does I/O.
 //
-// Per message, in order: decode and validate (counted by reason, never fatal), skip neighbors the
-// kernel already resolved, deduplicate through a bounded pending table whose every entry expires
+// Per message, in order: decode and validate (counted by reason, never fatal; IPv4 and IPv6 each
+// with their address classes, this host's addresses and on-link through a route of the message's
+// interface), skip neighbors the kernel already resolved, deduplicate through a bounded pending table whose every entry expires
 // (unlike Firedancer, whose placeholders leak when its rate limiter refuses, PR 11211), per-host
 // suppression, a global token bucket, then probe. The hot path is allocation-free: the table is
 // an open-addressing hash index over a fixed pool of typed arrays, with a min-heap of deadlines.
+// Entries are keyed by (family, address words, ifindex): IPv4 198.18.0.5 and an IPv6 address
+// whose first word is 0xc6120005 never share an entry, a per-host interval or a dedupe window.
 
 import { formatIp6, isIp6LinkLocal } from "../../shared/ip6";
 import { ipToString } from "../../shared/netmodel";
