@@ -134,6 +134,11 @@ describeAsRoot("IPv6 neighbor probe (needs root: network namespaces)", () => {
     expect(peerSolicitsIn()).toBeGreaterThan(before);
   });
 
+  it("the handler's probe6 path (udpProbe6 on the granted socket) resolves the peer, unprivileged", () => {
+    expect(unprivileged("handler", "2001:2:0:1::5").result).toBe("probe_sent");
+    expect(waitNeigh("2001:2:0:1::5", (n) => n.lladdr !== undefined)?.lladdr).toBe(peerMac);
+  });
+
   it("resolves a link-local neighbor through the interface as its scope", () => {
     expect(peerLinkLocal).toMatch(/^fe80:/);
     expect(unprivileged("probe", peerLinkLocal).result).toBe(0);
