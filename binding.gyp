@@ -17,7 +17,8 @@
         "native/unix_dgram.cc",
         "native/idle.cc",
         "native/privdrop.cc",
-        "native/udp_batch.cc"
+        "native/udp_batch.cc",
+        "native/probe6.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
       "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS"],

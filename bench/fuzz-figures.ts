@@ -1,7 +1,7 @@
 // `npm run bench -- solicit`: the solicit handler's message rate and the fuzz harness's throughput.
 
 import { runFuzz } from "../shared/fuzz/engine";
-import { encodeSolicit } from "../shared/solicit/message";
+import { encodeSolicit, SOLICIT_BYTES } from "../shared/solicit/message";
 import { createSolicitFuzzTarget } from "../tiles/netlink/fuzz/solicit-target";
 import { SolicitHandler, solicitConfig } from "../tiles/netlink/solicit-handler";
 
@@ -29,10 +29,10 @@ function handlerRate(): number {
     probe: () => 0,
     hashSeed: 1,
   });
-  const ring = new Int32Array(4 * 1024);
-  for (let i = 0; i < 1024; i++) encodeSolicit(ring, i * 16, 0xc6120002 + ((i * 37) % 60000), 2);
+  const ring = new Int32Array((SOLICIT_BYTES / 4) * 1024);
+  for (let i = 0; i < 1024; i++) encodeSolicit(ring, i * SOLICIT_BYTES, 0xc6120002 + ((i * 37) % 60000), 2);
   const run = (n: number, base: number): void => {
-    for (let i = 0; i < n; i++) handler.handle(ring, (i & 1023) * 16, base + (i >> 10));
+    for (let i = 0; i < n; i++) handler.handle(ring, (i & 1023) * SOLICIT_BYTES, base + (i >> 10));
   };
   run(1_000_000, 0);
   const rates: number[] = [];

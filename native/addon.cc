@@ -16,6 +16,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   tilenet::InitIdle(env, exports);
   tilenet::InitPrivdrop(env, exports);
   tilenet::InitUdpBatch(env, exports);
+  tilenet::InitProbe6(env, exports);
   return exports;
 }
 

@@ -37,5 +37,6 @@ void InitUnixDgram(Napi::Env env, Napi::Object exports);
 void InitIdle(Napi::Env env, Napi::Object exports);
 void InitPrivdrop(Napi::Env env, Napi::Object exports);
 void InitUdpBatch(Napi::Env env, Napi::Object exports);
+void InitProbe6(Napi::Env env, Napi::Object exports);
 
 }  // namespace tilenet

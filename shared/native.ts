@@ -173,6 +173,13 @@ export interface NativeAddon {
   /** Sends an empty UDP datagram (sendto, no cmsg) to ip (host-order u32) on `port` through the
    *  interface the socket is bound to; -ENODEV when ifindex is not that interface. */
   probeSend(fd: number, ipHostOrder: number, ifindex: number, port: number): number;
+  /** The IPv6 probe socket: AF_INET6 UDP, nonblocking, hop limit 1, IPV6_V6ONLY, SO_DONTROUTE, bound
+   *  to `ifindex` (SO_BINDTOIFINDEX, needs CAP_NET_RAW) when given and not 0. */
+  probeSocketOpen6(ifindex?: number): number;
+  /** Sends an empty UDP datagram (sendto, no cmsg, a 28-byte sockaddr_in6) to the address (four u32
+   *  words, shared/ip6.ts) on `port`; a link-local address gets ifindex as its scope. 0 or -errno
+   *  (-ENODEV when ifindex is not the socket's interface). */
+  probeSend6(fd: number, ifindex: number, a0: number, a1: number, a2: number, a3: number, port: number): number;
   /** poll(2) on one fd for POLLIN; returns true when readable. */
   pollIn(fd: number, timeoutMs: number): boolean;
 

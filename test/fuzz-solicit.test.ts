@@ -6,6 +6,8 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { formatFuzzReport, runFuzz } from "../shared/fuzz/engine";
 import type { FuzzTarget } from "../shared/fuzz/types";
+import { SOLICIT_BYTES } from "../shared/solicit/message";
+import { solicitCorpusCases } from "../tiles/netlink/fuzz/solicit-bytes";
 import { createSolicitFuzzTarget } from "../tiles/netlink/fuzz/solicit-target";
 import { SOLICIT_OUTCOME_NAMES, solicitCounterName } from "../tiles/netlink/solicit-handler";
 
@@ -30,7 +32,7 @@ describe("solicit fuzzing", () => {
     expect(report.execsPerS).toBeGreaterThan(0);
     expect(report.sequenceRuns).toBeGreaterThan(10);
     expect(report.sequenceSteps).toBeGreaterThan(report.sequenceRuns);
-    expect(report.corpusSize).toBeGreaterThanOrEqual(36);
+    expect(report.corpusSize).toBeGreaterThanOrEqual(solicitCorpusCases().length);
     for (let i = 0; i < SOLICIT_OUTCOME_NAMES.length; i++) {
       const name = solicitCounterName(i as Parameters<typeof solicitCounterName>[0]);
       expect(report.stats[name] ?? 0, name).toBeGreaterThan(0);
@@ -53,10 +55,10 @@ describe("solicit fuzzing", () => {
     expect(failure.file).toMatch(/solicit-leaky-2-\d+\.bin$/);
     expect(failure.replayCommand).toBe(`tilenet fuzz solicit-leaky --replay ${failure.file}`);
     expect(formatFuzzReport(report)).toContain(`replay: ${failure.replayCommand}`);
-    // Minimized: a handful of 16-byte messages, each one needed.
+    // Minimized: a handful of 32-byte messages, each one needed.
     const saved = readFileSync(failure.file);
     expect(saved.length).toBeLessThanOrEqual(report.failingInputBytes?.original ?? 0);
-    expect(saved.length % 16).toBe(0);
+    expect(saved.length % SOLICIT_BYTES).toBe(0);
 
     const replay = await runFuzz({ target: leaky(), replayFile: failure.file });
     expect(replay.failed).toBe(true);

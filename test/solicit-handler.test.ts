@@ -101,8 +101,8 @@ function nameOf(outcome: number): SolicitOutcomeName {
   return entry[0] as SolicitOutcomeName;
 }
 
-function raw(words: [number, number, number, number]): DataView {
-  const view = new DataView(new ArrayBuffer(16));
+function raw(words: [number, number, number, number, number, number, number, number]): DataView {
+  const view = new DataView(new ArrayBuffer(SOLICIT_BYTES));
   words.forEach((w, i) => {
     view.setUint32(i * 4, w >>> 0, true);
   });
@@ -114,10 +114,29 @@ describe("solicit handler: validation", () => {
     const f = fixture();
     const good = ip("198.18.0.5");
     const decodeCases: Array<[SolicitOutcomeName, () => SolicitOutcomeName]> = [
-      ["rejected_truncated", () => nameOf(f.handler.handle(new DataView(new ArrayBuffer(15)), 0, 0))],
-      ["rejected_misaligned", () => nameOf(f.handler.handle(new Int32Array(8), 2, 0))],
-      ["rejected_bad_check", () => nameOf(f.handler.handle(raw([good, 2, 0, 0]), 0, 0))],
-      ["rejected_reserved_nonzero", () => nameOf(f.handler.handle(raw([good, 2, 1, solicitCheck(good, 2, 1)]), 0, 0))],
+      ["rejected_truncated", () => nameOf(f.handler.handle(new DataView(new ArrayBuffer(31)), 0, 0))],
+      ["rejected_misaligned", () => nameOf(f.handler.handle(new Int32Array(16), 2, 0))],
+      ["rejected_bad_check", () => nameOf(f.handler.handle(raw([0x204, 2, good, 0, 0, 0, 0, 0]), 0, 0))],
+      [
+        "rejected_reserved_nonzero",
+        () =>
+          nameOf(f.handler.handle(raw([0x204, 2, good, 0, 0, 0, 1, solicitCheck(0x204, 2, good, 0, 0, 0, 1)]), 0, 0)),
+      ],
+      [
+        "rejected_bad_version",
+        () =>
+          nameOf(f.handler.handle(raw([0x104, 2, good, 0, 0, 0, 0, solicitCheck(0x104, 2, good, 0, 0, 0, 0)]), 0, 0)),
+      ],
+      [
+        "rejected_bad_family",
+        () =>
+          nameOf(f.handler.handle(raw([0x207, 2, good, 0, 0, 0, 0, solicitCheck(0x207, 2, good, 0, 0, 0, 0)]), 0, 0)),
+      ],
+      [
+        "rejected_padding_nonzero",
+        () =>
+          nameOf(f.handler.handle(raw([0x204, 2, good, 1, 0, 0, 0, solicitCheck(0x204, 2, good, 1, 0, 0, 0)]), 0, 0)),
+      ],
     ];
     for (const [expected, run] of decodeCases) expect(run()).toBe(expected);
     const cases: Array<[SolicitOutcomeName, string, number]> = [
@@ -215,7 +234,7 @@ describe("solicit handler: deduplication and expiry", () => {
 
   it("shows the leak when the PR 11211 fault is planted (the previous test can fail)", () => {
     const f = fixture({ burst: 1, ratePerS: 0.5 }, makeEnv(), { leakRefusedEntries: true });
-    const slot = new DataView(new ArrayBuffer(16));
+    const slot = new DataView(new ArrayBuffer(SOLICIT_BYTES));
     encodeSolicit(slot, 0, ip("198.18.0.5"), 2);
     f.handler.handle(slot, 0, 0);
     encodeSolicit(slot, 0, ip("198.18.0.6"), 2);
@@ -292,7 +311,7 @@ describe("solicit handler: rate limits", () => {
         throw new Error("probe bug");
       },
     });
-    const slot = new DataView(new ArrayBuffer(16));
+    const slot = new DataView(new ArrayBuffer(SOLICIT_BYTES));
     encodeSolicit(slot, 0, ip("198.18.0.5"), 2);
     expect(() => thrower.handle(slot, 0, 0)).toThrow("probe bug");
     expect(thrower.metrics()).toMatchObject({ received: 1, probe_errors: 1 });
@@ -304,7 +323,7 @@ describe("solicit handler: bounded table", () => {
   it("stays bounded under a flood of distinct on-link addresses and recovers after expiry", () => {
     const env = makeEnv([{ ifindex: 3, address: ip("198.18.128.1"), prefixLen: 17, broadcast: 0, scope: 0 }]);
     const f = fixture({ capacity: 64, ratePerS: 1e6, burst: 1e6 }, env);
-    const slot = new DataView(new ArrayBuffer(16));
+    const slot = new DataView(new ArrayBuffer(SOLICIT_BYTES));
     let full = 0;
     let maxTracked = 0;
     for (let i = 0; i < 20_000; i++) {
@@ -326,7 +345,7 @@ describe("solicit handler: bounded table", () => {
     const env = makeEnv([{ ifindex: 3, address: ip("198.18.128.1"), prefixLen: 17, broadcast: 0, scope: 0 }]);
     const f = fixture({ ratePerS: 5000, burst: 50, dedupeIntervalMs: 400, perHostIntervalMs: 700 }, env);
     expect(f.handler.config.capacity).toBe(solicitHandlerDefaults().capacity);
-    const slot = new DataView(new ArrayBuffer(16));
+    const slot = new DataView(new ArrayBuffer(SOLICIT_BYTES));
     let seed = 12345;
     let t = 0;
     let maxTracked = 0;

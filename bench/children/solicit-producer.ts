@@ -5,7 +5,7 @@
 // mode: valid (on-link hosts), mixed (valid, off-link, garbage), garbage (random words).
 import { native } from "../../shared/native";
 import { RingProducer } from "../../shared/ring/producer";
-import { encodeSolicit } from "../../shared/solicit/message";
+import { encodeSolicit, SOLICIT_BYTES } from "../../shared/solicit/message";
 
 const [pid, prodFd, consFd, seconds, seed, mode, ifindex, subnetBase] = process.argv.slice(2);
 const addon = native();
@@ -27,12 +27,13 @@ const rand = (): number => {
 };
 
 // A pool of pre-generated messages, so the timed loop measures the ring and not the random
-// number generator: each publish copies four words from the pool.
+// number generator: each publish copies one message's words from the pool.
+const WORDS = SOLICIT_BYTES / 4;
 const POOL = 1 << 16;
-const pool = new Int32Array(POOL * 4);
+const pool = new Int32Array(POOL * WORDS);
 const poolView = new DataView(pool.buffer);
 for (let m = 0; m < POOL; m++) {
-  const off = m * 16;
+  const off = m * SOLICIT_BYTES;
   const r = rand();
   const kind = mode === "valid" ? 0 : mode === "garbage" ? 9 : r % 10;
   if (kind < 5) {
@@ -40,19 +41,16 @@ for (let m = 0; m < POOL; m++) {
   } else if (kind < 7) {
     encodeSolicit(poolView, off, rand() | 0, kind === 5 ? ifx : rand() & 0xff); // off-link / wrong ifindex
   } else {
-    for (let w = 0; w < 4; w++) poolView.setUint32(off + w * 4, rand(), true); // garbage
+    for (let w = 0; w < WORDS; w++) poolView.setUint32(off + w * 4, rand(), true); // garbage
   }
 }
 const slots = producer.i32;
 let next = 0;
 const write = (off: number): void => {
   const at = off >> 2;
-  const from = (next & (POOL - 1)) << 2;
+  const from = (next & (POOL - 1)) * WORDS;
   next++;
-  slots[at] = pool[from];
-  slots[at + 1] = pool[from + 1];
-  slots[at + 2] = pool[from + 2];
-  slots[at + 3] = pool[from + 3];
+  for (let w = 0; w < WORDS; w++) slots[at + w] = pool[from + w];
 };
 
 const deadline = performance.now() + Number(seconds) * 1000;

@@ -1,6 +1,7 @@
 // Which IPv4 addresses can never be a next hop worth resolving, whatever the interface: decided
 // from the address alone (host-order u32). Interface-dependent checks (local address, subnet
 // broadcast, on-link) need the kernel's state and live in the solicit handler's environment.
+import { isIp6Loopback, isIp6Multicast, isIp6Unspecified, isIp6V4Mapped } from "../ip6";
 
 export const AddressClass = {
   /** Could be a neighbor (the interface-dependent checks still apply). */
@@ -30,4 +31,26 @@ export function classifyAddress(ip: number): AddressClassValue {
   if (ip === 0xffffffff) return AddressClass.limited_broadcast;
   if (top >= 240) return AddressClass.reserved_address;
   return AddressClass.unicast;
+}
+
+/** Which IPv6 addresses can never be a next hop worth resolving (decided from the words alone). */
+export const Address6Class = {
+  unicast: 0,
+  /** :: */
+  unspecified: 1,
+  /** ::1 */
+  loopback: 2,
+  /** ff00::/8: multicast MACs are computed (33:33:...), never solicited. */
+  multicast: 3,
+  /** ::ffff:0:0/96: an IPv4 address; its neighbor is resolved with ARP, as IPv4. */
+  v4_mapped: 4,
+} as const;
+export type Address6ClassValue = (typeof Address6Class)[keyof typeof Address6Class];
+
+export function classifyAddress6(a0: number, a1: number, a2: number, a3: number): Address6ClassValue {
+  if (isIp6Unspecified(a0, a1, a2, a3)) return Address6Class.unspecified;
+  if (isIp6Loopback(a0, a1, a2, a3)) return Address6Class.loopback;
+  if (isIp6Multicast(a0)) return Address6Class.multicast;
+  if (isIp6V4Mapped(a0 | 0, a1 | 0, a2)) return Address6Class.v4_mapped;
+  return Address6Class.unicast;
 }

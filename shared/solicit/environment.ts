@@ -30,3 +30,21 @@ export const NEIGH_USABLE_MASK =
 export function isUsableNeighState(state: number): boolean {
   return (state & NEIGH_USABLE_MASK) !== 0;
 }
+
+/**
+ * The IPv6 questions (addresses as the four words of shared/ip6.ts, int32 bits or u32; ifindex a
+ * positive int32). Allocation-free, like SolicitEnvironment.
+ */
+export interface SolicitEnvironment6 {
+  /** True when the address is one of this host's IPv6 addresses (any interface). */
+  isLocalAddress6(a0: number, a1: number, a2: number, a3: number): boolean;
+  /**
+   * True when the address is a neighbor reachable through ifindex: a link-local address and the
+   * interface has a link-local address of its own (fe80::/64 exists on every IPv6 link, so the
+   * route lookup cannot tell interfaces apart), or the route lookup (local, then main) yields a
+   * unicast route out of ifindex whose next hop is the address itself (no gateway).
+   */
+  onLink6(ifindex: number, a0: number, a1: number, a2: number, a3: number): boolean;
+  /** NUD state bits of the kernel's neighbor entry when it has a link-layer address, else 0. */
+  neighborState6(ifindex: number, a0: number, a1: number, a2: number, a3: number): number;
+}

@@ -18,7 +18,9 @@ import { NetlinkTileBody } from "./body";
 import { NETLINK_FDS, type NetlinkTileConfig, netlinkMetrics, netlinkPolicy } from "./definition";
 import { NetbaseSolicitEnv } from "./netbase-env";
 import { ReaderWake } from "./reader-wake";
+import { asNetbase6Lookups, Netbase6SolicitEnv } from "./solicit-env6";
 import { SolicitHandler } from "./solicit-handler";
+import { PROBE6_FD_ROLE, udpProbe6 } from "./solicit-probe6";
 
 runTile<NetlinkTileConfig>({
   kind: "netlink",
@@ -40,9 +42,14 @@ runTile<NetlinkTileConfig>({
     const rings = config.solicitRings.map(
       (prefix) => new RingConsumer(prefix, ctx.region(`${prefix}.producer`).buf, ctx.region(`${prefix}.consumer`).buf),
     );
+    // IPv6: netbase's IPv6 lookups when this reader has them; the UDP probe when the launcher
+    // granted the probe6 socket (also under ntf-use: an empty datagram needs no capability).
+    const lookups6 = asNetbase6Lookups(reader);
     const handler = new SolicitHandler({
       config: config.solicit,
       env: new NetbaseSolicitEnv(reader),
+      ...(lookups6 ? { env6: new Netbase6SolicitEnv(lookups6) } : {}),
+      ...(ctx.hasFd(PROBE6_FD_ROLE) ? { probe6: udpProbe6(addon, ctx.fd(PROBE6_FD_ROLE), config.probePort) } : {}),
       probe:
         config.resolveWith === "ntf-use"
           ? (ip, ifindex) => {

@@ -2,17 +2,33 @@
 // untrusted traffic into the netlink tile, so it is a small pure state machine. The clock, the
 // view of the kernel's state and the probe sender are injected; nothing here does I/O.
 //
-// Per message, in order: decode and validate (counted by reason, never fatal), skip neighbors the
-// kernel already resolved, deduplicate through a bounded pending table whose every entry expires
+// Per message, in order: decode and validate (counted by reason, never fatal; IPv4 and IPv6 each
+// with their address classes, this host's addresses and on-link through a route of the message's
+// interface), skip neighbors the kernel already resolved, deduplicate through a bounded pending table whose every entry expires
 // (unlike Firedancer, whose placeholders leak when its rate limiter refuses, PR 11211), per-host
 // suppression, a global token bucket, then probe. The hot path is allocation-free: the table is
 // an open-addressing hash index over a fixed pool of typed arrays, with a min-heap of deadlines.
+// Entries are keyed by (family, address words, ifindex): IPv4 198.18.0.5 and an IPv6 address
+// whose first word is 0xc6120005 never share an entry, a per-host interval or a dedupe window.
+
+import { formatIp6, isIp6LinkLocal } from "../../shared/ip6";
 import { ipToString } from "../../shared/netmodel";
-import { type AddressClassValue, classifyAddress } from "../../shared/solicit/address";
-import { isUsableNeighState, type SolicitEnvironment } from "../../shared/solicit/environment";
+import {
+  type Address6ClassValue,
+  type AddressClassValue,
+  classifyAddress,
+  classifyAddress6,
+} from "../../shared/solicit/address";
+import {
+  isUsableNeighState,
+  type SolicitEnvironment,
+  type SolicitEnvironment6,
+} from "../../shared/solicit/environment";
 import {
   createSolicitFields,
   decodeSolicit,
+  SOLICIT_FAMILY_IPV4,
+  SOLICIT_FAMILY_IPV6,
   SolicitCode,
   type SolicitCodeValue,
   type SolicitView,
@@ -82,10 +98,20 @@ export const SolicitOutcome = {
   rejected_local_address: 18,
   rejected_subnet_broadcast: 19,
   rejected_not_on_link: 20,
+  rejected_bad_version: 21,
+  rejected_bad_family: 22,
+  rejected_padding_nonzero: 23,
+  rejected_unspecified6: 24,
+  rejected_loopback6: 25,
+  rejected_multicast6: 26,
+  rejected_v4_mapped6: 27,
+  rejected_link_local_no_interface6: 28,
+  rejected_local_address6: 29,
+  rejected_not_on_link6: 30,
 } as const;
 export type SolicitOutcomeName = keyof typeof SolicitOutcome;
 export type SolicitOutcomeValue = (typeof SolicitOutcome)[SolicitOutcomeName];
-export const SOLICIT_OUTCOME_COUNT = 21;
+export const SOLICIT_OUTCOME_COUNT = 31;
 export const SOLICIT_OUTCOME_NAMES = Object.keys(SolicitOutcome) as SolicitOutcomeName[];
 export const FIRST_REJECTED_OUTCOME = SolicitOutcome.rejected_truncated;
 
@@ -112,6 +138,16 @@ const OUTCOME_COUNTERS = [
   "rejected_local_address",
   "rejected_subnet_broadcast",
   "rejected_not_on_link",
+  "rejected_bad_version",
+  "rejected_bad_family",
+  "rejected_padding_nonzero",
+  "rejected_unspecified6",
+  "rejected_loopback6",
+  "rejected_multicast6",
+  "rejected_v4_mapped6",
+  "rejected_link_local_no_interface6",
+  "rejected_local_address6",
+  "rejected_not_on_link6",
 ] as const;
 
 /** Every metric, in a stable order (the tile lays its metrics region out in this order). */
@@ -137,6 +173,9 @@ const DECODE_OUTCOME: Record<Exclude<SolicitCodeValue, 0>, SolicitOutcomeValue> 
   [SolicitCode.misaligned]: SolicitOutcome.rejected_misaligned,
   [SolicitCode.bad_check]: SolicitOutcome.rejected_bad_check,
   [SolicitCode.reserved_nonzero]: SolicitOutcome.rejected_reserved_nonzero,
+  [SolicitCode.bad_version]: SolicitOutcome.rejected_bad_version,
+  [SolicitCode.bad_family]: SolicitOutcome.rejected_bad_family,
+  [SolicitCode.padding_nonzero]: SolicitOutcome.rejected_padding_nonzero,
 };
 const CLASS_OUTCOME: Record<Exclude<AddressClassValue, 0>, SolicitOutcomeValue> = {
   1: SolicitOutcome.rejected_zero_address,
@@ -146,17 +185,29 @@ const CLASS_OUTCOME: Record<Exclude<AddressClassValue, 0>, SolicitOutcomeValue> 
   5: SolicitOutcome.rejected_limited_broadcast,
   6: SolicitOutcome.rejected_reserved_address,
 };
+const CLASS6_OUTCOME: Record<Exclude<Address6ClassValue, 0>, SolicitOutcomeValue> = {
+  1: SolicitOutcome.rejected_unspecified6,
+  2: SolicitOutcome.rejected_loopback6,
+  3: SolicitOutcome.rejected_multicast6,
+  4: SolicitOutcome.rejected_v4_mapped6,
+};
 
 // ---------------------------------------------------------------------------------------------
 // The handler
 
 /** Sends one probe that makes the kernel resolve ip on ifindex; returns 0 or a negative errno. */
 export type SolicitProbe = (ip: number, ifindex: number) => number;
+/** The IPv6 probe: address as four u32 words (shared/ip6.ts); returns 0 or a negative errno. */
+export type SolicitProbe6 = (ifindex: number, a0: number, a1: number, a2: number, a3: number) => number;
 
 export interface SolicitHandlerOptions {
   config: SolicitConfig;
   env: SolicitEnvironment;
   probe: SolicitProbe;
+  /** IPv6 state; without it every IPv6 solicit is refused as rejected_not_on_link6. */
+  env6?: SolicitEnvironment6;
+  /** IPv6 probe; without it IPv6 probes fail with -EAFNOSUPPORT (counted as probe_error). */
+  probe6?: SolicitProbe6;
   /** Seed of the table's hash (default random, so senders cannot aim collisions). */
   hashSeed?: number;
   /** Test-only faults, for proving the fuzzer catches them. Never set in production. */
@@ -167,6 +218,13 @@ export interface SolicitHandlerOptions {
 }
 
 const NO_SLOT = -1;
+const EAFNOSUPPORT = 97;
+/** IPv6 state for a tile without it: nothing is local, on-link or known. */
+const NO_ENV6: SolicitEnvironment6 = {
+  isLocalAddress6: () => false,
+  onLink6: () => false,
+  neighborState6: () => 0,
+};
 
 export class SolicitHandler {
   readonly config: Readonly<SolicitConfig>;
@@ -175,6 +233,8 @@ export class SolicitHandler {
 
   private readonly env: SolicitEnvironment;
   private readonly probe: SolicitProbe;
+  private readonly env6: SolicitEnvironment6;
+  private readonly probe6: SolicitProbe6;
   private readonly netIfindexes: Set<number>;
   private readonly fields = createSolicitFields();
   private readonly leakRefused: boolean;
@@ -192,8 +252,9 @@ export class SolicitHandler {
 
   // Entry pool: slot-indexed fields. A slot is in use iff inUse[slot] = 1.
   private readonly capacity: number;
-  /** Keys as int32 bit patterns. */
-  private readonly keyIp: Int32Array;
+  /** Keys: family (4, 6), ifindex and the address words (4 per slot; IPv4: ip, 0, 0, 0) as int32 bits. */
+  private readonly keyFamily: Uint8Array;
+  private readonly keyAddr: Int32Array;
   private readonly keyIfindex: Int32Array;
   private readonly inUse: Uint8Array;
   private readonly isPending: Uint8Array;
@@ -223,6 +284,8 @@ export class SolicitHandler {
     this.config = { ...options.config, netIfindexes: [...options.config.netIfindexes] };
     this.env = options.env;
     this.probe = options.probe;
+    this.env6 = options.env6 ?? NO_ENV6;
+    this.probe6 = options.probe6 ?? (() => -EAFNOSUPPORT);
     this.netIfindexes = new Set(options.config.netIfindexes);
     this.leakRefused = options.plantedFaults?.leakRefusedEntries === true;
     this.maxIntervalMs = Math.max(this.config.dedupeIntervalMs, this.config.perHostIntervalMs);
@@ -231,7 +294,8 @@ export class SolicitHandler {
 
     const cap = this.config.capacity;
     this.capacity = cap;
-    this.keyIp = new Int32Array(cap);
+    this.keyFamily = new Uint8Array(cap);
+    this.keyAddr = new Int32Array(cap * 4);
     this.keyIfindex = new Int32Array(cap);
     this.inUse = new Uint8Array(cap);
     this.isPending = new Uint8Array(cap);
@@ -257,7 +321,9 @@ export class SolicitHandler {
     const code = decodeSolicit(view, byteOffset, this.fields);
     if (code !== SolicitCode.ok) return this.count(DECODE_OUTCOME[code]);
     // From here on addresses and ifindexes travel as int32 bit patterns (see SolicitEnvironment).
-    return this.process(this.fields.ip | 0, this.fields.ifindex | 0, now);
+    const f = this.fields;
+    if (f.family === SOLICIT_FAMILY_IPV4) return this.process(f.ip | 0, f.ifindex | 0, now);
+    return this.process6(f.ifindex | 0, f.a0 | 0, f.a1 | 0, f.a2 | 0, f.a3 | 0, now);
   }
 
   /**
@@ -267,7 +333,24 @@ export class SolicitHandler {
    */
   onNeighborEvent(ifindex: number, ip: number, state: number, deleted = false): void {
     if (deleted || !isUsableNeighState(state)) return;
-    const slot = this.find(ifindex | 0, ip | 0);
+    this.resolved(this.find(SOLICIT_FAMILY_IPV4, ifindex | 0, ip | 0, 0, 0, 0));
+  }
+
+  /** The IPv6 twin of onNeighborEvent (RTM_NEWNEIGH / RTM_DELNEIGH of family AF_INET6). */
+  onNeighbor6Event(
+    ifindex: number,
+    a0: number,
+    a1: number,
+    a2: number,
+    a3: number,
+    state: number,
+    deleted = false,
+  ): void {
+    if (deleted || !isUsableNeighState(state)) return;
+    this.resolved(this.find(SOLICIT_FAMILY_IPV6, ifindex | 0, a0 | 0, a1 | 0, a2 | 0, a3 | 0));
+  }
+
+  private resolved(slot: number): void {
     if (slot === NO_SLOT || this.isPending[slot] === 0) return;
     this.isPending[slot] = 0;
     this.pendingCount--;
@@ -326,8 +409,8 @@ export class SolicitHandler {
     for (let slot = 0; slot < this.capacity; slot++) {
       if (this.inUse[slot] === 0) continue;
       live++;
-      const name = `entry ${this.keyIfindex[slot]}/${ipToString(this.keyIp[slot] >>> 0)}`;
-      if (this.find(this.keyIfindex[slot], this.keyIp[slot]) !== slot) return `${name} is not reachable by its key`;
+      const name = `entry ${this.keyIfindex[slot]}/${this.keyText(slot)}`;
+      if (this.findSlotKey(slot) !== slot) return `${name} is not reachable by its key`;
       if (this.isPending[slot] !== 0) {
         pendingSeen++;
         if (!(this.pendingUntil[slot] <= now + dedupeIntervalMs)) {
@@ -365,12 +448,40 @@ export class SolicitHandler {
     if (this.env.isSubnetBroadcast(ifindex, ip)) return this.count(SolicitOutcome.rejected_subnet_broadcast);
     if (!this.env.onLink(ifindex, ip)) return this.count(SolicitOutcome.rejected_not_on_link);
     if (isUsableNeighState(this.env.neighborState(ifindex, ip))) return this.count(SolicitOutcome.already_known);
+    return this.admit(SOLICIT_FAMILY_IPV4, ifindex, ip, 0, 0, 0, now);
+  }
 
-    let slot = this.find(ifindex, ip);
+  /** The IPv6 checks, the same classes as IPv4 (words and ifindex as int32 bits). */
+  private process6(ifindex: number, a0: number, a1: number, a2: number, a3: number, now: number): SolicitOutcomeValue {
+    // A link-local address means nothing without its interface: say so rather than "unknown ifindex".
+    if (ifindex === 0 && isIp6LinkLocal(a0)) return this.count(SolicitOutcome.rejected_link_local_no_interface6);
+    if (!this.netIfindexes.has(ifindex)) return this.count(SolicitOutcome.rejected_unknown_ifindex);
+    const cls = classifyAddress6(a0, a1, a2, a3);
+    if (cls !== 0) return this.count(CLASS6_OUTCOME[cls]);
+    const env = this.env6;
+    if (env.isLocalAddress6(a0, a1, a2, a3)) return this.count(SolicitOutcome.rejected_local_address6);
+    if (!env.onLink6(ifindex, a0, a1, a2, a3)) return this.count(SolicitOutcome.rejected_not_on_link6);
+    if (isUsableNeighState(env.neighborState6(ifindex, a0, a1, a2, a3))) {
+      return this.count(SolicitOutcome.already_known);
+    }
+    return this.admit(SOLICIT_FAMILY_IPV6, ifindex, a0, a1, a2, a3, now);
+  }
+
+  /** Dedupe, per-host suppression, the global bucket, then the probe (IPv4: a0 is the address). */
+  private admit(
+    family: number,
+    ifindex: number,
+    a0: number,
+    a1: number,
+    a2: number,
+    a3: number,
+    now: number,
+  ): SolicitOutcomeValue {
+    let slot = this.find(family, ifindex, a0, a1, a2, a3);
     if (slot === NO_SLOT) {
       // Due entries were expired by advanceClock, so a full table is really full.
       if (this.size === this.capacity) return this.count(SolicitOutcome.pending_full_drop);
-      slot = this.insert(ifindex, ip);
+      slot = this.insert(family, ifindex, a0, a1, a2, a3);
     } else if (this.isPending[slot] !== 0) {
       return this.count(SolicitOutcome.deduplicated);
     }
@@ -389,7 +500,10 @@ export class SolicitHandler {
     this.reschedule(slot);
     let rc: number;
     try {
-      rc = this.probe(ip >>> 0, ifindex);
+      rc =
+        family === SOLICIT_FAMILY_IPV4
+          ? this.probe(a0 >>> 0, ifindex)
+          : this.probe6(ifindex, a0 >>> 0, a1 >>> 0, a2 >>> 0, a3 >>> 0);
     } catch (err) {
       // A throwing probe is a bug in the tile, not bad input: keep the counters whole, rethrow.
       this.count(SolicitOutcome.probe_error);
@@ -467,34 +581,73 @@ export class SolicitHandler {
 
   // ---- table ----
 
-  private home(ifindex: number, ip: number): number {
-    let h = Math.imul(ip ^ this.hashSeed, 0x9e3779b1);
-    h ^= h >>> 15;
-    h = Math.imul(h ^ ifindex, 0x85ebca6b);
+  private home(family: number, ifindex: number, a0: number, a1: number, a2: number, a3: number): number {
+    let h = Math.imul(a0 ^ this.hashSeed, 0x9e3779b1);
+    h = Math.imul(h ^ (h >>> 15) ^ a1, 0x85ebca6b);
+    h = Math.imul(h ^ (h >>> 13) ^ a2, 0xc2b2ae35);
+    h = Math.imul(h ^ (h >>> 16) ^ a3, 0x9e3779b1);
+    h = Math.imul(h ^ (h >>> 15) ^ ifindex ^ (family << 24), 0x85ebca6b);
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35);
     h ^= h >>> 16;
     return h & this.indexMask;
   }
 
-  private find(ifindex: number, ip: number): number {
-    for (let i = this.home(ifindex, ip); ; i = (i + 1) & this.indexMask) {
+  private homeOf(slot: number): number {
+    const k = this.keyAddr;
+    const w = slot * 4;
+    return this.home(this.keyFamily[slot], this.keyIfindex[slot], k[w], k[w + 1], k[w + 2], k[w + 3]);
+  }
+
+  private find(family: number, ifindex: number, a0: number, a1: number, a2: number, a3: number): number {
+    const k = this.keyAddr;
+    for (let i = this.home(family, ifindex, a0, a1, a2, a3); ; i = (i + 1) & this.indexMask) {
       const cell = this.index[i];
       if (cell === 0) return NO_SLOT;
       const slot = cell - 1;
-      if (this.keyIp[slot] === ip && this.keyIfindex[slot] === ifindex) return slot;
+      const w = slot * 4;
+      if (
+        k[w] === a0 &&
+        k[w + 1] === a1 &&
+        k[w + 2] === a2 &&
+        k[w + 3] === a3 &&
+        this.keyIfindex[slot] === ifindex &&
+        this.keyFamily[slot] === family
+      ) {
+        return slot;
+      }
     }
   }
 
-  private insert(ifindex: number, ip: number): number {
+  /** find() with a slot's own key (invariant checks). */
+  private findSlotKey(slot: number): number {
+    const k = this.keyAddr;
+    const w = slot * 4;
+    return this.find(this.keyFamily[slot], this.keyIfindex[slot], k[w], k[w + 1], k[w + 2], k[w + 3]);
+  }
+
+  /** The slot's address as text (invariant messages only: allocates). */
+  private keyText(slot: number): string {
+    const k = this.keyAddr;
+    const w = slot * 4;
+    if (this.keyFamily[slot] === SOLICIT_FAMILY_IPV4) return ipToString(k[w] >>> 0);
+    return formatIp6(k[w] >>> 0, k[w + 1] >>> 0, k[w + 2] >>> 0, k[w + 3] >>> 0);
+  }
+
+  private insert(family: number, ifindex: number, a0: number, a1: number, a2: number, a3: number): number {
     const slot = this.freeSlots[--this.freeCount];
     this.inUse[slot] = 1;
-    this.keyIp[slot] = ip;
+    const w = slot * 4;
+    this.keyFamily[slot] = family;
+    this.keyAddr[w] = a0;
+    this.keyAddr[w + 1] = a1;
+    this.keyAddr[w + 2] = a2;
+    this.keyAddr[w + 3] = a3;
     this.keyIfindex[slot] = ifindex;
     this.isPending[slot] = 0;
     this.suppressUntil[slot] = Number.NEGATIVE_INFINITY;
     this.heapPos[slot] = NO_SLOT;
-    let i = this.home(ifindex, ip);
+    let i = this.home(family, ifindex, a0, a1, a2, a3);
     while (this.index[i] !== 0) i = (i + 1) & this.indexMask;
     this.index[i] = slot + 1;
     this.size++;
@@ -508,11 +661,11 @@ export class SolicitHandler {
     }
     if (this.heapPos[slot] !== NO_SLOT) this.heapRemove(this.heapPos[slot]);
     // Backward-shift deletion keeps every probe sequence gap-free without tombstones.
-    let hole = this.home(this.keyIfindex[slot], this.keyIp[slot]);
+    let hole = this.homeOf(slot);
     while (this.index[hole] !== slot + 1) hole = (hole + 1) & this.indexMask;
     for (let j = (hole + 1) & this.indexMask; this.index[j] !== 0; j = (j + 1) & this.indexMask) {
       const other = this.index[j] - 1;
-      const h = this.home(this.keyIfindex[other], this.keyIp[other]);
+      const h = this.homeOf(other);
       // Move the entry at j into the hole unless its home lies cyclically in (hole, j].
       const homeInRange = hole <= j ? h > hole && h <= j : h > hole || h <= j;
       if (!homeInRange) {

@@ -7,6 +7,8 @@ import { SOLICIT_BYTES, solicitCheck } from "../../../shared/solicit/message";
 import type { SolicitConfig } from "../solicit-handler";
 import {
   ipLiteral as ip,
+  ip6Literal as ip6,
+  records6,
   SolicitCheckedRun,
   type SolicitOutcomeTotals,
   type SolicitPlantedFaults,
@@ -69,6 +71,38 @@ const arbWorldParts = fc.record({
     fc.record({ link: fc.nat(), ip: arbAddress, state: fc.constantFrom(...NEIGH_STATES), withMac: fc.boolean() }),
     { maxLength: 4 },
   ),
+  v6addrs: fc.array(
+    fc.record({
+      link: fc.nat(),
+      sub: fc.nat(3),
+      host: fc.integer({ min: 1, max: 9 }),
+      prefixLen: fc.constantFrom(48, 64, 64, 120, 128),
+    }),
+    { maxLength: 4 },
+  ),
+  v6linkLocal: fc.array(fc.nat(), { maxLength: 3 }),
+  v6routes: fc.array(
+    fc.record({
+      link: fc.nat(),
+      type: fc.constantFrom(RouteType.unicast, RouteType.unicast, RouteType.blackhole, RouteType.throw),
+      sub: fc.nat(3),
+      dstLen: fc.constantFrom(0, 48, 64, 65, 128),
+      gateway: fc.option(fc.integer({ min: 1, max: 9 }), { nil: 0 }),
+      priority: fc.integer({ min: 0, max: 3 }),
+    }),
+    { maxLength: 3 },
+  ),
+  v6neighs: fc.array(
+    fc.record({
+      link: fc.nat(),
+      sub: fc.nat(3),
+      host: fc.integer({ min: 1, max: 9 }),
+      linkLocal: fc.boolean(),
+      state: fc.constantFrom(...NEIGH_STATES),
+      withMac: fc.boolean(),
+    }),
+    { maxLength: 3 },
+  ),
   config: arbConfig,
   hashSeed: fc.integer(),
   failingLastByte: fc.integer({ min: 0, max: 255 }),
@@ -102,6 +136,34 @@ function worldSpecOf(w: WorldParts): SolicitWorldSpec {
     neighs: w.neighs.map((n) => ({ ifindex: linkOf(n.link), ip: n.ip, state: n.state, withMac: n.withMac })),
     hashSeed: w.hashSeed,
     failingLastByte: w.failingLastByte,
+    v6: world6Of(w, linkOf),
+  };
+}
+
+/** 2001:2:0:<sub>::<host>: a few subnets shared by every interface, so they overlap. */
+const v6Text = (sub: number, host: number) => `2001:2:0:${sub}::${host.toString(16)}`;
+
+function world6Of(w: WorldParts, linkOf: (sel: number) => number): NonNullable<SolicitWorldSpec["v6"]> {
+  return {
+    addrs: [
+      ...w.v6addrs.map((a) => ({ ifindex: linkOf(a.link), address: v6Text(a.sub, a.host), prefixLen: a.prefixLen })),
+      ...w.v6linkLocal.map((l) => ({ ifindex: linkOf(l), address: `fe80::${linkOf(l).toString(16)}`, prefixLen: 64 })),
+    ],
+    routes: w.v6routes.map((r) => ({
+      type: r.type,
+      dst:
+        r.dstLen === 0 ? "::" : r.dstLen === 65 ? `2001:2:0:${r.sub}:8000::` : v6Text(r.sub, r.dstLen === 128 ? 5 : 0),
+      dstLen: r.dstLen,
+      oif: r.type === RouteType.unicast ? linkOf(r.link) : 0,
+      ...(r.type === RouteType.unicast && r.gateway !== 0 ? { gateway: `fe80::${r.gateway}` } : {}),
+      priority: r.priority,
+    })),
+    neighs: w.v6neighs.map((n) => ({
+      ifindex: linkOf(n.link),
+      ip: n.linkLocal ? `fe80::${n.host}` : v6Text(n.sub, n.host),
+      state: n.state,
+      withMac: n.withMac,
+    })),
   };
 }
 
@@ -114,6 +176,9 @@ const arbTarget = { ipSel: fc.nat(63), raw: fc.integer({ min: 0, max: 0xffffffff
 export type SolicitOp =
   | { t: "msg"; ipSel: number; raw: number; ifSel: number; layout: number }
   | { t: "mut"; ipSel: number; raw: number; ifSel: number; flips: number[]; reserved: number }
+  | { t: "msg6"; ipSel: number; raw: number; ifSel: number; layout: number }
+  | { t: "mut6"; ipSel: number; raw: number; ifSel: number; flips: number[]; reserved: number; head: number }
+  | { t: "neigh6"; ipSel: number; raw: number; ifSel: number; state: number; withMac: boolean; deleted: boolean }
   | { t: "garbage"; bytes: number[] }
   | { t: "repeat" }
   | { t: "resolve" }
@@ -123,6 +188,27 @@ export type SolicitOp =
 
 export const arbSolicitOp: fc.Arbitrary<SolicitOp> = fc.oneof(
   { weight: 10, arbitrary: fc.record({ t: fc.constant("msg" as const), ...arbTarget, layout: arbLayout }) },
+  { weight: 10, arbitrary: fc.record({ t: fc.constant("msg6" as const), ...arbTarget, layout: arbLayout }) },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant("mut6" as const),
+      ...arbTarget,
+      flips: fc.array(fc.nat(255), { maxLength: 3 }),
+      reserved: fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 0xffffffff })),
+      head: fc.oneof(fc.constant(0x206), fc.constant(0x204), fc.constantFrom(0x106, 0x205, 0x10206, 0)),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      t: fc.constant("neigh6" as const),
+      ...arbTarget,
+      state: fc.constantFrom(...NEIGH_STATES),
+      withMac: fc.boolean(),
+      deleted: fc.boolean(),
+    }),
+  },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -179,17 +265,34 @@ function candidateIps(world: SolicitWorldSpec): number[] {
   return out;
 }
 
+const SPECIAL_IP6S = ["::", "::1", "ff02::1", "ff02::1:ff00:5", "::ffff:c612:5", "2001:db8::1", "fe80::5"];
+
+/** IPv6 addresses worth soliciting: the world's own, their neighbors, gateways, link-locals, specials. */
+function candidateIp6s(world: SolicitWorldSpec): Uint32Array[] {
+  const { addrs6, routes6, neighs6 } = records6(world.v6);
+  const out: Uint32Array[] = [];
+  const plus = (a: Uint32Array, d: number) => Uint32Array.of(a[0], a[1], a[2], (a[3] + d) >>> 0);
+  for (const a of addrs6) out.push(a.address, plus(a.address, 1));
+  for (const r of routes6) out.push(r.dst, plus(r.dst, 2), r.gateway);
+  for (const n of neighs6) out.push(n.ip);
+  for (const t of SPECIAL_IP6S) out.push(ip6(t));
+  return out;
+}
+
 class ScenarioRunner {
   readonly run: SolicitCheckedRun;
   private readonly candidates: number[];
   private readonly links: number[];
-  private readonly last = new Uint32Array(4);
+  private readonly candidates6: Uint32Array[];
+  /** The last well-formed message's eight words. */
+  private readonly last = new Uint32Array(8);
   private hasLast = false;
-  private readonly buf = new ArrayBuffer(32);
+  private readonly buf = new ArrayBuffer(SOLICIT_BYTES + 8);
 
   constructor(world: SolicitWorldSpec, faults: SolicitPlantedFaults, totals?: SolicitOutcomeTotals) {
     this.run = new SolicitCheckedRun(world, faults, totals);
     this.candidates = candidateIps(world);
+    this.candidates6 = candidateIp6s(world);
     this.links = [...new Set([...world.config.netIfindexes, ...world.addrs.map((a) => a.ifindex)])];
     if (this.links.length === 0) this.links.push(2);
   }
@@ -205,6 +308,12 @@ class ScenarioRunner {
     return raw >>> 0;
   }
 
+  private ip6Of(sel: number, raw: number): Uint32Array {
+    const c = this.candidates6[sel % this.candidates6.length];
+    // Mostly a candidate; sometimes a neighbor of one (same /64, another host).
+    return sel < 48 ? c : Uint32Array.of(c[0], c[1], c[2], (c[3] ^ (raw & 0xff)) >>> 0);
+  }
+
   private ifindexOf(sel: number): number {
     return sel < 12 ? this.links[sel % this.links.length] : FOREIGN_IFINDEXES[sel % FOREIGN_IFINDEXES.length];
   }
@@ -212,19 +321,30 @@ class ScenarioRunner {
   private send(words: Uint32Array, layout: number): void {
     const bytes = new Uint8Array(this.buf);
     bytes.fill(0);
+    const dv = new DataView(this.buf);
     if (layout === 1 || layout === 2) {
       // Int32Array over the ring slot: at byte 4 (aligned) or byte 2 (misaligned).
       const at = layout === 1 ? 4 : 2;
-      new DataView(this.buf).setUint32(at, words[0], true);
-      new DataView(this.buf).setUint32(at + 4, words[1], true);
-      new DataView(this.buf).setUint32(at + 8, words[2], true);
-      new DataView(this.buf).setUint32(at + 12, words[3], true);
+      for (let i = 0; i < 8; i++) dv.setUint32(at + i * 4, words[i], true);
       this.run.message(new Int32Array(this.buf), at);
     } else {
       const view = new DataView(this.buf, 0, layout === 3 ? SOLICIT_BYTES - 1 : SOLICIT_BYTES);
-      for (let i = 0; i < 4; i++) if (i * 4 + 4 <= view.byteLength) view.setUint32(i * 4, words[i], true);
+      for (let i = 0; i < 8; i++) if (i * 4 + 4 <= view.byteLength) view.setUint32(i * 4, words[i], true);
       this.run.message(view, 0);
     }
+  }
+
+  /** Eight words of a message with its check (head 0x204/0x206 for a valid one). */
+  private static words(head: number, ifindex: number, a: ArrayLike<number>, reserved: number): Uint32Array {
+    const w = Uint32Array.of(head, ifindex, a[0] ?? 0, a[1] ?? 0, a[2] ?? 0, a[3] ?? 0, reserved, 0);
+    w[7] = solicitCheck(w[0], w[1], w[2], w[3], w[4], w[5], w[6]);
+    return w;
+  }
+
+  private resolveLast(): void {
+    const l = this.last;
+    if (l[0] === 0x204) this.run.neighborEvent(l[1], l[2], NeighState.reachable, true, false);
+    else this.run.neighbor6Event(l[1], l.subarray(2, 6), NeighState.reachable, true, false);
   }
 
   apply(op: SolicitOp): void {
@@ -232,7 +352,14 @@ class ScenarioRunner {
       case "msg": {
         const addr = this.ipOf(op.ipSel, op.raw);
         const ifindex = this.ifindexOf(op.ifSel);
-        this.last.set([addr, ifindex, 0, solicitCheck(addr, ifindex, 0)]);
+        this.last.set(ScenarioRunner.words(0x204, ifindex, [addr, 0, 0, 0], 0));
+        this.hasLast = true;
+        this.send(this.last, op.layout);
+        return;
+      }
+      case "msg6": {
+        const a = this.ip6Of(op.ipSel, op.raw);
+        this.last.set(ScenarioRunner.words(0x206, this.ifindexOf(op.ifSel), a, 0));
         this.hasLast = true;
         this.send(this.last, op.layout);
         return;
@@ -240,9 +367,23 @@ class ScenarioRunner {
       case "mut": {
         const addr = this.ipOf(op.ipSel, op.raw);
         const ifindex = this.ifindexOf(op.ifSel);
-        const words = Uint32Array.of(addr, ifindex, op.reserved, solicitCheck(addr, ifindex, op.reserved));
+        // Reserved or padding words set, or bits flipped after the check (mostly bad_check).
+        const pad = (op.raw & 7) === 0 ? op.raw >>> 3 || 1 : 0;
+        const words = ScenarioRunner.words(0x204, ifindex, [addr, 0, 0, pad], op.reserved);
         for (const bit of op.flips) words[bit >>> 5] ^= 1 << (bit & 31);
         this.send(words, 0);
+        return;
+      }
+      case "mut6": {
+        const a = this.ip6Of(op.ipSel, op.raw);
+        const words = ScenarioRunner.words(op.head, this.ifindexOf(op.ifSel), a, op.reserved);
+        for (const bit of op.flips) words[bit >>> 5] ^= 1 << (bit & 31);
+        this.send(words, 0);
+        return;
+      }
+      case "neigh6": {
+        const a = this.ip6Of(op.ipSel, op.raw);
+        this.run.neighbor6Event(this.ifindexOf(op.ifSel), a, op.state, op.withMac, op.deleted);
         return;
       }
       case "garbage": {
@@ -254,7 +395,7 @@ class ScenarioRunner {
         if (this.hasLast) this.send(this.last, 0);
         return;
       case "resolve":
-        if (this.hasLast) this.run.neighborEvent(this.last[1], this.last[0], NeighState.reachable, true, false);
+        if (this.hasLast) this.resolveLast();
         return;
       case "neigh":
         this.run.neighborEvent(this.ifindexOf(op.ifSel), this.ipOf(op.ipSel, op.raw), op.state, op.withMac, op.deleted);

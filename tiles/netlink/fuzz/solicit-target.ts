@@ -1,4 +1,4 @@
-// The `solicit` fuzz target: (a) arbitrary byte strings, cut into 16-byte messages, through the
+// The `solicit` fuzz target: (a) arbitrary byte strings, cut into 32-byte messages (either family), through the
 // decoder and the handler in a fixed model world (solicit-bytes.ts); (b) fast-check generated
 // worlds and operation sequences (solicit-scenario.ts). Both run under SolicitCheckedRun, which
 // checks the handler against a reference model and its invariants after every step. Here: the
@@ -20,6 +20,9 @@ const DECODE_REJECTS = outcomeBits(
   "rejected_misaligned",
   "rejected_bad_check",
   "rejected_reserved_nonzero",
+  "rejected_bad_version",
+  "rejected_bad_family",
+  "rejected_padding_nonzero",
 );
 const ADDRESS_REJECTS = outcomeBits(
   "rejected_zero_address",
@@ -28,12 +31,19 @@ const ADDRESS_REJECTS = outcomeBits(
   "rejected_multicast",
   "rejected_limited_broadcast",
   "rejected_reserved_address",
+  "rejected_unspecified6",
+  "rejected_loopback6",
+  "rejected_multicast6",
+  "rejected_v4_mapped6",
 );
 const TOPOLOGY_REJECTS = outcomeBits(
   "rejected_unknown_ifindex",
   "rejected_local_address",
   "rejected_subnet_broadcast",
   "rejected_not_on_link",
+  "rejected_link_local_no_interface6",
+  "rejected_local_address6",
+  "rejected_not_on_link6",
 );
 const STATE_MACHINE_OUTCOMES = (1 << FIRST_REJECTED_OUTCOME) - 1;
 
@@ -51,7 +61,7 @@ function countBucket(n: number): number {
  * (malformed, address class, topology), and how far it pushed the limits (probes sent, table
  * occupancy, in AFL-style count buckets) so inputs that approach a limit are kept as stepping
  * stones. Exact reject reasons would multiply the combinations (2^21) without exercising new
- * state; every reason is still counted in the report.
+ * state (2^31 with IPv6); every reason is still counted in the report.
  */
 export function solicitSignature(run: Pick<SolicitCheckedRun, "outcomeMask" | "probeIndex" | "maxTracked">): number {
   const mask = run.outcomeMask;

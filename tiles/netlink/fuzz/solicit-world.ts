@@ -2,9 +2,20 @@
 // routes, neighbors) answered by the reference environment, the real handler driven by a fuzz
 // input, and the checks made after every step. Shared by the byte and the sequence phases.
 
-import { type AddrRecord, ipToString, type NeighRecord, parseIp, type RouteRecord } from "../../../shared/netmodel";
-import { AddressClass, classifyAddress } from "../../../shared/solicit/address";
-import { isUsableNeighState } from "../../../shared/solicit/environment";
+import { formatIp6, isIp6LinkLocal, parseIp6 } from "../../../shared/ip6";
+import {
+  type Addr6Record,
+  type AddrRecord,
+  ipToString,
+  type Neigh6Record,
+  type NeighRecord,
+  parseIp,
+  type Route6Record,
+  type RouteRecord,
+  RouteTable,
+} from "../../../shared/netmodel";
+import { Address6Class, AddressClass, classifyAddress, classifyAddress6 } from "../../../shared/solicit/address";
+import { isUsableNeighState, type SolicitEnvironment6 } from "../../../shared/solicit/environment";
 import { SOLICIT_BYTES } from "../../../shared/solicit/message";
 import {
   SOLICIT_METRIC_NAMES,
@@ -17,7 +28,7 @@ import {
   type SolicitOutcomeValue,
   solicitCounterName,
 } from "../solicit-handler";
-import { routesForAddress, SnapshotSolicitEnv } from "./snapshot-env";
+import { routesForAddress, routesForAddress6, Snapshot6SolicitEnv, SnapshotSolicitEnv } from "./snapshot-env";
 import { type ModelFraming, SolicitReferenceModel } from "./solicit-model";
 
 /** An IPv4 literal of the fuzzer's worlds as a host-order number (throws on a typo). */
@@ -25,6 +36,21 @@ export function ipLiteral(text: string): number {
   const v = parseIp(text);
   if (v === undefined) throw new Error(`bad IP literal ${text}`);
   return v;
+}
+
+/** An IPv6 literal of the fuzzer's worlds as four words (throws on a typo). */
+export function ip6Literal(text: string): Uint32Array {
+  const v = parseIp6(text);
+  if (v === undefined) throw new Error(`bad IPv6 literal ${text}`);
+  return v;
+}
+
+/** The IPv6 side of a world, addresses as text (plain JSON). */
+export interface SolicitWorld6Spec {
+  addrs: Array<{ ifindex: number; address: string; prefixLen: number }>;
+  /** Routes of table main besides those derived from addrs; gateway absent when on-link. */
+  routes: Array<{ type: number; dst: string; dstLen: number; oif: number; gateway?: string; priority?: number }>;
+  neighs: Array<{ ifindex: number; ip: string; state: number; withMac: boolean }>;
 }
 
 /** Everything a scenario starts from; plain JSON so failing cases can be saved and replayed. */
@@ -38,6 +64,8 @@ export interface SolicitWorldSpec {
   hashSeed: number;
   /** Probes to addresses whose last byte is this value fail with -EHOSTUNREACH (exercises probe_errors). */
   failingLastByte: number;
+  /** IPv6 addresses, routes and neighbors (absent: the world has no IPv6). */
+  v6?: SolicitWorld6Spec;
 }
 
 export interface SolicitPlantedFaults {
@@ -112,6 +140,8 @@ export class SolicitCheckedRun {
       config: spec.config,
       env: this.env,
       probe: (ip, ifindex) => this.onProbe(ip, ifindex),
+      env6: this.env,
+      probe6: (ifindex, a0, a1, a2, a3) => this.onProbe6(ifindex, a0, a1, a2, a3),
       hashSeed: spec.hashSeed,
       plantedFaults: faults,
     };
@@ -158,6 +188,15 @@ export class SolicitCheckedRun {
     this.verify();
   }
 
+  /** An IPv6 neighbor event (address as four words). */
+  neighbor6Event(ifindex: number, a: Uint32Array, state: number, withMac: boolean, deleted: boolean): void {
+    this.steps++;
+    this.env.applyNeighbor6(neigh6Record(ifindex, a, state, withMac || isUsableNeighState(state)), deleted);
+    this.handler.onNeighbor6Event(ifindex, a[0], a[1], a[2], a[3], state, deleted);
+    this.model.neighbor6Event(ifindex, a, state, deleted);
+    this.verify();
+  }
+
   /** Moves the clock forward by dtMs and lets the handler expire entries. */
   advance(dtMs: number): void {
     this.steps++;
@@ -197,9 +236,29 @@ export class SolicitCheckedRun {
     if (this.env.isSubnetBroadcast(ifindex, ip)) this.fail(`${what}: a subnet broadcast`);
     if (!this.env.onLink(ifindex, ip)) this.fail(`${what}: not on-link through that interface`);
     if (isUsableNeighState(this.env.neighborState(ifindex, ip))) this.fail(`${what}: neighbor already known`);
+    this.lastProbeResult = this.checkProbeLimits(what, `${ifindex}/${ip}`, ip & 255);
+    return this.lastProbeResult;
+  }
+
+  private onProbe6(ifindex: number, a0: number, a1: number, a2: number, a3: number): number {
+    this.probeCalled = true;
+    const what = `probe to ${formatIp6(a0, a1, a2, a3)} on ${ifindex}`;
+    if (!this.nets.has(ifindex)) this.fail(`${what}: not a net-tile interface`);
+    if (classifyAddress6(a0, a1, a2, a3) !== Address6Class.unicast) this.fail(`${what}: not a unicast address`);
+    if (this.env.isLocalAddress6(a0, a1, a2, a3)) this.fail(`${what}: a local address`);
+    if (!this.env.onLink6(ifindex, a0, a1, a2, a3)) this.fail(`${what}: not on-link through that interface`);
+    if (isUsableNeighState(this.env.neighborState6(ifindex, a0, a1, a2, a3))) {
+      this.fail(`${what}: neighbor already known`);
+    }
+    if (isIp6LinkLocal(a0) && ifindex === 0) this.fail(`${what}: link-local without an interface`);
+    this.lastProbeResult = this.checkProbeLimits(what, `6/${ifindex}/${a0}:${a1}:${a2}:${a3}`, a3 & 255);
+    return this.lastProbeResult;
+  }
+
+  /** Per-host interval and the token-bucket bound over both families; the probe's result. */
+  private checkProbeLimits(what: string, key: string, lastByte: number): number {
     // The model saw the same (clamped) time as the handler for this message.
     const now = this.model.now;
-    const key = `${ifindex}/${ip}`;
     const last = this.lastProbeAt.get(key);
     if (last !== undefined && now - last < this.spec.config.perHostIntervalMs) {
       this.fail(`${what}: ${now - last} ms after the previous one (per-host ${this.spec.config.perHostIntervalMs} ms)`);
@@ -213,8 +272,7 @@ export class SolicitCheckedRun {
     if (worst > this.spec.config.burst + BUCKET_EPSILON) {
       this.fail(`${what}: ${worst.toFixed(3)} probes over the token-bucket bound (burst ${this.spec.config.burst})`);
     }
-    this.lastProbeResult = (ip & 255) === this.spec.failingLastByte ? -EHOSTUNREACH : 0;
-    return this.lastProbeResult;
+    return lastByte === this.spec.failingLastByte ? -EHOSTUNREACH : 0;
   }
 
   private verify(): void {
@@ -237,11 +295,69 @@ export class SolicitCheckedRun {
   }
 }
 
-/** The reference environment, with the neighbor table the scenario mutates. */
-export class SolicitEnvironmentModel extends SnapshotSolicitEnv {
+/** The reference environment (both families), with the neighbor tables the scenario mutates. */
+export class SolicitEnvironmentModel extends SnapshotSolicitEnv implements SolicitEnvironment6 {
+  private readonly v6: Snapshot6SolicitEnv;
+
   constructor(spec: SolicitWorldSpec) {
     super({ addrs: spec.addrs, routes: allRoutes(spec), neighs: spec.neighs.map(neighRecord) });
+    this.v6 = new Snapshot6SolicitEnv(records6(spec.v6));
   }
+
+  isLocalAddress6(a0: number, a1: number, a2: number, a3: number): boolean {
+    return this.v6.isLocalAddress6(a0, a1, a2, a3);
+  }
+
+  onLink6(ifindex: number, a0: number, a1: number, a2: number, a3: number): boolean {
+    return this.v6.onLink6(ifindex, a0, a1, a2, a3);
+  }
+
+  neighborState6(ifindex: number, a0: number, a1: number, a2: number, a3: number): number {
+    return this.v6.neighborState6(ifindex, a0, a1, a2, a3);
+  }
+
+  applyNeighbor6(neigh: Neigh6Record, deleted: boolean): void {
+    this.v6.applyNeighbor6(neigh, deleted);
+  }
+}
+
+function neigh6Record(ifindex: number, ip: Uint32Array, state: number, withMac: boolean): Neigh6Record {
+  return {
+    ifindex,
+    ip: Uint32Array.from(ip),
+    mac: withMac ? Uint8Array.of(2, 0, 6, 0, ip[3] & 255, ifindex & 255) : null,
+    state,
+    flags: 0,
+  };
+}
+
+/** The IPv6 records of a world: its addresses, the routes the kernel derives, its extra routes. */
+export function records6(v6: SolicitWorld6Spec | undefined): {
+  addrs6: Addr6Record[];
+  routes6: Route6Record[];
+  neighs6: Neigh6Record[];
+} {
+  const addrs6: Addr6Record[] = (v6?.addrs ?? []).map((a) => ({
+    ifindex: a.ifindex,
+    address: ip6Literal(a.address),
+    prefixLen: a.prefixLen,
+    scope: isIp6LinkLocal(ip6Literal(a.address)[0]) ? 253 : 0,
+    flags: 0,
+  }));
+  const zero = new Uint32Array(4);
+  const extra: Route6Record[] = (v6?.routes ?? []).map((r) => ({
+    table: RouteTable.main,
+    type: r.type,
+    dst: ip6Literal(r.dst),
+    dstLen: r.dstLen,
+    gateway: r.gateway === undefined ? zero : ip6Literal(r.gateway),
+    oif: r.oif,
+    prefsrc: zero,
+    priority: r.priority ?? 1024,
+    protocol: 4,
+  }));
+  const neighs6 = (v6?.neighs ?? []).map((n) => neigh6Record(n.ifindex, ip6Literal(n.ip), n.state, n.withMac));
+  return { addrs6, routes6: [...addrs6.flatMap(routesForAddress6), ...extra], neighs6 };
 }
 
 function neighRecord(n: SolicitWorldSpec["neighs"][number]): NeighRecord {
