@@ -64,6 +64,7 @@ import {
 } from "./definition";
 import { NextHopCache } from "./next-hop";
 import { NextHop6Cache } from "./next-hop6";
+import type { EncodeSolicit6 } from "./solicit6";
 
 export { netbase6Of };
 
@@ -91,6 +92,8 @@ export interface NetTileResources {
   netbase: ArrayBuffer;
   /** The IPv6 lookups (tests' fakes); default: the netbase reader's when it has them (netbase6Of). */
   netbase6?: Netbase6Lookups;
+  /** The IPv6 solicit encoder (tests); default: shared/solicit's, through tiles/net/solicit6.ts. */
+  encodeSolicit6?: EncodeSolicit6;
   /** The UMEM memfd, mapped read-write (frameSize * frameCount bytes). */
   umem: ArrayBuffer;
   xskFd: number;
@@ -302,6 +305,7 @@ export class NetTileBody {
       solicitRing,
       resolicitMs: c.resolicitMs ?? NET_DEFAULTS.resolicitMs,
       interfaceMac: () => this.nextHops.interfaceMac(),
+      ...(res.encodeSolicit6 ? { encode: res.encodeSolicit6 } : {}),
     });
     this.capture = res.capture ? new CaptureWriter(res.capture.control, res.capture.ring) : undefined;
     this.onTxMessage = (msg) => this.transmitOne(msg);
