@@ -356,7 +356,7 @@ export class AppTileBody {
     if (candidates.length === 1) return 0;
     const nb6 = this.netbase6;
     const r = this.route6;
-    if (nb6 !== undefined && nb6.lookupRoute6(dst[0], dst[1], dst[2], dst[3], r))
+    if (nb6?.lookupRoute6(dst[0], dst[1], dst[2], dst[3], r))
       candidates = this.channelsByIfindex.get(r.ifindex) ?? candidates;
     const folded = dst[0] ^ dst[1] ^ dst[2] ^ dst[3];
     return candidates[flowReplica(0, srcPort, folded, dstPort, candidates.length)];

@@ -20,6 +20,9 @@ export type EncodeSolicit6 = (
   a3: number,
 ) => number;
 
-export const encodeSolicit6: EncodeSolicit6 | undefined = (
-  solicitMessage as unknown as { encodeSolicit6?: EncodeSolicit6 }
-).encodeSolicit6;
+/** Looked up by name (a computed key: the bundler does not warn about the missing export). */
+const EXPORT_NAME: string = "encodeSolicit6";
+const found = (solicitMessage as unknown as Record<string, unknown>)[EXPORT_NAME];
+
+export const encodeSolicit6: EncodeSolicit6 | undefined =
+  typeof found === "function" ? (found as EncodeSolicit6) : undefined;
