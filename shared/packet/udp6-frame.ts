@@ -5,7 +5,6 @@
 //
 // Extension headers are not followed: the next header must be UDP (17). The XDP program sends
 // only such frames here (program.ts says why), so anything else reaching this parser is counted.
-import { ip6WordsFromBytes } from "../ip6";
 import { checksumOf, foldSum, onesSum, pseudoHeaderSum6 } from "./checksum";
 import { ETH_HLEN, IPPROTO_UDP, PARSE_OK, UDP_HLEN, Udp6Drop, UdpDrop } from "./udp-frame";
 
@@ -49,6 +48,10 @@ function u16(u8: Uint8Array, i: number): number {
   return (u8[i] << 8) | u8[i + 1];
 }
 
+function u32(u8: Uint8Array, i: number): number {
+  return ((u8[i] << 24) | (u8[i + 1] << 16) | (u8[i + 2] << 8) | u8[i + 3]) >>> 0;
+}
+
 /**
  * Parses the IPv6 frame at u8[off, off+len). Returns PARSE_OK (0) and fills out, or a UdpDrop /
  * Udp6Drop code (out is then unspecified). Ethernet padding after the payload length is allowed;
@@ -71,8 +74,10 @@ export function parseUdp6Frame(u8: Uint8Array, off: number, len: number, out: Ud
   if (u16(u8, udp + 6) === 0) return Udp6Drop.ip6_zero_udp_checksum;
   const src = out.srcIp;
   const dst = out.dstIp;
-  ip6WordsFromBytes(u8, ip + 8, src, 0);
-  ip6WordsFromBytes(u8, ip + 24, dst, 0);
+  for (let i = 0; i < 4; i++) {
+    src[i] = u32(u8, ip + 8 + 4 * i);
+    dst[i] = u32(u8, ip + 24 + 4 * i);
+  }
   const sum = onesSum(u8, udp, udpLen, pseudoHeaderSum6(src, 0, dst, 0, IPPROTO_UDP, udpLen));
   if (foldSum(sum) !== 0xffff) return Udp6Drop.ip6_bad_udp_checksum;
   out.dstMacOff = off;
