@@ -51,7 +51,7 @@ export interface NetTileConfig extends XskGeometry, TilePlacement {
   replySpinUs?: number;
   /** Longest a submitted frame waits for more to share its TX kick (while apps keep adding). Default 20. */
   kickDelayUs?: number;
-  /** IPv4 TTL of sent datagrams. Default 64. */
+  /** IPv4 TTL and IPv6 hop limit of sent datagrams. Default 64. */
   ttl?: number;
   /** The interface's XDP queue-miss counters (shared/xdp/queue-misses.ts), mapped read-only at
    *  NET_QUEUE_MISSES_ROLE: queueCount counters, of which `queues` are the ones no net tile serves
