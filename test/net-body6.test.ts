@@ -35,7 +35,7 @@ const key = (w: ArrayLike<number>) => formatIp6(w[0], w[1], w[2], w[3]);
 const OFF = { producer: 0, consumer: 64, desc: 192 };
 const HEADROOM = 256;
 
-function world() {
+function world(encodeResult = 0) {
   const solicitRing: RingSpec = { kind: "unreliable", depth: 16, slotSize: 32 };
   const sizes = ringRegionSizes(solicitRing);
   const solicit = { producer: new ArrayBuffer(sizes.producerBytes), consumer: new ArrayBuffer(sizes.consumerBytes) };
@@ -87,6 +87,7 @@ function world() {
     netbase6: nb6,
     encodeSolicit6: (view, off, ifindex, a0, a1, a2, a3) => {
       solicited.push([ifindex, a0 >>> 0, a1 >>> 0, a2 >>> 0, a3 >>> 0]);
+      if (encodeResult !== 0) return encodeResult;
       (view as Int32Array).set([ifindex, a0, a1, a2, a3], off >> 2);
       return 0;
     },
@@ -325,6 +326,18 @@ describe("net tile body with IPv6", () => {
     send6(w, "::", "2001:2::77", PORT, 40000, "now");
     pump(w);
     expect(sentFrames(w).map((f) => parsed(f).dstMac)).toEqual([[2, 0, 0, 0, 0, 0x77]]);
+  });
+
+  it("publishes a zeroed slot, counted as solicits6_unsupported, when the encoder refuses (a slot too small)", () => {
+    const w = world(2);
+    send6(w, "::", "2001:2::77", PORT, 40000, "x");
+    pump(w);
+    const words: number[][] = [];
+    w.solicitReader.poll(16, (off) => {
+      words.push([...new Uint32Array(w.solicitReader.i32.buffer, w.solicitReader.i32.byteOffset + off, 8)]);
+    });
+    expect(words).toEqual([[0, 0, 0, 0, 0, 0, 0, 0]]);
+    expect(nonzeroMetrics(w.metrics, "solicits6")).toEqual({ solicits6_unsupported: 1 });
   });
 
   it("counts no route, a route of another interface, a blackhole, a non-local source and multicast", () => {

@@ -204,7 +204,14 @@ export class NextHop6Cache {
     this.solicitedAt[h] = this.now;
     const ring = this.ring;
     const off = ring.claim();
-    encode(ring.i32, off, this.ifindex, a0 | 0, a1 | 0, a2 | 0, a3 | 0);
+    if (encode(ring.i32, off, this.ifindex, a0 | 0, a1 | 0, a2 | 0, a3 | 0) !== 0) {
+      // A slot too small for the IPv6 message (a solicit ring sized for IPv4): publish a zeroed
+      // slot, which the netlink tile refuses (bad check), rather than a stale message.
+      ring.i32.fill(0, off >> 2, (off + ring.spec.slotSize) >> 2);
+      ring.publish();
+      mx.add(this.m.unsupported, 1);
+      return;
+    }
     ring.publish();
     mx.add(this.m.solicits, 1);
   }
