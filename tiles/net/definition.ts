@@ -190,7 +190,10 @@ export const netMetrics = [
   counter("tx6_no_neighbor", "IPv6 messages dropped: next hop without a link-layer address (solicited)"),
   counter("solicits6_published", "IPv6 neighbor solicits published to the netlink tile"),
   counter("solicits6_suppressed", "IPv6 solicits not repeated (same next hop solicited moments ago)"),
-  counter("solicits6_unsupported", "IPv6 neighbor misses not solicited: no IPv6 solicit encoder in this build, or a solicit ring slot too small for it"),
+  counter(
+    "solicits6_unsupported",
+    "IPv6 neighbor misses not solicited: no IPv6 solicit encoder in this build, or a solicit ring slot too small for it",
+  ),
   counter("tx_ring_full", "Polls that left app messages waiting: AF_XDP TX ring full"),
   counter("tx_no_frame", "Polls that left app messages waiting: no free UMEM frame"),
   counter("fill_ring_empty", "Polls that found the fill ring completely empty (RX starved)"),
