@@ -24,9 +24,10 @@ describe("udp channel layout", () => {
     const s = udpChannelSizes(8, 1472);
     expect(s.chunkBytes).toBe(1536);
     expect(s.dataBytes).toBe(UDP_DATA_HEADER_BYTES + 8 * 1536);
-    expect(s.spec).toEqual({ kind: "reliable", depth: 8, slotSize: 16 });
-    expect(udpChannelSizes(8, 62).chunkBytes).toBe(64);
-    expect(udpChannelSizes(8, 63).chunkBytes).toBe(128);
+    expect(s.spec).toEqual({ kind: "reliable", depth: 8, slotSize: 48 });
+    // Room for the IPv6 alignment (6) in front of the payload.
+    expect(udpChannelSizes(8, 58).chunkBytes).toBe(64);
+    expect(udpChannelSizes(8, 59).chunkBytes).toBe(128);
   });
 
   it("refuses bad shapes and mismatched regions with clear errors", () => {

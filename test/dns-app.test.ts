@@ -23,6 +23,8 @@ function fakeApp(files: Record<string, Uint8Array>, settings: Record<string, unk
       return true;
     },
     send: () => true,
+    formatAddress: () => "",
+    parseAddress: () => undefined,
   } as AppApi;
   return { api, sent };
 }

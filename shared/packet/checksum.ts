@@ -61,3 +61,22 @@ export function checksumOf(sum: number): number {
 export function pseudoHeaderSum(srcIp: number, dstIp: number, protocol: number, length: number): number {
   return (srcIp >>> 16) + (srcIp & 0xffff) + (dstIp >>> 16) + (dstIp & 0xffff) + protocol + length;
 }
+
+/** Sum of the IPv6 pseudo-header (RFC 8200 8.1) of addresses as four words each
+ *  (shared/ip6.ts) at src[si..si+3] and dst[di..di+3]; length is the upper-layer length. */
+export function pseudoHeaderSum6(
+  src: Uint32Array,
+  si: number,
+  dst: Uint32Array,
+  di: number,
+  nextHeader: number,
+  length: number,
+): number {
+  let sum = nextHeader + (length >>> 16) + (length & 0xffff);
+  for (let i = 0; i < 4; i++) {
+    const s = src[si + i];
+    const d = dst[di + i];
+    sum += (s >>> 16) + (s & 0xffff) + (d >>> 16) + (d & 0xffff);
+  }
+  return sum;
+}

@@ -39,10 +39,33 @@ export const UdpDrop = {
 } as const;
 export type UdpDropName = keyof typeof UdpDrop;
 
-/** Name of each result code, indexed by code (0 = "ok"). */
+/** Why parseUdp6Frame (udp6-frame.ts) refused a frame: codes after the IPv4 ones (which stay
+ *  stable), names prefixed ip6_ so each family's drops are their own metric. A frame that is
+ *  neither IPv4 nor IPv6 counts as not_ipv4 (the EtherType dispatch tries IPv4 last). */
+export const Udp6Drop = {
+  /** Shorter than Ethernet + IPv6 + UDP headers. */
+  ip6_undersize: 12,
+  /** EtherType 0x86dd but the version nibble is not 6. */
+  ip6_bad_version: 13,
+  /** Payload length longer than the frame (or shorter than a UDP header). */
+  ip6_bad_payload_length: 14,
+  /** A Fragment header (44): the kernel reassembles (XDP passes them). */
+  ip6_fragment: 15,
+  /** Any other next header, extension headers included (XDP follows none: see program.ts). */
+  ip6_not_udp: 16,
+  /** UDP length < 8 or different from the payload length (jumbograms included). */
+  ip6_bad_udp_length: 17,
+  /** A zero UDP checksum: mandatory over IPv6 (RFC 8200 8.1). */
+  ip6_zero_udp_checksum: 18,
+  ip6_bad_udp_checksum: 19,
+} as const;
+export type Udp6DropName = keyof typeof Udp6Drop;
+
+/** Name of each result code of either parser, indexed by code (0 = "ok"). */
 export const UDP_PARSE_RESULT_NAMES: readonly string[] = (() => {
   const names: string[] = ["ok"];
   for (const [name, code] of Object.entries(UdpDrop)) names[code] = name;
+  for (const [name, code] of Object.entries(Udp6Drop)) names[code] = name;
   return names;
 })();
 

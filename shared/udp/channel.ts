@@ -4,18 +4,23 @@
 //   rx (net -> app): producer = net tile, consumer = app tile
 //   tx (app -> net): producer = app tile, consumer = net tile
 //
-// Ring slot (UDP_META_BYTES, little-endian u32 words):
-//    0  srcIp    IPv4, host-order number. On tx: 0 = the route's source address.
-//    4  dstIp    IPv4, host-order number
-//    8  ports    srcPort | dstPort << 16
-//   12  length   payload bytes (<= maxPayload)
+// Ring slot (UDP_META_BYTES = 48, little-endian u32 words):
+//    0  family   4 or 6
+//    4  src      4 words: IPv6 as in shared/ip6.ts; IPv4 (host-order number) in the first, 0 after.
+//                On tx: all 0 = the route's source address.
+//   20  dst      4 words, the same way
+//   36  ports    srcPort | dstPort << 16
+//   40  length   payload bytes (<= maxPayload)
+//   44  ifindex  rx: the interface the datagram arrived on; tx: the interface for a link-local
+//                (fe80::/10) destination, 0 = the route's
 //
 // Data region: a header line, then one chunk per ring slot. Message number n uses chunk
 // n & (depth - 1), so a payload is written in place by the producer before it publishes and read
 // in place by the consumer until it returns the credit: one copy each way (UMEM -> rx data by the
 // net tile; tx data -> UMEM by the net tile), none in the app. The payload starts
-// UDP_PAYLOAD_ALIGN bytes into its chunk: a payload behind Ethernet + IPv4 + UDP headers (42
-// bytes) in a UMEM frame sits at 2 mod 8 too, so copies move whole 8-byte words.
+// UDP_PAYLOAD_ALIGN bytes into its chunk for IPv4, UDP6_PAYLOAD_ALIGN for IPv6: a payload behind
+// Ethernet + IPv4 + UDP headers (42 bytes) in a UMEM frame sits at 2 mod 8, behind Ethernet + IPv6
+// + UDP (62 bytes) at 6 mod 8, so copies move whole 8-byte words for either family.
 //
 //   0  magic u32  4 version u32  8 direction u32 (1 rx, 2 tx)  12 depth u32
 //  16  chunkBytes u32  20 maxPayload u32  24 regionBytes u32   (UDP_DATA_HEADER_BYTES = 64)
@@ -24,18 +29,28 @@ import { checkRingSpec, initRingRegions, type RingSpec, ringRegionSizes } from "
 import { RingProducer } from "../ring/producer";
 import { ByteRegion } from "./copy";
 
-export const UDP_META_BYTES = 16;
-export const UDP_META_SRC_IP = 0;
-export const UDP_META_DST_IP = 4;
-export const UDP_META_PORTS = 8;
-export const UDP_META_LENGTH = 12;
+export const UDP_META_BYTES = 48;
+export const UDP_META_FAMILY = 0;
+export const UDP_META_SRC_IP = 4;
+export const UDP_META_DST_IP = 20;
+export const UDP_META_PORTS = 36;
+export const UDP_META_LENGTH = 40;
+export const UDP_META_IFINDEX = 44;
+const W_FAMILY = 0;
+const W_SRC = 1;
+const W_DST = 5;
+const W_PORTS = 9;
+const W_LENGTH = 10;
+const W_IFINDEX = 11;
 
 export const UDP_DATA_MAGIC = 0x55444e54; // "TNDU"
-export const UDP_DATA_VERSION = 1;
+/** 2: 48-byte slots with the family and IPv6 addresses (1 had 16-byte IPv4-only slots). */
+export const UDP_DATA_VERSION = 2;
 export const UDP_DATA_HEADER_BYTES = 64;
 export const UDP_DATA_CHUNK_ALIGN = 64;
 /** Where a payload starts inside its chunk (see above). */
 export const UDP_PAYLOAD_ALIGN = 2;
+export const UDP6_PAYLOAD_ALIGN = 6;
 const H_MAGIC = 0;
 const H_VERSION = 4;
 const H_DIRECTION = 8;
@@ -46,7 +61,8 @@ const H_REGION_BYTES = 24;
 
 /** A 1500-byte MTU's worth of UDP payload (1500 - 20 - 8). */
 export const UDP_DEFAULT_MAX_PAYLOAD = 1472;
-/** Largest payload one IPv4 datagram without options can carry. */
+/** Largest payload one IPv4 datagram without options can carry (an IPv6 one carries 20 bytes less
+ *  on the same MTU, but up to 65527 in itself: the limit stays the IPv4 one). */
 export const UDP_MAX_PAYLOAD_LIMIT = 65507;
 
 export type UdpDirection = "rx" | "tx";
@@ -74,7 +90,7 @@ export function udpRingSpec(depth: number): RingSpec {
 }
 
 export function udpChunkBytes(maxPayload: number): number {
-  return Math.ceil((Math.max(maxPayload, 1) + UDP_PAYLOAD_ALIGN) / UDP_DATA_CHUNK_ALIGN) * UDP_DATA_CHUNK_ALIGN;
+  return Math.ceil((Math.max(maxPayload, 1) + UDP6_PAYLOAD_ALIGN) / UDP_DATA_CHUNK_ALIGN) * UDP_DATA_CHUNK_ALIGN;
 }
 
 function checkMaxPayload(maxPayload: number, name: string): void {
@@ -222,23 +238,63 @@ export class UdpChannelWriter {
     this.maxPayload = maxPayload;
   }
 
-  /** Claims the next message; returns the byte offset of its payload chunk in `data`, or -1 when full. */
-  begin(): number {
+  /** Claims the next message of family 4 or 6; returns the byte offset of its payload in `data`
+   *  (the family's alignment), or -1 when full. finish() / finish6() must match the family. */
+  begin(family: 4 | 6 = 4): number {
     const slot = this.ring.claim();
     if (slot < 0) return -1;
     this.slotWord = slot >> 2;
     const seq = (this.ring.nextSeq - 1) | 0;
-    return UDP_DATA_HEADER_BYTES + (seq & this.mask) * this.chunkBytes + UDP_PAYLOAD_ALIGN;
+    return (
+      UDP_DATA_HEADER_BYTES +
+      (seq & this.mask) * this.chunkBytes +
+      (family === 6 ? UDP6_PAYLOAD_ALIGN : UDP_PAYLOAD_ALIGN)
+    );
   }
 
-  /** Records the message claimed by the last begin() (its payload already written). */
-  finish(srcIp: number, dstIp: number, srcPort: number, dstPort: number, length: number): void {
+  /** Records the IPv4 message claimed by the last begin() (its payload already written). */
+  finish(srcIp: number, dstIp: number, srcPort: number, dstPort: number, length: number, ifindex = 0): void {
     const m = this.meta;
     const w = this.slotWord;
-    m[w] = srcIp | 0;
-    m[w + 1] = dstIp | 0;
-    m[w + 2] = (srcPort & 0xffff) | (dstPort << 16);
-    m[w + 3] = length;
+    m[w + W_FAMILY] = 4;
+    m[w + W_SRC] = srcIp | 0;
+    m[w + W_SRC + 1] = 0;
+    m[w + W_SRC + 2] = 0;
+    m[w + W_SRC + 3] = 0;
+    m[w + W_DST] = dstIp | 0;
+    m[w + W_DST + 1] = 0;
+    m[w + W_DST + 2] = 0;
+    m[w + W_DST + 3] = 0;
+    this.finishCommon(w, srcPort, dstPort, length, ifindex);
+  }
+
+  /** Records the IPv6 message claimed by the last begin(6): addresses are src[si..si+3] and
+   *  dst[di..di+3] (words, shared/ip6.ts). */
+  finish6(
+    src: Uint32Array,
+    si: number,
+    dst: Uint32Array,
+    di: number,
+    srcPort: number,
+    dstPort: number,
+    length: number,
+    ifindex: number,
+  ): void {
+    const m = this.meta;
+    const w = this.slotWord;
+    m[w + W_FAMILY] = 6;
+    for (let i = 0; i < 4; i++) {
+      m[w + W_SRC + i] = src[si + i] | 0;
+      m[w + W_DST + i] = dst[di + i] | 0;
+    }
+    this.finishCommon(w, srcPort, dstPort, length, ifindex);
+  }
+
+  private finishCommon(w: number, srcPort: number, dstPort: number, length: number, ifindex: number): void {
+    const m = this.meta;
+    m[w + W_PORTS] = (srcPort & 0xffff) | (dstPort << 16);
+    m[w + W_LENGTH] = length;
+    m[w + W_IFINDEX] = ifindex | 0;
   }
 
   /** Publishes every finished message (one atomic store; a futex wake only if the consumer sleeps). */
@@ -264,8 +320,16 @@ export class UdpChannelWriter {
 
 /** A received message, filled in place for each delivery (reused: copy what you keep). */
 export class UdpMessage {
+  /** 4 or 6. */
+  family: 4 | 6 = 4;
+  /** IPv4 addresses (host-order numbers); for IPv6 the first word of src6 / dst6. */
   srcIp = 0;
   dstIp = 0;
+  /** The four words of each address (IPv4: [ip, 0, 0, 0]); reused, copy what you keep. */
+  readonly src6 = new Uint32Array(4);
+  readonly dst6 = new Uint32Array(4);
+  /** rx: arrival interface; tx: the interface for a link-local destination (0: the route's). */
+  ifindex = 0;
   srcPort = 0;
   dstPort = 0;
   /** Payload offset in the reader's `data` and its length (length is checked <= maxPayload). */
@@ -281,8 +345,8 @@ export type UdpMessageHandler = (msg: UdpMessage) => void;
  * Consumer side of one direction. poll() hands messages to a handler with the payload in place in
  * `data`; the chunk stays valid at least until the handler returns (its credit goes back with the
  * next release(), which the ring also does by itself every depth/4 messages).
- * Messages whose length exceeds maxPayload (a broken or hostile producer) are counted in
- * `malformed` and skipped.
+ * Messages whose length exceeds maxPayload or whose family is neither 4 nor 6 (a broken or hostile
+ * producer) are counted in `malformed` and skipped.
  */
 export class UdpChannelReader {
   readonly name: string;
@@ -320,18 +384,30 @@ export class UdpChannelReader {
     const m = this.meta;
     const w = offset >> 2;
     const msg = this.message;
-    const length = m[w + 3];
-    if (length < 0 || length > this.maxPayload) {
+    const length = m[w + W_LENGTH];
+    const family = m[w + W_FAMILY];
+    if (length < 0 || length > this.maxPayload || (family !== 4 && family !== 6)) {
       this.malformed++;
       return;
     }
-    const ports = m[w + 2];
-    msg.srcIp = m[w] >>> 0;
-    msg.dstIp = m[w + 1] >>> 0;
+    const ports = m[w + W_PORTS];
+    const src6 = msg.src6;
+    const dst6 = msg.dst6;
+    for (let i = 0; i < 4; i++) {
+      src6[i] = m[w + W_SRC + i];
+      dst6[i] = m[w + W_DST + i];
+    }
+    msg.family = family;
+    msg.srcIp = src6[0];
+    msg.dstIp = dst6[0];
     msg.srcPort = ports & 0xffff;
     msg.dstPort = ports >>> 16;
     msg.length = length;
-    msg.offset = UDP_DATA_HEADER_BYTES + (seq & this.mask) * this.chunkBytes + UDP_PAYLOAD_ALIGN;
+    msg.ifindex = m[w + W_IFINDEX];
+    msg.offset =
+      UDP_DATA_HEADER_BYTES +
+      (seq & this.mask) * this.chunkBytes +
+      (family === 6 ? UDP6_PAYLOAD_ALIGN : UDP_PAYLOAD_ALIGN);
     msg.seq = seq;
     (this.handler as UdpMessageHandler)(msg);
   }

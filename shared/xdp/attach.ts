@@ -26,8 +26,10 @@ export interface XdpInterfaceOptions {
   ifname: string;
   /** UDP destination ports redirected to the sockets (1..16). */
   ports: number[];
-  /** Redirect only datagrams to this IPv4 address (host-order u32). */
+  /** Redirect only IPv4 datagrams to this IPv4 address (host-order u32). */
   dstIp?: number;
+  /** Redirect only IPv6 datagrams to this IPv6 address (four words, shared/ip6.ts). */
+  dstIp6?: readonly number[] | Uint32Array;
   /** "auto" tries native (driver) mode, then generic (skb) mode. */
   mode: "auto" | XdpMode;
   /** Receive queues the program serves: entries of the XSKMAP and of the miss counters
@@ -112,7 +114,7 @@ function validateInterface(who: string, o: Omit<XdpInterfaceOptions, "queueCount
   if (!Number.isInteger(queueCount) || queueCount < 1 || queueCount > QUEUE_MISS_MAX_QUEUES)
     throw new RangeError(`${who}: queueCount ${queueCount} must be in 1..${QUEUE_MISS_MAX_QUEUES}`);
   // Ports and address before any map exists (the fds are placeholders).
-  validateXdpProgramSpec({ ports: o.ports, dstIp: o.dstIp, xskMapFd: 0 });
+  validateXdpProgramSpec({ ports: o.ports, dstIp: o.dstIp, dstIp6: o.dstIp6, xskMapFd: 0 });
 }
 
 function validateQueue(who: string, o: XdpQueueOptions, queueCount: number): void {
@@ -261,7 +263,13 @@ function setUpInterfaceAs(who: string, opts: XdpInterfaceOptions): XdpInterfaceH
         BPF_F_MMAPABLE,
       );
       opened.push(missMapFd);
-      const insns = generateXdpProgram({ ports: opts.ports, dstIp: opts.dstIp, xskMapFd, missMapFd });
+      const insns = generateXdpProgram({
+        ports: opts.ports,
+        dstIp: opts.dstIp,
+        dstIp6: opts.dstIp6,
+        xskMapFd,
+        missMapFd,
+      });
       const progFd = addon.bpfProgLoadXdp(insns, "tn_xdp_udp", "Apache-2.0");
       opened.push(progFd);
       return {

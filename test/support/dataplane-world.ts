@@ -7,6 +7,7 @@ import { setImmediate as yieldToLoop } from "node:timers/promises";
 import type { MetricsWriter } from "../../shared/metrics/writer";
 import { type NativeAddon, native } from "../../shared/native";
 import { initNetbase, netbaseRegionSize } from "../../shared/netbase/layout";
+import type { Netbase6Lookups } from "../../shared/netbase/v6";
 import { NetbaseWriter } from "../../shared/netbase/writer";
 import { NetlinkClient } from "../../shared/netlink";
 import { RingConsumer } from "../../shared/ring/consumer";
@@ -46,6 +47,8 @@ export interface WorldOptions {
   mode?: "skb" | "drv";
   /** Net tile config overrides. */
   net?: Partial<NetTileConfig>;
+  /** The net tile's IPv6 lookups (a test's fake until netbase holds IPv6). */
+  netbase6?: Netbase6Lookups;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -133,6 +136,7 @@ export class InProcessDataplane {
         metrics: this.netMetrics,
         log: this.netLog,
         netbase,
+        ...(opts.netbase6 ? { netbase6: opts.netbase6 } : {}),
         umem,
         xskFd: this.xdp.xskFd,
         xskRings,

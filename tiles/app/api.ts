@@ -37,8 +37,20 @@
 // Sending: reply() and send() copy the payload into the tile's transmit region and queue it for
 // the net tile; they return false when the transmit ring is full (counted as tx_ring_full; the
 // datagram is not sent). Payloads longer than app.maxPayload, or a source port the app does not
-// own, throw a RangeError. IPv4 addresses are host-order numbers: 198.18.0.1 is 0xc6120001
-// (`(198 << 24 | 18 << 16 | 0 << 8 | 1) >>> 0`).
+// own, throw a RangeError.
+//
+// Addresses, IPv4 and IPv6: pkt.family is 4 or 6. IPv4 addresses are host-order numbers:
+// 198.18.0.1 is 0xc6120001 (`(198 << 24 | 18 << 16 | 0 << 8 | 1) >>> 0`), in pkt.srcIp /
+// pkt.dstIp. IPv6 addresses are four 32-bit words, word i = bytes 4i..4i+3 big-endian
+// (2001:2::1 is [0x20010002, 0, 0, 1]), in pkt.src6 / pkt.dst6: Uint32Array(4)s reused for every
+// packet (copy what you keep; an IPv4 packet has [ip, 0, 0, 0] there). Nothing is allocated per
+// packet for either family. app.formatAddress(pkt.src6 or pkt.srcIp) gives text (allocates: for
+// logs); app.parseAddress(text) gives a number (IPv4) or a new Uint32Array(4) (IPv6), to parse once
+// and keep. reply(pkt, ...) answers either family the same way (a link-local IPv6 source is
+// answered out of the interface it arrived on, pkt.ifindex). send(dst, ...) takes an IPv4 number,
+// an IPv6 Uint32Array(4) (words), or text (parsed on every call, which allocates: parse once
+// instead on a hot path); a link-local IPv6 destination leaves through the interface of the
+// channel send picks (the only one unless the app spans several interfaces: reply() then).
 //
 // Data, randomness, timers (README, "Data files, randomness, timers"): app.files.KEY holds the
 // bytes of each file named in [[app]].files, read by the launcher; crypto.randomBytes and
@@ -50,11 +62,18 @@
 //   exports.onPacket = (pkt, app) => { app.reply(pkt, pkt.data, pkt.offset, pkt.length); };
 
 export interface UdpPacket {
-  /** Source and destination IPv4 as host-order numbers. */
+  /** 4 or 6 (absent on an app's own packet-like object: 4). */
+  readonly family?: 4 | 6;
+  /** Source and destination IPv4 as host-order numbers (IPv6: the addresses' first words). */
   readonly srcIp: number;
   readonly srcPort: number;
   readonly dstIp: number;
   readonly dstPort: number;
+  /** The addresses as four words each (IPv6; IPv4: [ip, 0, 0, 0]); reused for every packet. */
+  readonly src6?: Uint32Array;
+  readonly dst6?: Uint32Array;
+  /** The interface the datagram arrived on (the scope of a link-local address). */
+  readonly ifindex?: number;
   /** The whole receive region (read-only memory). The payload is data[offset, offset + length). */
   readonly data: Uint8Array;
   readonly offset: number;
@@ -94,10 +113,23 @@ export interface AppApi {
    */
   reply(pkt: UdpPacket, payload: Uint8Array, offset?: number, length?: number): boolean;
   /**
-   * Sends a datagram from srcPort (one of this app's ports) to dstIp:dstPort; the source address
-   * is the route's. False if the transmit ring is full.
+   * Sends a datagram from srcPort (one of this app's ports) to dst:dstPort; the source address
+   * is the route's. dst: an IPv4 host-order number, an IPv6 address as a Uint32Array(4) of words,
+   * or text of either (parsed per call: allocates). False if the transmit ring is full; a
+   * malformed dst throws a RangeError.
    */
-  send(dstIp: number, dstPort: number, srcPort: number, payload: Uint8Array, offset?: number, length?: number): boolean;
+  send(
+    dst: number | Uint32Array | string,
+    dstPort: number,
+    srcPort: number,
+    payload: Uint8Array,
+    offset?: number,
+    length?: number,
+  ): boolean;
+  /** Text of an address: an IPv4 number, or IPv6 words (a Uint32Array(4), e.g. pkt.src6). */
+  formatAddress(addr: number | Uint32Array): string;
+  /** An IPv4 number or a new IPv6 Uint32Array(4) from text; undefined when malformed. */
+  parseAddress(text: string): number | Uint32Array | undefined;
 }
 
 export interface AppModule {

@@ -5,13 +5,20 @@
 // packet came in on; send() picks one by flow hash (among the channels of the route's interface
 // when routeByNetbase), so one flow keeps one channel. With several channels it sleeps on its
 // doorbell (shared/udp/doorbell.ts), since one futex cannot watch several rings.
+// IPv6: messages carry their family; a packet's IPv6 addresses are reused Uint32Array(4) views
+// filled per delivery (api.ts), and reply/send write IPv6 records (finish6) without allocating.
+
+import { formatIp6, isIp6V4Mapped, parseIp6 } from "../../shared/ip6";
 import { metricIndexes } from "../../shared/metrics/keys";
 import type { MetricsWriter } from "../../shared/metrics/writer";
 import { NetbaseReader, RouteResult } from "../../shared/netbase/reader";
+import { type Netbase6Lookups, Route6Result } from "../../shared/netbase/v6";
+import { ipToString, parseIp } from "../../shared/netmodel";
 import { UdpChannelReader, type UdpChannelRegions, UdpChannelWriter, type UdpMessage } from "../../shared/udp/channel";
 import { type ByteRegion, copyIntoRegion, copyRegion } from "../../shared/udp/copy";
 import { doorbellView, sleepOnDoorbell } from "../../shared/udp/doorbell";
 import { flowReplica } from "../../shared/udp/flow-hash";
+import { netbase6Of } from "../../shared/udp/netbase6";
 import type { AppApi, AppLog, AppModule, UdpPacket } from "./api";
 import { type AppTileConfig, appChannels, appMetrics } from "./definition";
 
@@ -60,7 +67,13 @@ const DEFAULT_BATCH = 64;
 const DEFAULT_SPIN_US = 0;
 const EXCEPTION_LOG_INTERVAL_MS = 1000;
 
+const ZERO6 = new Uint32Array(4);
+
 class ReceivedPacket implements UdpPacket {
+  family: 4 | 6 = 4;
+  readonly src6 = new Uint32Array(4);
+  readonly dst6 = new Uint32Array(4);
+  ifindex = 0;
   srcIp = 0;
   srcPort = 0;
   dstIp = 0;
@@ -107,7 +120,9 @@ export class AppTileBody {
   private readonly allChannels: Int32Array;
   private readonly channelsByIfindex = new Map<number, Int32Array>();
   private readonly netbase: NetbaseReader | undefined;
+  private readonly netbase6: Netbase6Lookups | undefined;
   private readonly route = new RouteResult();
+  private readonly route6 = new Route6Result();
   private readonly routeCacheIp = new Int32Array(ROUTE_CACHE_SLOTS);
   /** Cached egress ifindex (0: none), valid while its generation + 1 is the netbase's + 1. */
   private readonly routeCacheIfindex = new Int32Array(ROUTE_CACHE_SLOTS);
@@ -146,6 +161,7 @@ export class AppTileBody {
     if (c.routeByNetbase === true) {
       if (res.netbase === undefined) throw new Error(`app ${c.name}: routeByNetbase needs netbase`);
       this.netbase = new NetbaseReader(res.netbase);
+      this.netbase6 = netbase6Of(this.netbase);
     }
     for (const p of c.ports) this.ownsPort[p] = 1;
     const ix = metricIndexes(res.metrics, appMetrics);
@@ -199,35 +215,67 @@ export class AppTileBody {
       files: Object.freeze({ ...c.files }),
       maxPayload: c.maxPayload,
       log: appLog,
-      // The channel the packet came in on (a packet-like object of the app's own: as send would).
-      reply: (pkt, payload, offset = 0, length = payload.length - offset) =>
-        this.enqueue(
-          pkt instanceof ReceivedPacket ? pkt.channel : this.sendChannel(pkt.srcIp, pkt.dstPort, pkt.srcPort),
-          pkt.dstIp,
-          pkt.srcIp,
-          pkt.dstPort,
-          pkt.srcPort,
-          payload,
-          offset,
-          length,
-        ),
-      send: (dstIp, dstPort, srcPort, payload, offset = 0, length = payload.length - offset) => {
+      reply: (pkt, payload, offset = 0, length = payload.length - offset) => this.reply(pkt, payload, offset, length),
+      send: (dst, dstPort, srcPort, payload, offset = 0, length = payload.length - offset) => {
         if (this.ownsPort[srcPort & 0xffff] !== 1 || srcPort !== (srcPort & 0xffff))
           throw new RangeError(
             `app ${c.name}: send from port ${srcPort}, which is not one of its ports (${c.ports.join(", ")})`,
           );
-        return this.enqueue(
-          this.sendChannel(dstIp, srcPort, dstPort),
-          0,
-          dstIp,
-          srcPort,
-          dstPort,
-          payload,
-          offset,
-          length,
-        );
+        return this.send(dst, dstPort, srcPort, payload, offset, length);
       },
+      formatAddress: (addr) =>
+        typeof addr === "number" ? ipToString(addr >>> 0) : formatIp6(addr[0], addr[1], addr[2], addr[3]),
+      parseAddress: (text) => (text.includes(":") ? parseIp6(text) : parseIp(text)),
     };
+  }
+
+  /** The channel the packet came in on (a packet-like object of the app's own: as send would). */
+  private reply(pkt: UdpPacket, payload: Uint8Array, offset: number, length: number): boolean {
+    const own = pkt instanceof ReceivedPacket;
+    if (pkt.family === 6) {
+      const src = pkt.src6 ?? ZERO6;
+      const dst = pkt.dst6 ?? ZERO6;
+      const channel = own ? pkt.channel : this.sendChannel6(src, pkt.dstPort, pkt.srcPort);
+      return this.enqueue6(channel, dst, src, pkt.dstPort, pkt.srcPort, pkt.ifindex ?? 0, payload, offset, length);
+    }
+    const channel = own ? pkt.channel : this.sendChannel(pkt.srcIp, pkt.dstPort, pkt.srcPort);
+    return this.enqueue(channel, pkt.dstIp, pkt.srcIp, pkt.dstPort, pkt.srcPort, payload, offset, length);
+  }
+
+  /** send(): an IPv4 number, IPv6 words (v4-mapped ones go as IPv4), or text of either. */
+  private send(
+    dst: number | Uint32Array | string,
+    dstPort: number,
+    srcPort: number,
+    payload: Uint8Array,
+    offset: number,
+    length: number,
+  ): boolean {
+    if (typeof dst === "string") {
+      const parsed = dst.includes(":") ? parseIp6(dst) : parseIp(dst);
+      if (parsed === undefined) throw new RangeError(`app ${this.config.name}: send to a malformed address '${dst}'`);
+      return this.send(parsed, dstPort, srcPort, payload, offset, length);
+    }
+    if (typeof dst === "number") {
+      if (!Number.isInteger(dst) || dst < -0x80000000 || dst > 0xffffffff)
+        throw new RangeError(`app ${this.config.name}: send to a bad IPv4 address ${dst}`);
+      return this.enqueue(this.sendChannel(dst, srcPort, dstPort), 0, dst, srcPort, dstPort, payload, offset, length);
+    }
+    if (!(dst instanceof Uint32Array) || dst.length !== 4)
+      throw new RangeError(`app ${this.config.name}: an IPv6 address is a Uint32Array of 4 words`);
+    if (isIp6V4Mapped(dst[0], dst[1], dst[2]))
+      return this.enqueue(
+        this.sendChannel(dst[3], srcPort, dstPort),
+        0,
+        dst[3],
+        srcPort,
+        dstPort,
+        payload,
+        offset,
+        length,
+      );
+    const channel = this.sendChannel6(dst, srcPort, dstPort);
+    return this.enqueue6(channel, ZERO6, dst, srcPort, dstPort, 0, payload, offset, length);
   }
 
   /** Runs the module's init once (inside the sandbox: the tile runtime calls it before reporting
@@ -302,6 +350,18 @@ export class AppTileBody {
     return candidates[flowReplica(0, srcPort, dstIp, dstPort, candidates.length)];
   }
 
+  /** sendChannel for an IPv6 destination (the route's interface from netbase's IPv6 lookups, uncached). */
+  private sendChannel6(dst: Uint32Array, srcPort: number, dstPort: number): number {
+    let candidates = this.allChannels;
+    if (candidates.length === 1) return 0;
+    const nb6 = this.netbase6;
+    const r = this.route6;
+    if (nb6?.lookupRoute6(dst[0], dst[1], dst[2], dst[3], r))
+      candidates = this.channelsByIfindex.get(r.ifindex) ?? candidates;
+    const folded = dst[0] ^ dst[1] ^ dst[2] ^ dst[3];
+    return candidates[flowReplica(0, srcPort, folded, dstPort, candidates.length)];
+  }
+
   /** The route's egress ifindex for dst (0: none), cached per destination and netbase generation. */
   private egressIfindex(dstIp: number): number {
     const nb = this.netbase as NetbaseReader;
@@ -318,6 +378,10 @@ export class AppTileBody {
 
   private deliver(msg: UdpMessage): void {
     const p = this.packets[this.rxChannel];
+    p.family = msg.family;
+    p.src6.set(msg.src6);
+    p.dst6.set(msg.dst6);
+    p.ifindex = msg.ifindex;
     p.srcIp = msg.srcIp;
     p.dstIp = msg.dstIp;
     p.srcPort = msg.srcPort;
@@ -347,16 +411,9 @@ export class AppTileBody {
     this.exceptionsSinceLog = 0;
   }
 
-  private enqueue(
-    channel: number,
-    srcIp: number,
-    dstIp: number,
-    srcPort: number,
-    dstPort: number,
-    payload: Uint8Array,
-    offset: number,
-    length: number,
-  ): boolean {
+  /** Throws a RangeError unless [offset, +length) is inside payload, length <= maxPayload and the
+   *  destination port is valid. */
+  private checkSend(payload: Uint8Array, offset: number, length: number, dstPort: number): void {
     if (
       !(payload instanceof Uint8Array) ||
       !Number.isInteger(offset) ||
@@ -372,6 +429,19 @@ export class AppTileBody {
       throw new RangeError(`app ${this.config.name}: ${length}-byte payload exceeds maxPayload ${this.maxPayload}`);
     if (!Number.isInteger(dstPort) || dstPort < 1 || dstPort > 65535)
       throw new RangeError(`app ${this.config.name}: bad destination port ${dstPort}`);
+  }
+
+  private enqueue(
+    channel: number,
+    srcIp: number,
+    dstIp: number,
+    srcPort: number,
+    dstPort: number,
+    payload: Uint8Array,
+    offset: number,
+    length: number,
+  ): boolean {
+    this.checkSend(payload, offset, length, dstPort);
     const w = this.writers[channel];
     const at = w.begin();
     if (at < 0) {
@@ -380,10 +450,39 @@ export class AppTileBody {
     }
     this.copyPayload(payload, offset, w.data, at, length);
     w.finish(srcIp, dstIp, srcPort, dstPort, length);
+    this.sent(length);
+    return true;
+  }
+
+  /** IPv6: src all zero = the route's (or link-local) source; ifindex: a link-local dst's interface. */
+  private enqueue6(
+    channel: number,
+    src: Uint32Array,
+    dst: Uint32Array,
+    srcPort: number,
+    dstPort: number,
+    ifindex: number,
+    payload: Uint8Array,
+    offset: number,
+    length: number,
+  ): boolean {
+    this.checkSend(payload, offset, length, dstPort);
+    const w = this.writers[channel];
+    const at = w.begin(6);
+    if (at < 0) {
+      this.metrics.add(this.m.txRingFull, 1);
+      return false;
+    }
+    this.copyPayload(payload, offset, w.data, at, length);
+    w.finish6(src, 0, dst, 0, srcPort, dstPort, length, ifindex);
+    this.sent(length);
+    return true;
+  }
+
+  private sent(length: number): void {
     const mx = this.metrics;
     mx.add(this.m.txPackets, 1);
     mx.add(this.m.txBytes, length);
-    return true;
   }
 
   /** Payload bytes into a tx chunk: word copies when they lie in an rx region (an echo). */

@@ -76,6 +76,7 @@ function bodyMetrics(ix: MetricIndexes<typeof netSocketMetrics>) {
     rxErrors: ix.rx_socket_errors,
     txMessages: ix.tx_messages,
     txPackets: ix.tx_packets,
+    txIpv6: ix.tx_drop_ipv6,
     txBytes: ix.tx_bytes,
     badSourcePort: ix.tx_bad_source_port,
     badMessage: ix.tx_bad_message,
@@ -334,6 +335,10 @@ export class NetSocketTileBody {
     const socket = this.socketOfPort[msg.srcPort] - 1;
     if (this.portOwner[msg.srcPort] !== this.txApp + 1 || socket < 0) {
       this.metrics.add(this.m.badSourcePort, 1);
+      return;
+    }
+    if (msg.family !== 4) {
+      this.metrics.add(this.m.txIpv6, 1); // IPv4 sockets only (IPv6 here is future work)
       return;
     }
     if (socket !== this.txSocket || this.txFill === this.tx.slots) this.flushTx();

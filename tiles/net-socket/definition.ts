@@ -78,6 +78,7 @@ export const netSocketMetrics = [
   counter("tx_bytes", "Payload bytes of those datagrams"),
   counter("tx_bad_source_port", "Messages dropped: the app sent from a port it does not own"),
   counter("tx_bad_message", "Messages dropped: malformed channel record (length above maxPayload)"),
+  counter("tx_drop_ipv6", "Messages dropped: IPv6, which the socket provider does not carry (its sockets are IPv4)"),
   counter("tx_socket_full", "Datagrams dropped: the socket's send buffer was full (EAGAIN)"),
   counter("tx_send_errors", "Datagrams the kernel refused (no route, bad source address...)"),
   counter("recvmmsg_calls", "recvmmsg system calls"),

@@ -11,7 +11,9 @@
 // Idle: see idleWait (adaptive: a short spin, then one poll(2) on the socket and the eventfd the
 // apps signal when they publish to a sleeping net tile; spin: never sleeps).
 //
-// Route, source, neighbor and the solicit on a neighbor miss: next-hop.ts.
+// Route, source, neighbor and the solicit on a neighbor miss: next-hop.ts (IPv4), next-hop6.ts
+// (IPv6). Received frames are told apart by EtherType: 0x86dd goes to the IPv6 parser, anything
+// else to the IPv4 one (which counts it). Messages say their family (shared/udp/channel.ts).
 //
 // Capture (tilenet dump, shared/capture/): one read of the attached flag per batch of received
 // frames and per transmit pass; only while a dump is attached are frames tested and copied.
@@ -22,6 +24,7 @@ import { type MetricIndexes, metricIndexes } from "../../shared/metrics/keys";
 import type { MetricsWriter } from "../../shared/metrics/writer";
 import { native, type XskRings, type XskStatistics } from "../../shared/native";
 import { NetbaseReader } from "../../shared/netbase/reader";
+import type { Netbase6Lookups } from "../../shared/netbase/v6";
 import {
   buildUdpFrame,
   newUdpFrameFields,
@@ -32,12 +35,23 @@ import {
   type UdpFrameFields,
   type UdpFrameInfo,
 } from "../../shared/packet/udp-frame";
+import {
+  buildUdp6Frame,
+  ETHERTYPE_IPV6,
+  newUdp6FrameFields,
+  newUdp6FrameInfo,
+  parseUdp6Frame,
+  UDP6_PAYLOAD_OFFSET,
+  type Udp6FrameFields,
+  type Udp6FrameInfo,
+} from "../../shared/packet/udp6-frame";
 import { RingProducer } from "../../shared/ring/producer";
 import { UdpChannelReader, type UdpChannelRegions, UdpChannelWriter, type UdpMessage } from "../../shared/udp/channel";
 import { ChannelIdle } from "../../shared/udp/channel-idle";
 import { ByteRegion, copyRegion } from "../../shared/udp/copy";
 import { doorbellView, ringDoorbell } from "../../shared/udp/doorbell";
 import { flowReplica } from "../../shared/udp/flow-hash";
+import { netbase6Of } from "../../shared/udp/netbase6";
 import { QUEUE_MISS_COUNTER_BYTES, readQueueMisses } from "../../shared/xdp/queue-misses";
 import { openXskRings, UmemFramePool, type XskRingSet } from "../../shared/xdp/xsk-ring";
 import {
@@ -49,6 +63,10 @@ import {
   validateNetTileConfig,
 } from "./definition";
 import { NextHopCache } from "./next-hop";
+import { NextHop6Cache } from "./next-hop6";
+import type { EncodeSolicit6 } from "./solicit6";
+
+export { netbase6Of };
 
 /** The kernel calls the body makes (the addon's; replaceable in tests). */
 export interface XskSyscalls {
@@ -72,6 +90,10 @@ export interface NetTileResources {
   log?: { info(obj: object, msg?: string): void; warn(obj: object, msg?: string): void };
   /** netbase, mapped read-only. */
   netbase: ArrayBuffer;
+  /** The IPv6 lookups (tests' fakes); default: the netbase reader's when it has them (netbase6Of). */
+  netbase6?: Netbase6Lookups;
+  /** The IPv6 solicit encoder (tests); default: shared/solicit's, through tiles/net/solicit6.ts. */
+  encodeSolicit6?: EncodeSolicit6;
   /** The UMEM memfd, mapped read-write (frameSize * frameCount bytes). */
   umem: ArrayBuffer;
   xskFd: number;
@@ -113,6 +135,8 @@ function bodyMetrics(ix: MetricIndexes<typeof netMetrics>) {
     unservedQueue: ix.rx_drop_unserved_queue,
     txMessages: ix.tx_messages,
     txPackets: ix.tx_packets,
+    rx6Delivered: ix.rx6_delivered,
+    tx6Packets: ix.tx6_packets,
     txBytes: ix.tx_bytes,
     txCompleted: ix.tx_completed,
     badSourcePort: ix.tx_bad_source_port,
@@ -161,6 +185,7 @@ export class NetTileBody {
   private readonly rxPool: UmemFramePool;
   private readonly txPool: UmemFramePool;
   private readonly nextHops: NextHopCache;
+  private readonly nextHops6: NextHop6Cache;
   /** Per channel (app by app, replica by replica): rx writer and tx reader. */
   private readonly writers: UdpChannelWriter[];
   private readonly readers: UdpChannelReader[];
@@ -192,6 +217,8 @@ export class NetTileBody {
   // Parsing and building state, reused for every frame.
   private readonly info: UdpFrameInfo = newUdpFrameInfo();
   private readonly fields: UdpFrameFields = newUdpFrameFields();
+  private readonly info6: Udp6FrameInfo = newUdp6FrameInfo();
+  private readonly fields6: Udp6FrameFields = newUdp6FrameFields();
   private ipId = 0;
   private now = 0;
   private nextStatsAt = 0;
@@ -223,6 +250,8 @@ export class NetTileBody {
     this.pollWake = () => this.sys.pollWake(this.fd, wakeFd, this.idleMs);
     this.kickDelayMs = (c.kickDelayUs ?? NET_DEFAULTS.kickDelayUs) / 1000;
     this.fields.ttl = c.ttl ?? NET_DEFAULTS.ttl;
+    this.fields6.hopLimit = this.fields.ttl;
+    this.fields6.srcMac = this.fields.srcMac; // one interface MAC, refreshed by the IPv4 cache
 
     const umemBytes = c.frameSize * c.frameCount;
     if (res.umem.byteLength < umemBytes)
@@ -258,14 +287,25 @@ export class NetTileBody {
     const ix = metricIndexes(mx, netMetrics);
     this.m = bodyMetrics(ix);
     this.parseDrop = parseDropMetrics(ix);
+    const netbase = new NetbaseReader(res.netbase);
     this.nextHops = new NextHopCache({
-      netbase: new NetbaseReader(res.netbase),
+      netbase,
       ifindex: c.ifindex,
       srcMac: this.fields.srcMac,
       metrics: mx,
       ix,
       solicitRing,
       resolicitMs: c.resolicitMs ?? NET_DEFAULTS.resolicitMs,
+    });
+    this.nextHops6 = new NextHop6Cache({
+      netbase: res.netbase6 ?? netbase6Of(netbase),
+      ifindex: c.ifindex,
+      metrics: mx,
+      ix,
+      solicitRing,
+      resolicitMs: c.resolicitMs ?? NET_DEFAULTS.resolicitMs,
+      interfaceMac: () => this.nextHops.interfaceMac(),
+      ...(res.encodeSolicit6 ? { encode: res.encodeSolicit6 } : {}),
     });
     this.capture = res.capture ? new CaptureWriter(res.capture.control, res.capture.ring) : undefined;
     this.onTxMessage = (msg) => this.transmitOne(msg);
@@ -430,9 +470,14 @@ export class NetTileBody {
   }
 
   private receiveOne(addr: number, len: number): void {
+    const u8 = this.umem.u8;
+    if (len >= 14 && ((u8[addr + 12] << 8) | u8[addr + 13]) === ETHERTYPE_IPV6) {
+      this.receiveOne6(addr, len);
+      return;
+    }
     const info = this.info;
     const mx = this.metrics;
-    const r = parseUdpFrame(this.umem.u8, addr, len, info);
+    const r = parseUdpFrame(u8, addr, len, info);
     if (this.capturing) this.captureRx(addr, len, r === PARSE_OK);
     if (r !== PARSE_OK) {
       mx.add(this.parseDrop[r], 1);
@@ -463,6 +508,45 @@ export class NetTileBody {
     mx.add(this.m.rxDeliveredBytes, length);
   }
 
+  private receiveOne6(addr: number, len: number): void {
+    const info = this.info6;
+    const mx = this.metrics;
+    const r = parseUdp6Frame(this.umem.u8, addr, len, info);
+    if (this.capturing) this.captureRx6(addr, len, r === PARSE_OK);
+    if (r !== PARSE_OK) {
+      mx.add(this.parseDrop[r], 1);
+      return;
+    }
+    const app = this.portOwner[info.dstPort];
+    if (app === 0) {
+      mx.add(this.m.noApp, 1);
+      return;
+    }
+    const length = info.payloadLen;
+    if (length > this.maxPayload) {
+      mx.add(this.m.oversize, 1);
+      return;
+    }
+    const replicas = this.appReplicas[app - 1];
+    const s = info.srcIp;
+    const d = info.dstIp;
+    const replica =
+      replicas === 1
+        ? 0
+        : flowReplica(s[0] ^ s[1] ^ s[2] ^ s[3], info.srcPort, d[0] ^ d[1] ^ d[2] ^ d[3], info.dstPort, replicas);
+    const w = this.writers[this.appFirst[app - 1] + replica];
+    const at = w.begin(6);
+    if (at < 0) {
+      mx.add(this.m.appRingFull, 1);
+      return;
+    }
+    copyRegion(this.umem, info.payloadOff, w.data, at, length);
+    w.finish6(s, 0, d, 0, info.srcPort, info.dstPort, length, this.config.ifindex);
+    mx.add(this.m.rxDelivered, 1);
+    mx.add(this.m.rx6Delivered, 1);
+    mx.add(this.m.rxDeliveredBytes, length);
+  }
+
   // ---------------------------------------------------------------- transmit
 
   private reapCompletions(): number {
@@ -479,6 +563,7 @@ export class NetTileBody {
     const tx = this.rings.tx;
     const mx = this.metrics;
     this.nextHops.startPass(this.now);
+    this.nextHops6.startPass(this.now, this.nextHops.generation);
     this.capturing = this.capture?.attached() === true;
     const readers = this.readers;
     const channels = readers.length;
@@ -557,6 +642,10 @@ export class NetTileBody {
       mx.add(this.m.badSourcePort, 1);
       return;
     }
+    if (msg.family === 6) {
+      this.transmitOne6(msg);
+      return;
+    }
     const nextHops = this.nextHops;
     const slot = nextHops.resolve(msg.dstIp, msg.srcIp);
     if (slot < 0) return;
@@ -579,6 +668,30 @@ export class NetTileBody {
     this.txBytes += len;
   }
 
+  private transmitOne6(msg: UdpMessage): void {
+    const nextHops = this.nextHops6;
+    const slot = nextHops.resolve(msg.dst6, 0, msg.src6, 0, msg.ifindex);
+    if (slot < 0) return;
+    const addr = this.txPool.alloc();
+    copyRegion((this.txReader as UdpChannelReader).data, msg.offset, this.umem, addr + UDP6_PAYLOAD_OFFSET, msg.length);
+    const f = this.fields6;
+    const macAt = slot * 6;
+    const cmac = nextHops.mac;
+    const dmac = f.dstMac;
+    for (let i = 0; i < 6; i++) dmac[i] = cmac[macAt + i];
+    f.src = nextHops.src;
+    f.srcAt = slot * 4;
+    f.dst = msg.dst6;
+    f.dstAt = 0;
+    f.srcPort = msg.srcPort;
+    f.dstPort = msg.dstPort;
+    const len = buildUdp6Frame(this.umem.u8, addr, f, msg.length);
+    if (this.capturing) this.captureTx6(addr, len);
+    this.rings.tx.setDesc(this.txFill++, addr, len);
+    this.txBytes += len;
+    this.metrics.add(this.m.tx6Packets, 1);
+  }
+
   // ---------------------------------------------------------------- capture (tilenet dump)
 
   /** A received frame, after parsing (info holds its addresses when parsed). */
@@ -590,6 +703,24 @@ export class NetTileBody {
       ? cap.offerUdp(DIRECTION_RX, u8, addr, len, i.srcIp, i.dstIp, i.srcPort, i.dstPort)
       : cap.offerUnparsed(DIRECTION_RX, u8, addr, len);
     this.countCapture(r);
+  }
+
+  /** A received IPv6 frame: the capture filter's addresses are IPv4 (a v6 frame matches only a
+   *  filter without an address), its ports apply. */
+  private captureRx6(addr: number, len: number, parsed: boolean): void {
+    const cap = this.capture as CaptureWriter;
+    const u8 = this.umem.u8;
+    const i = this.info6;
+    const r = parsed
+      ? cap.offerUdp(DIRECTION_RX, u8, addr, len, 0, 0, i.srcPort, i.dstPort)
+      : cap.offerUnparsed(DIRECTION_RX, u8, addr, len);
+    this.countCapture(r);
+  }
+
+  private captureTx6(addr: number, len: number): void {
+    const f = this.fields6;
+    const cap = this.capture as CaptureWriter;
+    this.countCapture(cap.offerUdp(DIRECTION_TX, this.umem.u8, addr, len, 0, 0, f.srcPort, f.dstPort));
   }
 
   /** A frame built for sending, before it is submitted. */

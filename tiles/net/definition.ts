@@ -51,7 +51,7 @@ export interface NetTileConfig extends XskGeometry, TilePlacement {
   replySpinUs?: number;
   /** Longest a submitted frame waits for more to share its TX kick (while apps keep adding). Default 20. */
   kickDelayUs?: number;
-  /** IPv4 TTL of sent datagrams. Default 64. */
+  /** IPv4 TTL and IPv6 hop limit of sent datagrams. Default 64. */
   ttl?: number;
   /** The interface's XDP queue-miss counters (shared/xdp/queue-misses.ts), mapped read-only at
    *  NET_QUEUE_MISSES_ROLE: queueCount counters, of which `queues` are the ones no net tile serves
@@ -170,10 +170,30 @@ export const netMetrics = [
   counter("tx_route_fail_source_ip", "Messages dropped: no source address for the route"),
   counter("tx_bad_source_ip", "Messages dropped: the app asked for a source address that is not local"),
   counter("tx_bad_source_port", "Messages dropped: the app sent from a port it does not own"),
-  counter("tx_bad_message", "Messages dropped: malformed channel record (length above maxPayload)"),
+  counter(
+    "tx_bad_message",
+    "Messages dropped: malformed channel record (length above maxPayload, or a family other than 4 and 6)",
+  ),
   counter("tx_no_neighbor", "Messages dropped: next hop without a link-layer address (solicited)"),
   counter("solicits_published", "Neighbor solicits published to the netlink tile"),
   counter("solicits_suppressed", "Solicits not repeated (same next hop solicited moments ago)"),
+  counter("rx6_delivered", "IPv6 datagrams handed to an app's rx ring (also in rx_delivered)"),
+  counter("tx6_packets", "IPv6 frames submitted to the AF_XDP TX ring (also in tx_packets)"),
+  counter("tx6_route_fail_no_route", "IPv6 messages dropped: no route to the destination (or no IPv6 in netbase)"),
+  ...TX_ROUTE_FAIL_TYPES.map((t) => counter(`tx6_route_fail_${t}`, `IPv6 messages dropped: the route is of type ${t}`)),
+  counter(
+    "tx6_route_fail_interface",
+    "IPv6 messages dropped: the route (or a link-local reply's interface) is another interface's, or ours is unknown",
+  ),
+  counter("tx6_route_fail_source_ip", "IPv6 messages dropped: no source address (route src or link-local)"),
+  counter("tx6_bad_source_ip", "IPv6 messages dropped: the app asked for a source address that is not local"),
+  counter("tx6_no_neighbor", "IPv6 messages dropped: next hop without a link-layer address (solicited)"),
+  counter("solicits6_published", "IPv6 neighbor solicits published to the netlink tile"),
+  counter("solicits6_suppressed", "IPv6 solicits not repeated (same next hop solicited moments ago)"),
+  counter(
+    "solicits6_unsupported",
+    "IPv6 neighbor misses not solicited: no IPv6 solicit encoder in this build, or a solicit ring slot too small for it",
+  ),
   counter("tx_ring_full", "Polls that left app messages waiting: AF_XDP TX ring full"),
   counter("tx_no_frame", "Polls that left app messages waiting: no free UMEM frame"),
   counter("fill_ring_empty", "Polls that found the fill ring completely empty (RX starved)"),

@@ -170,8 +170,14 @@ export class NextHopCache {
     return outcome;
   }
 
-  /** Our interface's MAC into srcMac, refreshed once per netbase generation. */
-  private interfaceMac(): boolean {
+  /** The netbase generation of this pass (startPass). */
+  get generation(): number {
+    return this.gen;
+  }
+
+  /** Our interface's MAC into srcMac, refreshed once per netbase generation (the IPv6 cache
+   *  uses it too). */
+  interfaceMac(): boolean {
     if (this.ifaceGen !== this.gen) {
       this.ifaceGen = this.gen;
       const i = this.iface;
