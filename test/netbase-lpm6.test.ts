@@ -16,7 +16,8 @@ function masked(r: Route6Record): string {
     const bits = Math.max(0, Math.min(32, r.dstLen - 32 * i));
     d[i] = bits === 0 ? 0 : r.dst[i] & (-1 << (32 - bits));
   }
-  return `${r.table} ${formatIp6(d[0], d[1], d[2], d[3])}/${r.dstLen} ${r.priority}`;
+  // netbase's identity of an IPv6 route: table, prefix, metric and interface.
+  return `${r.table} ${formatIp6(d[0], d[1], d[2], d[3])}/${r.dstLen} ${r.priority} ${r.oif >>> 0}`;
 }
 
 function check(w: NetbaseWriter, routes: Map<string, Route6Record>, a: Uint32Array, out: Route6Result): void {

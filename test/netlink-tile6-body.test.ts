@@ -1,8 +1,8 @@
 // The netlink tile's body (in this process, against a fresh namespace) takes IPv6 events: it
 // counts them in events_addr6 / events_route6 / events_neigh6, hands them to the writer, passes
 // IPv6 neighbor events to the solicit handler's onNeighbor6Event when it has one (the words of
-// the address, the state, deleted), and resyncs after an IPv6 route replace (the kernel sends no
-// delete for the route it replaced) unless the writer offers replaceRoute6.
+// the address, the state, deleted), and applies an IPv6 route replace through the writer's
+// replaceRoute6 (the kernel sends no delete for the route it replaced) without a resync.
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { BodyWorld } from "../bench/netbase-churn-world";
 import type { Neighbor6EventSink } from "../tiles/netlink/body";
@@ -61,13 +61,16 @@ describeAsRoot("netlink tile body with IPv6 events (needs root: network namespac
     await until("the delete reaches the handler", () => calls.some((c) => c[4] === 7 && c[6]));
   });
 
-  it("resyncs after an IPv6 route replace (its replaced next hop has no delete event)", async () => {
+  it("applies an IPv6 route replace in place (the writer tells the replaced route), and a plain add without a resync", async () => {
     const world = w as BodyWorld;
     await world.runFor(50);
     const syncs = world.metric("full_syncs");
+    const before = world.metric("events_route6");
     ipn(world.ns, "-6", "route", "replace", "2001:2:31::/48", "via", "2001:2:30::3");
-    await until("a full sync for the replace", () => world.metric("full_syncs") > syncs);
-    expect(world.logs.some((l) => l.includes("IPv6 route replaced"))).toBe(true);
+    await until("the replace's event", () => world.metric("events_route6") > before);
+    await world.runFor(50);
+    expect(world.metric("full_syncs")).toBe(syncs);
+    expect(world.logs.some((l) => l.includes("IPv6 route replaced"))).toBe(false);
     // A plain add is no replace: no resync for it.
     await world.runFor(50);
     const after = world.metric("full_syncs");

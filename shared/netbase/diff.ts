@@ -227,14 +227,14 @@ function diff6(out: string[], region: Addr6Record[], kernel: Addr6Record[]): voi
   ]);
 }
 
-/** Masked key (table, prefix, metric), as the kernel identifies an IPv6 route. */
+/** Masked key (table, prefix, metric, interface): netbase's IPv6 route identity (route6-writer.ts). */
 function route6KeyOf(r: Route6Record): string {
   const d = new Uint32Array(4);
   for (let i = 0; i < 4; i++) {
     const bits = Math.max(0, Math.min(32, r.dstLen - 32 * i));
     d[i] = bits === 0 ? 0 : r.dst[i] & (-1 << (32 - bits));
   }
-  return `${r.table} ${w6(d)}/${r.dstLen} ${r.priority >>> 0}`;
+  return `${r.table} ${w6(d)}/${r.dstLen} ${r.priority >>> 0} dev ${r.oif >>> 0}`;
 }
 
 function diffRoutes6(out: string[], region: Route6Record[], kernel: Route6Record[]): void {

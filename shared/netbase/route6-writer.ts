@@ -38,9 +38,11 @@ function prefixKey(dst: Uint32Array, len: number): string {
   return `${dst[0]},${dst[1]},${dst[2]},${dst[3]}/${len}`;
 }
 
-/** The kernel identifies an IPv6 route by table, prefix and metric. */
+/** An IPv6 route's identity here: table, prefix, metric and output interface. The kernel keeps
+ *  routes that differ only by interface side by side (fe80::/64 and ff00::/8 on every link), so
+ *  the interface is part of the key; among those the lowest ifindex answers lookups. */
 export function route6Key(r: Route6Record): string {
-  return `${r.table} ${prefixKey(mask6(r.dst, r.dstLen, new Uint32Array(4)), r.dstLen)} ${r.priority >>> 0}`;
+  return `${r.table} ${prefixKey(mask6(r.dst, r.dstLen, new Uint32Array(4)), r.dstLen)} ${r.priority >>> 0} ${r.oif >>> 0}`;
 }
 
 interface Prefix6 {
@@ -57,6 +59,8 @@ export class Route6Writer {
   readonly nh: Int32Array;
   private readonly next: Int32Array;
   private readonly metric: Float64Array;
+  /** Output interface of each route: with the metric, what tells alternatives of a prefix apart. */
+  private readonly oif: Float64Array;
   private readonly table: Uint8Array;
   private readonly prefixOf: (Prefix6 | undefined)[];
   private readonly prefixes = new Map<string, Prefix6>();
@@ -84,6 +88,7 @@ export class Route6Writer {
     this.nh = new Int32Array(cap);
     this.next = new Int32Array(cap);
     this.metric = new Float64Array(cap);
+    this.oif = new Float64Array(cap);
     this.table = new Uint8Array(cap);
     this.prefixOf = new Array<Prefix6 | undefined>(cap);
     this.rtBase = layout.routes6Offset / 4;
@@ -97,7 +102,7 @@ export class Route6Writer {
     const dst = mask6(r.dst, r.dstLen, new Uint32Array(4));
     const key = prefixKey(dst, r.dstLen);
     let p = this.prefixes.get(key);
-    const existing = p ? this.find(p, t, r.priority >>> 0) : NONE;
+    const existing = p ? this.find(p, t, r.priority >>> 0, r.oif >>> 0) : NONE;
     if (existing === NONE && this.live >= this.capacity) return this.core.drop("drop_routes6_full");
     const fresh = p === undefined;
     if (p === undefined) {
@@ -117,12 +122,36 @@ export class Route6Writer {
     return this.core.published(true);
   }
 
+  /**
+   * The kernel's `route replace` (NLM_F_REPLACE: no delete event for the route it replaced, which
+   * had the same table, prefix and metric, perhaps another interface). The new route goes in
+   * first, then the one it replaced leaves (no hole). False when several routes share the key:
+   * which one the kernel replaced is unknown (the caller resyncs).
+   */
+  replace(r: Route6Record): boolean {
+    if (!this.accepted(r)) return this.core.published(false);
+    const t = r.table === RouteTable.local ? T6_LOCAL : T6_MAIN;
+    const p = this.prefixes.get(prefixKey(mask6(r.dst, r.dstLen, this.scratch), r.dstLen));
+    const metric = r.priority >>> 0;
+    const same: number[] = [];
+    for (let id = p?.head[t] ?? NONE; id !== NONE; id = this.next[id]) if (this.metric[id] === metric) same.push(id);
+    if (same.length > 1) return false;
+    const old = same[0];
+    if (!this.upsert(r)) return false;
+    if (old !== undefined && this.oif[old] !== r.oif >>> 0) {
+      const q = this.prefixOf[old];
+      if (q !== undefined) this.remove(q, old);
+      this.core.published(true);
+    }
+    return true;
+  }
+
   delete(r: Route6Record): boolean {
     if (!this.accepted(r)) return this.core.published(false);
     const t = r.table === RouteTable.local ? T6_LOCAL : T6_MAIN;
     const key = prefixKey(mask6(r.dst, r.dstLen, this.scratch), r.dstLen);
     const p = this.prefixes.get(key);
-    const id = p ? this.find(p, t, r.priority >>> 0) : NONE;
+    const id = p ? this.find(p, t, r.priority >>> 0, r.oif >>> 0) : NONE;
     if (p === undefined || id === NONE) {
       this.core.count("delete_missing");
       return this.core.published(false);
@@ -167,8 +196,9 @@ export class Route6Writer {
     this.addrs.sourceFor(r.prefsrc, r.oif, dst, r.dstLen, c.src);
   }
 
-  private find(p: Prefix6, t: number, metric: number): number {
-    for (let id = p.head[t]; id !== NONE; id = this.next[id]) if (this.metric[id] === metric) return id;
+  private find(p: Prefix6, t: number, metric: number, oif: number): number {
+    for (let id = p.head[t]; id !== NONE; id = this.next[id])
+      if (this.metric[id] === metric && this.oif[id] === oif) return id;
     return NONE;
   }
 
@@ -176,6 +206,7 @@ export class Route6Writer {
     const id = this.free.length > 0 ? (this.free.pop() as number) : this.highWater++;
     this.nh[id] = nh;
     this.metric[id] = r.priority >>> 0;
+    this.oif[id] = r.oif >>> 0;
     this.type[id] = r.type;
     this.len[id] = p.len;
     this.table[id] = t;
@@ -187,12 +218,15 @@ export class Route6Writer {
     this.updateCounters();
   }
 
-  /** Keeps a prefix's alternatives ordered by metric (the head is the kernel's choice); true when id
-   *  became the head. */
+  /** Keeps a prefix's alternatives ordered by metric, then ifindex (the head answers lookups); true
+   *  when id became the head. */
   private insertAlternative(p: Prefix6, t: number, id: number): boolean {
     let prev = NONE;
     let cur = p.head[t];
-    while (cur !== NONE && this.metric[cur] <= this.metric[id]) {
+    while (
+      cur !== NONE &&
+      (this.metric[cur] < this.metric[id] || (this.metric[cur] === this.metric[id] && this.oif[cur] <= this.oif[id]))
+    ) {
       prev = cur;
       cur = this.next[cur];
     }
@@ -225,6 +259,7 @@ export class Route6Writer {
       }
       this.nh[id] = nh;
       this.metric[id] = v[nb + NH6_METRIC] >>> 0;
+      this.oif[id] = v[nb + NH6_OIF] >>> 0;
       this.type[id] = v[nb + NH6_META] & 255;
       this.len[id] = len;
       this.table[id] = t;

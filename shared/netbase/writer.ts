@@ -169,14 +169,21 @@ export class NetbaseWriter implements NetbaseWrites {
     return this.neighbors6.delete(n);
   }
 
-  /** Adds an IPv6 route, or replaces the one with the same (table, prefix, metric). Tables other
-   *  than local and main are ignored (counted). False when ignored or dropped (full, bad record). */
+  /** Adds an IPv6 route, or replaces the one with the same (table, prefix, metric, interface).
+   *  Tables other than local and main are ignored (counted). False when ignored or dropped (full,
+   *  bad record). */
   upsertRoute6(r: Route6Record): boolean {
     return this.routes6.upsert(r);
   }
 
-  /** Deletes the IPv6 route with the same (table, prefix, metric): its addresses fall back to the
-   *  next best covering route without a hole. */
+  /** A `route replace` event (the kernel sends no delete for the route it replaced): false when
+   *  the replaced route cannot be told (several share table, prefix and metric): resync then. */
+  replaceRoute6(r: Route6Record): boolean {
+    return this.routes6.replace(r);
+  }
+
+  /** Deletes the IPv6 route with the same (table, prefix, metric, interface): its addresses fall
+   *  back to the next best covering route without a hole. */
   deleteRoute6(r: Route6Record): boolean {
     return this.routes6.delete(r);
   }

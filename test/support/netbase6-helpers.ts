@@ -48,7 +48,14 @@ export function reference6(routes: Iterable<Route6Record>, a: Uint32Array): Rout
     let best: Route6Record | undefined;
     for (const r of list) {
       if (r.table !== table || !covers6(r, a)) continue;
-      if (!best || r.dstLen > best.dstLen || (r.dstLen === best.dstLen && r.priority < best.priority)) best = r;
+      // Longest prefix, then lowest metric, then (routes that differ only by interface) lowest ifindex.
+      if (
+        !best ||
+        r.dstLen > best.dstLen ||
+        (r.dstLen === best.dstLen &&
+          (r.priority < best.priority || (r.priority === best.priority && r.oif >>> 0 < best.oif >>> 0)))
+      )
+        best = r;
     }
     if (best && best.type !== RouteType.throw) return best;
   }
