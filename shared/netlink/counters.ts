@@ -48,6 +48,9 @@ export const IGNORED_REASONS = [
   "non_ethernet_lladdr",
   /** An IPv6 source-specific route (rtm_src_len > 0): the net tile routes by destination only. */
   "source_route",
+  /** An IPv6 multicast neighbor (ff00::/8, NOARP, MAC derived from the group): never a next hop,
+   *  and the kernel makes these without an event (only a dump would see them). */
+  "multicast_neigh",
 ] as const;
 export type IgnoredReason = (typeof IGNORED_REASONS)[number];
 

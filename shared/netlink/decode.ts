@@ -3,7 +3,7 @@
 // well-formed message we do not mirror is counted as ignored_* (other families, route tables...).
 // IPv4 and IPv6 share each message kind's walk (AddrScan, RouteScan, NeighScan); the family byte
 // chooses the record: AF_INET -> AddrRecord..., AF_INET6 -> Addr6Record... (addresses as words).
-import { ip6WordsFromBytes } from "../ip6";
+import { ip6WordsFromBytes, isIp6Multicast } from "../ip6";
 import type {
   Addr6Record,
   AddrRecord,
@@ -286,6 +286,7 @@ export class RecordDecoder {
     const mac = s.lladdrAt >= 0 ? this.bytes.slice(s.lladdrAt, s.lladdrAt + ETH_ALEN) : null;
     const ip = new Uint32Array(4);
     ip6WordsFromBytes(this.bytes, s.dstAt, ip);
+    if (isIp6Multicast(ip[0] ?? 0)) return this.ignore("multicast_neigh");
     return { ifindex: s.ifindex, ip, mac, state: s.state, flags: s.flags };
   }
 
