@@ -359,7 +359,7 @@ async function benchTopology(
       queue: 0,
       placement: mode === "spin" ? { cpu: SPIN_NET_CPU } : {},
     },
-    netbase: { routes: 1024, neighbors: 1024, interfaces: 16, addrsPerInterface: 4 },
+    netbase: { ...d.netbase, routes: 1024, neighbors: 1024, interfaces: 16, addrsPerInterface: 4 },
     netlink: { ...d.netlink, enabled: false },
     apps: benchApps(root, mode),
   };

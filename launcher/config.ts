@@ -107,6 +107,10 @@ export interface InstanceConfig {
     neighbors: number;
     interfaces: number;
     addrsPerInterface: number;
+    /** IPv6: routes (a full table is ~230,000), neighbors, addresses kept per interface. */
+    routes6: number;
+    neighbors6: number;
+    addrs6PerInterface: number;
     /** Group whose members may open the published netbase read-only (file mode 0640); none = root only. */
     readersGroup?: string;
   };
@@ -143,7 +147,15 @@ export const defaultConfig = (): InstanceConfig => ({
     placement: {},
   },
   tiles: { idle: "adaptive" },
-  netbase: { routes: 65536, neighbors: 65536, interfaces: 256, addrsPerInterface: 16 },
+  netbase: {
+    routes: 65536,
+    neighbors: 65536,
+    interfaces: 256,
+    addrsPerInterface: 16,
+    routes6: 4096,
+    neighbors6: 4096,
+    addrs6PerInterface: 8,
+  },
   netlink: { enabled: true, rcvbufBytes: 8 << 20, verifyIntervalS: 60, keepNetAdmin: false },
   solicit: solicitSectionDefaults(),
   rings: { depth: 4096 },
@@ -342,6 +354,9 @@ export function validateConfig(doc: unknown): InstanceConfig {
   d.netbase.neighbors = nb.int("neighbors", d.netbase.neighbors, 16, 4_000_000, powerOfTwo);
   d.netbase.interfaces = nb.int("interfaces", d.netbase.interfaces, 4, 65536);
   d.netbase.addrsPerInterface = nb.int("addrs_per_interface", d.netbase.addrsPerInterface, 1, 256);
+  d.netbase.routes6 = nb.int("routes6", d.netbase.routes6, 16, 1_000_000);
+  d.netbase.neighbors6 = nb.int("neighbors6", d.netbase.neighbors6, 16, 4_000_000);
+  d.netbase.addrs6PerInterface = nb.int("addrs6_per_interface", d.netbase.addrs6PerInterface, 1, 64);
   const readers = nb.optStr("readers_group", /^[A-Za-z_][A-Za-z0-9_-]{0,31}$/, "a group name from /etc/group");
   if (readers !== undefined) d.netbase.readersGroup = readers;
   nb.done();

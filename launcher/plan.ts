@@ -177,6 +177,8 @@ function openSocket(s: Exclude<SocketDesc, { kind: "eventfd" }>): number {
       return addon.netlinkOpen(s.groups, s.rcvbufBytes);
     case "probe":
       return addon.probeSocketOpen(s.bindIfindex);
+    case "probe6":
+      return addon.probeSocketOpen6(s.bindIfindex);
     case "udp": {
       const fd = addon.udpSocketOpen(s.bindIp, s.port, s.ifindex, s.bufferBytes);
       try {

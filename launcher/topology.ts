@@ -80,8 +80,8 @@ export type RegionGroup =
 /** A socket opened in the instance's namespace and granted to a tile. */
 export type SocketDesc =
   | { name: string; kind: "netlink"; groups: number; rcvbufBytes: number }
-  /** bindIfindex: the one interface probes may leave through (0 = unbound: several net tiles). */
-  | { name: string; kind: "probe"; bindIfindex: number }
+  /** bindIfindex: the one interface probes may leave through (0 = unbound: several interfaces). */
+  | { name: string; kind: "probe" | "probe6"; bindIfindex: number }
   /** Not a socket: the eventfd a net tile sleeps on with its AF_XDP socket; its apps signal it. */
   | { name: string; kind: "eventfd" }
   /** A socket provider's UDP socket for one app port: bound to bindIp (host order, 0: any) and
@@ -315,6 +315,13 @@ function describeNetlink(input: DescribeInput, nets: readonly NetTileSlot[], int
       kind: "probe",
       bindIfindex: input.interfaces.length === 1 ? (input.interfaces[0]?.ifindex ?? 0) : 0,
     },
+    // Its IPv6 twin (an empty datagram to [next hop]:9 makes the kernel send the Neighbor
+    // Solicitation: measured to work with no capability, tiles/netlink/solicit-probe6.ts).
+    {
+      name: "probe6",
+      kind: "probe6",
+      bindIfindex: input.interfaces.length === 1 ? (input.interfaces[0]?.ifindex ?? 0) : 0,
+    },
   );
   into.groups.push(metricsGroup("netlink", "netlink", netlinkMetrics));
   into.tiles.push({
@@ -322,13 +329,18 @@ function describeNetlink(input: DescribeInput, nets: readonly NetTileSlot[], int
     kind: "netlink",
     bundle: stagedBundlePath(runtimeDir, "netlink"),
     // The writer keeps its route model and, during a resync, a full dump in its heap.
-    heapMb: 64 + Math.ceil((config.netbase.routes + config.netbase.neighbors) / 512),
+    // IPv6 routes cost its heap about 3 KiB each (the LPM's per-node bookkeeping: shared/netbase/lpm6.ts).
+    heapMb:
+      64 +
+      Math.ceil((config.netbase.routes + config.netbase.neighbors) / 512) +
+      Math.ceil(config.netbase.routes6 / 256),
     keepNetAdmin: config.netlink.keepNetAdmin,
     regions: netlinkRegions("netlink", solicitRings),
     fds: [
       { role: NETLINK_FDS.events, socket: "netlink.events" },
       { role: NETLINK_FDS.requests, socket: "netlink.requests" },
       { role: NETLINK_FDS.probe, socket: "probe" },
+      { role: NETLINK_FDS.probe6, socket: "probe6" },
     ],
     files: [],
     config: netlinkTileConfig({

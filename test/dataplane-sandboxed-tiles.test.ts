@@ -56,7 +56,7 @@ function dataplaneConfig(t: Topology): InstanceConfig {
       frameCount: GEOMETRY.frameCount,
       ringDepth: GEOMETRY.fillDepth,
     },
-    netbase: { routes: 256, neighbors: 256, interfaces: 16, addrsPerInterface: 4 },
+    netbase: { ...d.netbase, routes: 256, neighbors: 256, interfaces: 16, addrsPerInterface: 4 },
     netlink: { ...d.netlink, enabled: false },
     rings: { depth: DEPTH },
     apps: [{ name: "echo", module: "builtin:echo", ports: [ECHO_PORT], settings: {}, restart: defaultRestartPolicy() }],

@@ -1,11 +1,13 @@
 // The netlink tile's declared surface: its settings, metrics and seccomp policy. Kept free of
 // side effects so the launcher (to size regions, `tilenet seccomp netlink`) can import it.
+
 import { counter, gauge } from "../../shared/metrics/schema";
 import { MSG_DONTWAIT } from "../../shared/native";
 import { NETBASE_STRUCTURES } from "../../shared/netbase/reader";
 import type { SeccompPolicy } from "../../shared/seccomp/policy";
 import { metricsRegionName, type RegionUse } from "../../shared/tile/regions";
 import { SOLICIT_METRIC_NAMES, type SolicitConfig } from "./solicit-handler";
+import { PROBE6_FD_ROLE, probe6PolicyRules } from "./solicit-probe6";
 
 export interface NetlinkTileConfig {
   solicit: SolicitConfig;
@@ -61,7 +63,12 @@ export function netlinkRegions(tile: string, solicitRings: readonly string[]): R
 }
 
 /** Descriptor roles the launcher grants the netlink tile. */
-export const NETLINK_FDS = { events: "nl.events", requests: "nl.requests", probe: "probe" } as const;
+export const NETLINK_FDS = {
+  events: "nl.events",
+  requests: "nl.requests",
+  probe: "probe",
+  probe6: PROBE6_FD_ROLE,
+} as const;
 
 export const netlinkMetrics = [
   counter("events_link", "Link events applied"),
@@ -146,6 +153,8 @@ export function netlinkPolicy(fds: Record<string, number>): SeccompPolicy {
           { index: 2, op: "eq", value: SO_BINDTOIFINDEX },
         ],
       },
+      // The IPv6 probe socket's twin rules (a sockaddr_in6), when the launcher granted one.
+      ...(fds[PROBE6_FD_ROLE] !== undefined ? probe6PolicyRules(fd(PROBE6_FD_ROLE)) : []),
       "poll",
     ],
   };
