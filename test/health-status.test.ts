@@ -119,6 +119,8 @@ describe("status of a running instance", () => {
       tileAddr: "198.18.0.1",
       peerAddr: "198.18.0.2",
       ports: [9000, 9001],
+      tileIf: "veth0",
+      peerIf: "veth1",
     });
     expect(json.tiles.map((t) => t.name)).toEqual(["net", "app0"]);
     for (const tile of json.tiles) {

@@ -7,6 +7,7 @@ import { execFileSync } from "node:child_process";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { echoThrough, flowsThrough } from "./support/lab-peer";
 import {
+  cli,
   forceCleanup,
   ROOT_REASON,
   type RunningInstance,
@@ -87,4 +88,40 @@ describeAsRoot(`IPv6 in the lab (${ROOT_REASON})`, () => {
     const net = tiles.find((t) => t.name === "net");
     expect(net?.metrics.rx_delivered).toBeGreaterThanOrEqual(600);
   }, 90_000);
+
+  it("mirrors IPv6 churn into netbase: verify finds no difference, and show --json has iproute2's routes", async () => {
+    if (!lab) throw new Error("no lab");
+    const ns = lab.tileNetns;
+    const dev = lab.tileIf ?? "";
+    const batch: string[] = [];
+    for (let i = 0; i < 300; i++)
+      batch.push(`route add 2001:2:${(0x100 + i).toString(16)}::/48 via 2001:2::2 metric ${i % 5}`);
+    for (let i = 0; i < 300; i += 3) batch.push(`route del 2001:2:${(0x100 + i).toString(16)}::/48 metric ${i % 5}`);
+    for (let i = 0; i < 5; i++) batch.push(`addr add 2001:2:1::${i + 1}/64 dev ${dev} nodad`);
+    for (let i = 0; i < 5; i += 2) batch.push(`addr del 2001:2:1::${i + 1}/64 dev ${dev}`);
+    for (let i = 0; i < 30; i++)
+      batch.push(
+        `neigh add 2001:2::${(0x100 + i).toString(16)} lladdr 02:00:00:00:02:${(16 + i).toString(16)} dev ${dev} nud permanent`,
+      );
+    batch.push(`route replace 2001:2:101::/48 via 2001:2::2 metric 1 dev ${dev}`);
+    execFileSync("ip", ["-6", "-n", ns, "-batch", "-"], { input: `${batch.join("\n")}\n` });
+    // Converged when verify agrees (events are applied within milliseconds; allow a loaded machine).
+    let verify = cli(["netbase", "verify", "--instance", name]);
+    for (let i = 0; i < 50 && verify.code !== 0; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      verify = cli(["netbase", "verify", "--instance", name]);
+    }
+    expect(verify.code, verify.stdout + verify.stderr).toBe(0);
+    const shown = JSON.parse(cli(["netbase", "show", "--instance", name, "--json"]).stdout) as {
+      routes6: { dst: string }[];
+    };
+    const theirs = JSON.parse(
+      execFileSync("ip", ["-n", ns, "-6", "-j", "route", "show", "table", "main"], { encoding: "utf8" }),
+    ) as {
+      dst: string;
+    }[];
+    const ours = new Set(shown.routes6.map((r) => r.dst));
+    for (const r of theirs) expect(ours.has(r.dst), r.dst).toBe(true);
+    expect(theirs.length).toBeGreaterThanOrEqual(200);
+  }, 60_000);
 });

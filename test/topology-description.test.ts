@@ -81,6 +81,7 @@ describe("instance description", () => {
       "netlink.events",
       "netlink.requests",
       "probe",
+      "probe6",
     ]);
     // The net tile and its apps share the wake eventfd (the apps signal it when the net tile sleeps).
     expect(byName.get("net")?.fds.map((f) => f.socket)).toContain("net.wake");
