@@ -6,9 +6,10 @@
 // run; figures are medians. Detached, the tile's cost is one load per batch (not measured apart:
 // it is the baseline). Everything the run makes is removed at the end, also on failure.
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
+import { allRunning, findRoot, sleep, startLab } from "./lab-instance";
 import type { Bench } from "./types";
 
 interface Options {
@@ -18,7 +19,6 @@ interface Options {
 }
 
 const ECHO_PORT = 7000;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function parseOptions(args: string[]): Options {
   const o: Options = { seconds: 3, runs: 3, window: 256 };
@@ -33,46 +33,12 @@ function parseOptions(args: string[]): Options {
   return o;
 }
 
-function findRoot(): string {
-  for (let dir = dirname(process.argv[1] ?? __dirname), i = 0; i < 5; i++, dir = dirname(dir))
-    if (existsSync(join(dir, "bench", "c", "echo_load.c"))) return dir;
-  throw new Error("capture bench: cannot find bench/c/echo_load.c");
-}
-
-function statusOf(
-  cli: string,
-  instance: string,
-): { lab?: { peerNetns: string; tileAddr: string }; tiles: { state: string }[] } | undefined {
-  try {
-    return JSON.parse(
-      execFileSync(process.execPath, [cli, "status", "--instance", instance, "--json"], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "ignore"],
-      }),
-    );
-  } catch (e) {
-    const out = (e as { stdout?: string }).stdout;
-    return out?.startsWith("{") ? JSON.parse(out) : undefined;
-  }
-}
-
 /** Starts the lab; resolves with its peer namespace and the tile's address once all tiles run. */
-async function startLab(cli: string, instance: string, budgetS: number, cleanups: (() => Promise<void>)[]) {
-  const child = spawn(process.execPath, [cli, "run", "--lab", "--instance", instance, "--duration", String(budgetS)], {
-    stdio: "ignore",
-  });
-  const exited = new Promise((r) => child.once("exit", r));
-  cleanups.push(async () => {
-    child.kill("SIGTERM");
-    await Promise.race([exited, sleep(5000)]);
-    child.kill("SIGKILL");
-  });
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(200)) {
-    const s = statusOf(cli, instance);
-    if (s?.lab && s.tiles.length > 0 && s.tiles.every((t) => t.state === "running"))
-      return { peerNs: s.lab.peerNetns, tileIp: s.lab.tileAddr.split("/")[0] ?? "" };
-  }
-  throw new Error("capture bench: the lab did not come up within 30 s");
+function startCaptureLab(cli: string, instance: string, budgetS: number, cleanups: (() => Promise<void>)[]) {
+  type S = { lab?: { peerNetns: string; tileAddr: string }; tiles: { state: string }[] };
+  return startLab(cli, instance, [], budgetS, cleanups, (s: S) =>
+    s.lab && allRunning(s) ? { peerNs: s.lab.peerNetns, tileIp: s.lab.tileAddr.split("/")[0] ?? "" } : undefined,
+  );
 }
 
 /** A dump that matches nothing, attached until stopped; resolves once it is capturing. */
@@ -94,7 +60,7 @@ async function attachIdleDump(cli: string, instance: string, seconds: number): P
 export const captureBench: Bench = async (args) => {
   const o = parseOptions(args);
   if (process.getuid?.() !== 0) throw new Error("capture bench: must run as root (namespaces, XDP)");
-  const root = findRoot();
+  const root = findRoot("capture");
   const cli = join(root, "dist", "cli.js");
   const cleanups: (() => Promise<void>)[] = [];
   const pps: Record<"detached" | "attached", number[]> = { detached: [], attached: [] };
@@ -104,7 +70,7 @@ export const captureBench: Bench = async (args) => {
     const load = join(bin, "echo_load");
     execFileSync("cc", ["-O2", "-o", load, join(root, "bench", "c", "echo_load.c")], { stdio: "inherit" });
     const instance = `benchcap${process.pid}`.slice(0, 24);
-    const lab = await startLab(cli, instance, o.runs * 2 * (o.seconds + 3) + 60, cleanups);
+    const lab = await startCaptureLab(cli, instance, o.runs * 2 * (o.seconds + 3) + 60, cleanups);
     const run = (seconds: number, window: number): number => {
       const argv = [
         "netns",

@@ -4,10 +4,11 @@
 // tile's scoped link-local address), the families alternating per run; figures are medians. The
 // route lookup figures (IPv6 at 230,000 routes beside IPv4) are `npm run bench -- netbase`'s.
 // Everything the run makes is removed at the end, also on failure.
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
+import { allRunning, findRoot, startLab } from "./lab-instance";
 import type { Bench } from "./types";
 
 interface Options {
@@ -24,7 +25,6 @@ interface LabJson {
 const ECHO_PORT = 7000;
 const TARGETS = ["ipv4", "ipv6", "ipv6_link_local"] as const;
 type Target = (typeof TARGETS)[number];
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 function parseOptions(args: string[]): Options {
   const o: Options = { seconds: 3, runs: 3, window: 256 };
@@ -39,55 +39,10 @@ function parseOptions(args: string[]): Options {
   return o;
 }
 
-function findRoot(): string {
-  for (let dir = dirname(process.argv[1] ?? __dirname), i = 0; i < 5; i++, dir = dirname(dir))
-    if (existsSync(join(dir, "bench", "c", "echo_load.c"))) return dir;
-  throw new Error("ipv6 bench: cannot find bench/c/echo_load.c");
-}
-
-function statusOf(cli: string, instance: string): LabJson | undefined {
-  try {
-    return JSON.parse(
-      execFileSync(process.execPath, [cli, "status", "--instance", instance, "--json"], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "ignore"],
-      }),
-    ) as LabJson;
-  } catch (e) {
-    const out = (e as { stdout?: string }).stdout;
-    return out?.startsWith("{") ? (JSON.parse(out) as LabJson) : undefined;
-  }
-}
-
-/** Starts the lab; resolves with its peer namespace and the tile's addresses once all tiles run. */
-async function startLab(cli: string, instance: string, budgetS: number, cleanups: (() => Promise<void>)[]) {
-  const child = spawn(process.execPath, [cli, "run", "--lab", "--instance", instance, "--duration", String(budgetS)], {
-    stdio: "ignore",
-  });
-  const exited = new Promise((r) => child.once("exit", r));
-  cleanups.push(async () => {
-    child.kill("SIGTERM");
-    await Promise.race([exited, sleep(5000)]);
-    child.kill("SIGKILL");
-  });
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(200)) {
-    const s = statusOf(cli, instance);
-    if (s?.lab?.tileLinkLocal && s.tiles.length > 0 && s.tiles.every((t) => t.state === "running")) {
-      const hosts: Record<Target, string> = {
-        ipv4: s.lab.tileAddr.split("/")[0] ?? "",
-        ipv6: "2001:2::1",
-        ipv6_link_local: s.lab.tileLinkLocal,
-      };
-      return { peerNs: s.lab.peerNetns, hosts };
-    }
-  }
-  throw new Error("ipv6 bench: the lab did not come up within 30 s");
-}
-
 export const ipv6Bench: Bench = async (args) => {
   const o = parseOptions(args);
   if (process.getuid?.() !== 0) throw new Error("ipv6 bench: must run as root (namespaces, XDP)");
-  const root = findRoot();
+  const root = findRoot("ipv6");
   const cli = join(root, "dist", "cli.js");
   const cleanups: (() => Promise<void>)[] = [];
   const pps = new Map<Target, number[]>(TARGETS.map((t) => [t, []]));
@@ -97,7 +52,19 @@ export const ipv6Bench: Bench = async (args) => {
     const load = join(bin, "echo_load");
     execFileSync("cc", ["-O2", "-o", load, join(root, "bench", "c", "echo_load.c")], { stdio: "inherit" });
     const instance = `benchv6${process.pid}`.slice(0, 24);
-    const lab = await startLab(cli, instance, o.runs * TARGETS.length * (o.seconds + 3) + 60, cleanups);
+    const budgetS = o.runs * TARGETS.length * (o.seconds + 3) + 60;
+    const lab = await startLab(cli, instance, [], budgetS, cleanups, (s: LabJson) =>
+      s.lab?.tileLinkLocal && allRunning(s)
+        ? {
+            peerNs: s.lab.peerNetns,
+            hosts: {
+              ipv4: s.lab.tileAddr.split("/")[0] ?? "",
+              ipv6: "2001:2::1",
+              ipv6_link_local: s.lab.tileLinkLocal,
+            },
+          }
+        : undefined,
+    );
     const run = (target: Target, seconds: number, window: number): number => {
       const argv = ["netns", "exec", lab.peerNs, load, lab.hosts[target], String(ECHO_PORT), String(seconds), "0.5"];
       argv.push("20000000", "64", String(window), "32");

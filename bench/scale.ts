@@ -7,11 +7,12 @@
 // (every thread, /proc schedstat) over the run divided by the echoes; `cores busy` adds the load
 // generators' own CPU, which on a 2-core machine is what bounds the ratio. Everything the run
 // makes is removed at the end, also on failure.
-import { execFile, execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { execFile, execFileSync } from "node:child_process";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
+import { join } from "node:path";
 import { promisify } from "node:util";
+import { allRunning, findRoot, startLab } from "./lab-instance";
 import type { Bench } from "./types";
 
 interface Options {
@@ -43,7 +44,6 @@ const SHAPES = [
 ] as const;
 type Shape = (typeof SHAPES)[number];
 const shapeKey = ([n, r]: Shape): string => `${n}n${r}r`;
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const run = promisify(execFile);
 
 function parseOptions(args: string[]): Options {
@@ -60,33 +60,13 @@ function parseOptions(args: string[]): Options {
   return o;
 }
 
-function findRoot(): string {
-  for (let dir = dirname(process.argv[1] ?? __dirname), i = 0; i < 5; i++, dir = dirname(dir))
-    if (existsSync(join(dir, "bench", "c", "echo_load.c"))) return dir;
-  throw new Error("scale bench: cannot find bench/c/echo_load.c");
-}
-
 interface StatusJson {
   lab?: { peerNetns: string; tileAddr: string };
   tiles: { name: string; kind: string; state: string; pid: number }[];
 }
 
-function statusOf(cli: string, instance: string): StatusJson | undefined {
-  try {
-    return JSON.parse(
-      execFileSync(process.execPath, [cli, "status", "--instance", instance, "--json"], {
-        encoding: "utf8",
-        stdio: ["ignore", "pipe", "ignore"],
-      }),
-    ) as StatusJson;
-  } catch (e) {
-    const out = (e as { stdout?: string }).stdout;
-    return out?.startsWith("{") ? (JSON.parse(out) as StatusJson) : undefined;
-  }
-}
-
 /** A lab with `netTiles` net tiles and `replicas` echo replicas; resolves once every tile runs. */
-async function startLab(
+async function startShape(
   cli: string,
   dir: string,
   [netTiles, replicas]: Shape,
@@ -99,34 +79,13 @@ async function startLab(
     `[net]\nprovider = "xdp"\nqueues = ${netTiles}\n[[app]]\nname = "echo"\nports = [${ECHO_PORT}]\nreplicas = ${replicas}\n`,
   );
   const instance = `benchsc${netTiles}${replicas}${process.pid}`.slice(0, 24);
-  const child = spawn(
-    process.execPath,
-    [cli, "run", "--lab", "--config", config, "--instance", instance, "--duration", String(budgetS)],
-    {
-      stdio: "ignore",
-    },
-  );
-  const exited = new Promise((r) => child.once("exit", r));
-  const stop = async (): Promise<void> => {
-    child.kill("SIGTERM");
-    await Promise.race([exited, sleep(5000)]);
-    child.kill("SIGKILL");
-  };
-  cleanups.push(stop);
-  for (const deadline = Date.now() + 30_000; Date.now() < deadline; await sleep(200)) {
-    const s = statusOf(cli, instance);
-    if (s?.lab && s.tiles.length > 0 && s.tiles.every((t) => t.state === "running")) {
-      const nets = s.tiles.filter((t) => t.kind === "net").length;
-      if (nets !== netTiles) throw new Error(`scale bench: the lab runs ${nets} net tiles, not ${netTiles}`);
-      return {
-        peerNs: s.lab.peerNetns,
-        tileIp: s.lab.tileAddr.split("/")[0] ?? "",
-        tilePids: s.tiles.map((t) => t.pid),
-        netTiles,
-      };
-    }
-  }
-  throw new Error(`scale bench: the lab with ${netTiles} net tiles did not come up within 30 s`);
+  return startLab(cli, instance, ["--config", config], budgetS, cleanups, (s: StatusJson) => {
+    if (!s.lab || !allRunning(s)) return undefined;
+    const nets = s.tiles.filter((t) => t.kind === "net").length;
+    if (nets !== netTiles) throw new Error(`scale bench: the lab runs ${nets} net tiles, not ${netTiles}`);
+    const tileIp = s.lab.tileAddr.split("/")[0] ?? "";
+    return { peerNs: s.lab.peerNetns, tileIp, tilePids: s.tiles.map((t) => t.pid), netTiles };
+  });
 }
 
 /** CPU time (ns) of the processes so far, every thread (/proc/PID/task/TID/schedstat). */
@@ -189,7 +148,7 @@ async function measure(load: string, lab: Lab, o: Options, seconds: number): Pro
 export const scaleBench: Bench = async (args) => {
   const o = parseOptions(args);
   if (process.getuid?.() !== 0) throw new Error("scale bench: must run as root (namespaces, XDP)");
-  const root = findRoot();
+  const root = findRoot("scale");
   const cli = join(root, "dist", "cli.js");
   const cleanups: (() => Promise<void>)[] = [];
   const samples = new Map<string, Sample[]>(SHAPES.map((s) => [shapeKey(s), []]));
@@ -200,7 +159,7 @@ export const scaleBench: Bench = async (args) => {
     execFileSync("cc", ["-O2", "-o", load, join(root, "bench", "c", "echo_load.c")], { stdio: "inherit" });
     const labs = new Map<string, Lab>();
     const budgetS = o.runs * SHAPES.length * (o.seconds + 4) + 120;
-    for (const s of SHAPES) labs.set(shapeKey(s), await startLab(cli, dir, s, budgetS, cleanups));
+    for (const s of SHAPES) labs.set(shapeKey(s), await startShape(cli, dir, s, budgetS, cleanups));
     for (const lab of labs.values()) await measure(load, lab, { ...o, flows: Math.min(o.flows, 4) }, 1); // neighbors, JIT
     for (let r = 0; r < o.runs; r++) {
       for (const s of r % 2 === 0 ? SHAPES : [...SHAPES].reverse()) {
