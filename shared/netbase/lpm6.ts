@@ -24,6 +24,12 @@
 //   whole table: 3 of the 4-5 loads of a /48 miss the cache (IPv4 DIR-24-8 has one). Reaching 10M/s
 //   on cold lookups needs a structure whose hot part fits in cache (e.g. a popcount-compressed trie,
 //   Poptrie-style, updated copy-on-write): not done yet.
+// - Tried and measured, no gain (same VM, load average 2-5, so +-20% noise): a 24-bit root (64 MiB,
+//   the /24 level folded into it): single 1.2-1.35M/s, batches 3.6-4.6M/s vs 1.2-1.4M / 4.4-5.7M.
+//   The level it removes was already in cache (the routes' /24s cluster under ~100 /16s, so the
+//   depth-16 nodes are ~100 KiB); the misses are the deep nodes (depth 24-40, ~250,000 of them) and
+//   a wider root leaves their count unchanged. 2 MiB pages: no gain either (1.36M / 5.0-5.2M/s), so
+//   TLB misses are not the limit. A branch-free compacted pending list in lookupRoutes6: within noise.
 //
 // Delta repaint (as DPDK's LPM6): the writer keeps, for every entry, the best route of each table
 // that covers it (shadow arrays in its own heap, route id + 1). Adding (or changing the head of) a
