@@ -16,7 +16,7 @@ import { startMetricsServer } from "./health/prometheus";
 import { collectStatus, problemLines } from "./health/status";
 import { effectiveHugePagesMode } from "./huge-pages";
 import { Keeper } from "./keeper";
-import { createLab, destroyLab, labQueueCount, netnsPath } from "./lab";
+import { createLab, destroyLab, labConfig, labEchoApp, labQueueCount, netnsPath } from "./lab";
 import { dropLauncherPrivileges } from "./launcher-sandbox";
 import { LogRelay } from "./log-relay";
 import {
@@ -43,7 +43,7 @@ import { describeSigsys, holdKernelLog } from "./sigsys";
 import { removeStagedRuntime, stageRuntime } from "./stage";
 import { AppSupervisor } from "./supervise";
 import { killTile, spawnTile, type TileCommon, type TileLaunch, type TileProcess, tileExecArgv } from "./tile-process";
-import { describeInstance, labConfig, labEchoApp, queueCoverage, replicaNames } from "./topology";
+import { describeInstance, queueCoverage, replicaNames } from "./topology";
 import { TileIdAllocator, type TileIds } from "./users";
 
 export interface RunOptions {

@@ -4,6 +4,7 @@
 import { writeFileSync } from "node:fs";
 import { inNetns } from "../shared/native";
 import { createNetnsSync, deleteNetnsSync, NetState, netnsExists as namedNetnsExists } from "../shared/netstate";
+import { type AppConfig, defaultRestartPolicy, type InstanceConfig } from "./config";
 import type { LabInfo } from "./manifest";
 
 export const LAB_TILE_ADDR = "198.18.0.1";
@@ -134,4 +135,21 @@ export const LAB_MAX_QUEUES = 64;
  *  at most LAB_MAX_QUEUES: a queue beyond them is refused by the kernel's bind, as on a NIC. */
 export function labQueueCount(queue: number, queues: number | "all", cpus: number): number {
   return Math.min(LAB_MAX_QUEUES, queues === "all" ? Math.max(1, cpus) : queue + queues);
+}
+
+/** The app `--lab` runs when the config has none. */
+export function labEchoApp(): AppConfig {
+  return {
+    name: "echo",
+    module: "builtin:echo",
+    ports: [LAB_ECHO_PORT],
+    settings: {},
+    restart: defaultRestartPolicy(),
+    replicas: 1,
+  };
+}
+
+/** The config as `--lab` runs it: its apps, the net tile on the lab's interface and namespace. */
+export function labConfig(config: InstanceConfig, apps: AppConfig[], ifname: string, netns: string): InstanceConfig {
+  return { ...config, apps, net: { ...config.net, interfaces: [ifname], netns } };
 }

@@ -10,8 +10,9 @@ import { netSocketPolicy } from "../tiles/net-socket/definition";
 import { netlinkPolicy } from "../tiles/netlink/definition";
 import { UsageError } from "./args";
 import { defaultConfig } from "./config";
+import { labConfig, labEchoApp } from "./lab";
 import { tileFdLayout } from "./tile-process";
-import { describeInstance, labConfig, labEchoApp } from "./topology";
+import { describeInstance } from "./topology";
 
 const policies: Record<string, (fds: Record<string, number>) => SeccompPolicy> = {
   netlink: netlinkPolicy,

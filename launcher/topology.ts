@@ -46,8 +46,7 @@ import {
   netlinkRegions,
   netlinkTileConfig,
 } from "../tiles/netlink/definition";
-import { type AppConfig, defaultRestartPolicy, type InstanceConfig } from "./config";
-import { LAB_ECHO_PORT } from "./lab";
+import type { InstanceConfig } from "./config";
 import type { QueueCoverage, RegionKind } from "./manifest";
 import { stagedAppModulePath, stagedBundlePath } from "./stage";
 import {
@@ -586,21 +585,4 @@ export function withTileSettings(
     t.name === tile ? ({ ...t, config: { ...t.config, ...patch } } as TileDesc) : t,
   );
   return { ...topology, tiles };
-}
-
-/** The app `--lab` runs when the config has none. */
-export function labEchoApp(): AppConfig {
-  return {
-    name: "echo",
-    module: "builtin:echo",
-    ports: [LAB_ECHO_PORT],
-    settings: {},
-    restart: defaultRestartPolicy(),
-    replicas: 1,
-  };
-}
-
-/** The config as `--lab` runs it: its apps, the net tile on the lab's interface and namespace. */
-export function labConfig(config: InstanceConfig, apps: AppConfig[], ifname: string, netns: string): InstanceConfig {
-  return { ...config, apps, net: { ...config.net, interfaces: [ifname], netns } };
 }

@@ -17,6 +17,11 @@ Napi::Value ThrowErrno(Napi::Env env, const std::string& what, int err);
 // Throws a TypeError with the given message.
 Napi::Value ThrowType(Napi::Env env, const std::string& msg);
 
+// A neighbor probe (both families): an empty datagram to dst (a sockaddr of dstLen bytes) on a
+// probe socket, refused with -ENODEV when ifindex is not the interface the socket is bound to.
+// Returns 0 or -errno (per-probe failures are values); a bad descriptor throws (what names it).
+Napi::Value SendEmptyProbe(Napi::Env env, int fd, int ifindex, const void* dst, unsigned dstLen, const char* what);
+
 // Argument helpers: on failure they throw and return false.
 bool ArgInt(const Napi::CallbackInfo& info, size_t i, const char* name, int64_t* out);
 bool ArgBool(const Napi::CallbackInfo& info, size_t i, const char* name, bool* out);

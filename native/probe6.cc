@@ -76,20 +76,7 @@ Napi::Value ProbeSend6(const Napi::CallbackInfo& info) {
   bool linkLocal = ((uint32_t)w[0] >> 22) == 0x3fa;  // fe80::/10
   if (linkLocal) dst.sin6_scope_id = (uint32_t)ifindex;
 
-  int bound = 0;
-  socklen_t boundLen = sizeof bound;
-  if (getsockopt((int)fd, SOL_SOCKET, SO_BINDTOIFINDEX, &bound, &boundLen) != 0)
-    return ThrowErrno(info.Env(), "getsockopt(probe6 fd " + std::to_string(fd) + ", SO_BINDTOIFINDEX)", errno);
-  if (bound != 0 && ifindex != bound) return Napi::Number::New(info.Env(), -ENODEV);
-
-  for (;;) {
-    ssize_t n = sendto((int)fd, "", 0, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr*)&dst, sizeof dst);
-    if (n >= 0) return Napi::Number::New(info.Env(), 0);
-    if (errno == EINTR) continue;
-    if (errno == EBADF || errno == ENOTSOCK || errno == EFAULT)
-      return ThrowErrno(info.Env(), "sendto(probe6 fd " + std::to_string(fd) + ")", errno);
-    return Napi::Number::New(info.Env(), -errno);
-  }
+  return SendEmptyProbe(info.Env(), (int)fd, (int)ifindex, &dst, sizeof dst, "probe6");
 }
 
 }  // namespace

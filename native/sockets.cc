@@ -78,22 +78,7 @@ Napi::Value ProbeSend(const Napi::CallbackInfo& info) {
   dst.sin_port = htons((uint16_t)port);
   dst.sin_addr.s_addr = htonl((uint32_t)ip);
 
-  // The interface is the one the socket was bound to when it was made; a probe for another one is
-  // refused, not misdirected. An unbound socket (tests) lets the kernel pick the on-link interface.
-  int bound = 0;
-  socklen_t boundLen = sizeof bound;
-  if (getsockopt((int)fd, SOL_SOCKET, SO_BINDTOIFINDEX, &bound, &boundLen) != 0)
-    return ThrowErrno(info.Env(), "getsockopt(probe fd " + std::to_string(fd) + ", SO_BINDTOIFINDEX)", errno);
-  if (bound != 0 && ifindex != bound) return Napi::Number::New(info.Env(), -ENODEV);
-
-  for (;;) {
-    ssize_t n = sendto((int)fd, "", 0, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr*)&dst, sizeof dst);
-    if (n >= 0) return Napi::Number::New(info.Env(), 0);
-    if (errno == EINTR) continue;
-    if (errno == EBADF || errno == ENOTSOCK || errno == EFAULT)
-      return ThrowErrno(info.Env(), "sendto(probe fd " + std::to_string(fd) + ")", errno);
-    return Napi::Number::New(info.Env(), -errno);
-  }
+  return SendEmptyProbe(info.Env(), (int)fd, (int)ifindex, &dst, sizeof dst, "probe");
 }
 
 // pollIn(fd, timeoutMs) -> true when readable. EINTR restarts with the time that is left.
@@ -117,6 +102,24 @@ Napi::Value PollIn(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace
+
+// The interface is the one the socket was bound to when it was made; a probe for another one is
+// refused, not misdirected. An unbound socket (tests) lets the kernel pick the on-link interface.
+Napi::Value SendEmptyProbe(Napi::Env env, int fd, int ifindex, const void* dst, unsigned dstLen, const char* what) {
+  int bound = 0;
+  socklen_t boundLen = sizeof bound;
+  if (getsockopt(fd, SOL_SOCKET, SO_BINDTOIFINDEX, &bound, &boundLen) != 0)
+    return ThrowErrno(env, std::string("getsockopt(") + what + " fd " + std::to_string(fd) + ", SO_BINDTOIFINDEX)", errno);
+  if (bound != 0 && ifindex != bound) return Napi::Number::New(env, -ENODEV);
+  for (;;) {
+    ssize_t n = sendto(fd, "", 0, MSG_DONTWAIT | MSG_NOSIGNAL, (const struct sockaddr*)dst, (socklen_t)dstLen);
+    if (n >= 0) return Napi::Number::New(env, 0);
+    if (errno == EINTR) continue;
+    if (errno == EBADF || errno == ENOTSOCK || errno == EFAULT)
+      return ThrowErrno(env, std::string("sendto(") + what + " fd " + std::to_string(fd) + ")", errno);
+    return Napi::Number::New(env, -errno);
+  }
+}
 
 // ethtoolDriverInfo(ifname) -> { driver, version, firmwareVersion, busInfo, ... } from the
 // ETHTOOL_GDRVINFO ioctl (ethtool's netlink interface has no driver information message), for a

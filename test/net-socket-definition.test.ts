@@ -5,8 +5,9 @@
 // native/udp_batch.cc makes them, on its sockets only, and nothing else about sockets.
 import { describe, expect, it } from "vitest";
 import { defaultConfig } from "../launcher/config";
+import { labConfig, labEchoApp } from "../launcher/lab";
 import { tileFdLayout } from "../launcher/tile-process";
-import { describeInstance, labConfig, labEchoApp } from "../launcher/topology";
+import { describeInstance } from "../launcher/topology";
 import { withCommonMetrics } from "../shared/metrics/common";
 import { validateMetricDecls } from "../shared/metrics/schema";
 import { compilePolicy } from "../shared/seccomp/compile";

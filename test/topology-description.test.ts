@@ -4,7 +4,8 @@
 // several net tiles (N of a kind is data), and describing touches nothing.
 import { describe, expect, it } from "vitest";
 import { defaultConfig, defaultRestartPolicy, type InstanceConfig } from "../launcher/config";
-import { describeInstance, type InstanceTopology, labConfig, labEchoApp, withTileSettings } from "../launcher/topology";
+import { labConfig, labEchoApp } from "../launcher/lab";
+import { describeInstance, type InstanceTopology, withTileSettings } from "../launcher/topology";
 
 function config(apps = [labEchoApp()]): InstanceConfig {
   return labConfig(defaultConfig(), apps, "veth0", "/run/netns/none");
